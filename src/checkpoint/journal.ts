@@ -1,0 +1,279 @@
+/**
+ * The checkpoint: an append-only journal of JSON lines, replayed on start. A torn last line (a
+ * crash mid-write) is dropped; any other unreadable line makes the checkpoint unreadable. Writes
+ * are buffered and made durable in groups by sync(). Compaction rewrites the live state into a
+ * fresh journal by temp file + fsync + rename.
+ *
+ * Records (besides the header line):
+ *   box  {s, uv}            source folder seen with this validity (a change forgets its keys)
+ *   i    {s, k, id}         intent: about to store source message k
+ *   c    {s, k, id, d, dk}  stored as dest key dk in dest folder d
+ *   k    {s, k, id, why}    skipped for good (already in the destination, duplicate, vanished)
+ *   end  {s, uv, next}      every message below `next` of this folder is done
+ *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c)
+ */
+import { openSync, closeSync, writeSync, fsyncSync, fdatasync, readFileSync, ftruncateSync, renameSync, existsSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { MailferryError } from '../errors.js';
+
+export const JOURNAL_VERSION = 1;
+
+export interface JobHeader {
+  job: string;
+  source: string;
+  dest: string;
+}
+
+interface HeaderRecord extends JobHeader {
+  t: 'mailferry-checkpoint';
+  v: number;
+  created: string;
+}
+
+export type JournalRecord =
+  | { t: 'box'; s: string; uv: string }
+  | { t: 'i'; s: string; k: string; id?: string }
+  | { t: 'c'; s: string; k: string; id?: string; d: string; dk: string }
+  | { t: 'k'; s: string; k: string; id?: string; why: string }
+  | { t: 'end'; s: string; uv: string; next: number }
+  | { t: 'd'; d: string; dk: string; id: string };
+
+export interface FolderState {
+  validity?: string;
+  /** Source keys done for good (stored or skipped for good). */
+  done: Set<string>;
+  /** Source keys with an intent and no outcome: to be checked against the destination. */
+  pending: Set<string>;
+  end?: { uv: string; next: number };
+}
+
+export class CheckpointState {
+  readonly folders = new Map<string, FolderState>();
+  /** dest folder → dest key → identity, for messages this job stored. */
+  readonly stored = new Map<string, Map<string, string>>();
+  records = 0;
+
+  folder(s: string): FolderState {
+    let f = this.folders.get(s);
+    if (!f) this.folders.set(s, (f = { done: new Set(), pending: new Set() }));
+    return f;
+  }
+
+  /** Records the current state needs; the rest of a journal is history. */
+  liveSize(): number {
+    let n = 0;
+    for (const f of this.folders.values()) n += f.done.size + f.pending.size + 2;
+    for (const m of this.stored.values()) n += m.size;
+    return n;
+  }
+
+  private remember(d: string, dk: string, id: string): void {
+    let m = this.stored.get(d);
+    if (!m) this.stored.set(d, (m = new Map()));
+    m.set(dk, id);
+  }
+
+  apply(r: JournalRecord): void {
+    this.records++;
+    switch (r.t) {
+      case 'box': {
+        const f = this.folder(r.s);
+        if (f.validity !== undefined && f.validity !== r.uv) {
+          f.done.clear();
+          f.pending.clear();
+          f.end = undefined;
+        }
+        f.validity = r.uv;
+        break;
+      }
+      case 'i':
+        this.folder(r.s).pending.add(r.k);
+        break;
+      case 'c': {
+        const f = this.folder(r.s);
+        f.pending.delete(r.k);
+        f.done.add(r.k);
+        if (r.id) this.remember(r.d, r.dk, r.id);
+        break;
+      }
+      case 'd':
+        this.remember(r.d, r.dk, r.id);
+        break;
+      case 'k': {
+        const f = this.folder(r.s);
+        f.pending.delete(r.k);
+        f.done.add(r.k);
+        break;
+      }
+      case 'end':
+        this.folder(r.s).end = { uv: r.uv, next: r.next };
+        break;
+    }
+  }
+
+  /** The records that rebuild this state, for compaction. */
+  *snapshot(): Iterable<JournalRecord> {
+    for (const [s, f] of this.folders) {
+      if (f.validity !== undefined) yield { t: 'box', s, uv: f.validity };
+      for (const k of f.done) yield { t: 'k', s, k, why: 'done' };
+      for (const k of f.pending) yield { t: 'i', s, k };
+      if (f.end) yield { t: 'end', s, uv: f.end.uv, next: f.end.next };
+    }
+    for (const [d, m] of this.stored) for (const [dk, id] of m) yield { t: 'd', d, dk, id };
+  }
+}
+
+function unreadable(path: string, why: string): MailferryError {
+  return new MailferryError('CHECKPOINT_UNREADABLE', `checkpoint ${path} is unreadable: ${why}`, {
+    hint: 'move it away and rerun: mailferry rebuilds what is done from the destination',
+  });
+}
+
+export interface OpenOptions {
+  header: JobHeader;
+  /** Start over when the checkpoint belongs to another job (or is unreadable). */
+  restart?: boolean;
+}
+
+export class Journal {
+  private fd: number;
+  private buffer: string[] = [];
+  private constructor(
+    readonly path: string,
+    readonly state: CheckpointState,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  /** Open (or create) the journal at `path`, replaying what it holds. Caller holds the lock. */
+  static open(path: string, opts: OpenOptions): Journal {
+    const state = new CheckpointState();
+    if (existsSync(path)) {
+      let replayed: { state: CheckpointState; goodBytes: number; header: HeaderRecord } | undefined;
+      try {
+        replayed = Journal.replay(path);
+      } catch (err) {
+        if (!opts.restart) throw err;
+      }
+      if (replayed && replayed.header.job !== opts.header.job && !opts.restart) {
+        throw new MailferryError('CHECKPOINT_MISMATCH', `checkpoint ${path} belongs to another job (${replayed.header.source} → ${replayed.header.dest})`, {
+          hint: 'use another --checkpoint path, or --restart to start this one over',
+        });
+      }
+      if (replayed && replayed.header.job === opts.header.job) {
+        const fd = openSync(path, 'r+', 0o600);
+        ftruncateSync(fd, replayed.goodBytes);
+        closeSync(fd);
+        const j = new Journal(path, replayed.state, openSync(path, 'a', 0o600));
+        if (replayed.state.records > 2 * replayed.state.liveSize() + 10_000) j.compact();
+        return j;
+      }
+    }
+    Journal.writeFresh(path, opts.header, []);
+    return new Journal(path, state, openSync(path, 'a', 0o600));
+  }
+
+  static replay(path: string): { state: CheckpointState; goodBytes: number; header: HeaderRecord } {
+    let data: Buffer;
+    try {
+      data = readFileSync(path);
+    } catch (err) {
+      throw unreadable(path, (err as Error).message);
+    }
+    const state = new CheckpointState();
+    let pos = 0;
+    let lineNo = 0;
+    let header: HeaderRecord | undefined;
+    while (pos < data.length) {
+      const nl = data.indexOf(0x0a, pos);
+      if (nl < 0) break; // torn last line: ignored, truncated away on open
+      lineNo++;
+      const line = data.subarray(pos, nl).toString('utf8');
+      let rec: unknown;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        // A torn write can only be the last line; one in the middle is corruption.
+        if (data.indexOf(0x0a, nl + 1) < 0 && nl + 1 >= data.length) break;
+        throw unreadable(path, `line ${lineNo} is not valid JSON`);
+      }
+      if (!header) {
+        const h = rec as HeaderRecord;
+        if (h?.t !== 'mailferry-checkpoint') throw unreadable(path, 'not a mailferry checkpoint');
+        if (h.v !== JOURNAL_VERSION) throw unreadable(path, `version ${h.v} is not supported (this mailferry writes ${JOURNAL_VERSION})`);
+        header = h;
+      } else {
+        state.apply(rec as JournalRecord);
+      }
+      pos = nl + 1;
+    }
+    if (!header) throw unreadable(path, 'empty or truncated header');
+    return { state, goodBytes: pos, header };
+  }
+
+  private static writeFresh(path: string, header: JobHeader, records: Iterable<JournalRecord>): void {
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      const h: HeaderRecord = { t: 'mailferry-checkpoint', v: JOURNAL_VERSION, created: new Date().toISOString(), ...header };
+      let chunk = JSON.stringify(h) + '\n';
+      for (const r of records) {
+        chunk += JSON.stringify(r) + '\n';
+        if (chunk.length > 1 << 20) {
+          writeSync(fd, chunk);
+          chunk = '';
+        }
+      }
+      writeSync(fd, chunk);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    const dfd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  }
+
+  /** Rewrite the journal as the records of its current state. */
+  compact(): void {
+    const header = Journal.replay(this.path).header;
+    this.flushBuffer();
+    closeSync(this.fd);
+    Journal.writeFresh(this.path, { job: header.job, source: header.source, dest: header.dest }, this.state.snapshot());
+    this.fd = openSync(this.path, 'a', 0o600);
+  }
+
+  /** Record (buffered until the next sync). The in-memory state is updated at once. */
+  append(r: JournalRecord): void {
+    this.state.apply(r);
+    this.buffer.push(JSON.stringify(r) + '\n');
+  }
+
+  private flushBuffer(): void {
+    if (this.buffer.length === 0) return;
+    const text = this.buffer.join('');
+    this.buffer = [];
+    writeSync(this.fd, text);
+  }
+
+  /** Write buffered records and make them durable. */
+  async sync(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    this.flushBuffer();
+    await new Promise<void>((res, rej) => fdatasync(this.fd, (e) => (e ? rej(e) : res())));
+  }
+
+  close(): void {
+    this.flushBuffer();
+    try {
+      fsyncSync(this.fd);
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+}

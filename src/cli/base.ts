@@ -1,0 +1,104 @@
+/**
+ * The base of every command: one JSON envelope on stdout ({status, result|error, warnings}),
+ * exit codes from the one table, user errors as one line with a hint, bugs said to be bugs.
+ */
+import { Command } from '@oclif/core';
+import { EXIT, MailferryError, toMailferryError } from '../errors.js';
+import { closeLogs, createLogger, redact, type Logger } from '../log.js';
+
+export interface OutputSettings {
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  logFile?: string;
+}
+
+export interface CommandOutcome {
+  /** The `result` of the JSON envelope. */
+  result: unknown;
+  /** Lines for a person, on stdout. */
+  human: string[];
+  exitCode: number;
+}
+
+export abstract class BaseCommand extends Command {
+  protected logger: Logger = createLogger({ stderrLevel: 'warn' });
+  protected warnings: string[] = [];
+  protected output: OutputSettings = { json: false, quiet: false, verbose: false };
+
+  /** Parse, do the work, say what happened. */
+  protected abstract execute(): Promise<CommandOutcome>;
+
+  /** Set up output from parsed flags; commands call this right after parse(). */
+  protected setOutput(o: OutputSettings): void {
+    this.output = o;
+    const base = createLogger({
+      stderrLevel: o.quiet ? 'error' : o.verbose ? 'debug' : o.json ? 'error' : 'warn',
+      file: o.logFile,
+      fileLevel: 'debug',
+    });
+    const warnings = this.warnings;
+    const wrap = (l: Logger): Logger => ({
+      trace: (e) => l.trace(e),
+      debug: (e) => l.debug(e),
+      info: (e) => l.info(e),
+      warn: (e) => {
+        warnings.push(redact(typeof e === 'string' ? e : String(e.msg ?? '')));
+        l.warn(e);
+      },
+      error: (e) => l.error(e),
+      child: (f) => wrap(l.child(f)),
+    });
+    this.logger = wrap(base);
+  }
+
+  private wantsJson(): boolean {
+    return this.output.json || this.argv.includes('--json');
+  }
+
+  async run(): Promise<void> {
+    try {
+      const out = await this.execute();
+      if (this.wantsJson()) {
+        process.stdout.write(JSON.stringify({ status: out.exitCode, result: out.result, warnings: this.warnings }) + '\n');
+      } else if (!this.output.quiet || out.exitCode !== EXIT.ok) {
+        for (const line of out.human) process.stdout.write(redact(line) + '\n');
+      }
+      process.exitCode = out.exitCode;
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      closeLogs();
+    }
+  }
+
+  /** oclif routes parse errors (unknown flags, bad values) here. */
+  async catch(err: Error & { oclif?: { exit?: number } }): Promise<void> {
+    if (err.oclif?.exit === 0) throw err; // --help, --version
+    this.fail(err);
+  }
+
+  private fail(err: unknown): void {
+    const e = this.asMailferryError(err);
+    const status = e.exitCode;
+    if (this.wantsJson()) {
+      process.stdout.write(
+        JSON.stringify({ status, error: { code: e.code, message: redact(e.message), hint: e.hint }, warnings: this.warnings }) + '\n',
+      );
+    } else {
+      process.stderr.write(redact(`mailferry: error: ${e.oneLine()}`) + '\n');
+    }
+    if (e.code === 'INTERNAL') this.logger.debug({ msg: 'internal error', stack: (e.cause as Error | undefined)?.stack });
+    process.exitCode = status;
+  }
+
+  private asMailferryError(err: unknown): MailferryError {
+    if (err instanceof MailferryError) return err;
+    const o = err as { oclif?: { exit?: number }; message?: string; name?: string };
+    if (o?.oclif?.exit === 2 || /Error$/.test(o?.name ?? '') && o?.oclif) {
+      const msg = (o.message ?? 'bad arguments').split('\n').map((s) => s.trim()).filter(Boolean);
+      return new MailferryError('USAGE', msg[0].replace(/^Error:\s*/, ''), { hint: msg.slice(1).join(' ').replace(/^See more help with --help$/, '') || `see: mailferry ${this.id ?? ''} --help` });
+    }
+    return toMailferryError(err);
+  }
+}

@@ -1,0 +1,27 @@
+/** Flags shared by the commands that move or compare mail. */
+import { Flags } from '@oclif/core';
+
+const tlsOptions = ['implicit', 'starttls', 'none'] as const;
+
+export const connectionFlags = {
+  'source-tls': Flags.option({ options: tlsOptions, description: 'TLS for the source (default from the scheme: imaps/pop3s → implicit, imap/pop3 → starttls)' })(),
+  'dest-tls': Flags.option({ options: tlsOptions, description: 'TLS for the destination (default from the scheme)' })(),
+  'tls-ca': Flags.string({ multiple: true, description: 'trust this CA certificate (PEM file) too', helpValue: 'FILE' }),
+  insecure: Flags.boolean({ description: 'do not verify TLS certificates (unsafe)', default: false }),
+  'source-password-file': Flags.string({ description: 'read the source password from FILE (else $MAILFERRY_SOURCE_PASSWORD)', helpValue: 'FILE' }),
+  'dest-password-file': Flags.string({ description: 'read the destination password from FILE (else $MAILFERRY_DEST_PASSWORD)', helpValue: 'FILE' }),
+  compress: Flags.boolean({ description: 'ask IMAP servers for COMPRESS=DEFLATE (helps slow links, costs CPU)', default: false }),
+  timeout: Flags.integer({ description: 'seconds to wait for a server before giving up on a connection', default: 60, min: 1, helpValue: 'SECONDS' }),
+};
+
+export const selectionFlags = {
+  folder: Flags.string({ multiple: true, description: "copy only folders matching GLOB ('/' between levels, e.g. 'Archive/*')", helpValue: 'GLOB' }),
+  exclude: Flags.string({ multiple: true, description: 'skip folders matching GLOB', helpValue: 'GLOB' }),
+};
+
+export const outputFlags = {
+  json: Flags.boolean({ description: 'print exactly one JSON document on stdout', default: false }),
+  quiet: Flags.boolean({ char: 'q', description: 'print only errors (for cron)', default: false, exclusive: ['verbose'] }),
+  verbose: Flags.boolean({ char: 'v', description: 'print more detail on stderr', default: false }),
+  'log-file': Flags.string({ description: 'write a full JSON-lines log to FILE', helpValue: 'FILE' }),
+};

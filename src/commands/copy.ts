@@ -1,0 +1,111 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand, type CommandOutcome } from '../cli/base.js';
+import { connectionFlags, outputFlags, selectionFlags } from '../cli/flags.js';
+import { formatBytes, progressView } from '../cli/progress.js';
+import { openReport } from '../cli/report.js';
+import { secretResolver } from '../cli/secrets.js';
+import { EXIT } from '../errors.js';
+
+export default class Copy extends BaseCommand {
+  static summary = 'Copy every folder of SOURCE into DEST: one-way, additive, resumable, deduplicated by Message-ID.';
+
+  static description = `Endpoints are URLs: imap://user@host[:port][/folder], imaps://… (TLS, port 993), maildir:PATH.
+A folder in the source URL copies just that folder. Passwords come from $MAILFERRY_SOURCE_PASSWORD /
+$MAILFERRY_DEST_PASSWORD or --source-password-file / --dest-password-file, never from the command line.
+Run it again and it copies only what is new; interrupted runs resume from the checkpoint.
+
+Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rerun to resume),
+6 partial (some messages failed; listed), 7 checkpoint locked, 130 interrupted (resumable).`;
+
+  static examples = [
+    'MAILFERRY_SOURCE_PASSWORD=… <%= config.bin %> copy imaps://alice@mail.example.org maildir:/srv/backup/alice',
+    "<%= config.bin %> copy imaps://alice@mail.example.org maildir:~/Mail --folder 'Archive/*' --exclude Junk",
+    '<%= config.bin %> copy imaps://alice@mail.example.org/INBOX maildir:/srv/backup/alice-inbox --json',
+  ];
+
+  static args = {
+    source: Args.string({ required: true, description: 'where mail comes from (imap://, imaps://)' }),
+    dest: Args.string({ required: true, description: 'where it goes (maildir:PATH)' }),
+  };
+
+  static flags = {
+    ...connectionFlags,
+    ...selectionFlags,
+    concurrency: Flags.integer({ char: 'j', description: 'parallel connections to the source', default: 4, min: 1, max: 64 }),
+    checkpoint: Flags.string({ description: 'checkpoint file (default: under $XDG_STATE_HOME/mailferry, keyed by source and destination)', helpValue: 'PATH' }),
+    restart: Flags.boolean({ description: 'start the checkpoint over (the destination is still deduplicated)', default: false }),
+    dedupe: Flags.option({ options: ['message-id', 'content', 'none'] as const, default: 'message-id', description: 'how a message already in the destination is recognised' })(),
+    retries: Flags.integer({ description: 'retries of a batch after a transient network failure', default: 5, min: 0 }),
+    report: Flags.string({ description: 'write one NDJSON line per message outcome to FILE', helpValue: 'FILE' }),
+    ...outputFlags,
+  };
+
+  protected async execute(): Promise<CommandOutcome> {
+    const { args, flags } = await this.parse(Copy);
+    this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
+    const { runCopyJob } = await import('../engine/job.js');
+    const view = progressView({ json: flags.json, quiet: flags.quiet });
+    const report = openReport(flags.report);
+    const abort = new AbortController();
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) process.exit(EXIT.interrupted);
+      this.logger.warn({ msg: `${sig}: finishing messages in flight and saving the checkpoint (again to quit at once)` });
+      abort.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const started = Date.now();
+    try {
+      const r = await runCopyJob(
+        {
+          source: args.source,
+          dest: args.dest,
+          sourceTls: flags['source-tls'],
+          destTls: flags['dest-tls'],
+          tlsCa: flags['tls-ca'] ?? [],
+          insecure: flags.insecure,
+          folders: flags.folder ?? [],
+          exclude: flags.exclude ?? [],
+          concurrency: flags.concurrency,
+          checkpoint: flags.checkpoint,
+          restart: flags.restart,
+          dedupe: flags.dedupe,
+          retries: flags.retries,
+          compress: flags.compress,
+          timeoutMs: flags.timeout * 1000,
+          sourceSecret: secretResolver('source', { file: flags['source-password-file'] }, this.logger),
+          destSecret: secretResolver('dest', { file: flags['dest-password-file'] }, this.logger),
+        },
+        { log: this.logger, signal: abort.signal, onEvent: (e) => view.onEvent(e), onOutcome: (o) => report.write(o) },
+      );
+      const secs = (Date.now() - started) / 1000;
+      const exitCode = r.interrupted ? EXIT.interrupted : r.failed > 0 || r.folders.some((f) => f.error) ? EXIT.partial : EXIT.ok;
+      const human = [
+        `${r.interrupted ? 'interrupted: ' : ''}copied ${r.copied} messages (${formatBytes(r.bytes)}), skipped ${r.skipped}, failed ${r.failed}, in ${r.folders.length} folders, ${secs.toFixed(1)} s`,
+        ...r.failures.slice(0, 50).map((f) => `failed: ${f.folder} #${f.key}${f.messageId ? ` ${f.messageId}` : ''}: ${f.error}`),
+        ...(r.failures.length > 50 ? [`… and ${r.failures.length - 50} more (see --report)`] : []),
+        ...r.folders.filter((f) => f.error).map((f) => `folder failed: ${f.folder}: ${f.error}`),
+        ...(r.interrupted ? ['rerun the same command to resume'] : []),
+      ];
+      const result = {
+        copied: r.copied,
+        skipped: r.skipped,
+        failed: r.failed,
+        bytes: r.bytes,
+        seconds: secs,
+        interrupted: r.interrupted,
+        checkpoint: r.checkpoint,
+        folders: r.folders,
+        failures: r.failures,
+      };
+      return { result, human, exitCode };
+    } finally {
+      view.stop();
+      report.close();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+/** LIST entries to MailboxInfo, and UID-set compaction. */
+import type { ListResponse } from 'imapflow';
+import type { MailboxInfo } from '../types.js';
+
+export function toMailboxInfo(e: ListResponse): MailboxInfo {
+  const delimiter = e.delimiter ?? '';
+  const segments = e.path.toUpperCase() === 'INBOX' ? ['INBOX'] : delimiter ? e.path.split(delimiter) : [e.path];
+  const flags = e.flags ?? new Set<string>();
+  return {
+    path: e.path,
+    segments,
+    delimiter,
+    specialUse: e.specialUse || undefined,
+    noselect: flags.has('\\Noselect') || flags.has('\\NonExistent'),
+  };
+}
+
+/** "1:3,7,9:10" from ascending or unordered UIDs. */
+export function compactUidSet(uids: number[]): string {
+  const s = [...uids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  let i = 0;
+  while (i < s.length) {
+    let j = i;
+    while (j + 1 < s.length && s[j + 1] === s[j] + 1) j++;
+    parts.push(i === j ? String(s[i]) : `${s[i]}:${s[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}

@@ -1,0 +1,203 @@
+/**
+ * Maildir as a sink: each message is created in tmp/ (O_EXCL, 0600), written, fsynced, given
+ * its INTERNALDATE as mtime and renamed into cur/ with its flags in the ":2," suffix. flush()
+ * fsyncs the directories renamed into, so the renames themselves survive a crash.
+ */
+import { promises as fs, constants as C } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import { MailferryError } from '../../errors.js';
+import { messageIdOf, hasHeaderEnd } from '../../mail/headers.js';
+import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
+import { flagsToInfo } from './flags.js';
+import { folderDirName } from './names.js';
+import { uniqueName, keyOfFileName } from './unique.js';
+
+const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
+const HEADER_READ = 16 * 1024;
+const HEADER_MAX = 256 * 1024;
+
+function ioError(err: unknown, path: string): MailferryError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return new MailferryError('DEST_IO', `cannot write ${path}: permission denied`, { hint: 'choose a directory you can write to' });
+  if (code === 'ENOTDIR' || code === 'EEXIST') return new MailferryError('DEST_IO', `${path} is not a directory`, { hint: 'a file stands where the Maildir should be; choose another path' });
+  if (code === 'ENOSPC') return new MailferryError('DEST_IO', `no space left writing ${path}`, { hint: 'free some space and rerun: what was copied is kept' });
+  if (code === 'EROFS') return new MailferryError('DEST_IO', `${path} is on a read-only file system`);
+  return new MailferryError('DEST_IO', `cannot write ${path}: ${(err as Error).message}`);
+}
+
+async function mkdirSafe(path: string): Promise<void> {
+  try {
+    await fs.mkdir(path, { mode: DIR_MODE });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err, path);
+    const st = await fs.lstat(path);
+    if (!st.isDirectory()) throw ioError(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), path);
+  }
+}
+
+async function readHeader(path: string): Promise<Buffer> {
+  const fh = await fs.open(path, 'r');
+  try {
+    let buf = Buffer.alloc(0);
+    while (buf.length < HEADER_MAX) {
+      const chunk = Buffer.alloc(HEADER_READ);
+      const { bytesRead } = await fh.read(chunk, 0, HEADER_READ, buf.length);
+      if (bytesRead === 0) break;
+      buf = Buffer.concat([buf, chunk.subarray(0, bytesRead)]);
+      if (hasHeaderEnd(buf)) break;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The folder directories of a Maildir root, created on demand. */
+class MaildirTree {
+  private readonly made = new Set<string>();
+  constructor(readonly root: string) {}
+
+  dirOf(mailbox: string): string {
+    if (mailbox === 'INBOX') return this.root;
+    if (!mailbox.startsWith('.') || mailbox === '.' || mailbox === '..' || mailbox.includes(sep) || mailbox.includes('\0')) {
+      throw new MailferryError('BAD_MAILBOX_NAME', `refusing folder path outside the Maildir: ${JSON.stringify(mailbox)}`, { scope: 'mailbox' });
+    }
+    return join(this.root, mailbox);
+  }
+
+  async ensure(mailbox: string): Promise<string> {
+    const dir = this.dirOf(mailbox);
+    if (this.made.has(dir)) return dir;
+    if (dir !== this.root) await mkdirSafe(dir);
+    for (const sub of ['cur', 'new', 'tmp']) await mkdirSafe(join(dir, sub));
+    if (dir !== this.root) {
+      const marker = join(dir, 'maildirfolder');
+      await fs.writeFile(marker, '', { mode: FILE_MODE, flag: 'a' }).catch((err) => {
+        throw ioError(err, marker);
+      });
+    }
+    this.made.add(dir);
+    return dir;
+  }
+}
+
+class MaildirWriter implements SinkWriter {
+  private readonly dirty = new Set<string>();
+  constructor(private readonly tree: MaildirTree) {}
+
+  async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
+    const dir = await this.tree.ensure(mailbox);
+    const name = uniqueName(body.length);
+    const tmp = join(dir, 'tmp', name);
+    const final = join(dir, 'cur', `${name}:2,${flagsToInfo(meta.flags)}`);
+    let fh: fs.FileHandle | undefined;
+    try {
+      fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, FILE_MODE);
+      let off = 0;
+      while (off < body.length) off += (await fh.write(body, off, body.length - off)).bytesWritten;
+      await fh.datasync();
+      await fh.close();
+      fh = undefined;
+      if (meta.internalDate) await fs.utimes(tmp, meta.internalDate, meta.internalDate);
+      await fs.rename(tmp, final);
+    } catch (err) {
+      await fh?.close().catch(() => {});
+      await fs.unlink(tmp).catch(() => {});
+      throw ioError(err, tmp);
+    }
+    this.dirty.add(join(dir, 'cur'));
+    return name;
+  }
+
+  async flush(): Promise<void> {
+    const dirs = [...this.dirty];
+    this.dirty.clear();
+    await Promise.all(
+      dirs.map(async (d) => {
+        const fh = await fs.open(d, 'r');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+  }
+}
+
+export class MaildirSink implements Sink {
+  readonly caps = { lineEndings: 'lf' as const };
+  private readonly tree: MaildirTree;
+
+  private constructor(root: string) {
+    this.tree = new MaildirTree(root);
+  }
+
+  static async open(path: string): Promise<MaildirSink> {
+    const root = resolve(path);
+    try {
+      await fs.mkdir(root, { recursive: true, mode: DIR_MODE });
+    } catch (err) {
+      throw ioError(err, root);
+    }
+    const st = await fs.stat(root);
+    if (!st.isDirectory()) throw ioError(Object.assign(new Error(''), { code: 'ENOTDIR' }), root);
+    const sink = new MaildirSink(root);
+    await sink.tree.ensure('INBOX');
+    try {
+      await fs.access(root, C.W_OK);
+    } catch (err) {
+      throw ioError(err, root);
+    }
+    return sink;
+  }
+
+  async ensureMailbox(segments: string[]): Promise<string> {
+    const name = folderDirName(segments);
+    const mailbox = name === '' ? 'INBOX' : name;
+    await this.tree.ensure(mailbox);
+    return mailbox;
+  }
+
+  async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {
+    const dir = this.tree.dirOf(mailbox);
+    for (const sub of ['cur', 'new']) {
+      let names: string[];
+      try {
+        names = await fs.readdir(join(dir, sub));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw ioError(err, join(dir, sub));
+      }
+      for (const name of names) {
+        if (name.startsWith('.')) continue;
+        const key = keyOfFileName(name);
+        const path = join(dir, sub, name);
+        const readFull = () => fs.readFile(path);
+        if (known?.has(key)) {
+          yield { key, messageId: undefined, readFull };
+          continue;
+        }
+        let header: Buffer;
+        try {
+          header = await readHeader(path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // moved by a mail client meanwhile
+          throw ioError(err, path);
+        }
+        yield { key, messageId: messageIdOf(header), readFull };
+      }
+    }
+  }
+
+  async writer(): Promise<SinkWriter> {
+    return new MaildirWriter(this.tree);
+  }
+
+  async close(): Promise<void> {}
+}

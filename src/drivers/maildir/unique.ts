@@ -1,0 +1,21 @@
+/** Maildir unique file names (the de-facto Dovecot/Courier form) and their stable keys. */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+
+const HOST = hostname().replace(/\//g, '\\057').replace(/:/g, '\\072').replace(/,/g, '\\054') || 'localhost';
+let counter = 0;
+
+/** time.MusecPpidQnRrand.host,S=size — unique across processes, hosts and restarts. */
+export function uniqueName(size: number): string {
+  const now = Date.now();
+  const sec = Math.floor(now / 1000);
+  const usec = (now % 1000) * 1000 + Math.floor(Math.random() * 1000);
+  counter++;
+  return `${sec}.M${usec}P${process.pid}Q${counter}R${randomBytes(4).toString('hex')}.${HOST},S=${size}`;
+}
+
+/** The part of a Maildir file name that stays when a mail client changes its flags. */
+export function keyOfFileName(name: string): string {
+  const i = name.indexOf(':');
+  return i < 0 ? name : name.slice(0, i);
+}

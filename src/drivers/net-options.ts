@@ -1,0 +1,33 @@
+/** Options shared by the network drivers (IMAP, POP3). */
+import type { NetEndpoint } from '../engine/endpoint.js';
+import type { Logger } from '../log.js';
+
+export interface NetOptions {
+  endpoint: NetEndpoint;
+  /** Returns the password (or bearer token); called on every (re)connect. */
+  secret: () => Promise<string>;
+  auth: 'password' | 'xoauth2';
+  /** Extra trusted CA certificates (PEM). */
+  ca?: Buffer[];
+  /** Skip certificate verification. */
+  insecure: boolean;
+  /** Ask for COMPRESS=DEFLATE (IMAP). Off by default: it costs CPU on fast links. */
+  compress: boolean;
+  /** Connect, greeting and idle-read timeout. */
+  timeoutMs: number;
+  log: Logger;
+}
+
+/** Network error codes of Node's socket and TLS layers, as found on `err.code`. */
+export const TLS_CERT_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+]);

@@ -1,0 +1,111 @@
+/**
+ * The contracts every driver meets. The engine speaks only these; protocol words live in the
+ * drivers behind them.
+ */
+
+/** A folder as a store sees it. `path` is the store's own name; `segments` its hierarchy. */
+export interface MailboxInfo {
+  /** The store's name for the folder, as used in its protocol (IMAP path, Maildir++ name). */
+  path: string;
+  /** Hierarchy components, decoded to Unicode. INBOX is ['INBOX']. */
+  segments: string[];
+  /** Hierarchy delimiter of the store ('' when flat). */
+  delimiter: string;
+  /** Special-use role: '\\Sent', '\\Drafts', '\\Junk', '\\Trash', '\\Archive', '\\All', '\\Flagged'. */
+  specialUse?: string;
+  /** The folder holds no messages of its own (\Noselect, \NonExistent). */
+  noselect?: boolean;
+}
+
+/** State of one source folder, cheap to ask for (IMAP STATUS, a Maildir stat). */
+export interface MailboxStatus {
+  /** Changes when the store renumbers the folder; keys are only valid within one validity. */
+  validity: string;
+  /** The next key the store will hand out, when it has one (IMAP UIDNEXT). */
+  next?: number;
+  messages: number;
+}
+
+/** A cheap handle on one message: never carries the body. */
+export interface MessageRef {
+  mailbox: string;
+  /** Stable key within (mailbox, validity): IMAP UID, POP3 UIDL, Maildir unique name. */
+  key: string;
+  /** Numeric order key where the store has one (IMAP UID, POP3 message number). */
+  seq: number;
+  size: number;
+  internalDate?: Date;
+  flags: string[];
+  /** Normalised Message-ID read from the header, or null when the message has none. */
+  messageId: string | null;
+}
+
+export interface MessageMeta {
+  flags: string[];
+  internalDate?: Date;
+}
+
+export interface FetchedMessage {
+  ref: MessageRef;
+  /** Raw RFC 5322 bytes, exactly as the source holds them (CRLF or LF as the store keeps it). */
+  body: Buffer;
+}
+
+/** One worker's connection to the source. */
+export interface SourceReader {
+  /** Fetch the bodies of refs of one mailbox, in order, one at a time. */
+  fetch(mailbox: string, refs: MessageRef[]): AsyncIterable<FetchedMessage>;
+  close(): Promise<void>;
+}
+
+export interface SourceCaps {
+  /** Line endings of bodies: 'crlf' (IMAP, POP3) or 'lf' (Maildir). */
+  lineEndings: 'crlf' | 'lf';
+  /** The store can run several readers at once (POP3 cannot: it locks the maildrop). */
+  parallelReaders: boolean;
+}
+
+export interface Source {
+  readonly caps: SourceCaps;
+  listMailboxes(): Promise<MailboxInfo[]>;
+  status(mailbox: string): Promise<MailboxStatus>;
+  /** Refs of a folder in ascending key order, with Message-IDs, without bodies. */
+  list(mailbox: string, opts?: { afterSeq?: number }): AsyncIterable<MessageRef>;
+  reader(): Promise<SourceReader>;
+  close(): Promise<void>;
+}
+
+/** What the sink already holds in a folder, for dedupe: one entry per message. */
+export interface StoredMessage {
+  /** The sink's own key for the message (Maildir unique name, IMAP UID). */
+  key: string;
+  /** Normalised Message-ID; null when it has none; undefined when not read (key was `known`). */
+  messageId: string | null | undefined;
+  /** Reads the whole message, for content digests of messages without a Message-ID. */
+  readFull(): Promise<Buffer>;
+}
+
+export interface SinkWriter {
+  /**
+   * Store one message. At-least-once: a rejected put may still have stored it. The returned key
+   * names the stored copy. Durable once `flush()` resolves.
+   */
+  put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string>;
+  /** Durability barrier: everything put so far survives a crash once this resolves. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SinkCaps {
+  lineEndings: 'crlf' | 'lf';
+}
+
+export interface Sink {
+  readonly caps: SinkCaps;
+  /** Make sure the folder exists; returns the sink's name for it. */
+  ensureMailbox(segments: string[], specialUse?: string): Promise<string>;
+  /** Scan what a folder holds. `known` keys may be skipped (their identity is already known). */
+  scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage>;
+  writer(): Promise<SinkWriter>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,338 @@
+/**
+ * The copy pipeline. A producer lists each planned folder (refs only, never bodies), drops what
+ * the checkpoint and the destination already hold, and queues batches of refs; p-queue workers,
+ * one source connection each, fetch a batch's bodies and store them with a bounded number of
+ * puts in flight. Durable order per batch: intents → puts (each file fsynced) → sink flush
+ * (directory fsync / server ack) → "copied" records → journal fsync.
+ */
+import PQueue from 'p-queue';
+import { MailferryError, toMailferryError } from '../errors.js';
+import type { Journal, JournalRecord } from '../checkpoint/journal.js';
+import type { MessageRef, Sink, SinkWriter, Source, SourceReader } from '../drivers/types.js';
+import type { Logger } from '../log.js';
+import { crlfToLf, lfToCrlf } from '../mail/line-endings.js';
+import type { CopyEvent, CopyResult, Failure, FolderResult, Outcome } from './events.js';
+import { contentIdentity, identityBeforeBody, midIdentity, type DedupeMode, type Identity } from './identity.js';
+import type { FolderPlan } from './plan.js';
+import { Pool } from './pool.js';
+
+export interface CopyParams {
+  source: Source;
+  sink: Sink;
+  plans: FolderPlan[];
+  journal: Journal;
+  concurrency: number;
+  dedupe: DedupeMode;
+  /** Attempts after the first for a batch hit by a transient failure. */
+  retries: number;
+  log: Logger;
+  signal?: AbortSignal;
+  onEvent?: (e: CopyEvent) => void;
+  onOutcome?: (o: Outcome) => void;
+  batchMessages?: number;
+  batchBytes?: number;
+  /** Puts in flight per worker (overlaps fsyncs). */
+  putWindow?: number;
+  /** Base delay of the retry back-off (ms). */
+  backoffMs?: number;
+}
+
+interface FolderRun {
+  plan: FolderPlan;
+  result: FolderResult;
+  tasks: Promise<void>[];
+  validity?: string;
+  next?: number;
+}
+
+/** Identities known to be in (or on their way to) each destination folder. */
+interface DestIndex {
+  present: Set<Identity>;
+  /** Claimed by a message of this run: a second one with the same identity is a duplicate. */
+  claimed: Set<Identity>;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((res) => {
+    const t = setTimeout(res, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
+  });
+
+export function backoffDelay(attempt: number, baseMs: number, serverMs?: number): number {
+  const exp = Math.min(30_000, baseMs * 2 ** (attempt - 1));
+  const jittered = exp / 2 + Math.random() * (exp / 2);
+  return Math.max(jittered, serverMs ?? 0);
+}
+
+export async function copy(p: CopyParams): Promise<CopyResult> {
+  const emit = p.onEvent ?? (() => {});
+  const outcome = p.onOutcome ?? (() => {});
+  const batchMessages = p.batchMessages ?? 250;
+  const batchBytes = p.batchBytes ?? 16 * 1024 * 1024;
+  const putWindow = p.putWindow ?? 16;
+  const backoffMs = p.backoffMs ?? 500;
+  const concurrency = p.source.caps.parallelReaders ? p.concurrency : 1;
+  const j = p.journal;
+  const failures: Failure[] = [];
+  const runs: FolderRun[] = [];
+  const indexes = new Map<string, Promise<DestIndex>>();
+  let fatal: MailferryError | undefined;
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  p.signal?.addEventListener('abort', onAbort, { once: true });
+  const stopped = () => stop.signal.aborted;
+
+  const readers = new Pool<SourceReader>(() => p.source.reader(), (r) => r.close());
+  const writers = new Pool<SinkWriter>(() => p.sink.writer(), (w) => w.close());
+  const queue = new PQueue({ concurrency });
+
+  const toSink = (body: Buffer): Buffer => {
+    if (p.source.caps.lineEndings === 'crlf' && p.sink.caps.lineEndings === 'lf') return crlfToLf(body);
+    if (p.source.caps.lineEndings === 'lf' && p.sink.caps.lineEndings === 'crlf') return lfToCrlf(body);
+    return body;
+  };
+
+  const fail = (run: FolderRun, ref: MessageRef, err: MailferryError) => {
+    run.result.failed++;
+    failures.push({ folder: run.plan.name, key: ref.key, messageId: ref.messageId, code: err.code, error: err.message });
+    outcome({ outcome: 'failed', folder: run.plan.name, key: ref.key, messageId: ref.messageId, error: err.message });
+  };
+
+  const skip = (run: FolderRun, ref: MessageRef, id: Identity | undefined, why: string) => {
+    j.append({ t: 'k', s: run.plan.source.path, k: ref.key, id, why });
+    run.result.skipped++;
+    outcome({ outcome: 'skipped', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, reason: why });
+  };
+
+  const setFatal = (err: MailferryError) => {
+    if (!fatal) fatal = err;
+    stop.abort();
+  };
+
+  async function loadIndex(dest: string): Promise<DestIndex> {
+    const index: DestIndex = { present: new Set(), claimed: new Set() };
+    if (p.dedupe === 'none') return index;
+    const known = j.state.stored.get(dest);
+    for await (const m of p.sink.scan(dest, known ? new Set(known.keys()) : undefined)) {
+      if (m.messageId === undefined) {
+        const id = known?.get(m.key);
+        if (id) index.present.add(id);
+      } else if (p.dedupe === 'message-id' && m.messageId) {
+        index.present.add(midIdentity(m.messageId));
+      } else {
+        index.present.add(contentIdentity(await m.readFull()));
+      }
+    }
+    return index;
+  }
+
+  function indexFor(dest: string): Promise<DestIndex> {
+    let i = indexes.get(dest);
+    if (!i) indexes.set(dest, (i = loadIndex(dest)));
+    return i;
+  }
+
+  /** Decide a message against the index: true when it should be stored (and is now claimed). */
+  function claim(index: DestIndex, id: Identity | undefined): 'store' | 'present' | 'duplicate' {
+    if (p.dedupe === 'none' || id === undefined) return 'store';
+    if (index.claimed.has(id)) return 'duplicate';
+    if (index.present.has(id)) return 'present';
+    index.present.add(id);
+    index.claimed.add(id);
+    return 'store';
+  }
+
+  async function runBatch(run: FolderRun, dest: string, index: DestIndex, batch: MessageRef[]): Promise<void> {
+    const box = run.plan.source.path;
+    const stored: JournalRecord[] = [];
+    let writer: SinkWriter | undefined;
+    let remaining = batch;
+    for (const r of batch) j.append({ t: 'i', s: box, k: r.key, id: identityBeforeBody(r.messageId, p.dedupe) ?? undefined });
+
+    const storeOne = async (ref: MessageRef, raw: Buffer, w: SinkWriter) => {
+      const body = toSink(raw);
+      let id = identityBeforeBody(ref.messageId, p.dedupe) ?? undefined;
+      if (id === undefined && p.dedupe !== 'none') {
+        id = contentIdentity(body);
+        const verdict = claim(index, id);
+        if (verdict !== 'store') return skip(run, ref, id, verdict);
+      } else if (id === undefined && ref.messageId) {
+        id = midIdentity(ref.messageId);
+      }
+      try {
+        const dk = await w.put(dest, body, { flags: ref.flags, internalDate: ref.internalDate });
+        stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
+        run.result.copied++;
+        run.result.bytes += body.length;
+        emit({ type: 'message', folder: run.plan.name, bytes: body.length });
+        outcome({ outcome: 'copied', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, dest, destKey: dk });
+      } catch (err) {
+        const e = toMailferryError(err);
+        if (e.scope === 'message') return fail(run, ref, e);
+        throw e;
+      }
+    };
+
+    let attempt = 0;
+    try {
+      writer = await writers.acquire();
+      while (remaining.length > 0 && !stopped()) {
+        let reader: SourceReader | undefined;
+        const seen = new Set<string>();
+        const inflight = new Set<Promise<void>>();
+        try {
+          reader = await readers.acquire();
+          for await (const msg of reader.fetch(box, remaining)) {
+            seen.add(msg.ref.key);
+            const pr: Promise<void> = storeOne(msg.ref, msg.body, writer).finally(() => inflight.delete(pr));
+            inflight.add(pr);
+            if (inflight.size >= putWindow) await Promise.race(inflight);
+            if (stopped()) break;
+          }
+          await Promise.all(inflight);
+          readers.release(reader);
+          reader = undefined;
+          if (!stopped()) for (const r of remaining) if (!seen.has(r.key)) skip(run, r, undefined, 'vanished');
+          remaining = [];
+        } catch (err) {
+          await Promise.allSettled(inflight);
+          if (reader) await readers.destroy(reader);
+          const e = toMailferryError(err);
+          remaining = remaining.filter((r) => !seen.has(r.key));
+          if (e.code === 'DEST_IO' || e.code === 'AUTH_FAILED' || e.code === 'TLS_FAILED' || e.code === 'INTERNAL') {
+            setFatal(e);
+            break;
+          }
+          if (!e.retryable || attempt >= p.retries) {
+            if (e.scope === 'run') setFatal(e);
+            else for (const r of remaining) fail(run, r, e);
+            break;
+          }
+          attempt++;
+          const delayMs = backoffDelay(attempt, backoffMs, e.retryAfterMs);
+          emit({ type: 'retry', folder: run.plan.name, attempt, delayMs, error: e.message });
+          p.log.warn({ msg: `${run.plan.name}: ${e.message}; retry ${attempt}/${p.retries} in ${Math.round(delayMs)} ms` });
+          await sleep(delayMs, stop.signal);
+        }
+      }
+    } finally {
+      if (writer) {
+        try {
+          await writer.flush();
+          writers.release(writer);
+          for (const r of stored) j.append(r);
+          await j.sync();
+        } catch (err) {
+          await writers.destroy(writer);
+          setFatal(toMailferryError(err));
+        }
+      }
+    }
+  }
+
+  async function produce(run: FolderRun): Promise<void> {
+    const box = run.plan.source.path;
+    const st = await p.source.status(box);
+    run.validity = st.validity;
+    run.next = st.next;
+    const fstate = j.state.folder(box);
+    if (fstate.validity !== st.validity) {
+      if (fstate.validity !== undefined) p.log.warn({ msg: `${run.plan.name}: UIDVALIDITY changed; re-scanning the folder by identity` });
+      j.append({ t: 'box', s: box, uv: st.validity });
+    }
+    let afterSeq = 0;
+    if (fstate.end && fstate.end.uv === st.validity && st.next !== undefined) {
+      if (st.next === fstate.end.next) {
+        run.result.unchanged = true;
+        return;
+      }
+      afterSeq = fstate.end.next - 1;
+    }
+    const todo: MessageRef[] = [];
+    let todoBytes = 0;
+    for await (const ref of p.source.list(box, { afterSeq })) {
+      run.result.listed++;
+      if (fstate.done.has(ref.key)) run.result.already++;
+      else (todo.push(ref), (todoBytes += ref.size));
+    }
+    if (todo.length === 0) return;
+    const dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse);
+    run.result.dest = dest;
+    const index = await indexFor(dest);
+    emit({ type: 'folder-start', folder: run.plan.name, dest, messages: todo.length, bytes: todoBytes });
+    let batch: MessageRef[] = [];
+    let bytes = 0;
+    const enqueue = async () => {
+      const b = batch;
+      batch = [];
+      bytes = 0;
+      await queue.onSizeLessThan(concurrency);
+      if (stopped()) return;
+      run.tasks.push(queue.add(() => runBatch(run, dest, index, b)) as Promise<void>);
+    };
+    for (const ref of todo) {
+      if (stopped()) return;
+      const id = identityBeforeBody(ref.messageId, p.dedupe);
+      if (id !== null) {
+        const verdict = claim(index, id);
+        if (verdict !== 'store') {
+          skip(run, ref, id, verdict);
+          continue;
+        }
+      }
+      batch.push(ref);
+      bytes += ref.size;
+      if (batch.length >= batchMessages || bytes >= batchBytes) await enqueue();
+    }
+    if (batch.length > 0) await enqueue();
+  }
+
+  try {
+    for (const plan of p.plans) {
+      if (stopped()) break;
+      const run: FolderRun = {
+        plan,
+        tasks: [],
+        result: { folder: plan.name, listed: 0, already: 0, copied: 0, skipped: 0, failed: 0, bytes: 0, unchanged: false },
+      };
+      runs.push(run);
+      try {
+        await produce(run);
+      } catch (err) {
+        const e = toMailferryError(err);
+        if (e.scope === 'run' || e.code === 'DEST_IO' || e.code === 'INTERNAL') {
+          setFatal(e);
+          break;
+        }
+        run.result.error = e.message;
+        p.log.error({ msg: `${plan.name}: ${e.oneLine()}` });
+      }
+    }
+    await queue.onIdle();
+  } finally {
+    p.signal?.removeEventListener('abort', onAbort);
+    await Promise.allSettled(runs.flatMap((r) => r.tasks));
+    for (const run of runs) {
+      const r = run.result;
+      if (!stopped() && !r.error && r.failed === 0 && !r.unchanged && run.validity !== undefined && run.next !== undefined) {
+        j.append({ t: 'end', s: run.plan.source.path, uv: run.validity, next: run.next });
+      }
+      emit({ type: 'folder-done', result: r });
+    }
+    await j.sync().catch((err) => setFatal(toMailferryError(err)));
+    await readers.closeAll();
+    await writers.closeAll();
+  }
+  if (fatal) throw fatal;
+  const folders = runs.map((r) => r.result);
+  const sum = (k: 'copied' | 'skipped' | 'failed' | 'bytes') => folders.reduce((a, f) => a + f[k], 0);
+  return {
+    copied: sum('copied'),
+    skipped: sum('skipped'),
+    failed: sum('failed'),
+    bytes: sum('bytes'),
+    folders,
+    failures,
+    interrupted: p.signal?.aborted ?? false,
+  };
+}

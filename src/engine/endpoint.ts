@@ -1,0 +1,102 @@
+/**
+ * Endpoint URLs: imap://user@host[:port][/folder], imaps://…, pop3://…, pop3s://…, maildir:PATH.
+ * Parsing only; connecting is the drivers' business.
+ */
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import { MailferryError } from '../errors.js';
+
+export type TlsMode = 'implicit' | 'starttls' | 'none';
+export type Role = 'source' | 'dest';
+
+export interface NetEndpoint {
+  kind: 'imap' | 'pop3';
+  scheme: string;
+  host: string;
+  port: number;
+  user: string;
+  tls: TlsMode;
+  /** Folder named in the URL path ('/'-separated segments), if any. */
+  folder?: string[];
+}
+
+export interface MaildirEndpoint {
+  kind: 'maildir';
+  scheme: 'maildir';
+  path: string;
+}
+
+export type Endpoint = NetEndpoint | MaildirEndpoint;
+
+const SCHEMES: Record<string, { kind: 'imap' | 'pop3'; port: number; tls: TlsMode }> = {
+  imap: { kind: 'imap', port: 143, tls: 'starttls' },
+  imaps: { kind: 'imap', port: 993, tls: 'implicit' },
+  pop3: { kind: 'pop3', port: 110, tls: 'starttls' },
+  pop3s: { kind: 'pop3', port: 995, tls: 'implicit' },
+};
+
+export function passwordEnvVar(role: Role): string {
+  return role === 'source' ? 'MAILFERRY_SOURCE_PASSWORD' : 'MAILFERRY_DEST_PASSWORD';
+}
+
+function bad(role: Role, text: string, hint: string): MailferryError {
+  return new MailferryError('BAD_URL', `${role} URL: ${text}`, { hint });
+}
+
+const EXAMPLES = 'e.g. imaps://alice@mail.example.org, pop3s://alice@pop.example.org or maildir:/srv/backup/alice';
+
+export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): Endpoint {
+  const text = raw.trim();
+  if (/^maildir:/i.test(text)) {
+    let p = text.slice('maildir:'.length);
+    if (p.startsWith('//')) p = p.slice(2);
+    if (!p) throw bad(role, 'maildir: needs a path', 'e.g. maildir:/srv/backup/alice');
+    if (p === '~' || p.startsWith('~/')) p = homedir() + p.slice(1);
+    return { kind: 'maildir', scheme: 'maildir', path: resolve(p) };
+  }
+  const m = /^([a-z0-9+.-]+):\/\//i.exec(text);
+  if (!m) {
+    if (text.startsWith('/') || text.startsWith('.')) {
+      throw bad(role, `'${text}' is not a URL`, `for a local Maildir write maildir:${text}`);
+    }
+    throw bad(role, `'${text}' is not a URL`, EXAMPLES);
+  }
+  const scheme = m[1].toLowerCase();
+  const def = SCHEMES[scheme];
+  if (!def) throw bad(role, `unknown scheme '${scheme}:'`, `use imap, imaps, pop3, pop3s or maildir (${EXAMPLES})`);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw bad(role, `cannot parse '${text}'`, EXAMPLES);
+  }
+  if (url.password) {
+    throw new MailferryError('PASSWORD_IN_URL', `${role} URL contains a password, which every user of this machine can read in the process list`, {
+      hint: `remove it from the URL and set ${passwordEnvVar(role)} or use --${role}-password-file`,
+    });
+  }
+  const user = decodeURIComponent(url.username);
+  if (!user) throw bad(role, 'no user name', `put it before the host: ${scheme}://alice@${url.hostname || 'host'}`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw bad(role, 'no host name', EXAMPLES);
+  let port = def.port;
+  if (url.port) {
+    port = Number(url.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(role, `bad port '${url.port}'`, 'a port is 1-65535');
+  }
+  if (url.search || url.hash) throw bad(role, 'query or fragment not understood', 'name a folder as the URL path: imaps://alice@host/Archive/2024');
+  const pathText = url.pathname.replace(/^\/+/, '').replace(/\/+$/, '');
+  let folder: string[] | undefined;
+  if (pathText) {
+    if (def.kind === 'pop3') throw bad(role, 'POP3 has no folders', `drop '/${decodeURIComponent(pathText)}' from the URL`);
+    folder = pathText.split('/').map((s) => decodeURIComponent(s)).filter((s) => s.length > 0);
+  }
+  return { kind: def.kind, scheme, host, port, user, tls: tlsOverride ?? def.tls, folder };
+}
+
+/** A display form without secrets (there are none in a parsed endpoint) for logs and keys. */
+export function describeEndpoint(e: Endpoint): string {
+  if (e.kind === 'maildir') return `maildir:${e.path}`;
+  const f = e.folder ? '/' + e.folder.map(encodeURIComponent).join('/') : '';
+  return `${e.scheme}://${encodeURIComponent(e.user)}@${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}${f}`;
+}

@@ -1,0 +1,54 @@
+/** What the engine tells its observers (progress views, reports). It never writes to a terminal. */
+
+export interface FolderResult {
+  folder: string;
+  dest?: string;
+  /** Messages listed in the source this run (0 when the folder was unchanged). */
+  listed: number;
+  /** Messages already done by earlier runs (from the checkpoint). */
+  already: number;
+  copied: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+  /** Nothing changed since the last complete run: not even listed. */
+  unchanged: boolean;
+  error?: string;
+}
+
+export interface Failure {
+  folder: string;
+  key: string;
+  messageId: string | null;
+  code: string;
+  error: string;
+}
+
+export interface CopyResult {
+  copied: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+  folders: FolderResult[];
+  failures: Failure[];
+  interrupted: boolean;
+}
+
+export type CopyEvent =
+  | { type: 'folder-start'; folder: string; dest: string; messages: number; bytes: number }
+  | { type: 'message'; folder: string; bytes: number }
+  | { type: 'folder-done'; result: FolderResult }
+  | { type: 'retry'; folder: string; attempt: number; delayMs: number; error: string }
+  | { type: 'warning'; message: string };
+
+export interface Outcome {
+  outcome: 'copied' | 'skipped' | 'failed';
+  folder: string;
+  key: string;
+  messageId: string | null;
+  identity?: string;
+  dest?: string;
+  destKey?: string;
+  reason?: string;
+  error?: string;
+}

@@ -1,0 +1,126 @@
+/**
+ * A copy job from configuration to result: endpoints parsed, drivers opened, checkpoint locked
+ * and replayed, folders planned, the pipeline run, everything closed again.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { MailferryError } from '../errors.js';
+import { Journal } from '../checkpoint/journal.js';
+import { acquireLock } from '../checkpoint/lock.js';
+import { defaultCheckpointPath, jobKey } from '../checkpoint/path.js';
+import { openSink, openSource } from '../drivers/registry.js';
+import type { NetOptions } from '../drivers/net-options.js';
+import type { Sink, Source } from '../drivers/types.js';
+import type { Logger } from '../log.js';
+import { copy } from './copy.js';
+import { describeEndpoint, parseEndpoint, type NetEndpoint, type TlsMode } from './endpoint.js';
+import type { CopyEvent, CopyResult, Outcome } from './events.js';
+import type { DedupeMode } from './identity.js';
+import { planFolders } from './plan.js';
+
+export interface CopyJobConfig {
+  source: string;
+  dest: string;
+  sourceTls?: TlsMode;
+  destTls?: TlsMode;
+  tlsCa: string[];
+  insecure: boolean;
+  folders: string[];
+  exclude: string[];
+  concurrency: number;
+  checkpoint?: string;
+  restart: boolean;
+  dedupe: DedupeMode;
+  retries: number;
+  compress: boolean;
+  timeoutMs: number;
+  sourceSecret: () => Promise<string>;
+  destSecret: () => Promise<string>;
+}
+
+export interface JobHooks {
+  log: Logger;
+  signal?: AbortSignal;
+  onEvent?: (e: CopyEvent) => void;
+  onOutcome?: (o: Outcome) => void;
+}
+
+export interface CopyJobResult extends CopyResult {
+  checkpoint: string;
+}
+
+function readCa(files: string[]): Buffer[] | undefined {
+  if (files.length === 0) return undefined;
+  return files.map((f) => {
+    try {
+      return readFileSync(f);
+    } catch (err) {
+      throw new MailferryError('BAD_CONFIG', `cannot read --tls-ca ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  });
+}
+
+export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<CopyJobResult> {
+  const src = parseEndpoint(cfg.source, 'source', cfg.sourceTls);
+  const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
+  const ca = readCa(cfg.tlsCa);
+  if (cfg.insecure) hooks.log.warn({ msg: 'TLS certificates are NOT verified (--insecure): the connection can be intercepted' });
+  const net = (secret: () => Promise<string>) => (e: NetEndpoint): NetOptions => ({
+    endpoint: e,
+    secret,
+    auth: 'password',
+    ca,
+    insecure: cfg.insecure,
+    compress: cfg.compress,
+    timeoutMs: cfg.timeoutMs,
+    log: hooks.log.child({ endpoint: e.kind }),
+  });
+
+  const srcDesc = describeEndpoint(src);
+  const dstDesc = describeEndpoint(dst);
+  const checkpoint = cfg.checkpoint ?? defaultCheckpointPath(srcDesc, dstDesc);
+  try {
+    mkdirSync(dirname(checkpoint), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new MailferryError('CHECKPOINT_UNREADABLE', `cannot create the checkpoint directory ${dirname(checkpoint)}: ${(err as Error).message}`);
+  }
+  const lock = acquireLock(checkpoint, (m) => hooks.log.warn({ msg: m }));
+  let source: Source | undefined;
+  let sink: Sink | undefined;
+  let journal: Journal | undefined;
+  try {
+    journal = Journal.open(checkpoint, {
+      header: { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc },
+      restart: cfg.restart,
+    });
+    sink = await openSink(dst, net(cfg.destSecret));
+    source = await openSource(src, net(cfg.sourceSecret));
+    const mailboxes = await source.listMailboxes();
+    const plans = planFolders(mailboxes, {
+      only: src.kind === 'imap' ? src.folder : undefined,
+      include: cfg.folders,
+      exclude: cfg.exclude,
+      destPrefix: dst.kind === 'imap' ? dst.folder : undefined,
+    });
+    const result = await copy({
+      source,
+      sink,
+      plans,
+      journal,
+      concurrency: cfg.concurrency,
+      dedupe: cfg.dedupe,
+      retries: cfg.retries,
+      log: hooks.log,
+      signal: hooks.signal,
+      onEvent: hooks.onEvent,
+      onOutcome: hooks.onOutcome,
+    });
+    return { ...result, checkpoint };
+  } finally {
+    await source?.close().catch(() => {});
+    await sink?.close().catch(() => {});
+    journal?.close();
+    lock.release();
+  }
+}

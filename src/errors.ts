@@ -1,0 +1,127 @@
+/**
+ * The one error catalogue. Every failure mailferry reports is a MailferryError with a code,
+ * a scope (how much of the job it spoils), whether retrying can help, and the exit code the
+ * CLI ends with. User errors carry a hint; bugs say they are bugs.
+ */
+
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  config: 3,
+  auth: 4,
+  network: 5,
+  partial: 6,
+  locked: 7,
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** How much of the job a failure spoils. */
+export type Scope = 'message' | 'mailbox' | 'store' | 'run';
+
+export type ErrorCode =
+  | 'USAGE'
+  | 'BAD_URL'
+  | 'PASSWORD_IN_URL'
+  | 'MISSING_SECRET'
+  | 'BAD_CONFIG'
+  | 'AUTH_FAILED'
+  | 'TLS_FAILED'
+  | 'TLS_UNAVAILABLE'
+  | 'NETWORK'
+  | 'TIMEOUT'
+  | 'PROTOCOL'
+  | 'THROTTLED'
+  | 'NO_SUCH_MAILBOX'
+  | 'MAILBOX_FAILED'
+  | 'BAD_MAILBOX_NAME'
+  | 'MESSAGE_FAILED'
+  | 'MESSAGE_TOO_LARGE'
+  | 'DEST_IO'
+  | 'CHECKPOINT_LOCKED'
+  | 'CHECKPOINT_UNREADABLE'
+  | 'CHECKPOINT_MISMATCH'
+  | 'INTERRUPTED'
+  | 'PARTIAL'
+  | 'INTERNAL';
+
+const EXIT_OF: Record<ErrorCode, ExitCode> = {
+  USAGE: EXIT.usage,
+  BAD_URL: EXIT.config,
+  PASSWORD_IN_URL: EXIT.config,
+  MISSING_SECRET: EXIT.config,
+  BAD_CONFIG: EXIT.config,
+  AUTH_FAILED: EXIT.auth,
+  TLS_FAILED: EXIT.auth,
+  TLS_UNAVAILABLE: EXIT.auth,
+  NETWORK: EXIT.network,
+  TIMEOUT: EXIT.network,
+  PROTOCOL: EXIT.network,
+  THROTTLED: EXIT.network,
+  NO_SUCH_MAILBOX: EXIT.config,
+  MAILBOX_FAILED: EXIT.partial,
+  BAD_MAILBOX_NAME: EXIT.partial,
+  MESSAGE_FAILED: EXIT.partial,
+  MESSAGE_TOO_LARGE: EXIT.partial,
+  DEST_IO: EXIT.config,
+  CHECKPOINT_LOCKED: EXIT.locked,
+  CHECKPOINT_UNREADABLE: EXIT.locked,
+  CHECKPOINT_MISMATCH: EXIT.config,
+  INTERRUPTED: EXIT.interrupted,
+  PARTIAL: EXIT.partial,
+  INTERNAL: EXIT.internal,
+};
+
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set(['NETWORK', 'TIMEOUT', 'THROTTLED']);
+
+export interface ErrorOptions {
+  scope?: Scope;
+  hint?: string;
+  cause?: unknown;
+  retryable?: boolean;
+  /** Milliseconds a server asked us to wait before retrying (throttling). */
+  retryAfterMs?: number;
+}
+
+export class MailferryError extends Error {
+  readonly code: ErrorCode;
+  readonly scope: Scope;
+  readonly hint?: string;
+  readonly retryable: boolean;
+  readonly retryAfterMs?: number;
+
+  constructor(code: ErrorCode, message: string, opts: ErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'MailferryError';
+    this.code = code;
+    this.scope = opts.scope ?? 'run';
+    this.hint = opts.hint;
+    this.retryable = opts.retryable ?? RETRYABLE.has(code);
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+
+  get exitCode(): ExitCode {
+    return EXIT_OF[this.code];
+  }
+
+  /** One line for a person: the message, then the hint if there is one. */
+  oneLine(): string {
+    return this.hint ? `${this.message} (${this.hint})` : this.message;
+  }
+}
+
+export function exitCodeOf(code: ErrorCode): ExitCode {
+  return EXIT_OF[code];
+}
+
+/** Wrap anything thrown into a MailferryError; unknown errors are bugs (exit 1). */
+export function toMailferryError(err: unknown): MailferryError {
+  if (err instanceof MailferryError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new MailferryError('INTERNAL', `internal error: ${message}`, {
+    hint: 'this is a bug in mailferry; please report it with --log-file output',
+    cause: err,
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * The one logger factory. Logs go to stderr (human lines) and/or a --log-file (JSON lines),
+ * never to stdout. Every registered secret is masked in every line, at every level.
+ */
+import { openSync, writeSync, closeSync } from 'node:fs';
+
+export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+const ORDER: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
+
+export type LogEntry = Record<string, unknown> | string;
+
+export interface Logger {
+  trace(entry: LogEntry): void;
+  debug(entry: LogEntry): void;
+  info(entry: LogEntry): void;
+  warn(entry: LogEntry): void;
+  error(entry: LogEntry): void;
+  /** A logger that stamps every entry with `fields`. */
+  child(fields: Record<string, unknown>): Logger;
+}
+
+const secrets = new Set<string>();
+
+/** Register a secret (password, token): it is replaced by *** wherever it would be logged. */
+export function registerSecret(secret: string): void {
+  if (secret.length >= 1) secrets.add(secret);
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Mask every registered secret. Secrets of 6+ characters are masked wherever they appear;
+ * shorter ones only where they stand alone, so that a weak test password like "pass" does not
+ * turn the word "password" into nonsense.
+ */
+export function redact(text: string): string {
+  let out = text;
+  for (const s of secrets) {
+    if (!out.includes(s)) continue;
+    out = s.length >= 6 ? out.split(s).join('***') : out.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRe(s)}(?![A-Za-z0-9])`, 'g'), '***');
+  }
+  return out;
+}
+
+export interface LogOptions {
+  /** Lowest level written to stderr; 'off' writes nothing there. */
+  stderrLevel: Level | 'off';
+  /** Path of a JSON-lines log file taking every level from `fileLevel`. */
+  file?: string;
+  fileLevel?: Level;
+}
+
+interface Output {
+  stderrMin: number;
+  fileMin: number;
+  fd?: number;
+}
+
+function render(entry: LogEntry): Record<string, unknown> {
+  if (typeof entry === 'string') return { msg: entry };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(entry)) {
+    if (v instanceof Error) out[k] = { message: v.message, code: (v as { code?: unknown }).code };
+    else if (typeof v === 'bigint') out[k] = v.toString();
+    else out[k] = v;
+  }
+  return out;
+}
+
+function safeJson(obj: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? `<${v.length} bytes>` : v));
+  } catch {
+    return JSON.stringify({ msg: String(obj.msg ?? '') });
+  }
+}
+
+class SinkLogger implements Logger {
+  constructor(
+    private readonly out: Output,
+    private readonly fields: Record<string, unknown>,
+  ) {}
+
+  private write(level: Level, entry: LogEntry): void {
+    const n = ORDER[level];
+    if (n < this.out.stderrMin && n < this.out.fileMin) return;
+    const rec = { ...this.fields, ...render(entry) };
+    if (n >= this.out.stderrMin) {
+      const { msg, ...rest } = rec;
+      const extra = Object.keys(rest).length ? ' ' + safeJson(rest) : '';
+      process.stderr.write(redact(`mailferry: ${level === 'info' ? '' : level + ': '}${String(msg ?? '')}${extra}`) + '\n');
+    }
+    if (this.out.fd !== undefined && n >= this.out.fileMin) {
+      writeSync(this.out.fd, redact(safeJson({ time: new Date().toISOString(), level, ...rec })) + '\n');
+    }
+  }
+
+  trace(e: LogEntry): void { this.write('trace', e); }
+  debug(e: LogEntry): void { this.write('debug', e); }
+  info(e: LogEntry): void { this.write('info', e); }
+  warn(e: LogEntry): void { this.write('warn', e); }
+  error(e: LogEntry): void { this.write('error', e); }
+  child(fields: Record<string, unknown>): Logger {
+    return new SinkLogger(this.out, { ...this.fields, ...fields });
+  }
+}
+
+let openFds: number[] = [];
+
+export function createLogger(opts: LogOptions): Logger {
+  const out: Output = {
+    stderrMin: opts.stderrLevel === 'off' ? Infinity : ORDER[opts.stderrLevel],
+    fileMin: opts.file ? ORDER[opts.fileLevel ?? 'debug'] : Infinity,
+  };
+  if (opts.file) {
+    out.fd = openSync(opts.file, 'a', 0o600);
+    openFds.push(out.fd);
+  }
+  return new SinkLogger(out, {});
+}
+
+export function closeLogs(): void {
+  for (const fd of openFds) closeSync(fd);
+  openFds = [];
+}
+
+/** A logger that drops everything (library use, tests). */
+export const silentLogger: Logger = createLogger({ stderrLevel: 'off' });

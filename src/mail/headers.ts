@@ -1,0 +1,65 @@
+/**
+ * Header-block helpers on raw bytes. Only header values are ever decoded (as latin1, one byte
+ * per char, so nothing is lost); message bytes stay Buffers.
+ */
+
+/** The header block: bytes up to (not including) the first empty line, or the whole buffer. */
+export function headerBlock(buf: Buffer): Buffer {
+  const lf = buf.indexOf('\n\n');
+  const crlf = buf.indexOf('\r\n\r\n');
+  let end = -1;
+  if (lf >= 0 && (crlf < 0 || lf < crlf)) end = lf + 1;
+  else if (crlf >= 0) end = crlf + 2;
+  if (buf.length > 0 && (buf[0] === 0x0a || (buf[0] === 0x0d && buf[1] === 0x0a))) return buf.subarray(0, 0);
+  return end < 0 ? buf : buf.subarray(0, end);
+}
+
+/** True when the header block is complete (an empty line was seen). */
+export function hasHeaderEnd(buf: Buffer): boolean {
+  return buf.indexOf('\n\n') >= 0 || buf.indexOf('\r\n\r\n') >= 0 || buf[0] === 0x0a || (buf[0] === 0x0d && buf[1] === 0x0a);
+}
+
+/** The unfolded value of the first header named `name` (case-insensitive), or null. */
+export function headerValue(block: Buffer, name: string): string | null {
+  const text = block.toString('latin1');
+  const want = name.toLowerCase() + ':';
+  let pos = 0;
+  while (pos < text.length) {
+    let eol = text.indexOf('\n', pos);
+    if (eol < 0) eol = text.length;
+    const line = text.slice(pos, eol);
+    if (line.slice(0, want.length).toLowerCase() === want) {
+      let value = line.slice(want.length);
+      let next = eol + 1;
+      while (next < text.length && (text[next] === ' ' || text[next] === '\t')) {
+        let e = text.indexOf('\n', next);
+        if (e < 0) e = text.length;
+        value += ' ' + text.slice(next, e);
+        next = e + 1;
+      }
+      return value.replace(/\r/g, '').trim();
+    }
+    pos = eol + 1;
+  }
+  return null;
+}
+
+/**
+ * Normalise a Message-ID value: comments and whitespace dropped, the first <...> token kept,
+ * the domain part lower-cased (domains are case-insensitive; local parts are not).
+ * Returns null when nothing usable is left.
+ */
+export function normalizeMessageId(value: string | null): string | null {
+  if (value === null) return null;
+  const v = value.replace(/\([^()]*\)/g, '').replace(/\s+/g, '');
+  const m = /<([^<>]+)>/.exec(v);
+  const id = m ? m[1] : v.replace(/[<>]/g, '');
+  if (!id) return null;
+  const at = id.lastIndexOf('@');
+  return '<' + (at < 0 ? id : id.slice(0, at) + '@' + id.slice(at + 1).toLowerCase()) + '>';
+}
+
+/** The normalised Message-ID of a message (or of its header block), or null. */
+export function messageIdOf(buf: Buffer): string | null {
+  return normalizeMessageId(headerValue(headerBlock(buf), 'message-id'));
+}

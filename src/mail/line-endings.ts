@@ -1,0 +1,42 @@
+/** Line-ending conversion on raw message bytes. Only CRLF pairs and bare LFs are touched. */
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** CRLF → LF. A lone CR (not followed by LF) is kept. */
+export function crlfToLf(buf: Buffer): Buffer {
+  let i = buf.indexOf('\r\n');
+  if (i < 0) return buf;
+  const out = Buffer.allocUnsafe(buf.length);
+  let o = 0;
+  let from = 0;
+  while (i >= 0) {
+    o += buf.copy(out, o, from, i);
+    out[o++] = LF;
+    from = i + 2;
+    i = buf.indexOf('\r\n', from);
+  }
+  o += buf.copy(out, o, from);
+  return out.subarray(0, o);
+}
+
+/** Bare LF → CRLF. Existing CRLF pairs are left as they are. */
+export function lfToCrlf(buf: Buffer): Buffer {
+  let count = 0;
+  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) {
+    if (i === 0 || buf[i - 1] !== CR) count++;
+  }
+  if (count === 0) return buf;
+  const out = Buffer.allocUnsafe(buf.length + count);
+  let o = 0;
+  let from = 0;
+  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) {
+    if (i > 0 && buf[i - 1] === CR) continue;
+    o += buf.copy(out, o, from, i);
+    out[o++] = CR;
+    out[o++] = LF;
+    from = i + 1;
+  }
+  buf.copy(out, o, from);
+  return out;
+}
