@@ -15,6 +15,8 @@ export interface ConfParams {
   keyPem: string;
   ports: DovecotPorts;
   instanceName: string;
+  /** Dovecot's mail_fsync; default 'never' (a throwaway server). The benchmark uses 'optimized'. */
+  mailFsync?: 'never' | 'optimized' | 'always';
 }
 
 export function renderConf(p: ConfParams): string {
@@ -39,8 +41,8 @@ default_login_user = dovenull
 default_internal_user = dovecot
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = 100
-# a throwaway server: no fsync per saved message
-mail_fsync = never
+# a throwaway server: no fsync per saved message (unless asked, as the benchmark does)
+mail_fsync = ${p.mailFsync ?? 'never'}
 pop3_uidl_format = %08Xu%08Xv
 passdb {
   driver = passwd-file

@@ -32,6 +32,8 @@ export interface StartOptions {
   users?: string[];
   /** Parent of the instance dir; default MF_DOVECOT_TMPDIR, else os.tmpdir(). */
   tmpdir?: string;
+  /** mail_fsync of the server (default 'never'). */
+  mailFsync?: 'never' | 'optimized' | 'always';
 }
 
 export async function startDovecot(opts: StartOptions = {}): Promise<Dovecot> {
@@ -39,7 +41,7 @@ export async function startDovecot(opts: StartOptions = {}): Promise<Dovecot> {
   const dir = await mkdtemp(path.join(parent, 'mf-dovecot-'));
   let prepared: Prepared;
   try {
-    prepared = await prepare(dir, opts.users ?? []);
+    prepared = await prepare(dir, opts.users ?? [], opts.mailFsync);
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
@@ -106,7 +108,7 @@ interface Prepared {
 }
 
 /** Directories, certificate, ports, dovecot.conf and initial users. */
-async function prepare(dir: string, users: string[]): Promise<Prepared> {
+async function prepare(dir: string, users: string[], mailFsync?: StartOptions['mailFsync']): Promise<Prepared> {
   await chmod(dir, 0o755); // mail processes run as nobody and must reach the homes
   for (const d of ['run', 'lib', 'home', 'ssl', 'passwd.d']) {
     await mkdir(path.join(dir, d));
@@ -119,7 +121,7 @@ async function prepare(dir: string, users: string[]): Promise<Prepared> {
   const ports: DovecotPorts = { imap: portList[0]!, pop3: portList[1]!, imaps: portList[2]!, pop3s: portList[3]! };
   const conf = path.join(dir, 'dovecot.conf');
   const instanceName = path.basename(dir); // mf-dovecot-XXXXXX: unique, shows in ps
-  await writeFile(conf, renderConf({ dir, passwdDir, certPem, keyPem, ports, instanceName }));
+  await writeFile(conf, renderConf({ dir, passwdDir, certPem, keyPem, ports, instanceName, mailFsync }));
   const ctl: DovecotControl = { dir, conf, passwdDir, mailUid: ids.uid, mailGid: ids.gid };
   for (const u of users) await control.addUser(ctl, u);
   return { ctl, certPem, ports };

@@ -1,0 +1,45 @@
+// What the figures were measured on: enough to judge whether two RESULTS.md are comparable.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+const sh = (cmd: string, args: string[]): string => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch {
+    return '?';
+  }
+};
+
+export interface MachineNote {
+  cpu: string;
+  cores: number;
+  memGiB: number;
+  kernel: string;
+  node: string;
+  dovecot: string;
+  workFs: string;
+  commit: string;
+}
+
+export function machineNote(workDir: string, root: string): MachineNote {
+  const dirty = sh('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no']) ? ' (with uncommitted changes)' : '';
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? '?',
+    cores: os.cpus().length,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    dovecot: sh('dovecot', ['--version']),
+    workFs: `${sh('findmnt', ['-no', 'FSTYPE,SOURCE', '-T', workDir])} (${workDir})`,
+    commit: sh('git', ['-C', root, 'rev-parse', '--short', 'HEAD']) + dirty,
+  };
+}
+
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  }
+}
