@@ -3,7 +3,12 @@
 const CR = 0x0d;
 const LF = 0x0a;
 
-/** CRLF → LF. A lone CR (not followed by LF) is kept. */
+/**
+ * CRLF → LF, the exact inverse of how Maildir readers (Dovecot) serve a file: they turn each LF
+ * not preceded by CR into CRLF. So a CRLF whose CR is itself preceded by a CR ("\r\r\n") is kept
+ * as it is: a reader serves it unchanged, where "\r\n" would be served one CR short. A lone CR
+ * is kept. For any input without bare LFs, lfToCrlf(crlfToLf(x)) equals x.
+ */
 export function crlfToLf(buf: Buffer): Buffer {
   let i = buf.indexOf('\r\n');
   if (i < 0) return buf;
@@ -11,6 +16,10 @@ export function crlfToLf(buf: Buffer): Buffer {
   let o = 0;
   let from = 0;
   while (i >= 0) {
+    if (i > 0 && buf[i - 1] === CR) {
+      i = buf.indexOf('\r\n', i + 1);
+      continue;
+    }
     o += buf.copy(out, o, from, i);
     out[o++] = LF;
     from = i + 2;

@@ -3,7 +3,9 @@ import type { ImapFlow } from 'imapflow';
 import { normalizeMessageId, headerValue } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
-import { classifyImapError, connectImap } from './connect.js';
+import { MailferryError } from '../../errors.js';
+import { classifyImapError, connectImap, DEFAULT_MAX_MESSAGE_BYTES } from './connect.js';
+import { ControlConnection } from './control.js';
 import { compactUidSet, toMailboxInfo } from './mailboxes.js';
 
 class ImapReader implements SourceReader {
@@ -22,17 +24,37 @@ class ImapReader implements SourceReader {
   async *fetch(mailbox: string, refs: MessageRef[]): AsyncIterable<FetchedMessage> {
     if (refs.length === 0) return;
     const bySeq = new Map(refs.map((r) => [r.seq, r]));
+    const held: FetchedMessage[] = [];
     try {
       await this.select(mailbox);
+      const binary = this.client.capabilities.has('BINARY');
       for await (const msg of this.client.fetch(compactUidSet(refs.map((r) => r.seq)), { uid: true, source: true }, { uid: true })) {
         const ref = bySeq.get(msg.uid);
         if (!ref || !msg.source) continue;
-        yield { ref, body: msg.source };
+        // BODY[] cannot carry NUL bytes: Dovecot sends each as 0x80. A message holding 0x80 is
+        // fetched again below with BINARY[] (RFC 3516, literal8), which can.
+        if (binary && msg.source.includes(0x80)) held.push({ ref, body: msg.source });
+        else yield { ref, body: msg.source };
       }
+      if (held.length) yield* this.refetchBinary(held);
     } catch (err) {
       this.open = undefined;
       throw classifyImapError(err, this.o, 'mailbox');
     }
+  }
+
+  /** BINARY[] versions of `held` where the server gives them; the BODY[] bytes otherwise. */
+  private async *refetchBinary(held: FetchedMessage[]): AsyncIterable<FetchedMessage> {
+    const better = new Map<number, Buffer>();
+    try {
+      const uids = compactUidSet(held.map((h) => h.ref.seq));
+      for await (const msg of this.client.fetch(uids, { uid: true, source: true }, { uid: true, binary: true })) {
+        if (msg.source) better.set(msg.uid, msg.source);
+      }
+    } catch {
+      // Dovecot refuses BINARY for some malformed MIME ("Invalid data in MIME part"): keep BODY[].
+    }
+    for (const h of held) yield { ref: h.ref, body: better.get(h.ref.seq) ?? h.body };
   }
 
   async close(): Promise<void> {
@@ -40,39 +62,77 @@ class ImapReader implements SourceReader {
   }
 }
 
+/** Window of one partial FETCH when a message is streamed. */
+const STREAM_CHUNK = 1024 * 1024;
+
 export class ImapSource implements Source {
   readonly caps = { lineEndings: 'crlf' as const, parallelReaders: true };
 
+  /** The control connection: reconnects and retries transient failures (see control.ts). */
+  private readonly ctl: ControlConnection;
+
   private constructor(
-    private readonly client: ImapFlow,
+    client: ImapFlow,
     private readonly o: NetOptions,
-  ) {}
+  ) {
+    this.ctl = new ControlConnection(o, client);
+  }
+
+  /** The live control connection (valid inside `this.ctl.run`). */
+  private get client(): ImapFlow {
+    return this.ctl.client;
+  }
 
   static async open(o: NetOptions): Promise<ImapSource> {
     return new ImapSource(await connectImap(o), o);
   }
 
   async listMailboxes(): Promise<MailboxInfo[]> {
-    try {
-      const list = await this.client.list();
-      return list.map(toMailboxInfo);
-    } catch (err) {
-      throw classifyImapError(err, this.o);
-    }
+    return this.ctl.run('listing folders', 'run', async () => {
+      try {
+        const list = await this.client.list();
+        return list.map(toMailboxInfo);
+      } catch (err) {
+        throw classifyImapError(err, this.o);
+      }
+    });
   }
 
-  async status(mailbox: string): Promise<MailboxStatus> {
+  async status(mailbox: string, opts: { size?: boolean } = {}): Promise<MailboxStatus> {
+    return this.ctl.run(`STATUS ${mailbox}`, 'mailbox', () => this.statusOnce(mailbox, opts));
+  }
+
+  private async statusOnce(mailbox: string, opts: { size?: boolean }): Promise<MailboxStatus> {
     try {
-      const s = await this.client.status(mailbox, { messages: true, uidNext: true, uidValidity: true });
+      const s = await this.client.status(mailbox, { messages: true, uidNext: true, uidValidity: true, ...(opts.size ? { size: true } : {}) });
       if (!s) throw Object.assign(new Error(`no such folder: ${mailbox}`), { serverResponseCode: 'NONEXISTENT' });
-      return { validity: String(s.uidValidity ?? 0n), next: s.uidNext, messages: s.messages ?? 0 };
+      const st: MailboxStatus = { validity: String(s.uidValidity ?? 0n), next: s.uidNext, messages: s.messages ?? 0 };
+      if (opts.size) st.size = typeof s.size === 'number' ? s.size : st.messages === 0 ? 0 : await this.sizeByFetch(mailbox);
+      return st;
     } catch (err) {
       throw classifyImapError(err, this.o, 'mailbox');
     }
   }
 
+  /** Servers without STATUS=SIZE: one FETCH 1:* (RFC822.SIZE). */
+  private async sizeByFetch(mailbox: string): Promise<number> {
+    const lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
+    try {
+      let total = 0;
+      for await (const msg of this.client.fetch('1:*', { size: true })) total += msg.size ?? 0;
+      return total;
+    } finally {
+      lock.release();
+    }
+  }
+
   async *list(mailbox: string, opts: { afterSeq?: number } = {}): AsyncIterable<MessageRef> {
     const after = opts.afterSeq ?? 0;
+    yield* await this.ctl.run(`listing ${mailbox}`, 'mailbox', () => this.listOnce(mailbox, after));
+  }
+
+  /** One metadata FETCH of a folder, collected (so a retry starts over cleanly). */
+  private async listOnce(mailbox: string, after: number): Promise<MessageRef[]> {
     let lock;
     try {
       lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
@@ -81,11 +141,18 @@ export class ImapSource implements Source {
     }
     try {
       const box = this.client.mailbox;
-      if (!box || box.exists === 0) return;
+      if (!box || box.exists === 0) return [];
       const refs: MessageRef[] = [];
+      const seen = new Set<number>();
+      let answers = 0;
       const query = { uid: true, flags: true, internalDate: true, size: true, headers: ['message-id'] };
       for await (const msg of this.client.fetch(`${after + 1}:*`, query, { uid: true })) {
-        if (msg.uid <= after) continue;
+        // Untrusted server: more answers than the folder holds messages is a FETCH that never ends.
+        if (++answers > box.exists * 2 + 1000) {
+          throw new MailferryError('PROTOCOL', `${this.o.endpoint.host} keeps answering the listing of ${mailbox} (${answers} answers for ${box.exists} messages)`, { scope: 'mailbox', retryable: false, hint: 'the server misbehaves' });
+        }
+        if (msg.uid <= after || seen.has(msg.uid)) continue;
+        seen.add(msg.uid);
         refs.push({
           mailbox,
           key: String(msg.uid),
@@ -97,7 +164,7 @@ export class ImapSource implements Source {
         });
       }
       refs.sort((a, b) => a.seq - b.seq);
-      yield* refs;
+      return refs;
     } catch (err) {
       throw classifyImapError(err, this.o, 'mailbox');
     } finally {
@@ -110,6 +177,6 @@ export class ImapSource implements Source {
   }
 
   async close(): Promise<void> {
-    await this.client.logout().catch(() => this.client.close());
+    await this.ctl.close();
   }
 }

@@ -1,0 +1,208 @@
+// mailferry copy IMAP → Maildir through the real CLI against the real Dovecot of the harness.
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { normalizeMessageId } from '../../src/mail/headers.js';
+import { lfToCrlf } from '../../src/mail/line-endings.js';
+import { envelope, runCli } from '../harness/cli.js';
+import { harness } from '../harness/env.js';
+import type { ManifestEntry } from '../harness/manifest.js';
+import { lettersOf, readMaildirTree } from '../harness/maildir-read.js';
+
+const h = harness();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const served = (b: Buffer) => sha(lfToCrlf(b));
+const env = { MAILFERRY_SOURCE_PASSWORD: h.user.password };
+const src = `imap://${h.user.name}@${h.host}:${h.ports.imap}`;
+const tls = ['--tls-ca', h.certPem];
+
+/** What a per-folder Message-ID dedupe keeps (first in UID order) and what it skips. */
+function expectedByFolder(entries: ManifestEntry[]) {
+  const keep = new Map<string, ManifestEntry[]>();
+  const dups: ManifestEntry[] = [];
+  const seen = new Map<string, Set<string>>();
+  for (const e of entries) {
+    const ids = seen.get(e.folder) ?? new Set<string>();
+    seen.set(e.folder, ids);
+    const mid = normalizeMessageId(e.messageId);
+    if (mid && ids.has(mid)) {
+      dups.push(e);
+      continue;
+    }
+    if (mid) ids.add(mid);
+    keep.set(e.folder, [...(keep.get(e.folder) ?? []), e]);
+  }
+  return { keep, dups };
+}
+
+describe('copy imap:// → maildir: (real CLI, real Dovecot)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'mf-i2m-'));
+  const checkpoint = join(work, 'cp.journal');
+  const report = join(work, 'report.ndjson');
+  let dest: string;
+  let backupUser: string;
+  const manifest = h.manifest();
+  const { keep, dups } = expectedByFolder(manifest);
+  const total = [...keep.values()].reduce((a, l) => a + l.length, 0);
+
+  beforeAll(async () => {
+    backupUser = (await h.freshUser('bk')).name;
+    dest = h.maildirOf(backupUser);
+  });
+
+  it('copies every folder once, byte-exact (CRLF→LF), with flags and INTERNALDATE as mtime', async () => {
+    const r = await runCli(['copy', src, `maildir:${dest}`, ...tls, '--checkpoint', checkpoint, '--report', report, '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr + JSON.stringify(out.result?.failures?.slice(0, 3)) + JSON.stringify(out.result?.folders?.filter((f: { error?: string }) => f.error))).toBe(0);
+    expect(out.result.copied).toBe(total);
+    expect(out.result.failed).toBe(0);
+    expect(out.result.skipped).toBe(dups.length);
+    expect(dups.length).toBeGreaterThan(0); // fixtures hold two different messages sharing one Message-ID
+    expect(out.result.folders.map((f: { folder: string }) => f.folder).sort()).toEqual([...new Set(manifest.map((e) => e.folder))].sort());
+
+    const tree = readMaildirTree(dest);
+    for (const [folder, entries] of keep) {
+      const files = tree.get(folder);
+      expect(files, `folder ${folder} missing; have ${[...tree.keys()].join(', ')}`).toBeDefined();
+      expect(files!.length, folder).toBe(entries.length);
+      const byHash = new Map<string, typeof files>();
+      // Keyed by the message as an IMAP client sees it (a Maildir reader serves LF as CRLF).
+      for (const f of files!) byHash.set(served(f.bytes), [...(byHash.get(served(f.bytes)) ?? []), f]);
+      for (const e of entries) {
+        const cands = byHash.get(served(e.bytes));
+        expect(Boolean(cands && cands.length > 0), `${folder}: ${e.origin} not stored byte-exact`).toBe(true);
+        const f = cands!.shift()!;
+        // Byte-equal to the server's stored file, except where that file holds CRLF itself: a
+        // server serves stored CRLF and stored LF alike, so no client can tell them apart.
+        if (!e.bytes.includes('\r\n')) expect(f.bytes.equals(e.bytes), `${e.origin} bytes`).toBe(true);
+        expect(f.info, `${e.origin} flags`).toBe(lettersOf(e.flags));
+        expect(Math.floor(f.mtimeMs / 1000), `${e.origin} mtime`).toBe(Math.floor(e.internalDate.getTime() / 1000));
+        expect(f.mode, `${f.path} mode`).toBe(0o600);
+        expect(f.path).toContain('/cur/');
+      }
+    }
+    const crlfStored = [...keep.values()].flat().filter((e) => e.bytes.includes('\r\n'));
+    expect(crlfStored.length).toBeLessThanOrEqual(1);
+    expect(out.result.bytes).toBeLessThanOrEqual([...keep.values()].flat().reduce((a, e) => a + e.bytes.length, 0));
+    expect(statSync(dest).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dest, '.Archive.2002', 'cur')).mode & 0o777).toBe(0o700);
+    expect(existsSync(join(dest, '.Caf&AOk- &JhU-', 'cur'))).toBe(true); // Dovecot's own name for "Café ☕"
+
+    // The report names every duplicate that was skipped, with its source key.
+    const lines = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.outcome === 'copied')).toHaveLength(total);
+    const skipped = lines.filter((l) => l.outcome === 'skipped');
+    expect(skipped).toHaveLength(dups.length);
+    for (const s of skipped) {
+      expect(s.reason).toBe('duplicate');
+      expect(s.key).toMatch(/^\d+$/);
+    }
+    expect(statSync(report).mode & 0o777).toBe(0o600);
+    expect(statSync(checkpoint).mode & 0o777).toBe(0o600);
+  });
+
+  it('a rerun copies nothing and lists nothing (folders unchanged)', async () => {
+    const r = await runCli(['copy', src, `maildir:${dest}`, ...tls, '--checkpoint', checkpoint, '--json'], { env });
+    const out = envelope(r);
+    expect(out.status).toBe(0);
+    expect(out.result.copied).toBe(0);
+    expect(out.result.folders.every((f: { unchanged: boolean }) => f.unchanged)).toBe(true);
+  });
+
+  it('without its checkpoint, a rerun rebuilds from the destination: copies 0, no duplicates', async () => {
+    rmSync(checkpoint);
+    const r = await runCli(['copy', src, `maildir:${dest}`, ...tls, '--checkpoint', checkpoint, '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr + JSON.stringify(out.result?.failures?.slice(0, 3)) + JSON.stringify(out.result?.folders?.filter((f: { error?: string }) => f.error))).toBe(0);
+    expect(out.result.copied).toBe(0);
+    expect(out.result.skipped).toBe(total + dups.length);
+    const count = [...readMaildirTree(dest).values()].reduce((a, l) => a + l.length, 0);
+    expect(count).toBe(total);
+  });
+
+  it('Dovecot pointed at the backup serves the same folders and message counts', async () => {
+    execFileSync('chown', ['-R', `${h.mailUid}:${h.mailGid}`, dest]);
+    const list = (await h.doveadm(['mailbox', 'list', '-u', backupUser])).stdout.toString('utf8').trim().split('\n').sort();
+    const srcList = (await h.doveadm(['mailbox', 'list', '-u', h.user.name])).stdout.toString('utf8').trim().split('\n').sort();
+    expect(list).toEqual(srcList);
+    for (const [folder, entries] of keep) {
+      const name = folder.split('/').join('.');
+      const st = (await h.doveadm(['-f', 'flow', 'mailbox', 'status', '-u', backupUser, 'messages', name])).stdout.toString('utf8').trim();
+      expect(st, folder).toMatch(new RegExp(`(^| )messages=${entries.length}$`));
+    }
+  });
+});
+
+describe('copy: folder selection, TLS and authentication', () => {
+  const work = mkdtempSync(join(tmpdir(), 'mf-i2m-sel-'));
+
+  it('a folder in the source URL copies just that folder', async () => {
+    const dest = join(work, 'one');
+    const r = await runCli(['copy', `${src}/Junk/Old`, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'one.cp'), '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr + JSON.stringify(out.result?.failures?.slice(0, 3)) + JSON.stringify(out.result?.folders?.filter((f: { error?: string }) => f.error))).toBe(0);
+    expect(out.result.folders.map((f: { folder: string }) => f.folder)).toEqual(['Junk/Old']);
+    const tree = readMaildirTree(dest);
+    expect(tree.get('Junk/Old')!.length).toBe(h.manifest().filter((e) => e.folder === 'Junk/Old').length);
+    expect([...tree.keys()].sort()).toEqual(['INBOX', 'Junk/Old']);
+    expect(tree.get('INBOX')).toHaveLength(0);
+  });
+
+  it('--folder and --exclude select by glob', async () => {
+    const dest = join(work, 'sel');
+    const r = await runCli(['copy', src, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'sel.cp'), '--folder', 'Junk*', '--folder', 'Fixtures', '--exclude', 'Junk/*', '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr + JSON.stringify(out.result?.failures?.slice(0, 3)) + JSON.stringify(out.result?.folders?.filter((f: { error?: string }) => f.error))).toBe(0);
+    expect(out.result.folders.map((f: { folder: string }) => f.folder).sort()).toEqual(['Fixtures', 'Junk']);
+  });
+
+  it('a folder that does not exist is a configuration error naming what exists', async () => {
+    const r = await runCli(['copy', `${src}/Nope`, `maildir:${join(work, 'nope')}`, ...tls, '--checkpoint', join(work, 'nope.cp')], { env });
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/no folder 'Nope'.*Junk/);
+  });
+
+  it('a wrong password exits 4 with one line and no stack trace', async () => {
+    const r = await runCli(['copy', src, `maildir:${join(work, 'wrong')}`, ...tls, '--checkpoint', join(work, 'wrong.cp')], {
+      env: { MAILFERRY_SOURCE_PASSWORD: 'not-the-password' },
+    });
+    expect(r.code).toBe(4);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^mailferry: error: login as corpus .* failed/);
+    expect(r.stderr).not.toContain('not-the-password');
+    expect(r.stdout).toBe('');
+  });
+
+  it('--json puts the error in the envelope', async () => {
+    const r = await runCli(['copy', src, `maildir:${join(work, 'wrongj')}`, ...tls, '--checkpoint', join(work, 'wrongj.cp'), '--json'], {
+      env: { MAILFERRY_SOURCE_PASSWORD: 'not-the-password' },
+    });
+    const out = envelope(r);
+    expect(out).toMatchObject({ status: 4, error: { code: 'AUTH_FAILED' } });
+    expect(r.stderr).toBe('');
+  });
+
+  it('verifies certificates: self-signed without --tls-ca fails (4); --insecure works and says so', async () => {
+    const url = `imaps://${h.user.name}@${h.host}:${h.ports.imaps}/Fixtures`;
+    const bad = await runCli(['copy', url, `maildir:${join(work, 'tls1')}`, '--checkpoint', join(work, 'tls1.cp')], { env });
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toMatch(/certificate .* not trusted.*--tls-ca/);
+    const ok = await runCli(['copy', url, `maildir:${join(work, 'tls2')}`, '--checkpoint', join(work, 'tls2.cp'), '--insecure'], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/NOT verified/);
+    const ca = await runCli(['copy', url, `maildir:${join(work, 'tls3')}`, '--checkpoint', join(work, 'tls3.cp'), ...tls], { env });
+    expect(ca.code, ca.stderr).toBe(0);
+  });
+
+  it('a password in the URL is refused, naming the environment variable', async () => {
+    const r = await runCli(['copy', `imap://corpus:secret@${h.host}:${h.ports.imap}`, `maildir:${join(work, 'pw')}`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/MAILFERRY_SOURCE_PASSWORD/);
+    expect(r.stderr).not.toContain('secret');
+  });
+});
