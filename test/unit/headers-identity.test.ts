@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { headerBlock, headerValue, messageIdOf, normalizeMessageId } from '../../src/mail/headers.js';
+import { contentIdentity, identityBeforeBody, identityOfBody } from '../../src/engine/identity.js';
+
+const b = (s: string) => Buffer.from(s, 'latin1');
+
+describe('header block and Message-ID', () => {
+  it('finds the header block with LF or CRLF endings', () => {
+    expect(headerBlock(b('A: 1\nB: 2\n\nbody\n\nmore')).toString()).toBe('A: 1\nB: 2\n');
+    expect(headerBlock(b('A: 1\r\n\r\nbody')).toString()).toBe('A: 1\r\n');
+    expect(headerBlock(b('\nbody')).length).toBe(0);
+    expect(headerBlock(b('A: 1\nno body')).toString()).toBe('A: 1\nno body');
+  });
+  it('reads folded headers case-insensitively, first one wins', () => {
+    const h = b('Subject: x\nmessage-ID:\n  <abc@Example.COM>\nMessage-ID: <second@x>\n\n');
+    expect(headerValue(h, 'Message-Id')).toBe('<abc@Example.COM>');
+    expect(messageIdOf(h)).toBe('<abc@example.com>');
+  });
+  it('normalises: comments and spaces dropped, domain lower-cased, local part kept', () => {
+    expect(normalizeMessageId(' <AbC@Dom.Example> (added by x)')).toBe('<AbC@dom.example>');
+    expect(normalizeMessageId('noangle@Host')).toBe('<noangle@host>');
+    expect(normalizeMessageId('')).toBeNull();
+    expect(normalizeMessageId('   ')).toBeNull();
+    expect(normalizeMessageId(null)).toBeNull();
+  });
+  it('does not read a Message-ID from the body', () => {
+    expect(messageIdOf(b('Subject: x\n\nMessage-ID: <body@x>\n'))).toBeNull();
+  });
+  it('keeps 8-bit header bytes without corrupting them', () => {
+    expect(messageIdOf(b('Subject: \xe9t\xe9\nMessage-ID: <\xe9@x>\n\n'))).toBe('<\xe9@x>');
+  });
+});
+
+describe('identity', () => {
+  it('uses the Message-ID, else a digest that ignores line endings and trailing newlines', () => {
+    expect(identityBeforeBody('<a@b>', 'message-id')).toBe('mid:<a@b>');
+    expect(identityBeforeBody(null, 'message-id')).toBeNull();
+    expect(identityBeforeBody('<a@b>', 'content')).toBeNull();
+    const lf = contentIdentity(b('A: 1\n\nbody\n'));
+    expect(contentIdentity(b('A: 1\r\n\r\nbody\r\n'))).toBe(lf);
+    expect(contentIdentity(b('A: 1\n\nbody'))).toBe(lf);
+    expect(contentIdentity(b('A: 1\n\nbody!\n'))).not.toBe(lf);
+    expect(identityOfBody(null, b('x'), 'message-id')).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});

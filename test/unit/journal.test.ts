@@ -1,0 +1,114 @@
+import { appendFileSync, mkdtempSync, readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { Journal } from '../../src/checkpoint/journal.js';
+import { acquireLock } from '../../src/checkpoint/lock.js';
+
+const header = { job: 'job-a', source: 'imap://a@h:143', dest: 'maildir:/x' };
+const dir = () => mkdtempSync(join(tmpdir(), 'mf-journal-'));
+
+describe('checkpoint journal', () => {
+  it('replays intents, copies, skips and folder ends', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    j.append({ t: 'box', s: 'INBOX', uv: '7' });
+    j.append({ t: 'i', s: 'INBOX', k: '1' });
+    j.append({ t: 'i', s: 'INBOX', k: '2' });
+    j.append({ t: 'c', s: 'INBOX', k: '1', id: 'mid:<a@b>', d: 'INBOX', dk: 'f1' });
+    j.append({ t: 'k', s: 'INBOX', k: '3', why: 'present' });
+    j.append({ t: 'end', s: 'INBOX', uv: '7', next: 4 });
+    await j.sync();
+    j.close();
+    expect(statSync(p).mode & 0o777).toBe(0o600);
+    const st = Journal.open(p, { header }).state.folder('INBOX');
+    expect([...st.done].sort()).toEqual(['1', '3']);
+    expect([...st.pending]).toEqual(['2']);
+    expect(st.end).toEqual({ uv: '7', next: 4 });
+  });
+
+  it('forgets a folder\'s keys when its UIDVALIDITY changes', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    j.append({ t: 'box', s: 'X', uv: '1' });
+    j.append({ t: 'k', s: 'X', k: '5', why: 'present' });
+    j.append({ t: 'box', s: 'X', uv: '2' });
+    expect(j.state.folder('X').done.size).toBe(0);
+    j.close();
+  });
+
+  it('ignores a torn last line and truncates it away before appending', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    j.append({ t: 'k', s: 'INBOX', k: '1', why: 'present' });
+    await j.sync();
+    j.close();
+    appendFileSync(p, '{"t":"k","s":"INBOX","k":"2","wh');
+    const j2 = Journal.open(p, { header });
+    expect([...j2.state.folder('INBOX').done]).toEqual(['1']);
+    j2.append({ t: 'k', s: 'INBOX', k: '9', why: 'present' });
+    await j2.sync();
+    j2.close();
+    const lines = readFileSync(p, 'utf8').trim().split('\n');
+    for (const l of lines) JSON.parse(l);
+    expect([...Journal.open(p, { header }).state.folder('INBOX').done].sort()).toEqual(['1', '9']);
+  });
+
+  it('a corrupt line in the middle makes it unreadable (exit 7), unless asked to restart', () => {
+    const p = join(dir(), 'cp');
+    Journal.open(p, { header }).close();
+    appendFileSync(p, 'garbage\n{"t":"k","s":"INBOX","k":"1","why":"x"}\n');
+    expect(() => Journal.open(p, { header })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_UNREADABLE', exitCode: 7 }));
+    expect(Journal.open(p, { header, restart: true }).state.folders.size).toBe(0);
+  });
+
+  it('a truncated header (empty file) is unreadable, not silently reset', () => {
+    const p = join(dir(), 'cp');
+    Journal.open(p, { header }).close();
+    truncateSync(p, 10);
+    expect(() => Journal.open(p, { header })).toThrow(/unreadable/);
+  });
+
+  it('refuses a checkpoint of another job (exit 3) unless restarted', () => {
+    const p = join(dir(), 'cp');
+    Journal.open(p, { header }).close();
+    expect(() => Journal.open(p, { header: { ...header, job: 'job-b' } })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_MISMATCH', exitCode: 3 }));
+    expect(() => Journal.open(p, { header: { ...header, job: 'job-b' }, restart: true })).not.toThrow();
+  });
+
+  it('compaction keeps the state and shrinks the file', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    for (let i = 0; i < 2000; i++) {
+      j.append({ t: 'i', s: 'A', k: String(i) });
+      j.append({ t: 'c', s: 'A', k: String(i), id: `mid:<${i}@x>`, d: '.A', dk: `f${i}` });
+    }
+    await j.sync();
+    const before = statSync(p).size;
+    j.compact();
+    j.close();
+    expect(statSync(p).size).toBeLessThan(before);
+    const s = Journal.open(p, { header }).state;
+    expect(s.folder('A').done.size).toBe(2000);
+    expect(s.stored.get('.A')?.get('f1999')).toBe('mid:<1999@x>');
+  });
+});
+
+describe('checkpoint lock', () => {
+  it('a second holder is refused (exit 7) naming pid and host', () => {
+    const p = join(dir(), 'cp');
+    const a = acquireLock(p, () => {});
+    expect(() => acquireLock(p, () => {})).toThrow(expect.objectContaining({ code: 'CHECKPOINT_LOCKED', exitCode: 7, message: expect.stringContaining(`pid ${process.pid}`) }));
+    a.release();
+    acquireLock(p, () => {}).release();
+  });
+  it('a lock left by a dead process is taken over with a warning', () => {
+    const p = join(dir(), 'cp');
+    writeFileSync(p + '.lock', JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), started: 'x' }));
+    const warnings: string[] = [];
+    const l = acquireLock(p, (m) => warnings.push(m));
+    expect(warnings.join()).toMatch(/stale lock/);
+    l.release();
+  });
+});

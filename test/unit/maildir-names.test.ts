@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { decodeSegment, encodeSegment, folderDirName, segmentsOfDirName } from '../../src/drivers/maildir/names.js';
+import { flagsToInfo, infoToFlags } from '../../src/drivers/maildir/flags.js';
+
+describe('Maildir++ folder names', () => {
+  it('names folders the way Dovecot does', () => {
+    expect(folderDirName(['INBOX'])).toBe('');
+    expect(folderDirName(['inbox'])).toBe('');
+    expect(folderDirName(['Archive', '2002'])).toBe('.Archive.2002');
+    expect(folderDirName(['Café ☕'])).toBe('.Caf&AOk- &JhU-');
+    expect(folderDirName(['INBOX', 'Sub'])).toBe('.INBOX.Sub');
+    expect(folderDirName(['R&D'])).toBe('.R&-D');
+    expect(folderDirName(['日本語'])).toBe('.&ZeVnLIqe-');
+    expect(folderDirName(['😀'])).toBe('.&2D3eAA-');
+  });
+  it('never lets a name become a path: dots, slashes and control characters are encoded', () => {
+    for (const hostile of [['..'], ['.'], ['../../etc'], ['a/../../b'], ['x\ny'], ['a.b'], ['/abs'], ['\r\n']]) {
+      const d = folderDirName(hostile);
+      expect(d.startsWith('.')).toBe(true);
+      expect(d).not.toContain('/');
+      expect(d.slice(1)).not.toMatch(/(^|\.)\.\.?($|\.)/);
+      expect(d === '.' || d === '..').toBe(false);
+      expect(/[\x00-\x1f]/.test(d)).toBe(false);
+      expect(segmentsOfDirName(d)).toEqual(hostile);
+    }
+  });
+  it('refuses NUL and absurd lengths, with a folder-scoped error', () => {
+    expect(() => folderDirName(['a\0b'])).toThrow(/NUL/);
+    expect(() => folderDirName(['x'.repeat(300)])).toThrow(/too long/);
+    try {
+      folderDirName(['a\0b']);
+    } catch (e) {
+      expect((e as { scope: string }).scope).toBe('mailbox');
+    }
+  });
+  it('round-trips any component', () => {
+    for (const s of ['plain', 'Café ☕', 'a&b', '&', '&-', 'x.y/z', 'über.ß', '😀😀', ' lead', 'trail ', 'Sent Items']) {
+      expect(decodeSegment(encodeSegment(s))).toBe(s);
+    }
+  });
+});
+
+describe('Maildir flags', () => {
+  it('maps system flags to sorted info letters and back', () => {
+    expect(flagsToInfo(['\\Seen', '\\Flagged', '\\Answered', '\\Draft', '\\Deleted', '$Forwarded', '\\Recent'])).toBe('DFRST');
+    expect(flagsToInfo([])).toBe('');
+    expect(infoToFlags('123.abc:2,FS')).toEqual(['\\Flagged', '\\Seen']);
+    expect(infoToFlags('123.abc:2,')).toEqual([]);
+    expect(infoToFlags('123.abc')).toEqual([]);
+  });
+});
