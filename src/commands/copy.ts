@@ -9,8 +9,9 @@ import { EXIT } from '../errors.js';
 export default class Copy extends BaseCommand {
   static summary = 'Copy every folder of SOURCE into DEST: one-way, additive, resumable, deduplicated by Message-ID.';
 
-  static description = `Endpoints are URLs: imap://user@host[:port][/folder], imaps://… (TLS, port 993), maildir:PATH.
-A folder in the source URL copies just that folder. Passwords come from $MAILFERRY_SOURCE_PASSWORD /
+  static description = `Endpoints are URLs: imap://user@host[:port][/folder], imaps://… (TLS, port 993), maildir:PATH,
+and as a source pop3://user@host[:port] or pop3s://… (TLS, port 995). A folder in the source URL copies
+just that folder; a folder in an IMAP destination URL is a prefix (POP3 mail lands in it). Passwords come from $MAILFERRY_SOURCE_PASSWORD /
 $MAILFERRY_DEST_PASSWORD or --source-password-file / --dest-password-file, never from the command line.
 Run it again and it copies only what is new; interrupted runs resume from the checkpoint.
 
@@ -21,11 +22,14 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     'MAILFERRY_SOURCE_PASSWORD=… <%= config.bin %> copy imaps://alice@mail.example.org maildir:/srv/backup/alice',
     "<%= config.bin %> copy imaps://alice@mail.example.org maildir:~/Mail --folder 'Archive/*' --exclude Junk",
     '<%= config.bin %> copy imaps://alice@mail.example.org/INBOX maildir:/srv/backup/alice-inbox --json',
+    '<%= config.bin %> copy pop3s://alice@pop.example.org imaps://alice@imap.example.org/Migrated --delete-source',
+    '<%= config.bin %> copy imaps://alice@old.example.org imaps://alice@new.example.org',
+    '<%= config.bin %> copy maildir:/srv/backup/alice imaps://alice@new.example.org',
   ];
 
   static args = {
-    source: Args.string({ required: true, description: 'where mail comes from (imap://, imaps://)' }),
-    dest: Args.string({ required: true, description: 'where it goes (maildir:PATH)' }),
+    source: Args.string({ required: true, description: 'where mail comes from (imap://, imaps://, pop3://, pop3s://, maildir:PATH)' }),
+    dest: Args.string({ required: true, description: 'where it goes (imap://, imaps://, maildir:PATH)' }),
   };
 
   static flags = {
@@ -37,6 +41,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     dedupe: Flags.option({ options: ['message-id', 'content', 'none'] as const, default: 'message-id', description: 'how a message already in the destination is recognised' })(),
     retries: Flags.integer({ description: 'retries of a batch after a transient network failure', default: 5, min: 0 }),
     report: Flags.string({ description: 'write one NDJSON line per message outcome to FILE', helpValue: 'FILE' }),
+    'delete-source': Flags.boolean({ description: 'POP3 source: delete each message once its copy is durable in DEST (default: mail stays on the server)', default: false }),
     ...outputFlags,
   };
 
@@ -73,6 +78,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
           restart: flags.restart,
           dedupe: flags.dedupe,
           retries: flags.retries,
+          deleteSource: flags['delete-source'],
           compress: flags.compress,
           timeoutMs: flags.timeout * 1000,
           sourceSecret: secretResolver('source', { file: flags['source-password-file'] }, this.logger),
@@ -87,6 +93,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
         ...r.failures.slice(0, 50).map((f) => `failed: ${f.folder} #${f.key}${f.messageId ? ` ${f.messageId}` : ''}: ${f.error}`),
         ...(r.failures.length > 50 ? [`… and ${r.failures.length - 50} more (see --report)`] : []),
         ...r.folders.filter((f) => f.error).map((f) => `folder failed: ${f.folder}: ${f.error}`),
+        ...(r.deleted !== undefined ? [`deleted ${r.deleted} messages from the source`] : []),
         ...(r.interrupted ? ['rerun the same command to resume'] : []),
       ];
       const result = {
@@ -97,6 +104,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
         seconds: secs,
         interrupted: r.interrupted,
         checkpoint: r.checkpoint,
+        ...(r.deleted !== undefined ? { deleted: r.deleted } : {}),
         folders: r.folders,
         failures: r.failures,
       };

@@ -12,18 +12,30 @@ export async function openSource(e: Endpoint, net: NetFactory): Promise<Source> 
       const { ImapSource } = await import('./imap/source.js');
       return ImapSource.open(net(e));
     }
+    case 'pop3': {
+      const { Pop3Source } = await import('./pop3/source.js');
+      return Pop3Source.open(net(e));
+    }
+    case 'maildir': {
+      const { MaildirSource } = await import('./maildir/source.js');
+      return MaildirSource.open(e.path);
+    }
     default:
-      throw new MailferryError('USAGE', `${e.scheme}: is not supported as a source yet`, { hint: 'use an imap:// or imaps:// source' });
+      throw new MailferryError('USAGE', `${(e as Endpoint).scheme}: is not supported as a source`, { hint: 'use imap://, imaps://, pop3://, pop3s:// or maildir:' });
   }
 }
 
-export async function openSink(e: Endpoint, _net: NetFactory): Promise<Sink> {
+export async function openSink(e: Endpoint, net: NetFactory): Promise<Sink> {
   switch (e.kind) {
+    case 'imap': {
+      const { ImapSink } = await import('./imap/sink.js');
+      return ImapSink.open(net(e));
+    }
     case 'maildir': {
       const { MaildirSink } = await import('./maildir/sink.js');
       return MaildirSink.open(e.path);
     }
     default:
-      throw new MailferryError('USAGE', `${e.scheme}: is not supported as a destination yet`, { hint: 'use a maildir: destination' });
+      throw new MailferryError('USAGE', `${e.scheme}: cannot be a destination (POP3 only delivers mail)`, { hint: 'use an imap://, imaps:// or maildir: destination' });
   }
 }

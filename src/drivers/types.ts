@@ -69,9 +69,17 @@ export interface Source {
   readonly caps: SourceCaps;
   listMailboxes(): Promise<MailboxInfo[]>;
   status(mailbox: string): Promise<MailboxStatus>;
-  /** Refs of a folder in ascending key order, with Message-IDs, without bodies. */
-  list(mailbox: string, opts?: { afterSeq?: number }): AsyncIterable<MessageRef>;
+  /**
+   * Refs of a folder in ascending key order, with Message-IDs, without bodies. `known`: keys the
+   * caller has done already; the source may yield them without reading their Message-ID.
+   */
+  list(mailbox: string, opts?: { afterSeq?: number; known?: ReadonlySet<string> }): AsyncIterable<MessageRef>;
   reader(): Promise<SourceReader>;
+  /**
+   * Delete these messages from the source (POP3 --delete-source), committing at once; returns how
+   * many were deleted. Only sources that can delete have it. The source is closed afterwards.
+   */
+  deleteMessages?(mailbox: string, keys: readonly string[]): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -250,7 +250,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     }
     const todo: MessageRef[] = [];
     let todoBytes = 0;
-    for await (const ref of p.source.list(box, { afterSeq })) {
+    for await (const ref of p.source.list(box, { afterSeq, known: fstate.done })) {
       run.result.listed++;
       if (fstate.done.has(ref.key)) run.result.already++;
       else (todo.push(ref), (todoBytes += ref.size));

@@ -18,6 +18,7 @@ import { describeEndpoint, parseEndpoint, type NetEndpoint, type TlsMode } from 
 import type { CopyEvent, CopyResult, Outcome } from './events.js';
 import type { DedupeMode } from './identity.js';
 import { planFolders } from './plan.js';
+import { checkDeleteSource, deleteFromSource } from './delete-source.js';
 
 export interface CopyJobConfig {
   source: string;
@@ -37,6 +38,8 @@ export interface CopyJobConfig {
   timeoutMs: number;
   sourceSecret: () => Promise<string>;
   destSecret: () => Promise<string>;
+  /** POP3: delete what is durably copied, after the copy (delete-source.ts). */
+  deleteSource?: boolean;
 }
 
 export interface JobHooks {
@@ -48,6 +51,8 @@ export interface JobHooks {
 
 export interface CopyJobResult extends CopyResult {
   checkpoint: string;
+  /** Messages deleted from the source (--delete-source). */
+  deleted?: number;
 }
 
 function readCa(files: string[]): Buffer[] | undefined {
@@ -96,6 +101,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     });
     sink = await openSink(dst, net(cfg.destSecret));
     source = await openSource(src, net(cfg.sourceSecret));
+    if (cfg.deleteSource) checkDeleteSource(source);
     const mailboxes = await source.listMailboxes();
     const plans = planFolders(mailboxes, {
       only: src.kind === 'imap' ? src.folder : undefined,
@@ -116,7 +122,9 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
       onEvent: hooks.onEvent,
       onOutcome: hooks.onOutcome,
     });
-    return { ...result, checkpoint };
+    // Only after copy() returned: every "copied" record it wrote has been fsynced.
+    const deleted = cfg.deleteSource ? await deleteFromSource(source, journal, plans, hooks.log) : undefined;
+    return { ...result, checkpoint, ...(deleted !== undefined ? { deleted } : {}) };
   } finally {
     await source?.close().catch(() => {});
     await sink?.close().catch(() => {});

@@ -44,6 +44,19 @@ mail_max_userip_connections = 100
 # a throwaway server: no fsync per saved message (unless asked, as the benchmark does)
 mail_fsync = ${p.mailFsync ?? 'never'}
 pop3_uidl_format = %08Xu%08Xv
+# The implicit inbox namespace, spelled out to give two folder names the \\Sent role, so tests can
+# check special-use mapping between names ("Sent" on one account, "Sent Items" on another).
+# Folders are not created (no auto); the corpus user has neither.
+namespace inbox {
+  inbox = yes
+  separator = .
+  mailbox Sent {
+    special_use = \\Sent
+  }
+  mailbox "Sent Items" {
+    special_use = \\Sent
+  }
+}
 passdb {
   driver = passwd-file
   args = scheme=PLAIN ${p.passwdDir}/%u

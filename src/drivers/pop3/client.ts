@@ -971,6 +971,59 @@ export class Pop3Client {
     });
   }
 
+  /**
+   * TOP for many messages, pipelined like `retrMany` when the server advertises PIPELINING.
+   * `onTop` gets each message's header block (plus `lines` body lines), or null when the server
+   * refused TOP for it. Used for header-first dedupe before any body is downloaded.
+   */
+  async topMany(
+    ns: readonly number[],
+    lines: number,
+    onTop: (n: number, head: Buffer | null) => Promise<void> | void,
+    window: number = DEFAULT_PIPELINE_WINDOW * 4,
+  ): Promise<void> {
+    if (!Number.isSafeInteger(window) || window < 1) throw new RangeError('topMany window must be a positive integer');
+    if (!Number.isSafeInteger(lines) || lines < 0) throw new RangeError('TOP line count must be a non-negative integer');
+    for (const n of ns) checkMessageNumber(n);
+    if (ns.length === 0) return;
+    const caps = await this.caps();
+    const depth = caps?.has('PIPELINING') ? window : 1;
+    const release = await this.mutex.acquire();
+    let sent = 0;
+    let done = 0;
+    try {
+      while (done < ns.length) {
+        const batch: string[] = [];
+        while (sent < ns.length && sent - done < depth) batch.push(`TOP ${ns[sent++]!} ${lines}`);
+        if (batch.length > 0) this.sendMany(batch);
+        const n = ns[done]!;
+        const st = await this.readStatus(`the TOP ${n} answer`);
+        const head = st.ok ? await this.readBody(`message ${n} (TOP)`) : null;
+        done++;
+        await onTop(n, head);
+      }
+    } catch (err) {
+      if (!this.failure) {
+        try {
+          for (let k = done; k < sent; k++) {
+            const st = await this.readStatus(`the TOP ${ns[k]!} answer`);
+            if (st.ok) await this.readBody(`message ${ns[k]!} (TOP)`, undefined, undefined, true);
+          }
+        } catch {
+          // The connection failed while draining; later commands report it.
+        }
+      }
+      throw err;
+    } finally {
+      release();
+    }
+  }
+
+  /** True once the connection has failed or was closed: every later command rejects. */
+  get broken(): boolean {
+    return this.failure !== null;
+  }
+
   /** DELE: mark a message deleted (takes effect at QUIT). */
   async dele(n: number): Promise<void> {
     checkMessageNumber(n);

@@ -1,0 +1,236 @@
+/**
+ * IMAP as a sink. Folders: created with their parents, named with the destination's own
+ * hierarchy delimiter and personal-namespace prefix (imapflow encodes modified UTF-7 itself, or
+ * sends UTF-8 once UTF8=ACCEPT is enabled). A source folder with a special-use role (\Sent,
+ * \Drafts, \Junk, \Trash, \Archive) lands in the destination's folder with that role, whatever its
+ * name, unless the destination URL names a prefix folder (then everything goes under the prefix).
+ *
+ * Writers are separate connections (one per engine worker) so APPENDs, one round trip each, are
+ * spread over connections. A tagged OK to APPEND means the server has stored the message: the
+ * writer's flush() has nothing left to do. Keys are "UIDVALIDITY:UID" from APPENDUID (UIDPLUS).
+ *
+ * scan() reads a folder's Message-IDs with ONE bulk FETCH (UID + the Message-ID header field).
+ */
+import type { ImapFlow, ListResponse } from 'imapflow';
+import { MailferryError } from '../../errors.js';
+import { headerValue, normalizeMessageId } from '../../mail/headers.js';
+import type { NetOptions } from '../net-options.js';
+import type { MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
+import { classifyImapError, connectImap } from './connect.js';
+
+/** Roles that are mapped by role rather than by name. */
+const MAPPED_ROLES = new Set(['\\Sent', '\\Drafts', '\\Junk', '\\Trash', '\\Archive']);
+
+/** Flags a client may not set with APPEND. */
+const UNSETTABLE = new Set(['\\recent']);
+
+function isInbox(segments: string[]): boolean {
+  return segments.length === 1 && segments[0]!.toUpperCase() === 'INBOX';
+}
+
+function appendError(err: unknown, o: NetOptions, mailbox: string): MailferryError {
+  const e = err as { serverResponseCode?: string; responseStatus?: string };
+  if (e?.serverResponseCode === 'APPENDLIMIT' || e?.serverResponseCode === 'TOOBIG') {
+    return new MailferryError('MESSAGE_TOO_LARGE', `${o.endpoint.host} refused a message for ${mailbox}: too large for the server`, { scope: 'message' });
+  }
+  if (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') {
+    const c = classifyImapError(err, o, 'message');
+    if (c.retryable) return c;
+    if (e.serverResponseCode === 'OVERQUOTA') {
+      return new MailferryError('MAILBOX_FAILED', `${o.endpoint.host} is over quota: ${c.message}`, { scope: 'store', hint: 'free space on the destination account and rerun' });
+    }
+    return new MailferryError('MESSAGE_FAILED', `APPEND to ${mailbox} refused: ${c.message}`, { scope: 'message' });
+  }
+  return classifyImapError(err, o, 'mailbox');
+}
+
+class ImapWriter implements SinkWriter {
+  private client?: ImapFlow;
+  constructor(private readonly o: NetOptions) {}
+
+  private async conn(): Promise<ImapFlow> {
+    if (this.client && this.client.usable) return this.client;
+    this.client?.close();
+    this.client = undefined;
+    this.client = await connectImap(this.o);
+    return this.client;
+  }
+
+  async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
+    const client = await this.conn();
+    const flags = meta.flags.filter((f) => !UNSETTABLE.has(f.toLowerCase()));
+    let res;
+    try {
+      res = await client.append(mailbox, body, flags, meta.internalDate);
+    } catch (err) {
+      throw appendError(err, this.o, mailbox);
+    }
+    if (!res) throw new MailferryError('NETWORK', `connection to ${this.o.endpoint.host} lost during APPEND`, { scope: 'mailbox' });
+    return res.uid ? `${String(res.uidValidity ?? '')}:${res.uid}` : '';
+  }
+
+  /** An acknowledged APPEND is stored: nothing to flush. */
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    await c?.logout().catch(() => c.close());
+  }
+}
+
+export class ImapSink implements Sink {
+  /** maxMessageBytes: the server's APPENDLIMIT=N, so the engine skips larger messages unfetched. */
+  readonly caps: SinkCaps = { lineEndings: 'crlf' };
+  private folders = new Map<string, ListResponse>();
+  private readonly made = new Map<string, string>();
+  private delimiter = '.';
+  private prefix = '';
+
+  private constructor(
+    private readonly client: ImapFlow,
+    private readonly o: NetOptions,
+    private readonly readOnly: boolean,
+  ) {}
+
+  /** `readOnly`: for verify and --dry-run: creates no folder. */
+  static async open(o: NetOptions, opts: { readOnly?: boolean } = {}): Promise<ImapSink> {
+    const sink = new ImapSink(await connectImap(o), o, opts.readOnly ?? false);
+    try {
+      await sink.refresh();
+    } catch (err) {
+      await sink.close();
+      throw err;
+    }
+    return sink;
+  }
+
+  private async refresh(): Promise<void> {
+    let list: ListResponse[];
+    try {
+      list = await this.client.list();
+    } catch (err) {
+      throw classifyImapError(err, this.o);
+    }
+    this.folders = new Map(list.map((l) => [l.path, l]));
+    const ns = this.client.namespace as { prefix?: string; delimiter?: string } | undefined;
+    this.prefix = ns?.prefix ?? '';
+    this.delimiter = ns?.delimiter || list.find((l) => l.delimiter)?.delimiter || '.';
+  }
+
+  /** Destination path of a hierarchy: namespace prefix + segments joined with the delimiter. */
+  pathOf(segments: string[]): string {
+    if (isInbox(segments)) return 'INBOX';
+    const d = this.delimiter;
+    // A source name may contain the destination's delimiter: it would split the folder in two.
+    const parts = segments.map((s) => (d ? s.split(d).join('_') : s));
+    if (parts[0]!.toUpperCase() === 'INBOX' && parts.length > 1) return ['INBOX', ...parts.slice(1)].join(d);
+    return this.prefix + parts.join(d);
+  }
+
+  private byRole(role: string): string | undefined {
+    for (const l of this.folders.values()) if (l.specialUse === role && !l.flags?.has('\\Noselect')) return l.path;
+    return undefined;
+  }
+
+  private exists(path: string): boolean {
+    const l = this.folders.get(path);
+    return l !== undefined && !l.flags?.has('\\Noselect') && !l.flags?.has('\\NonExistent');
+  }
+
+  /** Where a folder lands: the destination's folder with the same role, else by name. */
+  private target(segments: string[], specialUse?: string): string {
+    let path: string | undefined;
+    if (specialUse && MAPPED_ROLES.has(specialUse) && !this.o.endpoint.folder?.length) path = this.byRole(specialUse);
+    return path ?? this.pathOf(segments);
+  }
+
+  async existingMailbox(segments: string[], specialUse?: string): Promise<string | null> {
+    const path = this.target(segments, specialUse);
+    return path === 'INBOX' || this.exists(path) ? path : null;
+  }
+
+  async ensureMailbox(segments: string[], specialUse?: string): Promise<string> {
+    const memo = `${specialUse ?? ''}\0${segments.join('\0')}`;
+    const done = this.made.get(memo);
+    if (done) return done;
+    const path = this.target(segments, specialUse);
+    if (path !== 'INBOX' && !this.exists(path) && !this.readOnly) await this.create(path);
+    this.made.set(memo, path);
+    return path;
+  }
+
+  /** CREATE the folder and every missing parent, then LIST again. */
+  private async create(path: string): Promise<void> {
+    const d = this.delimiter;
+    const rel = path.startsWith(this.prefix) ? path.slice(this.prefix.length) : path;
+    const parts = d ? rel.split(d) : [rel];
+    try {
+      for (let i = 1; i <= parts.length; i++) {
+        const p = this.prefix + parts.slice(0, i).join(d);
+        if (this.exists(p)) continue;
+        await this.client.mailboxCreate(p);
+      }
+    } catch (err) {
+      const e = classifyImapError(err, this.o, 'mailbox');
+      throw new MailferryError(e.code === 'PROTOCOL' ? 'MAILBOX_FAILED' : e.code, `cannot create folder '${path}' on ${this.o.endpoint.host}: ${e.message}`, {
+        scope: e.scope === 'run' ? 'run' : 'mailbox',
+        retryable: e.retryable,
+      });
+    }
+    await this.refresh();
+  }
+
+  async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {
+    const found: Array<{ key: string; uid: number; messageId: string | null }> = [];
+    let lock;
+    try {
+      lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
+    } catch (err) {
+      throw classifyImapError(err, this.o, 'mailbox');
+    }
+    try {
+      const box = this.client.mailbox;
+      if (box && box.exists > 0) {
+        const uv = String(box.uidValidity);
+        for await (const m of this.client.fetch('1:*', { uid: true, headers: ['message-id'] })) {
+          found.push({ key: `${uv}:${m.uid}`, uid: m.uid, messageId: m.headers ? normalizeMessageId(headerValue(m.headers, 'message-id')) : null });
+        }
+      }
+    } catch (err) {
+      throw classifyImapError(err, this.o, 'mailbox');
+    } finally {
+      lock.release();
+    }
+    for (const f of found) {
+      yield {
+        key: f.key,
+        messageId: known?.has(f.key) ? undefined : f.messageId,
+        readFull: () => this.readFull(mailbox, f.uid),
+      };
+    }
+  }
+
+  private async readFull(mailbox: string, uid: number): Promise<Buffer> {
+    const lock = await this.client.getMailboxLock(mailbox, { readOnly: true }).catch((err) => {
+      throw classifyImapError(err, this.o, 'mailbox');
+    });
+    try {
+      const m = await this.client.fetchOne(String(uid), { source: true }, { uid: true });
+      if (!m || !m.source) throw new MailferryError('MESSAGE_FAILED', `message UID ${uid} vanished from ${mailbox}`, { scope: 'message' });
+      return m.source;
+    } catch (err) {
+      throw classifyImapError(err, this.o, 'mailbox');
+    } finally {
+      lock.release();
+    }
+  }
+
+  async writer(): Promise<SinkWriter> {
+    return new ImapWriter(this.o);
+  }
+
+  async close(): Promise<void> {
+    await this.client.logout().catch(() => this.client.close());
+  }
+}

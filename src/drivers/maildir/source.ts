@@ -1,0 +1,249 @@
+/**
+ * Maildir as a source. Reads the layouts mail tools write:
+ * - Maildir++ (mailferry's own output, Dovecot's default, mbsync `SubFolders Maildir++`): INBOX is
+ *   the root, folder A/B is the directory ".A.B", components in modified UTF-7 (names.ts).
+ * - Nested directories (mbsync `SubFolders Verbatim`, offlineimap with `sep = /`): any directory
+ *   below the root that holds cur/ is a folder, named by its path, taken literally.
+ * Flags come from the ":2," suffix, INTERNALDATE from the file's mtime, the key is the unique part
+ * of the file name (which stays when a mail client changes flags). Bodies are read as they are
+ * (LF line endings; the engine converts for an IMAP destination).
+ */
+import { promises as fs } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MailferryError } from '../../errors.js';
+import { messageIdOf, hasHeaderEnd } from '../../mail/headers.js';
+import type { FetchedMessage, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
+import { infoToFlags } from './flags.js';
+import { segmentsOfDirName } from './names.js';
+import { keyOfFileName } from './unique.js';
+
+export const MAILDIR_VALIDITY = 'maildir';
+const HEADER_READ = 16 * 1024;
+const HEADER_MAX = 256 * 1024;
+const SUBDIRS = new Set(['cur', 'new', 'tmp']);
+
+function readError(err: unknown, path: string, scope: 'run' | 'mailbox' | 'message' = 'mailbox'): MailferryError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new MailferryError('NO_SUCH_MAILBOX', `${path} does not exist`, { scope, hint: 'check the maildir: path' });
+  if (code === 'EACCES' || code === 'EPERM') return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: permission denied`, { scope });
+  return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: ${(err as Error).message}`, { scope });
+}
+
+async function isMaildir(dir: string): Promise<boolean> {
+  try {
+    return (await fs.stat(join(dir, 'cur'))).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function readHeader(path: string): Promise<Buffer> {
+  const fh = await fs.open(path, 'r');
+  try {
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < HEADER_MAX) {
+      const chunk = Buffer.alloc(HEADER_READ);
+      const { bytesRead } = await fh.read(chunk, 0, HEADER_READ, total);
+      if (bytesRead === 0) break;
+      parts.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (hasHeaderEnd(parts.length === 1 ? parts[0]! : Buffer.concat(parts))) break;
+    }
+    return Buffer.concat(parts);
+  } finally {
+    await fh.close();
+  }
+}
+
+interface FileRef {
+  /** Directory (relative to the folder) and current file name. */
+  sub: 'cur' | 'new';
+  name: string;
+}
+
+export class MaildirSource implements Source {
+  readonly caps = { lineEndings: 'lf' as const, parallelReaders: true };
+  /** Folder path (as listed) → its directory. */
+  private readonly dirs = new Map<string, string>();
+  /** Folder path → key → file, from the last list(). */
+  private readonly files = new Map<string, Map<string, FileRef>>();
+
+  private constructor(private readonly root: string) {}
+
+  static async open(path: string): Promise<MaildirSource> {
+    const root = resolve(path);
+    let st;
+    try {
+      st = await fs.stat(root);
+    } catch (err) {
+      throw readError(err, root, 'run');
+    }
+    if (!st.isDirectory()) throw new MailferryError('BAD_URL', `source ${root} is not a directory`, { hint: 'a maildir: source is the directory holding cur/ new/ tmp/' });
+    return new MaildirSource(root);
+  }
+
+  async listMailboxes(): Promise<MailboxInfo[]> {
+    const out: MailboxInfo[] = [];
+    this.dirs.clear();
+    const add = (path: string, segments: string[], dir: string, delimiter: string) => {
+      if (this.dirs.has(path)) return;
+      this.dirs.set(path, dir);
+      out.push({ path, segments, delimiter });
+    };
+    if (await isMaildir(this.root)) add('INBOX', ['INBOX'], this.root, '.');
+    let entries;
+    try {
+      entries = await fs.readdir(this.root, { withFileTypes: true });
+    } catch (err) {
+      throw readError(err, this.root, 'run');
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (!e.isDirectory() || SUBDIRS.has(e.name) || e.name === '.' || e.name === '..') continue;
+      const dir = join(this.root, e.name);
+      if (e.name.startsWith('.')) {
+        if (await isMaildir(dir)) add(e.name, segmentsOfDirName(e.name), dir, '.');
+      } else {
+        await this.walkNested(dir, [e.name], add);
+      }
+    }
+    if (out.length === 0) {
+      throw new MailferryError('NO_SUCH_MAILBOX', `${this.root} holds no Maildir (no cur/ directory anywhere)`, { hint: 'point maildir: at the directory that holds cur/ new/ tmp/' });
+    }
+    return out;
+  }
+
+  private async walkNested(dir: string, segments: string[], add: (p: string, s: string[], d: string, delim: string) => void, depth = 0): Promise<void> {
+    if (depth > 32) return;
+    const segs = segments.length === 1 && segments[0]!.toUpperCase() === 'INBOX' ? ['INBOX'] : segments;
+    if (await isMaildir(dir)) add(segs.join('/'), segs, dir, '/');
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (!e.isDirectory() || SUBDIRS.has(e.name) || e.name.startsWith('.')) continue;
+      await this.walkNested(join(dir, e.name), [...segments, e.name], add, depth + 1);
+    }
+  }
+
+  private dirOf(mailbox: string): string {
+    const d = this.dirs.get(mailbox);
+    if (!d) throw new MailferryError('NO_SUCH_MAILBOX', `no folder '${mailbox}' in ${this.root}`, { scope: 'mailbox' });
+    return d;
+  }
+
+  async status(mailbox: string): Promise<MailboxStatus> {
+    const dir = this.dirOf(mailbox);
+    let messages = 0;
+    for (const sub of ['cur', 'new']) {
+      try {
+        messages += (await fs.readdir(join(dir, sub))).filter((n) => !n.startsWith('.')).length;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw readError(err, join(dir, sub));
+      }
+    }
+    return { validity: MAILDIR_VALIDITY, messages };
+  }
+
+  async *list(mailbox: string, opts: { afterSeq?: number; known?: ReadonlySet<string> } = {}): AsyncIterable<MessageRef> {
+    const dir = this.dirOf(mailbox);
+    const index = new Map<string, FileRef>();
+    const refs: MessageRef[] = [];
+    for (const sub of ['cur', 'new'] as const) {
+      let names: string[];
+      try {
+        names = await fs.readdir(join(dir, sub));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw readError(err, join(dir, sub));
+      }
+      for (const name of names) {
+        if (name.startsWith('.')) continue;
+        const key = keyOfFileName(name);
+        if (index.has(key)) continue;
+        const path = join(dir, sub, name);
+        let st;
+        try {
+          st = await fs.stat(path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // moved by a mail client meanwhile
+          throw readError(err, path);
+        }
+        if (!st.isFile()) continue;
+        let messageId: string | null = null;
+        if (!opts.known?.has(key)) {
+          try {
+            messageId = messageIdOf(await readHeader(path));
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+            throw readError(err, path);
+          }
+        }
+        index.set(key, { sub, name });
+        refs.push({
+          mailbox,
+          key,
+          seq: 0,
+          size: st.size,
+          internalDate: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
+          flags: sub === 'cur' ? infoToFlags(name) : [],
+          messageId,
+        });
+      }
+    }
+    // Stable order: by date, then by key.
+    refs.sort((a, b) => a.internalDate!.getTime() - b.internalDate!.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    refs.forEach((r, i) => (r.seq = i + 1));
+    this.files.set(mailbox, index);
+    yield* refs.filter((r) => r.seq > (opts.afterSeq ?? 0));
+  }
+
+  /** The file of a key now; a mail client may have renamed it (flags) since the listing. */
+  private async pathOf(mailbox: string, key: string): Promise<string | undefined> {
+    const dir = this.dirOf(mailbox);
+    const f = this.files.get(mailbox)?.get(key);
+    if (f) {
+      const p = join(dir, f.sub, f.name);
+      try {
+        await fs.access(p);
+        return p;
+      } catch {
+        // renamed: look it up again
+      }
+    }
+    for (const sub of ['cur', 'new']) {
+      const names = await fs.readdir(join(dir, sub)).catch(() => [] as string[]);
+      const name = names.find((n) => keyOfFileName(n) === key);
+      if (name) return join(dir, sub, name);
+    }
+    return undefined;
+  }
+
+  async reader(): Promise<SourceReader> {
+    return {
+      fetch: (mailbox, refs) => this.fetch(mailbox, refs),
+      close: async () => {},
+    };
+  }
+
+  private async *fetch(mailbox: string, refs: MessageRef[]): AsyncIterable<FetchedMessage> {
+    for (const ref of refs) {
+      const path = await this.pathOf(mailbox, ref.key);
+      if (!path) continue; // vanished
+      let body: Buffer;
+      try {
+        body = await fs.readFile(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw readError(err, path, 'message');
+      }
+      yield { ref, body };
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,248 @@
+/**
+ * POP3 as a source: one folder, INBOX. The server locks the maildrop for the length of a
+ * session, so there is exactly ONE session: the source's listing and the engine's reader share it
+ * (reader() hands out a view over the same client; the client serialises commands itself, and a
+ * RETR batch never waits for anything but its consumer, so the two cannot deadlock). Speed comes
+ * from pipelining (RETR and TOP in windows), not from more connections.
+ *
+ * Keys are UIDLs (stable across sessions); `seq` is the message number of the session that
+ * listed it. After a reconnect the numbers are looked up again by UIDL.
+ *
+ * Header-first dedupe: the Message-ID of every message not already done by the checkpoint is read
+ * with a pipelined `TOP n 0` before any body is downloaded. Measured on the 6,046-message corpus
+ * over loopback it costs a fraction of the RETRs (see docs/ARCHITECTURE.md), and it is what lets
+ * a rerun without a checkpoint, or a destination that already holds some of the mail, skip
+ * bodies. Messages the checkpoint has done are not even TOPped: a no-op rerun is UIDL + LIST.
+ */
+import { MailferryError } from '../../errors.js';
+import { messageIdOf } from '../../mail/headers.js';
+import type { NetOptions } from '../net-options.js';
+import type { FetchedMessage, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
+import { Pop3Client } from './client.js';
+
+export const POP3_MAILBOX = 'INBOX';
+/** UIDLs are stable by RFC 1939: there is no validity to change. */
+export const POP3_VALIDITY = 'pop3';
+const RETR_WINDOW = 16;
+
+interface Session {
+  client: Pop3Client;
+  /** UIDL → message number in this session. */
+  numbers: Map<string, number>;
+}
+
+class Cancelled extends Error {}
+
+export class Pop3Source implements Source {
+  readonly caps = { lineEndings: 'crlf' as const, parallelReaders: false };
+  private current?: Promise<Session>;
+  private closed = false;
+
+  private constructor(private readonly o: NetOptions) {}
+
+  static async open(o: NetOptions): Promise<Pop3Source> {
+    const src = new Pop3Source(o);
+    await src.session();
+    return src;
+  }
+
+  private async connect(): Promise<Session> {
+    const ep = this.o.endpoint;
+    const log = this.o.log;
+    const client = await Pop3Client.connect({
+      host: ep.host,
+      port: ep.port,
+      tls: ep.tls,
+      ca: this.o.ca,
+      rejectUnauthorized: !this.o.insecure,
+      timeoutMs: this.o.timeoutMs,
+      log: { debug: (_o: unknown, line?: unknown) => log.trace({ msg: String(line ?? '') }) },
+    });
+    try {
+      await client.login(ep.user, await this.o.secret());
+      const numbers = new Map<string, number>();
+      for (const u of await client.uidl()) numbers.set(u.uid, u.n);
+      return { client, numbers };
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+  }
+
+  /** The one session; reconnects when the previous one broke. */
+  private session(): Promise<Session> {
+    if (this.closed) return Promise.reject(new MailferryError('INTERNAL', 'POP3 source used after close'));
+    const cur = this.current;
+    if (cur) {
+      return cur.then(
+        (s) => (s.client.broken ? this.reconnect() : s),
+        () => this.reconnect(),
+      );
+    }
+    return this.reconnect();
+  }
+
+  private reconnect(): Promise<Session> {
+    const next = this.connect();
+    this.current = next;
+    next.catch(() => {});
+    return next;
+  }
+
+  async listMailboxes(): Promise<MailboxInfo[]> {
+    return [{ path: POP3_MAILBOX, segments: ['INBOX'], delimiter: '' }];
+  }
+
+  private checkMailbox(mailbox: string): void {
+    if (mailbox !== POP3_MAILBOX) throw new MailferryError('NO_SUCH_MAILBOX', `POP3 has only INBOX, not '${mailbox}'`, { scope: 'mailbox' });
+  }
+
+  async status(mailbox: string): Promise<MailboxStatus> {
+    this.checkMailbox(mailbox);
+    const s = await this.session();
+    return { validity: POP3_VALIDITY, messages: s.numbers.size };
+  }
+
+  async *list(mailbox: string, opts: { afterSeq?: number; known?: ReadonlySet<string> } = {}): AsyncIterable<MessageRef> {
+    this.checkMailbox(mailbox);
+    const s = await this.session();
+    const sizes = await s.client.list();
+    const refs: MessageRef[] = [];
+    for (const [uid, n] of s.numbers) {
+      if (n <= (opts.afterSeq ?? 0)) continue;
+      refs.push({ mailbox, key: uid, seq: n, size: sizes.get(n) ?? 0, flags: [], messageId: null });
+    }
+    refs.sort((a, b) => a.seq - b.seq);
+    const wanted = refs.filter((r) => !opts.known?.has(r.key));
+    const byN = new Map(wanted.map((r) => [r.seq, r]));
+    await s.client.topMany(
+      wanted.map((r) => r.seq),
+      0,
+      (n, head) => {
+        const ref = byN.get(n);
+        if (ref && head) ref.messageId = messageIdOf(head);
+      },
+    );
+    yield* refs;
+  }
+
+  async reader(): Promise<SourceReader> {
+    return {
+      fetch: (mailbox, refs) => this.fetch(mailbox, refs),
+      close: async () => {},
+    };
+  }
+
+  /**
+   * Bodies by pipelined RETR, bridged from the client's callback to an async iterator: the
+   * client waits for each body to be taken before it reads the next, so memory holds one body.
+   */
+  private async *fetch(mailbox: string, refs: MessageRef[]): AsyncIterable<FetchedMessage> {
+    this.checkMailbox(mailbox);
+    if (refs.length === 0) return;
+    const s = await this.session();
+    const byN = new Map<number, MessageRef>();
+    for (const r of refs) {
+      const n = s.numbers.get(r.key);
+      if (n !== undefined) byN.set(n, r);
+    }
+    const ns = [...byN.keys()];
+    const failures: MailferryError[] = [];
+    let offered: { msg: FetchedMessage; taken: () => void } | undefined;
+    let wake: (() => void) | undefined;
+    /** Release of the body the consumer holds now (the client waits for it). */
+    let inHand: (() => void) | undefined;
+    let cancelled = false;
+    let finished = false;
+    let error: unknown;
+    const signal = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const pump = s.client
+      .retrMany(
+        ns,
+        (n, body) =>
+          new Promise<void>((taken, reject) => {
+            if (cancelled) return reject(new Cancelled());
+            offered = { msg: { ref: byN.get(n)!, body }, taken };
+            signal();
+          }),
+        RETR_WINDOW,
+        (_n, err) => void failures.push(err),
+      )
+      .catch((err) => {
+        if (!(err instanceof Cancelled)) error = err;
+      })
+      .finally(() => {
+        finished = true;
+        signal();
+      });
+    try {
+      for (;;) {
+        if (!offered && !finished) await new Promise<void>((res) => (wake = res));
+        if (offered) {
+          const o = offered;
+          offered = undefined;
+          inHand = o.taken;
+          yield o.msg;
+          inHand = undefined;
+          o.taken();
+          continue;
+        }
+        if (finished) break;
+      }
+    } finally {
+      if (!finished) {
+        cancelled = true;
+        const o = offered;
+        offered = undefined;
+        o?.taken();
+        inHand?.();
+        await pump;
+      }
+    }
+    if (error) throw error;
+    if (failures.length > 0) {
+      // The messages that failed were not yielded: the engine fails exactly those with this error.
+      throw failures.length === 1
+        ? failures[0]
+        : new MailferryError(failures[0]!.code, `${failures.length} messages failed; first: ${failures[0]!.message}`, { scope: 'message', retryable: false });
+    }
+  }
+
+  /**
+   * DELE the messages with these keys, then QUIT so the server commits the deletions. Returns how
+   * many were deleted; nothing is deleted when QUIT fails. The session is over afterwards.
+   */
+  async deleteMessages(mailbox: string, keys: readonly string[]): Promise<number> {
+    this.checkMailbox(mailbox);
+    const s = await this.session();
+    let marked = 0;
+    for (const k of keys) {
+      const n = s.numbers.get(k);
+      if (n === undefined) continue;
+      await s.client.dele(n);
+      marked++;
+    }
+    this.current = undefined;
+    await s.client.quit();
+    return marked;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const cur = this.current;
+    this.current = undefined;
+    if (!cur) return;
+    const s = await cur.catch(() => undefined);
+    if (!s) return;
+    // RSET first: nothing marked in this session may be deleted by the QUIT that ends it.
+    await s.client
+      .rset()
+      .then(() => s.client.quit())
+      .catch(() => s.client.close());
+  }
+}
