@@ -15,6 +15,14 @@ export interface NetOptions {
   compress: boolean;
   /** Connect, greeting and idle-read timeout. */
   timeoutMs: number;
+  /** Largest message accepted (--max-message-size); bounds literals a server may send. */
+  maxMessageBytes?: number;
+  /** Reconnect attempts of a control connection after a transient failure (--retries). */
+  retries?: number;
+  /** Base delay of the reconnect back-off (ms); default 500. */
+  backoffMs?: number;
+  /** Told when a server throttles (or says "try later") on a control connection. */
+  onThrottle?: (t: { ms: number; message: string }) => void;
   log: Logger;
 }
 

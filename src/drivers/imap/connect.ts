@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { MailferryError, type Scope } from '../../errors.js';
 import { TLS_CERT_CODES, type NetOptions } from '../net-options.js';
+import { isThrottleText, MAX_SUGGESTED_BACKOFF_MS, suggestedBackoffMs } from '../throttle.js';
 
 interface ImapErrorLike {
   code?: string;
@@ -13,6 +14,16 @@ interface ImapErrorLike {
   responseText?: string;
   responseStatus?: string;
   throttleReset?: number;
+  throttleWaited?: number;
+  /** BYE text, on a connection the server closed. */
+  reason?: unknown;
+  response?: { attributes?: Array<{ section?: Array<{ value?: unknown }> }> };
+}
+
+/** The bracketed response code of a tagged NO/BAD ("NO [LIMIT] …" → "LIMIT"). */
+function responseCodeOf(e: ImapErrorLike): string | undefined {
+  const v = e.serverResponseCode ?? e.response?.attributes?.[0]?.section?.[0]?.value;
+  return typeof v === 'string' && v ? v.toUpperCase() : undefined;
 }
 
 /** Classify an error from imapflow or the socket beneath it. */
@@ -53,23 +64,50 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
       hint: o.endpoint.tls === 'implicit' ? 'is this a TLS port?' : 'if this is a TLS port (993), use imaps://',
     });
   }
-  if (code === 'CONNECT_TIMEOUT' || code === 'ETIMEDOUT' || code === 'ETIMEOUT' || code === 'UPGRADE_TIMEOUT') {
+  if (code === 'CONNECT_TIMEOUT' || code === 'ETIMEDOUT' || code === 'UPGRADE_TIMEOUT') {
     return new MailferryError('TIMEOUT', `${where} timed out (${code})`, { hint: 'the network or server is slow or down; rerun to resume', scope });
   }
-  if (code === 'ETHROTTLE' || /throttl/i.test(text)) {
-    return new MailferryError('THROTTLED', `${where} is throttling: ${text}`, { scope, retryAfterMs: e.throttleReset });
+  if (code === 'ETIMEOUT') {
+    return new MailferryError('TIMEOUT', `${where} sent nothing for ${Math.round(o.timeoutMs / 1000)} s`, { hint: 'the server stalled; raise --timeout on slow links, rerun to resume', scope });
+  }
+  if (code === 'LiteralTooLarge') {
+    // A literal larger than any message we accept: a lie about a size, or a hostile server.
+    return new MailferryError('MESSAGE_TOO_LARGE', `${where} sent ${text}`, { scope: 'message', retryable: false, hint: 'raise --max-message-size if the message is real' });
+  }
+  if (code === 'LineTooLarge' || code === 'TooManyTokens' || /^ParserError/.test(code) || code === 'MAX_IMAP_NESTING_REACHED') {
+    return new MailferryError('PROTOCOL', `${where} sent an unreadable response (${code})`, { scope, retryable: true, hint: 'is this really an IMAP server?' });
+  }
+  if (code === 'ETHROTTLE' || (e.responseStatus && isThrottleText(text, responseCodeOf(e)))) {
+    // imapflow already waited `throttleWaited` of the suggested time before rejecting.
+    const suggested = e.throttleReset ?? suggestedBackoffMs(text);
+    const rest = suggested === undefined ? undefined : Math.max(0, Math.min(suggested, MAX_SUGGESTED_BACKOFF_MS) - (e.throttleWaited ?? 0));
+    // cause: an ETHROTTLE was already reported through onThrottle (see the logger below).
+    return new MailferryError('THROTTLED', `${where} is throttling: ${responseCodeOf(e) ? `[${responseCodeOf(e)}] ` : ''}${text}`, { scope, retryAfterMs: rest, hint: 'mailferry backs off and retries; lower --concurrency if it persists', cause: code === 'ETHROTTLE' ? err : undefined });
   }
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'NoConnection' || code === 'ClosedAfterConnectTLS' || code === 'ClosedAfterConnectText' || /closed|socket|connection/i.test(code)) {
-    return new MailferryError('NETWORK', `connection to ${where} lost: ${text}`, { hint: 'rerun to resume', scope });
+    const bye = typeof e.reason === 'string' ? e.reason.replace(/\s+/g, ' ').trim().slice(0, 200) : undefined;
+    if (bye && isThrottleText(bye)) {
+      return new MailferryError('THROTTLED', `${where} closed the connection: ${bye}`, { scope, retryAfterMs: suggestedBackoffMs(bye) });
+    }
+    return new MailferryError('NETWORK', `connection to ${where} lost: ${bye ?? text}`, { hint: 'rerun to resume', scope });
   }
-  if (e.serverResponseCode === 'NONEXISTENT' || /doesn't exist|does not exist|mailbox not found|unknown mailbox/i.test(text)) {
+  if (responseCodeOf(e) === 'NONEXISTENT' || /doesn't exist|does not exist|mailbox not found|unknown mailbox/i.test(text)) {
     return new MailferryError('NO_SUCH_MAILBOX', `no such folder on ${where}: ${text}`, { scope: 'mailbox' });
   }
   if (e.responseStatus === 'NO' || e.responseStatus === 'BAD') {
-    const retryable = ['UNAVAILABLE', 'LIMIT', 'INUSE'].includes(e.serverResponseCode ?? '');
-    return new MailferryError(retryable ? 'NETWORK' : 'PROTOCOL', `${where} answered ${e.responseStatus}: ${text}`, { scope, retryable });
+    return new MailferryError('PROTOCOL', `${where} answered ${e.responseStatus}: ${text}`, { scope, retryable: false });
   }
   return new MailferryError('PROTOCOL', `IMAP error from ${where}: ${text}`, { scope, retryable: true });
+}
+
+/** Longest response line without a literal (LIST, STATUS, FETCH metadata lines). */
+const MAX_LINE = 16 * 1024 * 1024;
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+/** Largest literal accepted: the largest message, plus room for a server counting line ends differently. */
+function literalLimit(o: NetOptions): number {
+  const max = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  return max + Math.min(max, 1024 * 1024);
 }
 
 export async function connectImap(o: NetOptions): Promise<ImapFlow> {
@@ -90,7 +128,13 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
       trace: () => {},
       debug: (x: unknown) => o.log.trace({ imap: x as Record<string, unknown> }),
       info: (x: unknown) => o.log.trace({ imap: x as Record<string, unknown> }),
-      warn: (x: unknown) => o.log.debug({ imap: x as Record<string, unknown> }),
+      warn: (x: unknown) => {
+        // imapflow waits out a throttle answer itself (and retries a FETCH up to 4 times) before
+        // any error reaches us: this log entry is the only sign of it, so it is surfaced here.
+        const t = x as { msg?: string; throttleDelay?: number; err?: { responseText?: string } };
+        if (t?.msg === 'Throttling detected') o.onThrottle?.({ ms: Number(t.throttleDelay) || 0, message: `${o.endpoint.host}: ${t.err?.responseText ?? 'throttled'}` });
+        o.log.debug({ imap: x as Record<string, unknown> });
+      },
       error: (x: unknown) => o.log.debug({ imap: x as Record<string, unknown> }),
       fatal: (x: unknown) => o.log.debug({ imap: x as Record<string, unknown> }),
     } as unknown as ImapFlowOptions['logger'],
@@ -98,7 +142,13 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
     disableCompression: !o.compress,
     connectionTimeout: o.timeoutMs,
     greetingTimeout: Math.min(o.timeoutMs, 16000),
-    socketTimeout: Math.max(o.timeoutMs * 2, 60000),
+    // Idle-read timeout: a server that sends nothing for this long, mid-command, is given up on.
+    socketTimeout: o.timeoutMs,
+    // Untrusted server input: no literal (message, header) beyond the largest message we accept,
+    // no line without an end beyond a bound, so a hostile server cannot make us buffer a gigabyte.
+    maxLiteralSize: literalLimit(o),
+    maxResponseSize: literalLimit(o) + MAX_LINE,
+    maxLineLength: MAX_LINE,
     emitLogs: false,
   };
   const client = new ImapFlow(opts);

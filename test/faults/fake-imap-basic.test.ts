@@ -1,0 +1,28 @@
+// The fake IMAP server itself, through the real CLI: a plain copy works (so the other fake-server
+// tests fail only for the fault they inject).
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { FakeImapServer } from '../harness/fake-imap.js';
+import { crlfToLfBytes, destMessages, fakeMessage, sandbox } from './helpers.js';
+
+describe('fake IMAP server, plain copy', () => {
+  let srv: FakeImapServer;
+  const msgs = [1, 2, 3].map((n) => ({ uid: n, body: fakeMessage(n), flags: n === 2 ? ['\\Seen'] : [] }));
+  beforeAll(async () => {
+    srv = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }, { name: 'Sub', messages: [{ uid: 7, body: fakeMessage(7) }] }] });
+  });
+  afterAll(() => srv.stop());
+
+  it('copies every message byte-exact', async () => {
+    const box = sandbox('mf-fake-');
+    const dest = join(box, 'dest');
+    const r = await runCli(['copy', `imap://u@127.0.0.1:${srv.port}`, `maildir:${dest}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(4);
+    const got = destMessages(dest);
+    expect(got.get('INBOX')!.map((b) => b.toString('latin1')).sort()).toEqual(msgs.map((m) => crlfToLfBytes(m.body).toString('latin1')).sort());
+    expect(got.get('Sub')!.length).toBe(1);
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * A fault-injecting TCP proxy for tests: listens on 127.0.0.1 (free port) and forwards to a real
+ * server, and on demand cuts connections after N bytes of a chosen command's traffic, delays
+ * every chunk, or stalls (stops forwarding, keeps the socket open). Plain-text protocols only
+ * (it reads client commands to know when a FETCH / RETR / APPEND is running).
+ *
+ * Faults apply per connection, counted from the moment a client line matches `trigger`:
+ * - cutAfterBytes: destroy both sockets once that many bytes flowed in `direction` since the
+ *   trigger (so a body FETCH is cut every N bytes, whatever reconnects follow).
+ * - stallAfterBytes: stop forwarding in `direction` at that point, leaving the sockets open.
+ *   `stallCount` limits how many connections are stalled (default 1).
+ * - delayMs: each chunk is forwarded after this delay (both directions).
+ */
+import net from 'node:net';
+
+export interface FaultOptions {
+  /** A client line matching this starts the count on that connection. Default: any line. */
+  trigger?: RegExp;
+  /** Which bytes count: server → client ('down', FETCH/RETR) or client → server ('up', APPEND). */
+  direction?: 'down' | 'up';
+  cutAfterBytes?: number;
+  /** Stop cutting after this many cuts (default: never stop). */
+  maxCuts?: number;
+  stallAfterBytes?: number;
+  stallCount?: number;
+  delayMs?: number;
+}
+
+export class FaultProxy {
+  readonly host = '127.0.0.1';
+  port = 0;
+  cuts = 0;
+  stalls = 0;
+  connections = 0;
+  /** Connections seen with the trigger line. */
+  triggered = 0;
+  opts: FaultOptions;
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(
+    private readonly target: { host: string; port: number },
+    opts: FaultOptions,
+  ) {
+    this.opts = opts;
+    this.server = net.createServer((c) => this.onClient(c));
+  }
+
+  static async start(target: { host: string; port: number }, opts: FaultOptions = {}): Promise<FaultProxy> {
+    const p = new FaultProxy(target, opts);
+    await new Promise<void>((res) => p.server.listen(0, '127.0.0.1', res));
+    p.port = (p.server.address() as net.AddressInfo).port;
+    return p;
+  }
+
+  private onClient(client: net.Socket): void {
+    this.connections++;
+    const upstream = net.connect(this.target.port, this.target.host);
+    this.sockets.add(client).add(upstream);
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    let counting = false;
+    let counted = 0;
+    let stalled = false;
+    let dead = false;
+    let lineBuf = '';
+    const kill = () => {
+      if (dead) return;
+      dead = true;
+      client.destroy();
+      upstream.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(upstream);
+    };
+    client.on('error', kill).on('close', kill);
+    upstream.on('error', kill).on('close', kill);
+
+    const forward = (chunk: Buffer, to: net.Socket, dir: 'down' | 'up') => {
+      if (dead || stalled) return;
+      const o = this.opts;
+      let out = chunk;
+      let cut = false;
+      if (counting && (o.direction ?? 'down') === dir) {
+        const room = (o.cutAfterBytes ?? Infinity) - counted;
+        const stallRoom = (o.stallAfterBytes ?? Infinity) - counted;
+        if (o.cutAfterBytes !== undefined && (o.maxCuts === undefined || this.cuts < o.maxCuts) && out.length >= room) {
+          out = out.subarray(0, Math.max(0, room));
+          cut = true;
+        } else if (o.stallAfterBytes !== undefined && this.stalls < (o.stallCount ?? 1) && out.length >= stallRoom) {
+          out = out.subarray(0, Math.max(0, stallRoom));
+          stalled = true;
+          this.stalls++;
+        }
+        counted += out.length;
+      }
+      const send = () => {
+        if (dead) return;
+        if (out.length > 0) to.write(out);
+        if (cut) {
+          this.cuts++;
+          // Let the partial bytes leave, then drop the connection like a broken link.
+          setImmediate(kill);
+        }
+      };
+      if (o.delayMs) setTimeout(send, o.delayMs);
+      else send();
+    };
+
+    client.on('data', (chunk: Buffer) => {
+      if (!counting) {
+        lineBuf = (lineBuf + chunk.toString('latin1')).slice(-4096);
+        const trigger = this.opts.trigger;
+        if (!trigger || trigger.test(lineBuf)) {
+          counting = true;
+          this.triggered++;
+          lineBuf = '';
+        }
+      }
+      forward(chunk, upstream, 'up');
+    });
+    upstream.on('data', (chunk: Buffer) => forward(chunk, client, 'down'));
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((res) => this.server.close(() => res()));
+  }
+}
