@@ -1,0 +1,101 @@
+// Exactly once under kill -9: the real CLI is SIGKILLed at 20+ points across a copy of the corpus
+// (after the N-th stored message through MAILFERRY_CRASH_AFTER, and at wall-clock instants), then
+// rerun to completion; the destination must hold every message exactly once, byte-exact.
+import { mkdtempSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { harness } from '../harness/env.js';
+import { expectedByFolder, maildirProblems } from '../harness/expected.js';
+
+const h = harness();
+const env = { MAILFERRY_SOURCE_PASSWORD: h.user.password };
+const src = `imap://${h.user.name}@${h.host}:${h.ports.imap}`;
+const tls = ['--tls-ca', h.certPem];
+
+describe('kill -9 sweep: IMAP → Maildir', () => {
+  it('SIGKILL at 20 points, rerun: every message exactly once, byte-exact; then a rerun copies 0', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-sweep-'));
+    const dest = join(work, 'Maildir');
+    const args = ['copy', src, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp.journal'), '--json'];
+    const { keep, total } = expectedByFolder(h.manifest());
+    let kills = 0;
+    // Kills after the N-th message stored in that run (before its record is durable).
+    for (const n of [1, 2, 17, 120, 249, 250, 251, 333, 500, 640, 777, 901]) {
+      const r = await runCli(args, { env: { ...env, MAILFERRY_CRASH_AFTER: String(n) } });
+      expect(r.signal, r.stderr).toBe('SIGKILL');
+      kills++;
+    }
+    // Kills at wall-clock instants: during start-up, listing, scanning, fetching and storing.
+    for (const ms of [40, 150, 260, 380, 520, 700, 950, 1300]) {
+      const r = await runCli(args, { env, onSpawn: (c) => setTimeout(() => c.kill('SIGKILL'), ms) });
+      if (r.signal === 'SIGKILL') kills++;
+      else expect(r.code, r.stderr).toBe(0);
+    }
+    expect(kills).toBeGreaterThanOrEqual(20);
+    const done = await runCli(args, { env });
+    expect(envelope(done).status, done.stderr).toBe(0);
+    expect(maildirProblems(dest, keep)).toEqual([]);
+    const again = envelope(await runCli(args, { env }));
+    expect(again.status).toBe(0);
+    expect(again.result.copied).toBe(0);
+    expect(total).toBeGreaterThan(6000);
+    // No stray temp files are left where a reader would look.
+    expect(existsSync(join(dest, 'cur'))).toBe(true);
+  });
+});
+
+describe('interruption and locking', () => {
+  it('SIGINT stops cleanly with exit 130, flushes the checkpoint, and the rerun finishes the job', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-int-'));
+    const dest = join(work, 'Maildir');
+    const args = ['copy', src, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp.journal'), '--json'];
+    const r = await runCli(args, {
+      env,
+      onSpawn: (c) => {
+        // Interrupt once messages are landing.
+        const t = setInterval(() => {
+          const any = existsSync(dest) && readdirSync(dest).some((d) => d.startsWith('.') && existsSync(join(dest, d, 'cur')) && readdirSync(join(dest, d, 'cur')).length > 50);
+          if (any) {
+            clearInterval(t);
+            c.kill('SIGINT');
+          }
+        }, 5);
+        c.on('exit', () => clearInterval(t));
+      },
+    });
+    const out = envelope(r);
+    expect(out.status).toBe(130);
+    expect(out.result.interrupted).toBe(true);
+    const copiedBefore = out.result.copied;
+    expect(copiedBefore).toBeGreaterThan(0);
+    const { keep, total } = expectedByFolder(h.manifest());
+    const rest = envelope(await runCli(args, { env }));
+    expect(rest.status).toBe(0);
+    expect(maildirProblems(dest, keep)).toEqual([]);
+    expect(rest.result.copied).toBeLessThanOrEqual(total - copiedBefore);
+  });
+
+  it('a second run on the same checkpoint exits 7 naming the holder; a lock of a dead run is taken over', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-lock-'));
+    const dest = join(work, 'Maildir');
+    const cp = join(work, 'cp.journal');
+    const args = ['copy', src, `maildir:${dest}`, ...tls, '--checkpoint', cp];
+    let firstPid = 0;
+    const first = runCli(args, { env, onSpawn: (c) => (firstPid = c.pid ?? 0) });
+    for (let i = 0; i < 200 && !existsSync(cp + '.lock'); i++) await new Promise((r) => setTimeout(r, 10));
+    const second = await runCli([...args, '--json'], { env });
+    const out = envelope(second);
+    expect(out.status).toBe(7);
+    expect(out.error?.message).toContain(`pid ${firstPid}`);
+    expect((await first).code).toBe(0);
+    // A run killed with SIGKILL leaves its lock behind; the next run takes it over.
+    const killed = await runCli([...args, '--restart'], { env, onSpawn: (c) => setTimeout(() => c.kill('SIGKILL'), 600) });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(existsSync(cp + '.lock')).toBe(true);
+    const next = await runCli(args, { env });
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(/stale lock/);
+  });
+});
