@@ -1,0 +1,94 @@
+// The checkpoint through the real CLI: UIDVALIDITY changes, other jobs' checkpoints, corruption,
+// and dedupe modes — the destination always ends with every message exactly once.
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { seedCorpus } from '../harness/corpus.js';
+import { harness } from '../harness/env.js';
+import { expectedByFolder, maildirProblems } from '../harness/expected.js';
+import { seedFixtures } from '../harness/fixtures.js';
+import type { ManifestEntry } from '../harness/manifest.js';
+import { readMaildirTree } from '../harness/maildir-read.js';
+
+const h = harness();
+const tls = ['--tls-ca', h.certPem];
+
+describe('checkpoint', () => {
+  let user: string;
+  let manifest: ManifestEntry[];
+  const env = { MAILFERRY_SOURCE_PASSWORD: 'pass' };
+  const url = () => `imap://${user}@${h.host}:${h.ports.imap}`;
+
+  beforeAll(async () => {
+    user = (await h.freshUser('cp')).name;
+    manifest = [...(await seedCorpus(h, user, { limitPerGroup: 40 })), ...(await seedFixtures(h, user, 'Fixtures'))];
+  });
+
+  it('a UIDVALIDITY change re-scans the folder by identity: nothing duplicated, nothing skipped', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-uv-'));
+    const dest = join(work, 'M');
+    const args = ['copy', url(), `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp'), '--folder', 'Junk', '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    // Recreate "Junk" with the same messages plus one new one: new UIDVALIDITY, new UIDs.
+    await h.doveadm(['mailbox', 'rename', '-u', user, 'Junk', 'JunkOld']);
+    await h.doveadm(['mailbox', 'create', '-u', user, 'Junk']);
+    await h.doveadm(['copy', '-u', user, 'Junk', 'mailbox', 'JunkOld']);
+    await h.doveadm(['save', '-u', user, '-m', 'Junk'], Buffer.from('Message-ID: <new-after-uidvalidity@test>\nSubject: new\n\nhello\n'));
+    try {
+    const again = envelope(await runCli(args, { env }));
+    expect(again.status).toBe(0);
+    expect(again.result.copied).toBe(1);
+    const junk = again.result.folders.find((f: { folder: string }) => f.folder === 'Junk');
+    expect(junk.listed).toBe(manifest.filter((e) => e.folder === 'Junk').length + 1);
+    const tree = readMaildirTree(dest);
+    expect(tree.get('Junk')!.length).toBe(manifest.filter((e) => e.folder === 'Junk').length + 1);
+    const problems = maildirProblems(dest, expectedByFolder(manifest.filter((e) => e.folder === 'Junk')).keep);
+    expect(problems).toHaveLength(1); // the one new message, and nothing else
+    expect(problems[0]).toMatch(/^Junk: 1 extra/);
+    } finally {
+      await h.doveadm(['mailbox', 'delete', '-u', user, 'Junk']);
+      await h.doveadm(['mailbox', 'rename', '-u', user, 'JunkOld', 'Junk']);
+    }
+  });
+
+  it('a checkpoint of another job is refused (exit 3) unless --restart', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-other-'));
+    const cp = join(work, 'cp');
+    expect(envelope(await runCli(['copy', `${url()}/Fixtures`, `maildir:${join(work, 'A')}`, ...tls, '--checkpoint', cp, '--json'], { env })).status).toBe(0);
+    const other = await runCli(['copy', `${url()}/Fixtures`, `maildir:${join(work, 'B')}`, ...tls, '--checkpoint', cp], { env });
+    expect(other.code).toBe(3);
+    expect(other.stderr.trim().split('\n')).toHaveLength(1);
+    expect(other.stderr).toMatch(/belongs to another job.*--restart/);
+    const restarted = await runCli(['copy', `${url()}/Fixtures`, `maildir:${join(work, 'B')}`, ...tls, '--checkpoint', cp, '--restart', '--json'], { env });
+    expect(envelope(restarted).status).toBe(0);
+  });
+
+  it('a corrupt checkpoint exits 7 with a hint; moved away, the rerun rebuilds from the destination', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-corrupt-'));
+    const cp = join(work, 'cp');
+    const dest = join(work, 'M');
+    const args = ['copy', url(), `maildir:${dest}`, ...tls, '--checkpoint', cp];
+    expect((await runCli(args, { env })).code).toBe(0);
+    appendFileSync(cp, 'not json\n{"t":"k","s":"INBOX","k":"1","why":"x"}\n');
+    const bad = await runCli(args, { env });
+    expect(bad.code).toBe(7);
+    expect(bad.stderr).toMatch(/unreadable.*move it away/);
+    writeFileSync(cp, '');
+    const rebuilt = await runCli([...args, '--restart', '--json'], { env });
+    expect(envelope(rebuilt).result.copied).toBe(0);
+    expect(maildirProblems(dest, expectedByFolder(manifest).keep)).toEqual([]);
+  });
+
+  it('--dedupe none copies duplicates too; --dedupe content keeps different messages sharing a Message-ID', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-dedupe-'));
+    const fixtures = manifest.filter((e) => e.folder === 'Fixtures');
+    const content = envelope(await runCli(['copy', `${url()}/Fixtures`, `maildir:${join(work, 'C')}`, ...tls, '--checkpoint', join(work, 'c'), '--dedupe', 'content', '--json'], { env }));
+    expect(content.result.copied).toBe(fixtures.length);
+    const none = envelope(await runCli(['copy', `${url()}/Fixtures`, `maildir:${join(work, 'N')}`, ...tls, '--checkpoint', join(work, 'n'), '--dedupe', 'none', '--json'], { env }));
+    expect(none.result.copied).toBe(fixtures.length);
+    const again = envelope(await runCli(['copy', `${url()}/Fixtures`, `maildir:${join(work, 'C')}`, ...tls, '--checkpoint', join(work, 'c2'), '--dedupe', 'content', '--json'], { env }));
+    expect(again.result.copied).toBe(0);
+  });
+});
