@@ -91,7 +91,10 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
     }
     return new MailferryError('NETWORK', `connection to ${where} lost: ${bye ?? text}`, { hint: 'rerun to resume', scope });
   }
-  if (responseCodeOf(e) === 'NONEXISTENT' || /doesn't exist|does not exist|mailbox not found|unknown mailbox/i.test(text)) {
+  if (code === 'InvalidStringValue') {
+    return new MailferryError('BAD_MAILBOX_NAME', `a name holds characters IMAP cannot carry (${text})`, { scope: 'mailbox', retryable: false });
+  }
+  if (code === 'NotFound' || responseCodeOf(e) === 'NONEXISTENT' || /doesn't exist|does not exist|mailbox not found|unknown mailbox/i.test(text)) {
     return new MailferryError('NO_SUCH_MAILBOX', `no such folder on ${where}: ${text}`, { scope: 'mailbox' });
   }
   if (e.responseStatus === 'NO' || e.responseStatus === 'BAD') {
@@ -110,8 +113,36 @@ function literalLimit(o: NetOptions): number {
   return max + Math.min(max, 1024 * 1024);
 }
 
+/**
+ * Some imapflow commands (status()) swallow a failure and return false, logging the error: the
+ * last error each connection logged is kept here so the driver can still classify it.
+ */
+const LAST_ERROR = new WeakMap<ImapFlow, { err?: unknown }>();
+
+/** The error a connection last logged (and forgets it). */
+export function takeLoggedError(client: ImapFlow): unknown {
+  const box = LAST_ERROR.get(client);
+  const err = box?.err;
+  if (box) box.err = undefined;
+  return err;
+}
+
+const STREAM_FAILURES = new Set(['LiteralTooLarge', 'LineTooLarge', 'TooManyTokens', 'MAX_IMAP_NESTING_REACHED']);
+
+/**
+ * Why a command really failed: when the parser refused the server's input (an absurd literal,
+ * say) imapflow drops the connection and the command only sees "Connection not available".
+ */
+export function rootCause(client: ImapFlow, err: unknown): unknown {
+  const logged = takeLoggedError(client) as { code?: string } | undefined;
+  const code = (err as { code?: string } | undefined)?.code;
+  if (code === 'NoConnection' && logged?.code && (STREAM_FAILURES.has(logged.code) || /^ParserError/.test(logged.code))) return logged;
+  return err;
+}
+
 export async function connectImap(o: NetOptions): Promise<ImapFlow> {
   const ep = o.endpoint;
+  const logged: { err?: unknown } = {};
   const secret = await o.secret();
   const opts: ImapFlowOptions = {
     host: ep.host,
@@ -133,6 +164,7 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
         // any error reaches us: this log entry is the only sign of it, so it is surfaced here.
         const t = x as { msg?: string; throttleDelay?: number; err?: { responseText?: string } };
         if (t?.msg === 'Throttling detected') o.onThrottle?.({ ms: Number(t.throttleDelay) || 0, message: `${o.endpoint.host}: ${t.err?.responseText ?? 'throttled'}` });
+        if (t?.err) logged.err = t.err;
         o.log.debug({ imap: x as Record<string, unknown> });
       },
       error: (x: unknown) => o.log.debug({ imap: x as Record<string, unknown> }),
@@ -152,6 +184,7 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
     emitLogs: false,
   };
   const client = new ImapFlow(opts);
+  LAST_ERROR.set(client, logged);
   client.on('error', () => {
     /* surfaced through the failing command */
   });

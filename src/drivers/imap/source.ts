@@ -4,7 +4,7 @@ import { normalizeMessageId, headerValue } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { MailferryError } from '../../errors.js';
-import { classifyImapError, connectImap, DEFAULT_MAX_MESSAGE_BYTES } from './connect.js';
+import { classifyImapError, connectImap, DEFAULT_MAX_MESSAGE_BYTES, rootCause, takeLoggedError } from './connect.js';
 import { ControlConnection } from './control.js';
 import { compactUidSet, toMailboxInfo } from './mailboxes.js';
 
@@ -25,12 +25,19 @@ class ImapReader implements SourceReader {
     if (refs.length === 0) return;
     const bySeq = new Map(refs.map((r) => [r.seq, r]));
     const held: FetchedMessage[] = [];
+    // Untrusted server: a UID answered twice is stored once; a FETCH that never ends is cut off.
+    const delivered = new Set<number>();
+    let answers = 0;
     try {
       await this.select(mailbox);
       const binary = this.client.capabilities.has('BINARY');
       for await (const msg of this.client.fetch(compactUidSet(refs.map((r) => r.seq)), { uid: true, source: true }, { uid: true })) {
+        if (++answers > refs.length * 2 + 16) {
+          throw new MailferryError('PROTOCOL', `${this.o.endpoint.host} keeps answering a FETCH of ${refs.length} messages (${answers} answers so far)`, { scope: 'mailbox', retryable: true, hint: 'the server misbehaves; rerun later' });
+        }
         const ref = bySeq.get(msg.uid);
-        if (!ref || !msg.source) continue;
+        if (!ref || !msg.source || delivered.has(msg.uid)) continue;
+        delivered.add(msg.uid);
         // BODY[] cannot carry NUL bytes: Dovecot sends each as 0x80. A message holding 0x80 is
         // fetched again below with BINARY[] (RFC 3516, literal8), which can.
         if (binary && msg.source.includes(0x80)) held.push({ ref, body: msg.source });
@@ -39,8 +46,43 @@ class ImapReader implements SourceReader {
       if (held.length) yield* this.refetchBinary(held);
     } catch (err) {
       this.open = undefined;
-      throw classifyImapError(err, this.o, 'mailbox');
+      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
     }
+  }
+
+  /**
+   * One large message as a byte stream (partial FETCHes of STREAM_CHUNK bytes), so it is never
+   * held whole; null when the message is gone. Bounded by --max-message-size whatever the server sends.
+   */
+  async stream(mailbox: string, ref: MessageRef): Promise<AsyncIterable<Buffer> | null> {
+    const limit = this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    let content: AsyncIterable<Buffer> & { destroy?: () => void };
+    try {
+      await this.select(mailbox);
+      const d = await this.client.download(String(ref.seq), undefined, { uid: true, chunkSize: STREAM_CHUNK });
+      if (!d.content) return null;
+      content = d.content as AsyncIterable<Buffer> & { destroy?: () => void };
+    } catch (err) {
+      this.open = undefined;
+      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
+    }
+    const self = this;
+    return (async function* () {
+      let total = 0;
+      try {
+        for await (const chunk of content) {
+          total += chunk.length;
+          if (total > limit) {
+            content.destroy?.();
+            throw new MailferryError('MESSAGE_TOO_LARGE', `message ${ref.key} is larger than ${limit} bytes (the server said ${ref.size})`, { scope: 'message', retryable: false, hint: 'raise --max-message-size if the message is real' });
+          }
+          yield chunk;
+        }
+      } catch (err) {
+        self.open = undefined;
+        throw classifyImapError(rootCause(self.client, err), self.o, 'mailbox');
+      }
+    })();
   }
 
   /** BINARY[] versions of `held` where the server gives them; the BODY[] bytes otherwise. */
@@ -104,8 +146,11 @@ export class ImapSource implements Source {
 
   private async statusOnce(mailbox: string, opts: { size?: boolean }): Promise<MailboxStatus> {
     try {
+      takeLoggedError(this.client); // forget older ones
       const s = await this.client.status(mailbox, { messages: true, uidNext: true, uidValidity: true, ...(opts.size ? { size: true } : {}) });
-      if (!s) throw Object.assign(new Error(`no such folder: ${mailbox}`), { serverResponseCode: 'NONEXISTENT' });
+      // imapflow's status() answers false for any failure but "no such folder" (which it throws):
+      // the error it logged says what happened (a NO [UNAVAILABLE] is retried, say).
+      if (!s) throw takeLoggedError(this.client) ?? Object.assign(new Error(`STATUS ${mailbox} failed`), { responseStatus: 'NO' });
       const st: MailboxStatus = { validity: String(s.uidValidity ?? 0n), next: s.uidNext, messages: s.messages ?? 0 };
       if (opts.size) st.size = typeof s.size === 'number' ? s.size : st.messages === 0 ? 0 : await this.sizeByFetch(mailbox);
       return st;
