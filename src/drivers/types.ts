@@ -61,7 +61,10 @@ export interface SourceReader {
 export interface SourceCaps {
   /** Line endings of bodies: 'crlf' (IMAP, POP3) or 'lf' (Maildir). */
   lineEndings: 'crlf' | 'lf';
-  /** The store can run several readers at once (POP3 cannot: it locks the maildrop). */
+  /**
+   * Several readers may work at once. POP3 says yes although the server allows one session: its
+   * readers are views of that one session and take turns on it.
+   */
   parallelReaders: boolean;
 }
 

@@ -45,15 +45,25 @@ function appendError(err: unknown, o: NetOptions, mailbox: string): MailferryErr
 }
 
 class ImapWriter implements SinkWriter {
-  private client?: ImapFlow;
+  /** One connection, shared by the puts in flight (imapflow queues their APPENDs). */
+  private client?: Promise<ImapFlow>;
   constructor(private readonly o: NetOptions) {}
 
+  /** The connection; a new one when the last broke (puts in flight share one connect). */
   private async conn(): Promise<ImapFlow> {
-    if (this.client && this.client.usable) return this.client;
-    this.client?.close();
-    this.client = undefined;
-    this.client = await connectImap(this.o);
-    return this.client;
+    const cur = this.client;
+    if (cur) {
+      const c = await cur.catch(() => undefined);
+      if (c?.usable) return c;
+      if (this.client !== cur) return this.conn();
+      c?.close();
+    }
+    const next = connectImap(this.o);
+    this.client = next;
+    next.catch(() => {
+      if (this.client === next) this.client = undefined;
+    });
+    return next;
   }
 
   async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
@@ -73,7 +83,7 @@ class ImapWriter implements SinkWriter {
   async flush(): Promise<void> {}
 
   async close(): Promise<void> {
-    const c = this.client;
+    const c = await this.client?.catch(() => undefined);
     this.client = undefined;
     await c?.logout().catch(() => c.close());
   }

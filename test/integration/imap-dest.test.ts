@@ -1,0 +1,106 @@
+// IMAP as a destination, through the real CLI against the harness's Dovecot: IMAP → IMAP between
+// two users (nested and non-ASCII folders, flags, dates, special-use mapping "Sent" → "Sent Items",
+// messages already there not duplicated, the no-op rerun) and a prefix folder in the URL.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeMessageId } from '../../src/mail/headers.js';
+import { envelope, runCli } from '../harness/cli.js';
+import { seedCorpus } from '../harness/corpus.js';
+import { harness } from '../harness/env.js';
+import { seedFixtures } from '../harness/fixtures.js';
+import { lettersOf, readMaildirTree, type StoredFile } from '../harness/maildir-read.js';
+import type { ManifestEntry } from '../harness/manifest.js';
+
+const h = harness();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+const tls = ['--tls-ca', h.certPem];
+const work = mkdtempSync(join(tmpdir(), 'mf-imapdst-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const imap = (user: string, folder = '') => `imap://${user}@${h.host}:${h.ports.imap}${folder}`;
+
+/** Per folder, what Message-ID dedupe keeps (first in order). */
+function keptByFolder(entries: ManifestEntry[]): Map<string, ManifestEntry[]> {
+  const out = new Map<string, ManifestEntry[]>();
+  const seen = new Map<string, Set<string>>();
+  for (const e of entries) {
+    const ids = seen.get(e.folder) ?? seen.set(e.folder, new Set()).get(e.folder)!;
+    const mid = normalizeMessageId(e.messageId);
+    if (mid && ids.has(mid)) continue;
+    if (mid) ids.add(mid);
+    out.set(e.folder, [...(out.get(e.folder) ?? []), e]);
+  }
+  return out;
+}
+
+const shas = (files: StoredFile[]) => files.map((f) => sha(f.bytes)).sort();
+
+describe('IMAP → IMAP between two users', () => {
+  let src: string;
+  let dst: string;
+  let manifest: ManifestEntry[];
+  let already: ManifestEntry[];
+  const checkpoint = join(work, 'i2i.journal');
+  const args = () => ['copy', imap(src), imap(dst), ...tls, '--checkpoint', checkpoint, '--json'];
+
+  beforeAll(async () => {
+    src = (await h.freshUser('i2isrc')).name;
+    dst = (await h.freshUser('i2idst')).name;
+    manifest = [
+      ...(await seedCorpus(h, src, { limitPerGroup: 30 })),
+      ...(await seedFixtures(h, src, 'Fixtures')),
+      ...(await seedFixtures(h, src, 'Sent')),
+    ];
+    // The destination already holds some of it, and has its \Sent folder under another name.
+    already = await seedCorpus(h, dst, { limitPerGroup: 3 });
+    await h.doveadm(['mailbox', 'create', '-u', dst, 'Sent Items']); // throws when it fails
+  });
+
+  it('copies every folder with flags and dates, maps \\Sent by role, and skips what is already there', async () => {
+    const r = await runCli(args(), { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    const kept = keptByFolder(manifest);
+    const total = [...kept.values()].reduce((a, l) => a + l.length, 0);
+    expect(out.result.copied).toBe(total - already.length);
+    expect(out.result.failed).toBe(0);
+
+    const tree = readMaildirTree(h.maildirOf(dst));
+    expect([...tree.keys()].sort()).toEqual(['Archive/2002', 'Café ☕', 'Fixtures', 'INBOX', 'Junk', 'Junk/Old', 'Sent Items'].sort());
+    for (const [folder, entries] of kept) {
+      const files = tree.get(folder === 'Sent' ? 'Sent Items' : folder)!;
+      expect(shas(files), folder).toEqual(entries.map((e) => sha(e.bytes)).sort());
+      const bySha = new Map(files.map((f) => [sha(f.bytes), f]));
+      const pre = new Set(already.filter((a) => a.folder === folder).map((a) => sha(a.bytes)));
+      for (const e of entries) {
+        if (pre.has(sha(e.bytes))) continue; // flags and date of the copy that was there before
+        const f = bySha.get(sha(e.bytes))!;
+        expect(f.info, `${folder} ${e.origin}`).toBe(lettersOf(e.flags));
+        expect(Math.round(f.mtimeMs / 1000), `${folder} ${e.origin}`).toBe(e.internalDate.getTime() / 1000);
+      }
+    }
+  });
+
+  it('a rerun copies nothing', async () => {
+    const r = await runCli(args(), { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(0);
+  });
+
+  it('a prefix folder in the destination URL puts everything under it, INBOX as the prefix itself', async () => {
+    const dst2 = (await h.freshUser('i2ipre')).name;
+    const r = await runCli(['copy', imap(src), imap(dst2, '/Migrated/Old%20Mail'), ...tls, '--checkpoint', join(work, 'pre.journal'), '--folder', 'INBOX', '--folder', 'Sent', '--folder', 'Café ☕', '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    const tree = readMaildirTree(h.maildirOf(dst2));
+    const kept = keptByFolder(manifest);
+    expect(shas(tree.get('Migrated/Old Mail')!)).toEqual(kept.get('INBOX')!.map((e) => sha(e.bytes)).sort());
+    expect(shas(tree.get('Migrated/Old Mail/Sent')!)).toEqual(kept.get('Sent')!.map((e) => sha(e.bytes)).sort());
+    expect(shas(tree.get('Migrated/Old Mail/Café ☕')!)).toEqual(kept.get('Café ☕')!.map((e) => sha(e.bytes)).sort());
+    expect(tree.get('INBOX')!.length).toBe(0);
+  });
+});

@@ -1,0 +1,125 @@
+// Maildir as a source, through the real CLI against the harness's Dovecot: the restore round trip
+// IMAP → Maildir (mailferry) → a fresh IMAP account gives back the same folders, bytes, flags and
+// dates; Dovecot's own Maildir and a nested (mbsync "Verbatim") layout read as sources.
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeMessageId } from '../../src/mail/headers.js';
+import { envelope, runCli } from '../harness/cli.js';
+import { seedCorpus } from '../harness/corpus.js';
+import { harness } from '../harness/env.js';
+import { seedFixtures } from '../harness/fixtures.js';
+import { lettersOf, readMaildirTree } from '../harness/maildir-read.js';
+import type { ManifestEntry } from '../harness/manifest.js';
+
+const h = harness();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+const tls = ['--tls-ca', h.certPem];
+const work = mkdtempSync(join(tmpdir(), 'mf-mdsrc-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const imap = (user: string) => `imap://${user}@${h.host}:${h.ports.imap}`;
+
+function keptByFolder(entries: ManifestEntry[]): Map<string, ManifestEntry[]> {
+  const out = new Map<string, ManifestEntry[]>();
+  const seen = new Map<string, Set<string>>();
+  for (const e of entries) {
+    const ids = seen.get(e.folder) ?? seen.set(e.folder, new Set()).get(e.folder)!;
+    const mid = normalizeMessageId(e.messageId);
+    if (mid && ids.has(mid)) continue;
+    if (mid) ids.add(mid);
+    out.set(e.folder, [...(out.get(e.folder) ?? []), e]);
+  }
+  return out;
+}
+
+/** The user's folders hold exactly `kept`: bytes, flags and dates. */
+function expectAccountHolds(user: string, kept: Map<string, ManifestEntry[]>): void {
+  const tree = readMaildirTree(h.maildirOf(user));
+  const nonEmpty = [...tree].filter(([, files]) => files.length > 0).map(([f]) => f);
+  expect(nonEmpty.sort()).toEqual([...kept.keys()].sort());
+  for (const [folder, entries] of kept) {
+    const files = tree.get(folder)!;
+    expect(files.map((f) => sha(f.bytes)).sort(), folder).toEqual(entries.map((e) => sha(e.bytes)).sort());
+    const bySha = new Map(files.map((f) => [sha(f.bytes), f]));
+    for (const e of entries) {
+      const f = bySha.get(sha(e.bytes))!;
+      expect(f.info, `${folder} ${e.origin}`).toBe(lettersOf(e.flags));
+      expect(Math.round(f.mtimeMs / 1000), `${folder} ${e.origin}`).toBe(e.internalDate.getTime() / 1000);
+    }
+  }
+}
+
+describe('Maildir → IMAP', () => {
+  let src: string;
+  let kept: Map<string, ManifestEntry[]>;
+
+  beforeAll(async () => {
+    src = (await h.freshUser('mdsrc')).name;
+    kept = keptByFolder([...(await seedCorpus(h, src, { limitPerGroup: 40 })), ...(await seedFixtures(h, src, 'Fixtures'))]);
+  });
+
+  it('restores a mailferry backup to a fresh account: same folders, bytes, flags and dates; a rerun copies nothing', async () => {
+    const backup = join(work, 'backup');
+    const b = await runCli(['copy', imap(src), `maildir:${backup}`, ...tls, '--checkpoint', join(work, 'b.journal'), '--json'], { env });
+    expect(envelope(b).status, b.stderr).toBe(0);
+
+    const dst = (await h.freshUser('mdrestore')).name;
+    const args = ['copy', `maildir:${backup}`, imap(dst), ...tls, '--checkpoint', join(work, 'r.journal'), '--json'];
+    const r = await runCli(args, { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe([...kept.values()].reduce((a, l) => a + l.length, 0));
+    expectAccountHolds(dst, kept);
+
+    const again = await runCli(args, { env });
+    expect(envelope(again).status, again.stderr).toBe(0);
+    expect(envelope(again).result.copied).toBe(0);
+  });
+
+  it("reads Dovecot's own Maildir (its file names, uidlist and index files) as a source", async () => {
+    const dst = (await h.freshUser('mddove')).name;
+    const r = await runCli(['copy', `maildir:${h.maildirOf(src)}`, imap(dst), ...tls, '--checkpoint', join(work, 'd.journal'), '--json'], { env });
+    expect(envelope(r).status, r.stderr).toBe(0);
+    expectAccountHolds(dst, kept);
+  });
+});
+
+describe('Maildir source layouts', () => {
+  it('a nested layout (mbsync SubFolders Verbatim) keeps its hierarchy; new/ messages come unflagged', async () => {
+    const root = join(work, 'nested');
+    const put = (dir: string, sub: 'cur' | 'new', name: string, body: string, date: Date) => {
+      for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(root, dir, s), { recursive: true });
+      const p = join(root, dir, sub, name);
+      writeFileSync(p, body);
+      utimesSync(p, date, date);
+    };
+    const d1 = new Date('2021-05-06T07:08:09Z');
+    put('', 'cur', '1.a.host:2,FS', 'Message-ID: <a@x>\nSubject: a\n\nbody a\n', d1);
+    put('Archive/2024', 'cur', '2.b.host:2,R', 'Message-ID: <b@x>\nSubject: b\n\nbody b\n', d1);
+    put('Archive/2024', 'new', '3.c.host', 'Subject: c, no Message-ID\n\nbody c\n', d1);
+    put('Ünïcode', 'cur', '4.d.host:2,', 'Message-ID: <d@x>\n\nbody d\n', d1);
+    const dest = join(work, 'nested-out');
+    const r = await runCli(['copy', `maildir:${root}`, `maildir:${dest}`, '--checkpoint', join(work, 'n.journal'), '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(4);
+    const tree = readMaildirTree(dest);
+    const summary = Object.fromEntries([...tree].filter(([, f]) => f.length).map(([k, f]) => [k, f.map((x) => `${x.info}|${x.bytes.toString()}|${x.mtimeMs}`).sort()]));
+    expect(summary).toEqual({
+      INBOX: [`FS|Message-ID: <a@x>\nSubject: a\n\nbody a\n|${d1.getTime()}`],
+      'Archive/2024': [`R|Message-ID: <b@x>\nSubject: b\n\nbody b\n|${d1.getTime()}`, `|Subject: c, no Message-ID\n\nbody c\n|${d1.getTime()}`].sort(),
+      Ünïcode: [`|Message-ID: <d@x>\n\nbody d\n|${d1.getTime()}`],
+    });
+  });
+
+  it('a path that is not a Maildir is a clear one-line error', async () => {
+    const empty = join(work, 'empty');
+    mkdirSync(empty, { recursive: true });
+    const r = await runCli(['copy', `maildir:${empty}`, `maildir:${join(work, 'x')}`, '--checkpoint', join(work, 'e.journal'), '--json'], { env });
+    expect(r.code).toBe(3);
+    expect(envelope(r).error?.message).toMatch(/holds no Maildir/);
+  });
+});
