@@ -117,7 +117,7 @@ function literalLimit(o: NetOptions): number {
  * Some imapflow commands (status()) swallow a failure and return false, logging the error: the
  * last error each connection logged is kept here so the driver can still classify it.
  */
-const LAST_ERROR = new WeakMap<ImapFlow, { err?: unknown }>();
+const LAST_ERROR = new WeakMap<ImapFlow, { err?: unknown; stream?: unknown }>();
 
 /** The error a connection last logged (and forgets it). */
 export function takeLoggedError(client: ImapFlow): unknown {
@@ -127,22 +127,49 @@ export function takeLoggedError(client: ImapFlow): unknown {
   return err;
 }
 
-const STREAM_FAILURES = new Set(['LiteralTooLarge', 'LineTooLarge', 'TooManyTokens', 'MAX_IMAP_NESTING_REACHED']);
+/** A parser failure a connection logged (it is followed by a NoConnection error, which must not hide it). */
+function takeStreamError(client: ImapFlow): { code?: string } | undefined {
+  const box = LAST_ERROR.get(client);
+  const err = box?.stream as { code?: string } | undefined;
+  if (box) box.stream = undefined;
+  return err;
+}
+
+const STREAM_FAILURES = new Set(['LiteralTooLarge', 'LineTooLarge', 'TooManyTokens', 'MAX_IMAP_NESTING_REACHED', 'ETIMEOUT']);
 
 /**
  * Why a command really failed: when the parser refused the server's input (an absurd literal,
  * say) imapflow drops the connection and the command only sees "Connection not available".
  */
 export function rootCause(client: ImapFlow, err: unknown): unknown {
-  const logged = takeLoggedError(client) as { code?: string } | undefined;
+  const logged = takeStreamError(client);
   const code = (err as { code?: string } | undefined)?.code;
-  if (code === 'NoConnection' && logged?.code && (STREAM_FAILURES.has(logged.code) || /^ParserError/.test(logged.code))) return logged;
+  if (code === 'NoConnection' && logged) return logged;
   return err;
+}
+
+/**
+ * End a session: LOGOUT when the connection is healthy, bounded by a short wait (a stalled or
+ * babbling server never answers it); the socket is closed in any case.
+ */
+export async function closeImap(client: ImapFlow, graceful = true, waitMs = 2000): Promise<void> {
+  if (graceful && client.usable) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([client.logout().catch(() => {}), new Promise<void>((res) => (timer = setTimeout(res, waitMs)))]);
+    clearTimeout(timer);
+  }
+  client.close();
 }
 
 export async function connectImap(o: NetOptions): Promise<ImapFlow> {
   const ep = o.endpoint;
-  const logged: { err?: unknown } = {};
+  const logged: { err?: unknown; stream?: unknown } = {};
+  const keep = (x: unknown, direct?: { code?: string }) => {
+    const err = direct ?? (x as { err?: { code?: string } } | undefined)?.err;
+    if (!err) return;
+    logged.err = err;
+    if (err.code && (STREAM_FAILURES.has(err.code) || /^ParserError/.test(err.code))) logged.stream = err;
+  };
   const secret = await o.secret();
   const opts: ImapFlowOptions = {
     host: ep.host,
@@ -164,11 +191,11 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
         // any error reaches us: this log entry is the only sign of it, so it is surfaced here.
         const t = x as { msg?: string; throttleDelay?: number; err?: { responseText?: string } };
         if (t?.msg === 'Throttling detected') o.onThrottle?.({ ms: Number(t.throttleDelay) || 0, message: `${o.endpoint.host}: ${t.err?.responseText ?? 'throttled'}` });
-        if (t?.err) logged.err = t.err;
+        keep(x);
         o.log.debug({ imap: x as Record<string, unknown> });
       },
-      error: (x: unknown) => o.log.debug({ imap: x as Record<string, unknown> }),
-      fatal: (x: unknown) => o.log.debug({ imap: x as Record<string, unknown> }),
+      error: (x: unknown) => (keep(x), o.log.debug({ imap: x as Record<string, unknown> })),
+      fatal: (x: unknown) => (keep(x), o.log.debug({ imap: x as Record<string, unknown> })),
     } as unknown as ImapFlowOptions['logger'],
     disableAutoIdle: true,
     disableCompression: !o.compress,
@@ -185,8 +212,9 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
   };
   const client = new ImapFlow(opts);
   LAST_ERROR.set(client, logged);
-  client.on('error', () => {
-    /* surfaced through the failing command */
+  client.on('error', (err: { code?: string }) => {
+    // Surfaced through the failing command; kept so that command can tell why (an idle timeout).
+    keep(undefined, err);
   });
   try {
     await client.connect();

@@ -8,7 +8,7 @@ import type { ImapFlow } from 'imapflow';
 import type { MailferryError, Scope } from '../../errors.js';
 import { backoffDelay, sleep } from '../../retry.js';
 import type { NetOptions } from '../net-options.js';
-import { classifyImapError, connectImap } from './connect.js';
+import { classifyImapError, closeImap, connectImap } from './connect.js';
 
 /** An ETHROTTLE from imapflow was reported when imapflow logged it (connect.ts). */
 export function reported(err: MailferryError): boolean {
@@ -64,6 +64,6 @@ export class ControlConnection {
     this.closed = true;
     const c = this.current;
     this.current = undefined;
-    if (c) await c.logout().catch(() => c.close());
+    if (c) await closeImap(c);
   }
 }

@@ -4,7 +4,7 @@ import { normalizeMessageId, headerValue } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { MailferryError } from '../../errors.js';
-import { classifyImapError, connectImap, DEFAULT_MAX_MESSAGE_BYTES, rootCause, takeLoggedError } from './connect.js';
+import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, rootCause, takeLoggedError } from './connect.js';
 import { ControlConnection } from './control.js';
 import { compactUidSet, toMailboxInfo } from './mailboxes.js';
 
@@ -100,7 +100,8 @@ class ImapReader implements SourceReader {
   }
 
   async close(): Promise<void> {
-    await this.client.logout().catch(() => this.client.close());
+    // After a failed FETCH the server may still be sending (or stalled): no LOGOUT then.
+    await closeImap(this.client, this.open !== undefined);
   }
 }
 

@@ -1,0 +1,173 @@
+// What Dovecot will not do on demand, from a scriptable fake IMAP server, through the real CLI:
+// throttling answers (Office 365's suggested back-off, [LIMIT], [UNAVAILABLE], BYE), an absurd
+// literal, a literal that stops half-way, a FETCH that never ends, a message over the size limit.
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { FakeImapServer, type FakeImapOptions } from '../harness/fake-imap.js';
+import { crlfToLfBytes, destMessages, fakeMessage, sandbox } from './helpers.js';
+
+let srv: FakeImapServer | undefined;
+afterEach(async () => {
+  await srv?.stop();
+  srv = undefined;
+});
+
+const inbox = (n: number) => Array.from({ length: n }, (_, i) => ({ uid: i + 1, body: fakeMessage(i + 1) }));
+
+async function copyFrom(opts: FakeImapOptions, extra: string[] = []) {
+  srv = await FakeImapServer.start(opts);
+  const box = sandbox('mf-fakef-');
+  const dest = join(box, 'dest');
+  const started = Date.now();
+  const r = await runCli(['copy', `imap://u@127.0.0.1:${srv.port}`, `maildir:${dest}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json', ...extra], {
+    env: { MAILFERRY_SOURCE_PASSWORD: 'pass' },
+  });
+  return { r, out: envelope(r), dest, seconds: (Date.now() - started) / 1000, srv };
+}
+
+const isBodyFetch = (name: string, args: string) => name === 'UID FETCH' && /BODY\.PEEK\[\]/i.test(args);
+
+describe('throttling', () => {
+  it("Office 365's 'Request is throttled. Suggested Backoff Time': waited out, reported with when and how long, workers backed off", async () => {
+    let throttles = 2;
+    const { r, out, dest } = await copyFrom({
+      mailboxes: [{ name: 'INBOX', messages: inbox(6) }],
+      hook: (s, tag, name, args) => {
+        if (!isBodyFetch(name, args) || throttles <= 0) return false;
+        throttles--;
+        s.send(`${tag} BAD Request is throttled. Suggested Backoff Time: 700 milliseconds\r\n`);
+        return true;
+      },
+    });
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(6);
+    expect(destMessages(dest).get('INBOX')!.length).toBe(6);
+    const t = out.result.throttled;
+    expect(t, JSON.stringify(out)).toBeDefined();
+    expect(t.count).toBe(2);
+    expect(t.totalWaitMs).toBeGreaterThanOrEqual(1400);
+    expect(t.minWorkers).toBe(1);
+    expect(Date.parse(t.first)).toBeLessThanOrEqual(Date.parse(t.last));
+    expect(t.events[0].message).toMatch(/Suggested Backoff Time: 700/);
+    expect(out.warnings.join('\n')).toMatch(/throttled by the server, waiting 0\.7 s/);
+  });
+
+  it('NO [LIMIT] with "retry after N seconds" on a body FETCH: the batch waits that long and resumes', async () => {
+    let once = true;
+    const { r, out, seconds } = await copyFrom({
+      mailboxes: [{ name: 'INBOX', messages: inbox(5) }],
+      hook: (s, tag, name, args) => {
+        if (!isBodyFetch(name, args) || !once) return false;
+        once = false;
+        s.send(`${tag} NO [LIMIT] Too many concurrent FETCH commands, retry after 1 seconds\r\n`);
+        return true;
+      },
+    });
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(5);
+    expect(out.result.throttled.count).toBe(1);
+    expect(out.result.throttled.totalWaitMs).toBeGreaterThanOrEqual(1000);
+    expect(seconds).toBeGreaterThanOrEqual(1);
+    expect(out.warnings.join('\n')).toMatch(/\[LIMIT\].*retry 1\/5/);
+  });
+
+  it('STATUS answered NO [UNAVAILABLE], then a BYE in the middle of the listing: the control connection reconnects', async () => {
+    let statusNo = 1;
+    let bye = 1;
+    const { r, out, srv: server } = await copyFrom({
+      mailboxes: [{ name: 'INBOX', messages: inbox(4) }],
+      hook: (s, tag, name, args) => {
+        if (name === 'STATUS' && statusNo > 0) {
+          statusNo--;
+          s.send(`${tag} NO [UNAVAILABLE] Backend temporarily unavailable\r\n`);
+          return true;
+        }
+        if (name === 'UID FETCH' && /RFC822\.SIZE/i.test(args) && bye > 0) {
+          bye--;
+          s.send('* BYE Server shutting down for maintenance\r\n');
+          s.socket.end();
+          return true;
+        }
+        return false;
+      },
+    });
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(4);
+    expect(out.warnings.join('\n')).toMatch(/STATUS INBOX: .*\[UNAVAILABLE\].*reconnecting, retry 1\/5/);
+    expect(out.warnings.join('\n')).toMatch(/listing INBOX: .*Server shutting down.*reconnecting/);
+    expect(server.sessions.length).toBeGreaterThanOrEqual(3); // control, its replacement, a reader
+  });
+});
+
+describe('hostile literals and fetches', () => {
+  it('an absurd literal size fails that message alone (MESSAGE_TOO_LARGE), the rest is copied', async () => {
+    const msgs = inbox(4);
+    const { r, out, dest } = await copyFrom({ mailboxes: [{ name: 'INBOX', messages: msgs.map((m) => (m.uid === 2 ? { ...m, literalSize: 99_999_999_999 } : m)) }] });
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.copied).toBe(3);
+    expect(out.result.failures.map((f: { key: string; code: string }) => [f.key, f.code])).toEqual([['2', 'MESSAGE_TOO_LARGE']]);
+    expect(destMessages(dest).get('INBOX')!.map((b) => b.toString('latin1')).sort()).toEqual(
+      msgs.filter((m) => m.uid !== 2).map((m) => crlfToLfBytes(m.body).toString('latin1')).sort(),
+    );
+  });
+
+  it('a literal that stops half-way: the idle timeout fires, retries are bounded, exit 6 names the message', async () => {
+    const { r, out, dest, seconds } = await copyFrom(
+      {
+        mailboxes: [
+          { name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(1), stallAfter: 40 }] },
+          { name: 'Other', messages: [{ uid: 1, body: fakeMessage(2) }] },
+        ],
+      },
+      ['--timeout', '2', '--retries', '1'],
+    );
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.failures).toHaveLength(1);
+    expect(out.result.failures[0]).toMatchObject({ folder: 'INBOX', key: '1', code: 'TIMEOUT' });
+    expect(out.result.failures[0].error).toMatch(/sent nothing for 2 s/);
+    expect(destMessages(dest).get('Other')!.length).toBe(1);
+    expect(seconds).toBeLessThan(30);
+  });
+
+  it('a FETCH that never ends (the same answer forever) is cut off and resumed; nothing is stored twice', async () => {
+    const msgs = [{ uid: 1, body: fakeMessage(1), endless: true }, { uid: 2, body: fakeMessage(2) }, { uid: 3, body: fakeMessage(3) }];
+    const { r, out, dest, seconds } = await copyFrom({ mailboxes: [{ name: 'INBOX', messages: msgs }] }, ['--retries', '1']);
+    // Message 1 arrived (once) before the server started repeating it; the batch resumes after it.
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.warnings.join('\n')).toMatch(/keeps answering a FETCH of 3 messages/);
+    expect(out.result.copied).toBe(3);
+    const got = destMessages(dest).get('INBOX')!.map((b) => b.toString('latin1')).sort();
+    expect(got).toEqual(msgs.map((m) => crlfToLfBytes(m.body).toString('latin1')).sort());
+    expect(seconds).toBeLessThan(30);
+  });
+
+  it('a listing that never ends is cut off as a folder error', async () => {
+    const { r, out } = await copyFrom({
+      mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(1) }] }],
+      hook: async (s, tag, name, args) => {
+        if (!(name === 'UID FETCH' && /RFC822\.SIZE/i.test(args))) return false;
+        for (let i = 0; i < 3000 && !s.closed; i++) s.send(`* 1 FETCH (UID ${i + 1} RFC822.SIZE 10 FLAGS ())\r\n`);
+        s.send(`${tag} OK done\r\n`);
+        return true;
+      },
+    });
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.folders[0].error).toMatch(/keeps answering the listing/);
+  });
+});
+
+describe('size limits', () => {
+  it('a message over --max-message-size is never fetched and is reported with the reason', async () => {
+    const msgs = inbox(3).map((m) => (m.uid === 3 ? { ...m, claimedSize: 300 * 1024 * 1024 } : m));
+    const { r, out, srv: server } = await copyFrom({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.copied).toBe(2);
+    expect(out.result.failures).toHaveLength(1);
+    expect(out.result.failures[0]).toMatchObject({ key: '3', code: 'MESSAGE_TOO_LARGE' });
+    expect(out.result.failures[0].error).toMatch(/314572800 bytes, the limit is 268435456 \(--max-message-size\)/);
+    const bodyFetches = server.commands.filter((c) => /BODY\.PEEK\[\]/i.test(c));
+    expect(bodyFetches.length).toBeGreaterThan(0);
+    expect(bodyFetches.some((c) => /FETCH (\S*,)?3[\s,:]/.test(c))).toBe(false);
+  });
+});
