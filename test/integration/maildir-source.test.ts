@@ -115,6 +115,23 @@ describe('Maildir source layouts', () => {
     });
   });
 
+  it("translates the hierarchy delimiter ('/' in a nested Maildir → '.' on the server); a '.' inside a name cannot split it", async () => {
+    const root = join(work, 'delims');
+    const date = new Date('2020-01-02T03:04:05Z');
+    for (const [dir, id] of [['Lists/v1.2', 'l'], ['Ünïcode/Sub', 'u']] as const) {
+      for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(root, dir, s), { recursive: true });
+      const p = join(root, dir, 'cur', `1.${id}.host:2,S`);
+      writeFileSync(p, `Message-ID: <${id}@x>\n\nbody\n`);
+      utimesSync(p, date, date);
+    }
+    const dst = (await h.freshUser('mddelim')).name;
+    const r = await runCli(['copy', `maildir:${root}`, imap(dst), ...tls, '--checkpoint', join(work, 'dl.journal'), '--json'], { env });
+    expect(envelope(r).status, r.stderr).toBe(0);
+    const tree = readMaildirTree(h.maildirOf(dst));
+    const held = Object.fromEntries([...tree].filter(([, f]) => f.length).map(([k, f]) => [k, f.map((x) => `${x.info}|${x.bytes.toString()}`)]));
+    expect(held).toEqual({ 'Lists/v1_2': ['S|Message-ID: <l@x>\n\nbody\n'], 'Ünïcode/Sub': ['S|Message-ID: <u@x>\n\nbody\n'] });
+  });
+
   it('a path that is not a Maildir is a clear one-line error', async () => {
     const empty = join(work, 'empty');
     mkdirSync(empty, { recursive: true });
