@@ -156,11 +156,12 @@ describe('login', () => {
     expect(err.message).toContain('***');
   });
 
-  it('[IN-USE] is AUTH_FAILED but retryable', async () => {
+  it('[IN-USE] is not a wrong password: THROTTLED, retryable (exit 5)', async () => {
     const server = await start({ handlers: { PASS: (s) => s.err('[IN-USE] Mailbox is locked') } });
     const client = await connect(server);
     const err = await failure(client.login(USER, PASS));
-    expect(err.code).toBe('AUTH_FAILED');
+    expect(err.code).toBe('THROTTLED');
+    expect(err.exitCode).toBe(5);
     expect(err.retryable).toBe(true);
     expect(err.hint).toMatch(/locked/);
   });

@@ -106,6 +106,8 @@ export class ImapSink implements Sink {
   /** `readOnly`: for verify and --dry-run: creates no folder. */
   static async open(o: NetOptions, opts: { readOnly?: boolean } = {}): Promise<ImapSink> {
     const sink = new ImapSink(await connectImap(o), o, opts.readOnly ?? false);
+    const appendLimit = sink.client.capabilities.get('APPENDLIMIT');
+    if (typeof appendLimit === 'number' && appendLimit > 0) sink.caps.maxMessageBytes = appendLimit;
     try {
       await sink.refresh();
     } catch (err) {

@@ -28,6 +28,7 @@ import tls from 'node:tls';
 import { Readable } from 'node:stream';
 import { MailferryError } from '../../errors.js';
 import { MultilineDecoder } from '../../mail/dot-stuffing.js';
+import { suggestedBackoffMs } from '../throttle.js';
 
 export interface Pop3Logger {
   debug(objOrMsg: unknown, ...args: unknown[]): void;
@@ -751,9 +752,11 @@ export class Pop3Client {
     } else if (!this.tlsActive) {
       hint += '; some servers refuse passwords on unencrypted connections: try --source-tls starttls or implicit';
     }
-    return new MailferryError('AUTH_FAILED', `POP3 login as "${user}" on ${this.where} failed at ${step}: ${text || '-ERR'}`, {
+    // [IN-USE], [SYS/TEMP], [LOGIN-DELAY]: not a wrong password but "try later" — transient (exit 5).
+    return new MailferryError(retryable ? 'THROTTLED' : 'AUTH_FAILED', `POP3 login as "${user}" on ${this.where} failed at ${step}: ${text || '-ERR'}`, {
       hint,
       retryable,
+      retryAfterMs: retryable ? suggestedBackoffMs(text) : undefined,
     });
   }
 
