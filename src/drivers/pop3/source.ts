@@ -61,6 +61,7 @@ export class Pop3Source implements Source {
       ca: this.o.ca,
       rejectUnauthorized: !this.o.insecure,
       timeoutMs: this.o.timeoutMs,
+      maxMessageBytes: this.o.maxMessageBytes,
       log: { debug: (_o: unknown, line?: unknown) => log.trace({ msg: String(line ?? '') }) },
     });
     try {
