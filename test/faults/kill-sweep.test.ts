@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
 import { harness } from '../harness/env.js';
 import { expectedByFolder, maildirProblems } from '../harness/expected.js';
+import { CORPUS_GROUPS, seedCorpus } from '../harness/corpus.js';
+import { seedFixtures } from '../harness/fixtures.js';
 
 const h = harness();
 const env = { MAILFERRY_SOURCE_PASSWORD: h.user.password };
@@ -43,6 +45,54 @@ describe('kill -9 sweep: IMAP → Maildir', () => {
     expect(total).toBeGreaterThan(6000);
     // No stray temp files are left where a reader would look.
     expect(existsSync(join(dest, 'cur'))).toBe(true);
+  });
+});
+
+/** The sweep for a direction whose destination is a fresh Dovecot user (IMAP): its Maildir is read back. */
+async function sweepToImap(srcUrl: string, manifest: ReturnType<typeof h.manifest>, opts: { loose?: boolean; hookKills: number[]; timedKills: number[] }) {
+  const work = mkdtempSync(join(tmpdir(), 'mf-sweep-imap-'));
+  const dst = (await h.freshUser('sweepdst')).name;
+  const args = ['copy', srcUrl, `imap://${dst}@${h.host}:${h.ports.imap}`, ...tls, '--checkpoint', join(work, 'cp.journal'), '--json'];
+  const envs = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+  let kills = 0;
+  for (const n of opts.hookKills) {
+    const r = await runCli(args, { env: { ...envs, MAILFERRY_CRASH_AFTER: String(n) } });
+    expect(r.signal, r.stdout + r.stderr).toBe('SIGKILL');
+    kills++;
+  }
+  for (const ms of opts.timedKills) {
+    const r = await runCli(args, { env: envs, onSpawn: (c) => setTimeout(() => c.kill('SIGKILL'), ms) });
+    if (r.signal === 'SIGKILL') kills++;
+    else expect(r.code, r.stderr).toBe(0);
+  }
+  expect(kills).toBeGreaterThanOrEqual(20);
+  const done = await runCli(args, { env: envs });
+  expect(envelope(done).status, done.stderr).toBe(0);
+  const { keep } = expectedByFolder(manifest);
+  expect(maildirProblems(h.maildirOf(dst), keep, { loose: opts.loose })).toEqual([]);
+  const again = envelope(await runCli(args, { env: envs }));
+  expect(again.status).toBe(0);
+  expect(again.result.copied).toBe(0);
+}
+
+describe('kill -9 sweep: IMAP → IMAP and POP3 → IMAP', () => {
+  it('IMAP → IMAP: SIGKILL at 20 points, rerun: every message exactly once', async () => {
+    await sweepToImap(`imap://${h.user.name}@${h.host}:${h.ports.imap}`, h.manifest(), {
+      loose: true,
+      hookKills: [1, 3, 40, 249, 250, 251, 400, 555, 700, 810, 999, 1200],
+      timedKills: [60, 200, 350, 500, 800, 1100, 1500, 2000],
+    });
+  });
+
+  it('POP3 → IMAP: SIGKILL at 20 points, rerun: every message exactly once in INBOX', async () => {
+    const src = (await h.freshUser('sweeppop')).name;
+    const layout = Object.fromEntries(CORPUS_GROUPS.map((g) => [g, 'INBOX'])) as Record<(typeof CORPUS_GROUPS)[number], string>;
+    const manifest = [...(await seedCorpus(h, src, { layout, limitPerGroup: 300 })), ...(await seedFixtures(h, src, 'INBOX'))];
+    await sweepToImap(`pop3://${src}@${h.host}:${h.ports.pop3}`, manifest, {
+      loose: true,
+      hookKills: [1, 2, 30, 60, 100, 101, 150, 199, 200, 201, 90, 45],
+      timedKills: [60, 200, 350, 500, 650, 800, 1000, 1300],
+    });
   });
 });
 
