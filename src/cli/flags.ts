@@ -10,6 +10,10 @@ export const connectionFlags = {
   insecure: Flags.boolean({ description: 'do not verify TLS certificates (unsafe)', default: false }),
   'source-password-file': Flags.string({ description: 'read the source password from FILE (else $MAILFERRY_SOURCE_PASSWORD)', helpValue: 'FILE' }),
   'dest-password-file': Flags.string({ description: 'read the destination password from FILE (else $MAILFERRY_DEST_PASSWORD)', helpValue: 'FILE' }),
+  'source-password-command': Flags.string({ description: "run CMD through the shell and use its output as the source password or token (e.g. 'pass show mail/alice')", helpValue: 'CMD' }),
+  'dest-password-command': Flags.string({ description: 'run CMD through the shell and use its output as the destination password or token', helpValue: 'CMD' }),
+  'source-auth': Flags.option({ options: ['password', 'xoauth2'] as const, description: 'how to log in to the source: password, or an OAuth2 bearer token (xoauth2; from the password command, re-run on every connect)' })(),
+  'dest-auth': Flags.option({ options: ['password', 'xoauth2'] as const, description: 'how to log in to the destination (password or xoauth2)' })(),
   compress: Flags.boolean({ description: 'ask IMAP servers for COMPRESS=DEFLATE (helps slow links, costs CPU)', default: false }),
   timeout: Flags.integer({ description: 'seconds to wait for a server before giving up on a connection', default: 60, min: 1, helpValue: 'SECONDS' }),
 };
@@ -24,4 +28,15 @@ export const outputFlags = {
   quiet: Flags.boolean({ char: 'q', description: 'print only errors (for cron)', default: false, exclusive: ['verbose'] }),
   verbose: Flags.boolean({ char: 'v', description: 'print more detail on stderr', default: false }),
   'log-file': Flags.string({ description: 'write a full JSON-lines log to FILE', helpValue: 'FILE' }),
+};
+
+export const filterFlags = {
+  since: Flags.string({ description: 'only messages received on or after DATE (INTERNALDATE; YYYY-MM-DD is midnight UTC)', helpValue: 'DATE' }),
+  before: Flags.string({ description: 'only messages received before DATE', helpValue: 'DATE' }),
+  'max-size': Flags.string({ description: 'leave out messages larger than SIZE (e.g. 10M, 512K)', helpValue: 'SIZE' }),
+  map: Flags.string({ multiple: true, description: "put source folder OLD (and its subfolders) under NEW in the destination ('/' between levels)", helpValue: 'OLD=NEW' }),
+};
+
+export const configFlag = {
+  config: Flags.string({ char: 'c', description: 'read settings from a YAML or JSON job file (keys are the long flag names); flags given override it', helpValue: 'FILE' }),
 };

@@ -1,44 +1,62 @@
 /**
- * Where passwords come from: the environment (MAILFERRY_SOURCE_PASSWORD / MAILFERRY_DEST_PASSWORD)
- * or a file. Never from argv. Every secret found is registered for redaction in logs.
+ * Where passwords (or OAuth2 bearer tokens) come from, first match wins: --ROLE-password-command,
+ * --ROLE-password-file, the environment (MAILFERRY_SOURCE_PASSWORD / MAILFERRY_DEST_PASSWORD), a
+ * no-echo prompt when stdin is a terminal. Never from argv. Every secret found is registered for
+ * redaction in logs. A password is looked up once; an xoauth2 token from a command or a file is
+ * looked up again on every connect, so a long run picks up a refreshed token.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { MailferryError } from '../errors.js';
 import { passwordEnvVar, type Role } from '../engine/endpoint.js';
 import { registerSecret, type Logger } from '../log.js';
+import { runPasswordCommand } from './password-command.js';
+import { canPrompt, promptHidden } from './prompt.js';
 
 export interface SecretSpec {
   file?: string;
+  command?: string;
+  auth?: 'password' | 'xoauth2';
+}
+
+function readSecretFile(role: Role, file: string, log: Logger): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+    const mode = statSync(file).mode;
+    if (mode & 0o077) log.warn({ msg: `${file} can be read by other users; chmod 600 it` });
+  } catch (err) {
+    throw new MailferryError('MISSING_SECRET', `cannot read --${role}-password-file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
+      hint: 'check the path and its permissions',
+    });
+  }
+  return text.replace(/\r?\n$/, '');
 }
 
 export function secretResolver(role: Role, spec: SecretSpec, log: Logger): () => Promise<string> {
-  let cached: string | undefined;
-  return async () => {
-    if (cached !== undefined) return cached;
-    const envName = passwordEnvVar(role);
+  const envName = passwordEnvVar(role);
+  const what = spec.auth === 'xoauth2' ? 'token' : 'password';
+  const lookup = async (): Promise<string> => {
     let value: string | undefined;
-    if (spec.file) {
-      let text: string;
-      try {
-        text = readFileSync(spec.file, 'utf8');
-        const mode = statSync(spec.file).mode;
-        if (mode & 0o077) log.warn({ msg: `${spec.file} can be read by other users; chmod 600 it` });
-      } catch (err) {
-        throw new MailferryError('MISSING_SECRET', `cannot read --${role}-password-file ${spec.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
-          hint: 'check the path and its permissions',
-        });
-      }
-      value = text.replace(/\r?\n$/, '');
-    } else if (process.env[envName] !== undefined) {
-      value = process.env[envName];
-    }
+    if (spec.command) value = await runPasswordCommand(role, spec.command);
+    else if (spec.file) value = readSecretFile(role, spec.file, log);
+    else if (process.env[envName] !== undefined) value = process.env[envName];
+    else if (canPrompt()) value = await promptHidden(`${role === 'source' ? 'Source' : 'Destination'} ${what}: `);
     if (!value) {
-      throw new MailferryError('MISSING_SECRET', `no password for the ${role}`, {
-        hint: `set ${envName} or use --${role}-password-file FILE`,
+      throw new MailferryError('MISSING_SECRET', `no ${what} for the ${role}`, {
+        hint: `set ${envName}, or use --${role}-password-file FILE or --${role}-password-command CMD`,
       });
     }
     registerSecret(value);
-    cached = value;
     return value;
+  };
+  const fresh = spec.auth === 'xoauth2' && (spec.command !== undefined || spec.file !== undefined);
+  if (fresh) return lookup;
+  let cached: Promise<string> | undefined;
+  return () => {
+    cached ??= lookup().catch((err) => {
+      cached = undefined;
+      throw err;
+    });
+    return cached;
   };
 }

@@ -1,9 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, type CommandOutcome } from '../cli/base.js';
-import { connectionFlags, outputFlags, selectionFlags } from '../cli/flags.js';
+import { configFlag, connectionFlags, filterFlags, outputFlags, selectionFlags } from '../cli/flags.js';
+import { mergeJobFile } from '../cli/job-file.js';
+import { netConfigFrom, selectionFrom } from '../cli/options.js';
+import { renderPlan } from '../cli/render.js';
 import { formatBytes, progressView } from '../cli/progress.js';
 import { openReport } from '../cli/report.js';
-import { secretResolver } from '../cli/secrets.js';
 import { EXIT } from '../errors.js';
 
 export default class Copy extends BaseCommand {
@@ -28,13 +30,16 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
   ];
 
   static args = {
-    source: Args.string({ required: true, description: 'where mail comes from (imap://, imaps://, pop3://, pop3s://, maildir:PATH)' }),
-    dest: Args.string({ required: true, description: 'where it goes (imap://, imaps://, maildir:PATH)' }),
+    source: Args.string({ description: 'where mail comes from (imap://, imaps://, pop3://, pop3s://, maildir:PATH)' }),
+    dest: Args.string({ description: 'where it goes (imap://, imaps://, maildir:PATH)' }),
   };
 
   static flags = {
     ...connectionFlags,
     ...selectionFlags,
+    ...filterFlags,
+    ...configFlag,
+    'dry-run': Flags.boolean({ char: 'n', description: 'show the plan (folders, counts, bytes to copy; what is skipped and why) and touch nothing', default: false }),
     concurrency: Flags.integer({ char: 'j', description: 'parallel connections to the source', default: 4, min: 1, max: 64 }),
     checkpoint: Flags.string({ description: 'checkpoint file (default: under $XDG_STATE_HOME/mailferry, keyed by source and destination)', helpValue: 'PATH' }),
     restart: Flags.boolean({ description: 'start the checkpoint over (the destination is still deduplicated)', default: false }),
@@ -46,8 +51,26 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
   };
 
   protected async execute(): Promise<CommandOutcome> {
-    const { args, flags } = await this.parse(Copy);
+    const parsed = await this.parse(Copy);
+    const { args, flags } = mergeJobFile(parsed.flags.config, { flags: Copy.flags, args: ['source', 'dest'] }, parsed);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
+    const cfg = {
+      source: args.source!,
+      dest: args.dest!,
+      ...netConfigFrom(flags, this.logger),
+      ...selectionFrom(flags),
+      concurrency: flags.concurrency,
+      checkpoint: flags.checkpoint,
+      restart: flags.restart,
+      dedupe: flags.dedupe,
+      retries: flags.retries,
+      deleteSource: flags['delete-source'],
+    };
+    if (flags['dry-run']) {
+      const { planCopy } = await import('../engine/dry-run.js');
+      const plan = await planCopy(cfg, { log: this.logger });
+      return { result: plan, human: renderPlan(plan), exitCode: EXIT.ok };
+    }
     const { runCopyJob } = await import('../engine/job.js');
     const view = progressView({ json: flags.json, quiet: flags.quiet });
     const report = openReport(flags.report);
@@ -64,26 +87,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     const started = Date.now();
     try {
       const r = await runCopyJob(
-        {
-          source: args.source,
-          dest: args.dest,
-          sourceTls: flags['source-tls'],
-          destTls: flags['dest-tls'],
-          tlsCa: flags['tls-ca'] ?? [],
-          insecure: flags.insecure,
-          folders: flags.folder ?? [],
-          exclude: flags.exclude ?? [],
-          concurrency: flags.concurrency,
-          checkpoint: flags.checkpoint,
-          restart: flags.restart,
-          dedupe: flags.dedupe,
-          retries: flags.retries,
-          deleteSource: flags['delete-source'],
-          compress: flags.compress,
-          timeoutMs: flags.timeout * 1000,
-          sourceSecret: secretResolver('source', { file: flags['source-password-file'] }, this.logger),
-          destSecret: secretResolver('dest', { file: flags['dest-password-file'] }, this.logger),
-        },
+        cfg,
         { log: this.logger, signal: abort.signal, onEvent: (e) => view.onEvent(e), onOutcome: (o) => report.write(o) },
       );
       const secs = (Date.now() - started) / 1000;

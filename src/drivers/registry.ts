@@ -25,7 +25,8 @@ export async function openSource(e: Endpoint, net: NetFactory): Promise<Source> 
   }
 }
 
-export async function openSink(e: Endpoint, net: NetFactory): Promise<Sink> {
+/** `readOnly`: for verify and --dry-run, the sink creates nothing. */
+export async function openSink(e: Endpoint, net: NetFactory, opts: { readOnly?: boolean } = {}): Promise<Sink> {
   switch (e.kind) {
     case 'imap': {
       const { ImapSink } = await import('./imap/sink.js');
@@ -33,7 +34,7 @@ export async function openSink(e: Endpoint, net: NetFactory): Promise<Sink> {
     }
     case 'maildir': {
       const { MaildirSink } = await import('./maildir/sink.js');
-      return MaildirSink.open(e.path);
+      return MaildirSink.open(e.path, opts);
     }
     default:
       throw new MailferryError('USAGE', `${e.scheme}: cannot be a destination (POP3 only delivers mail)`, { hint: 'use an imap://, imaps:// or maildir: destination' });

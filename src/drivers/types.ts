@@ -24,6 +24,8 @@ export interface MailboxStatus {
   /** The next key the store will hand out, when it has one (IMAP UIDNEXT). */
   next?: number;
   messages: number;
+  /** Total bytes of the folder's messages, when asked for (`status(m, {size: true})`). */
+  size?: number;
 }
 
 /** A cheap handle on one message: never carries the body. */
@@ -71,7 +73,8 @@ export interface SourceCaps {
 export interface Source {
   readonly caps: SourceCaps;
   listMailboxes(): Promise<MailboxInfo[]>;
-  status(mailbox: string): Promise<MailboxStatus>;
+  /** `size: true` adds the folder's total bytes (IMAP STATUS=SIZE, else one FETCH RFC822.SIZE). */
+  status(mailbox: string, opts?: { size?: boolean }): Promise<MailboxStatus>;
   /**
    * Refs of a folder in ascending key order, with Message-IDs, without bodies. `known`: keys the
    * caller has done already; the source may yield them without reading their Message-ID.
@@ -115,6 +118,11 @@ export interface Sink {
   readonly caps: SinkCaps;
   /** Make sure the folder exists; returns the sink's name for it. */
   ensureMailbox(segments: string[], specialUse?: string): Promise<string>;
+  /**
+   * The sink's name for a folder that exists, creating nothing; null when it does not exist.
+   * Needed by verify and --dry-run (a sink without it cannot be verified yet).
+   */
+  existingMailbox?(segments: string[]): Promise<string | null>;
   /** Scan what a folder holds. `known` keys may be skipped (their identity is already known). */
   scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage>;
   writer(): Promise<SinkWriter>;

@@ -14,6 +14,8 @@ import { crlfToLf, lfToCrlf } from '../mail/line-endings.js';
 import type { CopyEvent, CopyResult, Failure, FolderResult, Outcome } from './events.js';
 import { contentIdentity, identityBeforeBody, midIdentity, type DedupeMode, type Identity } from './identity.js';
 import type { FolderPlan } from './plan.js';
+import { scanDestination } from './dest-scan.js';
+import { filterReason, type FilterSpec } from './filters.js';
 import { Pool } from './pool.js';
 
 export interface CopyParams {
@@ -35,6 +37,8 @@ export interface CopyParams {
   putWindow?: number;
   /** Base delay of the retry back-off (ms). */
   backoffMs?: number;
+  /** --since / --before / --max-size: filtered messages are neither copied nor journaled. */
+  filter?: FilterSpec;
 }
 
 interface FolderRun {
@@ -112,16 +116,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   async function loadIndex(dest: string): Promise<DestIndex> {
     const index: DestIndex = { present: new Set(), claimed: new Set() };
     if (p.dedupe === 'none') return index;
-    const known = j.state.stored.get(dest);
-    for await (const m of p.sink.scan(dest, known ? new Set(known.keys()) : undefined)) {
-      if (m.messageId === undefined) {
-        const id = known?.get(m.key);
-        if (id) index.present.add(id);
-      } else if (p.dedupe === 'message-id' && m.messageId) {
-        index.present.add(midIdentity(m.messageId));
-      } else {
-        index.present.add(contentIdentity(await m.readFull()));
-      }
+    for await (const m of scanDestination(p.sink, dest, p.dedupe, j.state.stored.get(dest))) {
+      if (m.identity) index.present.add(m.identity);
     }
     return index;
   }
@@ -252,6 +248,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     let todoBytes = 0;
     for await (const ref of p.source.list(box, { afterSeq, known: fstate.done })) {
       run.result.listed++;
+      const filtered = filterReason(p.filter, ref);
+      if (filtered) {
+        run.result.filtered = (run.result.filtered ?? 0) + 1;
+        outcome({ outcome: 'skipped', folder: run.plan.name, key: ref.key, messageId: ref.messageId, reason: filtered });
+        continue;
+      }
       if (fstate.done.has(ref.key)) run.result.already++;
       else (todo.push(ref), (todoBytes += ref.size));
     }
@@ -314,7 +316,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     await Promise.allSettled(runs.flatMap((r) => r.tasks));
     for (const run of runs) {
       const r = run.result;
-      if (!stopped() && !r.error && r.failed === 0 && !r.unchanged && run.validity !== undefined && run.next !== undefined) {
+      if (!stopped() && !r.error && r.failed === 0 && !r.filtered && !r.unchanged && run.validity !== undefined && run.next !== undefined) {
         j.append({ t: 'end', s: run.plan.source.path, uv: run.validity, next: run.next });
       }
       emit({ type: 'folder-done', result: r });

@@ -11,6 +11,8 @@ export interface FolderResult {
   skipped: number;
   failed: number;
   bytes: number;
+  /** Left out by --since / --before / --max-size (not journaled: a later run may copy them). */
+  filtered?: number;
   /** Nothing changed since the last complete run: not even listed. */
   unchanged: boolean;
   error?: string;

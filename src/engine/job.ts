@@ -2,7 +2,6 @@
  * A copy job from configuration to result: endpoints parsed, drivers opened, checkpoint locked
  * and replayed, folders planned, the pipeline run, everything closed again.
  */
-import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { MailferryError } from '../errors.js';
@@ -10,23 +9,20 @@ import { Journal } from '../checkpoint/journal.js';
 import { acquireLock } from '../checkpoint/lock.js';
 import { defaultCheckpointPath, jobKey } from '../checkpoint/path.js';
 import { openSink, openSource } from '../drivers/registry.js';
-import type { NetOptions } from '../drivers/net-options.js';
 import type { Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { copy } from './copy.js';
-import { describeEndpoint, parseEndpoint, type NetEndpoint, type TlsMode } from './endpoint.js';
+import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import type { CopyEvent, CopyResult, Outcome } from './events.js';
 import type { DedupeMode } from './identity.js';
 import { planFolders } from './plan.js';
+import type { FilterSpec, FolderMap } from './filters.js';
+import { netFactory, type NetConfig } from './session.js';
 import { checkDeleteSource, deleteFromSource } from './delete-source.js';
 
-export interface CopyJobConfig {
+export interface CopyJobConfig extends NetConfig {
   source: string;
   dest: string;
-  sourceTls?: TlsMode;
-  destTls?: TlsMode;
-  tlsCa: string[];
-  insecure: boolean;
   folders: string[];
   exclude: string[];
   concurrency: number;
@@ -34,10 +30,10 @@ export interface CopyJobConfig {
   restart: boolean;
   dedupe: DedupeMode;
   retries: number;
-  compress: boolean;
-  timeoutMs: number;
-  sourceSecret: () => Promise<string>;
-  destSecret: () => Promise<string>;
+  /** --map: source folder → destination folder. */
+  map?: FolderMap[];
+  /** --since / --before / --max-size. */
+  filter?: FilterSpec;
   /** POP3: delete what is durably copied, after the copy (delete-source.ts). */
   deleteSource?: boolean;
 }
@@ -55,32 +51,10 @@ export interface CopyJobResult extends CopyResult {
   deleted?: number;
 }
 
-function readCa(files: string[]): Buffer[] | undefined {
-  if (files.length === 0) return undefined;
-  return files.map((f) => {
-    try {
-      return readFileSync(f);
-    } catch (err) {
-      throw new MailferryError('BAD_CONFIG', `cannot read --tls-ca ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  });
-}
-
 export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<CopyJobResult> {
   const src = parseEndpoint(cfg.source, 'source', cfg.sourceTls);
   const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
-  const ca = readCa(cfg.tlsCa);
-  if (cfg.insecure) hooks.log.warn({ msg: 'TLS certificates are NOT verified (--insecure): the connection can be intercepted' });
-  const net = (secret: () => Promise<string>) => (e: NetEndpoint): NetOptions => ({
-    endpoint: e,
-    secret,
-    auth: 'password',
-    ca,
-    insecure: cfg.insecure,
-    compress: cfg.compress,
-    timeoutMs: cfg.timeoutMs,
-    log: hooks.log.child({ endpoint: e.kind }),
-  });
+  const net = netFactory(cfg, hooks.log);
 
   const srcDesc = describeEndpoint(src);
   const dstDesc = describeEndpoint(dst);
@@ -99,8 +73,8 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
       header: { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc },
       restart: cfg.restart,
     });
-    sink = await openSink(dst, net(cfg.destSecret));
-    source = await openSource(src, net(cfg.sourceSecret));
+    sink = await openSink(dst, net('dest'));
+    source = await openSource(src, net('source'));
     if (cfg.deleteSource) checkDeleteSource(source);
     const mailboxes = await source.listMailboxes();
     const plans = planFolders(mailboxes, {
@@ -108,6 +82,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
       include: cfg.folders,
       exclude: cfg.exclude,
       destPrefix: dst.kind === 'imap' ? dst.folder : undefined,
+      map: cfg.map,
     });
     const result = await copy({
       source,
@@ -117,6 +92,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
       concurrency: cfg.concurrency,
       dedupe: cfg.dedupe,
       retries: cfg.retries,
+      filter: cfg.filter,
       log: hooks.log,
       signal: hooks.signal,
       onEvent: hooks.onEvent,

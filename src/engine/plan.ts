@@ -5,6 +5,7 @@
 import picomatch from 'picomatch';
 import { MailferryError } from '../errors.js';
 import type { MailboxInfo } from '../drivers/types.js';
+import type { FolderMap } from './filters.js';
 
 export interface FolderPlan {
   source: MailboxInfo;
@@ -23,6 +24,8 @@ export interface PlanOptions {
   destPrefix?: string[];
   /** Put everything into this destination folder (sources without folders: POP3). */
   destFolder?: string[];
+  /** --map: a source folder (and its subfolders) lands under another name. */
+  map?: FolderMap[];
 }
 
 export function displayName(segments: string[]): string {
@@ -33,6 +36,19 @@ function matcher(globs: string[]): ((name: string) => boolean) | null {
   if (globs.length === 0) return null;
   const ms = globs.map((g) => picomatch(g, { dot: true }));
   return (name) => ms.some((m) => m(name) || (name.toUpperCase().startsWith('INBOX') && m('INBOX' + name.slice(5))));
+}
+
+const isInbox = (s: string) => s.toUpperCase() === 'INBOX';
+
+function startsWith(segments: string[], prefix: string[]): boolean {
+  return prefix.length <= segments.length && prefix.every((p, i) => p === segments[i] || (i === 0 && isInbox(p) && isInbox(segments[0])));
+}
+
+/** Destination segments after --map: the longest matching source prefix wins. */
+function mapped(segments: string[], maps: FolderMap[]): string[] {
+  let best: FolderMap | undefined;
+  for (const mp of maps) if (startsWith(segments, mp.from) && (!best || mp.from.length > best.from.length)) best = mp;
+  return best ? [...best.to, ...segments.slice(best.from.length)] : segments;
 }
 
 export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): FolderPlan[] {
@@ -46,6 +62,13 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
       throw new MailferryError('NO_SUCH_MAILBOX', `the source has no folder '${want}'`, { hint: `it has: ${names}${selectable.length > 12 ? ', …' : ''}` });
     }
   }
+  const maps = opts.map ?? [];
+  for (const mp of maps) {
+    if (!selectable.some((m) => startsWith(m.segments, mp.from))) {
+      const names = selectable.map((m) => displayName(m.segments)).slice(0, 12).join(', ');
+      throw new MailferryError('NO_SUCH_MAILBOX', `--map: the source has no folder '${displayName(mp.from)}'`, { hint: `it has: ${names}${selectable.length > 12 ? ', …' : ''}` });
+    }
+  }
   const inc = matcher(opts.include);
   const exc = matcher(opts.exclude);
   const plans: FolderPlan[] = [];
@@ -53,9 +76,9 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
     const name = displayName(m.segments);
     if (inc && !inc(name)) continue;
     if (exc && exc(name)) continue;
-    let dest = opts.destFolder ?? m.segments;
+    let dest = opts.destFolder ?? mapped(m.segments, maps);
     if (opts.destPrefix && opts.destPrefix.length && !opts.destFolder) {
-      dest = m.segments.length === 1 && m.segments[0].toUpperCase() === 'INBOX' ? opts.destPrefix : [...opts.destPrefix, ...m.segments];
+      dest = dest.length === 1 && isInbox(dest[0]) ? opts.destPrefix : [...opts.destPrefix, ...dest];
     }
     plans.push({ source: m, name, destSegments: dest });
   }

@@ -138,8 +138,17 @@ export class MaildirSink implements Sink {
     this.tree = new MaildirTree(root);
   }
 
-  static async open(path: string): Promise<MaildirSink> {
+  /** `readOnly`: create nothing (verify, --dry-run); a missing root is an empty Maildir. */
+  static async open(path: string, opts: { readOnly?: boolean } = {}): Promise<MaildirSink> {
     const root = resolve(path);
+    if (opts.readOnly) {
+      const st = await fs.stat(root).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw ioError(err, root);
+      });
+      if (st && !st.isDirectory()) throw ioError(Object.assign(new Error(''), { code: 'ENOTDIR' }), root);
+      return new MaildirSink(root);
+    }
     try {
       await fs.mkdir(root, { recursive: true, mode: DIR_MODE });
     } catch (err) {
@@ -162,6 +171,13 @@ export class MaildirSink implements Sink {
     const mailbox = name === '' ? 'INBOX' : name;
     await this.tree.ensure(mailbox);
     return mailbox;
+  }
+
+  async existingMailbox(segments: string[]): Promise<string | null> {
+    const name = folderDirName(segments);
+    const mailbox = name === '' ? 'INBOX' : name;
+    const st = await fs.stat(join(this.tree.dirOf(mailbox), 'cur')).catch(() => null);
+    return st?.isDirectory() ? mailbox : null;
   }
 
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {

@@ -1,0 +1,66 @@
+/**
+ * --config FILE for a command: the job file's keys are the command's long flag names (plus
+ * `source` and `dest`), typed from the flag definitions; a flag given on the command line wins.
+ */
+import { MailferryError } from '../errors.js';
+import { readJobFile, type FieldType, type JobValue } from '../engine/config-file.js';
+
+interface FlagDef {
+  type: 'boolean' | 'option';
+  multiple?: boolean;
+  options?: readonly string[];
+  min?: number;
+  max?: number;
+  default?: unknown;
+}
+
+const NOT_IN_FILE = new Set(['config', 'help', 'json']);
+const PATHS = new Set(['source-password-file', 'dest-password-file', 'password-file', 'tls-ca', 'checkpoint', 'report', 'log-file']);
+
+export function schemaOf(flags: Record<string, unknown>, args: string[]): Record<string, FieldType> {
+  const schema: Record<string, FieldType> = {};
+  for (const a of args) schema[a] = { kind: 'string' };
+  for (const [name, raw] of Object.entries(flags)) {
+    if (NOT_IN_FILE.has(name)) continue;
+    const f = raw as FlagDef;
+    if (f.type === 'boolean') schema[name] = { kind: 'boolean' };
+    else if (f.multiple) schema[name] = { kind: 'strings', path: PATHS.has(name), pairs: name === 'map' };
+    else if (f.options) schema[name] = { kind: 'option', options: f.options };
+    else if ('min' in f || 'max' in f || typeof f.default === 'number') schema[name] = { kind: 'integer', min: f.min, max: f.max };
+    else schema[name] = { kind: 'string', path: PATHS.has(name) };
+  }
+  return schema;
+}
+
+interface RawToken {
+  type: string;
+  flag?: string;
+}
+
+/**
+ * Merge a job file under the parsed flags and args. `raw` are oclif's parse tokens: a flag that
+ * appears there was given on the command line and is kept.
+ */
+export function mergeJobFile<F extends Record<string, unknown>, A extends Record<string, unknown>>(
+  file: string | undefined,
+  defs: { flags: Record<string, unknown>; args: string[] },
+  parsed: { flags: F; args: A; raw: RawToken[] },
+): { flags: F; args: A } {
+  const flags = { ...parsed.flags } as Record<string, unknown>;
+  const args = { ...parsed.args } as Record<string, unknown>;
+  if (file) {
+    const given = new Set(parsed.raw.filter((t) => t.type === 'flag').map((t) => t.flag));
+    const values: Record<string, JobValue> = readJobFile(file, schemaOf(defs.flags, defs.args));
+    for (const [k, v] of Object.entries(values)) {
+      if (defs.args.includes(k)) {
+        if (args[k] === undefined) args[k] = v;
+      } else if (!given.has(k)) flags[k] = v;
+    }
+  }
+  for (const a of defs.args) {
+    if (args[a] === undefined) {
+      throw new MailferryError('USAGE', `missing ${a.toUpperCase()}`, { hint: file ? `give it as an argument or as '${a}:' in ${file}` : `give it as an argument, or use --config FILE with '${a}:'` });
+    }
+  }
+  return { flags: flags as F, args: args as A };
+}

@@ -1,0 +1,54 @@
+/** Turning parsed flags into engine configuration shared by copy, verify and folders. */
+import type { NetConfig } from '../engine/session.js';
+import type { TlsMode } from '../engine/endpoint.js';
+import { buildFilter, parseMap, type FilterSpec, type FolderMap } from '../engine/filters.js';
+import type { Logger } from '../log.js';
+import { secretResolver } from './secrets.js';
+
+export interface NetFlags {
+  'source-tls'?: TlsMode;
+  'dest-tls'?: TlsMode;
+  'tls-ca'?: string[];
+  insecure: boolean;
+  compress: boolean;
+  timeout: number;
+  'source-password-file'?: string;
+  'dest-password-file'?: string;
+  'source-password-command'?: string;
+  'dest-password-command'?: string;
+  'source-auth'?: 'password' | 'xoauth2';
+  'dest-auth'?: 'password' | 'xoauth2';
+}
+
+export function netConfigFrom(f: NetFlags, log: Logger): NetConfig {
+  return {
+    sourceTls: f['source-tls'],
+    destTls: f['dest-tls'],
+    tlsCa: f['tls-ca'] ?? [],
+    insecure: f.insecure,
+    compress: f.compress,
+    timeoutMs: f.timeout * 1000,
+    sourceAuth: f['source-auth'],
+    destAuth: f['dest-auth'],
+    sourceSecret: secretResolver('source', { file: f['source-password-file'], command: f['source-password-command'], auth: f['source-auth'] }, log),
+    destSecret: secretResolver('dest', { file: f['dest-password-file'], command: f['dest-password-command'], auth: f['dest-auth'] }, log),
+  };
+}
+
+export interface SelectionFlags {
+  folder?: string[];
+  exclude?: string[];
+  map?: string[];
+  since?: string;
+  before?: string;
+  'max-size'?: string;
+}
+
+export function selectionFrom(f: SelectionFlags): { folders: string[]; exclude: string[]; map: FolderMap[]; filter: FilterSpec } {
+  return {
+    folders: f.folder ?? [],
+    exclude: f.exclude ?? [],
+    map: (f.map ?? []).map(parseMap),
+    filter: buildFilter({ since: f.since, before: f.before, maxSize: f['max-size'] }),
+  };
+}

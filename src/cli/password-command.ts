@@ -1,0 +1,36 @@
+/**
+ * --source-password-command / --dest-password-command: run a command through the shell and take
+ * its standard output (one trailing newline stripped) as the password or token. Its output is
+ * never echoed, logged or put in an error: a failure names only the exit status.
+ */
+import { spawn } from 'node:child_process';
+import { MailferryError } from '../errors.js';
+import type { Role } from '../engine/endpoint.js';
+
+const TIMEOUT_MS = 120_000;
+
+export function runPasswordCommand(role: Role, command: string): Promise<string> {
+  const flag = `--${role}-password-command`;
+  const failed = (why: string) =>
+    new MailferryError('MISSING_SECRET', `${flag} ${why}`, { hint: 'run the command yourself to see why; its output is never shown by mailferry' });
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['inherit', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.resume(); // drained, never shown: a helper may print secrets there too
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(failed(`could not be started (${(err as NodeJS.ErrnoException).code ?? 'error'})`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (signal) return reject(failed(`was killed by ${signal}${signal === 'SIGKILL' ? ` (no answer within ${TIMEOUT_MS / 1000} s?)` : ''}`));
+      if (code !== 0) return reject(failed(`failed with exit status ${code}`));
+      const value = Buffer.concat(out).toString('utf8').replace(/\r?\n$/, '');
+      if (!value) return reject(failed('printed nothing'));
+      if (/[\r\n]/.test(value)) return reject(failed('printed more than one line'));
+      resolve(value);
+    });
+  });
+}

@@ -1,0 +1,61 @@
+/** Human renderings of engine results (dry-run plan, verify, folders, checkpoint). */
+import type { CheckpointSummary } from '../engine/checkpoint-info.js';
+import type { DryRunResult } from '../engine/dry-run.js';
+import type { Inventory } from '../engine/inventory.js';
+import type { VerifyResult } from '../engine/verify.js';
+import { formatBytes } from './progress.js';
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd());
+}
+
+export function renderPlan(r: DryRunResult): string[] {
+  const lines = [`dry run: ${r.source} → ${r.dest} (nothing is written)`];
+  for (const f of r.folders) {
+    if (f.unchanged) {
+      lines.push(`  ${f.folder} → ${f.dest}: unchanged since the last complete run`);
+      continue;
+    }
+    const skips = Object.entries(f.skip).map(([why, n]) => `${n} ${why}`);
+    lines.push(
+      `  ${f.folder} → ${f.dest}${f.destExists ? '' : ' (new)'}: copy ${f.copy} (${formatBytes(f.bytes)})` +
+        (skips.length ? `, skip ${skips.join(', ')}` : '') +
+        (f.byContent ? `; ${f.byContent} compared by content` : ''),
+    );
+  }
+  lines.push(`would copy ${r.copy} messages (${formatBytes(r.bytes)}), skip ${r.skipped}, in ${r.folders.length} folders`);
+  return lines;
+}
+
+export function renderVerify(r: VerifyResult, limit = 50): string[] {
+  const lines: string[] = [];
+  for (const f of r.folders) {
+    lines.push(`${f.folder} → ${f.dest}: ${f.source} in source, ${f.destination} in destination, ${f.missing} missing, ${f.extra} extra${f.filtered ? `, ${f.filtered} filtered out` : ''}${f.exists ? '' : ' (destination folder does not exist)'}`);
+  }
+  for (const m of r.missingList.slice(0, limit)) lines.push(`missing: ${m.folder} #${m.key} ${m.messageId ?? m.identity}`);
+  if (r.missingList.length > limit) lines.push(`… and ${r.missingList.length - limit} more missing (see --json)`);
+  for (const m of r.extraList.slice(0, limit)) lines.push(`extra: ${m.folder} ${m.key} ${m.messageId ?? m.identity}`);
+  if (r.extraList.length > limit) lines.push(`… and ${r.extraList.length - limit} more extra (see --json)`);
+  lines.push(r.verdict);
+  return lines;
+}
+
+export function renderFolders(inv: Inventory): string[] {
+  const rows = [['FOLDER', 'MESSAGES', 'SIZE', 'ROLE']];
+  for (const f of inv.folders) rows.push([f.name, f.noselect ? '-' : String(f.messages), f.noselect ? '-' : formatBytes(f.bytes), f.specialUse ?? '']);
+  rows.push(['total', String(inv.messages), formatBytes(inv.bytes), '']);
+  return table(rows);
+}
+
+export function renderCheckpoint(c: CheckpointSummary): string[] {
+  const lines = [
+    `checkpoint ${c.path}`,
+    `  job: ${c.source} → ${c.dest}`,
+    `  created ${c.created}; ${c.records} records, ${formatBytes(c.bytes)}`,
+    `  ${c.done} messages done, ${c.pending} pending (checked against the destination on the next run)`,
+    c.locked ? `  locked by pid ${c.locked.pid} on ${c.locked.host} since ${c.locked.started}` : '  not locked',
+  ];
+  for (const f of c.folders) lines.push(`  ${f.folder}: ${f.done} done, ${f.pending} pending${f.completeUpTo !== null ? `, complete below UID ${f.completeUpTo}` : ''} (validity ${f.validity ?? '?'})`);
+  return lines;
+}

@@ -1,0 +1,31 @@
+import { Args } from '@oclif/core';
+import { BaseCommand, type CommandOutcome } from '../../cli/base.js';
+import { outputFlags } from '../../cli/flags.js';
+import { renderCheckpoint } from '../../cli/render.js';
+import { showCheckpoint } from '../../engine/checkpoint-info.js';
+import { EXIT } from '../../errors.js';
+
+export default class CheckpointShow extends BaseCommand {
+  static summary = 'Show what a checkpoint records: its job, folders, messages done and pending, its lock.';
+
+  static description = `The path is printed by copy (human summary with --verbose, "checkpoint" in its --json result).
+Reads only. Exit 7 when the checkpoint is unreadable, 3 when there is none at PATH.`;
+
+  static examples = [
+    '<%= config.bin %> checkpoint show ~/.local/state/mailferry/3f1c2a9b0d4e5f60.journal',
+    '<%= config.bin %> checkpoint show /var/lib/mailferry/alice.journal --json',
+  ];
+
+  static args = {
+    path: Args.string({ required: true, description: 'the checkpoint file' }),
+  };
+
+  static flags = { ...outputFlags };
+
+  protected async execute(): Promise<CommandOutcome> {
+    const { args, flags } = await this.parse(CheckpointShow);
+    this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
+    const c = showCheckpoint(args.path);
+    return { result: c, human: renderCheckpoint(c), exitCode: EXIT.ok };
+  }
+}

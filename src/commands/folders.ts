@@ -1,0 +1,37 @@
+import { Args } from '@oclif/core';
+import { BaseCommand, type CommandOutcome } from '../cli/base.js';
+import { connectionFlags, outputFlags } from '../cli/flags.js';
+import { netConfigFrom } from '../cli/options.js';
+import { renderFolders } from '../cli/render.js';
+import { EXIT } from '../errors.js';
+
+export default class Folders extends BaseCommand {
+  static summary = 'List the folders of a store with message counts, sizes and special-use roles.';
+
+  static description = `The look before a migration: what is there, how much, and which folder is Sent, Drafts, Junk,
+Trash or Archive. Sizes come from IMAP STATUS (SIZE where the server has it). The endpoint uses the
+source's password settings ($MAILFERRY_SOURCE_PASSWORD, --source-password-file, --source-password-command).`;
+
+  static examples = [
+    'MAILFERRY_SOURCE_PASSWORD=… <%= config.bin %> folders imaps://alice@mail.example.org',
+    "<%= config.bin %> folders imaps://alice@mail.example.org --source-password-command 'pass show mail/alice' --json",
+    '<%= config.bin %> folders maildir:/srv/backup/alice',
+  ];
+
+  static args = {
+    endpoint: Args.string({ required: true, description: 'the store to look at (imap://, imaps://, pop3://, maildir:PATH)' }),
+  };
+
+  static flags = {
+    ...connectionFlags,
+    ...outputFlags,
+  };
+
+  protected async execute(): Promise<CommandOutcome> {
+    const { args, flags } = await this.parse(Folders);
+    this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
+    const { listFolders } = await import('../engine/inventory.js');
+    const inv = await listFolders({ endpoint: args.endpoint, ...netConfigFrom(flags, this.logger) }, this.logger);
+    return { result: inv, human: renderFolders(inv), exitCode: EXIT.ok };
+  }
+}

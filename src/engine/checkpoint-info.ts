@@ -1,0 +1,93 @@
+/** `mailferry checkpoint show|reset PATH`: what a checkpoint says, and starting it over. */
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { Journal } from '../checkpoint/journal.js';
+import { acquireLock } from '../checkpoint/lock.js';
+import { MailferryError } from '../errors.js';
+
+export interface CheckpointFolder {
+  folder: string;
+  validity: string | null;
+  done: number;
+  pending: number;
+  /** Complete up to this UIDNEXT at the end of the last run without failures. */
+  completeUpTo: number | null;
+}
+
+export interface CheckpointSummary {
+  path: string;
+  source: string;
+  dest: string;
+  created: string;
+  bytes: number;
+  records: number;
+  done: number;
+  pending: number;
+  folders: CheckpointFolder[];
+  locked: { pid: number; host: string; started: string } | null;
+}
+
+function missing(path: string): MailferryError {
+  return new MailferryError('BAD_CONFIG', `no checkpoint at ${path}`, { hint: 'copy prints the checkpoint path it uses (see its --json result, "checkpoint")' });
+}
+
+/** The first line must be a mailferry header: reset never deletes a file that is not ours. */
+function assertCheckpoint(path: string): void {
+  const fd = openSync(path, 'r');
+  const buf = Buffer.alloc(4096);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  closeSync(fd);
+  const first = buf.subarray(0, n).toString('utf8').split('\n')[0];
+  let ok = false;
+  try {
+    ok = (JSON.parse(first) as { t?: string }).t === 'mailferry-checkpoint';
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new MailferryError('BAD_CONFIG', `${path} is not a mailferry checkpoint`, { hint: 'nothing was changed; check the path' });
+}
+
+function lockHolder(path: string): CheckpointSummary['locked'] {
+  try {
+    const info = JSON.parse(readFileSync(path + '.lock', 'utf8'));
+    return typeof info.pid === 'number' ? { pid: info.pid, host: String(info.host), started: String(info.started) } : null;
+  } catch {
+    return null;
+  }
+}
+
+export function showCheckpoint(path: string): CheckpointSummary {
+  if (!existsSync(path)) throw missing(path);
+  const { state, header } = Journal.replay(path);
+  const folders: CheckpointFolder[] = [...state.folders].map(([folder, f]) => ({
+    folder,
+    validity: f.validity ?? null,
+    done: f.done.size,
+    pending: f.pending.size,
+    completeUpTo: f.end?.next ?? null,
+  }));
+  return {
+    path,
+    source: header.source,
+    dest: header.dest,
+    created: (header as unknown as { created: string }).created,
+    bytes: statSync(path).size,
+    records: state.records,
+    done: folders.reduce((n, f) => n + f.done, 0),
+    pending: folders.reduce((n, f) => n + f.pending, 0),
+    folders,
+    locked: lockHolder(path),
+  };
+}
+
+/** Delete the checkpoint (under its lock). The next copy rebuilds what is done from the destination. */
+export function resetCheckpoint(path: string, warn: (m: string) => void): { path: string; removed: boolean } {
+  if (!existsSync(path)) return { path, removed: false };
+  assertCheckpoint(path);
+  const lock = acquireLock(path, warn);
+  try {
+    unlinkSync(path);
+  } finally {
+    lock.release();
+  }
+  return { path, removed: true };
+}

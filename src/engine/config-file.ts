@@ -1,0 +1,125 @@
+/**
+ * Job files (--config job.yaml): YAML or JSON, parsed with the `yaml` package. The keys are the
+ * long flag names of the command (plus `source` and `dest`), checked against a schema the caller
+ * gives; an unknown key or a value of the wrong type is an error naming the key and its line.
+ * Relative paths in path-valued keys are taken relative to the job file, so cron's working
+ * directory does not matter.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
+import { MailferryError } from '../errors.js';
+
+export type FieldType =
+  | { kind: 'string'; path?: boolean }
+  | { kind: 'boolean' }
+  | { kind: 'integer'; min?: number; max?: number }
+  | { kind: 'option'; options: readonly string[] }
+  /** A list of strings; `pairs` also accepts a mapping {a: b}, turned into "a=b". */
+  | { kind: 'strings'; path?: boolean; pairs?: boolean };
+
+export type JobValue = string | number | boolean | string[];
+
+const NEVER: Record<string, string> = {
+  password: 'a job file holds no passwords: use source-password-file or source-password-command (and dest-…)',
+  'source-password': 'use source-password-file or source-password-command',
+  'dest-password': 'use dest-password-file or dest-password-command',
+};
+
+function closest(key: string, keys: string[]): string | undefined {
+  const dist = (a: string, b: string): number => {
+    const d = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = d[0];
+      d[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const t = d[j];
+        d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = t;
+      }
+    }
+    return d[b.length];
+  };
+  let best: string | undefined;
+  let bestD = 3;
+  for (const k of keys) {
+    const dd = dist(key.toLowerCase(), k);
+    if (dd < bestD) (best = k), (bestD = dd);
+  }
+  return best;
+}
+
+export function readJobFile(path: string, schema: Record<string, FieldType>): Record<string, JobValue> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new MailferryError('BAD_CONFIG', `cannot read job file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      hint: 'check the --config path',
+    });
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const lineOf = (n: Node | null | undefined | Pair['key']): number => {
+    const r = (n as Node | null | undefined)?.range;
+    return r ? lc.linePos(r[0]).line : 1;
+  };
+  const bad = (line: number, what: string, hint?: string) => new MailferryError('BAD_CONFIG', `${path} line ${line}: ${what}`, { hint });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const line = e.linePos?.[0]?.line ?? 1;
+    throw bad(line, e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''), 'a job file is YAML or JSON: key: value, one per line');
+  }
+  const base = dirname(resolve(path));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const root = doc.contents;
+  if (root === null || root === undefined) return {};
+  if (!isMap(root)) throw bad(lineOf(root as Node), 'the job file must be a mapping of keys to values', 'e.g.\n  source: imaps://alice@mail.example.org');
+  const out: Record<string, JobValue> = {};
+  for (const pair of root.items) {
+    const keyNode = pair.key as Node;
+    const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+    const line = lineOf(keyNode);
+    if (NEVER[key]) throw bad(line, `key '${key}' is not allowed`, NEVER[key]);
+    const type = schema[key];
+    if (!type) {
+      const near = closest(key, Object.keys(schema));
+      throw bad(line, `unknown key '${key}'`, near ? `did you mean '${near}'?` : `keys are the long flag names: ${Object.keys(schema).slice(0, 8).join(', ')}, …`);
+    }
+    const vnode = pair.value as Node | null;
+    const vline = vnode ? lineOf(vnode) : line;
+    const v: unknown = vnode && 'toJSON' in vnode ? (vnode as { toJSON(): unknown }).toJSON() : null;
+    const wrong = (want: string) => bad(vline, `'${key}' must be ${want}`, `got ${v === null ? 'nothing' : JSON.stringify(v).slice(0, 60)}`);
+    switch (type.kind) {
+      case 'string':
+        if (typeof v !== 'string' || v === '') throw wrong('a string');
+        out[key] = type.path ? abs(v) : v;
+        break;
+      case 'boolean':
+        if (typeof v !== 'boolean') throw wrong('true or false');
+        out[key] = v;
+        break;
+      case 'integer':
+        if (typeof v !== 'number' || !Number.isInteger(v)) throw wrong('a whole number');
+        if (type.min !== undefined && v < type.min) throw wrong(`at least ${type.min}`);
+        if (type.max !== undefined && v > type.max) throw wrong(`at most ${type.max}`);
+        out[key] = v;
+        break;
+      case 'option':
+        if (typeof v !== 'string' || !type.options.includes(v)) throw wrong(`one of ${type.options.join(', ')}`);
+        out[key] = v;
+        break;
+      case 'strings': {
+        let list: unknown[];
+        if (typeof v === 'string') list = [v];
+        else if (isSeq(vnode)) list = v as unknown[];
+        else if (type.pairs && isMap(vnode)) list = Object.entries(v as Record<string, unknown>).map(([a, b]) => (typeof b === 'string' ? `${a}=${b}` : null));
+        else throw wrong(type.pairs ? 'a list of strings or a mapping' : 'a string or a list of strings');
+        if (!list.every((x) => typeof x === 'string' && x !== '')) throw wrong('a list of strings');
+        out[key] = (list as string[]).map((x) => (type.path ? abs(x) : x));
+        break;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,160 @@
+/**
+ * `mailferry copy --dry-run`: the plan of a copy — per folder, what would be copied (count,
+ * bytes) and what would be skipped and why — decided exactly as copy decides, touching nothing:
+ * the destination is opened read-only, the checkpoint is only read (no lock, no record).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CheckpointState, Journal } from '../checkpoint/journal.js';
+import { jobKey, stateDir } from '../checkpoint/path.js';
+import { MailferryError } from '../errors.js';
+import { openSink, openSource } from '../drivers/registry.js';
+import type { MessageRef, Sink, Source } from '../drivers/types.js';
+import type { Logger } from '../log.js';
+import { scanDestination } from './dest-scan.js';
+import { describeEndpoint, parseEndpoint } from './endpoint.js';
+import { filterReason } from './filters.js';
+import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
+import type { CopyJobConfig } from './job.js';
+import { displayName, planFolders } from './plan.js';
+import { netFactory } from './session.js';
+
+export interface DryRunFolder {
+  folder: string;
+  dest: string;
+  /** The destination folder exists already. */
+  destExists: boolean;
+  listed: number;
+  copy: number;
+  bytes: number;
+  /** Messages decided by a digest of their bytes (no Message-ID, or --dedupe content): fetched. */
+  byContent: number;
+  /** Reason → count: checkpoint, present, duplicate, larger than --max-size, … */
+  skip: Record<string, number>;
+  /** Unchanged since the last complete run: not even listed. */
+  unchanged: boolean;
+}
+
+export interface DryRunResult {
+  dryRun: true;
+  source: string;
+  dest: string;
+  checkpoint: string;
+  folders: DryRunFolder[];
+  copy: number;
+  bytes: number;
+  skipped: number;
+}
+
+function readCheckpoint(path: string, job: string, restart: boolean): CheckpointState {
+  if (restart || !existsSync(path)) return new CheckpointState();
+  const { state, header } = Journal.replay(path);
+  if (header.job !== job) {
+    throw new MailferryError('CHECKPOINT_MISMATCH', `checkpoint ${path} belongs to another job (${header.source} → ${header.dest})`, {
+      hint: 'use another --checkpoint path, or --restart to start this one over',
+    });
+  }
+  return state;
+}
+
+export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Promise<DryRunResult> {
+  const src = parseEndpoint(cfg.source, 'source', cfg.sourceTls);
+  const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
+  const net = netFactory(cfg, hooks.log);
+  const srcDesc = describeEndpoint(src);
+  const dstDesc = describeEndpoint(dst);
+  // Same path as the real run, computed without creating the state directory.
+  const checkpoint = cfg.checkpoint ?? join(stateDir(), `${jobKey(srcDesc, dstDesc).slice(0, 16)}.journal`);
+  const state = readCheckpoint(checkpoint, jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), cfg.restart);
+  let source: Source | undefined;
+  let sink: Sink | undefined;
+  try {
+    sink = await openSink(dst, net('dest'), { readOnly: true });
+    if (!sink.existingMailbox) throw new MailferryError('USAGE', `--dry-run cannot read a ${dst.scheme}: destination yet`, { hint: 'plan a maildir: destination' });
+    source = await openSource(src, net('source'));
+    const plans = planFolders(await source.listMailboxes(), {
+      only: src.kind === 'imap' ? src.folder : undefined,
+      include: cfg.folders,
+      exclude: cfg.exclude,
+      destPrefix: dst.kind === 'imap' ? dst.folder : undefined,
+      map: cfg.map,
+    });
+    const indexes = new Map<string, Set<Identity>>();
+    const folders: DryRunFolder[] = [];
+    for (const plan of plans) {
+      const box = plan.source.path;
+      const destName = displayName(plan.destSegments);
+      const existing = await sink.existingMailbox(plan.destSegments);
+      const row: DryRunFolder = { folder: plan.name, dest: destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false };
+      folders.push(row);
+      const skip = (why: string) => (row.skip[why] = (row.skip[why] ?? 0) + 1);
+      const st = await source.status(box);
+      const fstate = state.folders.get(box);
+      const sameValidity = fstate?.validity === st.validity;
+      if (sameValidity && fstate?.end && fstate.end.uv === st.validity && st.next !== undefined && st.next === fstate.end.next) {
+        row.unchanged = true;
+        continue;
+      }
+      let index = indexes.get(destName);
+      if (!index) {
+        index = new Set();
+        if (existing !== null && cfg.dedupe !== 'none') {
+          for await (const e of scanDestination(sink, existing, cfg.dedupe, state.stored.get(existing))) if (e.identity) index.add(e.identity);
+        }
+        indexes.set(destName, index);
+      }
+      const claimed = new Set<Identity>();
+      const decide = (id: Identity, size: number) => {
+        if (claimed.has(id)) return skip('duplicate');
+        if (index!.has(id)) return skip('present');
+        claimed.add(id);
+        index!.add(id);
+        row.copy++;
+        row.bytes += size;
+      };
+      const needBody: MessageRef[] = [];
+      for await (const ref of source.list(box)) {
+        row.listed++;
+        const filtered = filterReason(cfg.filter, ref);
+        if (filtered) {
+          skip(filtered);
+          continue;
+        }
+        if (sameValidity && fstate?.done.has(ref.key)) {
+          skip('done (checkpoint)');
+          continue;
+        }
+        const id = identityBeforeBody(ref.messageId, cfg.dedupe);
+        if (id !== null) decide(id, ref.size);
+        else if (cfg.dedupe === 'none') (row.copy++, (row.bytes += ref.size));
+        else needBody.push(ref);
+      }
+      // Decided by content, as copy decides them: the bodies are read (never written anywhere).
+      row.byContent = needBody.length;
+      if (needBody.length > 0) {
+        const reader = await source.reader();
+        try {
+          for (let i = 0; i < needBody.length; i += 200) {
+            for await (const m of reader.fetch(box, needBody.slice(i, i + 200))) decide(contentIdentity(m.body), m.ref.size);
+          }
+        } finally {
+          await reader.close().catch(() => {});
+        }
+      }
+    }
+    const skipped = folders.reduce((n, f) => n + Object.values(f.skip).reduce((a, b) => a + b, 0), 0);
+    return {
+      dryRun: true,
+      source: srcDesc,
+      dest: dstDesc,
+      checkpoint,
+      folders,
+      copy: folders.reduce((n, f) => n + f.copy, 0),
+      bytes: folders.reduce((n, f) => n + f.bytes, 0),
+      skipped,
+    };
+  } finally {
+    await source?.close().catch(() => {});
+    await sink?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,54 @@
+/** `mailferry folders`: what a store holds, folder by folder — counts, bytes, special-use roles. */
+import { openSource } from '../drivers/registry.js';
+import type { Source } from '../drivers/types.js';
+import type { Logger } from '../log.js';
+import { describeEndpoint, parseEndpoint } from './endpoint.js';
+import { displayName } from './plan.js';
+import { netFactory, type NetConfig } from './session.js';
+
+export interface FolderInfo {
+  name: string;
+  /** The store's own name for it (IMAP path, Maildir++ directory). */
+  path: string;
+  specialUse: string | null;
+  /** The folder only holds other folders. */
+  noselect: boolean;
+  messages: number;
+  bytes: number;
+}
+
+export interface Inventory {
+  endpoint: string;
+  folders: FolderInfo[];
+  messages: number;
+  bytes: number;
+}
+
+export async function listFolders(cfg: NetConfig & { endpoint: string }, log: Logger): Promise<Inventory> {
+  const ep = parseEndpoint(cfg.endpoint, 'source', cfg.sourceTls);
+  const net = netFactory(cfg, log);
+  let source: Source | undefined;
+  try {
+    source = await openSource(ep, net('source'));
+    const boxes = await source.listMailboxes();
+    const folders: FolderInfo[] = [];
+    for (const m of boxes) {
+      const info: FolderInfo = { name: displayName(m.segments), path: m.path, specialUse: m.specialUse ?? null, noselect: !!m.noselect, messages: 0, bytes: 0 };
+      if (!m.noselect) {
+        const st = await source.status(m.path, { size: true });
+        info.messages = st.messages;
+        info.bytes = st.size ?? 0;
+      }
+      folders.push(info);
+    }
+    folders.sort((a, b) => (a.name === 'INBOX' ? -1 : b.name === 'INBOX' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return {
+      endpoint: describeEndpoint(ep),
+      folders,
+      messages: folders.reduce((n, f) => n + f.messages, 0),
+      bytes: folders.reduce((n, f) => n + f.bytes, 0),
+    };
+  } finally {
+    await source?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * `mailferry verify SOURCE DEST`: per folder pair (planned exactly as copy plans them), the
+ * source's identities against the destination's. Missing = in the source, not in the
+ * destination; extra = in the destination, not in the source. Reads only: the destination is
+ * opened read-only, no checkpoint is touched.
+ */
+import { MailferryError } from '../errors.js';
+import { openSink, openSource } from '../drivers/registry.js';
+import type { MessageRef, Sink, Source } from '../drivers/types.js';
+import type { Logger } from '../log.js';
+import { scanDestination } from './dest-scan.js';
+import { describeEndpoint, parseEndpoint } from './endpoint.js';
+import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
+import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
+import { displayName, planFolders, type FolderPlan } from './plan.js';
+import { netFactory, type NetConfig } from './session.js';
+
+export interface VerifyConfig extends NetConfig {
+  source: string;
+  dest: string;
+  folders: string[];
+  exclude: string[];
+  map?: FolderMap[];
+  filter?: FilterSpec;
+  dedupe: 'message-id' | 'content';
+}
+
+export interface VerifyItem {
+  folder: string;
+  /** Source key (missing) or destination key (extra). */
+  key: string;
+  messageId: string | null;
+  identity: string;
+}
+
+export interface VerifyFolder {
+  /** Source folder(s) ('/' between levels); several when --map merges them. */
+  folder: string;
+  dest: string;
+  /** The destination folder exists. */
+  exists: boolean;
+  source: number;
+  destination: number;
+  filtered: number;
+  missing: number;
+  extra: number;
+}
+
+export interface VerifyResult {
+  source: string;
+  dest: string;
+  ok: boolean;
+  messages: number;
+  missing: number;
+  extra: number;
+  folders: VerifyFolder[];
+  missingList: VerifyItem[];
+  extraList: VerifyItem[];
+  verdict: string;
+}
+
+const FETCH_BATCH = 200;
+
+async function sourceIdentities(source: Source, plan: FolderPlan, cfg: VerifyConfig, signal?: AbortSignal): Promise<{ ids: Map<Identity, MessageRef>; count: number; filtered: number }> {
+  const ids = new Map<Identity, MessageRef>();
+  const needBody: MessageRef[] = [];
+  let count = 0;
+  let filtered = 0;
+  for await (const ref of source.list(plan.source.path)) {
+    if (filterReason(cfg.filter, ref)) {
+      filtered++;
+      continue;
+    }
+    count++;
+    const id = identityBeforeBody(ref.messageId, cfg.dedupe);
+    if (id === null) needBody.push(ref);
+    else if (!ids.has(id)) ids.set(id, ref);
+  }
+  if (needBody.length > 0) {
+    const reader = await source.reader();
+    try {
+      for (let i = 0; i < needBody.length; i += FETCH_BATCH) {
+        if (signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
+        for await (const m of reader.fetch(plan.source.path, needBody.slice(i, i + FETCH_BATCH))) {
+          const id = contentIdentity(m.body);
+          if (!ids.has(id)) ids.set(id, m.ref);
+        }
+      }
+    } finally {
+      await reader.close().catch(() => {});
+    }
+  }
+  return { ids, count, filtered };
+}
+
+export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?: AbortSignal }): Promise<VerifyResult> {
+  const src = parseEndpoint(cfg.source, 'source', cfg.sourceTls);
+  const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
+  const net = netFactory(cfg, hooks.log);
+  let source: Source | undefined;
+  let sink: Sink | undefined;
+  try {
+    sink = await openSink(dst, net('dest'), { readOnly: true });
+    if (!sink.existingMailbox) throw new MailferryError('USAGE', `verify cannot read a ${dst.scheme}: destination yet`, { hint: 'verify a maildir: destination' });
+    source = await openSource(src, net('source'));
+    const plans = planFolders(await source.listMailboxes(), {
+      only: src.kind === 'imap' ? src.folder : undefined,
+      include: cfg.folders,
+      exclude: cfg.exclude,
+      destPrefix: dst.kind === 'imap' ? dst.folder : undefined,
+      map: cfg.map,
+    });
+    // Several source folders may land in one destination folder (--map): compare per destination.
+    const groups = new Map<string, FolderPlan[]>();
+    for (const p of plans) {
+      const k = displayName(p.destSegments);
+      groups.set(k, [...(groups.get(k) ?? []), p]);
+    }
+    const folders: VerifyFolder[] = [];
+    const missingList: VerifyItem[] = [];
+    const extraList: VerifyItem[] = [];
+    for (const [destName, group] of groups) {
+      if (hooks.signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
+      const want = new Map<Identity, { ref: MessageRef; folder: string }>();
+      let count = 0;
+      let filtered = 0;
+      for (const plan of group) {
+        const s = await sourceIdentities(source, plan, cfg, hooks.signal);
+        count += s.count;
+        filtered += s.filtered;
+        for (const [id, ref] of s.ids) if (!want.has(id)) want.set(id, { ref, folder: plan.name });
+      }
+      const box = await sink.existingMailbox(group[0].destSegments);
+      const have = new Set<Identity>();
+      let destCount = 0;
+      const row: VerifyFolder = { folder: group.map((p) => p.name).join(', '), dest: destName, exists: box !== null, source: count, destination: 0, filtered, missing: 0, extra: 0 };
+      if (box !== null) {
+        for await (const e of scanDestination(sink, box, cfg.dedupe)) {
+          destCount++;
+          if (!e.identity) continue;
+          have.add(e.identity);
+          if (!want.has(e.identity)) {
+            row.extra++;
+            extraList.push({ folder: destName, key: e.key, messageId: e.messageId ?? null, identity: e.identity });
+          }
+        }
+      }
+      row.destination = destCount;
+      for (const [id, { ref, folder }] of want) {
+        if (have.has(id)) continue;
+        row.missing++;
+        missingList.push({ folder, key: ref.key, messageId: ref.messageId, identity: id });
+      }
+      folders.push(row);
+    }
+    const messages = folders.reduce((n, f) => n + f.source, 0);
+    const missing = missingList.length;
+    const extra = extraList.length;
+    const extraText = extra > 0 ? ` (the destination also holds ${extra} message${extra === 1 ? '' : 's'} not in the source)` : '';
+    const verdict =
+      missing === 0
+        ? `verify: all ${messages} messages of the source are in the destination${extraText}`
+        : `verify: ${missing} of ${messages} messages of the source are missing from the destination${extraText}`;
+    return { source: describeEndpoint(src), dest: describeEndpoint(dst), ok: missing === 0, messages, missing, extra, folders, missingList, extraList, verdict };
+  } finally {
+    await source?.close().catch(() => {});
+    await sink?.close().catch(() => {});
+  }
+}

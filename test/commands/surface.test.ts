@@ -1,0 +1,195 @@
+// The command surface through the real CLI against the real Dovecot: --json shapes of folders,
+// copy --dry-run, verify and checkpoint show/reset; --dry-run touches nothing; verify finds a
+// message deleted from the destination and one added to it.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { normalizeMessageId } from '../../src/mail/headers.js';
+import { envelope, runCli } from '../harness/cli.js';
+import { expectOneLineError, h, seeded, snapshot, srcUrl, tls } from './helpers.js';
+
+const work = mkdtempSync(join(tmpdir(), 'mf-cmd-'));
+const env = { MAILFERRY_SOURCE_PASSWORD: h.user.password, XDG_STATE_HOME: join(work, 'state') };
+const fixtures = seeded('Fixtures');
+const uniqueIds = new Set(fixtures.map((m) => normalizeMessageId(m.messageId)).filter((x) => x));
+const withoutId = fixtures.filter((m) => !normalizeMessageId(m.messageId)).length;
+const expectedCopies = uniqueIds.size + withoutId;
+
+describe('folders', () => {
+  it('--json lists every folder with counts, sizes and roles', async () => {
+    const r = await runCli(['folders', srcUrl(), ...tls, '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(Object.keys(out.result).sort()).toEqual(['bytes', 'endpoint', 'folders', 'messages']);
+    const byName = new Map<string, any>(out.result.folders.map((f: any) => [f.name, f]));
+    for (const name of ['INBOX', 'Archive/2002', 'Café ☕', 'Junk', 'Junk/Old', 'Fixtures']) {
+      const f = byName.get(name);
+      expect(f, name).toBeDefined();
+      expect(Object.keys(f).sort()).toEqual(['bytes', 'messages', 'name', 'noselect', 'path', 'specialUse']);
+      expect(f.messages, name).toBe(seeded(name).length);
+      // Sizes are what the server counts (CRLF line ends): at least the stored LF bytes.
+      expect(f.bytes, name).toBeGreaterThanOrEqual(seeded(name).reduce((n, m) => n + m.bytes.length, 0));
+    }
+    expect(out.result.messages).toBe(h.manifest().length);
+    expect(out.result.bytes).toBe(out.result.folders.reduce((n: number, f: any) => n + f.bytes, 0));
+    expect(out.result.endpoint).toBe(`imap://${h.user.name}@${h.host}:${h.ports.imap}`);
+  });
+
+  it('prints a table for a person', async () => {
+    const r = await runCli(['folders', srcUrl(), ...tls], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^FOLDER\s+MESSAGES\s+SIZE\s+ROLE/);
+    expect(r.stdout).toMatch(new RegExp(`^Fixtures\\s+${fixtures.length}\\s`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^total\\s+${h.manifest().length}\\s`, 'm'));
+  });
+});
+
+describe('copy --dry-run, verify, checkpoint', () => {
+  const dest = join(work, 'md');
+  const cp = join(work, 'cp.journal');
+  const base = () => ['copy', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--checkpoint', cp];
+
+  it('--dry-run on a fresh destination: the plan, and nothing created', async () => {
+    const r = await runCli([...base(), '--dry-run', '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result).toMatchObject({ dryRun: true, checkpoint: cp, copy: expectedCopies, skipped: fixtures.length - expectedCopies });
+    expect(out.result.folders).toHaveLength(1);
+    const f = out.result.folders[0];
+    expect(f).toMatchObject({ folder: 'Fixtures', dest: 'Fixtures', destExists: false, listed: fixtures.length, copy: expectedCopies, unchanged: false });
+    expect(f.skip).toEqual(fixtures.length > expectedCopies ? { duplicate: fixtures.length - expectedCopies } : {});
+    expect(f.bytes).toBeGreaterThan(0);
+    expect(existsSync(dest)).toBe(false);
+    expect(existsSync(cp)).toBe(false);
+    expect(existsSync(cp + '.lock')).toBe(false);
+    expect(existsSync(join(work, 'state'))).toBe(false);
+  });
+
+  it('--dry-run with filters says what is left out and why', async () => {
+    const r = await runCli([...base(), '--dry-run', '--max-size', '1K', '--since', '2002-01-01'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^dry run: .* \(nothing is written\)$/m);
+    expect(r.stdout).toMatch(/Fixtures → Fixtures \(new\): copy \d+ .*skip .*\d+ larger than --max-size/);
+    expect(r.stdout).toMatch(/^would copy \d+ messages/m);
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  it('copy, then --dry-run on the filled destination changes nothing and plans nothing', async () => {
+    const c = await runCli([...base(), '--json'], { env });
+    expect(envelope(c).status, c.stderr).toBe(0);
+    expect(envelope(c).result.copied).toBe(expectedCopies);
+    const before = snapshot(dest);
+    const journal = readFileSync(cp);
+    const r = await runCli([...base(), '--dry-run', '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copy).toBe(0);
+    expect(snapshot(dest)).toEqual(before);
+    expect(readFileSync(cp).equals(journal)).toBe(true);
+    // Without the checkpoint the plan comes from the destination itself.
+    const r2 = await runCli([...base().slice(0, -2), '--checkpoint', join(work, 'none.journal'), '--dry-run', '--json'], { env });
+    const out2 = envelope(r2);
+    expect(out2.result.copy, r2.stderr).toBe(0);
+    expect(out2.result.folders[0].skip.present).toBe(fixtures.length);
+    expect(existsSync(join(work, 'none.journal'))).toBe(false);
+  });
+
+  it('verify: everything there → exit 0 and the verdict', async () => {
+    const r = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(Object.keys(out.result).sort()).toEqual(['dest', 'extra', 'extraList', 'folders', 'messages', 'missing', 'missingList', 'ok', 'source', 'verdict']);
+    expect(out.result).toMatchObject({ ok: true, messages: fixtures.length, missing: 0, extra: 0 });
+    expect(out.result.folders[0]).toEqual({ folder: 'Fixtures', dest: 'Fixtures', exists: true, source: fixtures.length, destination: expectedCopies, filtered: 0, missing: 0, extra: 0 });
+    expect(out.result.verdict).toBe(`verify: all ${fixtures.length} messages of the source are in the destination`);
+    const human = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures'], { env });
+    expect(human.code).toBe(0);
+    expect(human.stdout.trim().split('\n').at(-1)).toBe(`verify: all ${fixtures.length} messages of the source are in the destination`);
+  });
+
+  it('verify finds a message deleted from the destination and one added to it → exit 6', async () => {
+    const cur = join(dest, '.Fixtures', 'cur');
+    const files = readdirSync(cur);
+    const victim = files.find((f) => /^message-id:/im.test(readFileSync(join(cur, f), 'latin1').split('\n\n')[0]))!;
+    const victimId = normalizeMessageId(/^message-id:\s*(.*)$/im.exec(readFileSync(join(cur, victim), 'latin1'))![1]);
+    unlinkSync(join(cur, victim));
+    writeFileSync(join(cur, '1700000000.M1P1.test:2,S'), 'From: a@example.org\nMessage-ID: <added-by-hand@example.org>\nSubject: extra\n\nhello\n');
+    const r = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result).toMatchObject({ ok: false, missing: 1, extra: 1 });
+    expect(out.result.missingList).toEqual([expect.objectContaining({ folder: 'Fixtures', messageId: victimId })]);
+    expect(out.result.extraList).toEqual([expect.objectContaining({ folder: 'Fixtures', key: '1700000000.M1P1.test', messageId: '<added-by-hand@example.org>' })]);
+    expect(out.result.verdict).toBe(`verify: 1 of ${fixtures.length} messages of the source are missing from the destination (the destination also holds 1 message not in the source)`);
+    const human = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures'], { env });
+    expect(human.code).toBe(6);
+    expect(human.stdout).toContain(`missing: Fixtures #`);
+    expect(human.stdout).toContain('extra: Fixtures 1700000000.M1P1.test <added-by-hand@example.org>');
+    // A rerun of copy puts the missing one back (the checkpoint is reset first: it says "done").
+    expect((await runCli(['checkpoint', 'reset', cp], { env })).code).toBe(0);
+    const again = await runCli([...base(), '--json'], { env });
+    expect(envelope(again).result.copied, again.stderr).toBe(1);
+    expect((await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures'], { env })).code).toBe(0);
+  });
+
+  it('checkpoint show --json describes the job; reset removes it; a missing one is exit 3', async () => {
+    const r = await runCli(['checkpoint', 'show', cp, '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(Object.keys(out.result).sort()).toEqual(['bytes', 'created', 'dest', 'done', 'folders', 'locked', 'path', 'pending', 'records', 'source']);
+    expect(out.result).toMatchObject({ path: cp, dest: `maildir:${dest}`, pending: 0, locked: null });
+    expect(out.result.done).toBe(fixtures.length);
+    expect(out.result.folders).toEqual([expect.objectContaining({ folder: 'Fixtures', done: fixtures.length, pending: 0 })]);
+    const human = await runCli(['checkpoint', 'show', cp], { env });
+    expect(human.stdout).toContain(`${fixtures.length} messages done, 0 pending`);
+    const reset = await runCli(['checkpoint', 'reset', cp, '--json'], { env });
+    expect(envelope(reset)).toMatchObject({ status: 0, result: { path: cp, removed: true } });
+    expect(existsSync(cp)).toBe(false);
+    expectOneLineError(await runCli(['checkpoint', 'show', cp], { env }), 3, /no checkpoint at/);
+    const again = await runCli(['checkpoint', 'reset', cp, '--json'], { env });
+    expect(envelope(again)).toMatchObject({ status: 0, result: { removed: false } });
+  });
+
+  it('checkpoint reset refuses a file that is not a checkpoint, and a locked one', async () => {
+    const notOurs = join(work, 'notes.txt');
+    writeFileSync(notOurs, 'precious\n');
+    expectOneLineError(await runCli(['checkpoint', 'reset', notOurs], { env }), 3, /is not a mailferry checkpoint/);
+    expect(readFileSync(notOurs, 'utf8')).toBe('precious\n');
+    const c = await runCli([...base(), '--json'], { env });
+    expect(envelope(c).status, c.stderr).toBe(0);
+    writeFileSync(cp + '.lock', JSON.stringify({ pid: 1, host: (await import('node:os')).hostname(), started: 'then' }) + '\n');
+    try {
+      expectOneLineError(await runCli(['checkpoint', 'reset', cp], { env }), 7, /another mailferry run \(pid 1 /);
+      expect(existsSync(cp)).toBe(true);
+      const shown = envelope(await runCli(['checkpoint', 'show', cp, '--json'], { env }));
+      expect(shown.result.locked).toMatchObject({ pid: 1 });
+    } finally {
+      unlinkSync(cp + '.lock');
+    }
+  });
+});
+
+describe('filters and --map on copy and verify', () => {
+  const dest = join(work, 'mapped');
+  it('--map puts a folder under another name; --max-size leaves big ones out; verify agrees', async () => {
+    const maxSize = 4096;
+    const small = seeded('Junk/Old').filter((m) => m.bytes.length + 200 < maxSize).length;
+    const args = [srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Junk/Old', '--map', 'Junk/Old=Spam/2002', '--max-size', String(maxSize)];
+    const c = await runCli(['copy', ...args, '--checkpoint', join(work, 'mapped.journal'), '--json'], { env });
+    const out = envelope(c);
+    expect(out.status, c.stderr).toBe(0);
+    expect(out.result.folders[0]).toMatchObject({ folder: 'Junk/Old', dest: '.Spam.2002' });
+    expect(out.result.folders[0].filtered).toBeGreaterThan(0);
+    expect(out.result.copied).toBeGreaterThanOrEqual(small - 50); // duplicates in the corpus are skipped
+    expect(existsSync(join(dest, '.Spam.2002', 'cur'))).toBe(true);
+    expect(existsSync(join(dest, '.Junk.Old'))).toBe(false);
+    const v = await runCli(['verify', ...args, '--json'], { env });
+    expect(envelope(v), v.stderr).toMatchObject({ status: 0, result: { ok: true, missing: 0 } });
+    expect(envelope(v).result.folders[0]).toMatchObject({ folder: 'Junk/Old', dest: 'Spam/2002', filtered: out.result.folders[0].filtered });
+    // Without the size filter, verify sees the big ones missing.
+    const all = await runCli(['verify', ...args.slice(0, -2), '--json'], { env });
+    expect(envelope(all).status).toBe(6);
+    expect(envelope(all).result.missing).toBeGreaterThan(0);
+  });
+});
