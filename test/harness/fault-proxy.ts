@@ -24,6 +24,8 @@ export interface FaultOptions {
   stallAfterBytes?: number;
   stallCount?: number;
   delayMs?: number;
+  /** Count every client line matching this (see `watched`), whatever the faults. */
+  watch?: RegExp;
 }
 
 export class FaultProxy {
@@ -34,6 +36,8 @@ export class FaultProxy {
   connections = 0;
   /** Connections seen with the trigger line. */
   triggered = 0;
+  /** Client lines seen matching `watch`. */
+  watched = 0;
   opts: FaultOptions;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -106,7 +110,13 @@ export class FaultProxy {
       else send();
     };
 
+    let watchBuf = '';
     client.on('data', (chunk: Buffer) => {
+      if (this.opts.watch) {
+        const lines = (watchBuf + chunk.toString('latin1')).split('\n');
+        watchBuf = lines.pop()!.slice(-4096);
+        for (const l of lines) if (this.opts.watch.test(l)) this.watched++;
+      }
       if (!counting) {
         lineBuf = (lineBuf + chunk.toString('latin1')).slice(-4096);
         const trigger = this.opts.trigger;

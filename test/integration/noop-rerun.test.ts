@@ -1,0 +1,53 @@
+// A no-op rerun over the whole corpus downloads no message bodies: counted at the wire, through a
+// proxy that watches the client's commands.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { harness } from '../harness/env.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
+
+const h = harness();
+const BODY_FETCH = /FETCH .*(BODY\.PEEK\[\]|BINARY\.PEEK\[\]|BODY\[\]|RFC822[ )])/i;
+
+describe('no-op rerun', () => {
+  let proxy: FaultProxy;
+  const work = mkdtempSync(join(tmpdir(), 'mf-noop-'));
+  const cp = join(work, 'cp.journal');
+  const env = { MAILFERRY_SOURCE_PASSWORD: h.user.password };
+  let args: string[];
+
+  beforeAll(async () => {
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { trigger: BODY_FETCH, watch: BODY_FETCH });
+    args = ['copy', `imap://${h.user.name}@127.0.0.1:${proxy.port}`, `maildir:${join(work, 'M')}`, '--source-tls', 'none', '--checkpoint', cp, '--json'];
+  });
+  afterAll(async () => proxy.stop());
+
+  it('the first run fetches bodies; the rerun fetches none and copies 0', async () => {
+    const first = envelope(await runCli(args, { env }));
+    expect(first.status).toBe(0);
+    expect(proxy.triggered).toBeGreaterThan(0);
+    expect(proxy.watched).toBeGreaterThan(20); // ~6,000 messages in batches of at most 250
+    const before = proxy.triggered;
+    const fetchesBefore = proxy.watched;
+    const again = envelope(await runCli(args, { env }));
+    expect(again.status).toBe(0);
+    expect(again.result.copied).toBe(0);
+    expect(proxy.triggered).toBe(before);
+    expect(proxy.watched).toBe(fetchesBefore);
+  });
+
+  it('without the checkpoint, only messages lacking a Message-ID are downloaded (to digest them)', async () => {
+    rmSync(cp);
+    const before = proxy.watched;
+    const rebuilt = envelope(await runCli(args, { env }));
+    expect(rebuilt.status).toBe(0);
+    expect(rebuilt.result.copied).toBe(0);
+    const noMid = h.manifest().filter((e) => e.messageId === null).length;
+    expect(noMid).toBeGreaterThan(0);
+    // One batched body FETCH per folder holding such messages (plus BINARY refetches), never the corpus's ~30.
+    const folders = new Set(h.manifest().filter((e) => e.messageId === null).map((e) => e.folder)).size;
+    expect(proxy.watched - before).toBeLessThanOrEqual(2 * folders);
+  });
+});
