@@ -11,11 +11,17 @@ import { compactUidSet, toMailboxInfo } from './mailboxes.js';
 class ImapReader implements SourceReader {
   private open?: string;
   constructor(
-    private readonly client: ImapFlow,
+    private client: ImapFlow,
     private readonly o: NetOptions,
   ) {}
 
   private async select(mailbox: string): Promise<void> {
+    if (!this.client.usable) {
+      // An idle pooled connection the server (or our idle-read timeout) closed: a fresh one.
+      this.client.close();
+      this.client = await connectImap(this.o);
+      this.open = undefined;
+    }
     if (this.open === mailbox && this.client.mailbox) return;
     await this.client.mailboxOpen(mailbox, { readOnly: true });
     this.open = mailbox;
