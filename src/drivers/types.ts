@@ -57,6 +57,11 @@ export interface FetchedMessage {
 export interface SourceReader {
   /** Fetch the bodies of refs of one mailbox, in order, one at a time. */
   fetch(mailbox: string, refs: MessageRef[]): AsyncIterable<FetchedMessage>;
+  /**
+   * Optional: one message as a byte stream, for messages too large to hold whole (the engine uses
+   * it above its streaming threshold when the sink writer has `putStream`). null: the message is gone.
+   */
+  stream?(mailbox: string, ref: MessageRef): Promise<AsyncIterable<Buffer> | null>;
   close(): Promise<void>;
 }
 
@@ -105,6 +110,8 @@ export interface SinkWriter {
    * names the stored copy. Durable once `flush()` resolves.
    */
   put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string>;
+  /** Optional: store a message from a byte stream (already in the sink's line endings), never held whole. */
+  putStream?(mailbox: string, body: AsyncIterable<Buffer>, meta: MessageMeta): Promise<{ key: string; bytes: number }>;
   /** Durability barrier: everything put so far survives a crash once this resolves. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -112,6 +119,8 @@ export interface SinkWriter {
 
 export interface SinkCaps {
   lineEndings: 'crlf' | 'lf';
+  /** Largest message the sink accepts (IMAP APPENDLIMIT); larger ones fail as MESSAGE_TOO_LARGE. */
+  maxMessageBytes?: number;
 }
 
 export interface Sink {

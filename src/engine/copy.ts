@@ -17,6 +17,9 @@ import type { FolderPlan } from './plan.js';
 import { scanDestination } from './dest-scan.js';
 import { filterReason, type FilterSpec } from './filters.js';
 import { Pool } from './pool.js';
+import { backoffDelay, sleep } from '../retry.js';
+import { crlfToLfStream, lfToCrlfStream } from '../mail/line-endings-stream.js';
+import { Throttle } from './throttle.js';
 
 export interface CopyParams {
   source: Source;
@@ -37,6 +40,12 @@ export interface CopyParams {
   putWindow?: number;
   /** Base delay of the retry back-off (ms). */
   backoffMs?: number;
+  /** Largest message copied (--max-message-size); larger ones fail as MESSAGE_TOO_LARGE, unfetched. */
+  maxMessageBytes?: number;
+  /** Messages above this size are streamed source → sink when both can (default 8 MB). */
+  streamAboveBytes?: number;
+  /** Throttle log and worker back-off, shared with the drivers' control connections. */
+  throttle?: Throttle;
   /** --since / --before / --max-size: filtered messages are neither copied nor journaled. */
   filter?: FilterSpec;
 }
@@ -56,17 +65,8 @@ interface DestIndex {
   claimed: Set<Identity>;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((res) => {
-    const t = setTimeout(res, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
-  });
 
-export function backoffDelay(attempt: number, baseMs: number, serverMs?: number): number {
-  const exp = Math.min(30_000, baseMs * 2 ** (attempt - 1));
-  const jittered = exp / 2 + Math.random() * (exp / 2);
-  return Math.max(jittered, serverMs ?? 0);
-}
+export { backoffDelay };
 
 export async function copy(p: CopyParams): Promise<CopyResult> {
   const emit = p.onEvent ?? (() => {});
@@ -89,6 +89,24 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   const readers = new Pool<SourceReader>(() => p.source.reader(), (r) => r.close());
   const writers = new Pool<SinkWriter>(() => p.sink.writer(), (w) => w.close());
   const queue = new PQueue({ concurrency });
+  const throttle = p.throttle ?? new Throttle(concurrency);
+  throttle.onWorkers = (n, why) => {
+    queue.concurrency = Math.max(1, Math.min(n, concurrency));
+    if (why === 'throttled') p.log.warn({ msg: `server is throttling: backing off to ${queue.concurrency} worker${queue.concurrency === 1 ? '' : 's'}` });
+    else p.log.info({ msg: `no throttling for a while: ${queue.concurrency} workers` });
+  };
+  const maxMessageBytes = Math.min(p.maxMessageBytes ?? Infinity, p.sink.caps.maxMessageBytes ?? Infinity);
+  const streamAbove = p.streamAboveBytes ?? 8 * 1024 * 1024;
+  const tooLarge = (ref: MessageRef): MailferryError => {
+    const byServer = p.sink.caps.maxMessageBytes !== undefined && p.sink.caps.maxMessageBytes === maxMessageBytes && (p.maxMessageBytes ?? Infinity) > maxMessageBytes;
+    return new MailferryError('MESSAGE_TOO_LARGE', `message too large: ${ref.size} bytes, the limit is ${maxMessageBytes} (${byServer ? "the destination's APPENDLIMIT" : '--max-message-size'}); skipped`, { scope: 'message', hint: byServer ? undefined : 'raise --max-message-size to copy it' });
+  };
+
+  const toSinkStream = (body: AsyncIterable<Buffer>): AsyncIterable<Buffer> => {
+    if (p.source.caps.lineEndings === 'crlf' && p.sink.caps.lineEndings === 'lf') return crlfToLfStream(body);
+    if (p.source.caps.lineEndings === 'lf' && p.sink.caps.lineEndings === 'crlf') return lfToCrlfStream(body);
+    return body;
+  };
 
   const toSink = (body: Buffer): Buffer => {
     if (p.source.caps.lineEndings === 'crlf' && p.sink.caps.lineEndings === 'lf') return crlfToLf(body);
@@ -169,16 +187,48 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       }
     };
 
+    /** A large message, streamed source → sink without being held whole. */
+    const streamOne = async (ref: MessageRef, r: SourceReader, w: SinkWriter): Promise<boolean> => {
+      const chunks = await r.stream!(box, ref);
+      if (!chunks) return false;
+      const id = identityBeforeBody(ref.messageId, p.dedupe) ?? (ref.messageId ? midIdentity(ref.messageId) : undefined);
+      try {
+        const { key: dk, bytes } = await w.putStream!(dest, toSinkStream(chunks), { flags: ref.flags, internalDate: ref.internalDate });
+        stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
+        run.result.copied++;
+        run.result.bytes += bytes;
+        emit({ type: 'message', folder: run.plan.name, bytes });
+        outcome({ outcome: 'copied', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, dest, destKey: dk });
+      } catch (err) {
+        const e = toMailferryError(err);
+        if (e.scope !== 'message') throw e;
+        fail(run, ref, e);
+      }
+      return true;
+    };
+    /** Streamed when large, when both ends can, and when the identity needs no digest of the body. */
+    const streams = (ref: MessageRef, r: SourceReader, w: SinkWriter) =>
+      ref.size > streamAbove && !!r.stream && !!w.putStream && (p.dedupe === 'none' || identityBeforeBody(ref.messageId, p.dedupe) !== null);
+
     let attempt = 0;
+    /** After the server refused a FETCH of several messages: one message per FETCH, to find the bad one. */
+    let single = false;
     try {
       writer = await writers.acquire();
       while (remaining.length > 0 && !stopped()) {
         let reader: SourceReader | undefined;
+        /** The streamed message in progress (a message-scoped source error is its own). */
+        let current: MessageRef | undefined;
         const seen = new Set<string>();
         const inflight = new Set<Promise<void>>();
+        const part = single ? remaining.slice(0, 1) : remaining;
+        let whole: MessageRef[] = [];
         try {
           reader = await readers.acquire();
-          for await (const msg of reader.fetch(box, remaining)) {
+          const r = reader;
+          const w = writer;
+          whole = part.filter((ref) => !streams(ref, r, w));
+          for await (const msg of reader.fetch(box, whole)) {
             seen.add(msg.ref.key);
             const pr: Promise<void> = storeOne(msg.ref, msg.body, writer).finally(() => inflight.delete(pr));
             inflight.add(pr);
@@ -186,26 +236,61 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             if (stopped()) break;
           }
           await Promise.all(inflight);
+          for (const ref of part) {
+            if (stopped() || seen.has(ref.key) || !streams(ref, r, w)) continue;
+            current = ref;
+            if (await streamOne(ref, r, w)) seen.add(ref.key);
+            current = undefined;
+          }
           readers.release(reader);
           reader = undefined;
-          if (!stopped()) for (const r of remaining) if (!seen.has(r.key)) skip(run, r, undefined, 'vanished');
-          remaining = [];
+          if (!stopped()) for (const r of part) if (!seen.has(r.key)) skip(run, r, undefined, 'vanished');
+          remaining = single ? remaining.slice(1) : [];
+          attempt = 0;
+          throttle.ok();
         } catch (err) {
           await Promise.allSettled(inflight);
           if (reader) await readers.destroy(reader);
           const e = toMailferryError(err);
           remaining = remaining.filter((r) => !seen.has(r.key));
+          // Progress since the last failure (a link that drops every few MB): the retry budget
+          // is for failures in a row, not for a long batch on a bad line.
+          if (seen.size > 0) attempt = 0;
           if (e.code === 'DEST_IO' || e.code === 'AUTH_FAILED' || e.code === 'TLS_FAILED' || e.code === 'INTERNAL') {
             setFatal(e);
             break;
           }
+          if (e.scope === 'message' && remaining.length > 0) {
+            // The source refused one message (a literal beyond the size limit, say): it is the one
+            // being streamed, or else the first not yet seen (FETCH answers come in UID order).
+            const culprit = current ?? remaining.find((r) => whole.includes(r)) ?? remaining[0];
+            fail(run, culprit, e);
+            remaining = remaining.filter((r) => r !== culprit);
+            continue;
+          }
+          if (!e.retryable && e.scope !== 'run' && !single && remaining.length > 1) {
+            // The server refused the FETCH as a whole ("NO Invalid data in MIME part"): go on one
+            // message at a time, so only the message it cannot serve fails.
+            p.log.warn({ msg: `${run.plan.name}: ${e.message}; fetching the rest of the batch one message at a time` });
+            single = true;
+            continue;
+          }
           if (!e.retryable || attempt >= p.retries) {
             if (e.scope === 'run') setFatal(e);
-            else for (const r of remaining) fail(run, r, e);
+            else if (single && !e.retryable) {
+              fail(run, remaining[0], e);
+              remaining = remaining.slice(1);
+              continue;
+            } else for (const r of remaining) fail(run, r, e);
             break;
           }
           attempt++;
           const delayMs = backoffDelay(attempt, backoffMs, e.retryAfterMs);
+          // A throttle the driver already reported as it happened (cause ETHROTTLE) is not counted twice.
+          if (e.code === 'THROTTLED' && (e.cause as { code?: string } | undefined)?.code !== 'ETHROTTLE') {
+            const ev = throttle.note(run.plan.name, e.message, delayMs);
+            emit({ type: 'throttled', folder: run.plan.name, at: ev.at, delayMs, message: e.message });
+          }
           emit({ type: 'retry', folder: run.plan.name, attempt, delayMs, error: e.message });
           p.log.warn({ msg: `${run.plan.name}: ${e.message}; retry ${attempt}/${p.retries} in ${Math.round(delayMs)} ms` });
           await sleep(delayMs, stop.signal);
@@ -275,6 +360,13 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     for (const ref of todo) {
       if (stopped()) return;
       const id = identityBeforeBody(ref.messageId, p.dedupe);
+      if (ref.size > maxMessageBytes && !(id !== null && index.present.has(id))) {
+        // Never fetched: over --max-message-size or the destination's APPENDLIMIT.
+        const e = tooLarge(ref);
+        p.log.warn({ msg: `${run.plan.name}: message ${ref.key}${ref.messageId ? ` ${ref.messageId}` : ''}: ${e.message}` });
+        fail(run, ref, e);
+        continue;
+      }
       if (id !== null) {
         const verdict = claim(index, id);
         if (verdict !== 'store') {
@@ -336,5 +428,6 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     folders,
     failures,
     interrupted: p.signal?.aborted ?? false,
+    ...(throttle.summary() ? { throttled: throttle.summary() } : {}),
   };
 }

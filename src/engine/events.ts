@@ -1,4 +1,5 @@
 /** What the engine tells its observers (progress views, reports). It never writes to a terminal. */
+import type { ThrottleSummary } from './throttle.js';
 
 export interface FolderResult {
   folder: string;
@@ -34,6 +35,8 @@ export interface CopyResult {
   folders: FolderResult[];
   failures: Failure[];
   interrupted: boolean;
+  /** When and how long servers throttled the run (absent when they never did). */
+  throttled?: ThrottleSummary;
 }
 
 export type CopyEvent =
@@ -41,6 +44,7 @@ export type CopyEvent =
   | { type: 'message'; folder: string; bytes: number }
   | { type: 'folder-done'; result: FolderResult }
   | { type: 'retry'; folder: string; attempt: number; delayMs: number; error: string }
+  | { type: 'throttled'; folder: string; at: string; delayMs: number; message: string }
   | { type: 'warning'; message: string };
 
 export interface Outcome {

@@ -16,9 +16,10 @@ import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import type { CopyEvent, CopyResult, Outcome } from './events.js';
 import type { DedupeMode } from './identity.js';
 import { planFolders } from './plan.js';
+import { Throttle } from './throttle.js';
+import { checkDeleteSource, deleteFromSource } from './delete-source.js';
 import type { FilterSpec, FolderMap } from './filters.js';
 import { netFactory, type NetConfig } from './session.js';
-import { checkDeleteSource, deleteFromSource } from './delete-source.js';
 
 export interface CopyJobConfig extends NetConfig {
   source: string;
@@ -36,6 +37,8 @@ export interface CopyJobConfig extends NetConfig {
   filter?: FilterSpec;
   /** POP3: delete what is durably copied, after the copy (delete-source.ts). */
   deleteSource?: boolean;
+  /** --max-message-size: larger messages are not copied and are reported as failed. */
+  maxMessageBytes?: number;
 }
 
 export interface JobHooks {
@@ -54,7 +57,14 @@ export interface CopyJobResult extends CopyResult {
 export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<CopyJobResult> {
   const src = parseEndpoint(cfg.source, 'source', cfg.sourceTls);
   const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
-  const net = netFactory(cfg, hooks.log);
+  // One throttle log for the whole run: control connections and workers report into it.
+  const throttle = new Throttle(cfg.concurrency);
+  const onThrottle = (t: { ms: number; message: string }) => {
+    const ev = throttle.note('server', t.message, t.ms);
+    hooks.onEvent?.({ type: 'throttled', folder: '', at: ev.at, delayMs: t.ms, message: t.message });
+    hooks.log.warn({ msg: `throttled by the server, waiting ${(t.ms / 1000).toFixed(1)} s: ${t.message}` });
+  };
+  const net = netFactory({ ...cfg, onThrottle }, hooks.log);
 
   const srcDesc = describeEndpoint(src);
   const dstDesc = describeEndpoint(dst);
@@ -93,6 +103,8 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
       dedupe: cfg.dedupe,
       retries: cfg.retries,
       filter: cfg.filter,
+      maxMessageBytes: cfg.maxMessageBytes,
+      throttle,
       log: hooks.log,
       signal: hooks.signal,
       onEvent: hooks.onEvent,

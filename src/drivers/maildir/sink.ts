@@ -110,6 +110,40 @@ class MaildirWriter implements SinkWriter {
     return name;
   }
 
+  /**
+   * A message from a byte stream, never held whole: tmp/ file (O_EXCL), chunks written as they
+   * come, fsync, mtime, rename into cur/ with the size now known in the name. A failing stream
+   * (source error: a MailferryError) leaves nothing behind and is rethrown as it is.
+   */
+  async putStream(mailbox: string, body: AsyncIterable<Buffer>, meta: MessageMeta): Promise<{ key: string; bytes: number }> {
+    const dir = await this.tree.ensure(mailbox);
+    const base = uniqueName(0).replace(/,S=0$/, '');
+    const tmp = join(dir, 'tmp', base);
+    let fh: fs.FileHandle | undefined;
+    let bytes = 0;
+    try {
+      fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, FILE_MODE);
+      for await (const chunk of body) {
+        let off = 0;
+        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        bytes += chunk.length;
+      }
+      await fh.datasync();
+      await fh.close();
+      fh = undefined;
+      if (meta.internalDate) await fs.utimes(tmp, meta.internalDate, meta.internalDate);
+      const key = `${base},S=${bytes}`;
+      await fs.rename(tmp, join(dir, 'cur', `${key}:2,${flagsToInfo(meta.flags)}`));
+      this.dirty.add(join(dir, 'cur'));
+      return { key, bytes };
+    } catch (err) {
+      await fh?.close().catch(() => {});
+      await fs.unlink(tmp).catch(() => {});
+      if (err instanceof MailferryError) throw err;
+      throw ioError(err, tmp);
+    }
+  }
+
   async flush(): Promise<void> {
     const dirs = [...this.dirty];
     this.dirty.clear();
