@@ -7,6 +7,7 @@ import { renderPlan } from '../cli/render.js';
 import { formatBytes, progressView } from '../cli/progress.js';
 import { openReport } from '../cli/report.js';
 import { EXIT } from '../errors.js';
+import { parseSize } from '../engine/filters.js';
 
 export default class Copy extends BaseCommand {
   static summary = 'Copy every folder of SOURCE into DEST: one-way, additive, resumable, deduplicated by Message-ID.';
@@ -44,7 +45,8 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     checkpoint: Flags.string({ description: 'checkpoint file (default: under $XDG_STATE_HOME/mailferry, keyed by source and destination)', helpValue: 'PATH' }),
     restart: Flags.boolean({ description: 'start the checkpoint over (the destination is still deduplicated)', default: false }),
     dedupe: Flags.option({ options: ['message-id', 'content', 'none'] as const, default: 'message-id', description: 'how a message already in the destination is recognised' })(),
-    retries: Flags.integer({ description: 'retries of a batch after a transient network failure', default: 5, min: 0 }),
+    retries: Flags.integer({ description: 'retries of a batch (and reconnects of a control connection) after a transient network failure or throttling', default: 5, min: 0 }),
+    'max-message-size': Flags.string({ description: 'largest message to copy (e.g. 256M); larger ones are not fetched and are reported as failed', default: '256M', helpValue: 'SIZE' }),
     report: Flags.string({ description: 'write one NDJSON line per message outcome to FILE', helpValue: 'FILE' }),
     'delete-source': Flags.boolean({ description: 'POP3 source: delete each message once its copy is durable in DEST (default: mail stays on the server)', default: false }),
     ...outputFlags,
@@ -64,6 +66,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
       restart: flags.restart,
       dedupe: flags.dedupe,
       retries: flags.retries,
+      maxMessageBytes: parseSize('max-message-size', flags['max-message-size']),
       deleteSource: flags['delete-source'],
     };
     if (flags['dry-run']) {
@@ -99,6 +102,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
         ...r.folders.filter((f) => f.error).map((f) => `folder failed: ${f.folder}: ${f.error}`),
         ...(r.deleted !== undefined ? [`deleted ${r.deleted} messages from the source`] : []),
         ...(r.interrupted ? ['rerun the same command to resume'] : []),
+        ...(r.throttled ? [`throttled: the server slowed the run down ${r.throttled.count} time(s), ${(r.throttled.totalWaitMs / 1000).toFixed(1)} s of waiting, from ${r.throttled.first} to ${r.throttled.last}; workers went down to ${r.throttled.minWorkers}`] : []),
       ];
       const result = {
         copied: r.copied,
@@ -111,6 +115,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
         ...(r.deleted !== undefined ? { deleted: r.deleted } : {}),
         folders: r.folders,
         failures: r.failures,
+        ...(r.throttled ? { throttled: r.throttled } : {}),
       };
       return { result, human, exitCode };
     } finally {
