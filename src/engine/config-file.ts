@@ -67,14 +67,14 @@ export function readJobFile(path: string, schema: Record<string, FieldType>): Re
   const bad = (line: number, what: string, hint?: string) => new MailferryError('BAD_CONFIG', `${path} line ${line}: ${what}`, { hint });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    const line = e.linePos?.[0]?.line ?? 1;
+    const line = e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line;
     throw bad(line, e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''), 'a job file is YAML or JSON: key: value, one per line');
   }
   const base = dirname(resolve(path));
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const root = doc.contents;
   if (root === null || root === undefined) return {};
-  if (!isMap(root)) throw bad(lineOf(root as Node), 'the job file must be a mapping of keys to values', 'e.g.\n  source: imaps://alice@mail.example.org');
+  if (!isMap(root)) throw bad(lineOf(root as Node), 'the job file must be a mapping of keys to values', "one 'key: value' per line, e.g. source: imaps://alice@mail.example.org");
   const out: Record<string, JobValue> = {};
   for (const pair of root.items) {
     const keyNode = pair.key as Node;

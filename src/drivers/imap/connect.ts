@@ -33,6 +33,11 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
   const where = `${o.endpoint.host}:${o.endpoint.port}`;
   const code = e.code ?? '';
   const text = (e.responseText || e.message || String(err)).replace(/\s+/g, ' ').trim();
+  if (/unsupported authentication mechanism/i.test(text)) {
+    return new MailferryError('AUTH_FAILED', `${where} does not offer the ${o.auth === 'xoauth2' ? 'XOAUTH2' : 'requested'} login method`, {
+      hint: o.auth === 'xoauth2' ? 'drop --source-auth/--dest-auth xoauth2 to log in with a password' : 'check the server settings',
+    });
+  }
   if (e.authenticationFailed) {
     return new MailferryError('AUTH_FAILED', `login as ${o.endpoint.user} at ${where} failed: ${text}`, {
       hint: 'check the user name and the password source',

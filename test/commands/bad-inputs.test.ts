@@ -1,0 +1,143 @@
+// What a user types wrong, table-driven, through the real CLI against the real Dovecot. Each:
+// one clear line on stderr (no stack trace), the documented exit code, and the Maildir filled by
+// a good copy first is byte-for-byte the same afterwards.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { expectOneLineError, h, snapshot, srcUrl, tls } from './helpers.js';
+
+const work = mkdtempSync(join(tmpdir(), 'mf-bad-'));
+const md = join(work, 'md');
+const cp = join(work, 'cp.journal');
+// NODE_ENV=test (set by vitest) makes oclif warn about commands whose parse() threw; users run without it.
+const env = { MAILFERRY_SOURCE_PASSWORD: h.user.password, XDG_STATE_HOME: join(work, 'state'), NODE_ENV: 'production' };
+const u = h.user.name;
+const H = h.host;
+const P = h.ports;
+const aFile = join(work, 'a-file');
+const immutable = join(work, 'immutable');
+const good = (...more: string[]) => ['copy', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Fixtures', '--checkpoint', cp, ...more];
+
+interface Case {
+  name: string;
+  args: string[];
+  code: number;
+  line: RegExp;
+  env?: Record<string, string | undefined>;
+  setup?: () => void;
+  cleanup?: () => void;
+}
+
+const cases: Case[] = [
+  { name: 'unknown scheme', args: ['copy', `imapx://${u}@${H}`, `maildir:${md}`], code: 3, line: /unknown scheme 'imapx:'/ },
+  { name: 'a path instead of a URL', args: ['copy', srcUrl(), md], code: 3, line: /dest URL: '.*' is not a URL \(for a local Maildir write maildir:/ },
+  { name: "typo'd host", args: ['copy', `imap://${u}@no-such-host.invalid`, `maildir:${md}`, '--timeout', '5'], code: 5, line: /host no-such-host\.invalid not found \(check the host name/ },
+  { name: 'wrong port (nothing listening)', args: ['copy', `imap://${u}@${H}:1`, `maildir:${md}`], code: 5, line: /connection to 127\.0\.0\.1:1 refused/ },
+  { name: 'TLS on a plain port', args: ['copy', `imaps://${u}@${H}:${P.imap}`, `maildir:${md}`, ...tls], code: 4, line: /does not speak TLS/ },
+  { name: 'plain on a TLS port', args: ['copy', `imap://${u}@${H}:${P.imaps}`, `maildir:${md}`, ...tls, '--timeout', '2'], code: 5, line: /sent (no IMAP greeting \(if this is a TLS port \(993\), use imaps:\/\/\)|nothing for 2 s)/ },
+  { name: 'missing password', args: good(), env: { MAILFERRY_SOURCE_PASSWORD: undefined }, code: 3, line: /no password for the source/ },
+  { name: 'wrong password', args: good(), env: { MAILFERRY_SOURCE_PASSWORD: 'not-the-password' }, code: 4, line: /login as .* failed.*\(check the user name and the password source\)/ },
+  { name: 'self-signed certificate without --tls-ca', args: ['copy', `imaps://${u}@${H}:${P.imaps}`, `maildir:${md}`, '--checkpoint', join(work, 'tls.journal')], code: 4, line: /TLS certificate of .* not trusted .*\(add its CA with --tls-ca FILE/ },
+  { name: 'non-existent folder in the URL', args: ['copy', srcUrl('NoSuchFolder'), `maildir:${md}`, ...tls], code: 3, line: /the source has no folder 'NoSuchFolder' \(it has: / },
+  { name: '--folder matching nothing', args: ['copy', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Nope*', '--checkpoint', cp], code: 3, line: /no source folder matches --folder/ },
+  { name: 'Maildir path under a file', args: ['copy', srcUrl(), `maildir:${aFile}/sub`, ...tls], code: 3, line: /is not a directory/ },
+  { name: 'a file where the Maildir should be', args: ['copy', srcUrl(), `maildir:${aFile}`, ...tls], code: 3, line: /a-file is not a directory \(a file stands where the Maildir should be/ },
+  {
+    name: 'unwritable Maildir path (immutable directory)',
+    args: ['copy', srcUrl(), `maildir:${immutable}/md`, ...tls, '--folder', 'Fixtures'],
+    code: 3,
+    line: /cannot write .*immutable\/md: permission denied/,
+    setup: () => execFileSync('chattr', ['+i', immutable]),
+    cleanup: () => execFileSync('chattr', ['-i', immutable]),
+  },
+  {
+    name: 'the filled Maildir made unwritable, more folders asked for',
+    args: ['copy', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Junk/Old', '--checkpoint', join(work, 'other.journal')],
+    code: 3,
+    line: /permission denied/,
+    setup: () => execFileSync('chattr', ['+i', md]),
+    cleanup: () => execFileSync('chattr', ['-i', md]),
+  },
+  { name: 'malformed job file', args: ['copy', '--config', join(work, 'broken.yaml')], code: 3, line: /broken\.yaml line \d+: .*\(a job file is YAML or JSON/ },
+  { name: 'unknown key in the job file', args: ['copy', '--config', join(work, 'typo.yaml')], code: 3, line: /typo\.yaml line 1: unknown key 'sorce' \(did you mean 'source'\?\)/ },
+  { name: 'negative concurrency', args: [...good(), '--concurrency=-1'], code: 2, line: /greater than or equal to 1/ },
+  { name: 'concurrency not a number', args: [...good(), '-j', 'many'], code: 2, line: /Expected an integer/ },
+  { name: 'bad date', args: [...good(), '--since', '2024-13-45'], code: 2, line: /--since: '2024-13-45' is not a date \(write it as YYYY-MM-DD/ },
+  { name: 'a date in words', args: [...good(), '--before', 'yesterday'], code: 2, line: /--before: 'yesterday' is not a date/ },
+  { name: '--since after --before', args: [...good(), '--since', '2024-02-01', '--before', '2024-01-01'], code: 2, line: /--since must be earlier than --before/ },
+  { name: 'bad size', args: [...good(), '--max-size', '10Q'], code: 2, line: /--max-size: '10Q' is not a size/ },
+  { name: '--map without =', args: [...good(), '--map', 'Junk'], code: 2, line: /--map: 'Junk' is not SOURCE=DEST/ },
+  { name: '--map from a folder that does not exist', args: [...good(), '--map', 'Sent Items=Sent'], code: 3, line: /--map: the source has no folder 'Sent Items'/ },
+  { name: 'a flag that does not exist', args: [...good(), '--folders', 'INBOX'], code: 2, line: /Nonexistent flag: --folders/ },
+  { name: 'missing destination', args: ['copy', srcUrl()], code: 2, line: /missing DEST/ },
+  { name: 'password in the URL', args: ['copy', `imap://${u}:secret@${H}`, `maildir:${md}`], code: 3, line: /contains a password/ },
+  { name: 'POP3 URL with a folder', args: ['copy', `pop3://${u}@${H}/INBOX`, `maildir:${md}`], code: 3, line: /POP3 has no folders/ },
+  { name: 'port out of range', args: ['copy', `imap://${u}@${H}:99999`, `maildir:${md}`], code: 3, line: /dest|source URL: (bad port|cannot parse)/ },
+  { name: 'no user name', args: ['copy', `imap://${H}`, `maildir:${md}`], code: 3, line: /no user name \(put it before the host/ },
+  { name: '--tls-ca file missing', args: [...good(), '--tls-ca', join(work, 'nope.pem')], code: 3, line: /cannot read --tls-ca .*nope\.pem: ENOENT/ },
+  { name: 'password file missing', args: [...good(), '--source-password-file', join(work, 'nope.pw')], env: { MAILFERRY_SOURCE_PASSWORD: undefined }, code: 3, line: /cannot read --source-password-file/ },
+  { name: 'checkpoint of another job', args: ['copy', srcUrl('Junk'), `maildir:${md}`, ...tls, '--checkpoint', cp], code: 3, line: /belongs to another job .*\(use another --checkpoint path, or --restart/ },
+  {
+    name: 'checkpoint locked by a running copy',
+    args: good(),
+    code: 7,
+    line: /another mailferry run \(pid 1 on .*\) holds/,
+    setup: () => writeFileSync(cp + '.lock', JSON.stringify({ pid: 1, host: hostname(), started: 'earlier' }) + '\n'),
+    cleanup: () => execFileSync('rm', ['-f', cp + '.lock']),
+  },
+  { name: 'unknown --dedupe', args: [...good(), '--dedupe', 'md5'], code: 2, line: /Expected --dedupe=md5 to be one of/ },
+  { name: 'POP3 as a destination', args: ['copy', srcUrl(), `pop3://${u}@${H}`], code: 2, line: /cannot be a destination/ },
+  { name: '--quiet with --verbose', args: [...good(), '--quiet', '--verbose'], code: 2, line: /cannot also be provided/ },
+  { name: 'verify with a file as the destination', args: ['verify', srcUrl(), `maildir:${aFile}`, ...tls], code: 3, line: /is not a directory/ },
+  { name: 'checkpoint show of nothing', args: ['checkpoint', 'show', join(work, 'none.journal')], code: 3, line: /no checkpoint at/ },
+];
+
+describe(`${cases.length} bad inputs: one line, the right exit code, nothing lost`, () => {
+  let before: Map<string, string>;
+  beforeAll(async () => {
+    writeFileSync(aFile, 'not a maildir\n');
+    mkdirSync(immutable);
+    writeFileSync(join(work, 'broken.yaml'), 'source: imap://a@b\n  dest: : maildir:/x\n');
+    writeFileSync(join(work, 'typo.yaml'), 'sorce: imap://a@b\n');
+    const r = await runCli([...good(), '--json'], { env });
+    expect(envelope(r).status, r.stderr).toBe(0);
+    expect(envelope(r).result.copied).toBeGreaterThan(5);
+    before = snapshot(md);
+  });
+
+  afterAll(() => {
+    for (const d of [immutable, md]) execFileSync('chattr', ['-i', d]);
+  });
+
+  it('has at least 25 cases', () => expect(cases.length).toBeGreaterThanOrEqual(25));
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      c.setup?.();
+      try {
+        const r = await runCli(c.args, { env: { ...env, ...c.env } });
+        expectOneLineError(r, c.code, c.line);
+      } finally {
+        c.cleanup?.();
+      }
+      expect(snapshot(md)).toEqual(before);
+    });
+  }
+
+  it('with --json the same errors are one envelope with the code', async () => {
+    const r = await runCli([...good(), '--since', 'tomorrow', '--json'], { env });
+    expect(envelope(r)).toMatchObject({ status: 2, error: { code: 'USAGE', message: expect.stringContaining("'tomorrow' is not a date") } });
+    const w = await runCli([...good(), '--json'], { env: { ...env, MAILFERRY_SOURCE_PASSWORD: 'nope-wrong' } });
+    expect(envelope(w)).toMatchObject({ status: 4, error: { code: 'AUTH_FAILED' } });
+    expect(r.stderr + w.stderr).toBe('');
+  });
+
+  it('after all of it, a rerun of the good copy copies nothing and the Maildir is unchanged', async () => {
+    const r = await runCli([...good(), '--json'], { env });
+    expect(envelope(r)).toMatchObject({ status: 0, result: { copied: 0 } });
+    expect(snapshot(md)).toEqual(before);
+  });
+});

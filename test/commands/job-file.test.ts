@@ -1,0 +1,87 @@
+// --config job files through the real CLI: YAML and JSON, paths relative to the file, flags
+// overriding the file, and every kind of mistake named with its key and line (exit 3).
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { expectOneLineError, h, seeded, srcUrl } from './helpers.js';
+
+const work = mkdtempSync(join(tmpdir(), 'mf-job-'));
+const env = { MAILFERRY_SOURCE_PASSWORD: undefined, XDG_STATE_HOME: join(work, 'state') };
+writeFileSync(join(work, 'pw'), h.user.password + '\n', { mode: 0o600 });
+
+function job(name: string, text: string): string {
+  const p = join(work, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+const good = (extra = '') => `# nightly backup of the test user
+source: ${srcUrl()}
+dest: maildir:${join(work, 'md')}
+folder:
+  - Fixtures
+tls-ca: ${h.certPem}
+source-password-file: pw        # relative to this file
+checkpoint: state/fixtures.journal
+concurrency: 2
+${extra}`;
+
+describe('job files', () => {
+  it('a YAML job runs copy from any working directory; paths are relative to the file', async () => {
+    const p = job('nightly.yaml', good());
+    const r = await runCli(['copy', '--config', p, '--json'], { env, cwd: '/' });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBeGreaterThan(0);
+    expect(out.result.checkpoint).toBe(join(work, 'state', 'fixtures.journal'));
+    expect(existsSync(join(work, 'md', '.Fixtures', 'cur'))).toBe(true);
+  });
+
+  it('flags override the file; verify reads the same job file', async () => {
+    const p = job('override.yaml', good('max-size: 1K\n'));
+    const r = await runCli(['copy', '--config', p, '--folder', 'Junk/Old', '--max-size', '2K', '--dry-run', '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.folders.map((f: any) => f.folder)).toEqual(['Junk/Old']);
+    const tooBig = seeded('Junk/Old').filter((m) => m.bytes.length > 4096).length;
+    expect(out.result.folders[0].skip['larger than --max-size']).toBeGreaterThanOrEqual(tooBig);
+    const v = await runCli(['verify', '--config', job('verify.yaml', good().replace(/^(checkpoint|concurrency):.*$/gm, '')), '--json'], { env });
+    expect(envelope(v), v.stderr).toMatchObject({ status: 0, result: { ok: true } });
+  });
+
+  it('a JSON job file works too', async () => {
+    const p = job('job.json', JSON.stringify({ source: srcUrl(), dest: `maildir:${join(work, 'md')}`, folder: ['Fixtures'], 'tls-ca': h.certPem, 'source-password-file': 'pw', 'dry-run': true }, null, 2));
+    const r = await runCli(['copy', '--config', p, '--json'], { env });
+    expect(envelope(r), r.stderr).toMatchObject({ status: 0, result: { dryRun: true } });
+  });
+
+  const bad: Array<[string, string, RegExp]> = [
+    ['unknown key (a typo), with a suggestion', 'source: imap://a@b\nconcurency: 4\n', /line 2: unknown key 'concurency' \(did you mean 'concurrency'\?\)/],
+    ['wrong type: a word for a number', 'concurrency: many\n', /line 1: 'concurrency' must be a whole number/],
+    ['out of range', '\n\nconcurrency: 0\n', /line 3: 'concurrency' must be at least 1/],
+    ['wrong type: a number for a boolean', 'insecure: 1\n', /line 1: 'insecure' must be true or false/],
+    ['an option not offered', 'dedupe: md5\n', /line 1: 'dedupe' must be one of message-id, content, none/],
+    ['a list where a string belongs', 'dest:\n  - maildir:/a\n  - maildir:/b\n', /line 2: 'dest' must be a string/],
+    ['malformed YAML', 'source: imap://a@b\nfolder: [INBOX\n', /line \d+: .*a job file is YAML or JSON/],
+    ['a password in the file', 'source: imap://a@b\npassword: hunter2\n', /line 2: key 'password' is not allowed \(a job file holds no passwords/],
+    ['a list at the top', '- source: imap://a@b\n', /line 1: the job file must be a mapping/],
+    ['a duplicate key', 'source: imap://a@b\nsource: imap://c@d\n', /line 2: Map keys must be unique/],
+    ['malformed JSON', '{"source": "imap://a@b",\n "dest": }\n', /line 2: /],
+  ];
+  for (const [name, text, re] of bad) {
+    it(`refuses ${name} (exit 3, key and line named)`, async () => {
+      const p = job(`bad-${name.replace(/\W+/g, '-')}.yaml`, text);
+      const r = await runCli(['copy', '--config', p], { env });
+      expectOneLineError(r, 3, re);
+      expect(r.stderr).toContain(p);
+      if (name.startsWith('a password')) expect(r.stderr).not.toContain('hunter2');
+    });
+  }
+
+  it('a missing job file and missing SOURCE are one line each', async () => {
+    expectOneLineError(await runCli(['copy', '--config', join(work, 'nope.yaml')], { env }), 3, /cannot read job file .*nope\.yaml: ENOENT/);
+    expectOneLineError(await runCli(['copy', '--config', job('nodest.yaml', `source: ${srcUrl()}\n`)], { env }), 2, /missing DEST \(give it as an argument or as 'dest:'/);
+  });
+});

@@ -1,0 +1,88 @@
+// Password sources through the real CLI: a password command (run once, its output never shown),
+// a failing one, and a distinctive password that must appear in no output and no log at any level.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { secretResolver } from '../../src/cli/secrets.js';
+import { silentLogger } from '../../src/log.js';
+import { envelope, runCli } from '../harness/cli.js';
+import { seedFixtures } from '../harness/fixtures.js';
+import { expectOneLineError, h, srcUrl, tls } from './helpers.js';
+
+const work = mkdtempSync(join(tmpdir(), 'mf-secret-'));
+const base = { MAILFERRY_SOURCE_PASSWORD: undefined, MAILFERRY_DEST_PASSWORD: undefined, XDG_STATE_HOME: join(work, 'state') };
+const PW = 'Zq9-distinctive-Pw-7781';
+
+describe('password sources', () => {
+  let user: string;
+  beforeAll(async () => {
+    user = (await h.freshUser('pw', PW)).name;
+    await seedFixtures(h, user, 'INBOX');
+  });
+  const url = () => `imap://${user}@${h.host}:${h.ports.imap}`;
+
+  it('--source-password-command: run once, stdout used (trailing newline stripped)', async () => {
+    const counter = join(work, 'runs');
+    const cmd = `echo run >> ${counter}; printf '%s\\n' '${PW}'`;
+    const r = await runCli(['copy', url(), `maildir:${join(work, 'md1')}`, ...tls, '--source-password-command', cmd, '-j', '3', '--json'], { env: base });
+    expect(envelope(r).status, r.stderr).toBe(0);
+    expect(readFileSync(counter, 'utf8')).toBe('run\n');
+    expect(r.stdout + r.stderr).not.toContain(PW);
+  });
+
+  it('a failing command: exit 3, one line, its output never echoed', async () => {
+    const r = await runCli(['folders', url(), ...tls, '--source-password-command', `echo leaked-${PW}; echo err-${PW} >&2; exit 7`], { env: base });
+    expectOneLineError(r, 3, /--source-password-command failed with exit status 7/);
+    expect(r.stderr).not.toContain(PW);
+    const empty = await runCli(['folders', url(), ...tls, '--source-password-command', 'true'], { env: base });
+    expectOneLineError(empty, 3, /printed nothing/);
+  });
+
+  it('no password anywhere: stdout, stderr, --log-file (debug) and --report, success and failure', async () => {
+    const log = join(work, 'run.log');
+    const report = join(work, 'report.ndjson');
+    const pwFile = join(work, 'pwfile');
+    writeFileSync(pwFile, PW + '\n', { mode: 0o600 });
+    const runs = [
+      await runCli(['copy', url(), `maildir:${join(work, 'md2')}`, ...tls, '--verbose', '--log-file', log, '--report', report], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: PW } }),
+      await runCli(['copy', url(), `maildir:${join(work, 'md3')}`, ...tls, '--verbose', '--log-file', log, '--json', '--source-password-file', pwFile], { env: base }),
+      await runCli(['verify', url(), `maildir:${join(work, 'md2')}`, ...tls, '--verbose', '--log-file', log, '--source-password-command', `printf ${PW}`], { env: base }),
+      await runCli(['folders', url(), ...tls, '--verbose', '--log-file', log], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: PW } }),
+      // A wrong password: the server's refusal must not echo what was sent.
+      await runCli(['copy', url(), `maildir:${join(work, 'md4')}`, ...tls, '--verbose', '--log-file', log], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: PW + 'x' } }),
+    ];
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 4]);
+    const logText = readFileSync(log, 'utf8');
+    expect(logText.length).toBeGreaterThan(0);
+    for (const r of runs) {
+      expect(r.stdout).not.toContain(PW);
+      expect(r.stderr).not.toContain(PW);
+    }
+    expect(logText).not.toContain(PW);
+    expect(readFileSync(report, 'utf8')).not.toContain(PW);
+    // And the password is not in the process arguments either: it never was in argv.
+  });
+
+  it('xoauth2: the token command runs again on every connect; a password command only once', async () => {
+    const counter = join(work, 'tok');
+    const token = secretResolver('source', { command: `echo x >> ${counter}; echo tok-$(wc -l < ${counter})`, auth: 'xoauth2' }, silentLogger);
+    expect([await token(), await token(), await token()]).toEqual(['tok-1', 'tok-2', 'tok-3']);
+    const counter2 = join(work, 'pwc');
+    const pw = secretResolver('source', { command: `echo x >> ${counter2}; echo secret`, auth: 'password' }, silentLogger);
+    expect(await Promise.all([pw(), pw(), pw()])).toEqual(['secret', 'secret', 'secret']);
+    expect(readFileSync(counter2, 'utf8')).toBe('x\n');
+  });
+
+  it('--source-auth xoauth2 against a server without it: the token is fetched, the login fails with exit 4', async () => {
+    const counter = join(work, 'xo');
+    const r = await runCli(['folders', url(), ...tls, '--source-auth', 'xoauth2', '--source-password-command', `echo x >> ${counter}; echo ya29.token-${PW}`], { env: base });
+    expectOneLineError(r, 4, /does not offer the XOAUTH2 login method/);
+    expect(readFileSync(counter, 'utf8').length).toBeGreaterThan(0);
+    expect(r.stderr).not.toContain(PW);
+  });
+
+  it('no TTY and nothing given: the missing-secret error, never a prompt', async () => {
+    expectOneLineError(await runCli(['folders', srcUrl(), ...tls], { env: base }), 3, /no password for the source \(set MAILFERRY_SOURCE_PASSWORD, or use --source-password-file FILE or --source-password-command CMD\)/);
+  });
+});
