@@ -66,6 +66,9 @@ class BarView implements ProgressView {
       this.bytes += e.bytes;
       this.bars.get(e.folder)?.increment(1, this.payload(e.folder));
       this.total?.increment(1, this.payload('total'));
+    } else if (e.type === 'skipped') {
+      this.bars.get(e.folder)?.increment(1, this.payload(e.folder));
+      this.total?.increment(1, this.payload('total'));
     } else if (e.type === 'folder-done') {
       const bar = this.bars.get(e.result.folder);
       if (bar) {

@@ -123,6 +123,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   const skip = (run: FolderRun, ref: MessageRef, id: Identity | undefined, why: string) => {
     j.append({ t: 'k', s: run.plan.source.path, k: ref.key, id, why });
     run.result.skipped++;
+    emit({ type: 'skipped', folder: run.plan.name });
     outcome({ outcome: 'skipped', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, reason: why });
   };
 

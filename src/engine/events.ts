@@ -42,6 +42,8 @@ export interface CopyResult {
 export type CopyEvent =
   | { type: 'folder-start'; folder: string; dest: string; messages: number; bytes: number }
   | { type: 'message'; folder: string; bytes: number }
+  /** A listed message not stored (present, duplicate, vanished): progress moves on all the same. */
+  | { type: 'skipped'; folder: string }
   | { type: 'folder-done'; result: FolderResult }
   | { type: 'retry'; folder: string; attempt: number; delayMs: number; error: string }
   | { type: 'throttled'; folder: string; at: string; delayMs: number; message: string }
