@@ -175,7 +175,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         id = midIdentity(ref.messageId);
       }
       try {
+        uncertain.set(ref.key, { ref, id, content: identityBeforeBody(ref.messageId, p.dedupe) === null });
         const dk = await w.put(dest, body, { flags: ref.flags, internalDate: ref.internalDate });
+        uncertain.delete(ref.key);
         stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
         run.result.copied++;
         run.result.bytes += body.length;
@@ -183,8 +185,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         outcome({ outcome: 'copied', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, dest, destKey: dk });
       } catch (err) {
         const e = toMailferryError(err);
-        if (e.scope === 'message') return fail(run, ref, e);
-        throw e;
+        if (e.scope !== 'message') throw e; // stays uncertain: the put may have stored it
+        uncertain.delete(ref.key);
+        return fail(run, ref, e);
       }
     };
 
@@ -194,7 +197,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       if (!chunks) return false;
       const id = identityBeforeBody(ref.messageId, p.dedupe) ?? (ref.messageId ? midIdentity(ref.messageId) : undefined);
       try {
+        uncertain.set(ref.key, { ref, id, content: false });
         const { key: dk, bytes } = await w.putStream!(dest, toSinkStream(chunks), { flags: ref.flags, internalDate: ref.internalDate });
+        uncertain.delete(ref.key);
         stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
         run.result.copied++;
         run.result.bytes += bytes;
@@ -203,6 +208,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       } catch (err) {
         const e = toMailferryError(err);
         if (e.scope !== 'message') throw e;
+        uncertain.delete(ref.key);
         fail(run, ref, e);
       }
       return true;
@@ -214,6 +220,30 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     let attempt = 0;
     /** After the server refused a FETCH of several messages: one message per FETCH, to find the bad one. */
     let single = false;
+    /**
+     * Messages whose put failed with the connection (not the message): the sink may have stored
+     * them (at-least-once). Before they are sent again the destination is asked, by identity.
+     */
+    const uncertain = new Map<string, { ref: MessageRef; id?: Identity; content: boolean }>();
+    const resolveUncertain = async () => {
+      if (uncertain.size === 0) return;
+      if (p.dedupe !== 'none') {
+        const there = new Set<Identity>();
+        for await (const m of scanDestination(p.sink, dest, p.dedupe, j.state.stored.get(dest))) if (m.identity) there.add(m.identity);
+        for (const { ref, id, content } of uncertain.values()) {
+          if (id !== undefined && there.has(id)) {
+            // It did land: recorded as present, not sent twice.
+            skip(run, ref, id, 'present');
+            remaining = remaining.filter((r) => r !== ref);
+          } else if (id !== undefined && content) {
+            // Claimed by its digest when it was stored: free the claim, or the retry would call it a duplicate.
+            index.claimed.delete(id);
+            index.present.delete(id);
+          }
+        }
+      }
+      uncertain.clear();
+    };
     try {
       writer = await writers.acquire();
       while (remaining.length > 0 && !stopped()) {
@@ -222,9 +252,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         let current: MessageRef | undefined;
         const seen = new Set<string>();
         const inflight = new Set<Promise<void>>();
-        const part = single ? remaining.slice(0, 1) : remaining;
+        let part: MessageRef[] = [];
         let whole: MessageRef[] = [];
         try {
+          await resolveUncertain();
+          if (remaining.length === 0) break;
+          part = single ? remaining.slice(0, 1) : remaining;
           reader = await readers.acquire();
           const r = reader;
           const w = writer;
@@ -232,6 +265,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           for await (const msg of reader.fetch(box, whole)) {
             seen.add(msg.ref.key);
             const pr: Promise<void> = storeOne(msg.ref, msg.body, writer).finally(() => inflight.delete(pr));
+            pr.catch(() => {}); // handled below (race / all / allSettled); never an unhandled rejection
             inflight.add(pr);
             if (inflight.size >= putWindow) await Promise.race(inflight);
             if (stopped()) break;
@@ -253,10 +287,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           await Promise.allSettled(inflight);
           if (reader) await readers.destroy(reader);
           const e = toMailferryError(err);
-          remaining = remaining.filter((r) => !seen.has(r.key));
+          // Done: fetched and settled (copied, skipped or failed). Uncertain puts stay to be checked.
+          const progressed = [...seen].some((k) => !uncertain.has(k));
+          remaining = remaining.filter((r) => !seen.has(r.key) || uncertain.has(r.key));
           // Progress since the last failure (a link that drops every few MB): the retry budget
           // is for failures in a row, not for a long batch on a bad line.
-          if (seen.size > 0) attempt = 0;
+          if (progressed) attempt = 0;
           if (e.code === 'DEST_IO' || e.code === 'AUTH_FAILED' || e.code === 'TLS_FAILED' || e.code === 'INTERNAL') {
             setFatal(e);
             break;

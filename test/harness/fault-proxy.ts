@@ -9,6 +9,8 @@
  *   trigger (so a body FETCH is cut every N bytes, whatever reconnects follow).
  * - stallAfterBytes: stop forwarding in `direction` at that point, leaving the sockets open.
  *   `stallCount` limits how many connections are stalled (default 1).
+ * - cutBeforeDown: drop the link instead of forwarding a server chunk that matches (an answer
+ *   that never arrives: the command was carried out, the client cannot know).
  * - delayMs: each chunk is forwarded after this delay (both directions).
  */
 import net from 'node:net';
@@ -23,6 +25,8 @@ export interface FaultOptions {
   maxCuts?: number;
   stallAfterBytes?: number;
   stallCount?: number;
+  /** Drop the connection instead of forwarding a server chunk that matches (counts as a cut). */
+  cutBeforeDown?: RegExp;
   delayMs?: number;
   /** Count every client line matching this (see `watched`), whatever the faults. */
   watch?: RegExp;
@@ -84,6 +88,11 @@ export class FaultProxy {
       const o = this.opts;
       let out = chunk;
       let cut = false;
+      if (counting && dir === 'down' && o.cutBeforeDown && (o.maxCuts === undefined || this.cuts < o.maxCuts) && o.cutBeforeDown.test(chunk.toString('latin1'))) {
+        this.cuts++;
+        kill();
+        return;
+      }
       if (counting && (o.direction ?? 'down') === dir) {
         const room = (o.cutAfterBytes ?? Infinity) - counted;
         const stallRoom = (o.stallAfterBytes ?? Infinity) - counted;

@@ -1,0 +1,85 @@
+// Faults on the other protocols, real CLI, real Dovecot: the link to an IMAP destination is cut
+// in the middle of APPENDs and between an APPEND and its answer (stored, but unconfirmed: it must
+// not be sent twice), and a POP3 source's link is cut during RETR. The destination is exact.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { DEFAULT_LAYOUT, seedCorpus } from '../harness/corpus.js';
+import { harness } from '../harness/env.js';
+import { expectedByFolder, maildirProblems } from '../harness/expected.js';
+import { FaultProxy, type FaultOptions } from '../harness/fault-proxy.js';
+import type { ManifestEntry } from '../harness/manifest.js';
+import { sandbox } from './helpers.js';
+
+const h = harness();
+const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+let proxy: FaultProxy | undefined;
+afterEach(async () => {
+  await proxy?.stop();
+  proxy = undefined;
+});
+
+const served = (e: ManifestEntry) => e.bytes.length + e.bytes.filter((b) => b === 0x0a).length;
+
+describe('IMAP destination through a faulty link', () => {
+  let src: string;
+  let manifest: ManifestEntry[];
+  beforeAll(async () => {
+    src = (await h.freshUser('fsrc')).name;
+    manifest = await seedCorpus(h, src, { limitPerGroup: 25 });
+  });
+
+  async function copyTo(dst: string, opts: FaultOptions, extra: string[] = []) {
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, opts);
+    const box = sandbox('mf-append-');
+    const r = await runCli(
+      ['copy', `imap://${src}@${h.host}:${h.ports.imap}`, `imap://${dst}@${h.host}:${proxy.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--report', join(box, 'report'), '--json', ...extra],
+      { env },
+    );
+    return { r, out: envelope(r), box };
+  }
+
+  it('cut every N KB of APPEND uploads: the copy completes, every message once', async () => {
+    const dst = (await h.freshUser('fdst')).name;
+    const { keep, total } = expectedByFolder(manifest);
+    const n = Math.ceil(Math.max(...manifest.map(served)) * 1.5);
+    const { r, out } = await copyTo(dst, { trigger: /APPEND/i, direction: 'up', cutAfterBytes: n }, ['--concurrency', '2']);
+    expect(out.status, JSON.stringify(out.result?.failures?.slice(0, 2) ?? out.error) + r.stderr.slice(-1500)).toBe(0);
+    expect(proxy!.cuts).toBeGreaterThanOrEqual(3);
+    expect(out.result.copied + out.result.skipped).toBe(total);
+    expect(maildirProblems(h.maildirOf(dst), keep, { loose: true })).toEqual([]);
+  });
+
+  it('an APPEND stored but never confirmed (link cut before the answer) is found in the destination, not sent twice', async () => {
+    const dst = (await h.freshUser('fdst')).name;
+    const { keep, total } = expectedByFolder(manifest);
+    // Drop the link instead of passing on the server's "OK [APPENDUID …]", three times.
+    const { r, out, box } = await copyTo(dst, { trigger: /APPEND/i, cutBeforeDown: /^\S+ OK \[APPENDUID/m, maxCuts: 3 });
+    expect(out.status, JSON.stringify(out.result?.failures?.slice(0, 2) ?? out.error) + r.stderr.slice(-1500)).toBe(0);
+    expect(proxy!.cuts).toBe(3);
+    // Each of the three was stored by the server: the retry found it there (skipped as present).
+    expect(out.result.skipped).toBe(3);
+    expect(out.result.copied + out.result.skipped, readFileSync(join(box, 'report'), 'utf8').split('\n').filter((l) => /"key":"1",/.test(l)).join('\n') + r.stderr.slice(-3000)).toBe(total);
+    expect(maildirProblems(h.maildirOf(dst), keep, { loose: true })).toEqual([]);
+  });
+});
+
+describe('POP3 source through a faulty link', () => {
+  it('cut every N KB of RETR: the copy completes, every message once', async () => {
+    const user = (await h.freshUser('fpop')).name;
+    const inboxOnly = Object.fromEntries(Object.keys(DEFAULT_LAYOUT).map((g) => [g, 'INBOX']));
+    const manifest = await seedCorpus(h, user, { limitPerGroup: 20, layout: inboxOnly });
+    const { keep, total } = expectedByFolder(manifest);
+    const n = Math.ceil(Math.max(...manifest.map(served)) * 1.5);
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.pop3 }, { trigger: /^RETR /im, cutAfterBytes: n });
+    const box = sandbox('mf-retr-');
+    const dest = join(box, 'dest');
+    const r = await runCli(['copy', `pop3://${user}@${h.host}:${proxy.port}`, `maildir:${dest}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, JSON.stringify(out.result?.failures?.slice(0, 2) ?? out.error) + r.stderr.slice(-1500)).toBe(0);
+    expect(proxy.cuts).toBeGreaterThanOrEqual(2);
+    expect(out.result.copied).toBe(total);
+    expect(maildirProblems(dest, keep, { loose: true })).toEqual([]);
+  });
+});
