@@ -116,8 +116,10 @@ export class FakeImapServer {
   /** Every command line (without literals), across sessions. */
   readonly commands: string[] = [];
   readonly sessions: FakeImapSession[] = [];
-  /** APPENDs received: mailbox and bytes. */
+  /** APPENDs accepted: mailbox and bytes. */
   readonly appended: Array<{ mailbox: string; body: Buffer; flags: string }> = [];
+  /** The last literal a client sent (an APPEND's message, for hooks to look at). */
+  lastLiteral?: Buffer;
   private readonly server: net.Server;
 
   private constructor(readonly opts: FakeImapOptions) {
@@ -213,6 +215,8 @@ export class FakeImapSession {
 
   private async command(parts: Part[]): Promise<void> {
     const toks = tokens(parts);
+    const literals = parts.filter((p): p is Buffer => Buffer.isBuffer(p));
+    if (literals.length > 0) this.server.lastLiteral = literals[literals.length - 1];
     const text = parts.filter((p) => typeof p === 'string').join(' ');
     this.server.commands.push(text);
     const tag = toks[0] ?? '*';

@@ -1,0 +1,76 @@
+// An IMAP destination that refuses one message: NO [OVERQUOTA] to every APPEND of it. Through the
+// real CLI, fake servers on both ends: that message alone fails, with the server's reason; the
+// others are appended exactly once; exit 6.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { FakeImapServer } from '../harness/fake-imap.js';
+import { fakeMessage, sandbox } from './helpers.js';
+
+describe('NO [OVERQUOTA] on the APPEND of one message', () => {
+  let src: FakeImapServer;
+  let dst: FakeImapServer;
+  const msgs = [1, 2, 3, 4, 5].map((n) => ({ uid: n, body: fakeMessage(n) }));
+  beforeAll(async () => {
+    src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
+    dst = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [] }],
+      hook: (s, tag, name) => {
+        if (name !== 'APPEND') return false;
+        const body = s.server.lastLiteral;
+        if (!body?.includes('Subject: message 3')) return false;
+        s.send(`${tag} NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n`);
+        return true;
+      },
+    });
+  });
+  afterAll(async () => {
+    await src.stop();
+    await dst.stop();
+  });
+
+  it('fails that message with the reason, appends the others once, exits 6', async () => {
+    const box = sandbox('mf-quota-');
+    const r = await runCli(
+      ['copy', `imap://u@127.0.0.1:${src.port}`, `imap://u@127.0.0.1:${dst.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'],
+      { env: { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' } },
+    );
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.copied).toBe(4);
+    expect(out.result.failures).toHaveLength(1);
+    expect(out.result.failures[0].key).toBe('3');
+    expect(out.result.failures[0].error).toMatch(/quota/i);
+    const appended = dst.appended.map((a) => a.body.toString('latin1'));
+    for (const m of msgs.filter((x) => x.uid !== 3)) expect(appended.filter((a) => a === m.body.toString('latin1')), `message ${m.uid}`).toHaveLength(1);
+    expect(appended.some((a) => a.includes('Subject: message 3'))).toBe(false);
+  });
+});
+
+describe("the destination's APPENDLIMIT", () => {
+  it('a message above it is not fetched, not appended, and reported with the reason', async () => {
+    const small = fakeMessage(1);
+    const big = fakeMessage(2, { bodyLines: 40 });
+    const src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: small }, { uid: 2, body: big }] }] });
+    const limit = small.length + 100;
+    const dst = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [] }], capabilities: [`APPENDLIMIT=${limit}`] });
+    try {
+      const box = sandbox('mf-alimit-');
+      const r = await runCli(
+        ['copy', `imap://u@127.0.0.1:${src.port}`, `imap://u@127.0.0.1:${dst.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'],
+        { env: { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' } },
+      );
+      const out = envelope(r);
+      expect(out.status, r.stderr).toBe(6);
+      expect(out.result.copied).toBe(1);
+      expect(out.result.failures).toHaveLength(1);
+      expect(out.result.failures[0]).toMatchObject({ key: '2', code: 'MESSAGE_TOO_LARGE' });
+      expect(out.result.failures[0].error).toContain(`the limit is ${limit} (the destination's APPENDLIMIT)`);
+      expect(dst.appended).toHaveLength(1);
+      expect(src.commands.some((c) => /FETCH (\S*,)?2[\s,:]\S* ?\(UID BODY\.PEEK\[\]/.test(c) || /FETCH 1:2 \(UID BODY/.test(c))).toBe(false);
+    } finally {
+      await src.stop();
+      await dst.stop();
+    }
+  });
+});
