@@ -43,15 +43,18 @@ interface RawToken {
  */
 export function mergeJobFile<F extends Record<string, unknown>, A extends Record<string, unknown>>(
   file: string | undefined,
-  defs: { flags: Record<string, unknown>; args: string[] },
+  defs: { flags: Record<string, unknown>; args: string[]; alsoAccepted?: Record<string, unknown> },
   parsed: { flags: F; args: A; raw: RawToken[] },
 ): { flags: F; args: A } {
   const flags = { ...parsed.flags } as Record<string, unknown>;
   const args = { ...parsed.args } as Record<string, unknown>;
   if (file) {
     const given = new Set(parsed.raw.filter((t) => t.type === 'flag').map((t) => t.flag));
-    const values: Record<string, JobValue> = readJobFile(file, schemaOf(defs.flags, defs.args));
+    // Keys of a sibling command (copy's, for verify) are checked but not applied: one job file serves both.
+    const schema = { ...schemaOf(defs.alsoAccepted ?? {}, []), ...schemaOf(defs.flags, defs.args) };
+    const values: Record<string, JobValue> = readJobFile(file, schema);
     for (const [k, v] of Object.entries(values)) {
+      if (!(k in defs.flags) && !defs.args.includes(k)) continue;
       if (defs.args.includes(k)) {
         if (args[k] === undefined) args[k] = v;
       } else if (!given.has(k)) flags[k] = v;

@@ -15,8 +15,11 @@ export default class Copy extends BaseCommand {
   static description = `Endpoints are URLs: imap://user@host[:port][/folder], imaps://… (TLS, port 993), maildir:PATH,
 and as a source pop3://user@host[:port] or pop3s://… (TLS, port 995). A folder in the source URL copies
 just that folder; a folder in an IMAP destination URL is a prefix (POP3 mail lands in it). Passwords come from $MAILFERRY_SOURCE_PASSWORD /
-$MAILFERRY_DEST_PASSWORD or --source-password-file / --dest-password-file, never from the command line.
+$MAILFERRY_DEST_PASSWORD, --source-password-file / --dest-password-file, --source-password-command /
+--dest-password-command, or a no-echo prompt on a terminal — never from the command line.
 Run it again and it copies only what is new; interrupted runs resume from the checkpoint.
+--dry-run prints the plan and touches nothing; --config FILE reads a YAML/JSON job file whose keys
+are these flags' long names (flags given override it).
 
 Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rerun to resume),
 6 partial (some messages failed; listed), 7 checkpoint locked, 130 interrupted (resumable).`;
@@ -28,6 +31,9 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     '<%= config.bin %> copy pop3s://alice@pop.example.org imaps://alice@imap.example.org/Migrated --delete-source',
     '<%= config.bin %> copy imaps://alice@old.example.org imaps://alice@new.example.org',
     '<%= config.bin %> copy maildir:/srv/backup/alice imaps://alice@new.example.org',
+    "<%= config.bin %> copy imaps://alice@mail.example.org maildir:/srv/backup/alice --source-password-command 'pass show mail/alice'",
+    "<%= config.bin %> copy imaps://alice@old.example.org maildir:/srv/alice --since 2024-01-01 --max-size 25M --map 'Sent Items=Sent' --dry-run",
+    '<%= config.bin %> copy --config /etc/mailferry/alice.yaml --quiet',
   ];
 
   static args = {

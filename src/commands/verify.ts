@@ -34,17 +34,18 @@ missing, 2 usage, 3 configuration, 4 authentication/TLS, 5 network.`;
     ...selectionFlags,
     ...filterFlags,
     ...configFlag,
-    dedupe: Flags.option({ options: ['message-id', 'content'] as const, default: 'message-id', description: 'how messages are matched' })(),
+    dedupe: Flags.option({ options: ['message-id', 'content', 'none'] as const, default: 'message-id', description: "how messages are matched ('none', from a copy job file, matches by Message-ID)" })(),
     ...outputFlags,
   };
 
   protected async execute(): Promise<CommandOutcome> {
     const parsed = await this.parse(Verify);
-    const { args, flags } = mergeJobFile(parsed.flags.config, { flags: Verify.flags, args: ['source', 'dest'] }, parsed);
+    const { default: Copy } = await import('./copy.js');
+    const { args, flags } = mergeJobFile(parsed.flags.config, { flags: Verify.flags, args: ['source', 'dest'], alsoAccepted: Copy.flags }, parsed);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const { runVerify } = await import('../engine/verify.js');
     const r = await runVerify(
-      { source: args.source!, dest: args.dest!, ...netConfigFrom(flags, this.logger), ...selectionFrom(flags), dedupe: flags.dedupe },
+      { source: args.source!, dest: args.dest!, ...netConfigFrom(flags, this.logger), ...selectionFrom(flags), dedupe: flags.dedupe === 'content' ? 'content' : 'message-id' },
       { log: this.logger },
     );
     return { result: r, human: renderVerify(r), exitCode: r.ok ? EXIT.ok : EXIT.partial };

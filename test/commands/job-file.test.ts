@@ -47,7 +47,7 @@ describe('job files', () => {
     expect(out.result.folders.map((f: any) => f.folder)).toEqual(['Junk/Old']);
     const tooBig = seeded('Junk/Old').filter((m) => m.bytes.length > 4096).length;
     expect(out.result.folders[0].skip['larger than --max-size']).toBeGreaterThanOrEqual(tooBig);
-    const v = await runCli(['verify', '--config', job('verify.yaml', good().replace(/^(checkpoint|concurrency):.*$/gm, '')), '--json'], { env });
+    const v = await runCli(['verify', '--config', job('verify.yaml', good('dedupe: none\nrestart: false\n')), '--json'], { env });
     expect(envelope(v), v.stderr).toMatchObject({ status: 0, result: { ok: true } });
   });
 
@@ -79,6 +79,11 @@ describe('job files', () => {
       if (name.startsWith('a password')) expect(r.stderr).not.toContain('hunter2');
     });
   }
+
+  it('verify checks copy-only keys too (a typo is still an error)', async () => {
+    const r = await runCli(['verify', '--config', job('verify-typo.yaml', good('restrat: true\n'))], { env });
+    expectOneLineError(r, 3, /line 10: unknown key 'restrat' \(did you mean 'restart'\?\)/);
+  });
 
   it('a missing job file and missing SOURCE are one line each', async () => {
     expectOneLineError(await runCli(['copy', '--config', join(work, 'nope.yaml')], { env }), 3, /cannot read job file .*nope\.yaml: ENOENT/);
