@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { normalizeMessageId } from '../../src/mail/headers.js';
 import { envelope, runCli } from '../harness/cli.js';
+import { seedFixtures } from '../harness/fixtures.js';
 import { expectOneLineError, h, seeded, snapshot, srcUrl, tls } from './helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mf-cmd-'));
@@ -42,6 +43,24 @@ describe('folders', () => {
     expect(r.stdout).toMatch(/^FOLDER\s+MESSAGES\s+SIZE\s+ROLE/);
     expect(r.stdout).toMatch(new RegExp(`^Fixtures\\s+${fixtures.length}\\s`, 'm'));
     expect(r.stdout).toMatch(new RegExp(`^total\\s+${h.manifest().length}\\s`, 'm'));
+  });
+});
+
+describe('folders on other stores', () => {
+  it('a Maildir (sizes from the files) and a POP3 box (sizes from LIST)', async () => {
+    const user = (await h.freshUser('fold')).name;
+    const seededFx = await seedFixtures(h, user, 'INBOX');
+    const pop = await runCli(['folders', `pop3://${user}@${h.host}:${h.ports.pop3}`, ...tls, '--json'], { env: { ...env, MAILFERRY_SOURCE_PASSWORD: 'pass' } });
+    const p = envelope(pop);
+    expect(p.status, pop.stderr).toBe(0);
+    expect(p.result.folders).toEqual([expect.objectContaining({ name: 'INBOX', messages: seededFx.length })]);
+    expect(p.result.bytes).toBeGreaterThanOrEqual(seededFx.reduce((n, m) => n + m.bytes.length, 0));
+    const md = h.maildirOf(user);
+    const m = envelope(await runCli(['folders', `maildir:${md}`, '--json'], { env }));
+    expect(m.status).toBe(0);
+    const inbox = m.result.folders.find((f: any) => f.name === 'INBOX');
+    expect(inbox.messages).toBe(seededFx.length);
+    expect(inbox.bytes).toBe(seededFx.reduce((n, x) => n + x.bytes.length, 0));
   });
 });
 

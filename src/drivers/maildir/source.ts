@@ -136,17 +136,20 @@ export class MaildirSource implements Source {
     return d;
   }
 
-  async status(mailbox: string): Promise<MailboxStatus> {
+  async status(mailbox: string, opts: { size?: boolean } = {}): Promise<MailboxStatus> {
     const dir = this.dirOf(mailbox);
     let messages = 0;
+    let size = 0;
     for (const sub of ['cur', 'new']) {
       try {
-        messages += (await fs.readdir(join(dir, sub))).filter((n) => !n.startsWith('.')).length;
+        const names = (await fs.readdir(join(dir, sub))).filter((n) => !n.startsWith('.'));
+        messages += names.length;
+        if (opts.size) for (const n of names) size += (await fs.stat(join(dir, sub, n)).catch(() => null))?.size ?? 0;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw readError(err, join(dir, sub));
       }
     }
-    return { validity: MAILDIR_VALIDITY, messages };
+    return { validity: MAILDIR_VALIDITY, messages, ...(opts.size ? { size } : {}) };
   }
 
   async *list(mailbox: string, opts: { afterSeq?: number; known?: ReadonlySet<string> } = {}): AsyncIterable<MessageRef> {

@@ -103,10 +103,14 @@ export class Pop3Source implements Source {
     if (mailbox !== POP3_MAILBOX) throw new MailferryError('NO_SUCH_MAILBOX', `POP3 has only INBOX, not '${mailbox}'`, { scope: 'mailbox' });
   }
 
-  async status(mailbox: string): Promise<MailboxStatus> {
+  async status(mailbox: string, opts: { size?: boolean } = {}): Promise<MailboxStatus> {
     this.checkMailbox(mailbox);
     const s = await this.session();
-    return { validity: POP3_VALIDITY, messages: s.numbers.size };
+    if (!opts.size) return { validity: POP3_VALIDITY, messages: s.numbers.size };
+    const sizes = await s.client.list();
+    let size = 0;
+    for (const n of s.numbers.values()) size += sizes.get(n) ?? 0;
+    return { validity: POP3_VALIDITY, messages: s.numbers.size, size };
   }
 
   async *list(mailbox: string, opts: { afterSeq?: number; known?: ReadonlySet<string> } = {}): AsyncIterable<MessageRef> {

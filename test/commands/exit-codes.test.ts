@@ -1,0 +1,61 @@
+// Each exit code of the table, produced by a real situation through the real CLI (130 — interrupted —
+// is produced by SIGINT in test/faults/kill-sweep.test.ts). And help for every command, with examples.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/errors.js';
+import { envelope, runCli } from '../harness/cli.js';
+import { h, srcUrl, tls } from './helpers.js';
+
+const work = mkdtempSync(join(tmpdir(), 'mf-exit-'));
+const env = { MAILFERRY_SOURCE_PASSWORD: h.user.password, XDG_STATE_HOME: join(work, 'state'), NODE_ENV: 'production' };
+const copyFx = (dest: string, ...more: string[]) => ['copy', srcUrl(), `maildir:${join(work, dest)}`, ...tls, '--folder', 'Fixtures', '--json', ...more];
+
+describe('exit codes from real situations', () => {
+  const table: Array<[number, string, string[], Record<string, string | undefined>?]> = [
+    [EXIT.ok, 'a good copy', copyFx('ok', '--checkpoint', join(work, 'ok.j'))],
+    [EXIT.usage, 'a flag value out of range', copyFx('u', '--concurrency=0')],
+    [EXIT.config, 'no password anywhere', copyFx('c'), { MAILFERRY_SOURCE_PASSWORD: undefined }],
+    [EXIT.auth, 'a wrong password', copyFx('a'), { MAILFERRY_SOURCE_PASSWORD: 'wrong' }],
+    [EXIT.network, 'nothing listening on the port', ['copy', `imap://x@${h.host}:1`, `maildir:${join(work, 'n')}`, '--json']],
+    [EXIT.partial, 'messages over --max-message-size', copyFx('p', '--max-message-size', '1K', '--checkpoint', join(work, 'p.j'))],
+  ];
+  for (const [code, what, args, extra] of table) {
+    it(`${code}: ${what}`, async () => {
+      const r = await runCli(args, { env: { ...env, ...extra } });
+      const out = envelope(r);
+      expect(r.code, r.stderr).toBe(code);
+      expect(out.status).toBe(code);
+      if (code === EXIT.partial) expect(out.result.failures[0]).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+      else if (code !== EXIT.ok) expect(out.error.code).toBeTruthy();
+    });
+  }
+
+  it('7: the checkpoint is held by a running copy', async () => {
+    const cp = join(work, 'locked.j');
+    writeFileSync(cp + '.lock', JSON.stringify({ pid: 1, host: hostname(), started: 'now' }) + '\n');
+    const r = await runCli(copyFx('l', '--checkpoint', cp), { env });
+    expect(r.code).toBe(EXIT.locked);
+    expect(envelope(r).error.code).toBe('CHECKPOINT_LOCKED');
+  });
+
+  it('6: verify when something is missing; 0 when not', async () => {
+    const ok = await runCli(['verify', srcUrl(), `maildir:${join(work, 'ok')}`, ...tls, '--folder', 'Fixtures'], { env });
+    expect(ok.code, ok.stderr).toBe(EXIT.ok);
+    const missing = await runCli(['verify', srcUrl(), `maildir:${join(work, 'p')}`, ...tls, '--folder', 'Fixtures'], { env });
+    expect(missing.code, missing.stderr).toBe(EXIT.partial);
+  });
+});
+
+describe('help', () => {
+  for (const id of ['copy', 'verify', 'folders', 'checkpoint show', 'checkpoint reset']) {
+    it(`mailferry ${id} --help has a description and real examples`, async () => {
+      const r = await runCli([...id.split(' '), '--help'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('DESCRIPTION');
+      expect(r.stdout).toContain('EXAMPLES');
+      expect(r.stdout).toContain(`$ mailferry ${id} `);
+    });
+  }
+});
