@@ -131,7 +131,7 @@ export interface Sink {
    * The sink's name for a folder that exists, creating nothing; null when it does not exist.
    * Needed by verify and --dry-run (a sink without it cannot be verified yet).
    */
-  existingMailbox?(segments: string[]): Promise<string | null>;
+  existingMailbox?(segments: string[], specialUse?: string): Promise<string | null>;
   /** Scan what a folder holds. `known` keys may be skipped (their identity is already known). */
   scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage>;
   writer(): Promise<SinkWriter>;

@@ -70,7 +70,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
   let sink: Sink | undefined;
   try {
     sink = await openSink(dst, net('dest'), { readOnly: true });
-    if (!sink.existingMailbox) throw new MailferryError('USAGE', `--dry-run cannot read a ${dst.scheme}: destination yet`, { hint: 'plan a maildir: destination' });
+    if (!sink.existingMailbox) throw new MailferryError('USAGE', `--dry-run cannot read a ${dst.scheme}: destination yet`, { hint: 'plan a maildir: or imap: destination' });
     source = await openSource(src, net('source'));
     const plans = planFolders(await source.listMailboxes(), {
       only: src.kind === 'imap' ? src.folder : undefined,
@@ -84,7 +84,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     for (const plan of plans) {
       const box = plan.source.path;
       const destName = displayName(plan.destSegments);
-      const existing = await sink.existingMailbox(plan.destSegments);
+      const existing = await sink.existingMailbox(plan.destSegments, plan.source.specialUse);
       const row: DryRunFolder = { folder: plan.name, dest: destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false };
       folders.push(row);
       const skip = (why: string) => (row.skip[why] = (row.skip[why] ?? 0) + 1);

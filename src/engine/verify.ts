@@ -101,7 +101,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
   let sink: Sink | undefined;
   try {
     sink = await openSink(dst, net('dest'), { readOnly: true });
-    if (!sink.existingMailbox) throw new MailferryError('USAGE', `verify cannot read a ${dst.scheme}: destination yet`, { hint: 'verify a maildir: destination' });
+    if (!sink.existingMailbox) throw new MailferryError('USAGE', `verify cannot read a ${dst.scheme}: destination yet`, { hint: 'verify a maildir: or imap: destination' });
     source = await openSource(src, net('source'));
     const plans = planFolders(await source.listMailboxes(), {
       only: src.kind === 'imap' ? src.folder : undefined,
@@ -130,7 +130,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
         filtered += s.filtered;
         for (const [id, ref] of s.ids) if (!want.has(id)) want.set(id, { ref, folder: plan.name });
       }
-      const box = await sink.existingMailbox(group[0].destSegments);
+      const box = await sink.existingMailbox(group[0].destSegments, group[0].source.specialUse);
       const have = new Set<Identity>();
       let destCount = 0;
       const row: VerifyFolder = { folder: group.map((p) => p.name).join(', '), dest: destName, exists: box !== null, source: count, destination: 0, filtered, missing: 0, extra: 0 };

@@ -189,6 +189,26 @@ describe('copy --dry-run, verify, checkpoint', () => {
   });
 });
 
+describe('an IMAP destination', () => {
+  it('--dry-run creates no folder on the server; verify compares against it', async () => {
+    const dst = (await h.freshUser('vdst')).name;
+    const dstUrl = `imap://${dst}@${h.host}:${h.ports.imap}`;
+    const denv = { ...env, MAILFERRY_DEST_PASSWORD: 'pass' };
+    const args = [srcUrl(), dstUrl, ...tls, '--folder', 'Fixtures'];
+    const plan = await runCli(['copy', ...args, '--checkpoint', join(work, 'imap.j'), '--dry-run', '--json'], { env: denv });
+    expect(envelope(plan), plan.stderr).toMatchObject({ status: 0, result: { copy: expectedCopies } });
+    expect(envelope(plan).result.folders[0].destExists).toBe(false);
+    const listed = await h.doveadm(['mailbox', 'list', '-u', dst]);
+    expect(String(listed.stdout)).not.toContain('Fixtures');
+    const before = envelope(await runCli(['verify', ...args, '--json'], { env: denv }));
+    expect(before).toMatchObject({ status: 6, result: { missing: expectedCopies, folders: [{ exists: false }] } });
+    const c = await runCli(['copy', ...args, '--checkpoint', join(work, 'imap.j'), '--json'], { env: denv });
+    expect(envelope(c).status, c.stderr).toBe(0);
+    const after = await runCli(['verify', ...args, '--json'], { env: denv });
+    expect(envelope(after), after.stderr).toMatchObject({ status: 0, result: { ok: true, missing: 0, extra: 0 } });
+  });
+});
+
 describe('filters and --map on copy and verify', () => {
   const dest = join(work, 'mapped');
   it('--map puts a folder under another name; --max-size leaves big ones out; verify agrees', async () => {
