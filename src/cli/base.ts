@@ -88,6 +88,8 @@ export abstract class BaseCommand extends Command {
     } else {
       process.stderr.write(redact(`mailferry: error: ${e.oneLine()}`) + '\n');
     }
+    // Into --log-file too (debug: on stderr only with --verbose), so a cron log says how a run ended.
+    this.logger.debug({ msg: `run failed: ${e.oneLine()}`, code: e.code, exit: status });
     if (e.code === 'INTERNAL') this.logger.debug({ msg: 'internal error', stack: (e.cause as Error | undefined)?.stack });
     process.exitCode = status;
   }

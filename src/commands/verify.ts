@@ -26,7 +26,7 @@ missing, 2 usage, 3 configuration, 4 authentication/TLS, 5 network.`;
 
   static args = {
     source: Args.string({ description: 'the store that should be fully copied (imap://, imaps://, pop3://, maildir:PATH)' }),
-    dest: Args.string({ description: 'the copy (maildir:PATH)' }),
+    dest: Args.string({ description: 'the copy (maildir:PATH, imap://, imaps://)' }),
   };
 
   static flags = {
