@@ -183,8 +183,9 @@ async function main(o: BenchOptions): Promise<void> {
           }
           runs.push({ scenario, scale, tool: c.tool, rep, msgs, wall: t.wall, rssKB: t.rssKB, user: t.user, sys: t.sys, ok, note, fidelity });
           log(`${scenario} ×${scale} ${c.tool} #${rep}: ${t.wall.toFixed(2)} s, ${(msgs / t.wall).toFixed(0)} msgs/s, ${(t.rssKB / 1024).toFixed(0)} MB${ok ? '' : ` FAILED: ${note} ${t.stderr.slice(-300)}`}`);
-          const prev = last.get(c.tool);
-          if (prev && prev.target !== target && !o.keep) await rm(prev.target, { recursive: true, force: true });
+          // Targets stay until the end: ext4 skips recently freed inodes when it allocates new ones
+          // (recently_deleted(), up to minutes), so deleting between runs taxes whichever run follows.
+          // The work dir goes at the very end.
           last.set(c.tool, { inv, target });
         }
       }
@@ -205,7 +206,6 @@ async function main(o: BenchOptions): Promise<void> {
           log(`no-op ${scenario} ×${scale} ${c.tool} #${rep}: ${t.wall.toFixed(2)} s${ok ? '' : ` FAILED: ${note}`}`);
         }
       }
-      if (!o.keep) for (const l of last.values()) await rm(l.target, { recursive: true, force: true });
       await writeFile(path.join(work, 'runs.json'), JSON.stringify(runs, null, 1));
     }
   } finally {

@@ -59,7 +59,9 @@ describe('IMAP destination through a faulty link', () => {
     expect(out.status, JSON.stringify(out.result?.failures?.slice(0, 2) ?? out.error) + r.stderr.slice(-1500)).toBe(0);
     expect(proxy!.cuts).toBe(3);
     // Each of the three was stored by the server: the retry found it there (skipped as present).
-    expect(out.result.skipped).toBe(3);
+    // APPENDs go out as MULTIAPPEND batches, confirmed as a whole: every message of an unconfirmed
+    // batch is found there, so at least three are skipped.
+    expect(out.result.skipped).toBeGreaterThanOrEqual(3);
     expect(out.result.copied + out.result.skipped, readFileSync(join(box, 'report'), 'utf8').split('\n').filter((l) => /"key":"1",/.test(l)).join('\n') + r.stderr.slice(-3000)).toBe(total);
     expect(maildirProblems(h.maildirOf(dst), keep, { loose: true })).toEqual([]);
   });

@@ -5,9 +5,10 @@
  * \Drafts, \Junk, \Trash, \Archive) lands in the destination's folder with that role, whatever its
  * name, unless the destination URL names a prefix folder (then everything goes under the prefix).
  *
- * Writers are separate connections (one per engine worker) so APPENDs, one round trip each, are
- * spread over connections. A tagged OK to APPEND means the server has stored the message: the
- * writer's flush() has nothing left to do. Keys are "UIDVALIDITY:UID" from APPENDUID (UIDPLUS).
+ * Writers are separate connections (one per engine worker) so APPENDs are spread over
+ * connections; the puts in flight on one writer go out together as one MULTIAPPEND
+ * (append-batcher.ts, multiappend.ts) when the server offers it. A tagged OK to APPEND means
+ * the server has stored the message(s): the writer's flush() has nothing left to do. Keys are "UIDVALIDITY:UID" from APPENDUID (UIDPLUS).
  *
  * scan() reads a folder's Message-IDs with ONE bulk FETCH (UID + the Message-ID header field).
  */
@@ -16,7 +17,9 @@ import { MailferryError } from '../../errors.js';
 import { headerValue, normalizeMessageId } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import type { MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
+import { AppendBatcher, defaultBatchLimits, type BatchLimits, type Pending } from './append-batcher.js';
 import { classifyImapError, connectImap } from './connect.js';
+import { canMultiappend, multiAppend, type AppendItem } from './multiappend.js';
 
 /** Roles that are mapped by role rather than by name. */
 const MAPPED_ROLES = new Set(['\\Sent', '\\Drafts', '\\Junk', '\\Trash', '\\Archive']);
@@ -47,7 +50,14 @@ function appendError(err: unknown, o: NetOptions, mailbox: string): MailferryErr
 class ImapWriter implements SinkWriter {
   /** One connection, shared by the puts in flight (imapflow queues their APPENDs). */
   private client?: Promise<ImapFlow>;
-  constructor(private readonly o: NetOptions) {}
+  /** Puts in flight are grouped into MULTIAPPEND commands (one server transaction each). */
+  private readonly batcher: AppendBatcher<AppendItem>;
+  constructor(
+    private readonly o: NetOptions,
+    private readonly limits: BatchLimits = defaultBatchLimits(),
+  ) {
+    this.batcher = new AppendBatcher<AppendItem>((mailbox, batch) => this.sendBatch(mailbox, batch), limits);
+  }
 
   /** The connection; a new one when the last broke (puts in flight share one connect). */
   private async conn(): Promise<ImapFlow> {
@@ -66,12 +76,47 @@ class ImapWriter implements SinkWriter {
     return next;
   }
 
-  async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
-    const client = await this.conn();
+  put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
     const flags = meta.flags.filter((f) => !UNSETTABLE.has(f.toLowerCase()));
+    return this.batcher.put(mailbox, { body, flags, internalDate: meta.internalDate }, body.length);
+  }
+
+  private async sendBatch(mailbox: string, batch: Pending<AppendItem>[]): Promise<void> {
+    if (batch.length > 1) {
+      let client: ImapFlow | undefined;
+      try {
+        client = await this.conn();
+        if (canMultiappend(client)) {
+          const keys = await multiAppend(client, mailbox, batch.map((p) => p.item));
+          batch.forEach((p, i) => p.resolve(keys[i]!));
+          return;
+        }
+      } catch (err) {
+        const status = (err as { responseStatus?: string })?.responseStatus;
+        if (status !== 'NO' && status !== 'BAD') {
+          // A link that breaks under long commands: halve the batches (down to one message).
+          this.limits.messages = Math.max(1, Math.min(this.limits.messages, Math.floor(batch.length / 2)));
+          const e = client ? appendError(err, this.o, mailbox) : err;
+          for (const p of batch) p.reject(e);
+          return;
+        }
+        // Refused as a whole (none stored): one by one, so a refusal names its message.
+      }
+    }
+    for (const p of batch) {
+      try {
+        p.resolve(await this.appendOne(mailbox, p.item.body, p.item.flags, p.item.internalDate));
+      } catch (err) {
+        p.reject(err);
+      }
+    }
+  }
+
+  private async appendOne(mailbox: string, body: Buffer, flags: string[], internalDate?: Date): Promise<string> {
+    const client = await this.conn();
     let res;
     try {
-      res = await client.append(mailbox, body, flags, meta.internalDate);
+      res = await client.append(mailbox, body, flags, internalDate);
     } catch (err) {
       throw appendError(err, this.o, mailbox);
     }
@@ -96,6 +141,8 @@ export class ImapSink implements Sink {
   private readonly made = new Map<string, string>();
   private delimiter = '.';
   private prefix = '';
+  /** MULTIAPPEND batch bounds shared by this sink's writers. */
+  private readonly batchLimits = defaultBatchLimits();
 
   private constructor(
     private readonly client: ImapFlow,
@@ -239,7 +286,7 @@ export class ImapSink implements Sink {
   }
 
   async writer(): Promise<SinkWriter> {
-    return new ImapWriter(this.o);
+    return new ImapWriter(this.o, this.batchLimits);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,87 @@
+// Speed guard that is not a timing (issue 7): counts what a copy costs per message, at the wire
+// (IMAP commands, through a proxy) and at the kernel (fsync/fdatasync calls, through strace).
+// Every message must be fsynced once; nothing else may cost a sync or a command per message.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN } from '../harness/cli.js';
+import { seedCorpus } from '../harness/corpus.js';
+import { harness } from '../harness/env.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
+
+const h = harness();
+const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+const FOLDERS = 5;
+const PER_FOLDER = 40;
+const MESSAGES = FOLDERS * PER_FOLDER;
+
+/** Runs the real CLI under `strace -f -c` and returns its JSON result and the sync call count. */
+async function tracedCopy(args: string[], work: string): Promise<{ status: number; copied: number; syncs: number }> {
+  const summary = join(work, `strace-${Date.now()}.txt`);
+  const child = spawn('strace', ['-f', '-qq', '-c', '-o', summary, '-e', 'trace=fsync,fdatasync', process.execPath, BIN, ...args, '--json'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', (e) => reject(new Error(`cannot run strace (apt-get install strace): ${e.message}`)));
+    child.on('close', resolve);
+  });
+  expect(code, err.slice(-2000)).toBe(0);
+  const doc = JSON.parse(out.trim().split('\n').at(-1)!);
+  let syncs = 0;
+  for (const line of readFileSync(summary, 'utf8').split('\n')) {
+    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/.exec(line);
+    if (m) syncs += Number(m[1]);
+  }
+  return { status: doc.status, copied: doc.result.copied, syncs };
+}
+
+describe('cost per message of a copy (counted, not timed)', () => {
+  let src: string;
+  let work: string;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    src = (await h.freshUser('guard')).name;
+    await seedCorpus(h, src, { limitPerGroup: PER_FOLDER });
+    work = mkdtempSync(join(tmpdir(), 'mf-guard-'));
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i });
+  });
+  afterAll(async () => proxy?.stop());
+
+  it('IMAP → Maildir: one fsync per message, a few FETCH commands per folder; the rerun neither fetches nor syncs messages', async () => {
+    const args = ['copy', `imap://${src}@${h.host}:${proxy.port}`, `maildir:${join(work, 'M')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp1')];
+    const before = proxy.watched;
+    const first = await tracedCopy(args, work);
+    expect(first).toMatchObject({ status: 0, copied: MESSAGES });
+    // Each message file is synced (durability), plus per batch and folder: directories and the journal.
+    expect(first.syncs).toBeGreaterThanOrEqual(MESSAGES);
+    expect(first.syncs).toBeLessThanOrEqual(MESSAGES + 6 * FOLDERS + 10);
+    // One metadata FETCH per folder and one body FETCH per batch (≤ 250 messages).
+    expect(proxy.watched - before).toBeLessThanOrEqual(3 * FOLDERS);
+
+    const again = await tracedCopy(args, work);
+    expect(again).toMatchObject({ status: 0, copied: 0 });
+    expect(again.syncs).toBeLessThanOrEqual(4);
+    expect(proxy.watched - before).toBeLessThanOrEqual(3 * FOLDERS);
+  });
+
+  it('IMAP → IMAP: APPENDs go out in batches (MULTIAPPEND), not one command per message', async () => {
+    const dst = (await h.freshUser('guard-dst')).name;
+    const before = proxy.watched;
+    const r = await tracedCopy(
+      ['copy', `imap://${src}@${h.host}:${proxy.port}`, `imap://${dst}@${h.host}:${proxy.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(work, 'cp2')],
+      work,
+    );
+    expect(r).toMatchObject({ status: 0, copied: MESSAGES });
+    // FETCHes as above; APPEND commands carry many messages each (at least 4 on average).
+    expect(proxy.watched - before).toBeLessThanOrEqual(3 * FOLDERS + MESSAGES / 4);
+    // The server stores the messages; mailferry syncs only its journal (per batch).
+    expect(r.syncs).toBeLessThanOrEqual(4 * FOLDERS + 10);
+  });
+});
