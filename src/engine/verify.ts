@@ -61,14 +61,18 @@ export interface VerifyResult {
 
 const FETCH_BATCH = 200;
 
-async function sourceIdentities(source: Source, plan: FolderPlan, cfg: VerifyConfig, signal?: AbortSignal): Promise<{ ids: Map<Identity, MessageRef>; count: number; filtered: number }> {
+async function sourceIdentities(source: Source, plan: FolderPlan, cfg: VerifyConfig, signal?: AbortSignal): Promise<{ ids: Map<Identity, MessageRef>; count: number; filtered: number; filteredIds: Set<Identity> }> {
   const ids = new Map<Identity, MessageRef>();
+  const filteredIds = new Set<Identity>();
   const needBody: MessageRef[] = [];
   let count = 0;
   let filtered = 0;
   for await (const ref of source.list(plan.source.path)) {
     if (filterReason(cfg.filter, ref)) {
       filtered++;
+      const fid = identityBeforeBody(ref.messageId, cfg.dedupe);
+      if (fid !== null) filteredIds.add(fid);
+      else needBody.push(ref); // its digest, so a copy made without the filter is not "extra"
       continue;
     }
     count++;
@@ -83,14 +87,15 @@ async function sourceIdentities(source: Source, plan: FolderPlan, cfg: VerifyCon
         if (signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
         for await (const m of reader.fetch(plan.source.path, needBody.slice(i, i + FETCH_BATCH))) {
           const id = contentIdentity(m.body);
-          if (!ids.has(id)) ids.set(id, m.ref);
+          if (filterReason(cfg.filter, m.ref)) filteredIds.add(id);
+          else if (!ids.has(id)) ids.set(id, m.ref);
         }
       }
     } finally {
       await reader.close().catch(() => {});
     }
   }
-  return { ids, count, filtered };
+  return { ids, count, filtered, filteredIds };
 }
 
 export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?: AbortSignal }): Promise<VerifyResult> {
@@ -124,10 +129,13 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
       const want = new Map<Identity, { ref: MessageRef; folder: string }>();
       let count = 0;
       let filtered = 0;
+      // Filtered out of the source, but possibly copied by an earlier unfiltered run: not "extra".
+      const outOfScope = new Set<Identity>();
       for (const plan of group) {
         const s = await sourceIdentities(source, plan, cfg, hooks.signal);
         count += s.count;
         filtered += s.filtered;
+        for (const id of s.filteredIds) outOfScope.add(id);
         for (const [id, ref] of s.ids) if (!want.has(id)) want.set(id, { ref, folder: plan.name });
       }
       const box = await sink.existingMailbox(group[0].destSegments, group[0].source.specialUse);
@@ -139,7 +147,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
           destCount++;
           if (!e.identity) continue;
           have.add(e.identity);
-          if (!want.has(e.identity)) {
+          if (!want.has(e.identity) && !outOfScope.has(e.identity)) {
             row.extra++;
             extraList.push({ folder: destName, key: e.key, messageId: e.messageId ?? null, identity: e.identity });
           }

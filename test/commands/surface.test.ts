@@ -226,6 +226,9 @@ describe('filters and --map on copy and verify', () => {
     const v = await runCli(['verify', ...args, '--json'], { env });
     expect(envelope(v), v.stderr).toMatchObject({ status: 0, result: { ok: true, missing: 0 } });
     expect(envelope(v).result.folders[0]).toMatchObject({ folder: 'Junk/Old', dest: 'Spam/2002', filtered: out.result.folders[0].filtered });
+    // A stricter filter on verify: what it leaves out is neither missing nor "extra".
+    const strict = await runCli(['verify', ...args.slice(0, -1), '1K', '--json'], { env });
+    expect(envelope(strict), strict.stderr).toMatchObject({ status: 0, result: { missing: 0, extra: 0 } });
     // Without the size filter, verify sees the big ones missing.
     const all = await runCli(['verify', ...args.slice(0, -2), '--json'], { env });
     expect(envelope(all).status).toBe(6);
