@@ -229,8 +229,39 @@ export class MaildirSource implements Source {
   async reader(): Promise<SourceReader> {
     return {
       fetch: (mailbox, refs) => this.fetch(mailbox, refs),
+      stream: (mailbox, ref) => this.stream(mailbox, ref),
       close: async () => {},
     };
+  }
+
+  /** One large message read in chunks, never held whole; read errors are the message's own. */
+  private async stream(mailbox: string, ref: MessageRef): Promise<AsyncIterable<Buffer> | null> {
+    const path = await this.pathOf(mailbox, ref.key);
+    if (!path) return null;
+    let fh: fs.FileHandle;
+    try {
+      fh = await fs.open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw readError(err, path, 'message');
+    }
+    return (async function* () {
+      try {
+        for (;;) {
+          const buf = Buffer.allocUnsafe(256 * 1024);
+          let n: number;
+          try {
+            n = (await fh.read(buf, 0, buf.length, null)).bytesRead;
+          } catch (err) {
+            throw readError(err, path, 'message');
+          }
+          if (n === 0) return;
+          yield buf.subarray(0, n);
+        }
+      } finally {
+        await fh.close();
+      }
+    })();
   }
 
   private async *fetch(mailbox: string, refs: MessageRef[]): AsyncIterable<FetchedMessage> {

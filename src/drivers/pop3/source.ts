@@ -139,8 +139,17 @@ export class Pop3Source implements Source {
   async reader(): Promise<SourceReader> {
     return {
       fetch: (mailbox, refs) => this.fetch(mailbox, refs),
+      stream: (mailbox, ref) => this.stream(mailbox, ref),
       close: async () => {},
     };
+  }
+
+  /** One large message as RETR chunks (dot-unstuffed, CRLF), never held whole. */
+  private async stream(mailbox: string, ref: MessageRef): Promise<AsyncIterable<Buffer> | null> {
+    this.checkMailbox(mailbox);
+    const s = await this.session();
+    const n = s.numbers.get(ref.key);
+    return n === undefined ? null : s.client.retr(n);
   }
 
   /**
