@@ -144,6 +144,36 @@ describe('POP3 --delete-source', () => {
   });
 });
 
+describe('POP3 --delete-source keeps what is not durably copied', () => {
+  const env = { MAILFERRY_SOURCE_PASSWORD: 'pass' };
+
+  it('messages that failed (here: over --max-message-size) stay on the server; the run is partial (6)', async () => {
+    const src = (await h.freshUser('p3keep')).name;
+    const seeded = await seedCorpus(h, src, { layout: allToInbox, limitPerGroup: 6 });
+    const limit = 4000;
+    // LIST sizes count CRLF line endings: the stored LF bytes plus one per line
+    const tooBig = seeded.filter((e) => e.bytes.length + (e.bytes.toString('latin1').match(/\n/g)?.length ?? 0) > limit);
+    expect(tooBig.length).toBeGreaterThan(0);
+    expect(tooBig.length).toBeLessThan(seeded.length);
+    const dest = join(work, 'keep-md');
+    const r = await runCli(['copy', `pop3://${src}@${h.host}:${h.ports.pop3}`, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'keep.journal'), '--max-message-size', String(limit), '--delete-source', '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.failed).toBe(tooBig.length);
+    expect(out.result.deleted).toBe(seeded.length - tooBig.length);
+    const left = readMaildirTree(h.maildirOf(src)).get('INBOX')!;
+    expect(countBy(left.map((f) => f.bytes))).toEqual(countBy(tooBig.map((e) => e.bytes)));
+  });
+
+  it('--dry-run with --delete-source deletes nothing', async () => {
+    const src = (await h.freshUser('p3dry')).name;
+    const seeded = await seedCorpus(h, src, { layout: allToInbox, limitPerGroup: 2 });
+    const r = await runCli(['copy', `pop3://${src}@${h.host}:${h.ports.pop3}`, `maildir:${join(work, 'dry')}`, ...tls, '--checkpoint', join(work, 'dry.journal'), '--delete-source', '--dry-run', '--json'], { env });
+    expect(envelope(r).status, r.stderr).toBe(0);
+    expect(readMaildirTree(h.maildirOf(src)).get('INBOX')!.length).toBe(seeded.length);
+  });
+});
+
 describe('POP3 → Maildir', () => {
   it('lands in the Maildir INBOX, LF line endings, byte-exact modulo the final newline; pop3s works too', async () => {
     const src = (await h.freshUser('p3md')).name;
