@@ -6,6 +6,7 @@ import { netConfigFrom, selectionFrom } from '../cli/options.js';
 import { renderPlan } from '../cli/render.js';
 import { formatBytes, progressView } from '../cli/progress.js';
 import { openReport } from '../cli/report.js';
+import { crashHook } from '../cli/crash-hook.js';
 import { EXIT } from '../errors.js';
 import { parseSize } from '../engine/filters.js';
 
@@ -81,6 +82,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
       return { result: plan, human: renderPlan(plan), exitCode: EXIT.ok };
     }
     const { runCopyJob } = await import('../engine/job.js');
+    const crash = crashHook();
     const view = progressView({ json: flags.json, quiet: flags.quiet });
     const report = openReport(flags.report);
     const abort = new AbortController();
@@ -97,7 +99,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     try {
       const r = await runCopyJob(
         cfg,
-        { log: this.logger, signal: abort.signal, onEvent: (e) => view.onEvent(e), onOutcome: (o) => report.write(o) },
+        { log: this.logger, signal: abort.signal, onEvent: (e) => (view.onEvent(e), crash(e)), onOutcome: (o) => report.write(o) },
       );
       const secs = (Date.now() - started) / 1000;
       const exitCode = r.interrupted ? EXIT.interrupted : r.failed > 0 || r.folders.some((f) => f.error) ? EXIT.partial : EXIT.ok;
