@@ -63,6 +63,7 @@ function mailferryProblem(t: Timing, fid: Fidelity, ref: Reference, fromPop: boo
   if (fid.missing !== fid.eol) problems.push(`${fid.missing} missing`);
   if (fid.sameFolder !== fid.exact) problems.push(`${fid.exact - fid.sameFolder} in the wrong folder`);
   if (env.result && env.result.copied !== ref.count) problems.push(`reported ${env.result.copied} copied`);
+  if (problems.length && fid.samples.length) problems.push(`e.g. ${fid.samples.join(' ')}`);
   return problems.join(', ');
 }
 
@@ -113,6 +114,7 @@ async function main(o: BenchOptions): Promise<void> {
     const usersFor = (scale: number): Users => ({ imap: `src${scale}`, pop: `pop${scale}` });
     for (const scale of scales) {
       for (const scenario of SCENARIOS) {
+        if (scale > 1 && !o.scaleAll && scenario !== 'IMAP→Maildir') continue;
         const reps = scale === 1 ? o.reps : o.scaleReps;
         const cases = toolCases(env, scenario, scale, usersFor(scale), reps).filter((c) => o.only.test(`${scenario} x${scale} ${c.tool}`));
         if (cases.length) plan.push({ scenario, scale, cases });

@@ -13,6 +13,8 @@ export interface BenchOptions {
   scaleReps: number;
   /** Copies of the corpus for the large runs; 0 = skip them. */
   scale: number;
+  /** Large runs for every scenario, not only IMAP→Maildir (adds many minutes: peers are slow there). */
+  scaleAll: boolean;
   /** Run only cases whose "scenario xN tool" matches. */
   only: RegExp;
   peers: boolean;
@@ -34,16 +36,17 @@ export interface BenchOptions {
   argv: string[];
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--reps N] [--scale N] [--scale-reps N] [--only REGEX]
+const USAGE = `usage: npm run bench -- [--quick] [--reps N] [--scale N] [--scale-reps N] [--scale-all] [--only REGEX]
        [--no-peers] [--slow-peers] [--dir DIR] [--out FILE|''] [--keep] [--timeout SEC]
        [--mf-arg ARG]... [--mf-env K=V]... [--mf-root DIR] [--variant NAME=DIR]...
   --quick        corpus ×1 only, one repetition, no RESULTS.md unless --out is given
+  --scale-all    the ×N corpus for every scenario (default: IMAP→Maildir only)
   --only REGEX   e.g. --only 'IMAP→Maildir' or --only 'x10' or --only 'mailferry'
   --variant NAME=DIR  also measure the build in DIR (a checkout with dist/) as "mailferry@NAME"`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const o: BenchOptions = {
-    reps: 3, scaleReps: 1, scale: 10, only: /./, peers: true, slowPeers: false,
+    reps: 3, scaleReps: 1, scale: 10, scaleAll: false, only: /./, peers: true, slowPeers: false,
     dir: process.env.MF_BENCH_DIR || os.tmpdir(), out: path.join(BENCH_DIR, 'RESULTS.md'), keep: false,
     timeoutSec: 900, mfArgs: [], mfEnv: {}, mfRoot: ROOT, variants: [], argv,
   };
@@ -65,6 +68,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       case '--quick': quick = true; break;
       case '--reps': o.reps = Math.max(1, int()); break;
       case '--scale': o.scale = int(); break;
+      case '--scale-all': o.scaleAll = true; break;
       case '--scale-reps': o.scaleReps = Math.max(1, int()); break;
       case '--only': o.only = new RegExp(val()); break;
       case '--no-peers': o.peers = false; break;

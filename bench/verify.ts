@@ -122,10 +122,12 @@ export interface Fidelity {
   /** Byte-identical copies in the same folder (relative Maildir path) as the reference. */
   sameFolder: number;
   added: Map<string, number>;
+  /** A few target files that are not byte-identical to a stored copy. */
+  samples: string[];
 }
 
 export async function compare(ref: Reference, targetRoot: string): Promise<Fidelity> {
-  const fid: Fidelity = { count: 0, bytes: 0, exact: 0, eol: 0, hdrAdded: 0, altered: 0, dup: 0, missing: 0, sameFolder: 0, added: new Map() };
+  const fid: Fidelity = { count: 0, bytes: 0, exact: 0, eol: 0, hdrAdded: 0, altered: 0, dup: 0, missing: 0, sameFolder: 0, added: new Map(), samples: [] };
   const seen = new Map<string, number>();
   const seenFolder = new Map<string, number>();
   await readAll(await mailFiles(targetRoot), (f, raw) => {
@@ -140,6 +142,7 @@ export async function compare(ref: Reference, targetRoot: string): Promise<Fidel
       if ((seenFolder.get(k) ?? 0) <= (ref.perFolder.get(k) ?? 0)) fid.sameFolder++;
       return;
     }
+    if (fid.samples.length < 3) fid.samples.push(f.file);
     const { hdr, body } = split(raw);
     if (ref.eol.has(sha(hdr + body))) return void fid.eol++;
     const lines = unfold(hdr);

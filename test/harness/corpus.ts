@@ -59,7 +59,7 @@ export function loadCorpusMessages(opts: { limitPerGroup?: number } = {}): Corpu
 
 const MID_RE = /^(message-id:[^\n]*(?:\n[ \t][^\n]*)*)/im;
 
-/** Copy k of a message: k=0 unchanged; else Message-ID "<x>" → "<x.ck>", or an X-Rig-Copy header. */
+/** Copy k of a message: k=0 unchanged; else Message-ID "<x>" → "<x.ck>" ("x" → "x.ck"), or an X-Rig-Copy header. */
 export function corpusVariant(raw: Buffer, k: number): Buffer {
   if (k === 0) return raw;
   const s = raw.toString('latin1');
@@ -68,9 +68,10 @@ export function corpusVariant(raw: Buffer, k: number): Buffer {
   const hdr = s.slice(0, end);
   const rest = s.slice(end);
   const m = MID_RE.exec(hdr);
-  if (m && m[1]!.includes('>')) {
+  if (m && m[1]!.trim().length > 'message-id:'.length) {
+    // "<x>" → "<x.ck>"; a bare "x" (no angle brackets) → "x.ck", so every copy has its own ID.
     const h = m[1]!;
-    const i = h.lastIndexOf('>');
+    const i = h.includes('>') ? h.lastIndexOf('>') : h.trimEnd().length;
     const changed = hdr.slice(0, m.index) + h.slice(0, i) + `.c${k}` + h.slice(i) + hdr.slice(m.index + h.length);
     return Buffer.from(changed + rest, 'latin1');
   }
