@@ -69,9 +69,11 @@ export function corpusVariant(raw: Buffer, k: number): Buffer {
   const rest = s.slice(end);
   const m = MID_RE.exec(hdr);
   if (m && m[1]!.trim().length > 'message-id:'.length) {
-    // "<x>" → "<x.ck>"; a bare "x" (no angle brackets) → "x.ck", so every copy has its own ID.
+    // "<x>" → "<x.ck>" (before the first '>': "<a<b>>" → "<a<b.ck>>", as readers take "<b>");
+    // a bare "x (comment)" → "x.ck (comment)". So every copy has its own ID.
     const h = m[1]!;
-    const i = h.includes('>') ? h.lastIndexOf('>') : h.trimEnd().length;
+    const bare = /^message-id:[ \t]*[^\s(]+/i.exec(h);
+    const i = h.includes('>') ? h.indexOf('>') : bare ? bare[0].length : h.trimEnd().length;
     const changed = hdr.slice(0, m.index) + h.slice(0, i) + `.c${k}` + h.slice(i) + hdr.slice(m.index + h.length);
     return Buffer.from(changed + rest, 'latin1');
   }
