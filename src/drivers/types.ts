@@ -121,6 +121,8 @@ export interface SinkCaps {
   lineEndings: 'crlf' | 'lf';
   /** Largest message the sink accepts (IMAP APPENDLIMIT); larger ones fail as MESSAGE_TOO_LARGE. */
   maxMessageBytes?: number;
+  /** Puts a worker keeps in flight, when the sink gains from more than the engine's default (16). */
+  putWindow?: number;
 }
 
 export interface Sink {

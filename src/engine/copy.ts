@@ -73,7 +73,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   const outcome = p.onOutcome ?? (() => {});
   const batchMessages = p.batchMessages ?? 250;
   const batchBytes = p.batchBytes ?? 16 * 1024 * 1024;
-  const putWindow = p.putWindow ?? 16;
+  const putWindow = p.putWindow ?? p.sink.caps.putWindow ?? 16;
   const backoffMs = p.backoffMs ?? 500;
   const concurrency = p.source.caps.parallelReaders ? p.concurrency : 1;
   const j = p.journal;

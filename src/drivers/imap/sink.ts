@@ -136,7 +136,8 @@ class ImapWriter implements SinkWriter {
 
 export class ImapSink implements Sink {
   /** maxMessageBytes: the server's APPENDLIMIT=N, so the engine skips larger messages unfetched. */
-  readonly caps: SinkCaps = { lineEndings: 'crlf' };
+  /** putWindow: the puts in flight become one MULTIAPPEND (one server transaction) per batch. */
+  readonly caps: SinkCaps = { lineEndings: 'crlf', putWindow: 64 };
   private folders = new Map<string, ListResponse>();
   private readonly made = new Map<string, string>();
   private delimiter = '.';
