@@ -162,6 +162,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     const stored: JournalRecord[] = [];
     let writer: SinkWriter | undefined;
     let remaining = batch;
+    /** Messages of this batch with an outcome (copied, skipped, failed): never sent again. */
+    const settled = new Set<string>();
     for (const r of batch) j.append({ t: 'i', s: box, k: r.key, id: identityBeforeBody(r.messageId, p.dedupe) ?? undefined });
 
     const storeOne = async (ref: MessageRef, raw: Buffer, w: SinkWriter) => {
@@ -170,7 +172,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       if (id === undefined && p.dedupe !== 'none') {
         id = contentIdentity(body);
         const verdict = claim(index, id);
-        if (verdict !== 'store') return skip(run, ref, id, verdict);
+        if (verdict !== 'store') return (settled.add(ref.key), skip(run, ref, id, verdict));
       } else if (id === undefined && ref.messageId) {
         id = midIdentity(ref.messageId);
       }
@@ -178,6 +180,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         uncertain.set(ref.key, { ref, id, content: identityBeforeBody(ref.messageId, p.dedupe) === null });
         const dk = await w.put(dest, body, { flags: ref.flags, internalDate: ref.internalDate });
         uncertain.delete(ref.key);
+        settled.add(ref.key);
         stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
         run.result.copied++;
         run.result.bytes += body.length;
@@ -185,8 +188,11 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         outcome({ outcome: 'copied', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, dest, destKey: dk });
       } catch (err) {
         const e = toMailferryError(err);
-        if (e.scope !== 'message') throw e; // stays uncertain: the put may have stored it
+        // A lost connection leaves it uncertain (the put may have stored it); a refusal does not.
+        if (e.scope !== 'message' && e.retryable) throw e;
         uncertain.delete(ref.key);
+        if (e.scope !== 'message') throw e;
+        settled.add(ref.key);
         return fail(run, ref, e);
       }
     };
@@ -200,6 +206,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         uncertain.set(ref.key, { ref, id, content: false });
         const { key: dk, bytes } = await w.putStream!(dest, toSinkStream(chunks), { flags: ref.flags, internalDate: ref.internalDate });
         uncertain.delete(ref.key);
+        settled.add(ref.key);
         stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
         run.result.copied++;
         run.result.bytes += bytes;
@@ -207,8 +214,10 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         outcome({ outcome: 'copied', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, dest, destKey: dk });
       } catch (err) {
         const e = toMailferryError(err);
-        if (e.scope !== 'message') throw e;
+        if (e.scope !== 'message' && e.retryable) throw e;
         uncertain.delete(ref.key);
+        if (e.scope !== 'message') throw e;
+        settled.add(ref.key);
         fail(run, ref, e);
       }
       return true;
@@ -234,6 +243,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           if (id !== undefined && there.has(id)) {
             // It did land: recorded as present, not sent twice.
             skip(run, ref, id, 'present');
+            settled.add(ref.key);
             remaining = remaining.filter((r) => r !== ref);
           } else if (id !== undefined && content) {
             // Claimed by its digest when it was stored: free the claim, or the retry would call it a duplicate.
@@ -254,6 +264,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         const inflight = new Set<Promise<void>>();
         let part: MessageRef[] = [];
         let whole: MessageRef[] = [];
+        const settledBefore = settled.size;
         try {
           await resolveUncertain();
           if (remaining.length === 0) break;
@@ -287,9 +298,10 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           await Promise.allSettled(inflight);
           if (reader) await readers.destroy(reader);
           const e = toMailferryError(err);
-          // Done: fetched and settled (copied, skipped or failed). Uncertain puts stay to be checked.
-          const progressed = [...seen].some((k) => !uncertain.has(k));
-          remaining = remaining.filter((r) => !seen.has(r.key) || uncertain.has(r.key));
+          // Done means settled (copied, skipped or failed), not merely fetched: a put that failed
+          // is sent again (after the destination is asked, when it may have landed).
+          const progressed = settled.size > settledBefore;
+          remaining = remaining.filter((r) => !settled.has(r.key));
           // Progress since the last failure (a link that drops every few MB): the retry budget
           // is for failures in a row, not for a long batch on a bad line.
           if (progressed) attempt = 0;
