@@ -205,7 +205,8 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
     disableAutoIdle: true,
     disableCompression: !o.compress,
     connectionTimeout: o.timeoutMs,
-    greetingTimeout: Math.min(o.timeoutMs, 16000),
+    // Below the idle-read timeout, so a silent server is reported as the greeting it did not send.
+    greetingTimeout: Math.min(16000, Math.max(1000, o.timeoutMs - 500)),
     // Idle-read timeout: a server that sends nothing for this long, mid-command, is given up on.
     socketTimeout: o.timeoutMs,
     // Untrusted server input: no literal (message, header) beyond the largest message we accept,

@@ -142,7 +142,7 @@ export class ImapSource implements Source {
         const list = await this.client.list();
         return list.map(toMailboxInfo);
       } catch (err) {
-        throw classifyImapError(err, this.o);
+        throw classifyImapError(rootCause(this.client, err), this.o);
       }
     });
   }
@@ -162,7 +162,7 @@ export class ImapSource implements Source {
       if (opts.size) st.size = typeof s.size === 'number' ? s.size : st.messages === 0 ? 0 : await this.sizeByFetch(mailbox);
       return st;
     } catch (err) {
-      throw classifyImapError(err, this.o, 'mailbox');
+      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
     }
   }
 
@@ -189,7 +189,7 @@ export class ImapSource implements Source {
     try {
       lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
     } catch (err) {
-      throw classifyImapError(err, this.o, 'mailbox');
+      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
     }
     try {
       const box = this.client.mailbox;
@@ -218,7 +218,7 @@ export class ImapSource implements Source {
       refs.sort((a, b) => a.seq - b.seq);
       return refs;
     } catch (err) {
-      throw classifyImapError(err, this.o, 'mailbox');
+      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
     } finally {
       lock.release();
     }

@@ -1,0 +1,63 @@
+// Nothing hangs forever: a server that accepts and never greets, one that never answers LOGIN,
+// and one that goes silent in the middle of the listing. Real CLI, --timeout 2.
+import net from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { FakeImapServer } from '../harness/fake-imap.js';
+import { fakeMessage, sandbox } from './helpers.js';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+});
+
+async function run(port: number, extra: string[] = []) {
+  const box = sandbox('mf-timeout-');
+  const started = Date.now();
+  const r = await runCli(['copy', `imap://u@127.0.0.1:${port}`, `maildir:${join(box, 'dest')}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json', '--timeout', '2', ...extra], {
+    env: { MAILFERRY_SOURCE_PASSWORD: 'pass' },
+    timeoutMs: 60_000,
+  });
+  return { r, out: envelope(r), seconds: (Date.now() - started) / 1000 };
+}
+
+describe('timeouts', () => {
+  it('a server that accepts the connection and never greets: exit 5 within the timeout, a clear line', async () => {
+    const sockets: net.Socket[] = [];
+    const mute = net.createServer((s) => sockets.push(s));
+    await new Promise<void>((res) => mute.listen(0, '127.0.0.1', res));
+    closers.push(() => new Promise((res) => (sockets.forEach((s) => s.destroy()), mute.close(() => res()))));
+    const { r, out, seconds } = await run((mute.address() as net.AddressInfo).port);
+    expect(out.status, r.stderr).toBe(5);
+    expect(out.error?.code).toBe('TIMEOUT');
+    expect(out.error?.message).toMatch(/sent no IMAP greeting/);
+    expect(seconds).toBeLessThan(15);
+  });
+
+  it('a server that never answers LOGIN: exit 5, no hang', async () => {
+    const srv = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [] }], hook: (_s, _tag, name) => name === 'LOGIN' });
+    closers.push(() => srv.stop());
+    const { r, out, seconds } = await run(srv.port);
+    expect(out.status, r.stderr).toBe(5);
+    expect(['TIMEOUT', 'NETWORK']).toContain(out.error?.code);
+    expect(seconds).toBeLessThan(15);
+  });
+
+  it('a server that goes silent in the middle of every listing: retried, then exit 6 naming the folder', async () => {
+    const srv = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(1) }] }],
+      hook: (s, _tag, name, args) => {
+        if (!(name === 'UID FETCH' && /RFC822\.SIZE/i.test(args))) return false;
+        s.send('* 1 FETCH (UID 1 RFC822.SIZE 10'); // and nothing more
+        return true;
+      },
+    });
+    closers.push(() => srv.stop());
+    const { r, out, seconds } = await run(srv.port, ['--retries', '1']);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.folders[0].error).toMatch(/sent nothing for 2 s/);
+    expect(out.warnings.join('\n')).toMatch(/listing INBOX: .*sent nothing for 2 s.*retry 1\/1/);
+    expect(seconds).toBeLessThan(30);
+  });
+});
