@@ -111,7 +111,7 @@ export function targets(rows: Row[]): Target[] {
 
 export function table(rows: Row[]): string {
   const lines = [
-    '| scenario | corpus | tool | runs | msgs | median wall s (min–max) | msgs/s | peak RSS MB | CPU s | verified | mailferry msgs/s ÷ tool's | fidelity / notes |',
+    "| scenario | corpus | tool | runs | msgs | median wall s (min–max) | msgs/s | peak RSS MB | CPU s | verified | mailferry msgs/s ÷ this tool's | fidelity / notes |",
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
