@@ -95,6 +95,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     if (why === 'throttled') p.log.warn({ msg: `server is throttling: backing off to ${queue.concurrency} worker${queue.concurrency === 1 ? '' : 's'}` });
     else p.log.info({ msg: `no throttling for a while: ${queue.concurrency} workers` });
   };
+  // Throttled already while the folders were listed: start backed off.
+  queue.concurrency = Math.max(1, Math.min(throttle.current, concurrency));
   const maxMessageBytes = Math.min(p.maxMessageBytes ?? Infinity, p.sink.caps.maxMessageBytes ?? Infinity);
   const streamAbove = p.streamAboveBytes ?? 8 * 1024 * 1024;
   const tooLarge = (ref: MessageRef): MailferryError => {
