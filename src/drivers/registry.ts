@@ -30,7 +30,7 @@ export async function openSink(e: Endpoint, net: NetFactory, opts: { readOnly?: 
   switch (e.kind) {
     case 'imap': {
       const { ImapSink } = await import('./imap/sink.js');
-      return ImapSink.open(net(e));
+      return ImapSink.open(net(e), opts);
     }
     case 'maildir': {
       const { MaildirSink } = await import('./maildir/sink.js');
