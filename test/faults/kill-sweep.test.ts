@@ -23,17 +23,17 @@ describe('kill -9 sweep: IMAP → Maildir', () => {
     const args = ['copy', src, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp.journal'), '--json'];
     const { keep, total } = expectedByFolder(h.manifest());
     let kills = 0;
-    // Kills after the N-th message stored in that run (before its record is durable).
-    for (const n of [1, 2, 17, 120, 249, 250, 251, 333, 500, 640, 777, 901]) {
-      const r = await runCli(args, { env: { ...env, MAILFERRY_CRASH_AFTER: String(n) } });
-      expect(r.signal, r.stderr).toBe('SIGKILL');
-      kills++;
-    }
     // Kills at wall-clock instants: during start-up, listing, scanning, fetching and storing.
-    for (const ms of [40, 150, 260, 380, 520, 700, 950, 1300]) {
+    for (const ms of [40, 150, 260, 380, 520, 700, 950, 1100]) {
       const r = await runCli(args, { env, onSpawn: (c) => setTimeout(() => c.kill('SIGKILL'), ms) });
       if (r.signal === 'SIGKILL') kills++;
       else expect(r.code, r.stderr).toBe(0);
+    }
+    // Kills after the N-th message stored in that run (before its record is durable).
+    for (const n of [1, 2, 17, 120, 249, 250, 251, 333, 500, 600, 640, 700]) {
+      const r = await runCli(args, { env: { ...env, MAILFERRY_CRASH_AFTER: String(n) } });
+      expect(r.signal, r.stderr).toBe('SIGKILL');
+      kills++;
     }
     expect(kills).toBeGreaterThanOrEqual(20);
     const done = await runCli(args, { env });
@@ -55,15 +55,16 @@ async function sweepToImap(srcUrl: string, manifest: ReturnType<typeof h.manifes
   const args = ['copy', srcUrl, `imap://${dst}@${h.host}:${h.ports.imap}`, ...tls, '--checkpoint', join(work, 'cp.journal'), '--json'];
   const envs = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
   let kills = 0;
-  for (const n of opts.hookKills) {
-    const r = await runCli(args, { env: { ...envs, MAILFERRY_CRASH_AFTER: String(n) } });
-    expect(r.signal, r.stdout + r.stderr).toBe('SIGKILL');
-    kills++;
-  }
+  // Timed kills first, while most of the work is still ahead; then kills after N stored messages.
   for (const ms of opts.timedKills) {
     const r = await runCli(args, { env: envs, onSpawn: (c) => setTimeout(() => c.kill('SIGKILL'), ms) });
     if (r.signal === 'SIGKILL') kills++;
     else expect(r.code, r.stderr).toBe(0);
+  }
+  for (const n of opts.hookKills) {
+    const r = await runCli(args, { env: { ...envs, MAILFERRY_CRASH_AFTER: String(n) } });
+    expect(r.signal, r.stdout + r.stderr).toBe('SIGKILL');
+    kills++;
   }
   expect(kills).toBeGreaterThanOrEqual(20);
   const done = await runCli(args, { env: envs });
@@ -79,19 +80,19 @@ describe('kill -9 sweep: IMAP → IMAP and POP3 → IMAP', () => {
   it('IMAP → IMAP: SIGKILL at 20 points, rerun: every message exactly once', async () => {
     await sweepToImap(`imap://${h.user.name}@${h.host}:${h.ports.imap}`, h.manifest(), {
       loose: true,
-      hookKills: [1, 3, 40, 249, 250, 251, 400, 555, 700, 810, 999, 1200],
-      timedKills: [60, 200, 350, 500, 800, 1100, 1500, 2000],
+      hookKills: [1, 3, 40, 100, 150, 200, 249, 250, 251, 300, 333, 400],
+      timedKills: [60, 150, 250, 350, 450, 600, 750, 900],
     });
   });
 
   it('POP3 → IMAP: SIGKILL at 20 points, rerun: every message exactly once in INBOX', async () => {
     const src = (await h.freshUser('sweeppop')).name;
     const layout = Object.fromEntries(CORPUS_GROUPS.map((g) => [g, 'INBOX'])) as Record<(typeof CORPUS_GROUPS)[number], string>;
-    const manifest = [...(await seedCorpus(h, src, { layout, limitPerGroup: 300 })), ...(await seedFixtures(h, src, 'INBOX'))];
+    const manifest = [...(await seedCorpus(h, src, { layout, limitPerGroup: 600 })), ...(await seedFixtures(h, src, 'INBOX'))];
     await sweepToImap(`pop3://${src}@${h.host}:${h.ports.pop3}`, manifest, {
       loose: true,
-      hookKills: [1, 2, 30, 60, 100, 101, 150, 199, 200, 201, 90, 45],
-      timedKills: [60, 200, 350, 500, 650, 800, 1000, 1300],
+      hookKills: [1, 2, 10, 30, 45, 60, 90, 100, 101, 150, 199, 200],
+      timedKills: [60, 150, 250, 350, 450, 600, 750, 900],
     });
   });
 });
@@ -141,10 +142,11 @@ describe('interruption and locking', () => {
     expect(out.error?.message).toContain(`pid ${firstPid}`);
     expect((await first).code).toBe(0);
     // A run killed with SIGKILL leaves its lock behind; the next run takes it over.
-    const killed = await runCli([...args, '--restart'], { env, onSpawn: (c) => setTimeout(() => c.kill('SIGKILL'), 600) });
+    const args2 = ['copy', src, `maildir:${join(work, 'M2')}`, ...tls, '--checkpoint', cp];
+    const killed = await runCli([...args2, '--restart'], { env: { ...env, MAILFERRY_CRASH_AFTER: '5' } });
     expect(killed.signal).toBe('SIGKILL');
     expect(existsSync(cp + '.lock')).toBe(true);
-    const next = await runCli(args, { env });
+    const next = await runCli(args2, { env });
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toMatch(/stale lock/);
   });
