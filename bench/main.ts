@@ -60,7 +60,7 @@ function mailferryProblem(t: Timing, fid: Fidelity, ref: Reference, fromPop: boo
   if (fid.altered || fid.hdrAdded) problems.push(`${fid.altered + fid.hdrAdded} altered`);
   // POP3 cannot carry a message without a final newline: it gains one (documented).
   if (fid.eol && !fromPop) problems.push(`${fid.eol} with line endings changed`);
-  if (fid.missing !== fid.eol) problems.push(`${fid.missing} missing`);
+  if (fid.missing !== fid.eol + fid.served) problems.push(`${fid.missing - fid.eol - fid.served} missing`);
   if (fid.sameFolder !== fid.exact) problems.push(`${fid.exact - fid.sameFolder} in the wrong folder`);
   if (env.result && env.result.copied !== ref.count) problems.push(`reported ${env.result.copied} copied`);
   if (problems.length && fid.samples.length) problems.push(`e.g. ${fid.samples.join(' ')}`);

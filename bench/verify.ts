@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { lfToCrlf } from '../src/mail/line-endings.js';
 
 export interface MailFile {
   /** Folder directory relative to the Maildir root ('' for INBOX). */
@@ -68,6 +69,8 @@ export interface Reference {
   /** folder \0 hash → count */
   perFolder: Map<string, number>;
   eol: Set<string>;
+  /** The message as an IMAP client is served it (bare LF → CRLF): stored LF and CRLF alike. */
+  served: Set<string>;
   byBody: Map<string, string[][]>;
 }
 
@@ -87,13 +90,14 @@ async function readAll<T>(files: MailFile[], fn: (f: MailFile, raw: Buffer) => T
 const bump = (m: Map<string, number>, k: string): void => void m.set(k, (m.get(k) ?? 0) + 1);
 
 export async function loadReference(root: string): Promise<Reference> {
-  const ref: Reference = { count: 0, bytes: 0, exact: new Map(), perFolder: new Map(), eol: new Set(), byBody: new Map() };
+  const ref: Reference = { count: 0, bytes: 0, exact: new Map(), perFolder: new Map(), eol: new Set(), served: new Set(), byBody: new Map() };
   await readAll(await mailFiles(root), (f, raw) => {
     ref.count++;
     ref.bytes += raw.length;
     const h = sha(raw);
     bump(ref.exact, h);
     bump(ref.perFolder, `${f.folder}\0${h}`);
+    ref.served.add(sha(lfToCrlf(raw)));
     const { hdr, body } = split(raw);
     ref.eol.add(sha(hdr + body));
     const b = sha(body);
@@ -109,6 +113,11 @@ export interface Fidelity {
   bytes: number;
   /** Byte-identical to a stored copy. */
   exact: number;
+  /**
+   * Served identically to a stored copy, bytes differing only where the store holds CRLF itself:
+   * a server serves a stored CRLF and a stored LF alike, so no client can tell them apart.
+   */
+  served: number;
   /** Identical after removing CRs and adding a missing final newline. */
   eol: number;
   /** Body and every original header line intact; header lines added. */
@@ -127,7 +136,7 @@ export interface Fidelity {
 }
 
 export async function compare(ref: Reference, targetRoot: string): Promise<Fidelity> {
-  const fid: Fidelity = { count: 0, bytes: 0, exact: 0, eol: 0, hdrAdded: 0, altered: 0, dup: 0, missing: 0, sameFolder: 0, added: new Map(), samples: [] };
+  const fid: Fidelity = { count: 0, bytes: 0, exact: 0, served: 0, eol: 0, hdrAdded: 0, altered: 0, dup: 0, missing: 0, sameFolder: 0, added: new Map(), samples: [] };
   const seen = new Map<string, number>();
   const seenFolder = new Map<string, number>();
   await readAll(await mailFiles(targetRoot), (f, raw) => {
@@ -142,6 +151,7 @@ export async function compare(ref: Reference, targetRoot: string): Promise<Fidel
       if ((seenFolder.get(k) ?? 0) <= (ref.perFolder.get(k) ?? 0)) fid.sameFolder++;
       return;
     }
+    if (ref.served.has(sha(lfToCrlf(raw)))) return void fid.served++;
     if (fid.samples.length < 3) fid.samples.push(f.file);
     const { hdr, body } = split(raw);
     if (ref.eol.has(sha(hdr + body))) return void fid.eol++;
@@ -163,6 +173,7 @@ export async function compare(ref: Reference, targetRoot: string): Promise<Fidel
 
 export function describe(f: Fidelity): string {
   const parts = [`${f.exact} exact`];
+  if (f.served) parts.push(`${f.served} identical as served (the store holds CRLF there)`);
   if (f.eol) parts.push(`${f.eol} line endings changed`);
   if (f.hdrAdded) {
     const names = [...f.added].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k]) => k);
