@@ -47,7 +47,7 @@ describe('a 100 MB message', () => {
     // Partial FETCHes (BODY.PEEK[]<offset.length>), not one 100 MB literal.
     expect(srv.commands.filter((c) => /BODY\.PEEK\[\]<\d+\.\d+>/.test(c)).length).toBeGreaterThan(50);
     const peakMb = peak!.peakKb() / 1024;
-    console.log(`peak RSS copying a 100 MB message: ${peakMb.toFixed(0)} MB`);
+    process.stderr.write(`peak RSS copying a 100 MB message: ${peakMb.toFixed(0)} MB\n`);
     expect(peakMb).toBeGreaterThan(20); // the poll saw the process
     expect(peakMb).toBeLessThan(200);
   });

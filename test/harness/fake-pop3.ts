@@ -358,7 +358,8 @@ const DEFAULT_HANDLERS: Record<string, FakeHandler> = {
 };
 
 /** A self-signed certificate for localhost / 127.0.0.1 made with the openssl CLI, or null. */
-export function makeSelfSignedCert(): { key: Buffer; cert: Buffer } | null {
+/** A throwaway self-signed certificate (openssl is required, as for the Dovecot harness). */
+export function makeSelfSignedCert(): { key: Buffer; cert: Buffer } {
   const dir = mkdtempSync(path.join(tmpdir(), 'fake-pop3-cert-'));
   try {
     execFileSync(
@@ -371,8 +372,6 @@ export function makeSelfSignedCert(): { key: Buffer; cert: Buffer } | null {
       { stdio: 'ignore' },
     );
     return { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) };
-  } catch {
-    return null;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

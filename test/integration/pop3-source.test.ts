@@ -90,7 +90,7 @@ describe('POP3 → IMAP, the whole corpus', () => {
     // every duplicate's Message-ID is there (its first copy)
     const ids = new Set(inbox.map((f) => messageIdOf(f.bytes)));
     for (const d of dups) expect(ids.has(normalizeMessageId(d.messageId))).toBe(true);
-    console.log(`POP3→IMAP: ${manifest.length} messages in ${secs.toFixed(1)} s (CLI wall time)`);
+    process.stderr.write(`POP3→IMAP: ${manifest.length} messages in ${secs.toFixed(1)} s (CLI wall time)\n`);
   });
 
   it('a rerun copies nothing and leaves the destination as it is', async () => {
