@@ -5,12 +5,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { normalizeMessageId } from '../../src/mail/headers.js';
 import { lfToCrlf } from '../../src/mail/line-endings.js';
 import { envelope, runCli } from '../harness/cli.js';
 import { harness } from '../harness/env.js';
-import type { ManifestEntry } from '../harness/manifest.js';
 import { lettersOf, readMaildirTree } from '../harness/maildir-read.js';
+import { expectedByFolder } from '../harness/expected.js';
 
 const h = harness();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -18,25 +17,6 @@ const served = (b: Buffer) => sha(lfToCrlf(b));
 const env = { MAILFERRY_SOURCE_PASSWORD: h.user.password };
 const src = `imap://${h.user.name}@${h.host}:${h.ports.imap}`;
 const tls = ['--tls-ca', h.certPem];
-
-/** What a per-folder Message-ID dedupe keeps (first in UID order) and what it skips. */
-function expectedByFolder(entries: ManifestEntry[]) {
-  const keep = new Map<string, ManifestEntry[]>();
-  const dups: ManifestEntry[] = [];
-  const seen = new Map<string, Set<string>>();
-  for (const e of entries) {
-    const ids = seen.get(e.folder) ?? new Set<string>();
-    seen.set(e.folder, ids);
-    const mid = normalizeMessageId(e.messageId);
-    if (mid && ids.has(mid)) {
-      dups.push(e);
-      continue;
-    }
-    if (mid) ids.add(mid);
-    keep.set(e.folder, [...(keep.get(e.folder) ?? []), e]);
-  }
-  return { keep, dups };
-}
 
 describe('copy imap:// → maildir: (real CLI, real Dovecot)', () => {
   const work = mkdtempSync(join(tmpdir(), 'mf-i2m-'));
