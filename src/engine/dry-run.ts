@@ -16,7 +16,7 @@ import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import { filterReason } from './filters.js';
 import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
 import type { CopyJobConfig } from './job.js';
-import { displayName, planFolders } from './plan.js';
+import { displayName, planJob } from './plan.js';
 import { netFactory } from './session.js';
 
 export interface DryRunFolder {
@@ -72,13 +72,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     sink = await openSink(dst, net('dest'), { readOnly: true });
     if (!sink.existingMailbox) throw new MailferryError('USAGE', `--dry-run cannot read a ${dst.scheme}: destination yet`, { hint: 'plan a maildir: or imap: destination' });
     source = await openSource(src, net('source'));
-    const plans = planFolders(await source.listMailboxes(), {
-      only: src.kind === 'imap' ? src.folder : undefined,
-      include: cfg.folders,
-      exclude: cfg.exclude,
-      destPrefix: dst.kind === 'imap' ? dst.folder : undefined,
-      map: cfg.map,
-    });
+    const plans = planJob(await source.listMailboxes(), src, dst, cfg);
     const indexes = new Map<string, Set<Identity>>();
     const folders: DryRunFolder[] = [];
     for (const plan of plans) {

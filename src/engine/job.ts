@@ -15,7 +15,7 @@ import { copy } from './copy.js';
 import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import type { CopyEvent, CopyResult, Outcome } from './events.js';
 import type { DedupeMode } from './identity.js';
-import { planFolders } from './plan.js';
+import { planJob } from './plan.js';
 import { Throttle } from './throttle.js';
 import { checkDeleteSource, deleteFromSource } from './delete-source.js';
 import type { FilterSpec, FolderMap } from './filters.js';
@@ -87,13 +87,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     source = await openSource(src, net('source'));
     if (cfg.deleteSource) checkDeleteSource(source);
     const mailboxes = await source.listMailboxes();
-    const plans = planFolders(mailboxes, {
-      only: src.kind === 'imap' ? src.folder : undefined,
-      include: cfg.folders,
-      exclude: cfg.exclude,
-      destPrefix: dst.kind === 'imap' ? dst.folder : undefined,
-      map: cfg.map,
-    });
+    const plans = planJob(mailboxes, src, dst, cfg);
     const result = await copy({
       source,
       sink,

@@ -6,6 +6,7 @@ import picomatch from 'picomatch';
 import { MailferryError } from '../errors.js';
 import type { MailboxInfo } from '../drivers/types.js';
 import type { FolderMap } from './filters.js';
+import type { Endpoint } from './endpoint.js';
 
 export interface FolderPlan {
   source: MailboxInfo;
@@ -87,4 +88,20 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
     throw new MailferryError('NO_SUCH_MAILBOX', 'no source folder matches --folder/--exclude', { hint: `the source has: ${names}` });
   }
   return plans;
+}
+
+/** The plan of a job: the source URL's folder (IMAP), the selection, the destination URL's prefix (IMAP). */
+export function planJob(
+  mailboxes: MailboxInfo[],
+  src: Endpoint,
+  dst: Endpoint,
+  sel: { folders: string[]; exclude: string[]; map?: FolderMap[] },
+): FolderPlan[] {
+  return planFolders(mailboxes, {
+    only: src.kind === 'imap' ? src.folder : undefined,
+    include: sel.folders,
+    exclude: sel.exclude,
+    destPrefix: dst.kind === 'imap' ? dst.folder : undefined,
+    map: sel.map,
+  });
 }

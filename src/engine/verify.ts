@@ -12,7 +12,7 @@ import { scanDestination } from './dest-scan.js';
 import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
 import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
-import { displayName, planFolders, type FolderPlan } from './plan.js';
+import { displayName, planJob, type FolderPlan } from './plan.js';
 import { netFactory, type NetConfig } from './session.js';
 
 export interface VerifyConfig extends NetConfig {
@@ -108,13 +108,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     sink = await openSink(dst, net('dest'), { readOnly: true });
     if (!sink.existingMailbox) throw new MailferryError('USAGE', `verify cannot read a ${dst.scheme}: destination yet`, { hint: 'verify a maildir: or imap: destination' });
     source = await openSource(src, net('source'));
-    const plans = planFolders(await source.listMailboxes(), {
-      only: src.kind === 'imap' ? src.folder : undefined,
-      include: cfg.folders,
-      exclude: cfg.exclude,
-      destPrefix: dst.kind === 'imap' ? dst.folder : undefined,
-      map: cfg.map,
-    });
+    const plans = planJob(await source.listMailboxes(), src, dst, cfg);
     // Several source folders may land in one destination folder (--map): compare per destination.
     const groups = new Map<string, FolderPlan[]>();
     for (const p of plans) {
