@@ -24,7 +24,7 @@ describe('kill -9 sweep: IMAP → Maildir', () => {
     const { keep, total } = expectedByFolder(h.manifest());
     let kills = 0;
     // Kills at wall-clock instants: during start-up, listing, scanning, fetching and storing.
-    for (const ms of [40, 150, 260, 380, 520, 700, 950, 1100]) {
+    for (const ms of [40, 90, 140, 200, 260, 330, 400, 480]) {
       const r = await runCli(args, { env, onSpawn: (c) => setTimeout(() => c.kill('SIGKILL'), ms) });
       if (r.signal === 'SIGKILL') kills++;
       else expect(r.code, r.stderr).toBe(0);
@@ -55,7 +55,8 @@ async function sweepToImap(srcUrl: string, manifest: ReturnType<typeof h.manifes
   const args = ['copy', srcUrl, `imap://${dst}@${h.host}:${h.ports.imap}`, ...tls, '--checkpoint', join(work, 'cp.journal'), '--json'];
   const envs = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
   let kills = 0;
-  // Timed kills first, while most of the work is still ahead; then kills after N stored messages.
+  // Timed kills first (start-up, listing, the first batches), while most of the work is still
+  // ahead; then kills after N stored messages, N summing to well under what is left.
   for (const ms of opts.timedKills) {
     const r = await runCli(args, { env: envs, onSpawn: (c) => setTimeout(() => c.kill('SIGKILL'), ms) });
     if (r.signal === 'SIGKILL') kills++;
@@ -81,7 +82,7 @@ describe('kill -9 sweep: IMAP → IMAP and POP3 → IMAP', () => {
     await sweepToImap(`imap://${h.user.name}@${h.host}:${h.ports.imap}`, h.manifest(), {
       loose: true,
       hookKills: [1, 3, 40, 100, 150, 200, 249, 250, 251, 300, 333, 400],
-      timedKills: [60, 150, 250, 350, 450, 600, 750, 900],
+      timedKills: [40, 90, 140, 200, 260, 330, 400, 480],
     });
   });
 
@@ -92,7 +93,7 @@ describe('kill -9 sweep: IMAP → IMAP and POP3 → IMAP', () => {
     await sweepToImap(`pop3://${src}@${h.host}:${h.ports.pop3}`, manifest, {
       loose: true,
       hookKills: [1, 2, 10, 30, 45, 60, 90, 100, 101, 150, 199, 200],
-      timedKills: [60, 150, 250, 350, 450, 600, 750, 900],
+      timedKills: [40, 90, 140, 200, 260, 330, 400, 480],
     });
   });
 });
