@@ -168,45 +168,15 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     const settled = new Set<string>();
     for (const r of batch) j.append({ t: 'i', s: box, k: r.key, id: identityBeforeBody(r.messageId, p.dedupe) ?? undefined });
 
-    const storeOne = async (ref: MessageRef, raw: Buffer, w: SinkWriter) => {
-      const body = toSink(raw);
-      let id = identityBeforeBody(ref.messageId, p.dedupe) ?? undefined;
-      if (id === undefined && p.dedupe !== 'none') {
-        id = contentIdentity(body);
-        const verdict = claim(index, id);
-        if (verdict !== 'store') return (settled.add(ref.key), skip(run, ref, id, verdict));
-      } else if (id === undefined && ref.messageId) {
-        id = midIdentity(ref.messageId);
-      }
+    /**
+     * One put with its bookkeeping: uncertain while in flight; on success recorded (journal after
+     * the batch's flush), counted and reported; a message-scoped refusal fails the message alone;
+     * a lost connection leaves it uncertain (the put may have stored it) and is rethrown.
+     */
+    const putTracked = async (ref: MessageRef, id: Identity | undefined, content: boolean, put: () => Promise<{ dk: string; bytes: number }>) => {
       try {
-        uncertain.set(ref.key, { ref, id, content: identityBeforeBody(ref.messageId, p.dedupe) === null });
-        const dk = await w.put(dest, body, { flags: ref.flags, internalDate: ref.internalDate });
-        uncertain.delete(ref.key);
-        settled.add(ref.key);
-        stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
-        run.result.copied++;
-        run.result.bytes += body.length;
-        emit({ type: 'message', folder: run.plan.name, bytes: body.length });
-        outcome({ outcome: 'copied', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, dest, destKey: dk });
-      } catch (err) {
-        const e = toMailferryError(err);
-        // A lost connection leaves it uncertain (the put may have stored it); a refusal does not.
-        if (e.scope !== 'message' && e.retryable) throw e;
-        uncertain.delete(ref.key);
-        if (e.scope !== 'message') throw e;
-        settled.add(ref.key);
-        return fail(run, ref, e);
-      }
-    };
-
-    /** A large message, streamed source → sink without being held whole. */
-    const streamOne = async (ref: MessageRef, r: SourceReader, w: SinkWriter): Promise<boolean> => {
-      const chunks = await r.stream!(box, ref);
-      if (!chunks) return false;
-      const id = identityBeforeBody(ref.messageId, p.dedupe) ?? (ref.messageId ? midIdentity(ref.messageId) : undefined);
-      try {
-        uncertain.set(ref.key, { ref, id, content: false });
-        const { key: dk, bytes } = await w.putStream!(dest, toSinkStream(chunks), { flags: ref.flags, internalDate: ref.internalDate });
+        uncertain.set(ref.key, { ref, id, content });
+        const { dk, bytes } = await put();
         uncertain.delete(ref.key);
         settled.add(ref.key);
         stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
@@ -222,6 +192,33 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         settled.add(ref.key);
         fail(run, ref, e);
       }
+    };
+
+    const storeOne = async (ref: MessageRef, raw: Buffer, w: SinkWriter) => {
+      const body = toSink(raw);
+      let id = identityBeforeBody(ref.messageId, p.dedupe) ?? undefined;
+      if (id === undefined && p.dedupe !== 'none') {
+        id = contentIdentity(body);
+        const verdict = claim(index, id);
+        if (verdict !== 'store') return (settled.add(ref.key), skip(run, ref, id, verdict));
+      } else if (id === undefined && ref.messageId) {
+        id = midIdentity(ref.messageId);
+      }
+      await putTracked(ref, id, identityBeforeBody(ref.messageId, p.dedupe) === null, async () => {
+        const dk = await w.put(dest, body, { flags: ref.flags, internalDate: ref.internalDate });
+        return { dk, bytes: body.length };
+      });
+    };
+
+    /** A large message, streamed source → sink without being held whole. */
+    const streamOne = async (ref: MessageRef, r: SourceReader, w: SinkWriter): Promise<boolean> => {
+      const chunks = await r.stream!(box, ref);
+      if (!chunks) return false;
+      const id = identityBeforeBody(ref.messageId, p.dedupe) ?? (ref.messageId ? midIdentity(ref.messageId) : undefined);
+      await putTracked(ref, id, false, async () => {
+        const { key: dk, bytes } = await w.putStream!(dest, toSinkStream(chunks), { flags: ref.flags, internalDate: ref.internalDate });
+        return { dk, bytes };
+      });
       return true;
     };
     /** Streamed when large, when both ends can, and when the identity needs no digest of the body. */
