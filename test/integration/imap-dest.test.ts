@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeMessageId } from '../../src/mail/headers.js';
 import { envelope, runCli } from '../harness/cli.js';
 import { seedCorpus } from '../harness/corpus.js';
 import { harness } from '../harness/env.js';
+import { expectedByFolder } from '../harness/expected.js';
 import { seedFixtures } from '../harness/fixtures.js';
 import { lettersOf, readMaildirTree, type StoredFile } from '../harness/maildir-read.js';
 import type { ManifestEntry } from '../harness/manifest.js';
@@ -23,18 +23,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const imap = (user: string, folder = '') => `imap://${user}@${h.host}:${h.ports.imap}${folder}`;
 
 /** Per folder, what Message-ID dedupe keeps (first in order). */
-function keptByFolder(entries: ManifestEntry[]): Map<string, ManifestEntry[]> {
-  const out = new Map<string, ManifestEntry[]>();
-  const seen = new Map<string, Set<string>>();
-  for (const e of entries) {
-    const ids = seen.get(e.folder) ?? seen.set(e.folder, new Set()).get(e.folder)!;
-    const mid = normalizeMessageId(e.messageId);
-    if (mid && ids.has(mid)) continue;
-    if (mid) ids.add(mid);
-    out.set(e.folder, [...(out.get(e.folder) ?? []), e]);
-  }
-  return out;
-}
+const keptByFolder = (entries: ManifestEntry[]) => expectedByFolder(entries).keep;
 
 const shas = (files: StoredFile[]) => files.map((f) => sha(f.bytes)).sort();
 
