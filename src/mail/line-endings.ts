@@ -10,20 +10,18 @@ const LF = 0x0a;
  * is kept. For any input without bare LFs, lfToCrlf(crlfToLf(x)) equals x.
  */
 export function crlfToLf(buf: Buffer): Buffer {
-  let i = buf.indexOf('\r\n');
+  // Scans for LF (a number: memchr, no string conversion per call) and looks back for the CR.
+  const convertible = (n: number) => n > 0 && buf[n - 1] === CR && (n < 2 || buf[n - 2] !== CR);
+  let i = buf.indexOf(LF);
+  while (i >= 0 && !convertible(i)) i = buf.indexOf(LF, i + 1);
   if (i < 0) return buf;
   const out = Buffer.allocUnsafe(buf.length);
   let o = 0;
   let from = 0;
-  while (i >= 0) {
-    if (i > 0 && buf[i - 1] === CR) {
-      i = buf.indexOf('\r\n', i + 1);
-      continue;
-    }
-    o += buf.copy(out, o, from, i);
-    out[o++] = LF;
-    from = i + 2;
-    i = buf.indexOf('\r\n', from);
+  for (; i >= 0; i = buf.indexOf(LF, i + 1)) {
+    if (!convertible(i)) continue;
+    o += buf.copy(out, o, from, i - 1);
+    from = i;
   }
   o += buf.copy(out, o, from);
   return out.subarray(0, o);

@@ -16,6 +16,16 @@ describe('line endings', () => {
     expect(lfToCrlf(b('a\nb\r\nc\rd\n'))).toEqual(b('a\r\nb\r\nc\rd\r\n'));
     expect(lfToCrlf(b('\n\n'))).toEqual(b('\r\n\r\n'));
   });
+  it('CRLF → LF equals the rule, byte by byte, for every mix of CR, LF and text', () => {
+    // The rule, written the slow way: drop a CR that is followed by LF and not preceded by CR.
+    const slow = (x: Buffer) => Buffer.from([...x].filter((c, k) => !(c === 0x0d && x[k + 1] === 0x0a && x[k - 1] !== 0x0d)));
+    const alphabet = ['\r', '\n', 'a'];
+    let level = [''];
+    for (let len = 1; len <= 8; len++) {
+      level = level.flatMap((s) => alphabet.map((c) => s + c));
+      for (const s of level) expect(crlfToLf(b(s)), JSON.stringify(s)).toEqual(slow(b(s)));
+    }
+  });
   it('round-trips every mix of CR, LF and text without bare LFs', () => {
     const alphabet = ['\r', '\n', 'a'];
     const all: string[] = [''];

@@ -1,9 +1,12 @@
 /**
- * Maildir as a sink: each message is created in tmp/ (O_EXCL, 0600), written, fsynced, given
- * its INTERNALDATE as mtime and renamed into cur/ with its flags in the ":2," suffix. flush()
- * fsyncs the directories renamed into, so the renames themselves survive a crash.
+ * Maildir as a sink: each message is created in tmp/ (O_EXCL, 0600), written, given its
+ * INTERNALDATE as mtime, fsynced (data and mtime) and renamed into cur/ with its flags in the
+ * ":2," suffix. flush() fsyncs the directories renamed into, so the renames themselves survive
+ * a crash. Plain file descriptors, not FileHandles: per message that is the cheaper path on the
+ * main thread, where a copy spends its CPU.
  */
-import { promises as fs, constants as C } from 'node:fs';
+import { promises as fs, constants as C, open as openCb, write as writeCb, futimes as futimesCb, fsync as fsyncCb, close as closeCb } from 'node:fs';
+import { promisify } from 'node:util';
 import { join, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
 import { messageIdOf, hasHeaderEnd } from '../../mail/headers.js';
@@ -16,6 +19,21 @@ const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 const HEADER_READ = 16 * 1024;
 const HEADER_MAX = 256 * 1024;
+
+const fdOpen = promisify(openCb);
+const fdWrite = promisify(writeCb) as (fd: number, buf: Buffer, off: number, len: number) => Promise<{ bytesWritten: number }>;
+const fdUtimes = promisify(futimesCb);
+const fdSync = promisify(fsyncCb);
+const fdClose = promisify(closeCb);
+
+/** Creates `tmp` (O_EXCL, 0600) and returns its descriptor. */
+const createExclusive = (tmp: string): Promise<number> => fdOpen(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, FILE_MODE);
+
+async function writeAll(fd: number, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) off += (await fdWrite(fd, buf, off, buf.length - off)).bytesWritten;
+}
+
 
 function ioError(err: unknown, path: string): MailferryError {
   const code = (err as NodeJS.ErrnoException).code;
@@ -86,23 +104,27 @@ class MaildirWriter implements SinkWriter {
   private readonly dirty = new Set<string>();
   constructor(private readonly tree: MaildirTree) {}
 
+  /** mtime = INTERNALDATE, then fsync (data and the mtime with it), then close. */
+  private async finish(fd: number, meta: MessageMeta): Promise<void> {
+    if (meta.internalDate) await fdUtimes(fd, meta.internalDate, meta.internalDate);
+    await fdSync(fd);
+    await fdClose(fd);
+  }
+
   async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
     const dir = await this.tree.ensure(mailbox);
     const name = uniqueName(body.length);
     const tmp = join(dir, 'tmp', name);
     const final = join(dir, 'cur', `${name}:2,${flagsToInfo(meta.flags)}`);
-    let fh: fs.FileHandle | undefined;
+    let fd: number | undefined;
     try {
-      fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, FILE_MODE);
-      let off = 0;
-      while (off < body.length) off += (await fh.write(body, off, body.length - off)).bytesWritten;
-      await fh.datasync();
-      await fh.close();
-      fh = undefined;
-      if (meta.internalDate) await fs.utimes(tmp, meta.internalDate, meta.internalDate);
+      fd = await createExclusive(tmp);
+      await writeAll(fd, body);
+      await this.finish(fd, meta);
+      fd = undefined;
       await fs.rename(tmp, final);
     } catch (err) {
-      await fh?.close().catch(() => {});
+      if (fd !== undefined) await fdClose(fd).catch(() => {});
       await fs.unlink(tmp).catch(() => {});
       throw ioError(err, tmp);
     }
@@ -119,25 +141,22 @@ class MaildirWriter implements SinkWriter {
     const dir = await this.tree.ensure(mailbox);
     const base = uniqueName(0).replace(/,S=0$/, '');
     const tmp = join(dir, 'tmp', base);
-    let fh: fs.FileHandle | undefined;
+    let fd: number | undefined;
     let bytes = 0;
     try {
-      fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, FILE_MODE);
+      fd = await createExclusive(tmp);
       for await (const chunk of body) {
-        let off = 0;
-        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        await writeAll(fd, chunk);
         bytes += chunk.length;
       }
-      await fh.datasync();
-      await fh.close();
-      fh = undefined;
-      if (meta.internalDate) await fs.utimes(tmp, meta.internalDate, meta.internalDate);
+      await this.finish(fd, meta);
+      fd = undefined;
       const key = `${base},S=${bytes}`;
       await fs.rename(tmp, join(dir, 'cur', `${key}:2,${flagsToInfo(meta.flags)}`));
       this.dirty.add(join(dir, 'cur'));
       return { key, bytes };
     } catch (err) {
-      await fh?.close().catch(() => {});
+      if (fd !== undefined) await fdClose(fd).catch(() => {});
       await fs.unlink(tmp).catch(() => {});
       if (err instanceof MailferryError) throw err;
       throw ioError(err, tmp);

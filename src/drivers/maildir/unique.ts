@@ -4,6 +4,8 @@ import { hostname } from 'node:os';
 
 const HOST = hostname().replace(/\//g, '\\057').replace(/:/g, '\\072').replace(/,/g, '\\054') || 'localhost';
 let counter = 0;
+/** Random per process (not per message: the counter makes names within a process unique). */
+const RAND = randomBytes(4).toString('hex');
 
 /** time.MusecPpidQnRrand.host,S=size — unique across processes, hosts and restarts. */
 export function uniqueName(size: number): string {
@@ -11,7 +13,7 @@ export function uniqueName(size: number): string {
   const sec = Math.floor(now / 1000);
   const usec = (now % 1000) * 1000 + Math.floor(Math.random() * 1000);
   counter++;
-  return `${sec}.M${usec}P${process.pid}Q${counter}R${randomBytes(4).toString('hex')}.${HOST},S=${size}`;
+  return `${sec}.M${usec}P${process.pid}Q${counter}R${RAND}.${HOST},S=${size}`;
 }
 
 /** The part of a Maildir file name that stays when a mail client changes its flags. */
