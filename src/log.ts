@@ -15,6 +15,8 @@ export interface Logger {
   info(entry: LogEntry): void;
   warn(entry: LogEntry): void;
   error(entry: LogEntry): void;
+  /** Whether an entry at `level` is written anywhere (so costly entries can be skipped). */
+  enabled(level: Level): boolean;
   /** A logger that stamps every entry with `fields`. */
   child(fields: Record<string, unknown>): Logger;
 }
@@ -83,9 +85,14 @@ class SinkLogger implements Logger {
     private readonly fields: Record<string, unknown>,
   ) {}
 
-  private write(level: Level, entry: LogEntry): void {
+  enabled(level: Level): boolean {
     const n = ORDER[level];
-    if (n < this.out.stderrMin && n < this.out.fileMin) return;
+    return n >= this.out.stderrMin || n >= this.out.fileMin;
+  }
+
+  private write(level: Level, entry: LogEntry): void {
+    if (!this.enabled(level)) return;
+    const n = ORDER[level];
     const rec = { ...this.fields, ...render(entry) };
     if (n >= this.out.stderrMin) {
       const { msg, ...rest } = rec;

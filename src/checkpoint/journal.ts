@@ -15,6 +15,7 @@
 import { openSync, closeSync, writeSync, fsyncSync, fdatasync, readFileSync, ftruncateSync, renameSync, existsSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { MailferryError } from '../errors.js';
+import { flat } from '../strings.js';
 
 export const JOURNAL_VERSION = 1;
 
@@ -70,7 +71,7 @@ export class CheckpointState {
   private remember(d: string, dk: string, id: string): void {
     let m = this.stored.get(d);
     if (!m) this.stored.set(d, (m = new Map()));
-    m.set(dk, id);
+    m.set(flat(dk), flat(id));
   }
 
   apply(r: JournalRecord): void {

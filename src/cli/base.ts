@@ -47,6 +47,7 @@ export abstract class BaseCommand extends Command {
         l.warn(e);
       },
       error: (e) => l.error(e),
+      enabled: (lv) => l.enabled(lv),
       child: (f) => wrap(l.child(f)),
     });
     this.logger = wrap(base);

@@ -6,12 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import { crlfToLf } from '../mail/line-endings.js';
+import { flat } from '../strings.js';
 
 export type DedupeMode = 'message-id' | 'content' | 'none';
 export type Identity = string;
 
 export function midIdentity(messageId: string): Identity {
-  return 'mid:' + messageId;
+  return flat('mid:' + messageId);
 }
 
 export function contentIdentity(body: Buffer): Identity {
@@ -19,7 +20,7 @@ export function contentIdentity(body: Buffer): Identity {
   let end = b.length;
   while (end > 0 && b[end - 1] === 0x0a) end--;
   b = b.subarray(0, end);
-  return 'sha256:' + createHash('sha256').update(b).digest('hex');
+  return flat('sha256:' + createHash('sha256').update(b).digest('hex'));
 }
 
 /** Identity decidable without the body, or null when the body is needed. */

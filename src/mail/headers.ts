@@ -2,6 +2,7 @@
  * Header-block helpers on raw bytes. Only header values are ever decoded (as latin1, one byte
  * per char, so nothing is lost); message bytes stay Buffers.
  */
+import { flat } from '../strings.js';
 
 /** The header block: bytes up to (not including) the first empty line, or the whole buffer. */
 export function headerBlock(buf: Buffer): Buffer {
@@ -56,7 +57,7 @@ export function normalizeMessageId(value: string | null): string | null {
   const id = m ? m[1] : v.replace(/[<>]/g, '');
   if (!id) return null;
   const at = id.lastIndexOf('@');
-  return '<' + (at < 0 ? id : id.slice(0, at) + '@' + id.slice(at + 1).toLowerCase()) + '>';
+  return flat('<' + (at < 0 ? id : id.slice(0, at) + '@' + id.slice(at + 1).toLowerCase()) + '>');
 }
 
 /** The normalised Message-ID of a message (or of its header block), or null. */

@@ -188,6 +188,9 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
       ...(isIP(ep.host) ? {} : { servername: ep.host }),
     },
     logger: {
+      // imapflow renders each command and response for its log unless told the level is off:
+      // FETCH responses (its 'trace', dropped here) are the bulk of a copy.
+      isLevelEnabled: (level: string) => (level === 'trace' ? false : level === 'debug' || level === 'info' ? o.log.enabled('trace') : true),
       trace: () => {},
       debug: (x: unknown) => o.log.trace({ imap: x as Record<string, unknown> }),
       info: (x: unknown) => o.log.trace({ imap: x as Record<string, unknown> }),

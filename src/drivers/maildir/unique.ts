@@ -1,6 +1,7 @@
 /** Maildir unique file names (the de-facto Dovecot/Courier form) and their stable keys. */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { flat } from '../../strings.js';
 
 const HOST = hostname().replace(/\//g, '\\057').replace(/:/g, '\\072').replace(/,/g, '\\054') || 'localhost';
 let counter = 0;
@@ -13,7 +14,7 @@ export function uniqueName(size: number): string {
   const sec = Math.floor(now / 1000);
   const usec = (now % 1000) * 1000 + Math.floor(Math.random() * 1000);
   counter++;
-  return `${sec}.M${usec}P${process.pid}Q${counter}R${RAND}.${HOST},S=${size}`;
+  return flat(`${sec}.M${usec}P${process.pid}Q${counter}R${RAND}.${HOST},S=${size}`);
 }
 
 /** The part of a Maildir file name that stays when a mail client changes its flags. */
