@@ -1,6 +1,6 @@
 // What the figures were measured on: enough to judge whether two RESULTS.md are comparable.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 const sh = (cmd: string, args: string[]): string => {
@@ -31,9 +31,31 @@ export function machineNote(workDir: string, root: string): MachineNote {
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     dovecot: sh('dovecot', ['--version']),
-    workFs: `${sh('findmnt', ['-no', 'FSTYPE,SOURCE', '-T', workDir])} (${workDir})`,
+    workFs: workFsNote(workDir),
     commit: sh('git', ['-C', root, 'rev-parse', '--short', 'HEAD']) + dirty,
   };
+}
+
+/**
+ * "ext4 /dev/vda (/tmp), no journal". An ext4 without a journal skips recently freed inodes when
+ * it allocates (recently_deleted()), so the figures depend on what was deleted in the minutes
+ * before: worth knowing when two results differ.
+ */
+function workFsNote(workDir: string): string {
+  const fs = sh('findmnt', ['-no', 'FSTYPE,SOURCE', '-T', workDir]);
+  const [type, source] = fs.split(/\s+/);
+  let journal = '';
+  if (type === 'ext4' && source?.startsWith('/dev/')) {
+    let jbd: string[] = [];
+    try {
+      jbd = readdirSync('/proc/fs/jbd2');
+    } catch {
+      // no jbd2 at all: no journaled file system
+    }
+    const dev = source.slice('/dev/'.length);
+    journal = jbd.some((j) => j.startsWith(`${dev}-`)) ? ', with a journal' : ', no journal (see README.md, "Equal durability")';
+  }
+  return `${fs} (${workDir})${journal}`;
 }
 
 export function loadAverage(): string {

@@ -185,7 +185,7 @@ async function main(o: BenchOptions): Promise<void> {
             ok = t.code === 0 && msgs === ref.count;
             if (!ok) note = `exit ${t.code}, ${msgs} of ${ref.count} messages`;
           }
-          runs.push({ scenario, scale, tool: c.tool, rep, msgs, wall: t.wall, rssKB: t.rssKB, user: t.user, sys: t.sys, ok, note, fidelity });
+          runs.push({ scenario, scale, tool: c.tool, rep, msgs, wall: t.wall, rssKB: t.rssKB, user: t.user, sys: t.sys, machineCpu: t.machineCpu, ok, note, fidelity });
           log(`${scenario} ×${scale} ${c.tool} #${rep}: ${t.wall.toFixed(2)} s, ${(msgs / t.wall).toFixed(0)} msgs/s, ${(t.rssKB / 1024).toFixed(0)} MB${ok ? '' : ` FAILED: ${note} ${t.stderr.slice(-300)}`}`);
           // Targets stay until the end: ext4 skips recently freed inodes when it allocates new ones
           // (recently_deleted(), up to minutes), so deleting between runs taxes whichever run follows.
@@ -206,7 +206,7 @@ async function main(o: BenchOptions): Promise<void> {
             const e = envelopeOf(t);
             if (e?.result?.copied !== 0) (ok = false), (note += ` copied ${e?.result?.copied}`);
           }
-          runs.push({ scenario: `no-op ${scenario}`, scale, tool: c.tool, rep, msgs: 0, wall: t.wall, rssKB: t.rssKB, user: t.user, sys: t.sys, ok, note });
+          runs.push({ scenario: `no-op ${scenario}`, scale, tool: c.tool, rep, msgs: 0, wall: t.wall, rssKB: t.rssKB, user: t.user, sys: t.sys, machineCpu: t.machineCpu, ok, note });
           log(`no-op ${scenario} ×${scale} ${c.tool} #${rep}: ${t.wall.toFixed(2)} s${ok ? '' : ` FAILED: ${note}`}`);
         }
       }

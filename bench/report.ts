@@ -13,6 +13,8 @@ export interface RunRecord {
   rssKB: number;
   user: number;
   sys: number;
+  /** Busy CPU seconds of the whole machine during the run (tool + Dovecot + kernel). */
+  machineCpu?: number;
   ok: boolean;
   note: string;
   fidelity?: string;
@@ -30,6 +32,7 @@ export interface Row {
   rate: number;
   rssMB: number;
   cpu: number;
+  machineCpu: number;
   ok: boolean;
   note: string;
   /** For a peer row: mailferry's messages/s divided by this peer's (same scenario and scale). */
@@ -54,6 +57,7 @@ export function aggregate(runs: RunRecord[]): Row[] {
       rate: msgs > 0 ? msgs / wall : 0,
       rssMB: Math.max(...rs.map((r) => r.rssKB)) / 1024,
       cpu: median(rs.map((r) => r.user + r.sys)),
+      machineCpu: median(rs.map((r) => r.machineCpu ?? NaN)),
       ok: rs.every((r) => r.ok),
       note: [...(fid ? [fid] : []), ...notes].join('; '),
     };
@@ -111,13 +115,13 @@ export function targets(rows: Row[]): Target[] {
 
 export function table(rows: Row[]): string {
   const lines = [
-    "| scenario | corpus | tool | runs | msgs | median wall s (min–max) | msgs/s | peak RSS MB | CPU s | verified | mailferry msgs/s ÷ this tool's | fidelity / notes |",
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    "| scenario | corpus | tool | runs | msgs | median wall s (min–max) | msgs/s | peak RSS MB | CPU s | machine CPU s | verified | mailferry msgs/s ÷ this tool's | fidelity / notes |",
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const rate = r.msgs > 0 ? fmt(r.rate, 0) : '–';
     const ratio = r.ratio === undefined ? '' : r.msgs > 0 ? `${fmt(r.ratio)}×` : `${fmt(r.ratio)}× (wall ratio)`;
-    lines.push(`| ${r.scenario} | ×${r.scale} | ${r.tool} | ${r.runs} | ${r.msgs} | ${fmt(r.wall)} (${fmt(r.wallMin)}–${fmt(r.wallMax)}) | ${rate} | ${fmt(r.rssMB, 1)} | ${fmt(r.cpu)} | ${r.ok ? 'ok' : '**FAILED**'} | ${ratio} | ${r.note.replace(/\|/g, '/')} |`);
+    lines.push(`| ${r.scenario} | ×${r.scale} | ${r.tool} | ${r.runs} | ${r.msgs} | ${fmt(r.wall)} (${fmt(r.wallMin)}–${fmt(r.wallMax)}) | ${rate} | ${fmt(r.rssMB, 1)} | ${fmt(r.cpu)} | ${fmt(r.machineCpu)} | ${r.ok ? 'ok' : '**FAILED**'} | ${ratio} | ${r.note.replace(/\|/g, '/')} |`);
   }
   return lines.join('\n');
 }

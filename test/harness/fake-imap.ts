@@ -209,7 +209,7 @@ export class FakeImapSession {
       this.parts.push(line);
       const parts = this.parts;
       this.parts = [];
-      this.busy = this.busy.then(() => this.command(parts)).catch(() => this.socket.destroy());
+      this.busy = this.busy.then(() => this.command(parts)).catch(() => void this.socket.destroy());
     }
   }
 
