@@ -42,7 +42,7 @@ export function machineNote(workDir: string, root: string): MachineNote {
  * before: worth knowing when two results differ.
  */
 function workFsNote(workDir: string): string {
-  const fs = sh('findmnt', ['-no', 'FSTYPE,SOURCE', '-T', workDir]);
+  const fs = sh('findmnt', ['-no', 'FSTYPE,SOURCE', '-T', workDir]).replace(/\s+/g, ' ');
   const [type, source] = fs.split(/\s+/);
   let journal = '';
   if (type === 'ext4' && source?.startsWith('/dev/')) {
