@@ -50,7 +50,11 @@ export interface FolderState {
 
 export class CheckpointState {
   readonly folders = new Map<string, FolderState>();
-  /** dest folder → dest key → identity, for messages this job stored. */
+  /**
+   * dest folder → dest key → identity, for messages this job stored in earlier runs (replayed
+   * from the file). What this run stores is in the file and in the run's destination index, not
+   * here: memory does not grow by a dest key and an identity per message copied.
+   */
   readonly stored = new Map<string, Map<string, string>>();
   records = 0;
 
@@ -74,7 +78,8 @@ export class CheckpointState {
     m.set(flat(dk), flat(id));
   }
 
-  apply(r: JournalRecord): void {
+  /** `replayed`: a record read back from the file (false: one this run is appending). */
+  apply(r: JournalRecord, replayed = true): void {
     this.records++;
     switch (r.t) {
       case 'box': {
@@ -94,7 +99,7 @@ export class CheckpointState {
         const f = this.folder(r.s);
         f.pending.delete(r.k);
         f.done.add(r.k);
-        if (r.id) this.remember(r.d, r.dk, r.id);
+        if (r.id && replayed) this.remember(r.d, r.dk, r.id);
         break;
       }
       case 'd':
@@ -240,18 +245,18 @@ export class Journal {
     }
   }
 
-  /** Rewrite the journal as the records of its current state. */
+  /** Rewrite the journal as the records of its state, read back whole from the file. */
   compact(): void {
-    const header = Journal.replay(this.path).header;
     this.flushBuffer();
+    const { header, state } = Journal.replay(this.path);
     closeSync(this.fd);
-    Journal.writeFresh(this.path, { job: header.job, source: header.source, dest: header.dest }, this.state.snapshot());
+    Journal.writeFresh(this.path, { job: header.job, source: header.source, dest: header.dest }, state.snapshot());
     this.fd = openSync(this.path, 'a', 0o600);
   }
 
-  /** Record (buffered until the next sync). The in-memory state is updated at once. */
+  /** Record (buffered until the next sync). The in-memory state is updated at once (but `stored`: see there). */
   append(r: JournalRecord): void {
-    this.state.apply(r);
+    this.state.apply(r, false);
     this.buffer.push(JSON.stringify(r) + '\n');
   }
 

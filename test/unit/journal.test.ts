@@ -77,6 +77,18 @@ describe('checkpoint journal', () => {
     expect(() => Journal.open(p, { header: { ...header, job: 'job-b' }, restart: true })).not.toThrow();
   });
 
+  it("a run's own stores stay out of memory, and the next open reads them back", async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    j.append({ t: 'i', s: 'A', k: '1' });
+    j.append({ t: 'c', s: 'A', k: '1', id: 'mid:<1@x>', d: '.A', dk: 'f1' });
+    expect(j.state.folder('A').done.has('1')).toBe(true);
+    expect(j.state.stored.size).toBe(0);
+    await j.sync();
+    j.close();
+    expect(Journal.open(p, { header }).state.stored.get('.A')?.get('f1')).toBe('mid:<1@x>');
+  });
+
   it('compaction keeps the state and shrinks the file', async () => {
     const p = join(dir(), 'cp');
     const j = Journal.open(p, { header });
