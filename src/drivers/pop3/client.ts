@@ -65,6 +65,13 @@ export interface Pop3Uid {
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_PIPELINE_WINDOW = 16;
 
+/**
+ * A pipelined window is topped up once it has drained to half, not after every answer: one write
+ * of many commands instead of one write (and one wake-up of the server) per message. Measured:
+ * a POP3 copy of 6,046 messages spent ~200 ms of its main thread in those small writes.
+ */
+const refillAt = (depth: number): number => (depth > 1 ? depth >> 1 : 0);
+
 /** Pause the socket when this many bytes wait unread; resume below LOW_WATER. */
 const HIGH_WATER = 1 << 20;
 const LOW_WATER = 256 << 10;
@@ -929,7 +936,7 @@ export class Pop3Client {
     try {
       while (done < ns.length) {
         const batch: string[] = [];
-        while (sent < ns.length && sent - done < depth) {
+        while (sent < ns.length && sent - done < depth && (batch.length > 0 || sent - done <= refillAt(depth))) {
           const n = ns[sent]!;
           const pre = this.tooLargeByList(n);
           if (pre) precheck.set(sent, pre);
@@ -997,7 +1004,7 @@ export class Pop3Client {
     try {
       while (done < ns.length) {
         const batch: string[] = [];
-        while (sent < ns.length && sent - done < depth) batch.push(`TOP ${ns[sent++]!} ${lines}`);
+        while (sent < ns.length && sent - done < depth && (batch.length > 0 || sent - done <= refillAt(depth))) batch.push(`TOP ${ns[sent++]!} ${lines}`);
         if (batch.length > 0) this.sendMany(batch);
         const n = ns[done]!;
         const st = await this.readStatus(`the TOP ${n} answer`);
