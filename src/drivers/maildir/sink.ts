@@ -34,7 +34,6 @@ async function writeAll(fd: number, buf: Buffer): Promise<void> {
   while (off < buf.length) off += (await fdWrite(fd, buf, off, buf.length - off)).bytesWritten;
 }
 
-
 function ioError(err: unknown, path: string): MailferryError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return new MailferryError('DEST_IO', `cannot write ${path}: permission denied`, { hint: 'choose a directory you can write to' });
@@ -104,11 +103,10 @@ class MaildirWriter implements SinkWriter {
   private readonly dirty = new Set<string>();
   constructor(private readonly tree: MaildirTree) {}
 
-  /** mtime = INTERNALDATE, then fsync (data and the mtime with it), then close. */
-  private async finish(fd: number, meta: MessageMeta): Promise<void> {
+  /** mtime = INTERNALDATE, then fsync (data and the mtime with it). */
+  private async settle(fd: number, meta: MessageMeta): Promise<void> {
     if (meta.internalDate) await fdUtimes(fd, meta.internalDate, meta.internalDate);
     await fdSync(fd);
-    await fdClose(fd);
   }
 
   async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
@@ -120,8 +118,11 @@ class MaildirWriter implements SinkWriter {
     try {
       fd = await createExclusive(tmp);
       await writeAll(fd, body);
-      await this.finish(fd, meta);
+      await this.settle(fd, meta);
+      // Forgotten before closing: a failed close is not retried (the number may be reused by then).
+      const done = fd;
       fd = undefined;
+      await fdClose(done);
       await fs.rename(tmp, final);
     } catch (err) {
       if (fd !== undefined) await fdClose(fd).catch(() => {});
@@ -149,8 +150,11 @@ class MaildirWriter implements SinkWriter {
         await writeAll(fd, chunk);
         bytes += chunk.length;
       }
-      await this.finish(fd, meta);
+      await this.settle(fd, meta);
+      // Forgotten before closing: a failed close is not retried (the number may be reused by then).
+      const done = fd;
       fd = undefined;
+      await fdClose(done);
       const key = `${base},S=${bytes}`;
       await fs.rename(tmp, join(dir, 'cur', `${key}:2,${flagsToInfo(meta.flags)}`));
       this.dirty.add(join(dir, 'cur'));
