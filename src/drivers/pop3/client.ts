@@ -230,19 +230,18 @@ function listingLines(body: Buffer): string[] {
   return out;
 }
 
-function openSocket(o: Pop3ConnectOptions, timeoutMs: number): Promise<net.Socket> {
-  const where = describeEndpoint(o.host, o.port);
+interface ReadyErrors {
+  error: (err: NodeJS.ErrnoException) => MailferryError;
+  closed: () => MailferryError;
+  timeout: () => MailferryError;
+}
+
+/**
+ * Resolves with `sock` once it emits `ready` ('connect' or 'secureConnect'). An error, a close
+ * or the timeout first destroys it (and runs `onFail`) and rejects with the matching error.
+ */
+function whenReady<S extends net.Socket>(sock: S, ready: 'connect' | 'secureConnect', timeoutMs: number, errors: ReadyErrors, onFail?: (err: MailferryError) => void): Promise<S> {
   return new Promise((resolve, reject) => {
-    const implicit = o.tls === 'implicit';
-    const sock: net.Socket = implicit
-      ? tls.connect({
-          host: o.host,
-          port: o.port,
-          servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
-          ca: o.ca,
-          rejectUnauthorized: o.rejectUnauthorized,
-        })
-      : net.connect({ host: o.host, port: o.port });
     let settled = false;
     const settle = (err: MailferryError | null): void => {
       if (settled) return;
@@ -253,27 +252,40 @@ function openSocket(o: Pop3ConnectOptions, timeoutMs: number): Promise<net.Socke
       if (err) {
         sock.on('error', () => undefined);
         sock.destroy();
+        onFail?.(err);
         reject(err);
       } else {
         resolve(sock);
       }
     };
-    const onError = (err: NodeJS.ErrnoException): void =>
-      settle(mapSocketError(err, o.host, o.port, implicit ? 'tls' : 'connect'));
-    const onClose = (): void =>
-      settle(new MailferryError('NETWORK', `connection to ${where} closed before it was established`));
-    const timer = setTimeout(
-      () =>
-        settle(
-          new MailferryError('TIMEOUT', `connecting to ${where} timed out after ${timeoutMs} ms`, {
-            hint: 'check the host, the port and any firewall in between',
-          }),
-        ),
-      timeoutMs,
-    );
+    const onError = (err: NodeJS.ErrnoException): void => settle(errors.error(err));
+    const onClose = (): void => settle(errors.closed());
+    const timer = setTimeout(() => settle(errors.timeout()), timeoutMs);
     sock.once('error', onError);
     sock.once('close', onClose);
-    sock.once(implicit ? 'secureConnect' : 'connect', () => settle(null));
+    sock.once(ready, () => settle(null));
+  });
+}
+
+function openSocket(o: Pop3ConnectOptions, timeoutMs: number): Promise<net.Socket> {
+  const where = describeEndpoint(o.host, o.port);
+  const implicit = o.tls === 'implicit';
+  const sock: net.Socket = implicit
+    ? tls.connect({
+        host: o.host,
+        port: o.port,
+        servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
+        ca: o.ca,
+        rejectUnauthorized: o.rejectUnauthorized,
+      })
+    : net.connect({ host: o.host, port: o.port });
+  return whenReady(sock, implicit ? 'secureConnect' : 'connect', timeoutMs, {
+    error: (err) => mapSocketError(err, o.host, o.port, implicit ? 'tls' : 'connect'),
+    closed: () => new MailferryError('NETWORK', `connection to ${where} closed before it was established`),
+    timeout: () =>
+      new MailferryError('TIMEOUT', `connecting to ${where} timed out after ${timeoutMs} ms`, {
+        hint: 'check the host, the port and any firewall in between',
+      }),
   });
 }
 
@@ -616,42 +628,27 @@ export class Pop3Client {
 
   private upgrade(plain: net.Socket): Promise<tls.TLSSocket> {
     const o = this.opts;
-    return new Promise((resolve, reject) => {
-      const sock = tls.connect({
-        socket: plain,
-        host: o.host,
-        servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
-        ca: o.ca,
-        rejectUnauthorized: o.rejectUnauthorized,
-      });
-      let settled = false;
-      const settle = (err: MailferryError | null): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        sock.off('error', onError);
-        sock.off('close', onClose);
-        if (err) {
-          sock.on('error', () => undefined);
-          sock.destroy();
-          plain.destroy();
-          this.fail(err);
-          reject(err);
-        } else {
-          resolve(sock);
-        }
-      };
-      const onError = (err: NodeJS.ErrnoException): void => settle(mapSocketError(err, o.host, o.port, 'tls'));
-      const onClose = (): void =>
-        settle(new MailferryError('NETWORK', `POP3 server ${this.where} closed the connection during the TLS handshake`));
-      const timer = setTimeout(
-        () => settle(new MailferryError('TIMEOUT', `TLS handshake with ${this.where} timed out after ${this.timeoutMs} ms`)),
-        this.timeoutMs,
-      );
-      sock.once('error', onError);
-      sock.once('close', onClose);
-      sock.once('secureConnect', () => settle(null));
+    const sock = tls.connect({
+      socket: plain,
+      host: o.host,
+      servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
+      ca: o.ca,
+      rejectUnauthorized: o.rejectUnauthorized,
     });
+    return whenReady(
+      sock,
+      'secureConnect',
+      this.timeoutMs,
+      {
+        error: (err) => mapSocketError(err, o.host, o.port, 'tls'),
+        closed: () => new MailferryError('NETWORK', `POP3 server ${this.where} closed the connection during the TLS handshake`),
+        timeout: () => new MailferryError('TIMEOUT', `TLS handshake with ${this.where} timed out after ${this.timeoutMs} ms`),
+      },
+      (err) => {
+        plain.destroy();
+        this.fail(err);
+      },
+    );
   }
 
   // ---------------------------------------------------------------- commands
