@@ -9,16 +9,15 @@ import { promises as fs, constants as C, open as openCb, write as writeCb, futim
 import { promisify } from 'node:util';
 import { join, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
-import { messageIdOf, hasHeaderEnd } from '../../mail/headers.js';
+import { messageIdOf } from '../../mail/headers.js';
 import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo } from './flags.js';
 import { folderDirName } from './names.js';
+import { readHeader } from './read-header.js';
 import { uniqueName, keyOfFileName } from './unique.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
-const HEADER_READ = 16 * 1024;
-const HEADER_MAX = 256 * 1024;
 
 const fdOpen = promisify(openCb);
 const fdWrite = promisify(writeCb) as (fd: number, buf: Buffer, off: number, len: number) => Promise<{ bytesWritten: number }>;
@@ -50,23 +49,6 @@ async function mkdirSafe(path: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err, path);
     const st = await fs.lstat(path);
     if (!st.isDirectory()) throw ioError(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), path);
-  }
-}
-
-async function readHeader(path: string): Promise<Buffer> {
-  const fh = await fs.open(path, 'r');
-  try {
-    let buf = Buffer.alloc(0);
-    while (buf.length < HEADER_MAX) {
-      const chunk = Buffer.alloc(HEADER_READ);
-      const { bytesRead } = await fh.read(chunk, 0, HEADER_READ, buf.length);
-      if (bytesRead === 0) break;
-      buf = Buffer.concat([buf, chunk.subarray(0, bytesRead)]);
-      if (hasHeaderEnd(buf)) break;
-    }
-    return buf;
-  } finally {
-    await fh.close();
   }
 }
 

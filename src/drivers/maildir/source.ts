@@ -11,15 +11,14 @@
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MailferryError } from '../../errors.js';
-import { messageIdOf, hasHeaderEnd } from '../../mail/headers.js';
+import { messageIdOf } from '../../mail/headers.js';
 import type { FetchedMessage, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { infoToFlags } from './flags.js';
 import { segmentsOfDirName } from './names.js';
+import { readHeader } from './read-header.js';
 import { keyOfFileName } from './unique.js';
 
 export const MAILDIR_VALIDITY = 'maildir';
-const HEADER_READ = 16 * 1024;
-const HEADER_MAX = 256 * 1024;
 const SUBDIRS = new Set(['cur', 'new', 'tmp']);
 
 function readError(err: unknown, path: string, scope: 'run' | 'mailbox' | 'message' = 'mailbox'): MailferryError {
@@ -34,25 +33,6 @@ async function isMaildir(dir: string): Promise<boolean> {
     return (await fs.stat(join(dir, 'cur'))).isDirectory();
   } catch {
     return false;
-  }
-}
-
-async function readHeader(path: string): Promise<Buffer> {
-  const fh = await fs.open(path, 'r');
-  try {
-    const parts: Buffer[] = [];
-    let total = 0;
-    while (total < HEADER_MAX) {
-      const chunk = Buffer.alloc(HEADER_READ);
-      const { bytesRead } = await fh.read(chunk, 0, HEADER_READ, total);
-      if (bytesRead === 0) break;
-      parts.push(chunk.subarray(0, bytesRead));
-      total += bytesRead;
-      if (hasHeaderEnd(parts.length === 1 ? parts[0]! : Buffer.concat(parts))) break;
-    }
-    return Buffer.concat(parts);
-  } finally {
-    await fh.close();
   }
 }
 
