@@ -148,6 +148,7 @@ export class Journal {
     readonly path: string,
     readonly state: CheckpointState,
     fd: number,
+    private readonly header: JobHeader,
   ) {
     this.fd = fd;
   }
@@ -171,13 +172,15 @@ export class Journal {
         const fd = openSync(path, 'r+', 0o600);
         ftruncateSync(fd, replayed.goodBytes);
         closeSync(fd);
-        const j = new Journal(path, replayed.state, openSync(path, 'a', 0o600));
-        if (replayed.state.records > 2 * replayed.state.liveSize() + 10_000) j.compact();
+        const { job, source, dest } = replayed.header;
+        const j = new Journal(path, replayed.state, openSync(path, 'a', 0o600), { job, source, dest });
+        // Nothing appended yet: the state just replayed is the whole file's.
+        if (replayed.state.records > 2 * replayed.state.liveSize() + 10_000) j.compact(replayed.state);
         return j;
       }
     }
     Journal.writeFresh(path, opts.header, []);
-    return new Journal(path, state, openSync(path, 'a', 0o600));
+    return new Journal(path, state, openSync(path, 'a', 0o600), opts.header);
   }
 
   static replay(path: string): { state: CheckpointState; goodBytes: number; header: HeaderRecord } {
@@ -245,12 +248,15 @@ export class Journal {
     }
   }
 
-  /** Rewrite the journal as the records of its state, read back whole from the file. */
-  compact(): void {
+  /**
+   * Rewrite the journal as the records of its state: `whole`, when the caller holds the state of
+   * the whole file, else read back from the file (this run's stores are not kept in memory).
+   */
+  compact(whole?: CheckpointState): void {
     this.flushBuffer();
-    const { header, state } = Journal.replay(this.path);
+    const state = whole ?? Journal.replay(this.path).state;
     closeSync(this.fd);
-    Journal.writeFresh(this.path, { job: header.job, source: header.source, dest: header.dest }, state.snapshot());
+    Journal.writeFresh(this.path, this.header, state.snapshot());
     this.fd = openSync(this.path, 'a', 0o600);
   }
 
