@@ -12,51 +12,38 @@ export interface Server {
 
 const secret = (file: string, text: string): Promise<void> => writeFile(file, text, { mode: 0o600 });
 
-/** mbsync pulling every folder of `user` into the Maildir `dir/mail`. It fsyncs every message (FSync yes). */
-export async function mbsyncToMaildir(dir: string, s: Server, user: string): Promise<Invocation> {
-  await mkdir(path.join(dir, 'mail'), { recursive: true });
-  const rc = path.join(dir, 'mbsyncrc');
-  await secret(rc, `IMAPAccount far
-Host ${s.host}
-Port ${s.imap}
-User ${user}
-Pass pass
-SSLType None
-AuthMechs LOGIN
+/** An mbsync IMAP account and store named `name`, logging in as `user`. */
+const mbsyncAccount = (s: Server, name: string, user: string): string =>
+  `IMAPAccount ${name}\nHost ${s.host}\nPort ${s.imap}\nUser ${user}\nPass pass\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}\nAccount ${name}\n`;
 
-IMAPStore far
-Account far
-
-MaildirStore near
-Path ${dir}/mail/
-Inbox ${dir}/mail/INBOX
-SubFolders Verbatim
-
-Channel c
+/** mbsync's pull channel from :far: to :near:, every folder, creating them near. */
+const mbsyncPull = (syncState: string): string => `Channel c
 Far :far:
 Near :near:
 Patterns *
 Create Near
 Sync Pull
-SyncState *
-`);
+SyncState ${syncState}
+`;
+
+/** mbsync pulling every folder of `user` into the Maildir `dir/mail`. It fsyncs every message (FSync yes). */
+export async function mbsyncToMaildir(dir: string, s: Server, user: string): Promise<Invocation> {
+  await mkdir(path.join(dir, 'mail'), { recursive: true });
+  const rc = path.join(dir, 'mbsyncrc');
+  await secret(rc, `${mbsyncAccount(s, 'far', user)}
+MaildirStore near
+Path ${dir}/mail/
+Inbox ${dir}/mail/INBOX
+SubFolders Verbatim
+
+${mbsyncPull('*')}`);
   return { cmd: 'mbsync', args: ['-c', rc, '-q', 'c'] };
 }
 
 export async function mbsyncToImap(dir: string, s: Server, from: string, to: string): Promise<Invocation> {
   await mkdir(path.join(dir, 'state'), { recursive: true });
   const rc = path.join(dir, 'mbsyncrc');
-  const account = (name: string, user: string): string =>
-    `IMAPAccount ${name}\nHost ${s.host}\nPort ${s.imap}\nUser ${user}\nPass pass\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore ${name}\nAccount ${name}\n`;
-  await secret(rc, `${account('far', from)}\n${account('near', to)}
-Channel c
-Far :far:
-Near :near:
-Patterns *
-Create Near
-Sync Pull
-SyncState ${dir}/state/
-`);
+  await secret(rc, `${mbsyncAccount(s, 'far', from)}\n${mbsyncAccount(s, 'near', to)}\n${mbsyncPull(`${dir}/state/`)}`);
   return { cmd: 'mbsync', args: ['-c', rc, '-q', 'c'] };
 }
 
