@@ -9,3 +9,23 @@ export function flat(s: string): string {
   if (s.length > 0) s.charCodeAt(0);
   return s;
 }
+
+const lists = new Map<string, readonly string[]>();
+/** Distinct lists kept; past that, lists are no longer shared (a server can send any keywords). */
+const MAX_SHARED_LISTS = 4096;
+
+/**
+ * shared(items): the same list of strings, one frozen copy per distinct list. A folder's refs
+ * mostly carry one of a few flag sets ([], [\Seen], …): shared, a ref holds a pointer instead of
+ * an array and a string per flag (~80 bytes per message listed). Frozen, so no holder can change
+ * it for the others.
+ */
+export function shared(items: Iterable<string>): string[] {
+  const list = [...items];
+  const key = JSON.stringify(list);
+  const hit = lists.get(key);
+  if (hit) return hit as string[];
+  const own = Object.freeze(list.map(flat));
+  if (lists.size < MAX_SHARED_LISTS) lists.set(key, own);
+  return own as string[];
+}

@@ -58,12 +58,12 @@ interface FolderRun {
   next?: number;
 }
 
-/** Identities known to be in (or on their way to) each destination folder. */
-interface DestIndex {
-  present: Set<Identity>;
-  /** Claimed by a message of this run: a second one with the same identity is a duplicate. */
-  claimed: Set<Identity>;
-}
+/**
+ * Identities known to be in (or on their way to) a destination folder, each with whether a message
+ * of this run claimed it (a second one with the same identity is then a duplicate). One map, not a
+ * set of present and a set of claimed: it holds an entry per message of the folder for the run.
+ */
+type DestIndex = Map<Identity, boolean>;
 
 
 export { backoffDelay };
@@ -135,10 +135,10 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   };
 
   async function loadIndex(dest: string): Promise<DestIndex> {
-    const index: DestIndex = { present: new Set(), claimed: new Set() };
+    const index: DestIndex = new Map();
     if (p.dedupe === 'none') return index;
     for await (const m of scanDestination(p.sink, dest, p.dedupe, j.state.stored.get(dest))) {
-      if (m.identity) index.present.add(m.identity);
+      if (m.identity) index.set(m.identity, false);
     }
     return index;
   }
@@ -152,10 +152,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   /** Decide a message against the index: true when it should be stored (and is now claimed). */
   function claim(index: DestIndex, id: Identity | undefined): 'store' | 'present' | 'duplicate' {
     if (p.dedupe === 'none' || id === undefined) return 'store';
-    if (index.claimed.has(id)) return 'duplicate';
-    if (index.present.has(id)) return 'present';
-    index.present.add(id);
-    index.claimed.add(id);
+    const claimed = index.get(id);
+    if (claimed !== undefined) return claimed ? 'duplicate' : 'present';
+    index.set(id, true);
     return 'store';
   }
 
@@ -246,8 +245,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             remaining = remaining.filter((r) => r !== ref);
           } else if (id !== undefined && content) {
             // Claimed by its digest when it was stored: free the claim, or the retry would call it a duplicate.
-            index.claimed.delete(id);
-            index.present.delete(id);
+            index.delete(id);
           }
         }
       }
@@ -408,7 +406,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     for (const ref of todo) {
       if (stopped()) return;
       const id = identityBeforeBody(ref.messageId, p.dedupe);
-      if (ref.size > maxMessageBytes && !(id !== null && index.present.has(id))) {
+      if (ref.size > maxMessageBytes && !(id !== null && index.has(id))) {
         // Never fetched: over --max-message-size or the destination's APPENDLIMIT.
         const e = tooLarge(ref);
         p.log.warn({ msg: `${run.plan.name}: message ${ref.key}${ref.messageId ? ` ${ref.messageId}` : ''}: ${e.message}` });
@@ -429,8 +427,22 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     if (batch.length > 0) await enqueue();
   }
 
+  /**
+   * Drop a destination folder's index once the folder's batches are done and no later folder can
+   * be copied into it (same name, or a special-use role that may lead there): memory then holds
+   * the index of the folders in progress, not of every folder copied so far. Should a later folder
+   * land there after all, its index is read again from the destination.
+   */
+  const releaseIndex = (run: FolderRun, later: FolderPlan[]) => {
+    const dest = run.result.dest;
+    if (dest === undefined) return;
+    const same = (q: FolderPlan) => q.destSegments.join('\0').toLowerCase() === run.plan.destSegments.join('\0').toLowerCase();
+    if (later.some((q) => same(q) || q.source.specialUse)) return;
+    void Promise.allSettled(run.tasks).then(() => indexes.delete(dest));
+  };
+
   try {
-    for (const plan of p.plans) {
+    for (const [i, plan] of p.plans.entries()) {
       if (stopped()) break;
       const run: FolderRun = {
         plan,
@@ -440,6 +452,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       runs.push(run);
       try {
         await produce(run);
+        releaseIndex(run, p.plans.slice(i + 1));
       } catch (err) {
         const e = toMailferryError(err);
         if (e.scope === 'run' || e.code === 'DEST_IO' || e.code === 'INTERNAL') {

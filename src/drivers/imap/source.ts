@@ -7,6 +7,7 @@ import { MailferryError } from '../../errors.js';
 import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, rootCause, takeLoggedError } from './connect.js';
 import { ControlConnection } from './control.js';
 import { compactUidSet, toMailboxInfo } from './mailboxes.js';
+import { shared } from '../../strings.js';
 
 class ImapReader implements SourceReader {
   private open?: string;
@@ -211,7 +212,7 @@ export class ImapSource implements Source {
           seq: msg.uid,
           size: msg.size ?? 0,
           internalDate: msg.internalDate instanceof Date ? msg.internalDate : msg.internalDate ? new Date(msg.internalDate) : undefined,
-          flags: msg.flags ? [...msg.flags] : [],
+          flags: shared(msg.flags ?? []),
           messageId: msg.headers ? normalizeMessageId(headerValue(msg.headers, 'message-id')) : null,
         });
       }

@@ -14,6 +14,7 @@ import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
 import type { FetchedMessage, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { infoToFlags } from './flags.js';
+import { shared } from '../../strings.js';
 import { segmentsOfDirName } from './names.js';
 import { readHeader } from './read-header.js';
 import { keyOfFileName } from './unique.js';
@@ -173,7 +174,7 @@ export class MaildirSource implements Source {
           seq: 0,
           size: st.size,
           internalDate: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
-          flags: sub === 'cur' ? infoToFlags(name) : [],
+          flags: shared(sub === 'cur' ? infoToFlags(name) : []),
           messageId,
         });
       }
