@@ -12,12 +12,15 @@
  *   end  {s, uv, next}      every message below `next` of this folder is done
  *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c)
  */
-import { openSync, closeSync, writeSync, fsyncSync, fdatasync, readFileSync, ftruncateSync, renameSync, existsSync } from 'node:fs';
+import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, existsSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { MailferryError } from '../errors.js';
 import { flat } from '../strings.js';
 
 export const JOURNAL_VERSION = 1;
+
+/** Bytes read at a time when a journal is replayed. */
+const REPLAY_CHUNK = 1 << 20;
 
 export interface JobHeader {
   job: string;
@@ -184,41 +187,71 @@ export class Journal {
   }
 
   static replay(path: string): { state: CheckpointState; goodBytes: number; header: HeaderRecord } {
-    let data: Buffer;
+    const state = new CheckpointState();
+    let header: HeaderRecord | undefined;
+    let lineNo = 0;
+    let fd: number;
+    let size: number;
     try {
-      data = readFileSync(path);
+      fd = openSync(path, 'r');
+      size = fstatSync(fd).size;
     } catch (err) {
       throw unreadable(path, (err as Error).message);
     }
-    const state = new CheckpointState();
+    // Read in chunks: a checkpoint of a large mailbox is tens of MB, and only a line at a time
+    // is needed. `start` is the file offset of data[0]; `pos` the end of the last complete line.
+    let data = Buffer.alloc(0);
+    let start = 0;
     let pos = 0;
-    let lineNo = 0;
-    let header: HeaderRecord | undefined;
-    while (pos < data.length) {
-      const nl = data.indexOf(0x0a, pos);
-      if (nl < 0) break; // torn last line: ignored, truncated away on open
-      lineNo++;
-      const line = data.subarray(pos, nl).toString('utf8');
-      let rec: unknown;
-      try {
-        rec = JSON.parse(line);
-      } catch {
-        // A torn write can only be the last line; one in the middle is corruption.
-        if (data.indexOf(0x0a, nl + 1) < 0 && nl + 1 >= data.length) break;
-        throw unreadable(path, `line ${lineNo} is not valid JSON`);
+    const chunk = Buffer.allocUnsafe(REPLAY_CHUNK);
+    try {
+      for (;;) {
+        let n: number;
+        try {
+          n = readSync(fd, chunk, 0, chunk.length, start + data.length);
+        } catch (err) {
+          throw unreadable(path, (err as Error).message);
+        }
+        if (n === 0) break;
+        const rest = data.subarray(pos - start);
+        data = Buffer.concat([rest, chunk.subarray(0, n)]);
+        start = pos;
+        let at = 0;
+        for (;;) {
+          const nl = data.indexOf(0x0a, at);
+          if (nl < 0) break;
+          lineNo++;
+          const line = data.subarray(at, nl).toString('utf8');
+          let rec: unknown;
+          try {
+            rec = JSON.parse(line);
+          } catch {
+            // A torn write can only be the last line; one in the middle is corruption.
+            if (start + nl + 1 >= size) return done();
+            throw unreadable(path, `line ${lineNo} is not valid JSON`);
+          }
+          if (!header) {
+            const h = rec as HeaderRecord;
+            if (h?.t !== 'mailferry-checkpoint') throw unreadable(path, 'not a mailferry checkpoint');
+            if (h.v !== JOURNAL_VERSION) throw unreadable(path, `version ${h.v} is not supported (this mailferry writes ${JOURNAL_VERSION})`);
+            header = h;
+          } else {
+            state.apply(rec as JournalRecord);
+          }
+          at = nl + 1;
+          pos = start + at;
+        }
       }
-      if (!header) {
-        const h = rec as HeaderRecord;
-        if (h?.t !== 'mailferry-checkpoint') throw unreadable(path, 'not a mailferry checkpoint');
-        if (h.v !== JOURNAL_VERSION) throw unreadable(path, `version ${h.v} is not supported (this mailferry writes ${JOURNAL_VERSION})`);
-        header = h;
-      } else {
-        state.apply(rec as JournalRecord);
-      }
-      pos = nl + 1;
+    } finally {
+      closeSync(fd);
     }
-    if (!header) throw unreadable(path, 'empty or truncated header');
-    return { state, goodBytes: pos, header };
+    return done();
+
+    function done() {
+      // Anything after the last complete line is a torn write: ignored, truncated away on open.
+      if (!header) throw unreadable(path, 'empty or truncated header');
+      return { state, goodBytes: pos, header };
+    }
   }
 
   private static writeFresh(path: string, header: JobHeader, records: Iterable<JournalRecord>): void {

@@ -63,6 +63,27 @@ describe('checkpoint journal', () => {
     expect(Journal.open(p, { header, restart: true }).state.folders.size).toBe(0);
   });
 
+  it('replays a journal larger than its read chunk: lines across chunk ends, a torn last line, a corrupt line far in', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    // ~3 MB of records of varied lengths, so line ends fall everywhere relative to 1 MB chunks.
+    for (let i = 0; i < 40_000; i++) j.append({ t: 'k', s: 'INBOX', k: String(i), why: 'x'.repeat(i % 97) });
+    await j.sync();
+    j.close();
+    expect(statSync(p).size).toBeGreaterThan(3 << 20);
+    appendFileSync(p, '{"t":"k","s":"INBOX","k":"torn"');
+    const r = Journal.replay(p);
+    expect(r.state.folder('INBOX').done.size).toBe(40_000);
+    expect(r.state.folder('INBOX').done.has('39999')).toBe(true);
+    expect(r.goodBytes).toBe(statSync(p).size - '{"t":"k","s":"INBOX","k":"torn"'.length);
+    // A torn last line that happens to end in a newline is still a torn last line.
+    appendFileSync(p, '\n');
+    expect(Journal.replay(p).state.folder('INBOX').done.size).toBe(40_000);
+    // The same bytes in the middle are corruption, named by line.
+    appendFileSync(p, '{"t":"k","s":"INBOX","k":"after","why":"x"}\n');
+    expect(() => Journal.replay(p)).toThrow(/line 40002 is not valid JSON/);
+  });
+
   it('a truncated header (empty file) is unreadable, not silently reset', () => {
     const p = join(dir(), 'cp');
     Journal.open(p, { header }).close();
