@@ -16,6 +16,7 @@ import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSy
 import { dirname, basename, join } from 'node:path';
 import { MailferryError } from '../errors.js';
 import { flat } from '../strings.js';
+import { KeySet } from './key-set.js';
 
 export const JOURNAL_VERSION = 1;
 
@@ -45,9 +46,9 @@ export type JournalRecord =
 export interface FolderState {
   validity?: string;
   /** Source keys done for good (stored or skipped for good). */
-  done: Set<string>;
+  done: KeySet;
   /** Source keys with an intent and no outcome: to be checked against the destination. */
-  pending: Set<string>;
+  pending: KeySet;
   end?: { uv: string; next: number };
 }
 
@@ -63,7 +64,7 @@ export class CheckpointState {
 
   folder(s: string): FolderState {
     let f = this.folders.get(s);
-    if (!f) this.folders.set(s, (f = { done: new Set(), pending: new Set() }));
+    if (!f) this.folders.set(s, (f = { done: new KeySet(), pending: new KeySet() }));
     return f;
   }
 

@@ -112,6 +112,28 @@ class ImapReader implements SourceReader {
   }
 }
 
+/**
+ * A listed message. The refs of a whole folder are held while it is copied, so they are kept
+ * small: INTERNALDATE as a number (a Date object is ~100 bytes), made into a Date when asked for.
+ */
+class ImapRef implements MessageRef {
+  readonly key: string;
+  constructor(
+    readonly mailbox: string,
+    readonly seq: number,
+    readonly size: number,
+    private readonly time: number | undefined,
+    readonly flags: string[],
+    readonly messageId: string | null,
+  ) {
+    this.key = String(seq);
+  }
+
+  get internalDate(): Date | undefined {
+    return this.time === undefined || Number.isNaN(this.time) ? undefined : new Date(this.time);
+  }
+}
+
 /** Window of one partial FETCH when a message is streamed. */
 const STREAM_CHUNK = 1024 * 1024;
 
@@ -206,15 +228,9 @@ export class ImapSource implements Source {
         }
         if (msg.uid <= after || seen.has(msg.uid)) continue;
         seen.add(msg.uid);
-        refs.push({
-          mailbox,
-          key: String(msg.uid),
-          seq: msg.uid,
-          size: msg.size ?? 0,
-          internalDate: msg.internalDate instanceof Date ? msg.internalDate : msg.internalDate ? new Date(msg.internalDate) : undefined,
-          flags: shared(msg.flags ?? []),
-          messageId: msg.headers ? normalizeMessageId(headerValue(msg.headers, 'message-id')) : null,
-        });
+        const date = msg.internalDate instanceof Date ? msg.internalDate : msg.internalDate ? new Date(msg.internalDate) : undefined;
+        const messageId = msg.headers ? normalizeMessageId(headerValue(msg.headers, 'message-id')) : null;
+        refs.push(new ImapRef(mailbox, msg.uid, msg.size ?? 0, date?.getTime(), shared(msg.flags ?? []), messageId));
       }
       refs.sort((a, b) => a.seq - b.seq);
       return refs;

@@ -1,0 +1,63 @@
+/**
+ * A set of source message keys that stores the keys written as plain decimal numbers (IMAP UIDs)
+ * as numbers: a checkpoint holds a key per message done for the whole run, and a Set of small
+ * integers holds no string per key (~24 bytes less each). Other keys (POP3 UIDLs, Maildir names)
+ * are kept as strings. Reads back exactly the strings that were added.
+ */
+export class KeySet implements ReadonlySet<string> {
+  private readonly nums = new Set<number>();
+  private readonly strs = new Set<string>();
+
+  /** The key as a number when String(number) gives it back exactly (and it fits a small integer). */
+  private static num(key: string): number | undefined {
+    const n = key.length > 0 && key.length <= 9 && /^(?:0|[1-9]\d*)$/.test(key) ? Number(key) : NaN;
+    return Number.isNaN(n) ? undefined : n;
+  }
+
+  get size(): number {
+    return this.nums.size + this.strs.size;
+  }
+
+  has(key: string): boolean {
+    const n = KeySet.num(key);
+    return n === undefined ? this.strs.has(key) : this.nums.has(n);
+  }
+
+  add(key: string): this {
+    const n = KeySet.num(key);
+    if (n === undefined) this.strs.add(key);
+    else this.nums.add(n);
+    return this;
+  }
+
+  delete(key: string): boolean {
+    const n = KeySet.num(key);
+    return n === undefined ? this.strs.delete(key) : this.nums.delete(n);
+  }
+
+  clear(): void {
+    this.nums.clear();
+    this.strs.clear();
+  }
+
+  *[Symbol.iterator](): IterableIterator<string> {
+    for (const n of this.nums) yield String(n);
+    yield* this.strs;
+  }
+
+  keys(): IterableIterator<string> {
+    return this[Symbol.iterator]();
+  }
+
+  values(): IterableIterator<string> {
+    return this[Symbol.iterator]();
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    for (const k of this) yield [k, k];
+  }
+
+  forEach(fn: (value: string, key: string, set: ReadonlySet<string>) => void, thisArg?: unknown): void {
+    for (const k of this) fn.call(thisArg, k, k, this);
+  }
+}
