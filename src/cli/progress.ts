@@ -48,6 +48,7 @@ class BarView implements ProgressView {
   private readonly bars = new Map<string, cliProgress.SingleBar>();
   private total?: cliProgress.SingleBar;
   private totalCount = 0;
+  private readonly announced = new Map<string, number>();
   private bytes = 0;
   private readonly started = Date.now();
 
@@ -62,6 +63,13 @@ class BarView implements ProgressView {
       if (!this.total) this.total = this.multi.create(this.totalCount, 0, this.payload('total'));
       else this.total.setTotal(this.totalCount);
       this.bars.set(e.folder, this.multi.create(e.messages, 0, this.payload(e.folder)));
+      this.announced.set(e.folder, e.messages);
+    } else if (e.type === 'folder-total') {
+      // The folder is listed while it is copied: its count was announced before the end of the listing.
+      this.totalCount += e.messages - (this.announced.get(e.folder) ?? 0);
+      this.announced.set(e.folder, e.messages);
+      this.total?.setTotal(this.totalCount);
+      this.bars.get(e.folder)?.setTotal(e.messages);
     } else if (e.type === 'message') {
       this.bytes += e.bytes;
       this.bars.get(e.folder)?.increment(1, this.payload(e.folder));

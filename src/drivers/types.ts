@@ -53,6 +53,15 @@ export interface FetchedMessage {
   body: Buffer;
 }
 
+export interface ListOptions {
+  /** Only keys above this order key (IMAP UID): the folder was complete below it. */
+  afterSeq?: number;
+  /** Keys the caller has done already; the source may yield them without reading their Message-ID. */
+  known?: ReadonlySet<string>;
+  /** Told, before the first ref when the source knows it, how many refs not in `known` will come. */
+  onCount?(n: number): void;
+}
+
 /** One worker's connection to the source. */
 export interface SourceReader {
   /** Fetch the bodies of refs of one mailbox, in order, one at a time. */
@@ -81,10 +90,10 @@ export interface Source {
   /** `size: true` adds the folder's total bytes (IMAP STATUS=SIZE, else one FETCH RFC822.SIZE). */
   status(mailbox: string, opts?: { size?: boolean }): Promise<MailboxStatus>;
   /**
-   * Refs of a folder in ascending key order, with Message-IDs, without bodies. `known`: keys the
-   * caller has done already; the source may yield them without reading their Message-ID.
+   * Refs of a folder in ascending key order, with Message-IDs, without bodies. The caller may take
+   * them as it goes (a source may list in chunks, each when the caller asks for more).
    */
-  list(mailbox: string, opts?: { afterSeq?: number; known?: ReadonlySet<string> }): AsyncIterable<MessageRef>;
+  list(mailbox: string, opts?: ListOptions): AsyncIterable<MessageRef>;
   reader(): Promise<SourceReader>;
   /**
    * Delete these messages from the source (POP3 --delete-source), committing at once; returns how

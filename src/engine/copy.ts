@@ -20,6 +20,7 @@ import { Pool } from './pool.js';
 import { backoffDelay, sleep } from '../retry.js';
 import { crlfToLfStream, lfToCrlfStream } from '../mail/line-endings-stream.js';
 import { Throttle } from './throttle.js';
+import { once } from './once.js';
 
 export interface CopyParams {
   source: Source;
@@ -375,24 +376,13 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       }
       afterSeq = fstate.end.next - 1;
     }
-    const todo: MessageRef[] = [];
-    let todoBytes = 0;
-    for await (const ref of p.source.list(box, { afterSeq, known: fstate.done })) {
-      run.result.listed++;
-      const filtered = filterReason(p.filter, ref);
-      if (filtered) {
-        run.result.filtered = (run.result.filtered ?? 0) + 1;
-        outcome({ outcome: 'skipped', folder: run.plan.name, key: ref.key, messageId: ref.messageId, reason: filtered });
-        continue;
-      }
-      if (fstate.done.has(ref.key)) run.result.already++;
-      else (todo.push(ref), (todoBytes += ref.size));
-    }
-    if (todo.length === 0) return;
-    const dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse);
-    run.result.dest = dest;
-    const index = await indexFor(dest);
-    emit({ type: 'folder-start', folder: run.plan.name, dest, messages: todo.length, bytes: todoBytes });
+    // Refs are taken as the source lists them and queued in batches: only a source's chunk and
+    // the queued batches are held, whatever the size of the folder.
+    let count: number | undefined;
+    let todo = 0;
+    let announced: number | undefined;
+    let dest: string | undefined;
+    let index: DestIndex | undefined;
     let batch: MessageRef[] = [];
     let bytes = 0;
     const enqueue = async () => {
@@ -401,10 +391,32 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       bytes = 0;
       await queue.onSizeLessThan(concurrency);
       if (stopped()) return;
-      run.tasks.push(queue.add(() => runBatch(run, dest, index, b)) as Promise<void>);
+      run.tasks.push(queue.add(once(() => runBatch(run, dest!, index!, b))) as Promise<void>);
     };
-    for (const ref of todo) {
+    const listing = p.source.list(box, { afterSeq, known: fstate.done, onCount: (n) => (count = n) });
+    for await (const ref of listing) {
       if (stopped()) return;
+      run.result.listed++;
+      const filtered = filterReason(p.filter, ref);
+      if (filtered) {
+        run.result.filtered = (run.result.filtered ?? 0) + 1;
+        outcome({ outcome: 'skipped', folder: run.plan.name, key: ref.key, messageId: ref.messageId, reason: filtered });
+        continue;
+      }
+      if (fstate.done.has(ref.key)) {
+        run.result.already++;
+        continue;
+      }
+      todo++;
+      if (index === undefined) {
+        dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse);
+        run.result.dest = dest;
+        index = await indexFor(dest);
+        // What the source said is coming (else what STATUS says the folder holds, less what is
+        // done); set right when the listing ends if filters or changes made it differ.
+        announced = count ?? Math.max(1, (afterSeq > 0 && st.next !== undefined ? Math.min(st.messages, st.next - 1 - afterSeq) : st.messages - fstate.done.size));
+        emit({ type: 'folder-start', folder: run.plan.name, dest, messages: announced });
+      }
       const id = identityBeforeBody(ref.messageId, p.dedupe);
       if (ref.size > maxMessageBytes && !(id !== null && index.has(id))) {
         // Never fetched: over --max-message-size or the destination's APPENDLIMIT.
@@ -424,6 +436,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       bytes += ref.size;
       if (batch.length >= batchMessages || bytes >= batchBytes) await enqueue();
     }
+    if (announced !== undefined && todo !== announced) emit({ type: 'folder-total', folder: run.plan.name, messages: todo });
     if (batch.length > 0) await enqueue();
   }
 

@@ -40,7 +40,10 @@ export interface CopyResult {
 }
 
 export type CopyEvent =
-  | { type: 'folder-start'; folder: string; dest: string; messages: number; bytes: number }
+  /** `messages`: how many the folder is expected to have to copy or skip (see folder-total). */
+  | { type: 'folder-start'; folder: string; dest: string; messages: number }
+  /** The listing ended with a count other than folder-start announced: the exact one. */
+  | { type: 'folder-total'; folder: string; messages: number }
   | { type: 'message'; folder: string; bytes: number }
   /** A listed message not stored (present, duplicate, vanished): progress moves on all the same. */
   | { type: 'skipped'; folder: string }

@@ -26,3 +26,37 @@ describe('fake IMAP server, plain copy', () => {
     expect(got.get('Sub')!.length).toBe(1);
   });
 });
+
+describe('a large folder is listed in chunks', () => {
+  let srv: FakeImapServer;
+  // 4,500 messages, UIDs with gaps.
+  const msgs = Array.from({ length: 4500 }, (_, i) => ({ uid: 10 + i * 3, body: fakeMessage(i) }));
+  beforeAll(async () => {
+    srv = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
+  });
+  afterAll(() => srv.stop());
+
+  it('one UID SEARCH, then metadata FETCHes of at most 2,000 UIDs each; every message copied once', async () => {
+    const box = sandbox('mf-fake-chunks-');
+    const dest = join(box, 'dest');
+    const r = await runCli(['copy', `imap://u@127.0.0.1:${srv.port}`, `maildir:${dest}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(4500);
+    expect(out.result.folders.find((f: { folder: string }) => f.folder === 'INBOX')).toMatchObject({ listed: 4500, copied: 4500, skipped: 0 });
+    const searches = srv.commands.filter((c) => /^\S+ UID SEARCH\b/i.test(c));
+    expect(searches).toHaveLength(1);
+    const listings = srv.commands.filter((c) => /^\S+ UID FETCH .*RFC822\.SIZE/i.test(c));
+    expect(listings).toHaveLength(3);
+    const asked = listings.map((c) => {
+      const set = c.split(' ')[3];
+      return set.split(',').reduce((n, r) => {
+        const [a, b] = r.split(':').map(Number);
+        return n + (b === undefined ? 1 : (Math.abs(b - a) / 3 + 1));
+      }, 0);
+    });
+    expect(asked).toEqual([2000, 2000, 500]);
+    const got = destMessages(dest).get('INBOX')!;
+    expect(new Set(got.map((b) => b.toString('latin1'))).size).toBe(4500);
+  });
+});

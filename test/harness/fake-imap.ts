@@ -2,7 +2,7 @@
  * A scriptable fake IMAP server for what Dovecot will not do on demand: hostile folder names,
  * throttling answers, absurd or endless literals, FETCHes that never end, a huge message, NO to
  * an APPEND. It speaks just enough IMAP4rev1 for imapflow (LOGIN, LIST, LSUB, STATUS, SELECT /
- * EXAMINE, UID FETCH with partial BODY[], APPEND, CREATE, NOOP, LOGOUT) over plain TCP on
+ * EXAMINE, UID SEARCH, UID FETCH with partial BODY[], APPEND, CREATE, NOOP, LOGOUT) over plain TCP on
  * 127.0.0.1, and every command can be intercepted by a test hook.
  */
 import net from 'node:net';
@@ -295,6 +295,17 @@ export class FakeImapSession {
         const literals = parts.filter((p): p is Buffer => Buffer.isBuffer(p));
         this.server.appended.push({ mailbox: rest[0] ?? '', body: literals[literals.length - 1] ?? body, flags: rest.find((t) => t.startsWith('(')) ?? '' });
         this.send(`${tag} OK [APPENDUID 1 ${this.server.appended.length}] appended\r\n`);
+        return;
+      }
+      case 'UID SEARCH': {
+        // Just what a listing asks: UID SEARCH [UID set] (ALL when no set).
+        const m = this.selected;
+        if (!m) return void this.send(`${tag} BAD no mailbox selected\r\n`);
+        const maxUid = Math.max(0, ...m.messages.map((x) => x.uid));
+        const at = rest.findIndex((t) => t.toUpperCase() === 'UID');
+        const inSet = at < 0 ? () => true : parseSet(rest[at + 1] ?? '', maxUid);
+        const uids = m.messages.map((x) => x.uid).filter((u) => inSet(u));
+        this.send(`* SEARCH${uids.map((u) => ` ${u}`).join('')}\r\n${tag} OK SEARCH done\r\n`);
         return;
       }
       case 'FETCH':

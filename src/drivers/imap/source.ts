@@ -2,7 +2,7 @@
 import type { ImapFlow } from 'imapflow';
 import { normalizeMessageId, headerValue } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
-import type { FetchedMessage, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
+import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { MailferryError } from '../../errors.js';
 import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, rootCause, takeLoggedError } from './connect.js';
 import { ControlConnection } from './control.js';
@@ -136,6 +136,8 @@ class ImapRef implements MessageRef {
 
 /** Window of one partial FETCH when a message is streamed. */
 const STREAM_CHUNK = 1024 * 1024;
+/** UIDs per metadata FETCH of a listing (~200 bytes of refs each while they wait to be queued). */
+const LIST_CHUNK = 2000;
 
 export class ImapSource implements Source {
   readonly caps = { lineEndings: 'crlf' as const, parallelReaders: true };
@@ -201,13 +203,23 @@ export class ImapSource implements Source {
     }
   }
 
-  async *list(mailbox: string, opts: { afterSeq?: number } = {}): AsyncIterable<MessageRef> {
+  /**
+   * The folder's UIDs above `afterSeq` (one UID SEARCH), then their metadata in FETCHes of
+   * LIST_CHUNK UIDs, each yielded before the next is asked for: the engine takes refs as it queues
+   * them, so a folder of any size holds a chunk of refs at a time, not all of them.
+   */
+  async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
     const after = opts.afterSeq ?? 0;
-    yield* await this.ctl.run(`listing ${mailbox}`, 'mailbox', () => this.listOnce(mailbox, after));
+    const uids = await this.ctl.run(`listing ${mailbox}`, 'mailbox', () => this.uidsOnce(mailbox, after));
+    opts.onCount?.(opts.known ? uids.reduce((n, u) => (opts.known!.has(String(u)) ? n : n + 1), 0) : uids.length);
+    for (let i = 0; i < uids.length; i += LIST_CHUNK) {
+      const chunk = uids.subarray(i, i + LIST_CHUNK);
+      yield* await this.ctl.run(`listing ${mailbox}`, 'mailbox', () => this.listOnce(mailbox, chunk));
+    }
   }
 
-  /** One metadata FETCH of a folder, collected (so a retry starts over cleanly). */
-  private async listOnce(mailbox: string, after: number): Promise<MessageRef[]> {
+  /** UIDs above `after`, ascending, once each (UID SEARCH; kept as 4 bytes each). */
+  private async uidsOnce(mailbox: string, after: number): Promise<Uint32Array> {
     let lock;
     try {
       lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
@@ -216,17 +228,47 @@ export class ImapSource implements Source {
     }
     try {
       const box = this.client.mailbox;
-      if (!box || box.exists === 0) return [];
+      if (!box || box.exists === 0) return new Uint32Array(0);
+      takeLoggedError(this.client); // forget older ones
+      const found = await this.client.search({ uid: `${after + 1}:*` }, { uid: true });
+      // imapflow's search() answers false for a failure, after logging it.
+      if (!found) throw takeLoggedError(this.client) ?? Object.assign(new Error(`UID SEARCH in ${mailbox} failed`), { responseStatus: 'NO' });
+      // Untrusted server: more UIDs than the folder holds messages is not a listing.
+      if (found.length > box.exists * 2 + 1000) {
+        throw new MailferryError('PROTOCOL', `${this.o.endpoint.host} answered the listing of ${mailbox} with ${found.length} UIDs for ${box.exists} messages`, { scope: 'mailbox', retryable: false, hint: 'the server misbehaves' });
+      }
+      // "UID n:*" matches the last message even when its UID is below n.
+      const uids = Uint32Array.from(found.filter((u) => Number.isInteger(u) && u > after && u <= 0xffffffff)).sort();
+      let n = 0;
+      for (let i = 0; i < uids.length; i++) if (i === 0 || uids[i] !== uids[i - 1]) uids[n++] = uids[i];
+      return uids.slice(0, n);
+    } catch (err) {
+      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** One metadata FETCH of these UIDs, collected (so a retry starts over cleanly). */
+  private async listOnce(mailbox: string, uids: Uint32Array): Promise<MessageRef[]> {
+    let lock;
+    try {
+      lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
+    } catch (err) {
+      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
+    }
+    try {
+      const asked = new Set(uids);
       const refs: MessageRef[] = [];
       const seen = new Set<number>();
       let answers = 0;
       const query = { uid: true, flags: true, internalDate: true, size: true, headers: ['message-id'] };
-      for await (const msg of this.client.fetch(`${after + 1}:*`, query, { uid: true })) {
-        // Untrusted server: more answers than the folder holds messages is a FETCH that never ends.
-        if (++answers > box.exists * 2 + 1000) {
-          throw new MailferryError('PROTOCOL', `${this.o.endpoint.host} keeps answering the listing of ${mailbox} (${answers} answers for ${box.exists} messages)`, { scope: 'mailbox', retryable: false, hint: 'the server misbehaves' });
+      for await (const msg of this.client.fetch(compactUidSet([...uids]), query, { uid: true })) {
+        // Untrusted server: more answers than UIDs asked for is a FETCH that never ends.
+        if (++answers > uids.length * 2 + 1000) {
+          throw new MailferryError('PROTOCOL', `${this.o.endpoint.host} keeps answering the listing of ${mailbox} (${answers} answers for ${uids.length} messages)`, { scope: 'mailbox', retryable: false, hint: 'the server misbehaves' });
         }
-        if (msg.uid <= after || seen.has(msg.uid)) continue;
+        if (!asked.has(msg.uid) || seen.has(msg.uid)) continue;
         seen.add(msg.uid);
         const date = msg.internalDate instanceof Date ? msg.internalDate : msg.internalDate ? new Date(msg.internalDate) : undefined;
         const messageId = msg.headers ? normalizeMessageId(headerValue(msg.headers, 'message-id')) : null;

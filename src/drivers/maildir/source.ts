@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
-import type { FetchedMessage, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
+import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { infoToFlags } from './flags.js';
 import { shared } from '../../strings.js';
 import { segmentsOfDirName } from './names.js';
@@ -133,7 +133,7 @@ export class MaildirSource implements Source {
     return { validity: MAILDIR_VALIDITY, messages, ...(opts.size ? { size } : {}) };
   }
 
-  async *list(mailbox: string, opts: { afterSeq?: number; known?: ReadonlySet<string> } = {}): AsyncIterable<MessageRef> {
+  async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
     const dir = this.dirOf(mailbox);
     const index = new Map<string, FileRef>();
     const refs: MessageRef[] = [];
@@ -183,7 +183,9 @@ export class MaildirSource implements Source {
     refs.sort((a, b) => a.internalDate!.getTime() - b.internalDate!.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     refs.forEach((r, i) => (r.seq = i + 1));
     this.files.set(mailbox, index);
-    yield* refs.filter((r) => r.seq > (opts.afterSeq ?? 0));
+    const listed = refs.filter((r) => r.seq > (opts.afterSeq ?? 0));
+    opts.onCount?.(opts.known ? listed.filter((r) => !opts.known!.has(r.key)).length : listed.length);
+    yield* listed;
   }
 
   /** The file of a key now; a mail client may have renamed it (flags) since the listing. */

@@ -17,7 +17,7 @@
 import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
-import type { FetchedMessage, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
+import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { Pop3Client } from './client.js';
 
 export const POP3_MAILBOX = 'INBOX';
@@ -113,7 +113,7 @@ export class Pop3Source implements Source {
     return { validity: POP3_VALIDITY, messages: s.numbers.size, size };
   }
 
-  async *list(mailbox: string, opts: { afterSeq?: number; known?: ReadonlySet<string> } = {}): AsyncIterable<MessageRef> {
+  async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
     this.checkMailbox(mailbox);
     const s = await this.session();
     const sizes = await s.client.list();
@@ -133,6 +133,7 @@ export class Pop3Source implements Source {
         if (ref && head) ref.messageId = messageIdOf(head);
       },
     );
+    opts.onCount?.(wanted.length);
     yield* refs;
   }
 
