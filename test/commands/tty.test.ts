@@ -49,6 +49,19 @@ describe('progress and prompts', () => {
     expect(r.out).not.toMatch(/^Junk\/Old: \d+ copied/m); // no plain lines on a TTY
   });
 
+  it('on a TTY with a filter: the bars are set to what passed it when the listing ends, and end full', async () => {
+    // The folder is copied while it is listed; the source announced every message, the filter
+    // let through the later half (dates are distinct: the median's second splits them).
+    const dates = seeded('Junk/Old').map((m) => m.internalDate.getTime()).sort((a, b) => a - b);
+    const since = new Date(dates[Math.floor(dates.length / 2)]);
+    const kept = dates.filter((t) => t >= since.getTime()).length;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(n);
+    const r = await onTty(['copy', srcUrl(), `maildir:${join(work, 'f')}`, ...tls, '--folder', 'Junk/Old', '--checkpoint', join(work, 'f.j'), '--since', since.toISOString().replace(/\.\d+Z$/, 'Z')]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain(` ${kept}/${kept} msgs`);
+  });
+
   it('not on a TTY (cron, CI): one plain line per folder and the summary, no escape codes', async () => {
     const r = await runCli(['copy', srcUrl(), `maildir:${join(work, 'b')}`, ...tls, '--folder', 'Junk/Old', '--checkpoint', join(work, 'b.j')], { env });
     expect(r.code, r.stderr).toBe(0);
