@@ -218,8 +218,8 @@ export class ImapSource implements Source {
     }
   }
 
-  /** UIDs above `after`, ascending, once each (UID SEARCH; kept as 4 bytes each). */
-  private async uidsOnce(mailbox: string, after: number): Promise<Uint32Array> {
+  /** `fn` with the folder open read-only (imapflow's mailbox lock); its failures classified for the folder. */
+  private async inMailbox<T>(mailbox: string, fn: () => Promise<T>): Promise<T> {
     let lock;
     try {
       lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
@@ -227,6 +227,17 @@ export class ImapSource implements Source {
       throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
     }
     try {
+      return await fn();
+    } catch (err) {
+      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** UIDs above `after`, ascending, once each (UID SEARCH; kept as 4 bytes each). */
+  private uidsOnce(mailbox: string, after: number): Promise<Uint32Array> {
+    return this.inMailbox(mailbox, async () => {
       const box = this.client.mailbox;
       if (!box || box.exists === 0) return new Uint32Array(0);
       takeLoggedError(this.client); // forget older ones
@@ -242,22 +253,12 @@ export class ImapSource implements Source {
       let n = 0;
       for (let i = 0; i < uids.length; i++) if (i === 0 || uids[i] !== uids[i - 1]) uids[n++] = uids[i];
       return uids.slice(0, n);
-    } catch (err) {
-      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
-    } finally {
-      lock.release();
-    }
+    });
   }
 
   /** One metadata FETCH of these UIDs, collected (so a retry starts over cleanly). */
-  private async listOnce(mailbox: string, uids: Uint32Array): Promise<MessageRef[]> {
-    let lock;
-    try {
-      lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
-    } catch (err) {
-      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
-    }
-    try {
+  private listOnce(mailbox: string, uids: Uint32Array): Promise<MessageRef[]> {
+    return this.inMailbox(mailbox, async () => {
       const asked = new Set(uids);
       const refs: MessageRef[] = [];
       const seen = new Set<number>();
@@ -276,11 +277,7 @@ export class ImapSource implements Source {
       }
       refs.sort((a, b) => a.seq - b.seq);
       return refs;
-    } catch (err) {
-      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
-    } finally {
-      lock.release();
-    }
+    });
   }
 
   async reader(): Promise<SourceReader> {
