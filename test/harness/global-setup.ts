@@ -1,6 +1,7 @@
 // vitest globalSetup: one Dovecot for the whole run, user "corpus" seeded with the full corpus
 // (DEFAULT_LAYOUT) plus the adversarial fixtures in "Fixtures". MF_DOVECOT=0 skips it all.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -10,10 +11,17 @@ import { seedFixtures } from './fixtures.js';
 import { writeManifest } from './manifest.js';
 import type { DovecotInfo } from './provided.js';
 
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
-  if (process.env.MF_DOVECOT === '0') return undefined; // e.g. unit-only runs; harness() then throws
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Every temporary directory of the run (the tests' sandboxes, the CLI's files) goes under one
+  // root that is removed at the end: the test workers and the CLI processes they start inherit
+  // TMPDIR, and os.tmpdir() follows it.
+  const root = mkdtempSync(path.join(os.tmpdir(), 'mf-test-'));
+  const fast = fastTmpdir();
+  process.env.TMPDIR = root;
+  const removeRoot = () => rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  if (process.env.MF_DOVECOT === '0') return removeRoot; // e.g. unit-only runs; harness() then throws
   const t0 = performance.now();
-  const dovecot = await startDovecot({ tmpdir: fastTmpdir() });
+  const dovecot = await startDovecot({ tmpdir: fast });
   try {
     const user = await dovecot.addUser('corpus', 'pass');
     const manifest = [
@@ -31,9 +39,13 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('dovecot', info);
   } catch (e) {
     await dovecot.stop();
+    await removeRoot();
     throw e;
   }
-  return () => dovecot.stop();
+  return async () => {
+    await dovecot.stop();
+    await removeRoot();
+  };
 }
 
 /**
