@@ -1,6 +1,6 @@
 // vitest globalSetup: one Dovecot for the whole run, user "corpus" seeded with the full corpus
 // (DEFAULT_LAYOUT) plus the adversarial fixtures in "Fixtures". MF_DOVECOT=0 skips it all.
-import { accessSync, constants, mkdtempSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // root that is removed at the end: the test workers and the CLI processes they start inherit
   // TMPDIR, and os.tmpdir() follows it.
   const root = mkdtempSync(path.join(os.tmpdir(), 'mf-test-'));
+  // Traversable by Dovecot's unprivileged processes (auth, mail users), as /tmp itself is: an
+  // instance a test starts in it reads its passwd file and homes through it.
+  chmodSync(root, 0o711);
   const fast = fastTmpdir();
   process.env.TMPDIR = root;
   const removeRoot = () => rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
