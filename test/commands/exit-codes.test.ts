@@ -28,7 +28,7 @@ describe('exit codes from real situations', () => {
       expect(r.code, r.stderr).toBe(code);
       expect(out.status).toBe(code);
       if (code === EXIT.partial) expect(out.result.failures[0]).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
-      else if (code !== EXIT.ok) expect(out.error.code).toBeTruthy();
+      else if (code !== EXIT.ok) expect(out.error?.code).toBeTruthy();
     });
   }
 
@@ -37,7 +37,7 @@ describe('exit codes from real situations', () => {
     writeFileSync(cp + '.lock', JSON.stringify({ pid: 1, host: hostname(), started: 'now' }) + '\n');
     const r = await runCli(copyFx('l', '--checkpoint', cp), { env });
     expect(r.code).toBe(EXIT.locked);
-    expect(envelope(r).error.code).toBe('CHECKPOINT_LOCKED');
+    expect(envelope(r).error?.code).toBe('CHECKPOINT_LOCKED');
   });
 
   it('6: verify when something is missing; 0 when not', async () => {
