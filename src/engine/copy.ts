@@ -196,7 +196,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
 
     const storeOne = async (ref: MessageRef, raw: Buffer, w: SinkWriter) => {
       const body = toSink(raw);
-      let id = identityBeforeBody(ref.messageId, p.dedupe) ?? undefined;
+      const before = identityBeforeBody(ref.messageId, p.dedupe);
+      let id = before ?? undefined;
       if (id === undefined && p.dedupe !== 'none') {
         id = contentIdentity(body);
         const verdict = claim(index, id);
@@ -204,7 +205,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       } else if (id === undefined && ref.messageId) {
         id = midIdentity(ref.messageId);
       }
-      await putTracked(ref, id, identityBeforeBody(ref.messageId, p.dedupe) === null, async () => {
+      await putTracked(ref, id, before === null, async () => {
         const dk = await w.put(dest, body, { flags: ref.flags, internalDate: ref.internalDate });
         return { dk, bytes: body.length };
       });
@@ -414,7 +415,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         index = await indexFor(dest);
         // What the source said is coming (else what STATUS says the folder holds, less what is
         // done); set right when the listing ends if filters or changes made it differ.
-        announced = count ?? Math.max(1, (afterSeq > 0 && st.next !== undefined ? Math.min(st.messages, st.next - 1 - afterSeq) : st.messages - fstate.done.size));
+        announced = count ?? Math.max(1, st.messages - fstate.done.size);
         emit({ type: 'folder-start', folder: run.plan.name, dest, messages: announced });
       }
       const id = identityBeforeBody(ref.messageId, p.dedupe);
