@@ -14,7 +14,8 @@ import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo } from './flags.js';
 import { folderDirName } from './names.js';
 import { readHeader } from './read-header.js';
-import { uniqueName, keyOfFileName } from './unique.js';
+import { uniqueBase, keyOfFileName } from './unique.js';
+import { flat } from '../../strings.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -92,52 +93,40 @@ class MaildirWriter implements SinkWriter {
   }
 
   async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
-    const dir = await this.tree.ensure(mailbox);
-    const name = uniqueName(body.length);
-    const tmp = join(dir, 'tmp', name);
-    const final = join(dir, 'cur', `${name}:2,${flagsToInfo(meta.flags)}`);
-    let fd: number | undefined;
-    try {
-      fd = await createExclusive(tmp);
-      await writeAll(fd, body);
-      await this.settle(fd, meta);
-      // Forgotten before closing: a failed close is not retried (the number may be reused by then).
-      const done = fd;
-      fd = undefined;
-      await fdClose(done);
-      await fs.rename(tmp, final);
-    } catch (err) {
-      if (fd !== undefined) await fdClose(fd).catch(() => {});
-      await fs.unlink(tmp).catch(() => {});
-      throw ioError(err, tmp);
-    }
-    this.dirty.add(join(dir, 'cur'));
-    return name;
+    return (await this.store(mailbox, meta, async (fd) => (await writeAll(fd, body), body.length))).key;
   }
 
   /**
-   * A message from a byte stream, never held whole: tmp/ file (O_EXCL), chunks written as they
-   * come, fsync, mtime, rename into cur/ with the size now known in the name. A failing stream
-   * (source error: a MailferryError) leaves nothing behind and is rethrown as it is.
+   * A message from a byte stream, never held whole: chunks are written as they come, and the size
+   * goes into the name at the rename. A failing stream (source error: a MailferryError) leaves
+   * nothing behind and is rethrown as it is.
    */
-  async putStream(mailbox: string, body: AsyncIterable<Buffer>, meta: MessageMeta): Promise<{ key: string; bytes: number }> {
-    const dir = await this.tree.ensure(mailbox);
-    const base = uniqueName(0).replace(/,S=0$/, '');
-    const tmp = join(dir, 'tmp', base);
-    let fd: number | undefined;
-    let bytes = 0;
-    try {
-      fd = await createExclusive(tmp);
+  putStream(mailbox: string, body: AsyncIterable<Buffer>, meta: MessageMeta): Promise<{ key: string; bytes: number }> {
+    return this.store(mailbox, meta, async (fd) => {
+      let bytes = 0;
       for await (const chunk of body) {
         await writeAll(fd, chunk);
         bytes += chunk.length;
       }
+      return bytes;
+    });
+  }
+
+  /** tmp/ file (O_EXCL), `write` (returns the bytes written), mtime + fsync, rename into cur/. */
+  private async store(mailbox: string, meta: MessageMeta, write: (fd: number) => Promise<number>): Promise<{ key: string; bytes: number }> {
+    const dir = await this.tree.ensure(mailbox);
+    const base = uniqueBase();
+    const tmp = join(dir, 'tmp', base);
+    let fd: number | undefined;
+    try {
+      fd = await createExclusive(tmp);
+      const bytes = await write(fd);
       await this.settle(fd, meta);
       // Forgotten before closing: a failed close is not retried (the number may be reused by then).
       const done = fd;
       fd = undefined;
       await fdClose(done);
-      const key = `${base},S=${bytes}`;
+      const key = flat(`${base},S=${bytes}`);
       await fs.rename(tmp, join(dir, 'cur', `${key}:2,${flagsToInfo(meta.flags)}`));
       this.dirty.add(join(dir, 'cur'));
       return { key, bytes };

@@ -1,20 +1,22 @@
 /** Maildir unique file names (the de-facto Dovecot/Courier form) and their stable keys. */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { flat } from '../../strings.js';
 
 const HOST = hostname().replace(/\//g, '\\057').replace(/:/g, '\\072').replace(/,/g, '\\054') || 'localhost';
 let counter = 0;
 /** Random per process (not per message: the counter makes names within a process unique). */
 const RAND = randomBytes(4).toString('hex');
 
-/** time.MusecPpidQnRrand.host,S=size — unique across processes, hosts and restarts. */
-export function uniqueName(size: number): string {
+/**
+ * time.MusecPpidQnRrand.host — unique across processes, hosts and restarts. The file's name is this
+ * plus ",S=size" (the Dovecot extension).
+ */
+export function uniqueBase(): string {
   const now = Date.now();
   const sec = Math.floor(now / 1000);
   const usec = (now % 1000) * 1000 + Math.floor(Math.random() * 1000);
   counter++;
-  return flat(`${sec}.M${usec}P${process.pid}Q${counter}R${RAND}.${HOST},S=${size}`);
+  return `${sec}.M${usec}P${process.pid}Q${counter}R${RAND}.${HOST}`;
 }
 
 /** The part of a Maildir file name that stays when a mail client changes its flags. */
