@@ -1,4 +1,4 @@
-/** IMAP as a source: LIST, STATUS, a metadata FETCH per folder, body FETCHes by UID set. */
+/** IMAP as a source: LIST, STATUS, UID SEARCH, metadata FETCHes per folder, body FETCHes by UID set (fetch-rows.ts). */
 import type { ImapFlow } from 'imapflow';
 import { normalizeMessageId, headerValue } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
@@ -8,6 +8,7 @@ import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, r
 import { ControlConnection } from './control.js';
 import { compactUidSet, toMailboxInfo } from './mailboxes.js';
 import { shared } from '../../strings.js';
+import { fetchRows } from './fetch-rows.js';
 
 class ImapReader implements SourceReader {
   private open?: string;
@@ -38,17 +39,17 @@ class ImapReader implements SourceReader {
     try {
       await this.select(mailbox);
       const binary = this.client.capabilities.has('BINARY');
-      for await (const msg of this.client.fetch(compactUidSet(refs.map((r) => r.seq)), { uid: true, source: true }, { uid: true })) {
+      for await (const row of fetchRows(this.client, compactUidSet(refs.map((r) => r.seq)), { body: 'body' })) {
         if (++answers > refs.length * 2 + 16) {
           throw new MailferryError('PROTOCOL', `${this.o.endpoint.host} keeps answering a FETCH of ${refs.length} messages (${answers} answers so far)`, { scope: 'mailbox', retryable: true, hint: 'the server misbehaves; rerun later' });
         }
-        const ref = bySeq.get(msg.uid);
-        if (!ref || !msg.source || delivered.has(msg.uid)) continue;
-        delivered.add(msg.uid);
+        const ref = row.uid === undefined ? undefined : bySeq.get(row.uid);
+        if (!ref || !row.body || delivered.has(ref.seq)) continue;
+        delivered.add(ref.seq);
         // BODY[] cannot carry NUL bytes: Dovecot sends each as 0x80. A message holding 0x80 is
         // fetched again below with BINARY[] (RFC 3516, literal8), which can.
-        if (binary && msg.source.includes(0x80)) held.push({ ref, body: msg.source });
-        else yield { ref, body: msg.source };
+        if (binary && row.body.includes(0x80)) held.push({ ref, body: row.body });
+        else yield { ref, body: row.body };
       }
       if (held.length) yield* this.refetchBinary(held);
     } catch (err) {
@@ -97,8 +98,8 @@ class ImapReader implements SourceReader {
     const better = new Map<number, Buffer>();
     try {
       const uids = compactUidSet(held.map((h) => h.ref.seq));
-      for await (const msg of this.client.fetch(uids, { uid: true, source: true }, { uid: true, binary: true })) {
-        if (msg.source) better.set(msg.uid, msg.source);
+      for await (const row of fetchRows(this.client, uids, { body: 'binary' })) {
+        if (row.uid !== undefined && row.body) better.set(row.uid, row.body);
       }
     } catch {
       // Dovecot refuses BINARY for some malformed MIME ("Invalid data in MIME part"): keep BODY[].
@@ -263,17 +264,17 @@ export class ImapSource implements Source {
       const refs: MessageRef[] = [];
       const seen = new Set<number>();
       let answers = 0;
-      const query = { uid: true, flags: true, internalDate: true, size: true, headers: ['message-id'] };
-      for await (const msg of this.client.fetch(compactUidSet([...uids]), query, { uid: true })) {
+      const items = { flags: true, internalDate: true, size: true, headerFields: ['MESSAGE-ID'] };
+      for await (const row of fetchRows(this.client, compactUidSet([...uids]), items)) {
         // Untrusted server: more answers than UIDs asked for is a FETCH that never ends.
         if (++answers > uids.length * 2 + 1000) {
           throw new MailferryError('PROTOCOL', `${this.o.endpoint.host} keeps answering the listing of ${mailbox} (${answers} answers for ${uids.length} messages)`, { scope: 'mailbox', retryable: false, hint: 'the server misbehaves' });
         }
-        if (!asked.has(msg.uid) || seen.has(msg.uid)) continue;
-        seen.add(msg.uid);
-        const date = msg.internalDate instanceof Date ? msg.internalDate : msg.internalDate ? new Date(msg.internalDate) : undefined;
-        const messageId = msg.headers ? normalizeMessageId(headerValue(msg.headers, 'message-id')) : null;
-        refs.push(new ImapRef(mailbox, msg.uid, msg.size ?? 0, date?.getTime(), shared(msg.flags ?? []), messageId));
+        const uid = row.uid;
+        if (uid === undefined || !asked.has(uid) || seen.has(uid)) continue;
+        seen.add(uid);
+        const messageId = row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null;
+        refs.push(new ImapRef(mailbox, uid, row.size ?? 0, row.internalDate, shared(row.flags ?? []), messageId));
       }
       refs.sort((a, b) => a.seq - b.seq);
       return refs;
