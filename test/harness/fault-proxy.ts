@@ -30,6 +30,8 @@ export interface FaultOptions {
   delayMs?: number;
   /** Count every client line matching this (see `watched`), whatever the faults. */
   watch?: RegExp;
+  /** More client-line counters, by name (see `tallied`). */
+  tally?: Record<string, RegExp>;
 }
 
 export class FaultProxy {
@@ -42,6 +44,8 @@ export class FaultProxy {
   triggered = 0;
   /** Client lines seen matching `watch`. */
   watched = 0;
+  /** Client lines seen matching each `tally` pattern. */
+  tallied: Record<string, number> = {};
   opts: FaultOptions;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -121,15 +125,21 @@ export class FaultProxy {
 
     let watchBuf = '';
     client.on('data', (chunk: Buffer) => {
-      if (this.opts.watch) {
+      if (this.opts.watch || this.opts.tally) {
         const lines = (watchBuf + chunk.toString('latin1')).split('\n');
         watchBuf = lines.pop()!.slice(-4096);
-        for (const l of lines) if (this.opts.watch.test(l)) this.watched++;
+        for (const l of lines) {
+          if (this.opts.watch?.test(l)) this.watched++;
+          for (const [name, re] of Object.entries(this.opts.tally ?? {})) if (re.test(l)) this.tallied[name] = (this.tallied[name] ?? 0) + 1;
+        }
       }
       if (!counting) {
-        lineBuf = (lineBuf + chunk.toString('latin1')).slice(-4096);
+        // The whole chunk is searched (a command and its non-synchronizing literals come as one),
+        // with the tail of the previous ones for a trigger split across chunks.
+        const text = lineBuf + chunk.toString('latin1');
+        lineBuf = text.slice(-4096);
         const trigger = this.opts.trigger;
-        if (!trigger || trigger.test(lineBuf)) {
+        if (!trigger || trigger.test(text)) {
           counting = true;
           this.triggered++;
           lineBuf = '';

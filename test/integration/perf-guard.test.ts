@@ -50,7 +50,8 @@ describe('cost per message of a copy (counted, not timed)', () => {
     src = (await h.freshUser('guard')).name;
     await seedCorpus(h, src, { limitPerGroup: PER_FOLDER });
     work = mkdtempSync(join(tmpdir(), 'mf-guard-'));
-    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i });
+    // A line ending in a synchronizing literal ("{1234}"): the client then waits for the server's "+".
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/ } });
   });
   afterAll(async () => proxy?.stop());
 
@@ -74,6 +75,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
   it('IMAP → IMAP: APPENDs go out in batches (MULTIAPPEND), not one command per message', async () => {
     const dst = (await h.freshUser('guard-dst')).name;
     const before = proxy.watched;
+    const syncBefore = proxy.tallied.syncLiteral ?? 0;
     const r = await tracedCopy(
       ['copy', `imap://${src}@${h.host}:${proxy.port}`, `imap://${dst}@${h.host}:${proxy.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(work, 'cp2')],
       work,
@@ -81,6 +83,9 @@ describe('cost per message of a copy (counted, not timed)', () => {
     expect(r).toMatchObject({ status: 0, copied: MESSAGES });
     // FETCHes as above; APPEND commands carry many messages each (at least 4 on average).
     expect(proxy.watched - before).toBeLessThanOrEqual(3 * FOLDERS + MESSAGES / 4);
+    // Dovecot has LITERAL+: no message waits for a "+" continuation (imapflow, as patched in
+    // patches/, sends every literal non-synchronizing then; unpatched, only those up to 4 KiB).
+    expect((proxy.tallied.syncLiteral ?? 0) - syncBefore).toBe(0);
     // The server stores the messages; mailferry syncs only its journal (per batch).
     expect(r.syncs).toBeLessThanOrEqual(4 * FOLDERS + 10);
   });
