@@ -195,8 +195,8 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
       debug: (x: unknown) => o.log.trace({ imap: x as Record<string, unknown> }),
       info: (x: unknown) => o.log.trace({ imap: x as Record<string, unknown> }),
       warn: (x: unknown) => {
-        // imapflow waits out a throttle answer itself (and retries a FETCH up to 4 times) before
-        // any error reaches us: this log entry is the only sign of it, so it is surfaced here.
+        // imapflow waits out a throttle answer itself before the error reaches us: this log entry
+        // is the only sign of the wait, so it is surfaced here.
         const t = x as { msg?: string; throttleDelay?: number; err?: { responseText?: string } };
         if (t?.msg === 'Throttling detected') o.onThrottle?.({ ms: Number(t.throttleDelay) || 0, message: `${o.endpoint.host}: ${t.err?.responseText ?? 'throttled'}` });
         keep(x);
