@@ -25,6 +25,15 @@ describe('fake IMAP server, plain copy', () => {
     expect(got.get('INBOX')!.map((b) => b.toString('latin1')).sort()).toEqual(msgs.map((m) => crlfToLfBytes(m.body).toString('latin1')).sort());
     expect(got.get('Sub')!.length).toBe(1);
   });
+
+  it('folders: without STATUS=SIZE, the bytes of a folder are the sum of its RFC822.SIZEs (one FETCH)', async () => {
+    const r = await runCli(['folders', `imap://u@127.0.0.1:${srv.port}`, '--source-tls', 'none', '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    const byName = Object.fromEntries(out.result.folders.map((f: { name: string; messages: number; bytes: number }) => [f.name, f]));
+    expect(byName.INBOX).toMatchObject({ messages: 3, bytes: msgs.reduce((n, m) => n + m.body.length, 0) });
+    expect(byName.Sub).toMatchObject({ messages: 1, bytes: fakeMessage(7).length });
+  });
 });
 
 describe('a large folder is listed in chunks', () => {

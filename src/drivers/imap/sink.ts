@@ -19,6 +19,7 @@ import type { NetOptions } from '../net-options.js';
 import type { MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
 import { AppendBatcher, defaultBatchLimits, type BatchLimits, type Pending } from './append-batcher.js';
 import { classifyImapError, connectImap } from './connect.js';
+import { fetchRows } from './fetch-rows.js';
 import { canMultiappend, multiAppend, type AppendItem } from './multiappend.js';
 
 /** Roles that are mapped by role rather than by name. */
@@ -253,8 +254,9 @@ export class ImapSink implements Sink {
       const box = this.client.mailbox;
       if (box && box.exists > 0) {
         const uv = String(box.uidValidity);
-        for await (const m of this.client.fetch('1:*', { uid: true, headers: ['message-id'] })) {
-          found.push({ key: `${uv}:${m.uid}`, uid: m.uid, messageId: m.headers ? normalizeMessageId(headerValue(m.headers, 'message-id')) : null });
+        for await (const row of fetchRows(this.client, '1:*', { headerFields: ['MESSAGE-ID'] })) {
+          if (row.uid === undefined) continue;
+          found.push({ key: `${uv}:${row.uid}`, uid: row.uid, messageId: row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null });
         }
       }
     } catch (err) {

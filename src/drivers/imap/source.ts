@@ -197,7 +197,7 @@ export class ImapSource implements Source {
     const lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
     try {
       let total = 0;
-      for await (const msg of this.client.fetch('1:*', { size: true })) total += msg.size ?? 0;
+      for await (const row of fetchRows(this.client, '1:*', { size: true })) total += row.size ?? 0;
       return total;
     } finally {
       lock.release();
