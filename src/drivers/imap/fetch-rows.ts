@@ -108,7 +108,8 @@ export async function* fetchRows(client: ImapFlow, set: string, items: FetchItem
     wake = undefined;
     w?.();
   };
-  const running = (client as unknown as Exec)
+  // Not awaited here: it settles when the tagged answer comes, and says so through `done`.
+  void (client as unknown as Exec)
     .exec('UID FETCH', command(set, items), {
       untagged: {
         FETCH: async (untagged) => {
@@ -150,12 +151,11 @@ export async function* fetchRows(client: ImapFlow, set: string, items: FetchItem
       if (done) return;
     }
   } finally {
-    // The consumer stopped early: the rest of the answer is read and dropped (not awaited: a
+    // The consumer stopped early: the rest of the answer is read and dropped, not waited for (a
     // server that never ends its answer is why a consumer may stop; its connection is dropped).
     stopped = true;
     const t = taken;
     taken = undefined;
     t?.();
-    void running;
   }
 }
