@@ -65,6 +65,42 @@ describe('IMAP destination through a faulty link', () => {
     expect(out.result.copied + out.result.skipped, readFileSync(join(box, 'report'), 'utf8').split('\n').filter((l) => /"key":"1",/.test(l)).join('\n') + r.stderr.slice(-3000)).toBe(total);
     expect(maildirProblems(h.maildirOf(dst), keep, { loose: true })).toEqual([]);
   });
+
+  it('the control connection (folders, scans) cut twice, each time before the answer to a CREATE: it reconnects, the copy completes, every message once', async () => {
+    const dst = (await h.freshUser('fdst')).name;
+    const { keep, total } = expectedByFolder(manifest);
+    // The folder was made, but its "OK Create completed" never arrives: the link drops instead.
+    const { r, out } = await copyTo(dst, { trigger: /^\S+ CREATE /m, cutBeforeDown: /^\S+ OK (\[[^\]]*\] )?Create completed/im, maxCuts: 2 });
+    expect(out.status, JSON.stringify(out.result?.failures?.slice(0, 2) ?? out.error) + r.stderr.slice(-1500)).toBe(0);
+    expect(proxy!.cuts).toBe(2);
+    expect(out.warnings.join('\n')).toMatch(/creating .*reconnecting, retry 1\//);
+    expect(out.result.copied).toBe(total);
+    expect(maildirProblems(h.maildirOf(dst), keep, { loose: true })).toEqual([]);
+  });
+});
+
+describe('IMAP destination, its control connection cut during a scan', () => {
+  it('a rerun without the checkpoint scans the destination again after a reconnect: nothing copied twice', async () => {
+    const src = (await h.freshUser('fsrc2')).name;
+    const manifest = await seedCorpus(h, src, { limitPerGroup: 10 });
+    const { keep, total } = expectedByFolder(manifest);
+    const dst = (await h.freshUser('fdst')).name;
+    const run = async (opts: FaultOptions) => {
+      proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, opts);
+      const box = sandbox('mf-scan-');
+      const r = await runCli(['copy', `imap://${src}@${h.host}:${h.ports.imap}`, `imap://${dst}@${h.host}:${proxy.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], { env });
+      const out = envelope(r);
+      expect(out.status, JSON.stringify(out.result?.failures?.slice(0, 2) ?? out.error) + r.stderr.slice(-1500)).toBe(0);
+      await proxy.stop();
+      return out;
+    };
+    expect((await run({})).result.copied).toBe(total);
+    // A new checkpoint: every destination folder is scanned; the first scan's answer is cut off.
+    const again = await run({ trigger: /^\S+ (UID )?FETCH /m, cutBeforeDown: /^\S+ OK (\[[^\]]*\] )?Fetch completed/im, maxCuts: 1 });
+    expect(again.result).toMatchObject({ copied: 0, skipped: total });
+    expect(again.warnings.join('\n')).toMatch(/reading .*reconnecting, retry 1\//);
+    expect(maildirProblems(h.maildirOf(dst), keep, { loose: true })).toEqual([]);
+  });
 });
 
 describe('POP3 source through a faulty link', () => {

@@ -11,6 +11,7 @@
  * the server has stored the message(s): the writer's flush() has nothing left to do. Keys are "UIDVALIDITY:UID" from APPENDUID (UIDPLUS).
  *
  * scan() reads a folder's Message-IDs with ONE bulk FETCH (UID + the Message-ID header field).
+ * LIST, CREATE and scans go over one control connection that reconnects and retries (control.ts).
  */
 import type { ImapFlow, ListResponse } from 'imapflow';
 import { MailferryError } from '../../errors.js';
@@ -19,6 +20,7 @@ import type { NetOptions } from '../net-options.js';
 import type { MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
 import { AppendBatcher, defaultBatchLimits, type BatchLimits, type Pending } from './append-batcher.js';
 import { classifyImapError, connectImap } from './connect.js';
+import { ControlConnection } from './control.js';
 import { fetchRows } from './fetch-rows.js';
 import { canMultiappend, multiAppend, type AppendItem } from './multiappend.js';
 
@@ -135,6 +137,16 @@ class ImapWriter implements SinkWriter {
   }
 }
 
+/** `fn` with `mailbox` open read-only (imapflow's mailbox lock), released whatever happens. */
+async function inMailbox<T>(c: ImapFlow, mailbox: string, fn: () => Promise<T>): Promise<T> {
+  const lock = await c.getMailboxLock(mailbox, { readOnly: true });
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
 export class ImapSink implements Sink {
   /** maxMessageBytes: the server's APPENDLIMIT=N, so the engine skips larger messages unfetched. */
   /** putWindow: the puts in flight become one MULTIAPPEND (one server transaction) per batch. */
@@ -146,16 +158,22 @@ export class ImapSink implements Sink {
   /** MULTIAPPEND batch bounds shared by this sink's writers. */
   private readonly batchLimits = defaultBatchLimits();
 
+  /** The control connection (LIST, CREATE, scans): reconnects and retries transient failures (control.ts). */
+  private readonly ctl: ControlConnection;
+
   private constructor(
-    private readonly client: ImapFlow,
+    client: ImapFlow,
     private readonly o: NetOptions,
     private readonly readOnly: boolean,
-  ) {}
+  ) {
+    this.ctl = new ControlConnection(o, client);
+  }
 
   /** `readOnly`: for verify and --dry-run: creates no folder. */
   static async open(o: NetOptions, opts: { readOnly?: boolean } = {}): Promise<ImapSink> {
-    const sink = new ImapSink(await connectImap(o), o, opts.readOnly ?? false);
-    const appendLimit = sink.client.capabilities.get('APPENDLIMIT');
+    const client = await connectImap(o);
+    const sink = new ImapSink(client, o, opts.readOnly ?? false);
+    const appendLimit = client.capabilities.get('APPENDLIMIT');
     if (typeof appendLimit === 'number' && appendLimit > 0) sink.caps.maxMessageBytes = appendLimit;
     try {
       await sink.refresh();
@@ -167,14 +185,11 @@ export class ImapSink implements Sink {
   }
 
   private async refresh(): Promise<void> {
-    let list: ListResponse[];
-    try {
-      list = await this.client.list();
-    } catch (err) {
-      throw classifyImapError(err, this.o);
-    }
+    const { list, ns } = await this.ctl.run('listing destination folders', 'run', async (c) => ({
+      list: await c.list(),
+      ns: c.namespace as { prefix?: string; delimiter?: string } | undefined,
+    }));
     this.folders = new Map(list.map((l) => [l.path, l]));
-    const ns = this.client.namespace as { prefix?: string; delimiter?: string } | undefined;
     this.prefix = ns?.prefix ?? '';
     this.delimiter = ns?.delimiter || list.find((l) => l.delimiter)?.delimiter || '.';
   }
@@ -230,7 +245,9 @@ export class ImapSink implements Sink {
       for (let i = 1; i <= parts.length; i++) {
         const p = this.prefix + parts.slice(0, i).join(d);
         if (this.exists(p)) continue;
-        await this.client.mailboxCreate(p);
+        // Sent again after a lost connection, a CREATE that was done meets ALREADYEXISTS,
+        // which imapflow answers as success ({created: false}).
+        await this.ctl.run(`creating ${p}`, 'mailbox', (c) => c.mailboxCreate(p));
       }
     } catch (err) {
       const e = classifyImapError(err, this.o, 'mailbox');
@@ -243,27 +260,20 @@ export class ImapSink implements Sink {
   }
 
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {
-    const found: Array<{ key: string; uid: number; messageId: string | null }> = [];
-    let lock;
-    try {
-      lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
-    } catch (err) {
-      throw classifyImapError(err, this.o, 'mailbox');
-    }
-    try {
-      const box = this.client.mailbox;
-      if (box && box.exists > 0) {
+    // Collected whole, so a retry after a lost connection starts over cleanly.
+    const found = await this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) =>
+      inMailbox(c, mailbox, async () => {
+        const rows: Array<{ key: string; uid: number; messageId: string | null }> = [];
+        const box = c.mailbox;
+        if (!box || box.exists === 0) return rows;
         const uv = String(box.uidValidity);
-        for await (const row of fetchRows(this.client, '1:*', { headerFields: ['MESSAGE-ID'] })) {
+        for await (const row of fetchRows(c, '1:*', { headerFields: ['MESSAGE-ID'] })) {
           if (row.uid === undefined) continue;
-          found.push({ key: `${uv}:${row.uid}`, uid: row.uid, messageId: row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null });
+          rows.push({ key: `${uv}:${row.uid}`, uid: row.uid, messageId: row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null });
         }
-      }
-    } catch (err) {
-      throw classifyImapError(err, this.o, 'mailbox');
-    } finally {
-      lock.release();
-    }
+        return rows;
+      }),
+    );
     for (const f of found) {
       yield {
         key: f.key,
@@ -273,19 +283,15 @@ export class ImapSink implements Sink {
     }
   }
 
-  private async readFull(mailbox: string, uid: number): Promise<Buffer> {
-    const lock = await this.client.getMailboxLock(mailbox, { readOnly: true }).catch((err) => {
-      throw classifyImapError(err, this.o, 'mailbox');
-    });
-    try {
-      const m = await this.client.fetchOne(String(uid), { source: true }, { uid: true });
-      if (!m || !m.source) throw new MailferryError('MESSAGE_FAILED', `message UID ${uid} vanished from ${mailbox}`, { scope: 'message' });
-      return m.source;
-    } catch (err) {
-      throw classifyImapError(err, this.o, 'mailbox');
-    } finally {
-      lock.release();
-    }
+  private readFull(mailbox: string, uid: number): Promise<Buffer> {
+    return this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) =>
+      inMailbox(c, mailbox, async () => {
+        for await (const row of fetchRows(c, String(uid), { body: 'body' })) {
+          if (row.uid === uid && row.body) return row.body;
+        }
+        throw new MailferryError('MESSAGE_FAILED', `message UID ${uid} vanished from ${mailbox}`, { scope: 'message' });
+      }),
+    );
   }
 
   async writer(): Promise<SinkWriter> {
@@ -293,6 +299,6 @@ export class ImapSink implements Sink {
   }
 
   async close(): Promise<void> {
-    await this.client.logout().catch(() => this.client.close());
+    await this.ctl.close();
   }
 }
