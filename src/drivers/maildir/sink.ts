@@ -11,7 +11,7 @@ import { join, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
 import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
-import { flagsToInfo } from './flags.js';
+import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, MAX_KEYWORDS, parseKeywords } from './flags.js';
 import { folderDirName } from './names.js';
 import { readHeader } from './read-header.js';
 import { uniqueBase, keyOfFileName } from './unique.js';
@@ -53,10 +53,96 @@ async function mkdirSafe(path: string): Promise<void> {
   }
 }
 
+/**
+ * A folder's keywords (`dovecot-keywords`, see flags.ts): read once, and when a message brings a
+ * keyword the folder has no letter for, given the next free one and written again (tmp file,
+ * fsync, rename, directory fsync) before that message's file is renamed into place. At most 26
+ * (a–z), Dovecot's own limit for a Maildir folder; further keywords are not stored.
+ */
+class KeywordFile {
+  private readonly byName = new Map<string, number>();
+  private saved: Promise<void> = Promise.resolve();
+  private writes = 0;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly table: (string | undefined)[],
+  ) {
+    table.forEach((k, i) => k !== undefined && this.byName.set(k.toLowerCase(), i));
+  }
+
+  static async load(dir: string): Promise<KeywordFile> {
+    const path = join(dir, 'dovecot-keywords');
+    const text = await fs.readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return '';
+      throw ioError(err, path);
+    });
+    return new KeywordFile(dir, parseKeywords(text));
+  }
+
+  /** The letter of each keyword among `flags`, new keywords written first. */
+  async letters(flags: readonly string[]): Promise<(keyword: string) => string | undefined> {
+    let added = false;
+    for (const f of flags) {
+      if (!isKeyword(f) || this.byName.has(f.toLowerCase())) continue;
+      let free = 0;
+      while (free < MAX_KEYWORDS && this.table[free] !== undefined) free++;
+      if (free === MAX_KEYWORDS) continue;
+      this.table[free] = f;
+      this.byName.set(f.toLowerCase(), free);
+      added = true;
+    }
+    // Saves run one after another, each writing the whole table as it is then.
+    if (added) this.saved = this.saved.catch(() => {}).then(() => this.save());
+    await this.saved;
+    return (k) => {
+      const i = this.byName.get(k.toLowerCase());
+      return i === undefined ? undefined : keywordLetter(i);
+    };
+  }
+
+  private async save(): Promise<void> {
+    const path = join(this.dir, 'dovecot-keywords');
+    const tmp = join(this.dir, 'tmp', `dovecot-keywords.${process.pid}.${++this.writes}`);
+    try {
+      const fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, FILE_MODE);
+      try {
+        await fh.writeFile(formatKeywords(this.table));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fs.rename(tmp, path);
+      const d = await fs.open(this.dir, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    } catch (err) {
+      await fs.unlink(tmp).catch(() => {});
+      throw err instanceof MailferryError ? err : ioError(err, path);
+    }
+  }
+}
+
 /** The folder directories of a Maildir root, created on demand. */
 class MaildirTree {
   private readonly made = new Set<string>();
+  private readonly keywords = new Map<string, Promise<KeywordFile>>();
   constructor(readonly root: string) {}
+
+  /** The info suffix letters of `flags` in folder `dir` (keywords through its dovecot-keywords). */
+  async info(dir: string, flags: readonly string[]): Promise<string> {
+    if (!flags.some(isKeyword)) return flagsToInfo(flags);
+    let kf = this.keywords.get(dir);
+    if (!kf) {
+      kf = KeywordFile.load(dir);
+      this.keywords.set(dir, kf);
+      kf.catch(() => this.keywords.delete(dir));
+    }
+    return flagsToInfo(flags, await (await kf).letters(flags));
+  }
 
   dirOf(mailbox: string): string {
     if (mailbox === 'INBOX') return this.root;
@@ -127,7 +213,8 @@ class MaildirWriter implements SinkWriter {
       fd = undefined;
       await fdClose(done);
       const key = flat(`${base},S=${bytes}`);
-      await fs.rename(tmp, join(dir, 'cur', `${key}:2,${flagsToInfo(meta.flags)}`));
+      const info = await this.tree.info(dir, meta.flags);
+      await fs.rename(tmp, join(dir, 'cur', `${key}:2,${info}`));
       this.dirty.add(join(dir, 'cur'));
       return { key, bytes };
     } catch (err) {

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
-import { infoToFlags } from './flags.js';
+import { infoToFlags, parseKeywords } from './flags.js';
 import { shared } from '../../strings.js';
 import { segmentsOfDirName } from './names.js';
 import { readHeader } from './read-header.js';
@@ -137,6 +137,13 @@ export class MaildirSource implements Source {
     const dir = this.dirOf(mailbox);
     const index = new Map<string, FileRef>();
     const refs: MessageRef[] = [];
+    // Keyword letters (a–z) name the lines of the folder's dovecot-keywords (flags.ts).
+    const keywords = parseKeywords(
+      await fs.readFile(join(dir, 'dovecot-keywords'), 'latin1').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return '';
+        throw readError(err, join(dir, 'dovecot-keywords'));
+      }),
+    );
     for (const sub of ['cur', 'new'] as const) {
       let names: string[];
       try {
@@ -174,7 +181,8 @@ export class MaildirSource implements Source {
           seq: 0,
           size: st.size,
           internalDate: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
-          flags: shared(sub === 'cur' ? infoToFlags(name) : []),
+          // new/ holds no flags by the spec, but Dovecot renames a file there to carry some.
+          flags: shared(infoToFlags(name, keywords)),
           messageId,
         });
       }
