@@ -20,7 +20,8 @@ const A = 'a'.charCodeAt(0);
 
 /** A keyword as IMAP allows it (an atom, not a system flag): anything else is never stored. */
 export function isKeyword(flag: string): boolean {
-  return flag.length > 0 && flag.length <= 200 && !flag.startsWith('\\') && /^[\x21-\x7e]+$/.test(flag) && !/[(){%*"\]]/.test(flag);
+  // atom-specials (RFC 3501): ( ) { SP CTL % * " \ ]
+  return flag.length > 0 && flag.length <= 200 && /^[\x21-\x7e]+$/.test(flag) && !/[(){%*"\\\]]/.test(flag);
 }
 
 /** A `dovecot-keywords` file as a table: index (0–25) → keyword. Malformed lines are skipped. */
