@@ -1,4 +1,4 @@
-// Speed guard that is not a timing (issue 7): counts what a copy costs per message, at the wire
+// Speed guard that is not a timing: counts what a copy costs per message, at the wire
 // (IMAP commands, through a proxy) and at the kernel (fsync/fdatasync calls, through strace).
 // Every message must be fsynced once; nothing else may cost a sync or a command per message.
 import { spawn } from 'node:child_process';
