@@ -55,6 +55,7 @@ function command(set: string, items: FetchItems): unknown[] {
   return [{ type: 'SEQUENCE', value: set }, list];
 }
 
+/** An atom or string item (UID, RFC822.SIZE, INTERNALDATE, a flag): never message bytes, see `bytes`. */
 const text = (t: Token | undefined): string | undefined => (typeof t?.value === 'string' ? t.value : Buffer.isBuffer(t?.value) ? t.value.toString() : undefined);
 
 /** A section's bytes: a literal, or a quoted string (the tokenizer decoded it as UTF-8). NIL is undefined. */

@@ -1,5 +1,5 @@
-/** LIST entries to MailboxInfo, and UID-set compaction. */
-import type { ListResponse } from 'imapflow';
+/** LIST entries to MailboxInfo, UID-set compaction, and work inside an open folder. */
+import type { ImapFlow, ListResponse } from 'imapflow';
 import type { MailboxInfo } from '../types.js';
 
 export function toMailboxInfo(e: ListResponse): MailboxInfo {
@@ -27,4 +27,14 @@ export function compactUidSet(uids: number[]): string {
     i = j + 1;
   }
   return parts.join(',');
+}
+
+/** `fn` with `mailbox` open read-only (imapflow's mailbox lock), released whatever happens. */
+export async function inMailbox<T>(client: ImapFlow, mailbox: string, fn: () => Promise<T>): Promise<T> {
+  const lock = await client.getMailboxLock(mailbox, { readOnly: true });
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
 }

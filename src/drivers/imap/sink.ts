@@ -22,6 +22,7 @@ import { AppendBatcher, defaultBatchLimits, type BatchLimits, type Pending } fro
 import { classifyImapError, connectImap } from './connect.js';
 import { ControlConnection } from './control.js';
 import { fetchRows } from './fetch-rows.js';
+import { inMailbox } from './mailboxes.js';
 import { canMultiappend, multiAppend, type AppendItem } from './multiappend.js';
 
 /** Roles that are mapped by role rather than by name. */
@@ -134,16 +135,6 @@ class ImapWriter implements SinkWriter {
     const c = await this.client?.catch(() => undefined);
     this.client = undefined;
     await c?.logout().catch(() => c.close());
-  }
-}
-
-/** `fn` with `mailbox` open read-only (imapflow's mailbox lock), released whatever happens. */
-async function inMailbox<T>(c: ImapFlow, mailbox: string, fn: () => Promise<T>): Promise<T> {
-  const lock = await c.getMailboxLock(mailbox, { readOnly: true });
-  try {
-    return await fn();
-  } finally {
-    lock.release();
   }
 }
 

@@ -6,7 +6,7 @@ import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRe
 import { MailferryError } from '../../errors.js';
 import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, rootCause, takeLoggedError } from './connect.js';
 import { ControlConnection } from './control.js';
-import { compactUidSet, toMailboxInfo } from './mailboxes.js';
+import { compactUidSet, inMailbox, toMailboxInfo } from './mailboxes.js';
 import { shared } from '../../strings.js';
 import { fetchRows } from './fetch-rows.js';
 
@@ -193,15 +193,12 @@ export class ImapSource implements Source {
   }
 
   /** Servers without STATUS=SIZE: one FETCH 1:* (RFC822.SIZE). */
-  private async sizeByFetch(mailbox: string): Promise<number> {
-    const lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
-    try {
+  private sizeByFetch(mailbox: string): Promise<number> {
+    return inMailbox(this.client, mailbox, async () => {
       let total = 0;
       for await (const row of fetchRows(this.client, '1:*', { size: true })) total += row.size ?? 0;
       return total;
-    } finally {
-      lock.release();
-    }
+    });
   }
 
   /**
@@ -219,20 +216,12 @@ export class ImapSource implements Source {
     }
   }
 
-  /** `fn` with the folder open read-only (imapflow's mailbox lock); its failures classified for the folder. */
+  /** `fn` with the folder open read-only; its failures classified for the folder. */
   private async inMailbox<T>(mailbox: string, fn: () => Promise<T>): Promise<T> {
-    let lock;
     try {
-      lock = await this.client.getMailboxLock(mailbox, { readOnly: true });
+      return await inMailbox(this.client, mailbox, fn);
     } catch (err) {
       throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
-    }
-    try {
-      return await fn();
-    } catch (err) {
-      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
-    } finally {
-      lock.release();
     }
   }
 

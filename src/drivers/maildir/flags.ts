@@ -4,6 +4,8 @@
  * letters a–z, each standing for the keyword on its line of the folder's `dovecot-keywords`
  * ("0 $Forwarded", "1 Junk": Dovecot's convention, read by Dovecot and Courier-style readers).
  */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
 
 const TO_LETTER: Record<string, string> = {
   '\\draft': 'D',
@@ -34,6 +36,19 @@ export function parseKeywords(text: string): (string | undefined)[] {
     if (i < MAX_KEYWORDS && isKeyword(m[2])) table[i] = m[2];
   }
   return table;
+}
+
+/** The path of folder `dir`'s keyword table. */
+export const keywordsPath = (dir: string): string => join(dir, 'dovecot-keywords');
+
+/** Folder `dir`'s keyword table; empty when it has none. Other read errors are thrown as they are. */
+export async function readKeywords(dir: string): Promise<(string | undefined)[]> {
+  try {
+    return parseKeywords(await fs.readFile(keywordsPath(dir), 'latin1'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
 }
 
 /** The `dovecot-keywords` text of a table. */

@@ -11,7 +11,7 @@ import { join, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
 import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
-import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, MAX_KEYWORDS, parseKeywords } from './flags.js';
+import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
 import { folderDirName } from './names.js';
 import { readHeader } from './read-header.js';
 import { uniqueBase, keyOfFileName } from './unique.js';
@@ -53,6 +53,16 @@ async function mkdirSafe(path: string): Promise<void> {
   }
 }
 
+/** fsync of a directory: the renames into it survive a crash. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * A folder's keywords (`dovecot-keywords`, see flags.ts): read once, and when a message brings a
  * keyword the folder has no letter for, given the next free one and written again (tmp file,
@@ -72,12 +82,10 @@ class KeywordFile {
   }
 
   static async load(dir: string): Promise<KeywordFile> {
-    const path = join(dir, 'dovecot-keywords');
-    const text = await fs.readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return '';
-      throw ioError(err, path);
+    const table = await readKeywords(dir).catch((err) => {
+      throw ioError(err, keywordsPath(dir));
     });
-    return new KeywordFile(dir, parseKeywords(text));
+    return new KeywordFile(dir, table);
   }
 
   /** The letter of each keyword among `flags`, new keywords written first. */
@@ -102,7 +110,7 @@ class KeywordFile {
   }
 
   private async save(): Promise<void> {
-    const path = join(this.dir, 'dovecot-keywords');
+    const path = keywordsPath(this.dir);
     const tmp = join(this.dir, 'tmp', `dovecot-keywords.${process.pid}.${++this.writes}`);
     try {
       const fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, FILE_MODE);
@@ -113,12 +121,7 @@ class KeywordFile {
         await fh.close();
       }
       await fs.rename(tmp, path);
-      const d = await fs.open(this.dir, 'r');
-      try {
-        await d.sync();
-      } finally {
-        await d.close();
-      }
+      await syncDir(this.dir);
     } catch (err) {
       await fs.unlink(tmp).catch(() => {});
       throw err instanceof MailferryError ? err : ioError(err, path);
@@ -228,16 +231,7 @@ class MaildirWriter implements SinkWriter {
   async flush(): Promise<void> {
     const dirs = [...this.dirty];
     this.dirty.clear();
-    await Promise.all(
-      dirs.map(async (d) => {
-        const fh = await fs.open(d, 'r');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-      }),
-    );
+    await Promise.all(dirs.map(syncDir));
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
-import { infoToFlags, parseKeywords } from './flags.js';
+import { infoToFlags, keywordsPath, readKeywords } from './flags.js';
 import { shared } from '../../strings.js';
 import { segmentsOfDirName } from './names.js';
 import { readHeader } from './read-header.js';
@@ -138,12 +138,9 @@ export class MaildirSource implements Source {
     const index = new Map<string, FileRef>();
     const refs: MessageRef[] = [];
     // Keyword letters (a–z) name the lines of the folder's dovecot-keywords (flags.ts).
-    const keywords = parseKeywords(
-      await fs.readFile(join(dir, 'dovecot-keywords'), 'latin1').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return '';
-        throw readError(err, join(dir, 'dovecot-keywords'));
-      }),
-    );
+    const keywords = await readKeywords(dir).catch((err) => {
+      throw readError(err, keywordsPath(dir));
+    });
     for (const sub of ['cur', 'new'] as const) {
       let names: string[];
       try {
