@@ -410,12 +410,17 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       }
       todo++;
       if (index === undefined) {
-        dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse);
-        run.result.dest = dest;
-        index = await indexFor(dest);
         // What the source said is coming (else what STATUS says the folder holds, less what is
         // done); set right when the listing ends if filters or changes made it differ.
         announced = count ?? Math.max(1, st.messages - fstate.done.size);
+        // The workers' connections log in while the destination folder is made and read, as many
+        // as there will be batches of this folder at once (none for a folder with nothing to copy).
+        const workers = Math.min(queue.concurrency, Math.ceil(announced / batchMessages));
+        readers.warm(workers);
+        writers.warm(workers);
+        dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse);
+        run.result.dest = dest;
+        index = await indexFor(dest);
         emit({ type: 'folder-start', folder: run.plan.name, dest, messages: announced });
       }
       const id = identityBeforeBody(ref.messageId, p.dedupe);

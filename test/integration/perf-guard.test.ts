@@ -58,6 +58,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
   it('IMAP → Maildir: one fsync per message, a few FETCH commands per folder; the rerun neither fetches nor syncs messages', async () => {
     const args = ['copy', `imap://${src}@${h.host}:${proxy.port}`, `maildir:${join(work, 'M')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp1')];
     const before = proxy.watched;
+    const conns = proxy.connections;
     const first = await tracedCopy(args, work);
     expect(first).toMatchObject({ status: 0, copied: MESSAGES });
     // Each message file is synced (durability), plus per batch and folder: directories and the journal.
@@ -65,17 +66,23 @@ describe('cost per message of a copy (counted, not timed)', () => {
     expect(first.syncs).toBeLessThanOrEqual(MESSAGES + 6 * FOLDERS + 10);
     // One metadata FETCH per folder and one body FETCH per batch (≤ 250 messages).
     expect(proxy.watched - before).toBeLessThanOrEqual(3 * FOLDERS);
+    // The folder connection and at most one per worker (--concurrency 4), warmed up or not.
+    expect(proxy.connections - conns).toBeLessThanOrEqual(1 + 4);
 
+    const connsBefore = proxy.connections;
     const again = await tracedCopy(args, work);
     expect(again).toMatchObject({ status: 0, copied: 0 });
     expect(again.syncs).toBeLessThanOrEqual(4);
     expect(proxy.watched - before).toBeLessThanOrEqual(3 * FOLDERS);
+    // Nothing to copy: no worker connection is opened ahead of need.
+    expect(proxy.connections - connsBefore).toBe(1);
   });
 
   it('IMAP → IMAP: APPENDs go out in batches (MULTIAPPEND), not one command per message', async () => {
     const dst = (await h.freshUser('guard-dst')).name;
     const before = proxy.watched;
     const syncBefore = proxy.tallied.syncLiteral ?? 0;
+    const conns = proxy.connections;
     const r = await tracedCopy(
       ['copy', `imap://${src}@${h.host}:${proxy.port}`, `imap://${dst}@${h.host}:${proxy.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(work, 'cp2')],
       work,
@@ -86,6 +93,8 @@ describe('cost per message of a copy (counted, not timed)', () => {
     // Dovecot has LITERAL+: no message waits for a "+" continuation (imapflow, as patched in
     // patches/, sends every literal non-synchronizing then; unpatched, only those up to 4 KiB).
     expect((proxy.tallied.syncLiteral ?? 0) - syncBefore).toBe(0);
+    // One folder connection per side, at most one reader and one writer per worker.
+    expect(proxy.connections - conns).toBeLessThanOrEqual(2 + 2 * 4);
     // The server stores the messages; mailferry syncs only its journal (per batch).
     expect(r.syncs).toBeLessThanOrEqual(4 * FOLDERS + 10);
   });

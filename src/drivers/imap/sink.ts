@@ -80,6 +80,11 @@ class ImapWriter implements SinkWriter {
     return next;
   }
 
+  /** Log in now, in the background; a failure is met again (and reported) by the first put. */
+  prepare(): void {
+    this.conn().catch(() => {});
+  }
+
   put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
     const flags = meta.flags.filter((f) => !UNSETTABLE.has(f.toLowerCase()));
     return this.batcher.put(mailbox, { body, flags, internalDate: meta.internalDate }, body.length);
@@ -285,8 +290,11 @@ export class ImapSink implements Sink {
     );
   }
 
+  /** A writer logs in as it is made: a pool warming its writers overlaps their logins with the listing. */
   async writer(): Promise<SinkWriter> {
-    return new ImapWriter(this.o, this.batchLimits);
+    const w = new ImapWriter(this.o, this.batchLimits);
+    w.prepare();
+    return w;
   }
 
   async close(): Promise<void> {

@@ -139,6 +139,8 @@ class ImapRef implements MessageRef {
 const STREAM_CHUNK = 1024 * 1024;
 /** UIDs per metadata FETCH of a listing (~200 bytes of refs each while they wait to be queued). */
 const LIST_CHUNK = 2000;
+/** The first FETCH of a listing is short, so the first batch of a folder starts after it. */
+const FIRST_LIST_CHUNK = 250;
 
 export class ImapSource implements Source {
   readonly caps = { lineEndings: 'crlf' as const, parallelReaders: true };
@@ -203,15 +205,16 @@ export class ImapSource implements Source {
 
   /**
    * The folder's UIDs above `afterSeq` (one UID SEARCH), then their metadata in FETCHes of
-   * LIST_CHUNK UIDs, each yielded before the next is asked for: the engine takes refs as it queues
-   * them, so a folder of any size holds a chunk of refs at a time, not all of them.
+   * LIST_CHUNK UIDs (the first shorter), each yielded before the next is asked for: the engine
+   * takes refs as it queues them, so a folder of any size holds a chunk of refs at a time.
    */
   async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
     const after = opts.afterSeq ?? 0;
     const uids = await this.ctl.run(`listing ${mailbox}`, 'mailbox', () => this.uidsOnce(mailbox, after));
     opts.onCount?.(opts.known ? uids.reduce((n, u) => (opts.known!.has(String(u)) ? n : n + 1), 0) : uids.length);
-    for (let i = 0; i < uids.length; i += LIST_CHUNK) {
-      const chunk = uids.subarray(i, i + LIST_CHUNK);
+    for (let i = 0; i < uids.length; ) {
+      const chunk = uids.subarray(i, i + (i === 0 ? FIRST_LIST_CHUNK : LIST_CHUNK));
+      i += chunk.length;
       yield* await this.ctl.run(`listing ${mailbox}`, 'mailbox', () => this.listOnce(mailbox, chunk));
     }
   }
