@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { secretResolver } from '../../src/cli/secrets.js';
 import { silentLogger } from '../../src/log.js';
 import { envelope, runCli } from '../harness/cli.js';
+import { FakeImapServer } from '../harness/fake-imap.js';
 import { seedFixtures } from '../harness/fixtures.js';
 import { expectOneLineError, h, srcUrl, tls } from './helpers.js';
 
@@ -75,11 +76,17 @@ describe('password sources', () => {
   });
 
   it('--source-auth xoauth2 against a server without it: the token is fetched, the login fails with exit 4', async () => {
-    const counter = join(work, 'xo');
-    const r = await runCli(['folders', url(), ...tls, '--source-auth', 'xoauth2', '--source-password-command', `echo x >> ${counter}; echo ya29.token-${PW}`], { env: base });
-    expectOneLineError(r, 4, /does not offer the XOAUTH2 login method/);
-    expect(readFileSync(counter, 'utf8').length).toBeGreaterThan(0);
-    expect(r.stderr).not.toContain(PW);
+    // The test Dovecot offers XOAUTH2 (xoauth2.test.ts); this server offers LOGIN alone.
+    const srv = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [] }] });
+    try {
+      const counter = join(work, 'xo');
+      const r = await runCli(['folders', `imap://u@127.0.0.1:${srv.port}`, '--source-tls', 'none', '--source-auth', 'xoauth2', '--source-password-command', `echo x >> ${counter}; echo ya29.token-${PW}`], { env: base });
+      expectOneLineError(r, 4, /does not offer the XOAUTH2 login method/);
+      expect(readFileSync(counter, 'utf8').length).toBeGreaterThan(0);
+      expect(r.stderr).not.toContain(PW);
+    } finally {
+      await srv.stop();
+    }
   });
 
   it('no TTY and nothing given: the missing-secret error, never a prompt', async () => {

@@ -17,6 +17,11 @@ export interface ConfParams {
   instanceName: string;
   /** Dovecot's mail_fsync; default 'never' (a throwaway server). The benchmark uses 'optimized'. */
   mailFsync?: 'never' | 'optimized' | 'always';
+  /**
+   * An oauth2 passdb file (oauth.ts): XOAUTH2 logins are then offered (as Microsoft's servers do:
+   * XOAUTH2 alone), with bearer tokens (JWTs) validated by Dovecot itself against a local key.
+   */
+  oauth2Conf?: string;
 }
 
 export function renderConf(p: ConfParams): string {
@@ -31,7 +36,7 @@ ssl = yes
 ssl_cert = <${p.certPem}
 ssl_key = <${p.keyPem}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${p.oauth2Conf ? ' xoauth2' : ''}
 # Tests log in with wrong passwords on purpose: don't hold failures back for 2 s (they still take
 # ~0.5 s, the auth process checks its failure queue twice a second). See also service anvil.
 auth_failure_delay = 0
@@ -57,7 +62,12 @@ namespace inbox {
     special_use = \\Sent
   }
 }
-passdb {
+${p.oauth2Conf ? `passdb {
+  driver = oauth2
+  mechanisms = xoauth2
+  args = ${p.oauth2Conf}
+}
+` : ''}passdb {
   driver = passwd-file
   args = scheme=PLAIN ${p.passwdDir}/%u
 }

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { renderConf, type DovecotPorts } from './conf.js';
+import { prepareOauth2 } from './oauth.js';
 import * as control from './control.js';
 import type { DoveadmResult, DovecotControl, MailUser } from './control.js';
 import { freePorts } from './ports.js';
@@ -34,6 +35,8 @@ export interface StartOptions {
   tmpdir?: string;
   /** mail_fsync of the server (default 'never'). */
   mailFsync?: 'never' | 'optimized' | 'always';
+  /** Offer XOAUTH2, validating tokens minted by oauth.ts#oauthToken (the tests do). */
+  oauth2?: boolean;
 }
 
 export async function startDovecot(opts: StartOptions = {}): Promise<Dovecot> {
@@ -41,7 +44,7 @@ export async function startDovecot(opts: StartOptions = {}): Promise<Dovecot> {
   const dir = await mkdtemp(path.join(parent, 'mf-dovecot-'));
   let prepared: Prepared;
   try {
-    prepared = await prepare(dir, opts.users ?? [], opts.mailFsync);
+    prepared = await prepare(dir, opts.users ?? [], opts);
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
@@ -108,7 +111,7 @@ interface Prepared {
 }
 
 /** Directories, certificate, ports, dovecot.conf and initial users. */
-async function prepare(dir: string, users: string[], mailFsync?: StartOptions['mailFsync']): Promise<Prepared> {
+async function prepare(dir: string, users: string[], { mailFsync, oauth2 }: StartOptions): Promise<Prepared> {
   await chmod(dir, 0o755); // mail processes run as nobody and must reach the homes
   for (const d of ['run', 'lib', 'home', 'ssl', 'passwd.d']) {
     await mkdir(path.join(dir, d));
@@ -121,7 +124,8 @@ async function prepare(dir: string, users: string[], mailFsync?: StartOptions['m
   const ports: DovecotPorts = { imap: portList[0]!, pop3: portList[1]!, imaps: portList[2]!, pop3s: portList[3]! };
   const conf = path.join(dir, 'dovecot.conf');
   const instanceName = path.basename(dir); // mf-dovecot-XXXXXX: unique, shows in ps
-  await writeFile(conf, renderConf({ dir, passwdDir, certPem, keyPem, ports, instanceName, mailFsync }));
+  const oauth2Conf = oauth2 ? await prepareOauth2(dir) : undefined;
+  await writeFile(conf, renderConf({ dir, passwdDir, certPem, keyPem, ports, instanceName, mailFsync, oauth2Conf }));
   const ctl: DovecotControl = { dir, conf, passwdDir, mailUid: ids.uid, mailGid: ids.gid };
   for (const u of users) await control.addUser(ctl, u);
   return { ctl, certPem, ports };

@@ -24,7 +24,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const removeRoot = () => rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   if (process.env.MF_DOVECOT === '0') return removeRoot; // e.g. unit-only runs; harness() then throws
   const t0 = performance.now();
-  const dovecot = await startDovecot({ tmpdir: fast });
+  const dovecot = await startDovecot({ tmpdir: fast, oauth2: true });
   try {
     const user = await dovecot.addUser('corpus', 'pass');
     const manifest = [
