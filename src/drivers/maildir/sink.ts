@@ -16,9 +16,12 @@ import { folderDirName } from './names.js';
 import { readHeader } from './read-header.js';
 import { uniqueBase, keyOfFileName } from './unique.js';
 import { flat } from '../../strings.js';
+import { mapOrdered } from '../../parallel.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
+/** Files whose header a scan reads at once. */
+const SCAN_PARALLEL = 32;
 
 const fdOpen = promisify(openCb);
 const fdWrite = promisify(writeCb) as (fd: number, buf: Buffer, off: number, len: number) => Promise<{ bytesWritten: number }>;
@@ -299,24 +302,22 @@ export class MaildirSink implements Sink {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw ioError(err, join(dir, sub));
       }
-      for (const name of names) {
-        if (name.startsWith('.')) continue;
+      // Headers of files the journal does not know, SCAN_PARALLEL files at a time, in order.
+      const look = async (name: string): Promise<StoredMessage | undefined> => {
         const key = keyOfFileName(name);
         const path = join(dir, sub, name);
         const readFull = () => fs.readFile(path);
-        if (known?.has(key)) {
-          yield { key, messageId: undefined, readFull };
-          continue;
-        }
+        if (known?.has(key)) return { key, messageId: undefined, readFull };
         let header: Buffer;
         try {
           header = await readHeader(path);
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // moved by a mail client meanwhile
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // moved by a mail client meanwhile
           throw ioError(err, path);
         }
-        yield { key, messageId: messageIdOf(header), readFull };
-      }
+        return { key, messageId: messageIdOf(header), readFull };
+      };
+      for await (const m of mapOrdered(names.filter((n) => !n.startsWith('.')), SCAN_PARALLEL, look)) if (m) yield m;
     }
   }
 

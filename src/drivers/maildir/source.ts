@@ -18,9 +18,15 @@ import { shared } from '../../strings.js';
 import { segmentsOfDirName } from './names.js';
 import { readHeader } from './read-header.js';
 import { keyOfFileName } from './unique.js';
+import { mapOrdered } from '../../parallel.js';
 
 export const MAILDIR_VALIDITY = 'maildir';
 const SUBDIRS = new Set(['cur', 'new', 'tmp']);
+/** Files of a folder stat'ed and their headers read at once while it is listed. */
+const LIST_PARALLEL = 32;
+/** Message files of a batch read at once, and the bytes they may hold ahead of the engine. */
+const FETCH_PARALLEL = 8;
+const FETCH_AHEAD_BYTES = 4 * 1024 * 1024;
 
 function readError(err: unknown, path: string, scope: 'run' | 'mailbox' | 'message' = 'mailbox'): MailferryError {
   const code = (err as NodeJS.ErrnoException).code;
@@ -141,6 +147,9 @@ export class MaildirSource implements Source {
     const keywords = await readKeywords(dir).catch((err) => {
       throw readError(err, keywordsPath(dir));
     });
+    // The files of cur/ then new/, once per key (a file seen in both while a client moved it).
+    const files: FileRef[] = [];
+    const seen = new Set<string>();
     for (const sub of ['cur', 'new'] as const) {
       let names: string[];
       try {
@@ -152,38 +161,46 @@ export class MaildirSource implements Source {
       for (const name of names) {
         if (name.startsWith('.')) continue;
         const key = keyOfFileName(name);
-        if (index.has(key)) continue;
-        const path = join(dir, sub, name);
-        let st;
-        try {
-          st = await fs.stat(path);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // moved by a mail client meanwhile
-          throw readError(err, path);
-        }
-        if (!st.isFile()) continue;
-        let messageId: string | null = null;
-        if (!opts.known?.has(key)) {
-          try {
-            messageId = messageIdOf(await readHeader(path));
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-            throw readError(err, path);
-          }
-        }
-        index.set(key, { sub, name });
-        refs.push({
-          mailbox,
-          key,
-          seq: 0,
-          size: st.size,
-          internalDate: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
-          // new/ holds no flags by the spec, but Dovecot renames a file there to carry some.
-          flags: shared(infoToFlags(name, keywords)),
-          messageId,
-        });
+        if (seen.has(key)) continue;
+        seen.add(key);
+        files.push({ sub, name });
       }
     }
+    seen.clear();
+    // Each file's stat and header read, LIST_PARALLEL files at a time.
+    const describe = async ({ sub, name }: FileRef): Promise<MessageRef | undefined> => {
+      const key = keyOfFileName(name);
+      const path = join(dir, sub, name);
+      let st;
+      try {
+        st = await fs.stat(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // moved by a mail client meanwhile
+        throw readError(err, path);
+      }
+      if (!st.isFile()) return undefined;
+      let messageId: string | null = null;
+      if (!opts.known?.has(key)) {
+        try {
+          messageId = messageIdOf(await readHeader(path));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+          throw readError(err, path);
+        }
+      }
+      index.set(key, { sub, name });
+      return {
+        mailbox,
+        key,
+        seq: 0,
+        size: st.size,
+        internalDate: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
+        // new/ holds no flags by the spec, but Dovecot renames a file there to carry some.
+        flags: shared(infoToFlags(name, keywords)),
+        messageId,
+      };
+    };
+    for await (const ref of mapOrdered(files, LIST_PARALLEL, describe)) if (ref) refs.push(ref);
     // Stable order: by date, then by key.
     refs.sort((a, b) => a.internalDate!.getTime() - b.internalDate!.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     refs.forEach((r, i) => (r.seq = i + 1));
@@ -252,19 +269,28 @@ export class MaildirSource implements Source {
     })();
   }
 
+  /**
+   * Bodies in the order asked, FETCH_PARALLEL files (at most FETCH_AHEAD_BYTES) read at once. A file
+   * is read where the listing saw it; only one that moved meanwhile is looked up again.
+   */
   private async *fetch(mailbox: string, refs: MessageRef[]): AsyncIterable<FetchedMessage> {
-    for (const ref of refs) {
-      const path = await this.pathOf(mailbox, ref.key);
-      if (!path) continue; // vanished
-      let body: Buffer;
-      try {
-        body = await fs.readFile(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw readError(err, path, 'message');
+    const dir = this.dirOf(mailbox);
+    const files = this.files.get(mailbox);
+    const read = async (ref: MessageRef): Promise<FetchedMessage | undefined> => {
+      const f = files?.get(ref.key);
+      let path = f ? join(dir, f.sub, f.name) : await this.pathOf(mailbox, ref.key);
+      for (let attempt = 0; path; attempt++) {
+        try {
+          return { ref, body: await fs.readFile(path) };
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw readError(err, path, 'message');
+          if (attempt > 0) return undefined;
+          path = await this.pathOf(mailbox, ref.key); // renamed by a mail client (flags) since the listing
+        }
       }
-      yield { ref, body };
-    }
+      return undefined; // vanished
+    };
+    for await (const m of mapOrdered(refs, FETCH_PARALLEL, read, { of: (r) => r.size, max: FETCH_AHEAD_BYTES })) if (m) yield m;
   }
 
   async close(): Promise<void> {}

@@ -1,0 +1,61 @@
+// The Maildir source reads many files at once (listing: stat and header; fetch: bodies) and must
+// still answer in order, find a file a mail client renamed after the listing (a flag change), and
+// leave out one that was deleted meanwhile.
+import { mkdirSync, mkdtempSync, renameSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MaildirSource } from '../../src/drivers/maildir/source.js';
+import type { MessageRef } from '../../src/drivers/types.js';
+
+const N = 150;
+
+function makeMaildir(): string {
+  const root = mkdtempSync(join(tmpdir(), 'mf-mdread-'));
+  for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(root, d));
+  for (let i = 0; i < N; i++) {
+    const sub = i % 10 === 0 ? 'new' : 'cur';
+    const name = `${1_700_000_000 + i}.M${i}P1.host${sub === 'cur' ? ':2,S' : ''}`;
+    const path = join(root, sub, name);
+    writeFileSync(path, `Message-ID: <m${i}@test>\nSubject: ${i}\n\n${'body '.repeat(i * 50)}${i}\n`);
+    const t = new Date((1_700_000_000 + i) * 1000);
+    utimesSync(path, t, t);
+  }
+  return root;
+}
+
+async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe('MaildirSource: listing and fetching many files at once', () => {
+  it('lists every file once, by date, with its Message-ID and flags', async () => {
+    const src = await MaildirSource.open(makeMaildir());
+    await src.listMailboxes();
+    const refs = await all(src.list('INBOX'));
+    expect(refs.map((r) => r.messageId)).toEqual(Array.from({ length: N }, (_, i) => `<m${i}@test>`));
+    expect(refs.map((r) => r.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    expect(refs[1]!.flags).toEqual(['\\Seen']);
+    expect(refs[0]!.flags).toEqual([]); // from new/
+  });
+
+  it('fetch: bodies in the order asked; a file renamed since the listing is found, a deleted one left out', async () => {
+    const root = makeMaildir();
+    const src = await MaildirSource.open(root);
+    await src.listMailboxes();
+    const refs: MessageRef[] = await all(src.list('INBOX'));
+    // A mail client marks message 7 answered (rename) and deletes message 8.
+    renameSync(join(root, 'cur', `${1_700_000_007}.M7P1.host:2,S`), join(root, 'cur', `${1_700_000_007}.M7P1.host:2,RS`));
+    unlinkSync(join(root, 'cur', `${1_700_000_008}.M8P1.host:2,S`));
+    const reader = await src.reader();
+    const got = await all(reader.fetch('INBOX', refs.slice().reverse()));
+    const expected = refs.slice().reverse().filter((r) => r.key !== `${1_700_000_008}.M8P1.host`);
+    expect(got.map((m) => m.ref.key)).toEqual(expected.map((r) => r.key));
+    for (const m of got) {
+      const i = Number(m.ref.messageId!.slice(2, -6));
+      expect(m.body.toString()).toBe(`Message-ID: <m${i}@test>\nSubject: ${i}\n\n${'body '.repeat(i * 50)}${i}\n`);
+    }
+  });
+});
