@@ -1,12 +1,16 @@
 // What is measured: scenarios × corpus scale × tools. Each tool case prepares a fresh target per
 // repetition and says where to look for the result.
-import { rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import type { Invocation } from './measure.js';
 import * as peers from './peers.js';
 
-export type Scenario = 'IMAP→Maildir' | 'IMAP→IMAP' | 'POP3→Maildir' | 'POP3→IMAP';
-export const SCENARIOS: Scenario[] = ['IMAP→Maildir', 'IMAP→IMAP', 'POP3→Maildir', 'POP3→IMAP'];
+const run = promisify(execFile);
+
+export type Scenario = 'IMAP→Maildir' | 'IMAP→IMAP' | 'POP3→Maildir' | 'POP3→IMAP' | 'Maildir→IMAP';
+export const SCENARIOS: Scenario[] = ['IMAP→Maildir', 'IMAP→IMAP', 'POP3→Maildir', 'POP3→IMAP', 'Maildir→IMAP'];
 
 export interface Fresh {
   inv: Invocation;
@@ -28,6 +32,8 @@ export interface Env {
   server: peers.Server;
   /** Creates a destination user on the server and returns its Maildir root. */
   newImapUser(name: string): Promise<string>;
+  /** The Maildir the server keeps for a user (the source of Maildir→IMAP, copied per run). */
+  maildirOf(user: string): string;
   mailferry(src: string, dst: string, checkpoint: string, root: string): Invocation;
   /** Builds to measure: "mailferry" first, then "mailferry@NAME" variants. */
   builds: Array<{ tool: string; root: string }>;
@@ -50,18 +56,27 @@ export function toolCases(env: Env, scenario: Scenario, scale: number, users: Us
   };
   const { host, imap, pop3 } = env.server;
   const fromPop = scenario.startsWith('POP3');
+  const fromMaildir = scenario.startsWith('Maildir');
   const srcUser = fromPop ? users.pop : users.imap;
+  /** A private copy of the source user's Maildir (a backup to restore): each run reads its own. */
+  const maildirCopy = async (d: string): Promise<string> => {
+    const copy = path.join(d, 'src');
+    await mkdir(d, { recursive: true });
+    await run('cp', ['-a', env.maildirOf(srcUser), copy]);
+    await run('sync'); // its writeback is not the timed run's
+    return copy;
+  };
   const cases: ToolCase[] = [];
 
   for (const build of env.builds) cases.push({
     tool: build.tool, reps, noop: true,
     fresh: async (rep) => {
       const d = await fresh(dir(build.tool, rep));
-      const src = fromPop ? `pop3://${srcUser}@${host}:${pop3}` : `imap://${srcUser}@${host}:${imap}`;
+      const src = fromMaildir ? `maildir:${await maildirCopy(d)}` : fromPop ? `pop3://${srcUser}@${host}:${pop3}` : `imap://${srcUser}@${host}:${imap}`;
       let target: string;
       let dst: string;
       if (isImap(scenario)) {
-        const user = `d-${build.tool.replace('@', '-')}-${fromPop ? 'p' : 'i'}${scale}-${rep}`;
+        const user = `d-${build.tool.replace('@', '-')}-${fromPop ? 'p' : fromMaildir ? 'm' : 'i'}${scale}-${rep}`;
         target = await env.newImapUser(user);
         dst = `imap://${user}@${host}:${imap}`;
       } else {
@@ -98,6 +113,13 @@ export function toolCases(env: Env, scenario: Scenario, scale: number, users: Us
         return { inv: await peers.mbsyncToImap(d, env.server, srcUser, u.user), target: u.target };
       });
     }
+  }
+  if (scenario === 'Maildir→IMAP') {
+    peer('mbsync', reps, async (d, rep) => {
+      const src = await maildirCopy(d);
+      const u = await imapUser('mbsync-push', rep);
+      return { inv: await peers.mbsyncPush(d, env.server, src, u.user), target: u.target };
+    });
   }
   if (scenario === 'POP3→Maildir') {
     peer('mpop', reps, async (d) => ({ inv: await peers.mpop(d, env.server, srcUser), target: path.join(d, 'mail') }));

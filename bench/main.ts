@@ -101,6 +101,7 @@ async function main(o: BenchOptions): Promise<void> {
       work,
       server: { host: dovecot.host, imap: dovecot.ports.imap, pop3: dovecot.ports.pop3 },
       newImapUser: async (name) => (await dovecot.addUser(name)).maildir,
+      maildirOf: (user) => dovecot.maildirOf(user),
       builds: [{ tool: 'mailferry', root: o.mfRoot }, ...o.variants.map((v) => ({ tool: `mailferry@${v.name}`, root: v.root }))],
       mailferry: (src, dst, checkpoint, root): Invocation => ({
         cmd: process.execPath,
@@ -130,7 +131,8 @@ async function main(o: BenchOptions): Promise<void> {
     for (const scale of scales) {
       const needs = plan.filter((p) => p.scale === scale);
       const u = usersFor(scale);
-      if (needs.some((p) => p.scenario.startsWith('IMAP'))) {
+      // Maildir→IMAP reads (a copy of) the IMAP source user's Maildir on the server.
+      if (needs.some((p) => p.scenario.startsWith('IMAP') || p.scenario.startsWith('Maildir'))) {
         const ts = performance.now();
         await dovecot.addUser(u.imap);
         await seedCorpus(dovecot, u.imap, { scale });

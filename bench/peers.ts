@@ -40,6 +40,28 @@ ${mbsyncPull('*')}`);
   return { cmd: 'mbsync', args: ['-c', rc, '-q', 'c'] };
 }
 
+/**
+ * mbsync pushing the Maildir++ tree `src` (its near store, Dovecot's layout: INBOX at the root,
+ * folders as ".name") to `to`, creating the folders there. It keeps its state in the tree.
+ */
+export async function mbsyncPush(dir: string, s: Server, src: string, to: string): Promise<Invocation> {
+  const rc = path.join(dir, 'mbsyncrc');
+  await secret(rc, `${mbsyncAccount(s, 'far', to)}
+MaildirStore near
+Inbox ${src}/
+SubFolders Maildir++
+
+Channel c
+Far :far:
+Near :near:
+Patterns *
+Create Far
+Sync Push
+SyncState *
+`);
+  return { cmd: 'mbsync', args: ['-c', rc, '-q', 'c'] };
+}
+
 export async function mbsyncToImap(dir: string, s: Server, from: string, to: string): Promise<Invocation> {
   await mkdir(path.join(dir, 'state'), { recursive: true });
   const rc = path.join(dir, 'mbsyncrc');

@@ -103,7 +103,7 @@ export function targets(rows: Row[]): Target[] {
   out.push({ what: 'peak RSS of every mailferry run', goal: '≤ 150 MB', measured: `${fmt(worst, 0)} MB`, met: mf.length ? worst <= 150 : undefined });
   const small = Math.min(...scales);
   if (big > small) {
-    for (const scen of ['IMAP→Maildir', 'IMAP→IMAP', 'POP3→Maildir', 'POP3→IMAP']) {
+    for (const scen of ['IMAP→Maildir', 'IMAP→IMAP', 'POP3→Maildir', 'POP3→IMAP', 'Maildir→IMAP']) {
       const a = find(scen, small, 'mailferry');
       const b = find(scen, big, 'mailferry');
       if (!a || !b) continue;
