@@ -8,6 +8,7 @@ import { secretResolver } from '../../src/cli/secrets.js';
 import { silentLogger } from '../../src/log.js';
 import { envelope, runCli } from '../harness/cli.js';
 import { FakeImapServer } from '../harness/fake-imap.js';
+import { FakePop3Server } from '../harness/fake-pop3.js';
 import { seedFixtures } from '../harness/fixtures.js';
 import { expectOneLineError, h, srcUrl, tls } from './helpers.js';
 
@@ -86,6 +87,18 @@ describe('password sources', () => {
       expect(r.stderr).not.toContain(PW);
     } finally {
       await srv.stop();
+    }
+  });
+
+  it('POP3 --source-auth xoauth2 against a server without it: exit 4, and the token is never sent (not as a password either)', async () => {
+    const srv = await FakePop3Server.start({ user: 'u', pass: `ya29.token-${PW}`, saslPlain: true });
+    try {
+      const r = await runCli(['folders', `pop3://u@127.0.0.1:${srv.port}`, '--source-tls', 'none', '--source-auth', 'xoauth2'], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: `ya29.token-${PW}` } });
+      expectOneLineError(r, 4, /does not offer the XOAUTH2 login method/);
+      expect(srv.commands.join('\n')).not.toMatch(/^(AUTH|USER|PASS)\b/m);
+      expect(r.stderr).not.toContain(PW);
+    } finally {
+      await srv.close();
     }
   });
 

@@ -78,6 +78,29 @@ describe('OAuth 2.0 bearer tokens (--source-auth / --dest-auth xoauth2) against 
     expect(stored).toBe(0);
   });
 
+  it('POP3 → Maildir with a token (AUTH XOAUTH2); the token is in no output and no log', async () => {
+    const token = oauthToken(h.dir, user);
+    const log = join(work, 'pop.log');
+    const dest = join(work, 'md-pop');
+    const r = await runCli(['copy', `pop3://${user}@${h.host}:${h.ports.pop3}`, `maildir:${dest}`, ...tls, '--source-auth', 'xoauth2', '--json', '--verbose', '--log-file', log], {
+      env: { ...base, MAILFERRY_SOURCE_PASSWORD: token },
+    });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result).toMatchObject({ copied: seeded - 1, skipped: 1, failed: 0 });
+    expect(readMaildirTree(dest).get('INBOX')).toHaveLength(seeded - 1);
+    for (const text of [r.stdout, r.stderr, readFileSync(log, 'utf8')]) expect(text).not.toContain(token.split('.')[2]);
+  });
+
+  it('POP3 with an expired token: exit 4 on one line, with the server\'s reason, the token not echoed', async () => {
+    const token = oauthToken(h.dir, user, { expiresIn: -600 });
+    const r = await runCli(['copy', `pop3://${user}@${h.host}:${h.ports.pop3}`, `maildir:${join(work, 'md-pop-x')}`, ...tls, '--source-auth', 'xoauth2'], {
+      env: { ...base, MAILFERRY_SOURCE_PASSWORD: token },
+    });
+    expectOneLineError(r, 4, new RegExp(`POP3 login as "${user}" .* failed at AUTH XOAUTH2: .*Authentication failed.*\\(status \\w+\\)`));
+    expect(r.stderr).not.toContain(token.split('.')[2]);
+  });
+
   it('a token for another account does not log in as this one', async () => {
     const other = (await h.freshUser('oauth-other')).name;
     const r = await runCli(['folders', url(user), ...tls, '--source-auth', 'xoauth2'], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: oauthToken(h.dir, other) } });

@@ -1,6 +1,6 @@
 /**
  * A small byte-exact POP3 client (RFC 1939, CAPA/PIPELINING/response codes from RFC 2449,
- * STLS from RFC 2595, AUTH PLAIN from RFC 5034/4616).
+ * STLS from RFC 2595, AUTH PLAIN from RFC 5034/4616, AUTH XOAUTH2 for OAuth 2.0 bearer tokens).
  *
  * Why not node-pop3: its RETR decodes to a UTF-8 string (corrupting 8-bit mail), it never removes
  * dot-stuffing, hangs on a terminator split across TCP chunks, never rejects on a dropped or
@@ -20,8 +20,8 @@
  * - Any drop of the connection rejects the pending read at once with NETWORK; afterwards every
  *   command rejects with that same error. Bytes that arrived before the drop are still delivered.
  * - Backpressure: when the caller reads slowly the socket is paused, so memory stays bounded.
- * - Passwords are never written to logs or error messages; server text quoted in errors is
- *   scrubbed of the password (and its AUTH PLAIN base64) in case a server echoes it.
+ * - Passwords and tokens are never written to logs or error messages; server text quoted in
+ *   errors is scrubbed of them (and of their AUTH base64) in case a server echoes them.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -77,6 +77,16 @@ const HIGH_WATER = 1 << 20;
 const LOW_WATER = 256 << 10;
 /** RFC 2449 allows 512-octet response lines; anything far longer is garbage. */
 const MAX_STATUS_LINE = 8192;
+/** The "status" of an XOAUTH2 error challenge (base64 JSON, e.g. {"status":"invalid_token"}), if any. */
+function saslErrorStatus(challenge: string): string | undefined {
+  try {
+    const status = (JSON.parse(Buffer.from(challenge.trim(), 'base64').toString('utf8')) as { status?: unknown }).status;
+    return typeof status === 'string' && /^[\w.-]{1,64}$/.test(status) ? `(status ${status})` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** RFC 5034: an AUTH command with initial response may be up to 255 octets. */
 const MAX_AUTH_LINE = 255;
 
@@ -694,58 +704,76 @@ export class Pop3Client {
   }
 
   /**
-   * Log in: AUTH PLAIN when CAPA lists SASL PLAIN, otherwise USER/PASS. A refusal is AUTH_FAILED.
-   * The password never appears in logs or errors.
+   * Log in. With a password: AUTH PLAIN when CAPA lists SASL PLAIN, otherwise USER/PASS. With an
+   * OAuth 2.0 bearer token (`xoauth2`): AUTH XOAUTH2 only, never the token as a password; a server
+   * that does not list it is refused before anything is sent. A refusal is AUTH_FAILED. The
+   * password or token never appears in logs or errors.
    */
-  async login(user: string, pass: string): Promise<void> {
-    if (/[\r\n\0]/.test(user) || /[\r\n\0]/.test(pass)) {
-      throw new MailferryError('BAD_CONFIG', 'the POP3 user name or password contains a line break or NUL character', {
+  async login(user: string, secret: string, mech: 'password' | 'xoauth2' = 'password'): Promise<void> {
+    if (/[\r\n\0\x01]/.test(user) || /[\r\n\0]/.test(secret) || (mech === 'xoauth2' && secret.includes('\x01'))) {
+      throw new MailferryError('BAD_CONFIG', `the POP3 user name or ${mech === 'xoauth2' ? 'token' : 'password'} contains a line break or control character`, {
         hint: 'check the configured credentials',
       });
     }
-    const b64 = Buffer.from(`\0${user}\0${pass}`, 'utf8').toString('base64');
-    this.secrets.push(pass, b64);
     const mechs = Pop3Client.saslMechanisms(await this.caps());
-    await this.exclusive(async () => {
-      const refused = (st: Status, step: string): MailferryError => this.authFailed(user, st, step);
-      if (mechs.has('PLAIN')) {
-        let st: Status;
-        const full = `AUTH PLAIN ${b64}`;
-        if (full.length <= MAX_AUTH_LINE) {
-          this.send(full, 'AUTH PLAIN ***');
-          st = await this.readStatus('the AUTH answer', true);
-        } else {
-          this.send('AUTH PLAIN');
-          st = await this.readStatus('the AUTH answer', true);
-          if (st.cont) {
-            this.send(b64, '***');
-            st = await this.readStatus('the AUTH answer', true);
-          }
-        }
-        if (st.cont) {
-          // The server wants more than PLAIN ever sends: cancel the exchange (RFC 5034 "*").
-          this.send('*');
-          st = await this.readStatus('the AUTH answer');
-          throw refused({ ok: false, cont: false, text: st.text || 'unexpected SASL challenge' }, 'AUTH PLAIN');
-        }
-        if (!st.ok) throw refused(st, 'AUTH PLAIN');
-      } else {
+    if (mech === 'xoauth2') {
+      if (!mechs.has('XOAUTH2')) {
+        throw new MailferryError('AUTH_FAILED', `${this.where} does not offer the XOAUTH2 login method`, { hint: 'drop --source-auth xoauth2 to log in with a password' });
+      }
+      // The XOAUTH2 initial response (Google's and Microsoft's format).
+      const b64 = Buffer.from(`user=${user}\x01auth=Bearer ${secret}\x01\x01`, 'utf8').toString('base64');
+      this.secrets.push(secret, b64);
+      await this.exclusive(() => this.sasl('XOAUTH2', b64, user));
+    } else {
+      const b64 = Buffer.from(`\0${user}\0${secret}`, 'utf8').toString('base64');
+      this.secrets.push(secret, b64);
+      await this.exclusive(async () => {
+        if (mechs.has('PLAIN')) return this.sasl('PLAIN', b64, user);
         this.send(`USER ${user}`);
         let st = await this.readStatus('the USER answer');
-        if (!st.ok) throw refused(st, 'USER');
-        this.send(`PASS ${pass}`, 'PASS ***');
+        if (!st.ok) throw this.authFailed(user, st, 'USER');
+        this.send(`PASS ${secret}`, 'PASS ***');
         st = await this.readStatus('the PASS answer');
-        if (!st.ok) throw refused(st, 'PASS');
+        if (!st.ok) throw this.authFailed(user, st, 'PASS');
+      });
+    }
+    this.capsCache = undefined;
+    this.sizes = null;
+  }
+
+  /**
+   * One SASL exchange (RFC 5034): the initial response on the AUTH line when it fits in 255
+   * octets, else after the server's "+". A challenge after the response (XOAUTH2 reports a refused
+   * token that way, as base64 JSON) ends the exchange with "*"; its status is kept for the error.
+   */
+  private async sasl(mech: string, b64: string, user: string): Promise<void> {
+    let st: Status;
+    const full = `AUTH ${mech} ${b64}`;
+    if (full.length <= MAX_AUTH_LINE) {
+      this.send(full, `AUTH ${mech} ***`);
+      st = await this.readStatus('the AUTH answer', true);
+    } else {
+      this.send(`AUTH ${mech}`);
+      st = await this.readStatus('the AUTH answer', true);
+      if (st.cont) {
+        this.send(b64, '***');
+        st = await this.readStatus('the AUTH answer', true);
       }
-      this.capsCache = undefined;
-      this.sizes = null;
-    });
+    }
+    if (st.cont) {
+      const why = saslErrorStatus(st.text);
+      // XOAUTH2: an empty response asks for the server's verdict; else cancel (RFC 5034 "*").
+      this.send(mech === 'XOAUTH2' ? '' : '*', mech === 'XOAUTH2' ? '(empty response)' : '*');
+      st = await this.readStatus('the AUTH answer');
+      throw this.authFailed(user, { ok: false, cont: false, text: [st.text, why].filter(Boolean).join(' ') || 'unexpected SASL challenge' }, `AUTH ${mech}`);
+    }
+    if (!st.ok) throw this.authFailed(user, st, `AUTH ${mech}`);
   }
 
   private authFailed(user: string, st: Status, step: string): MailferryError {
     const text = sanitize(st.text, this.secrets);
     const code = responseCode(st.text);
-    let hint = 'check the user name and password';
+    let hint = step === 'AUTH XOAUTH2' ? 'check the user name, and that the token is for this account and not expired' : 'check the user name and password';
     let retryable = false;
     if (code === 'IN-USE') {
       hint = 'the mailbox is locked by another POP3 session; close it and retry';

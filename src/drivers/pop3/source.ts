@@ -65,7 +65,7 @@ export class Pop3Source implements Source {
       log: { debug: (_o: unknown, line?: unknown) => log.trace({ msg: String(line ?? '') }) },
     });
     try {
-      await client.login(ep.user, await this.o.secret());
+      await client.login(ep.user, await this.o.secret(), this.o.auth);
       const numbers = new Map<string, number>();
       for (const u of await client.uidl()) numbers.set(u.uid, u.n);
       return { client, numbers };
