@@ -1,7 +1,7 @@
 // Exactly once under kill -9: the real CLI is SIGKILLed at 20+ points across a copy of the corpus
 // (after the N-th stored message through MAILFERRY_CRASH_AFTER, and at wall-clock instants), then
 // rerun to completion; the destination must hold every message exactly once, byte-exact.
-import { mkdtempSync, existsSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -77,9 +77,21 @@ async function sweepToImap(srcUrl: string, manifest: ReturnType<typeof h.manifes
   expect(again.result.copied).toBe(0);
 }
 
-describe('kill -9 sweep: IMAP → IMAP and POP3 → IMAP', () => {
+describe('kill -9 sweep: IMAP, Maildir and POP3 → IMAP', () => {
   it('IMAP → IMAP: SIGKILL at 20 points, rerun: every message exactly once', async () => {
     await sweepToImap(`imap://${h.user.name}@${h.host}:${h.ports.imap}`, h.manifest(), {
+      loose: true,
+      hookKills: [1, 3, 40, 100, 150, 200, 249, 250, 251, 300, 333, 400],
+      timedKills: [40, 90, 140, 200, 260, 330, 400, 480],
+    });
+  });
+
+  it('Maildir → IMAP (a restore): SIGKILL at 20 points, rerun: every message exactly once', async () => {
+    // A private copy of the seeded user's Maildir as Dovecot wrote it: the source reads many
+    // files at once, and no other test's session can rename one under it.
+    const copy = join(mkdtempSync(join(tmpdir(), 'mf-sweep-md-')), 'Maildir');
+    cpSync(h.maildirOf(h.user.name), copy, { recursive: true });
+    await sweepToImap(`maildir:${copy}`, h.manifest(), {
       loose: true,
       hookKills: [1, 3, 40, 100, 150, 200, 249, 250, 251, 300, 333, 400],
       timedKills: [40, 90, 140, 200, 260, 330, 400, 480],
