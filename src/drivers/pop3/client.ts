@@ -743,8 +743,9 @@ export class Pop3Client {
 
   /**
    * One SASL exchange (RFC 5034): the initial response on the AUTH line when it fits in 255
-   * octets, else after the server's "+". A challenge after the response (XOAUTH2 reports a refused
-   * token that way, as base64 JSON) ends the exchange with "*"; its status is kept for the error.
+   * octets, else after the server's "+". A challenge after the response is a refusal: XOAUTH2
+   * reports a refused token that way (base64 JSON, whose status is kept for the error) and wants
+   * an empty response before its -ERR; any other mechanism's exchange is cancelled with "*".
    */
   private async sasl(mech: string, b64: string, user: string): Promise<void> {
     let st: Status;
