@@ -56,7 +56,10 @@ export interface FetchedMessage {
 export interface ListOptions {
   /** Only keys above this order key (IMAP UID): the folder was complete below it. */
   afterSeq?: number;
-  /** Keys the caller has done already; the source may yield them without reading their Message-ID. */
+  /**
+   * Keys the caller has done already (it skips them before anything else): the source may yield
+   * them without reading their Message-ID, size, date or flags.
+   */
   known?: ReadonlySet<string>;
   /** Told, before the first ref when the source knows it, how many refs not in `known` will come. */
   onCount?(n: number): void;

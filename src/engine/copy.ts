@@ -398,14 +398,16 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     for await (const ref of listing) {
       if (stopped()) return;
       run.result.listed++;
+      // Done first: a message already copied is in the destination whatever the filters say now,
+      // and a source may list a done key without its size or date (ListOptions.known).
+      if (fstate.done.has(ref.key)) {
+        run.result.already++;
+        continue;
+      }
       const filtered = filterReason(p.filter, ref);
       if (filtered) {
         run.result.filtered = (run.result.filtered ?? 0) + 1;
         outcome({ outcome: 'skipped', folder: run.plan.name, key: ref.key, messageId: ref.messageId, reason: filtered });
-        continue;
-      }
-      if (fstate.done.has(ref.key)) {
-        run.result.already++;
         continue;
       }
       todo++;

@@ -122,6 +122,28 @@ describe('Maildir source layouts', () => {
     expect(held).toEqual({ 'Lists/v1_2': ['S|Message-ID: <l@x>\n\nbody\n'], 'Ünïcode/Sub': ['S|Message-ID: <u@x>\n\nbody\n'] });
   });
 
+  it('a rerun with a stricter filter: what was copied counts as already there, not filtered; new mail is filtered', async () => {
+    const root = join(work, 'refilter');
+    for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(root, s), { recursive: true });
+    const date = new Date('2022-02-03T04:05:06Z');
+    const put = (name: string, id: string, bodyBytes: number) => {
+      const p = join(root, 'cur', name);
+      writeFileSync(p, `Message-ID: <${id}@x>\nSubject: ${id}\n\n${'x'.repeat(bodyBytes)}\n`);
+      utimesSync(p, date, date);
+    };
+    put('1.small.host:2,S', 'small', 100);
+    put('2.big.host:2,S', 'big', 20_000);
+    const dest = join(work, 'refilter-out');
+    const args = ['copy', `maildir:${root}`, `maildir:${dest}`, '--checkpoint', join(work, 'rf.journal'), '--json'];
+    expect(envelope(await runCli(args, { env })).result.copied).toBe(2);
+    put('3.small2.host:2,S', 'small2', 100);
+    put('4.big2.host:2,S', 'big2', 20_000);
+    const r = envelope(await runCli([...args, '--max-size', '5K'], { env }));
+    expect(r.status).toBe(0);
+    expect(r.result.copied).toBe(1);
+    expect(r.result.folders.find((f: { folder: string }) => f.folder === 'INBOX')).toMatchObject({ listed: 4, already: 2, copied: 1, filtered: 1 });
+  });
+
   it('a path that is not a Maildir is a clear one-line error', async () => {
     const empty = join(work, 'empty');
     mkdirSync(empty, { recursive: true });

@@ -59,3 +59,22 @@ describe('MaildirSource: listing and fetching many files at once', () => {
     }
   });
 });
+
+describe('MaildirSource: done keys (ListOptions.known)', () => {
+  it('are listed without a stat or a header read; the others in full', async () => {
+    const root = makeMaildir();
+    const src = await MaildirSource.open(root);
+    await src.listMailboxes();
+    const all1 = await all(src.list('INBOX'));
+    const known = new Set(all1.slice(0, 100).map((r) => r.key));
+    const refs = await all(src.list('INBOX', { known }));
+    expect(refs).toHaveLength(N);
+    for (const r of refs) {
+      if (known.has(r.key)) expect([r.size, r.internalDate, r.messageId]).toEqual([0, undefined, null]);
+      else expect(r.size).toBeGreaterThan(0), expect(r.internalDate).toBeInstanceOf(Date), expect(r.messageId).toMatch(/^<m\d+@test>$/);
+    }
+    // The rest still come in date order.
+    const rest = refs.filter((r) => !known.has(r.key)).map((r) => r.internalDate!.getTime());
+    expect(rest).toEqual([...rest].sort((a, b) => a - b));
+  });
+});

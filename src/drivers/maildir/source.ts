@@ -22,6 +22,7 @@ import { mapOrdered } from '../../parallel.js';
 
 export const MAILDIR_VALIDITY = 'maildir';
 const SUBDIRS = new Set(['cur', 'new', 'tmp']);
+const NO_FLAGS: string[] = Object.freeze([]) as unknown as string[];
 /** Files of a folder stat'ed and their headers read at once while it is listed. */
 const LIST_PARALLEL = 32;
 /** Message files of a batch read at once, and the bytes they may hold ahead of the engine. */
@@ -171,6 +172,11 @@ export class MaildirSource implements Source {
     const describe = async ({ sub, name }: FileRef): Promise<MessageRef | undefined> => {
       const key = keyOfFileName(name);
       const path = join(dir, sub, name);
+      if (opts.known?.has(key)) {
+        // Done already: the caller skips it unread, so neither a stat nor a header read.
+        index.set(key, { sub, name });
+        return { mailbox, key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null };
+      }
       let st;
       try {
         st = await fs.stat(path);
@@ -179,14 +185,12 @@ export class MaildirSource implements Source {
         throw readError(err, path);
       }
       if (!st.isFile()) return undefined;
-      let messageId: string | null = null;
-      if (!opts.known?.has(key)) {
-        try {
-          messageId = messageIdOf(await readHeader(path));
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-          throw readError(err, path);
-        }
+      let messageId: string | null;
+      try {
+        messageId = messageIdOf(await readHeader(path));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw readError(err, path);
       }
       index.set(key, { sub, name });
       return {
@@ -201,8 +205,9 @@ export class MaildirSource implements Source {
       };
     };
     for await (const ref of mapOrdered(files, LIST_PARALLEL, describe)) if (ref) refs.push(ref);
-    // Stable order: by date, then by key.
-    refs.sort((a, b) => a.internalDate!.getTime() - b.internalDate!.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    // Stable order: by date, then by key (done keys, listed without a date, first).
+    const time = (r: MessageRef) => r.internalDate?.getTime() ?? -1;
+    refs.sort((a, b) => time(a) - time(b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     refs.forEach((r, i) => (r.seq = i + 1));
     this.files.set(mailbox, index);
     const listed = refs.filter((r) => r.seq > (opts.afterSeq ?? 0));
