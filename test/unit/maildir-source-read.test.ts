@@ -55,7 +55,7 @@ describe('MaildirSource: listing and fetching many files at once', () => {
     expect(got.map((m) => m.ref.key)).toEqual(expected.map((r) => r.key));
     for (const m of got) {
       const i = Number(m.ref.messageId!.slice(2, -6));
-      expect(m.body.toString()).toBe(`Message-ID: <m${i}@test>\nSubject: ${i}\n\n${'body '.repeat(i * 50)}${i}\n`);
+      expect(m.body.equals(Buffer.from(`Message-ID: <m${i}@test>\nSubject: ${i}\n\n${'body '.repeat(i * 50)}${i}\n`)), m.ref.key).toBe(true);
     }
   });
 });
