@@ -223,3 +223,58 @@ describe('large messages', () => {
     expect(again[0]!.mtimeMs).toBe(Math.floor(got[0]!.mtimeMs / 1000) * 1000);
   });
 });
+
+describe('dates', () => {
+  // POP3 has no INTERNALDATE: a copy is dated by the topmost Received: header (the provider's
+  // delivery), else by Date:, else when it is written; --since/--before filter by that date.
+  const msg = (id: string, head: string[]) => Buffer.from([`Message-ID: <${id}@dates.example.org>`, ...head, 'Subject: dates', '', `body ${id}`, ''].join('\n'), 'latin1');
+  const received = msg('received', [
+    'Received: from mx.example.org by pop.example.net;',
+    '\tThu, 05 Sep 2024 08:00:01 +0200',
+    'Received: from a by mx.example.org; Wed, 04 Sep 2024 23:59:00 +0000',
+    'Date: Wed, 04 Sep 2024 20:00:00 -0400',
+  ]);
+  const dated = msg('dated', ['Date: Sat, 01 Feb 2020 10:20:30 -0000']);
+  const undated = msg('undated', []);
+  const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+  const mtimeById = (files: Array<{ bytes: Buffer; mtimeMs: number }>) => new Map(files.map((f) => [messageIdOf(f.bytes), f.mtimeMs]));
+  let src: string;
+
+  beforeAll(async () => {
+    src = (await h.freshUser('p3dates')).name;
+    // the POP3 server's own received dates are the import's: all today, none of the header's
+    const now = new Date();
+    await importMessages(h, src, [received, dated, undated].map((bytes) => ({ folder: 'INBOX', bytes, letters: '', internalDate: now })));
+  });
+
+  it('POP3 → IMAP: INTERNALDATE from Received:, else Date:, else the time of the copy', async () => {
+    const dst = (await h.freshUser('p3datesdst')).name;
+    const t0 = Date.now();
+    const r = await runCli(['copy', `pop3://${src}@${h.host}:${h.ports.pop3}`, `imap://${dst}@${h.host}:${h.ports.imap}`, ...tls, '--checkpoint', join(work, 'dates-imap.journal'), '--json'], { env });
+    expect(envelope(r).status, r.stderr).toBe(0);
+    // Dovecot keeps a message's INTERNALDATE as its file's mtime
+    const got = mtimeById(readMaildirTree(h.maildirOf(dst)).get('INBOX')!);
+    expect(got.get('<received@dates.example.org>')).toBe(Date.parse('2024-09-05T06:00:01Z'));
+    expect(got.get('<dated@dates.example.org>')).toBe(Date.parse('2020-02-01T10:20:30Z'));
+    expect(got.get('<undated@dates.example.org>')).toBeGreaterThanOrEqual(Math.floor(t0 / 1000) * 1000);
+  });
+
+  it('POP3 → Maildir: the same dates as file times; --since and --before filter by them', async () => {
+    const out = join(work, 'dates-md');
+    const r = await runCli(['copy', `pop3://${src}@${h.host}:${h.ports.pop3}`, `maildir:${out}`, ...tls, '--checkpoint', join(work, 'dates-md.journal'), '--since', '2024-01-01', '--json'], { env });
+    const res = envelope(r);
+    expect(res.status, r.stderr).toBe(0);
+    // dated (2020) is older than --since; undated has no date and passes
+    expect(res.result.copied).toBe(2);
+    let got = mtimeById(readMaildirTree(out).get('INBOX')!);
+    expect(got.get('<received@dates.example.org>')).toBe(Date.parse('2024-09-05T06:00:01Z'));
+    expect(got.has('<dated@dates.example.org>')).toBe(false);
+
+    const r2 = await runCli(['copy', `pop3://${src}@${h.host}:${h.ports.pop3}`, `maildir:${out}`, ...tls, '--checkpoint', join(work, 'dates-md.journal'), '--before', '2024-01-01', '--json'], { env });
+    expect(envelope(r2).status, r2.stderr).toBe(0);
+    expect(envelope(r2).result.copied).toBe(1);
+    got = mtimeById(readMaildirTree(out).get('INBOX')!);
+    expect(got.get('<dated@dates.example.org>')).toBe(Date.parse('2020-02-01T10:20:30Z'));
+    expect(got.size).toBe(3);
+  });
+});

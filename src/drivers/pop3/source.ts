@@ -13,9 +13,12 @@
  * over loopback it costs a fraction of the RETRs (see docs/ARCHITECTURE.md), and it is what lets
  * a rerun without a checkpoint, or a destination that already holds some of the mail, skip
  * bodies. Messages the checkpoint has done are not even TOPped: a no-op rerun is UIDL + LIST.
+ * The same header gives each message a date: POP3 has no INTERNALDATE, so the copy is dated by
+ * the topmost Received: header (the provider's delivery), else Date: (mail/dates.ts).
  */
 import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
+import { arrivalDateOf } from '../../mail/dates.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { Pop3Client } from './client.js';
@@ -130,7 +133,11 @@ export class Pop3Source implements Source {
       0,
       (n, head) => {
         const ref = byN.get(n);
-        if (ref && head) ref.messageId = messageIdOf(head);
+        if (ref && head) {
+          ref.messageId = messageIdOf(head);
+          // POP3 has no INTERNALDATE: the provider's delivery date from the header stands for it.
+          ref.internalDate = arrivalDateOf(head);
+        }
       },
     );
     opts.onCount?.(wanted.length);
