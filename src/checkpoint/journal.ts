@@ -10,6 +10,8 @@
  *   c    {s, k, id, d, dk}  stored as dest key dk in dest folder d
  *   k    {s, k, id, why}    skipped for good (already in the destination, duplicate, vanished)
  *   end  {s, uv, next}      every message below `next` of this folder is done
+ *   lost {s, d?}            the destination of folder s was found gone or emptied: forget what
+ *                           is done (the folder is copied again) and what dest folder d held
  *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c)
  */
 import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, existsSync } from 'node:fs';
@@ -41,6 +43,7 @@ export type JournalRecord =
   | { t: 'c'; s: string; k: string; id?: string; d: string; dk: string }
   | { t: 'k'; s: string; k: string; id?: string; why: string }
   | { t: 'end'; s: string; uv: string; next: number }
+  | { t: 'lost'; s: string; d?: string }
   | { t: 'd'; d: string; dk: string; id: string };
 
 export interface FolderState {
@@ -118,6 +121,14 @@ export class CheckpointState {
       case 'end':
         this.folder(r.s).end = { uv: r.uv, next: r.next };
         break;
+      case 'lost': {
+        const f = this.folder(r.s);
+        f.done.clear();
+        f.pending.clear();
+        f.end = undefined;
+        if (r.d !== undefined) this.stored.delete(r.d);
+        break;
+      }
     }
   }
 

@@ -18,13 +18,20 @@ export function renderPlan(r: DryRunResult): string[] {
       continue;
     }
     const skips = Object.entries(f.skip).map(([why, n]) => `${n} ${why}`);
+    const lost = f.destLost ? ` (the destination folder ${f.destLost === 'missing' ? 'is gone' : 'is empty'}: copied again)` : '';
     lines.push(
-      `  ${f.folder} → ${f.dest}${f.destExists ? '' : ' (new)'}: copy ${f.copy} (${formatBytes(f.bytes)})` +
+      `  ${f.folder} → ${f.dest}${f.destExists ? '' : ' (new)'}${lost}: copy ${f.copy} (${formatBytes(f.bytes)})` +
         (skips.length ? `, skip ${skips.join(', ')}` : '') +
+        (f.tooLarge ? `, fail ${f.tooLarge} too large` : '') +
         (f.byContent ? `; ${f.byContent} compared by content` : ''),
     );
   }
-  lines.push(`would copy ${r.copy} messages (${formatBytes(r.bytes)}), skip ${r.skipped}, in ${r.folders.length} folders`);
+  lines.push(
+    `would copy ${r.copy} messages (${formatBytes(r.bytes)}), skip ${r.skipped}` +
+      (r.tooLarge ? `, fail ${r.tooLarge} too large` : '') +
+      (r.delete !== undefined ? `, delete ${r.delete} from the source` : '') +
+      `, in ${r.folders.length} folders`,
+  );
   return lines;
 }
 

@@ -146,6 +146,11 @@ export interface Sink {
    * Needed by verify and --dry-run (a sink without it cannot be verified yet).
    */
   existingMailbox?(segments: string[], specialUse?: string): Promise<string | null>;
+  /**
+   * Whether an existing folder holds no message at all (cheap: IMAP STATUS, a Maildir's first
+   * directory entries). With existingMailbox, how a run finds a destination wiped since the last.
+   */
+  isEmpty?(mailbox: string): Promise<boolean>;
   /** Scan what a folder holds. `known` keys may be skipped (their identity is already known). */
   scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage>;
   writer(): Promise<SinkWriter>;

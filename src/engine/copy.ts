@@ -21,6 +21,7 @@ import { backoffDelay, sleep } from '../retry.js';
 import { crlfToLfStream, lfToCrlfStream } from '../mail/line-endings-stream.js';
 import { Throttle } from './throttle.js';
 import { once } from './once.js';
+import { describeLost, lostDestinations } from './dest-lost.js';
 
 export interface CopyParams {
   source: Source;
@@ -463,6 +464,15 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   };
 
   try {
+    // Durable before anything is stored: a crash after the first new copy must not leave a
+    // destination that is no longer empty next to a checkpoint that still has the folder done.
+    const lost = await lostDestinations(p.sink, p.plans, j.state, p.log);
+    const lostWhy = new Map(lost.map((l) => [l.plan, l.why]));
+    for (const l of lost) {
+      p.log.warn({ msg: describeLost(l) });
+      j.append({ t: 'lost', s: l.plan.source.path, ...(l.dest !== undefined ? { d: l.dest } : {}) });
+    }
+    if (lost.length > 0) await j.sync();
     for (const [i, plan] of p.plans.entries()) {
       if (stopped()) break;
       const run: FolderRun = {
@@ -470,6 +480,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         tasks: [],
         result: { folder: plan.name, listed: 0, already: 0, copied: 0, skipped: 0, failed: 0, bytes: 0, unchanged: false },
       };
+      const why = lostWhy.get(plan);
+      if (why) run.result.destLost = why;
       runs.push(run);
       try {
         await produce(run);

@@ -12,6 +12,7 @@ import { openSink, openSource } from '../drivers/registry.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { scanDestination } from './dest-scan.js';
+import { lostDestinations } from './dest-lost.js';
 import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import { filterReason } from './filters.js';
 import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
@@ -33,6 +34,10 @@ export interface DryRunFolder {
   skip: Record<string, number>;
   /** Unchanged since the last complete run: not even listed. */
   unchanged: boolean;
+  /** The destination folder is gone or empty though the checkpoint has messages done: copied again. */
+  destLost?: 'missing' | 'empty';
+  /** Would fail unfetched: larger than --max-message-size or the destination's APPENDLIMIT. */
+  tooLarge: number;
 }
 
 export interface DryRunResult {
@@ -44,6 +49,10 @@ export interface DryRunResult {
   copy: number;
   bytes: number;
   skipped: number;
+  /** Messages that would fail unfetched (too large). */
+  tooLarge: number;
+  /** --delete-source: messages the copy would delete from the source (done, copied, or already there). */
+  delete?: number;
 }
 
 function readCheckpoint(path: string, job: string, restart: boolean): CheckpointState {
@@ -73,17 +82,22 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     if (!sink.existingMailbox) throw new MailferryError('USAGE', `--dry-run cannot read a ${dst.scheme}: destination yet`, { hint: 'plan a maildir: or imap: destination' });
     source = await openSource(src, net('source'));
     const plans = planJob(await source.listMailboxes(), src, dst, cfg);
+    // As copy does: a folder whose destination was wiped is planned as if the checkpoint had none of it.
+    const lost = new Map((await lostDestinations(sink, plans, state, hooks.log)).map((l) => [l.plan, l.why]));
+    const maxBytes = Math.min(cfg.maxMessageBytes ?? Infinity, sink.caps.maxMessageBytes ?? Infinity);
     const indexes = new Map<string, Set<Identity>>();
     const folders: DryRunFolder[] = [];
     for (const plan of plans) {
       const box = plan.source.path;
       const destName = displayName(plan.destSegments);
       const existing = await sink.existingMailbox(plan.destSegments, plan.source.specialUse);
-      const row: DryRunFolder = { folder: plan.name, dest: destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false };
+      const row: DryRunFolder = { folder: plan.name, dest: destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0 };
+      const why = lost.get(plan);
+      if (why) row.destLost = why;
       folders.push(row);
       const skip = (why: string) => (row.skip[why] = (row.skip[why] ?? 0) + 1);
       const st = await source.status(box);
-      const fstate = state.folders.get(box);
+      const fstate = why ? undefined : state.folders.get(box);
       const sameValidity = fstate?.validity === st.validity;
       if (sameValidity && fstate?.end && fstate.end.uv === st.validity && st.next !== undefined && st.next === fstate.end.next) {
         row.unchanged = true;
@@ -109,16 +123,21 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       const needBody: MessageRef[] = [];
       for await (const ref of source.list(box)) {
         row.listed++;
+        // In copy's order: done first, then the filters, then the size limit (unless already there).
+        if (sameValidity && fstate?.done.has(ref.key)) {
+          skip('done (checkpoint)');
+          continue;
+        }
         const filtered = filterReason(cfg.filter, ref);
         if (filtered) {
           skip(filtered);
           continue;
         }
-        if (sameValidity && fstate?.done.has(ref.key)) {
-          skip('done (checkpoint)');
+        const id = identityBeforeBody(ref.messageId, cfg.dedupe);
+        if (ref.size > maxBytes && !(id !== null && index.has(id))) {
+          row.tooLarge++;
           continue;
         }
-        const id = identityBeforeBody(ref.messageId, cfg.dedupe);
         if (id !== null) decide(id, ref.size);
         else if (cfg.dedupe === 'none') (row.copy++, (row.bytes += ref.size));
         else needBody.push(ref);
@@ -146,6 +165,10 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       copy: folders.reduce((n, f) => n + f.copy, 0),
       bytes: folders.reduce((n, f) => n + f.bytes, 0),
       skipped,
+      tooLarge: folders.reduce((n, f) => n + f.tooLarge, 0),
+      ...(cfg.deleteSource
+        ? { delete: folders.reduce((n, f) => n + (f.unchanged ? 0 : f.copy + (f.skip['done (checkpoint)'] ?? 0) + (f.skip.present ?? 0) + (f.skip.duplicate ?? 0)), 0) }
+        : {}),
     };
   } finally {
     await source?.close().catch(() => {});

@@ -16,6 +16,8 @@ export interface FolderResult {
   filtered?: number;
   /** Nothing changed since the last complete run: not even listed. */
   unchanged: boolean;
+  /** The destination folder was found gone or empty although earlier runs had copied into it: copied again. */
+  destLost?: 'missing' | 'empty';
   error?: string;
 }
 

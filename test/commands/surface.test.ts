@@ -94,6 +94,21 @@ describe('copy --dry-run, verify, checkpoint', () => {
     expect(existsSync(dest)).toBe(false);
   });
 
+  it('--dry-run counts what --max-message-size would fail, as many as the copy then fails', async () => {
+    const other = join(work, 'md-big');
+    const args = ['copy', srcUrl(), `maildir:${other}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'big.journal'), '--max-message-size', '2K', '--json'];
+    const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+    expect(plan.status).toBe(0);
+    expect(plan.result.tooLarge).toBeGreaterThan(0);
+    expect(plan.result.folders[0].tooLarge).toBe(plan.result.tooLarge);
+    const human = await runCli([...args.filter((a) => a !== '--json'), '--dry-run'], { env });
+    expect(human.stdout).toMatch(new RegExp(`^would copy ${plan.result.copy} messages .*, fail ${plan.result.tooLarge} too large, in 1 folders$`, 'm'));
+    const run = envelope(await runCli(args, { env }));
+    expect(run.status).toBe(6);
+    expect(run.result.failed).toBe(plan.result.tooLarge);
+    expect(run.result.copied).toBe(plan.result.copy);
+  });
+
   it('copy, then --dry-run on the filled destination changes nothing and plans nothing', async () => {
     const c = await runCli([...base(), '--json'], { env });
     expect(envelope(c).status, c.stderr).toBe(0);

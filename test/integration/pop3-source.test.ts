@@ -110,6 +110,14 @@ describe('POP3 → IMAP, the whole corpus', () => {
     expect(out.result.skipped).toBe(manifest.length);
   });
 
+  it('--dry-run --delete-source says how many messages the copy would delete, and deletes none', async () => {
+    const r = await runCli([...args(), '--delete-source', '--dry-run'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.delete).toBe(manifest.length);
+    expect(readMaildirTree(h.maildirOf(src)).get('INBOX')!.length).toBe(manifest.length);
+  });
+
   it('--delete-source empties the POP3 box and nothing is missing in IMAP', async () => {
     const before = readMaildirTree(h.maildirOf(dst)).get('INBOX')!;
     const r = await runCli([...args(), '--delete-source'], { env });

@@ -98,6 +98,37 @@ describe('checkpoint journal', () => {
     expect(() => Journal.open(p, { header: { ...header, job: 'job-b' }, restart: true })).not.toThrow();
   });
 
+  it('a lost destination forgets the folder (done, pending, end) and what the dest folder held, also on replay', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    j.append({ t: 'box', s: 'A', uv: '1' });
+    j.append({ t: 'i', s: 'A', k: '1' });
+    j.append({ t: 'c', s: 'A', k: '1', id: 'mid:<1@x>', d: '.A', dk: 'f1' });
+    j.append({ t: 'i', s: 'A', k: '2' });
+    j.append({ t: 'end', s: 'A', uv: '1', next: 2 });
+    j.append({ t: 'k', s: 'B', k: '9', why: 'present' });
+    await j.sync();
+    j.close();
+    const k = Journal.open(p, { header });
+    expect(k.state.stored.get('.A')?.size).toBe(1);
+    k.append({ t: 'lost', s: 'A', d: '.A' });
+    const check = (s: typeof k.state) => {
+      expect(s.folder('A').done.size + s.folder('A').pending.size).toBe(0);
+      expect(s.folder('A').end).toBeUndefined();
+      expect(s.folder('A').validity).toBe('1');
+      expect(s.stored.has('.A')).toBe(false);
+      expect([...s.folder('B').done]).toEqual(['9']);
+    };
+    check(k.state);
+    k.append({ t: 'c', s: 'A', k: '1', id: 'mid:<1@x>', d: '.A', dk: 'f2' });
+    await k.sync();
+    k.close();
+    const again = Journal.open(p, { header }).state;
+    expect([...again.folder('A').done]).toEqual(['1']);
+    expect(again.stored.get('.A')?.get('f2')).toBe('mid:<1@x>');
+    expect(again.stored.get('.A')?.has('f1')).toBe(false);
+  });
+
   it("a run's own stores stay out of memory, and the next open reads them back", async () => {
     const p = join(dir(), 'cp');
     const j = Journal.open(p, { header });

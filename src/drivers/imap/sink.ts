@@ -255,6 +255,12 @@ export class ImapSink implements Sink {
     await this.refresh();
   }
 
+  async isEmpty(mailbox: string): Promise<boolean> {
+    const st = await this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) => c.status(mailbox, { messages: true }));
+    // imapflow answers false for a failed STATUS other than "no such folder": not known to be empty.
+    return st !== false && st.messages === 0;
+  }
+
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {
     // Collected whole, so a retry after a lost connection starts over cleanly.
     const found = await this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) =>

@@ -5,7 +5,7 @@
  * a crash. Plain file descriptors, not FileHandles: per message that is the cheaper path on the
  * main thread, where a copy spends its CPU.
  */
-import { promises as fs, constants as C, open as openCb, write as writeCb, futimes as futimesCb, fsync as fsyncCb, close as closeCb } from 'node:fs';
+import { promises as fs, type Dir, constants as C, open as openCb, write as writeCb, futimes as futimesCb, fsync as fsyncCb, close as closeCb } from 'node:fs';
 import { promisify } from 'node:util';
 import { join, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
@@ -290,6 +290,26 @@ export class MaildirSink implements Sink {
     const mailbox = name === '' ? 'INBOX' : name;
     const st = await fs.stat(join(this.tree.dirOf(mailbox), 'cur')).catch(() => null);
     return st?.isDirectory() ? mailbox : null;
+  }
+
+  async isEmpty(mailbox: string): Promise<boolean> {
+    const dir = this.tree.dirOf(mailbox);
+    for (const sub of ['cur', 'new']) {
+      let d: Dir;
+      try {
+        d = await fs.opendir(join(dir, sub));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw ioError(err, join(dir, sub));
+      }
+      try {
+        // Reads the directory a few entries at a time: stops at the first message file.
+        for await (const e of d) if (!e.name.startsWith('.')) return false;
+      } finally {
+        await d.close().catch(() => {});
+      }
+    }
+    return true;
   }
 
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {

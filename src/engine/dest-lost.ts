@@ -1,0 +1,60 @@
+/**
+ * A destination wiped since the last run. The checkpoint says which source messages are done, and
+ * a done message is never looked at again: were its destination folder deleted or emptied (a
+ * backup directory removed, an IMAP folder deleted), a rerun would report success and leave it
+ * empty. Before anything is copied, each folder with done messages has its destination looked at
+ * (a stat and a directory's first entries, or one IMAP STATUS); a folder found gone or empty is
+ * copied again, its done keys forgotten. Looked at for every folder first, so folders merged into
+ * one destination all see it as it was before this run stored anything.
+ *
+ * Messages deleted by hand from a destination that still holds others are not noticed: the
+ * checkpoint remembers them as done (`--restart` checks every message against the destination).
+ */
+import { toMailferryError } from '../errors.js';
+import type { CheckpointState } from '../checkpoint/journal.js';
+import type { Sink } from '../drivers/types.js';
+import type { Logger } from '../log.js';
+import type { FolderPlan } from './plan.js';
+
+export interface LostDestination {
+  plan: FolderPlan;
+  /** The destination folder's name in the sink, when it still exists. */
+  dest?: string;
+  why: 'missing' | 'empty';
+  /** Messages of the source folder the checkpoint had as done. */
+  done: number;
+}
+
+export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[], state: CheckpointState, log: Logger): Promise<LostDestination[]> {
+  if (!sink.existingMailbox || !sink.isEmpty) return [];
+  const lost: LostDestination[] = [];
+  /** Destination name (or the plan's segments when missing) → its state, asked once. */
+  const seen = new Map<string, Promise<{ dest?: string; why?: 'missing' | 'empty' }>>();
+  for (const plan of plans) {
+    const done = state.folders.get(plan.source.path)?.done.size ?? 0;
+    if (done === 0) continue;
+    const memo = `${plan.source.specialUse ?? ''}\0${plan.destSegments.join('\0')}`;
+    let look = seen.get(memo);
+    if (!look) {
+      look = (async () => {
+        const dest = await sink.existingMailbox!(plan.destSegments, plan.source.specialUse);
+        if (dest === null) return { why: 'missing' as const };
+        return (await sink.isEmpty!(dest)) ? { dest, why: 'empty' as const } : { dest };
+      })();
+      seen.set(memo, look);
+    }
+    try {
+      const { dest, why } = await look;
+      if (why) lost.push({ plan, dest, why, done });
+    } catch (err) {
+      // Not known to be lost: the folder's copy meets the same failure and reports it.
+      log.debug({ msg: `${plan.name}: could not look at the destination folder: ${toMailferryError(err).message}` });
+    }
+  }
+  return lost;
+}
+
+export function describeLost(l: LostDestination): string {
+  const what = l.why === 'missing' ? 'is gone' : 'is empty';
+  return `${l.plan.name}: the destination folder ${what}, though the checkpoint has ${l.done} message${l.done === 1 ? '' : 's'} of this folder done; copying the folder again`;
+}

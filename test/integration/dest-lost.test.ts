@@ -1,0 +1,129 @@
+// A destination wiped between runs: the checkpoint has every message done, the destination holds
+// none of them. The rerun must notice (a warning, `destLost` in the JSON) and copy the folder again,
+// each message exactly once; a destination that still holds mail is trusted as before.
+import { mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { messageIdOf } from '../../src/mail/headers.js';
+import { envelope, runCli } from '../harness/cli.js';
+import { harness } from '../harness/env.js';
+import { readMaildirTree } from '../harness/maildir-read.js';
+import { importMessages } from '../harness/stage.js';
+
+const h = harness();
+const tls = ['--tls-ca', h.certPem];
+const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+const msg = (id: string) => Buffer.from(`Message-ID: <${id}@lost.example.org>\nSubject: ${id}\n\nbody of ${id}\n`, 'latin1');
+const FOLDERS = { INBOX: ['i1', 'i2', 'i3'], Archive: ['a1', 'a2'], 'Archive/2024': ['b1'] } as const;
+
+/** Message-IDs per folder of a Maildir tree, sorted. */
+function idsOf(root: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [folder, files] of readMaildirTree(root)) out[folder] = files.map((f) => messageIdOf(f.bytes)!).sort();
+  return out;
+}
+const want = (folders: Record<string, readonly string[]>) =>
+  Object.fromEntries(Object.entries(folders).map(([f, ids]) => [f, ids.map((i) => `<${i}@lost.example.org>`).sort()]));
+
+describe('a destination wiped between runs', () => {
+  let src: string;
+  const url = () => `imap://${src}@${h.host}:${h.ports.imap}`;
+
+  beforeAll(async () => {
+    src = (await h.freshUser('lost')).name;
+    const date = new Date('2024-05-05T05:05:05Z');
+    await importMessages(h, src, Object.entries(FOLDERS).flatMap(([folder, ids]) => ids.map((id) => ({ folder, bytes: msg(id), letters: 'S', internalDate: date }))));
+  });
+
+  it('IMAP → Maildir: the backup directory removed, the rerun copies everything again', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const dest = join(work, 'M');
+    const args = ['copy', url(), `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp'), '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    const full = idsOf(dest);
+    expect(full).toEqual(want(FOLDERS));
+
+    rmSync(dest, { recursive: true });
+    const r = await runCli(args, { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(6);
+    expect(idsOf(dest)).toEqual(full);
+    const lost = Object.fromEntries(out.result.folders.map((f: { folder: string; destLost?: string }) => [f.folder, f.destLost]));
+    // INBOX is made again as the Maildir is opened (empty); the subfolders are gone
+    expect(lost).toEqual({ INBOX: 'empty', Archive: 'missing', 'Archive/2024': 'missing' });
+    expect(out.warnings).toContain('Archive: the destination folder is gone, though the checkpoint has 2 messages of this folder done; copying the folder again');
+
+    // the lost record is in the checkpoint: the next run is a no-op, and says nothing
+    const again = await runCli(args, { env });
+    expect(envelope(again).result.copied).toBe(0);
+    expect(envelope(again).result.folders.every((f: { unchanged: boolean; destLost?: string }) => f.unchanged && f.destLost === undefined)).toBe(true);
+    expect(envelope(again).warnings).toEqual([]);
+    expect(idsOf(dest)).toEqual(full);
+  });
+
+  it('IMAP → Maildir: one folder emptied by hand is copied again; a folder with mail left in it is trusted', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const dest = join(work, 'M');
+    const args = ['copy', url(), `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp'), '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    for (const sub of ['cur', 'new']) for (const f of readdirSync(join(dest, '.Archive', sub))) unlinkSync(join(dest, '.Archive', sub, f));
+    // INBOX loses one of three: remembered as done, not copied again (documented)
+    const inboxCur = join(dest, 'cur');
+    unlinkSync(join(inboxCur, readdirSync(inboxCur)[0]!));
+
+    const r = await runCli(args, { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(2);
+    const got = idsOf(dest);
+    expect(got.Archive).toEqual(want(FOLDERS).Archive);
+    expect(got.INBOX).toHaveLength(2);
+    expect(out.result.folders.find((f: { folder: string }) => f.folder === 'Archive').destLost).toBe('empty');
+    expect(out.result.folders.find((f: { folder: string }) => f.folder === 'INBOX').destLost).toBeUndefined();
+  });
+
+  it('IMAP → IMAP: a destination folder deleted on the server is created and filled again', async () => {
+    const dst = (await h.freshUser('lostdst')).name;
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const args = ['copy', url(), `imap://${dst}@${h.host}:${h.ports.imap}`, ...tls, '--checkpoint', join(work, 'cp'), '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    await h.doveadm(['mailbox', 'delete', '-r', '-u', dst, 'Archive']);
+    expect(idsOf(h.maildirOf(dst)).Archive).toBeUndefined();
+
+    const r = await runCli(args, { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(3);
+    expect(idsOf(h.maildirOf(dst))).toEqual(want(FOLDERS));
+    expect(out.result.folders.map((f: { destLost?: string }) => f.destLost ?? null)).toEqual([null, 'missing', 'missing']);
+  });
+
+  it('two source folders merged into one destination: both are copied again when it is emptied', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const dest = join(work, 'M');
+    const args = ['copy', url(), `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp'), '--map', 'Archive/2024=Archive', '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    expect(idsOf(dest).Archive).toHaveLength(3);
+    rmSync(join(dest, '.Archive'), { recursive: true });
+
+    const out = envelope(await runCli(args, { env }));
+    expect(out.status).toBe(0);
+    expect(out.result.copied).toBe(3);
+    expect(idsOf(dest).Archive).toEqual([...want(FOLDERS).Archive, ...want(FOLDERS)['Archive/2024']].sort());
+  });
+
+  it('--dry-run says the folder would be copied again', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const dest = join(work, 'M');
+    const args = ['copy', url(), `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp'), '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    rmSync(join(dest, '.Archive'), { recursive: true });
+    const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+    expect(plan.status).toBe(0);
+    const archive = plan.result.folders.find((f: { folder: string }) => f.folder === 'Archive');
+    expect(archive).toMatchObject({ destLost: 'missing', copy: 2, unchanged: false });
+    expect(plan.result.folders.find((f: { folder: string }) => f.folder === 'INBOX')).toMatchObject({ unchanged: true });
+  });
+});
