@@ -1,6 +1,8 @@
 /**
  * One run per checkpoint: a lock file beside it, created with O_EXCL, holding the owner's pid
- * and host. A lock left by a dead process on this host is taken over with a warning.
+ * and host. A lock left by a dead process on this host is taken over with a warning. On Linux the
+ * lock also names the boot and the owner's start time, so a lock that outlived a reboot, or whose
+ * pid now belongs to another process, counts as left by a dead one (else it would block every run).
  */
 import { openSync, writeSync, closeSync, readFileSync, unlinkSync, renameSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -10,6 +12,40 @@ export interface LockInfo {
   pid: number;
   host: string;
   started: string;
+  /** Linux: /proc/sys/kernel/random/boot_id of the owner's boot. */
+  boot?: string;
+  /** Linux: the owner's start time in clock ticks since boot (/proc/PID/stat, field 22). */
+  start?: string;
+}
+
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's start time (Linux), which tells it apart from a later process with the same pid. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses; fields follow the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The lock's owner is running: its pid is alive and, where the lock says, the same boot and process. */
+function ownerAlive(holder: LockInfo): boolean {
+  if (!alive(holder.pid)) return false;
+  if (holder.boot !== undefined && bootId() !== undefined && holder.boot !== bootId()) return false;
+  if (holder.start !== undefined) {
+    const now = startTime(holder.pid);
+    if (now !== undefined && now !== holder.start) return false;
+  }
+  return true;
 }
 
 export interface Lock {
@@ -38,6 +74,10 @@ function readLock(path: string): LockInfo | null {
 export function acquireLock(checkpointPath: string, warn: (msg: string) => void): Lock {
   const path = checkpointPath + '.lock';
   const me: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
+  const boot = bootId();
+  const start = startTime(process.pid);
+  if (boot !== undefined) me.boot = boot;
+  if (start !== undefined) me.start = start;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
@@ -61,7 +101,7 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void)
       }
     }
     const holder = readLock(path);
-    if (holder && holder.host === me.host && !alive(holder.pid)) {
+    if (holder && holder.host === me.host && !ownerAlive(holder)) {
       warn(`taking over a stale lock of process ${holder.pid} (no longer running) on ${path}`);
       // Move it aside atomically so that two runs taking over at once cannot both win.
       const aside = `${path}.stale.${process.pid}`;

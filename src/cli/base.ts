@@ -25,6 +25,8 @@ export abstract class BaseCommand extends Command {
   protected logger: Logger = createLogger({ stderrLevel: 'warn' });
   protected warnings: string[] = [];
   protected output: OutputSettings = { json: false, quiet: false, verbose: false };
+  /** Error codes that end the run without a line on stderr (still in --json and --log-file). */
+  protected silentErrors = new Set<string>();
 
   /** Parse, do the work, say what happened. */
   protected abstract execute(): Promise<CommandOutcome>;
@@ -51,6 +53,8 @@ export abstract class BaseCommand extends Command {
       child: (f) => wrap(l.child(f)),
     });
     this.logger = wrap(base);
+    // The first line of a --log-file (argv is not logged: a password command's text may hold a secret).
+    this.logger.info({ msg: `mailferry ${this.id ?? ''} started`, version: this.config.version, pid: process.pid });
   }
 
   private wantsJson(): boolean {
@@ -66,6 +70,7 @@ export abstract class BaseCommand extends Command {
         for (const line of out.human) process.stdout.write(redact(line) + '\n');
       }
       process.exitCode = out.exitCode;
+      this.logger.info({ msg: `finished: exit ${out.exitCode}`, exit: out.exitCode });
     } catch (err) {
       this.fail(err);
     } finally {
@@ -86,11 +91,11 @@ export abstract class BaseCommand extends Command {
       process.stdout.write(
         JSON.stringify({ status, error: { code: e.code, message: redact(e.message), hint: e.hint }, warnings: this.warnings }) + '\n',
       );
-    } else {
+    } else if (!this.silentErrors.has(e.code)) {
       process.stderr.write(redact(`mailferry: error: ${e.oneLine()}`) + '\n');
     }
-    // Into --log-file too (debug: on stderr only with --verbose), so a cron log says how a run ended.
-    this.logger.debug({ msg: `run failed: ${e.oneLine()}`, code: e.code, exit: status });
+    // Into --log-file too (info: never on stderr, where the error line is), so a log says how a run ended.
+    this.logger.info({ msg: `run failed: ${e.oneLine()}`, code: e.code, exit: status });
     if (e.code === 'INTERNAL') this.logger.debug({ msg: 'internal error', stack: (e.cause as Error | undefined)?.stack });
     process.exitCode = status;
   }

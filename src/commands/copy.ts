@@ -55,6 +55,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     retries: Flags.integer({ description: 'retries of a batch (and reconnects of a control connection) after a transient network failure or throttling', default: 5, min: 0 }),
     'max-message-size': Flags.string({ description: 'largest message to copy (e.g. 256M); larger ones are not fetched and are reported as failed', default: '256M', helpValue: 'SIZE' }),
     report: Flags.string({ description: 'write one NDJSON line per message outcome to FILE', helpValue: 'FILE' }),
+    'skip-if-locked': Flags.boolean({ description: 'when another run holds the checkpoint, exit 7 without printing anything (cron: no mail for an overlap; --log-file records it)', default: false }),
     'delete-source': Flags.boolean({ description: 'POP3 source: delete each message once its copy is durable in DEST (default: mail stays on the server)', default: false }),
     ...outputFlags,
   };
@@ -63,6 +64,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     const parsed = await this.parse(Copy);
     const { args, flags } = mergeJobFile(parsed.flags.config, { flags: Copy.flags, args: ['source', 'dest'] }, parsed);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
+    if (flags['skip-if-locked']) this.silentErrors.add('CHECKPOINT_LOCKED');
     const cfg = {
       source: args.source!,
       dest: args.dest!,
@@ -125,6 +127,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
         failures: r.failures,
         ...(r.throttled ? { throttled: r.throttled } : {}),
       };
+      this.logger.info({ msg: human[0]!, copied: r.copied, skipped: r.skipped, failed: r.failed, bytes: r.bytes, seconds: secs });
       return { result, human, exitCode };
     } finally {
       view.stop();

@@ -48,6 +48,7 @@ missing, 2 usage, 3 configuration, 4 authentication/TLS, 5 network.`;
       { source: args.source!, dest: args.dest!, ...netConfigFrom(flags, this.logger), ...selectionFrom(flags), dedupe: flags.dedupe === 'content' ? 'content' : 'message-id' },
       { log: this.logger },
     );
+    this.logger.info({ msg: r.verdict, missing: r.missing, extra: r.extra });
     return { result: r, human: renderVerify(r), exitCode: r.ok ? EXIT.ok : EXIT.partial };
   }
 }

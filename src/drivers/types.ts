@@ -151,6 +151,8 @@ export interface Sink {
    * directory entries). With existingMailbox, how a run finds a destination wiped since the last.
    */
   isEmpty?(mailbox: string): Promise<boolean>;
+  /** A folder's name as a person reads it: levels joined with '/', decoded (`Archive/2024`, `INBOX`). */
+  displayName?(mailbox: string): string;
   /** Scan what a folder holds. `known` keys may be skipped (their identity is already known). */
   scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage>;
   writer(): Promise<SinkWriter>;

@@ -56,6 +56,8 @@ interface FolderRun {
   plan: FolderPlan;
   result: FolderResult;
   tasks: Promise<void>[];
+  /** The sink's own name of the destination folder (result.dest is the one shown). */
+  dest?: string;
   validity?: string;
   next?: number;
 }
@@ -69,6 +71,14 @@ type DestIndex = Map<Identity, boolean>;
 
 
 export { backoffDelay };
+
+/** One line per folder for the log (a cron log says what each night's run did). */
+function folderLine(r: FolderResult): string {
+  const to = `${r.folder} → ${r.dest ?? '-'}`;
+  if (r.error) return `${to}: failed: ${r.error}`;
+  if (r.unchanged) return `${to}: unchanged`;
+  return `${to}: listed ${r.listed}, copied ${r.copied}, already there ${r.already}, skipped ${r.skipped}, failed ${r.failed}${r.filtered ? `, filtered ${r.filtered}` : ''}${r.destLost ? ` (the destination was ${r.destLost === 'missing' ? 'gone' : 'empty'}: copied again)` : ''}`;
+}
 
 export async function copy(p: CopyParams): Promise<CopyResult> {
   const emit = p.onEvent ?? (() => {});
@@ -374,6 +384,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     if (fstate.end && fstate.end.uv === st.validity && st.next !== undefined) {
       if (st.next === fstate.end.next) {
         run.result.unchanged = true;
+        // Named as a copy names it (IMAP: from the listing the sink holds; Maildir: one stat).
+        const there = await p.sink.existingMailbox?.(run.plan.destSegments, run.plan.source.specialUse);
+        if (there) run.result.dest = p.sink.displayName?.(there) ?? there;
         return;
       }
       afterSeq = fstate.end.next - 1;
@@ -422,7 +435,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         readers.warm(workers);
         writers.warm(workers);
         dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse);
-        run.result.dest = dest;
+        run.dest = dest;
+        run.result.dest = p.sink.displayName?.(dest) ?? dest;
         index = await indexFor(dest);
         emit({ type: 'folder-start', folder: run.plan.name, dest, messages: announced });
       }
@@ -456,7 +470,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
    * land there after all, its index is read again from the destination.
    */
   const releaseIndex = (run: FolderRun, later: FolderPlan[]) => {
-    const dest = run.result.dest;
+    const dest = run.dest;
     if (dest === undefined) return;
     const same = (q: FolderPlan) => q.destSegments.join('\0').toLowerCase() === run.plan.destSegments.join('\0').toLowerCase();
     if (later.some((q) => same(q) || q.source.specialUse)) return;
@@ -506,6 +520,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         j.append({ t: 'end', s: run.plan.source.path, uv: run.validity, next: run.next });
       }
       emit({ type: 'folder-done', result: r });
+      p.log.info({ msg: folderLine(r), folder: r.folder });
     }
     await j.sync().catch((err) => setFatal(toMailferryError(err)));
     await readers.closeAll();

@@ -91,7 +91,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       const box = plan.source.path;
       const destName = displayName(plan.destSegments);
       const existing = await sink.existingMailbox(plan.destSegments, plan.source.specialUse);
-      const row: DryRunFolder = { folder: plan.name, dest: destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0 };
+      const row: DryRunFolder = { folder: plan.name, dest: existing !== null ? (sink.displayName?.(existing) ?? destName) : destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0 };
       const why = lost.get(plan);
       if (why) row.destLost = why;
       folders.push(row);

@@ -75,6 +75,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     throw new MailferryError('CHECKPOINT_UNREADABLE', `cannot create the checkpoint directory ${dirname(checkpoint)}: ${(err as Error).message}`);
   }
   const lock = acquireLock(checkpoint, (m) => hooks.log.warn({ msg: m }));
+  hooks.log.info({ msg: `copy ${srcDesc} → ${dstDesc}`, checkpoint });
   let source: Source | undefined;
   let sink: Sink | undefined;
   let journal: Journal | undefined;

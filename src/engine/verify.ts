@@ -135,7 +135,9 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
       const box = await sink.existingMailbox(group[0].destSegments, group[0].source.specialUse);
       const have = new Set<Identity>();
       let destCount = 0;
-      const row: VerifyFolder = { folder: group.map((p) => p.name).join(', '), dest: destName, exists: box !== null, source: count, destination: 0, filtered, missing: 0, extra: 0 };
+      // As copy names it: the folder it found (a role may lead elsewhere than the source's name).
+      const shown = box !== null ? (sink.displayName?.(box) ?? destName) : destName;
+      const row: VerifyFolder = { folder: group.map((p) => p.name).join(', '), dest: shown, exists: box !== null, source: count, destination: 0, filtered, missing: 0, extra: 0 };
       if (box !== null) {
         for await (const e of scanDestination(sink, box, cfg.dedupe)) {
           destCount++;
@@ -143,7 +145,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
           have.add(e.identity);
           if (!want.has(e.identity) && !outOfScope.has(e.identity)) {
             row.extra++;
-            extraList.push({ folder: destName, key: e.key, messageId: e.messageId ?? null, identity: e.identity });
+            extraList.push({ folder: shown, key: e.key, messageId: e.messageId ?? null, identity: e.identity });
           }
         }
       }

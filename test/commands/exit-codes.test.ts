@@ -1,6 +1,6 @@
 // Each exit code of the table, produced by a real situation through the real CLI (130 — interrupted —
 // is produced by SIGINT in test/faults/kill-sweep.test.ts). And help for every command, with examples.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -38,6 +38,29 @@ describe('exit codes from real situations', () => {
     const r = await runCli(copyFx('l', '--checkpoint', cp), { env });
     expect(r.code).toBe(EXIT.locked);
     expect(envelope(r).error?.code).toBe('CHECKPOINT_LOCKED');
+  });
+
+  it('7 without a word with --skip-if-locked (cron: no mail for an overlap), recorded in --log-file', async () => {
+    const cp = join(work, 'locked2.j');
+    const log = join(work, 'locked2.log');
+    writeFileSync(cp + '.lock', JSON.stringify({ pid: 1, host: hostname(), started: 'now' }) + '\n');
+    const args = ['copy', srcUrl(), `maildir:${join(work, 'l2')}`, ...tls, '--folder', 'Fixtures', '--checkpoint', cp, '--quiet'];
+    const loud = await runCli(args, { env });
+    expect(loud.code).toBe(EXIT.locked);
+    expect(loud.stderr.trim().split('\n')).toHaveLength(1);
+    const r = await runCli([...args, '--skip-if-locked', '--log-file', log], { env });
+    expect(r.code).toBe(EXIT.locked);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(readFileSync(log, 'utf8')).toMatch(/"msg":"run failed: another mailferry run \(pid 1 on [^"]*","code":"CHECKPOINT_LOCKED","exit":7/);
+    // still one JSON document for a script
+    const j = await runCli([...args, '--skip-if-locked', '--json'], { env });
+    expect(envelope(j).error?.code).toBe('CHECKPOINT_LOCKED');
+    // an unreadable checkpoint is not an overlap: it is still said
+    writeFileSync(cp + '.lock', JSON.stringify({ pid: 999999999, host: hostname(), started: 'now' }) + '\n');
+    writeFileSync(cp, 'not a checkpoint\n');
+    const bad = await runCli([...args, '--skip-if-locked'], { env });
+    expect(bad.code).toBe(EXIT.locked);
+    expect(bad.stderr).toMatch(/^mailferry: error: .*checkpoint/);
   });
 
   it('6: verify when something is missing; 0 when not', async () => {

@@ -109,6 +109,26 @@ describe('copy --dry-run, verify, checkpoint', () => {
     expect(run.result.copied).toBe(plan.result.copy);
   });
 
+  it('--log-file of a successful run: its start, the job, each folder, the summary and the exit code', async () => {
+    const log = join(work, 'run.log');
+    const args = ['copy', srcUrl(), `maildir:${join(work, 'md-log')}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'log.journal'), '--log-file', log, '--quiet'];
+    const r = await runCli(args, { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const msgs = lines.map((l) => l.msg as string);
+    expect(msgs[0]).toBe('mailferry copy started');
+    expect(msgs.find((m) => m.startsWith('copy imap://'))).toMatch(/^copy imap:\/\/.* → maildir:/);
+    expect(msgs, JSON.stringify(msgs)).toContain(`Fixtures → Fixtures: listed ${fixtures.length}, copied ${expectedCopies}, already there 0, skipped ${fixtures.length - expectedCopies}, failed 0`);
+    expect(msgs.find((m) => m.startsWith('copied '))).toMatch(new RegExp(`^copied ${expectedCopies} messages .*, failed 0, in 1 folders`));
+    expect(lines.at(-1)).toMatchObject({ msg: 'finished: exit 0', exit: 0 });
+    // a rerun appends: the folder is unchanged
+    await runCli(args, { env });
+    const again = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l).msg as string);
+    expect(again.filter((m) => m === 'mailferry copy started')).toHaveLength(2);
+    expect(again).toContain('Fixtures → Fixtures: unchanged');
+  });
+
   it('copy, then --dry-run on the filled destination changes nothing and plans nothing', async () => {
     const c = await runCli([...base(), '--json'], { env });
     expect(envelope(c).status, c.stderr).toBe(0);
@@ -255,7 +275,7 @@ describe('filters and --map on copy and verify', () => {
     const c = await runCli(['copy', ...args, '--checkpoint', join(work, 'mapped.journal'), '--json'], { env });
     const out = envelope(c);
     expect(out.status, c.stderr).toBe(0);
-    expect(out.result.folders[0]).toMatchObject({ folder: 'Junk/Old', dest: '.Spam.2002' });
+    expect(out.result.folders[0]).toMatchObject({ folder: 'Junk/Old', dest: 'Spam/2002' });
     expect(out.result.folders[0].filtered).toBeGreaterThan(0);
     expect(out.result.copied).toBeGreaterThanOrEqual(small - 50); // duplicates in the corpus are skipped
     expect(existsSync(join(dest, '.Spam.2002', 'cur'))).toBe(true);

@@ -59,6 +59,14 @@ describe('IMAP → IMAP between two users', () => {
 
     const tree = readMaildirTree(h.maildirOf(dst));
     expect([...tree.keys()].sort()).toEqual(['Archive/2002', 'Café ☕', 'Fixtures', 'INBOX', 'Junk', 'Junk/Old', 'Sent Items'].sort());
+    // Each folder is named as a person reads it, the same in copy's, verify's and the dry run's JSON.
+    const named = (res: { folders: Array<{ folder: string; dest: string }> }) => Object.fromEntries(res.folders.map((f) => [f.folder, f.dest]));
+    expect(named(out.result)).toEqual({ INBOX: 'INBOX', 'Archive/2002': 'Archive/2002', 'Café ☕': 'Café ☕', Fixtures: 'Fixtures', Junk: 'Junk', 'Junk/Old': 'Junk/Old', Sent: 'Sent Items' });
+    const v = envelope(await runCli(['verify', imap(src), imap(dst), ...tls, '--json'], { env }));
+    expect(v.status).toBe(0);
+    expect(named(v.result)).toEqual(named(out.result));
+    const plan = envelope(await runCli([...args(), '--dry-run'], { env }));
+    expect(named(plan.result)).toEqual(named(out.result));
     for (const [folder, entries] of kept) {
       const files = tree.get(folder === 'Sent' ? 'Sent Items' : folder)!;
       expect(shas(files), folder).toEqual(entries.map((e) => sha(e.bytes)).sort());

@@ -2,6 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, truncateSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Journal } from '../../src/checkpoint/journal.js';
 import { acquireLock } from '../../src/checkpoint/lock.js';
@@ -173,6 +174,36 @@ describe('checkpoint lock', () => {
     const warnings: string[] = [];
     const l = acquireLock(p, (m) => warnings.push(m));
     expect(warnings.join()).toMatch(/stale lock/);
+    l.release();
+  });
+  it('a lock whose pid now belongs to another process, or that outlived a reboot, is stale; a running owner keeps it', async () => {
+    // A live process that is not the lock's owner: same pid, another start time (pid reuse).
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      const take = (info: object) => {
+        const p = join(dir(), 'cp');
+        writeFileSync(p + '.lock', JSON.stringify({ pid: child.pid, host: hostname(), started: 'x', ...info }));
+        const warnings: string[] = [];
+        acquireLock(p, (m) => warnings.push(m)).release();
+        return warnings.join();
+      };
+      expect(take({ boot, start: String(Number(start) + 1) })).toMatch(/stale lock of process/);
+      expect(take({ boot: 'another-boot', start })).toMatch(/stale lock of process/);
+      expect(() => take({ boot, start })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_LOCKED' }));
+      // A lock written without them (an older mailferry) is judged by the pid alone.
+      expect(() => take({})).toThrow(expect.objectContaining({ code: 'CHECKPOINT_LOCKED' }));
+    } finally {
+      child.kill();
+    }
+  });
+  it('a lock names its boot and its process start time', () => {
+    const p = join(dir(), 'cp');
+    const l = acquireLock(p, () => {});
+    const info = JSON.parse(readFileSync(p + '.lock', 'utf8'));
+    expect(info).toMatchObject({ pid: process.pid, boot: expect.stringMatching(/^[0-9a-f-]{36}$/), start: expect.stringMatching(/^\d+$/) });
     l.release();
   });
 });

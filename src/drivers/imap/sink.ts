@@ -255,6 +255,12 @@ export class ImapSink implements Sink {
     await this.refresh();
   }
 
+  displayName(mailbox: string): string {
+    if (mailbox.toUpperCase() === 'INBOX') return 'INBOX';
+    const rel = this.prefix && mailbox.startsWith(this.prefix) ? mailbox.slice(this.prefix.length) : mailbox;
+    return this.delimiter ? rel.split(this.delimiter).join('/') : rel;
+  }
+
   async isEmpty(mailbox: string): Promise<boolean> {
     const st = await this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) => c.status(mailbox, { messages: true }));
     // imapflow answers false for a failed STATUS other than "no such folder": not known to be empty.

@@ -12,7 +12,7 @@ import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
 import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
-import { folderDirName } from './names.js';
+import { folderDirName, segmentsOfDirName } from './names.js';
 import { readHeader } from './read-header.js';
 import { uniqueBase, keyOfFileName } from './unique.js';
 import { flat } from '../../strings.js';
@@ -290,6 +290,10 @@ export class MaildirSink implements Sink {
     const mailbox = name === '' ? 'INBOX' : name;
     const st = await fs.stat(join(this.tree.dirOf(mailbox), 'cur')).catch(() => null);
     return st?.isDirectory() ? mailbox : null;
+  }
+
+  displayName(mailbox: string): string {
+    return segmentsOfDirName(mailbox === 'INBOX' ? '' : mailbox).join('/');
   }
 
   async isEmpty(mailbox: string): Promise<boolean> {
