@@ -300,7 +300,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           }
           readers.release(reader);
           reader = undefined;
-          if (!stopped()) for (const r of part) if (!seen.has(r.key)) skip(run, r, undefined, 'vanished');
+          if (!stopped()) for (const r of part) if (!seen.has(r.key)) (settled.add(r.key), skip(run, r, undefined, 'vanished'));
           remaining = single ? remaining.slice(1) : [];
           attempt = 0;
           throttle.ok();
@@ -323,6 +323,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             // The source refused one message (a literal beyond the size limit, say): it is the one
             // being streamed, or else the first not yet seen (FETCH answers come in UID order).
             const culprit = current ?? remaining.find((r) => whole.includes(r)) ?? remaining[0];
+            settled.add(culprit.key);
             fail(run, culprit, e);
             remaining = remaining.filter((r) => r !== culprit);
             continue;
@@ -337,10 +338,11 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           if (!e.retryable || attempt >= p.retries) {
             if (e.scope === 'run') setFatal(e);
             else if (single && !e.retryable) {
+              settled.add(remaining[0].key);
               fail(run, remaining[0], e);
               remaining = remaining.slice(1);
               continue;
-            } else for (const r of remaining) fail(run, r, e);
+            } else for (const r of remaining) (settled.add(r.key), fail(run, r, e));
             break;
           }
           attempt++;
@@ -355,7 +357,22 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           await sleep(delayMs, stop.signal);
         }
       }
+    } catch (err) {
+      // Nothing above lets an error out of the loop; should one escape all the same, the run stops
+      // and says so rather than leaving a rejected task for allSettled to swallow.
+      setFatal(toMailferryError(err));
     } finally {
+      // Every message of the batch leaves with an outcome. One without would be neither copied
+      // nor failed, and the folder's `end` record would then pass over it for good: it fails
+      // instead (not journaled as done), so the run is partial and the next run copies it.
+      if (!stopped()) {
+        for (const r of batch) {
+          if (settled.has(r.key)) continue;
+          const e = new MailferryError('INTERNAL', 'the batch ended without an outcome for this message; the next run copies it', { scope: 'message' });
+          p.log.error({ msg: `${run.plan.name}: message ${r.key}: ${e.message}` });
+          fail(run, r, e);
+        }
+      }
       if (writer) {
         try {
           await writer.flush();
@@ -516,6 +533,14 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     await Promise.allSettled(runs.flatMap((r) => r.tasks));
     for (const run of runs) {
       const r = run.result;
+      // The folder's books balance: every message listed was already done, filtered, copied,
+      // skipped or failed. If not, no `end` record (the next run lists the folder again) and the
+      // run is partial.
+      const accounted = r.already + (r.filtered ?? 0) + r.copied + r.skipped + r.failed;
+      if (!stopped() && !r.error && accounted !== r.listed) {
+        r.error = `${r.listed - accounted} of ${r.listed} listed messages were left without an outcome; the next run lists the folder again`;
+        p.log.error({ msg: `${r.folder}: ${r.error}` });
+      }
       if (!stopped() && !r.error && r.failed === 0 && !r.filtered && !r.unchanged && run.validity !== undefined && run.next !== undefined) {
         j.append({ t: 'end', s: run.plan.source.path, uv: run.validity, next: run.next });
       }
