@@ -45,8 +45,23 @@ function bad(role: Role, text: string, hint: string): MailferryError {
 
 const EXAMPLES = 'e.g. imaps://alice@mail.example.org, pop3s://alice@pop.example.org or maildir:/srv/backup/alice';
 
+/**
+ * The text as it may be shown: a password in it (`user:secret@host`, with or without a scheme) is
+ * masked, since errors that quote a URL go to the terminal, --json and --log-file.
+ */
+export function maskUserinfo(text: string): string {
+  const scheme = /^[a-z0-9+.-]+:\/\//i.exec(text)?.[0] ?? '';
+  const rest = text.slice(scheme.length);
+  // Up to the last '@' (a password may hold '@' or '/'): masking too much is harmless here.
+  const at = rest.lastIndexOf('@');
+  const colon = rest.indexOf(':');
+  if (at < 0 || colon < 0 || colon > at) return text;
+  return scheme + rest.slice(0, colon) + ':***' + rest.slice(at);
+}
+
 export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): Endpoint {
   const text = raw.trim();
+  const shown = maskUserinfo(text);
   if (/^maildir:/i.test(text)) {
     let p = text.slice('maildir:'.length);
     if (p.startsWith('//')) p = p.slice(2);
@@ -57,9 +72,9 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
   const m = /^([a-z0-9+.-]+):\/\//i.exec(text);
   if (!m) {
     if (text.startsWith('/') || text.startsWith('.')) {
-      throw bad(role, `'${text}' is not a URL`, `for a local Maildir write maildir:${text}`);
+      throw bad(role, `'${shown}' is not a URL`, `for a local Maildir write maildir:${shown}`);
     }
-    throw bad(role, `'${text}' is not a URL`, EXAMPLES);
+    throw bad(role, `'${shown}' is not a URL`, EXAMPLES);
   }
   const scheme = m[1].toLowerCase();
   const def = SCHEMES[scheme];
@@ -68,7 +83,7 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
   try {
     url = new URL(text);
   } catch {
-    throw bad(role, `cannot parse '${text}'`, EXAMPLES);
+    throw bad(role, `cannot parse '${shown}'`, EXAMPLES);
   }
   if (url.password) {
     throw new MailferryError('PASSWORD_IN_URL', `${role} URL contains a password, which every user of this machine can read in the process list`, {

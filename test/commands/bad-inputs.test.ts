@@ -2,7 +2,7 @@
 // one clear line on stderr (no stack trace), the documented exit code, and the Maildir filled by
 // a good copy first is byte-for-byte the same afterwards.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,9 @@ const cases: Case[] = [
   { name: 'a flag that does not exist', args: [...good(), '--folders', 'INBOX'], code: 2, line: /Nonexistent flag: --folders/ },
   { name: 'missing destination', args: ['copy', srcUrl()], code: 2, line: /missing DEST/ },
   { name: 'password in the URL', args: ['copy', `imap://${u}:secret@${H}`, `maildir:${md}`], code: 3, line: /contains a password/ },
+  // The URL cannot be parsed, so the password check never sees it: the text quoted is masked.
+  { name: 'password in a URL that does not parse', args: ['copy', srcUrl(), `imaps://bob:Sup3rSecretPW@${H}:70000`], code: 3, line: /dest URL: cannot parse 'imaps:\/\/bob:\*\*\*@127\.0\.0\.1:70000'/ },
+  { name: 'password in something that is not a URL', args: ['folders', `${u}:Sup3rSecretPW@${H}`], code: 3, line: /source URL: '.*:\*\*\*@127\.0\.0\.1' is not a URL/ },
   { name: 'POP3 URL with a folder', args: ['copy', `pop3://${u}@${H}/INBOX`, `maildir:${md}`], code: 3, line: /POP3 has no folders/ },
   { name: 'port out of range', args: ['copy', `imap://${u}@${H}:99999`, `maildir:${md}`], code: 3, line: /dest|source URL: (bad port|cannot parse)/ },
   { name: 'no user name', args: ['copy', `imap://${H}`, `maildir:${md}`], code: 3, line: /no user name \(put it before the host/ },
@@ -133,6 +136,16 @@ describe(`${cases.length} bad inputs: one line, the right exit code, nothing los
     const w = await runCli([...good(), '--json'], { env: { ...env, MAILFERRY_SOURCE_PASSWORD: 'nope-wrong' } });
     expect(envelope(w)).toMatchObject({ status: 4, error: { code: 'AUTH_FAILED' } });
     expect(r.stderr + w.stderr).toBe('');
+  });
+
+  it('a password in a URL that does not parse is in no output: stderr, --json, --log-file', async () => {
+    const log = join(work, 'url.log');
+    const a = await runCli(['copy', srcUrl(), `imaps://bob:Sup3rSecretPW@${H}:70000`, '--json', '--log-file', log], { env });
+    const b = await runCli(['copy', srcUrl(), `imaps://bob:Sup3rSecretPW@${H}:70000`, '--verbose', '--log-file', log], { env });
+    expect(envelope(a).error.message).toBe(`dest URL: cannot parse 'imaps://bob:***@${H}:70000'`);
+    const all = a.stdout + a.stderr + b.stdout + b.stderr + readFileSync(log, 'utf8');
+    expect(all).toContain('***');
+    expect(all).not.toContain('Sup3rSecretPW');
   });
 
   it('after all of it, a rerun of the good copy copies nothing and the Maildir is unchanged', async () => {
