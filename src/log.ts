@@ -3,6 +3,7 @@
  * never to stdout. Every registered secret is masked in every line, at every level.
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
+import { printable } from './strings.js';
 
 export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
@@ -23,9 +24,20 @@ export interface Logger {
 
 const secrets = new Set<string>();
 
-/** Register a secret (password, token): it is replaced by *** wherever it would be logged. */
+/**
+ * Register a secret (password, token): it is replaced by *** wherever it would be logged, also as
+ * it looks escaped inside a JSON string or an IMAP quoted string (a server may echo a command).
+ */
 export function registerSecret(secret: string): void {
-  if (secret.length >= 1) secrets.add(secret);
+  if (secret.length < 1) return;
+  secrets.add(secret);
+  const json = JSON.stringify(secret).slice(1, -1);
+  if (json !== secret) secrets.add(json);
+  const quoted = secret.replace(/[\\"]/g, '\\$&');
+  if (quoted !== secret) secrets.add(quoted);
+  // The JSON form of the quoted form: a server's echo inside a --json or --log-file line.
+  const both = JSON.stringify(quoted).slice(1, -1);
+  if (both !== quoted) secrets.add(both);
 }
 
 function escapeRe(s: string): string {
@@ -71,11 +83,15 @@ function render(entry: LogEntry): Record<string, unknown> {
   return out;
 }
 
-function safeJson(obj: Record<string, unknown>): string {
+/**
+ * JSON with every string value redacted before it is escaped (masking the JSON text instead could
+ * turn a short numeric secret in a count into invalid JSON, and misses escaped forms).
+ */
+export function safeJson(obj: Record<string, unknown>): string {
   try {
-    return JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? `<${v.length} bytes>` : v));
+    return JSON.stringify(obj, (_k, v) => (typeof v === 'string' ? redact(v) : typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? `<${v.length} bytes>` : v));
   } catch {
-    return JSON.stringify({ msg: String(obj.msg ?? '') });
+    return JSON.stringify({ msg: redact(String(obj.msg ?? '')) });
   }
 }
 
@@ -97,10 +113,10 @@ class SinkLogger implements Logger {
     if (n >= this.out.stderrMin) {
       const { msg, ...rest } = rec;
       const extra = Object.keys(rest).length ? ' ' + safeJson(rest) : '';
-      process.stderr.write(redact(`mailferry: ${level === 'info' ? '' : level + ': '}${String(msg ?? '')}${extra}`) + '\n');
+      process.stderr.write(printable(redact(`mailferry: ${level === 'info' ? '' : level + ': '}${String(msg ?? '')}${extra}`)) + '\n');
     }
     if (this.out.fd !== undefined && n >= this.out.fileMin) {
-      writeSync(this.out.fd, redact(safeJson({ time: new Date().toISOString(), level, ...rec })) + '\n');
+      writeSync(this.out.fd, safeJson({ time: new Date().toISOString(), level, ...rec }) + '\n');
     }
   }
 

@@ -29,3 +29,13 @@ export function shared(items: Iterable<string>): string[] {
   if (lists.size < MAX_SHARED_LISTS) lists.set(key, own);
   return own as string[];
 }
+
+/**
+ * printable(s): text from a server (folder names, error responses) made safe for a terminal. Control
+ * characters (C0 but tab, DEL, C1) are shown as \xNN: an ESC from a hostile server cannot move
+ * the cursor, retitle the window or clear the screen, and a newline cannot forge a line.
+ */
+export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+}

@@ -5,6 +5,8 @@
  */
 import cliProgress from 'cli-progress';
 import type { CopyEvent } from '../engine/events.js';
+import { redact } from '../log.js';
+import { printable } from '../strings.js';
 
 export interface ProgressView {
   onEvent(e: CopyEvent): void;
@@ -18,17 +20,17 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(2)} GB`;
 }
 
+/** One line of server-influenced text (folder names, errors) for the terminal. */
+const line = (text: string) => process.stderr.write(printable(redact(text)) + '\n');
+
 class LineView implements ProgressView {
   onEvent(e: CopyEvent): void {
     if (e.type === 'folder-done') {
       const r = e.result;
-      if (r.unchanged) process.stderr.write(`${r.folder}: unchanged\n`);
-      else
-        process.stderr.write(
-          `${r.folder}: ${r.copied} copied, ${r.skipped} skipped, ${r.failed} failed (${formatBytes(r.bytes)})${r.error ? ` — ${r.error}` : ''}\n`,
-        );
+      if (r.unchanged) line(`${r.folder}: unchanged`);
+      else line(`${r.folder}: ${r.copied} copied, ${r.skipped} skipped, ${r.failed} failed (${formatBytes(r.bytes)})${r.error ? ` — ${r.error}` : ''}`);
     } else if (e.type === 'retry') {
-      process.stderr.write(`${e.folder}: ${e.error}; retry ${e.attempt} in ${Math.round(e.delayMs)} ms\n`);
+      line(`${e.folder}: ${e.error}; retry ${e.attempt} in ${Math.round(e.delayMs)} ms`);
     }
   }
   stop(): void {}
@@ -54,7 +56,7 @@ class BarView implements ProgressView {
 
   private payload(name: string) {
     const secs = Math.max(0.001, (Date.now() - this.started) / 1000);
-    return { name: name.padEnd(20).slice(0, 20), rate: Math.round((this.total?.getProgress() ?? 0) * this.totalCount / secs) || 0, mb: `${formatBytes(this.bytes)} ${formatBytes(this.bytes / secs)}/s` };
+    return { name: printable(name).padEnd(20).slice(0, 20), rate: Math.round((this.total?.getProgress() ?? 0) * this.totalCount / secs) || 0, mb: `${formatBytes(this.bytes)} ${formatBytes(this.bytes / secs)}/s` };
   }
 
   onEvent(e: CopyEvent): void {

@@ -101,3 +101,29 @@ describe('hostile folder names (fake IMAP server → maildir:, real CLI)', () =>
     expect(found.filter((f) => !f.startsWith(resolve(dest) + '/'))).toEqual([]);
   });
 });
+
+describe('escape sequences in server text (fake IMAP server, real CLI, no --json)', () => {
+  let srv: FakeImapServer;
+  const evil = 'Evil\x1b]0;PWNED-TITLE\x07\x1b[2K\x1b[1A\x1b[31mFAKE-OK';
+  beforeAll(async () => {
+    srv = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(1) }] }, { name: evil, delimiter: '/', messages: [{ uid: 1, body: fakeMessage(2) }] }] });
+  });
+  afterAll(() => srv.stop());
+
+  it('folder names reach the terminal with their control characters shown as \\xNN, in every command', async () => {
+    const box = sandbox('mf-esc-');
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', XDG_STATE_HOME: join(box, 'state') };
+    const url = `imap://u@127.0.0.1:${srv.port}`;
+    const runs = [
+      await runCli(['copy', url, `maildir:${join(box, 'd')}`, '--source-tls', 'none', '--verbose'], { env }),
+      await runCli(['copy', url, `maildir:${join(box, 'd2')}`, '--source-tls', 'none', '--dry-run'], { env }),
+      await runCli(['folders', url, '--source-tls', 'none'], { env }),
+      await runCli(['verify', url, `maildir:${join(box, 'd')}`, '--source-tls', 'none'], { env }),
+    ];
+    for (const r of runs) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/[\x1b\x07]/);
+    }
+    expect(runs.map((r) => r.stdout + r.stderr).join('')).toContain('Evil\\x1b]0;PWNED-TITLE\\x07');
+  });
+});

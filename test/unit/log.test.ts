@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeLogs, createLogger, registerSecret } from '../../src/log.js';
+import { printable } from '../../src/strings.js';
 
 const dirs: string[] = [];
 const logFile = (): string => {
@@ -40,5 +41,36 @@ describe('logger', () => {
     closeLogs();
     expect(readFileSync(file, 'utf8')).not.toContain('s3cret-Passw0rd');
     expect(readFileSync(file, 'utf8')).toContain('login with *** failed');
+  });
+
+  it('masks a secret with quotes and backslashes also as a server echoes it (IMAP-quoted), and as JSON escapes it', () => {
+    const file = logFile();
+    const secret = 'Quo"te\\Secret-99';
+    registerSecret(secret);
+    const log = createLogger({ stderrLevel: 'off', file, fileLevel: 'debug' });
+    // what a server that echoes the LOGIN command sends back: the password as an IMAP quoted string
+    log.error({ msg: `NO [AUTHENTICATIONFAILED] LOGIN "alice" "${secret.replace(/[\\"]/g, '\\$&')}" failed` });
+    log.error({ msg: `raw ${secret}` });
+    closeLogs();
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('Secret-99');
+    expect(text.trim().split('\n').map((l) => JSON.parse(l).msg)).toEqual(['NO [AUTHENTICATIONFAILED] LOGIN "alice" "***" failed', 'raw ***']);
+  });
+
+  it('a short secret that looks like a number never breaks a JSON line', () => {
+    const file = logFile();
+    registerSecret('42');
+    const log = createLogger({ stderrLevel: 'off', file, fileLevel: 'debug' });
+    log.info({ msg: 'code 42 here', copied: 42 });
+    closeLogs();
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ msg: 'code *** here', copied: 42 });
+  });
+});
+
+describe('printable', () => {
+  it('shows control characters from a server as \\xNN: no escape sequence reaches the terminal', () => {
+    expect(printable('Evil\x1b]0;PWNED\x07\x1b[2K\x1b[1A\x1b[31mFAKE-OK')).toBe('Evil\\x1b]0;PWNED\\x07\\x1b[2K\\x1b[1A\\x1b[31mFAKE-OK');
+    expect(printable('two\nlines\r\u009b6n')).toBe('two\\x0alines\\x0d\\x9b6n');
+    expect(printable('Café ☕\ttab')).toBe('Café ☕\ttab');
   });
 });
