@@ -8,7 +8,7 @@ export interface NetOptions {
   secret: () => Promise<string>;
   auth: 'password' | 'xoauth2';
   /** Extra trusted CA certificates (PEM). */
-  ca?: Buffer[];
+  ca?: Array<string | Buffer>;
   /** Skip certificate verification. */
   insecure: boolean;
   /** Ask for COMPRESS=DEFLATE (IMAP). Off by default: it costs CPU on fast links. */

@@ -3,6 +3,7 @@
  * NetOptions each network driver gets (secret resolver, auth mechanism, TLS, timeouts).
  */
 import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { MailferryError } from '../errors.js';
 import type { NetOptions } from '../drivers/net-options.js';
 import type { Logger } from '../log.js';
@@ -29,15 +30,30 @@ export interface NetConfig {
   onThrottle?: NetOptions['onThrottle'];
 }
 
-export function readCa(files: string[]): Buffer[] | undefined {
+/**
+ * The CAs to trust when --tls-ca is given: Node's own (its bundled roots, and NODE_EXTRA_CA_CERTS
+ * when set) plus the files. A `ca` option replaces Node's defaults, so they are listed again:
+ * trusting a private CA for one server must not stop the other (a public CA) from verifying.
+ */
+export function readCa(files: string[]): Array<string | Buffer> | undefined {
   if (files.length === 0) return undefined;
-  return files.map((f) => {
+  const own = files.map((f) => {
     try {
       return readFileSync(f);
     } catch (err) {
       throw new MailferryError('BAD_CONFIG', `cannot read --tls-ca ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   });
+  const extra: Buffer[] = [];
+  const extraFile = process.env.NODE_EXTRA_CA_CERTS;
+  if (extraFile) {
+    try {
+      extra.push(readFileSync(extraFile));
+    } catch {
+      // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS
+    }
+  }
+  return [...rootCertificates, ...extra, ...own];
 }
 
 /** NetOptions for one role; CA files are read once, here. */

@@ -43,7 +43,7 @@ export interface Pop3ConnectOptions {
   /** TLS SNI / certificate name; defaults to `host` (no SNI when host is an IP address). */
   servername?: string;
   /** Extra trusted CA certificates (PEM). */
-  ca?: Buffer[];
+  ca?: Array<string | Buffer>;
   rejectUnauthorized: boolean;
   /** Connect (incl. TLS handshake), greeting and idle-read timeout in ms. Default 30000. */
   timeoutMs?: number;
