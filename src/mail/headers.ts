@@ -45,6 +45,9 @@ export function headerValue(block: Buffer, name: string): string | null {
   return null;
 }
 
+/** Longest Message-ID kept (RFC 5322's line limit); a longer one counts as none. */
+export const MAX_MESSAGE_ID = 998;
+
 /**
  * Normalise a Message-ID value: comments and whitespace dropped, the first <...> token kept,
  * the domain part lower-cased (domains are case-insensitive; local parts are not).
@@ -52,6 +55,9 @@ export function headerValue(block: Buffer, name: string): string | null {
  */
 export function normalizeMessageId(value: string | null): string | null {
   if (value === null) return null;
+  // Longer than a header line may be (RFC 5322: 998): not a Message-ID but a server's attempt to
+  // make every listed ref hold megabytes. Such a message is identified by its bytes instead.
+  if (value.length > MAX_MESSAGE_ID) return null;
   const v = value.replace(/\([^()]*\)/g, '').replace(/\s+/g, '');
   const m = /<([^<>]+)>/.exec(v);
   const id = m ? m[1] : v.replace(/[<>]/g, '');

@@ -171,3 +171,17 @@ describe('size limits', () => {
     expect(bodyFetches.some((c) => /FETCH (\S*,)?3[\s,:]/.test(c))).toBe(false);
   });
 });
+
+describe('Message-IDs of megabytes', () => {
+  it('a server whose every Message-ID is a megabyte: no ref holds one (each message is known by its bytes), all copied once', async () => {
+    const huge = (i: number) => Buffer.from(`Message-ID: <${String(i).padStart(4, '0')}${'m'.repeat(1 << 20)}@huge.example>\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`);
+    const messages = Array.from({ length: 20 }, (_, i) => ({ uid: i + 1, body: huge(i) }));
+    const { r, out, dest } = await copyFrom({ mailboxes: [{ name: 'INBOX', messages }] });
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(20);
+    expect(destMessages(dest).get('INBOX')!.length).toBe(20);
+    // a rerun without the checkpoint finds them all by content, copies none
+    const again = await runCli(['copy', `imap://u@127.0.0.1:${srv!.port}`, `maildir:${dest}`, '--source-tls', 'none', '--checkpoint', join(dest, '..', 'cp2'), '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } });
+    expect(envelope(again).result).toMatchObject({ copied: 0, skipped: 20 });
+  });
+});

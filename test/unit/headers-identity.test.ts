@@ -31,6 +31,19 @@ describe('header block and Message-ID', () => {
   });
 });
 
+describe('a Message-ID longer than a header line may be', () => {
+  it('counts as none (the message is then known by its bytes): no ref holds megabytes a server sent', () => {
+    const long = `<${'a'.repeat(2 << 20)}@x>`;
+    expect(normalizeMessageId(long)).toBeNull();
+    expect(messageIdOf(Buffer.from(`Message-ID: ${long}\r\n\r\nbody`))).toBeNull();
+    const max = `<${'a'.repeat(996 - 4)}@x.y>`;
+    expect(max.length).toBe(998);
+    expect(normalizeMessageId(max)).toBe(max);
+    expect(normalizeMessageId(max + ' ')).toBeNull();
+    expect(identityBeforeBody(normalizeMessageId(long), 'message-id')).toBeNull();
+  });
+});
+
 describe('identity', () => {
   it('uses the Message-ID, else a digest that ignores line endings and trailing newlines', () => {
     expect(identityBeforeBody('<a@b>', 'message-id')).toBe('mid:<a@b>');

@@ -616,3 +616,60 @@ describe('DELE and QUIT', () => {
     expect((await failure(client.stat())).code).toBe('NETWORK');
   });
 });
+
+describe('a server that sends without end (faster than any timeout)', () => {
+  /** Answers +OK, then header-like lines until the client hangs up: never a terminator. */
+  const flood = (s: import('../harness/fake-pop3.js').FakeSession) => {
+    void (async () => {
+      await s.write('+OK here it comes\r\n');
+      const chunk = b(`X-Flood: ${'y'.repeat(1000)}\r\n`.repeat(64));
+      while (!s.closed) {
+        s.socket.write(chunk);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+  };
+  const heapGrowth = async (p: Promise<unknown>) => {
+    const before = process.memoryUsage().rss;
+    const err = await failure(p);
+    return { err, grown: process.memoryUsage().rss - before };
+  };
+
+  it('an endless UIDL listing is cut off at 64 MB: PROTOCOL, the client broken', async () => {
+    const { client } = await session({ handlers: { UIDL: flood } });
+    const { err } = await heapGrowth(client.uidl());
+    expect(err.code).toBe('PROTOCOL');
+    expect(err.message).toMatch(/sent more than 67108864 bytes as the UIDL list without ending it/);
+    expect(client.broken).toBe(true);
+  });
+
+  it('an endless header (TOP n 0) is cut off past the message size limit, holding at most 256 KB', async () => {
+    const { client } = await session({ handlers: { TOP: flood } }, { maxMessageBytes: 2 << 20 });
+    const { err, grown } = await heapGrowth(client.topMany([1, 2], 0, () => {}));
+    expect(err.code).toBe('PROTOCOL');
+    expect(err.message).toMatch(/sent more than 2097152 bytes as message 1 \(TOP\)/);
+    expect(grown).toBeLessThan(64 << 20);
+  });
+
+  it('an endless RETR is cut off at twice the message size limit and a megabyte', async () => {
+    const { client } = await session({ handlers: { RETR: flood } }, { maxMessageBytes: 1 << 20 });
+    const err = await failure(client.retrBuffer(1));
+    expect(err.code).toBe('PROTOCOL');
+    expect(err.message).toMatch(/sent more than 3145728 bytes/);
+    const { client: c2 } = await session({ handlers: { RETR: flood } }, { maxMessageBytes: 1 << 20 });
+    const chunks: Buffer[] = [];
+    const streamed = (async () => { for await (const p of c2.retr(1)) chunks.push(p); })();
+    expect((await failure(streamed)).code).toMatch(/PROTOCOL|MESSAGE_TOO_LARGE/);
+  });
+
+  it('a large but finite header is kept to its first 256 KB and the session goes on', async () => {
+    const bigHead = b(`Message-ID: <big@x>\r\n${`X-Pad: ${'z'.repeat(998)}\r\n`.repeat(300)}\r\n`);
+    const { client } = await session({ messages: [Buffer.concat([bigHead, b('body\r\n')]), MSG1] });
+    const heads = new Map<number, Buffer | null>();
+    await client.topMany([1, 2], 0, (n, h) => void heads.set(n, h));
+    expect(heads.get(1)!.length).toBe(256 << 10);
+    expect(heads.get(1)!.subarray(0, 20).toString()).toBe('Message-ID: <big@x>\r');
+    expect(heads.get(2)!.toString()).toContain('Subject');
+    expect(client.broken).toBe(false);
+  });
+});

@@ -77,6 +77,14 @@ const HIGH_WATER = 1 << 20;
 const LOW_WATER = 256 << 10;
 /** RFC 2449 allows 512-octet response lines; anything far longer is garbage. */
 const MAX_STATUS_LINE = 8192;
+/**
+ * Bounds on what a server may make the client hold (a hostile one can send without end, faster
+ * than any timeout fires). A UIDL or LIST line is under 100 bytes, so 64 MB is over half a million
+ * messages; a header (TOP n 0) is kept up to 256 KB and the rest read and dropped (the Message-ID
+ * and dates are near the top; a header cut there counts as having none, and is decided by content).
+ */
+const MAX_LISTING = 64 << 20;
+const MAX_TOP_HEADER = 256 << 10;
 /** The "status" of an XOAUTH2 error challenge (base64 JSON, e.g. {"status":"invalid_token"}), if any. */
 function saslErrorStatus(challenge: string): string | undefined {
   try {
@@ -119,6 +127,18 @@ interface Status {
   /** "+ " continuation (only meaningful during AUTH). */
   cont: boolean;
   text: string;
+}
+
+interface BodyLimits {
+  /** Bytes kept at most. */
+  limit?: number;
+  /** Message number, for the MESSAGE_TOO_LARGE error. */
+  n?: number;
+  discard?: boolean;
+  /** Past the limit: fail (MESSAGE_TOO_LARGE after the rest is read) or cut (keep the first bytes). */
+  over?: 'fail' | 'cut';
+  /** Bytes read in all past which the server is cut off (PROTOCOL). */
+  cutOffAt?: number;
 }
 
 interface Waiter {
@@ -522,27 +542,41 @@ export class Pop3Client {
   }
 
   /**
-   * Read a multi-line body to its terminator. With `limit`, stop keeping bytes once it is passed
-   * and throw MESSAGE_TOO_LARGE after reading (discarding) the rest, so the session stays usable.
-   * With `discard`, keep nothing.
+   * Read a multi-line body to its terminator. Past `limit`: 'fail' stops keeping bytes, reads
+   * (drops) the rest and throws MESSAGE_TOO_LARGE, so the session stays usable; 'cut' keeps the
+   * first `limit` bytes and drops the rest. Neither reads without end: past `cutOffAt` (default
+   * twice the limit and a megabyte more) the server is cut off, since a hostile one can send
+   * faster than any timeout fires. With `discard`, keep nothing.
    */
-  private async readBody(what: string, limit?: number, n?: number, discard = false): Promise<Buffer> {
+  private async readBody(what: string, o: BodyLimits = {}): Promise<Buffer> {
     this.activity = what;
+    const { limit, n, discard = false, over = 'fail' } = o;
+    const cutOffAt = o.cutOffAt ?? (limit === undefined ? Infinity : limit * 2 + (1 << 20));
     const dec = new MultilineDecoder();
     const parts: Buffer[] = [];
     let total = 0;
-    let over = false;
+    let seen = 0;
+    let passed = false;
     for (;;) {
       const chunk = await this.pull();
       const r = dec.push(chunk);
-      if (!over && !discard) {
+      for (const p of r.chunks) seen += p.length;
+      if (seen > cutOffAt && !r.done) {
+        const e = new MailferryError('PROTOCOL', `POP3 server ${this.where} sent more than ${cutOffAt} bytes as ${what} without ending it`, { hint: 'the server misbehaves; rerun later' });
+        this.fail(e);
+        throw e;
+      }
+      if (!passed && !discard) {
         for (const p of r.chunks) {
           total += p.length;
           parts.push(p);
         }
         if (limit !== undefined && total > limit) {
-          over = true;
+          passed = true;
+          const kept = over === 'cut' ? Buffer.concat(parts, total).subarray(0, limit) : undefined;
           parts.length = 0;
+          total = 0;
+          if (kept) (parts.push(kept), (total = kept.length));
         }
       }
       if (r.done) {
@@ -550,8 +584,13 @@ export class Pop3Client {
         break;
       }
     }
-    if (over) throw this.tooLarge(n ?? 0, `more than ${limit} bytes`);
+    if (passed && over === 'fail') throw this.tooLarge(n ?? 0, `more than ${limit} bytes`);
     return discard ? Buffer.alloc(0) : Buffer.concat(parts, total);
+  }
+
+  /** A listing (UIDL, LIST) of at most MAX_LISTING bytes; more is a server to cut off. */
+  private readListing(what: string): Promise<Buffer> {
+    return this.readBody(what, { limit: MAX_LISTING, cutOffAt: MAX_LISTING });
   }
 
   private tooLarge(n: number, size: string): MailferryError {
@@ -676,7 +715,7 @@ export class Pop3Client {
         this.capsCache = null;
         return null;
       }
-      const body = await this.readBody('the CAPA list', 1 << 20);
+      const body = await this.readBody('the CAPA list', { limit: 1 << 20 });
       const caps = new Set<string>();
       for (const line of listingLines(body)) {
         const sp = line.indexOf(' ');
@@ -818,7 +857,7 @@ export class Pop3Client {
           hint: 'mailferry needs UIDL as the stable message key; this server does not support it',
         });
       }
-      const body = await this.readBody('the UIDL list');
+      const body = await this.readListing('the UIDL list');
       const out: Pop3Uid[] = [];
       for (const line of listingLines(body)) {
         const m = /^(\d+)[ \t]+(\S+)\s*$/.exec(line);
@@ -834,7 +873,7 @@ export class Pop3Client {
     return this.exclusive(async () => {
       const st = await this.simple('LIST', 'the LIST answer');
       if (!st.ok) throw new MailferryError('PROTOCOL', `POP3 LIST failed on ${this.where}: ${sanitize(st.text, this.secrets)}`);
-      const body = await this.readBody('the LIST listing');
+      const body = await this.readListing('the LIST listing');
       const out = new Map<number, number>();
       for (const line of listingLines(body)) {
         const m = /^(\d+)[ \t]+(\d+)/.exec(line);
@@ -857,7 +896,7 @@ export class Pop3Client {
     const st = await this.readStatus(`the RETR ${n} answer`);
     if (!st.ok) return { error: this.retrRefused(n, st) };
     try {
-      const body = await this.readBody(`message ${n} (RETR)`, this.maxMessageBytes, n, discard);
+      const body = await this.readBody(`message ${n} (RETR)`, { limit: this.maxMessageBytes, n, discard });
       return { body };
     } catch (err) {
       if (err instanceof MailferryError && err.code === 'MESSAGE_TOO_LARGE') return { error: err };
@@ -893,7 +932,7 @@ export class Pop3Client {
           this.unshift(r.rest);
         }
         if (max !== undefined && dec.bytes > max) {
-          if (inBody) await this.drain(dec);
+          if (inBody) await this.drain(dec, max * 2 + (1 << 20));
           inBody = false;
           throw this.tooLarge(n, `more than ${max} bytes`);
         }
@@ -902,7 +941,7 @@ export class Pop3Client {
       }
     } finally {
       try {
-        if (inBody && !this.failure) await this.drain(dec);
+        if (inBody && !this.failure) await this.drain(dec, this.maxMessageBytes === undefined ? Infinity : this.maxMessageBytes * 2 + (1 << 20));
       } catch {
         // The connection has failed; later commands report it.
       } finally {
@@ -911,10 +950,16 @@ export class Pop3Client {
     }
   }
 
-  private async drain(dec: MultilineDecoder): Promise<void> {
+  /** Read the rest of a body and drop it; past `cutOffAt` bytes in all, cut the server off. */
+  private async drain(dec: MultilineDecoder, cutOffAt = Infinity): Promise<void> {
     while (!dec.done) {
       const r = dec.push(await this.pull());
       if (r.done) this.unshift(r.rest);
+      else if (dec.bytes > cutOffAt) {
+        const e = new MailferryError('PROTOCOL', `POP3 server ${this.where} sent more than ${cutOffAt} bytes as ${this.activity} without ending it`, { hint: 'the server misbehaves; rerun later' });
+        this.fail(e);
+        throw e;
+      }
     }
   }
 
@@ -1003,7 +1048,7 @@ export class Pop3Client {
           scope: 'message',
         });
       }
-      return this.readBody(`message ${n} (TOP)`, this.maxMessageBytes, n);
+      return this.readBody(`message ${n} (TOP)`, { limit: this.maxMessageBytes, n });
     });
   }
 
@@ -1034,7 +1079,10 @@ export class Pop3Client {
         if (batch.length > 0) this.sendMany(batch);
         const n = ns[done]!;
         const st = await this.readStatus(`the TOP ${n} answer`);
-        const head = st.ok ? await this.readBody(`message ${n} (TOP)`) : null;
+        // A header (TOP n 0) is kept up to MAX_TOP_HEADER; the server is cut off past the message limit.
+        const head = st.ok
+          ? await this.readBody(`message ${n} (TOP)`, lines === 0 ? { limit: MAX_TOP_HEADER, over: 'cut', n, cutOffAt: this.maxMessageBytes ?? MAX_LISTING } : { limit: this.maxMessageBytes, n })
+          : null;
         done++;
         await onTop(n, head);
       }
@@ -1043,7 +1091,7 @@ export class Pop3Client {
         try {
           for (let k = done; k < sent; k++) {
             const st = await this.readStatus(`the TOP ${ns[k]!} answer`);
-            if (st.ok) await this.readBody(`message ${ns[k]!} (TOP)`, undefined, undefined, true);
+            if (st.ok) await this.readBody(`message ${ns[k]!} (TOP)`, { discard: true, cutOffAt: this.maxMessageBytes ?? MAX_LISTING });
           }
         } catch {
           // The connection failed while draining; later commands report it.
