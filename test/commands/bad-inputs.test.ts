@@ -142,7 +142,7 @@ describe(`${cases.length} bad inputs: one line, the right exit code, nothing los
     const log = join(work, 'url.log');
     const a = await runCli(['copy', srcUrl(), `imaps://bob:Sup3rSecretPW@${H}:70000`, '--json', '--log-file', log], { env });
     const b = await runCli(['copy', srcUrl(), `imaps://bob:Sup3rSecretPW@${H}:70000`, '--verbose', '--log-file', log], { env });
-    expect(envelope(a).error.message).toBe(`dest URL: cannot parse 'imaps://bob:***@${H}:70000'`);
+    expect(envelope(a).error?.message).toBe(`dest URL: cannot parse 'imaps://bob:***@${H}:70000'`);
     const all = a.stdout + a.stderr + b.stdout + b.stderr + readFileSync(log, 'utf8');
     expect(all).toContain('***');
     expect(all).not.toContain('Sup3rSecretPW');

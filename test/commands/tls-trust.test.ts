@@ -26,7 +26,7 @@ describe('TLS trust', () => {
       // Without Node's trust, the other CA alone does not make it trusted: exit 4, verified for real.
       const untrusted = await runCli([...args, '--restart'], { env });
       expect(envelope(untrusted).status).toBe(4);
-      expect(envelope(untrusted).error.code).toBe('TLS_FAILED');
+      expect(envelope(untrusted).error?.code).toBe('TLS_FAILED');
     }
   });
 

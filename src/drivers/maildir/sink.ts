@@ -43,6 +43,7 @@ function ioError(err: unknown, path: string): MailferryError {
   if (code === 'ENOTDIR' || code === 'EEXIST') return new MailferryError('DEST_IO', `${path} is not a directory`, { hint: 'a file stands where the Maildir should be; choose another path' });
   if (code === 'ENOSPC') return new MailferryError('DEST_IO', `no space left writing ${path}`, { hint: 'free some space and rerun: what was copied is kept' });
   if (code === 'EROFS') return new MailferryError('DEST_IO', `${path} is on a read-only file system`);
+  if (code === 'ELOOP') return new MailferryError('DEST_IO', `${path} is a symbolic link: not followed`, { hint: 'a Maildir holds no links; remove it (it could name any file)' });
   return new MailferryError('DEST_IO', `cannot write ${path}: ${(err as Error).message}`);
 }
 
@@ -165,9 +166,13 @@ class MaildirTree {
     for (const sub of ['cur', 'new', 'tmp']) await mkdirSafe(join(dir, sub));
     if (dir !== this.root) {
       const marker = join(dir, 'maildirfolder');
-      await fs.writeFile(marker, '', { mode: FILE_MODE, flag: 'a' }).catch((err) => {
-        throw ioError(err, marker);
-      });
+      // Created or left as it is, never through a symbolic link (one planted there could name any file).
+      await fs
+        .open(marker, C.O_WRONLY | C.O_CREAT | C.O_APPEND | C.O_NOFOLLOW, FILE_MODE)
+        .then((fh) => fh.close())
+        .catch((err) => {
+          throw ioError(err, marker);
+        });
     }
     this.made.add(dir);
     return dir;
@@ -337,6 +342,7 @@ export class MaildirSink implements Sink {
           header = await readHeader(path);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // moved by a mail client meanwhile
+          if ((err as NodeJS.ErrnoException).code === 'ELOOP') return undefined; // a symbolic link: not a message of ours, never followed
           throw ioError(err, path);
         }
         return { key, messageId: messageIdOf(header), readFull };

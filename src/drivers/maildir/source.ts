@@ -8,7 +8,7 @@
  * of the file name (which stays when a mail client changes flags). Bodies are read as they are
  * (LF line endings; the engine converts for an IMAP destination).
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, constants as C } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
@@ -33,6 +33,9 @@ function readError(err: unknown, path: string, scope: 'run' | 'mailbox' | 'messa
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new MailferryError('NO_SUCH_MAILBOX', `${path} does not exist`, { scope, hint: 'check the maildir: path' });
   if (code === 'EACCES' || code === 'EPERM') return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: permission denied`, { scope });
+  if (code === 'ELOOP') {
+    return new MailferryError('MAILBOX_FAILED', `${path} is a symbolic link: not followed (a link in a Maildir can point at any file)`, { scope, hint: 'put the message file itself in the Maildir' });
+  }
   return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: ${(err as Error).message}`, { scope });
 }
 
@@ -43,6 +46,9 @@ async function isMaildir(dir: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Message files are opened without following a symbolic link (ELOOP: reported, never read). */
+const READ_NOFOLLOW = C.O_RDONLY | C.O_NOFOLLOW;
 
 interface FileRef {
   /** Directory (relative to the folder) and current file name. */
@@ -179,10 +185,16 @@ export class MaildirSource implements Source {
       }
       let st;
       try {
-        st = await fs.stat(path);
+        st = await fs.lstat(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // moved by a mail client meanwhile
         throw readError(err, path);
+      }
+      // A symbolic link is listed but never followed: its fetch fails with the reason, so it is
+      // reported (a link planted in a Maildir being read as root must not bring in another file).
+      if (st.isSymbolicLink()) {
+        index.set(key, { sub, name });
+        return { mailbox, key, seq: 0, size: 0, internalDate: new Date(Math.floor(st.mtimeMs / 1000) * 1000), flags: NO_FLAGS, messageId: null };
       }
       if (!st.isFile()) return undefined;
       let messageId: string | null;
@@ -250,7 +262,7 @@ export class MaildirSource implements Source {
     if (!path) return null;
     let fh: fs.FileHandle;
     try {
-      fh = await fs.open(path, 'r');
+      fh = await fs.open(path, READ_NOFOLLOW);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw readError(err, path, 'message');
@@ -286,7 +298,7 @@ export class MaildirSource implements Source {
       let path = f ? join(dir, f.sub, f.name) : await this.pathOf(mailbox, ref.key);
       for (let attempt = 0; path; attempt++) {
         try {
-          return { ref, body: await fs.readFile(path) };
+          return { ref, body: await fs.readFile(path, { flag: READ_NOFOLLOW }) };
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw readError(err, path, 'message');
           if (attempt > 0) return undefined;
