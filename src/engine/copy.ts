@@ -272,6 +272,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         let current: MessageRef | undefined;
         const seen = new Set<string>();
         const inflight = new Set<Promise<void>>();
+        /**
+         * The first put of this attempt that failed (with the connection, not the message). Kept
+         * here, not found by awaiting `inflight`: a put that fails while the fetch goes on leaves
+         * the set as it settles, so Promise.all over what is left would never see it.
+         */
+        let putFailed: { err: unknown } | undefined;
         let part: MessageRef[] = [];
         let whole: MessageRef[] = [];
         const settledBefore = settled.size;
@@ -286,12 +292,14 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           for await (const msg of reader.fetch(box, whole)) {
             seen.add(msg.ref.key);
             const pr: Promise<void> = storeOne(msg.ref, msg.body, writer).finally(() => inflight.delete(pr));
-            pr.catch(() => {}); // handled below (race / all / allSettled); never an unhandled rejection
+            pr.catch((err) => void (putFailed ??= { err })); // rethrown below; never an unhandled rejection
             inflight.add(pr);
-            if (inflight.size >= putWindow) await Promise.race(inflight);
+            if (inflight.size >= putWindow) await Promise.race(inflight).catch(() => {});
+            if (putFailed) throw putFailed.err;
             if (stopped()) break;
           }
-          await Promise.all(inflight);
+          await Promise.allSettled(inflight);
+          if (putFailed) throw putFailed.err;
           for (const ref of part) {
             if (stopped() || seen.has(ref.key) || !streams(ref, r, w)) continue;
             current = ref;

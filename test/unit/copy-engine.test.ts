@@ -1,0 +1,93 @@
+// The copy engine against in-memory drivers (the Source/Sink contracts, no protocol): how it keeps
+// its books when a put fails with the connection while the fetch of the batch goes on.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Journal } from '../../src/checkpoint/journal.js';
+import type { FetchedMessage, MessageRef, Sink, SinkWriter, Source, StoredMessage } from '../../src/drivers/types.js';
+import { copy } from '../../src/engine/copy.js';
+import type { FolderPlan } from '../../src/engine/plan.js';
+import { MailferryError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const body = (k: string) => Buffer.from(`Message-ID: <${k}@engine.test>\r\nSubject: ${k}\r\n\r\nbody ${k}\r\n`);
+
+function memorySource(n: number, fetchDelayMs: number): Source {
+  const refs: MessageRef[] = Array.from({ length: n }, (_, i) => ({ mailbox: 'INBOX', key: String(i + 1), seq: i + 1, size: 60, flags: [], messageId: `<${i + 1}@engine.test>` }));
+  return {
+    caps: { lineEndings: 'crlf', parallelReaders: true },
+    listMailboxes: async () => [{ path: 'INBOX', segments: ['INBOX'], delimiter: '/' }],
+    status: async () => ({ validity: '1', next: n + 1, messages: n }),
+    async *list() {
+      yield* refs;
+    },
+    reader: async () => ({
+      async *fetch(_m: string, want: MessageRef[]): AsyncIterable<FetchedMessage> {
+        for (const ref of want) {
+          await sleep(fetchDelayMs);
+          yield { ref, body: body(ref.key) };
+        }
+      },
+      close: async () => {},
+    }),
+    close: async () => {},
+  };
+}
+
+/** A sink whose puts of the keys in `failOnce` fail once with the connection (after storing, when `stored`). */
+function memorySink(failOnce: Set<string>, storedAnyway: boolean) {
+  const held: Buffer[] = [];
+  const sink: Sink = {
+    caps: { lineEndings: 'crlf' },
+    ensureMailbox: async () => 'INBOX',
+    async *scan(): AsyncIterable<StoredMessage> {
+      for (const [i, b] of held.entries()) yield { key: String(i), messageId: /<[^>]+>/.exec(b.toString())![0], readFull: async () => b };
+    },
+    writer: async (): Promise<SinkWriter> => ({
+      async put(_m, b) {
+        const k = /<(\d+)@/.exec(b.toString())![1]!;
+        await sleep(1);
+        if (failOnce.delete(k)) {
+          if (storedAnyway) held.push(b);
+          throw new MailferryError('NETWORK', 'connection lost during APPEND', { scope: 'mailbox', retryable: true });
+        }
+        held.push(b);
+        return String(held.length);
+      },
+      flush: async () => {},
+      close: async () => {},
+    }),
+    close: async () => {},
+  };
+  return { sink, held };
+}
+
+const plan: FolderPlan = { source: { path: 'INBOX', segments: ['INBOX'], delimiter: '/' }, name: 'INBOX', destSegments: ['INBOX'] };
+
+async function run(failOnce: string[], storedAnyway: boolean) {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-engine-'));
+  const journal = Journal.open(join(dir, 'cp'), { header: { job: 'j', source: 's', dest: 'd' } });
+  const { sink, held } = memorySink(new Set(failOnce), storedAnyway);
+  const result = await copy({ source: memorySource(6, 5), sink, plans: [plan], journal, concurrency: 1, dedupe: 'message-id', retries: 3, backoffMs: 1, log: silentLogger });
+  journal.close();
+  return { result, held: held.map((b) => /<(\d+)@/.exec(b.toString())![1]).sort() };
+}
+
+describe('a put that fails with the connection while the batch is still being fetched', () => {
+  it('is retried (it did not land): every message copied once, nothing failed', async () => {
+    const { result, held } = await run(['1', '3'], false);
+    expect(result.failed).toBe(0);
+    expect(result.copied).toBe(6);
+    expect(held).toEqual(['1', '2', '3', '4', '5', '6']);
+  });
+
+  it('is found in the destination (it landed unconfirmed): skipped as present, not sent twice', async () => {
+    const { result, held } = await run(['2'], true);
+    expect(result.failed).toBe(0);
+    expect(result.copied + result.skipped).toBe(6);
+    expect(result.skipped).toBe(1);
+    expect(held).toEqual(['1', '2', '3', '4', '5', '6']);
+  });
+});
