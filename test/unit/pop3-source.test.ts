@@ -55,6 +55,21 @@ async function bodies(source: Pop3Source, rs: MessageRef[]): Promise<string[]> {
 }
 
 describe('Pop3Source', () => {
+  it('a UIDL the server gives two messages: both listed and fetched, told apart by their order, with a warning', async () => {
+    const warnings: string[] = [];
+    log.warn = (e: { msg: string }) => void warnings.push(e.msg);
+    try {
+      const twice = [msgs[0]!, { uid: 'u-a', body: b('Message-ID: <other@x>\r\n\r\nother body\r\n') }, msgs[2]!, { uid: 'u-a', body: b('Subject: third\r\n\r\nthird\r\n') }];
+      const { source } = await open({ messages: twice });
+      const rs = await refs(source);
+      expect(rs.map((r) => r.key)).toEqual(['u-a', 'u-a 2', 'u-c', 'u-a 3']);
+      expect((await bodies(source, rs)).map((x) => x.split('\r\n').at(-2))).toEqual(['body a \xe9', 'other body', 'body c', 'third']);
+      expect(warnings).toEqual(['the POP3 server gives 2 messages a UIDL another message already has; they are told apart by their order']);
+    } finally {
+      log.warn = () => {};
+    }
+  });
+
   it('lists UIDL keys, LIST sizes and Message-IDs from TOP, skipping TOP for known keys', async () => {
     const { server, source } = await open();
     expect(await source.listMailboxes()).toEqual([{ path: 'INBOX', segments: ['INBOX'], delimiter: '' }]);

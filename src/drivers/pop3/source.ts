@@ -70,7 +70,17 @@ export class Pop3Source implements Source {
     try {
       await client.login(ep.user, await this.o.secret(), this.o.auth);
       const numbers = new Map<string, number>();
-      for (const u of await client.uidl()) numbers.set(u.uid, u.n);
+      let shared = 0;
+      for (const u of await client.uidl()) {
+        // UIDLs are unique by RFC 1939; a server that repeats one would make the later message
+        // vanish behind the first. Repeats are told apart by their order ("uid 2", "uid 3": a
+        // UIDL never holds a space), stable as long as neither is deleted meanwhile.
+        let key = u.uid;
+        for (let k = 2; numbers.has(key); k++) key = `${u.uid} ${k}`;
+        if (key !== u.uid) shared++;
+        numbers.set(key, u.n);
+      }
+      if (shared > 0) log.warn({ msg: `the POP3 server gives ${shared} message${shared === 1 ? '' : 's'} a UIDL another message already has; they are told apart by their order` });
       return { client, numbers };
     } catch (err) {
       client.close();
