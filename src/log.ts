@@ -4,6 +4,7 @@
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
 import { printable } from './strings.js';
+import { MailferryError } from './errors.js';
 
 export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
@@ -138,7 +139,13 @@ export function createLogger(opts: LogOptions): Logger {
     fileMin: opts.file ? ORDER[opts.fileLevel ?? 'debug'] : Infinity,
   };
   if (opts.file) {
-    out.fd = openSync(opts.file, 'a', 0o600);
+    try {
+      out.fd = openSync(opts.file, 'a', 0o600);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : code === 'EISDIR' ? 'it is a directory' : code === 'EROFS' ? 'read-only file system' : (err as Error).message;
+      throw new MailferryError('BAD_CONFIG', `cannot write --log-file ${opts.file}: ${why}`, { hint: 'choose a log file in a directory you can write to' });
+    }
     openFds.push(out.fd);
   }
   return new SinkLogger(out, {});

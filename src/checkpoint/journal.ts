@@ -14,7 +14,7 @@
  *                           is done (the folder is copied again) and what dest folder d held
  *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c)
  */
-import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, existsSync } from 'node:fs';
+import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { MailferryError } from '../errors.js';
 import { flat } from '../strings.js';
@@ -144,6 +144,23 @@ export class CheckpointState {
   }
 }
 
+/** The file starts with a mailferry checkpoint header (read: its first line only). */
+export function looksLikeCheckpoint(path: string): boolean {
+  let first = '';
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(4096);
+      first = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8').split('\n')[0]!;
+    } finally {
+      closeSync(fd);
+    }
+    return (JSON.parse(first) as { t?: string }).t === 'mailferry-checkpoint';
+  } catch {
+    return false;
+  }
+}
+
 function unreadable(path: string, why: string): MailferryError {
   return new MailferryError('CHECKPOINT_UNREADABLE', `checkpoint ${path} is unreadable: ${why}`, {
     hint: 'move it away and rerun: mailferry rebuilds what is done from the destination',
@@ -171,7 +188,18 @@ export class Journal {
   /** Open (or create) the journal at `path`, replaying what it holds. Caller holds the lock. */
   static open(path: string, opts: OpenOptions): Journal {
     const state = new CheckpointState();
-    if (existsSync(path)) {
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) throw new MailferryError('BAD_CONFIG', `checkpoint ${path} is a directory`, { hint: 'give --checkpoint the path of a file (it is created)' });
+    // --restart starts a checkpoint over, and only a checkpoint: any other file stays as it is.
+    if (st && st.size > 0 && opts.restart && !looksLikeCheckpoint(path)) {
+      throw new MailferryError('BAD_CONFIG', `${path} is not a mailferry checkpoint: --restart would overwrite it`, { hint: 'nothing was changed; check the --checkpoint path' });
+    }
+    if (st) {
       let replayed: { state: CheckpointState; goodBytes: number; header: HeaderRecord } | undefined;
       try {
         replayed = Journal.replay(path);
@@ -183,7 +211,7 @@ export class Journal {
           hint: 'use another --checkpoint path, or --restart to start this one over',
         });
       }
-      if (replayed && replayed.header.job === opts.header.job) {
+      if (replayed && replayed.header.job === opts.header.job && !opts.restart) {
         const fd = openSync(path, 'r+', 0o600);
         ftruncateSync(fd, replayed.goodBytes);
         closeSync(fd);

@@ -71,7 +71,8 @@ function readLock(path: string): LockInfo | null {
   }
 }
 
-export function acquireLock(checkpointPath: string, warn: (msg: string) => void): Lock {
+/** `held`: what the lock guards, for the message when another run holds it (default: the lock file). */
+export function acquireLock(checkpointPath: string, warn: (msg: string) => void, held?: string): Lock {
   const path = checkpointPath + '.lock';
   const me: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
   const boot = bootId();
@@ -95,8 +96,9 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void)
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new MailferryError('CHECKPOINT_UNREADABLE', `cannot create lock ${path}: ${(err as Error).message}`, {
-          hint: 'check that the checkpoint directory is writable',
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new MailferryError('BAD_CONFIG', `cannot create the lock ${path}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : (err as Error).message}`, {
+          hint: 'choose a --checkpoint path in a directory you can write to',
         });
       }
     }
@@ -123,8 +125,8 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void)
       }
       continue;
     }
-    throw new MailferryError('CHECKPOINT_LOCKED', `another mailferry run (pid ${holder.pid} on ${holder.host}, since ${holder.started}) holds ${path}`, {
-      hint: 'wait for it to finish; if it is gone, delete the .lock file',
+    throw new MailferryError('CHECKPOINT_LOCKED', `another mailferry run (pid ${holder.pid} on ${holder.host}, since ${holder.started}) ${held ?? `holds ${path}`}`, {
+      hint: `wait for it to finish; if it is gone, delete ${held ? path : 'the .lock file'}`,
     });
   }
   throw new MailferryError('CHECKPOINT_LOCKED', `could not take the lock ${path}`, { hint: 'another run is starting at the same time' });

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { MailferryError } from '../errors.js';
 
 export function stateDir(): string {
   const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
@@ -13,8 +14,30 @@ export function jobKey(source: string, dest: string): string {
   return createHash('sha256').update(`${source}\n${dest}`).digest('hex');
 }
 
+/** Create a directory for mailferry's state (0700), or say in one line why it cannot be (exit 3). */
+export function makeStateDir(dir: string, what = 'the state directory'): string {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a file stands in the way' : (err as Error).message;
+    throw new MailferryError('BAD_CONFIG', `cannot create ${what} ${dir}: ${why}`, {
+      hint: 'set XDG_STATE_HOME (or HOME) to a writable directory, or give --checkpoint PATH',
+    });
+  }
+  return dir;
+}
+
 export function defaultCheckpointPath(source: string, dest: string): string {
-  const dir = stateDir();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return join(dir, `${jobKey(source, dest).slice(0, 16)}.journal`);
+  return join(makeStateDir(stateDir()), `${jobKey(source, dest).slice(0, 16)}.journal`);
+}
+
+/**
+ * The lock of a destination, beside the checkpoints: one run at a time writes into a destination,
+ * whatever checkpoint each names (two spellings of one job, or two --checkpoint paths, would
+ * otherwise both copy everything: a dedupe scan cannot see what the other run has in flight).
+ */
+export function destinationLockPath(destKey: string): string {
+  const dir = makeStateDir(join(stateDir(), 'locks'), 'the lock directory');
+  return join(dir, createHash('sha256').update(destKey).digest('hex').slice(0, 16));
 }

@@ -1,4 +1,6 @@
 /** Turning parsed flags into engine configuration shared by copy, verify and folders. */
+import { resolve } from 'node:path';
+import { MailferryError } from '../errors.js';
 import type { NetConfig } from '../engine/session.js';
 import type { TlsMode } from '../engine/endpoint.js';
 import { buildFilter, parseMap, type FilterSpec, type FolderMap } from '../engine/filters.js';
@@ -52,3 +54,16 @@ export function selectionFrom(f: SelectionFlags): { folders: string[]; exclude: 
     filter: buildFilter({ since: f.since, before: f.before, maxSize: f['max-size'] }),
   };
 }
+
+/** Files named by different flags must be different files (the checkpoint, the report, the log). */
+export function distinctFiles(files: Record<string, string | undefined>): void {
+  const seen = new Map<string, string>();
+  for (const [flag, path] of Object.entries(files)) {
+    if (!path) continue;
+    const abs = resolve(path);
+    const other = seen.get(abs);
+    if (other) throw new MailferryError('USAGE', `${other} and ${flag} name the same file ${abs}`, { hint: 'give each its own file: one would overwrite the other' });
+    seen.set(abs, flag);
+  }
+}
+

@@ -4,12 +4,38 @@
  * never echoed, logged or put in an error: a failure names only the exit status.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { MailferryError } from '../errors.js';
 import type { Role } from '../engine/endpoint.js';
 
 const TIMEOUT_MS = 120_000;
 
-export function runPasswordCommand(role: Role, command: string): Promise<string> {
+/** Linux: every descendant of `pid` (its children's children too), from /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  try {
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        (children.get(ppid) ?? children.set(ppid, []).get(ppid)!).push(Number(name));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) (out.push(c), walk(c));
+  };
+  walk(pid);
+  return out;
+}
+
+export function runPasswordCommand(role: Role, command: string, timeoutMs = TIMEOUT_MS): Promise<string> {
   const flag = `--${role}-password-command`;
   const failed = (why: string) =>
     new MailferryError('MISSING_SECRET', `${flag} ${why}`, { hint: 'run the command yourself to see why; its output is never shown by mailferry' });
@@ -18,7 +44,20 @@ export function runPasswordCommand(role: Role, command: string): Promise<string>
     const out: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.resume(); // drained, never shown: a helper may print secrets there too
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    // Out of time: the shell and whatever it started (a grandchild holding the pipe open would
+    // otherwise keep 'close' from ever coming), then no more waiting for the pipes.
+    const timer = setTimeout(() => {
+      for (const pid of [child.pid, ...(child.pid ? descendants(child.pid) : [])]) {
+        try {
+          if (pid) process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      child.stdout.destroy();
+      child.stderr.destroy();
+      reject(failed(`gave no answer within ${timeoutMs / 1000} s and was stopped`));
+    }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(failed(`could not be started (${(err as NodeJS.ErrnoException).code ?? 'error'})`));

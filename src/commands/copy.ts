@@ -9,6 +9,7 @@ import { openReport } from '../cli/report.js';
 import { crashHook } from '../cli/crash-hook.js';
 import { EXIT } from '../errors.js';
 import { parseSize } from '../engine/filters.js';
+import { distinctFiles } from '../cli/options.js';
 
 export default class Copy extends BaseCommand {
   static summary = 'Copy every folder of SOURCE into DEST: one-way, additive, resumable, deduplicated by Message-ID.';
@@ -63,6 +64,8 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
   protected async execute(): Promise<CommandOutcome> {
     const parsed = await this.parse(Copy);
     const { args, flags } = mergeJobFile(parsed.flags.config, { flags: Copy.flags, args: ['source', 'dest'] }, parsed);
+    // Before any of them is opened: --report truncates its file, --log-file appends to its own.
+    distinctFiles({ '--checkpoint': flags.checkpoint, '--report': flags.report, '--log-file': flags['log-file'] });
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     if (flags['skip-if-locked']) this.silentErrors.add('CHECKPOINT_LOCKED');
     const cfg = {

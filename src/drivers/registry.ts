@@ -25,6 +25,13 @@ export async function openSource(e: Endpoint, net: NetFactory): Promise<Source> 
   }
 }
 
+/** Only IMAP and Maildir take mail in; said before anything is opened. */
+export function checkSinkKind(e: Endpoint): void {
+  if (e.kind !== 'imap' && e.kind !== 'maildir') {
+    throw new MailferryError('USAGE', `${e.scheme}: cannot be a destination (POP3 only delivers mail)`, { hint: 'use an imap://, imaps:// or maildir: destination' });
+  }
+}
+
 /** `readOnly`: for verify and --dry-run, the sink creates nothing. */
 export async function openSink(e: Endpoint, net: NetFactory, opts: { readOnly?: boolean } = {}): Promise<Sink> {
   switch (e.kind) {
@@ -37,6 +44,7 @@ export async function openSink(e: Endpoint, net: NetFactory, opts: { readOnly?: 
       return MaildirSink.open(e.path, opts);
     }
     default:
-      throw new MailferryError('USAGE', `${e.scheme}: cannot be a destination (POP3 only delivers mail)`, { hint: 'use an imap://, imaps:// or maildir: destination' });
+      checkSinkKind(e);
+      throw new MailferryError('INTERNAL', `no sink for ${e.scheme}:`);
   }
 }

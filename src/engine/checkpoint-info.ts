@@ -1,6 +1,6 @@
 /** `mailferry checkpoint show|reset PATH`: what a checkpoint says, and starting it over. */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
-import { Journal } from '../checkpoint/journal.js';
+import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { Journal, looksLikeCheckpoint } from '../checkpoint/journal.js';
 import { acquireLock } from '../checkpoint/lock.js';
 import { MailferryError } from '../errors.js';
 
@@ -32,18 +32,7 @@ function missing(path: string): MailferryError {
 
 /** The first line must be a mailferry header: reset never deletes a file that is not ours. */
 function assertCheckpoint(path: string): void {
-  const fd = openSync(path, 'r');
-  const buf = Buffer.alloc(4096);
-  const n = readSync(fd, buf, 0, buf.length, 0);
-  closeSync(fd);
-  const first = buf.subarray(0, n).toString('utf8').split('\n')[0];
-  let ok = false;
-  try {
-    ok = (JSON.parse(first) as { t?: string }).t === 'mailferry-checkpoint';
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new MailferryError('BAD_CONFIG', `${path} is not a mailferry checkpoint`, { hint: 'nothing was changed; check the path' });
+  if (!looksLikeCheckpoint(path)) throw new MailferryError('BAD_CONFIG', `${path} is not a mailferry checkpoint`, { hint: 'nothing was changed; check the path' });
 }
 
 function lockHolder(path: string): CheckpointSummary['locked'] {

@@ -12,8 +12,9 @@ import { openSink, openSource } from '../drivers/registry.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { scanDestination } from './dest-scan.js';
+import { checkDeleteSource } from './delete-source.js';
 import { lostDestinations } from './dest-lost.js';
-import { describeEndpoint, parseEndpoint } from './endpoint.js';
+import { checkNotNested, describeEndpoint, parseEndpoint } from './endpoint.js';
 import { filterReason } from './filters.js';
 import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
 import type { CopyJobConfig } from './job.js';
@@ -70,6 +71,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
   const src = parseEndpoint(cfg.source, 'source', cfg.sourceTls);
   const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
   const net = netFactory(cfg, hooks.log);
+  checkNotNested(src, dst);
   const srcDesc = describeEndpoint(src);
   const dstDesc = describeEndpoint(dst);
   // Same path as the real run, computed without creating the state directory.
@@ -81,6 +83,8 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     sink = await openSink(dst, net('dest'), { readOnly: true });
     if (!sink.existingMailbox) throw new MailferryError('USAGE', `--dry-run cannot read a ${dst.scheme}: destination yet`, { hint: 'plan a maildir: or imap: destination' });
     source = await openSource(src, net('source'));
+    // As the copy would refuse it: --delete-source needs a source that can delete (POP3).
+    if (cfg.deleteSource) checkDeleteSource(source);
     const plans = planJob(await source.listMailboxes(), src, dst, cfg);
     // As copy does: a folder whose destination was wiped is planned as if the checkpoint had none of it.
     const lost = new Map((await lostDestinations(sink, plans, state, hooks.log)).map((l) => [l.plan, l.why]));

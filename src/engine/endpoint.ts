@@ -3,7 +3,8 @@
  * Parsing only; connecting is the drivers' business.
  */
 import { homedir } from 'node:os';
-import { resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
 import { MailferryError } from '../errors.js';
 
 export type TlsMode = 'implicit' | 'starttls' | 'none';
@@ -115,3 +116,35 @@ export function describeEndpoint(e: Endpoint): string {
   const f = e.folder ? '/' + e.folder.map(encodeURIComponent).join('/') : '';
   return `${e.scheme}://${encodeURIComponent(e.user)}@${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}${f}`;
 }
+
+/**
+ * What two runs writing into the same place share, however the destination was spelled: a
+ * Maildir's real path (trailing slash, `..` and symbolic links resolved); an IMAP account (user,
+ * host in lower case, port) with the folder prefix of the URL.
+ */
+export function destinationKey(e: Endpoint): string {
+  if (e.kind === 'maildir') {
+    let p = e.path;
+    try {
+      p = realpathSync.native(e.path);
+    } catch {
+      // not there yet: its resolved path
+    }
+    return `maildir:${p}`;
+  }
+  return `${e.kind}://${e.user.toLowerCase()}@${e.host.toLowerCase()}:${e.port}/${(e.folder ?? []).join('/')}`;
+}
+
+/** A Maildir copied into itself, or into a directory inside it (or the other way round), would nest copies run after run. */
+export function checkNotNested(src: Endpoint, dst: Endpoint): void {
+  if (src.kind !== 'maildir' || dst.kind !== 'maildir') return;
+  const a = destinationKey(src).slice('maildir:'.length);
+  const b = destinationKey(dst).slice('maildir:'.length);
+  const inside = (x: string, y: string) => x === y || x.startsWith(y.endsWith(sep) ? y : y + sep);
+  if (inside(a, b) || inside(b, a)) {
+    throw new MailferryError('BAD_CONFIG', a === b ? `the source and the destination are the same Maildir (${a})` : `the destination Maildir ${b} and the source ${a} lie one inside the other`, {
+      hint: 'copy into a directory outside the source Maildir',
+    });
+  }
+}
+

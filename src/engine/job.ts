@@ -3,16 +3,14 @@
  * and replayed, folders planned, the pipeline run, everything closed again.
  */
 import { dirname } from 'node:path';
-import { mkdirSync } from 'node:fs';
-import { MailferryError } from '../errors.js';
 import { Journal } from '../checkpoint/journal.js';
-import { acquireLock } from '../checkpoint/lock.js';
-import { defaultCheckpointPath, jobKey } from '../checkpoint/path.js';
-import { openSink, openSource } from '../drivers/registry.js';
+import { acquireLock, type Lock } from '../checkpoint/lock.js';
+import { defaultCheckpointPath, destinationLockPath, jobKey, makeStateDir } from '../checkpoint/path.js';
+import { checkSinkKind, openSink, openSource } from '../drivers/registry.js';
 import type { Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { copy } from './copy.js';
-import { describeEndpoint, parseEndpoint } from './endpoint.js';
+import { checkNotNested, describeEndpoint, destinationKey, parseEndpoint } from './endpoint.js';
 import type { CopyEvent, CopyResult, Outcome } from './events.js';
 import type { DedupeMode } from './identity.js';
 import { planJob } from './plan.js';
@@ -66,29 +64,33 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
   };
   const net = netFactory({ ...cfg, onThrottle }, hooks.log);
 
+  checkSinkKind(dst);
+  checkNotNested(src, dst);
   const srcDesc = describeEndpoint(src);
   const dstDesc = describeEndpoint(dst);
   const checkpoint = cfg.checkpoint ?? defaultCheckpointPath(srcDesc, dstDesc);
-  try {
-    mkdirSync(dirname(checkpoint), { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw new MailferryError('CHECKPOINT_UNREADABLE', `cannot create the checkpoint directory ${dirname(checkpoint)}: ${(err as Error).message}`);
-  }
-  const lock = acquireLock(checkpoint, (m) => hooks.log.warn({ msg: m }));
+  makeStateDir(dirname(checkpoint), 'the checkpoint directory');
+  const warn = (m: string) => hooks.log.warn({ msg: m });
+  const lock = acquireLock(checkpoint, warn);
   hooks.log.info({ msg: `copy ${srcDesc} → ${dstDesc}`, checkpoint });
+  let destLock: Lock | undefined;
   let source: Source | undefined;
   let sink: Sink | undefined;
   let journal: Journal | undefined;
   try {
+    // One run at a time into a destination, whatever checkpoint it names.
+    destLock = acquireLock(destinationLockPath(destinationKey(dst)), warn, `is copying into ${dstDesc}`);
+    // The source and the plan first: a folder that does not exist, or --delete-source with a
+    // source that cannot delete, fails before a destination or a checkpoint is created.
+    source = await openSource(src, net('source'));
+    if (cfg.deleteSource) checkDeleteSource(source);
+    const mailboxes = await source.listMailboxes();
+    const plans = planJob(mailboxes, src, dst, cfg);
     journal = Journal.open(checkpoint, {
       header: { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc },
       restart: cfg.restart,
     });
     sink = await openSink(dst, net('dest'));
-    source = await openSource(src, net('source'));
-    if (cfg.deleteSource) checkDeleteSource(source);
-    const mailboxes = await source.listMailboxes();
-    const plans = planJob(mailboxes, src, dst, cfg);
     const result = await copy({
       source,
       sink,
@@ -112,6 +114,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     await source?.close().catch(() => {});
     await sink?.close().catch(() => {});
     journal?.close();
+    destLock?.release();
     lock.release();
   }
 }

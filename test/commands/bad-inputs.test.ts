@@ -96,6 +96,16 @@ const cases: Case[] = [
   { name: '--quiet with --verbose', args: [...good(), '--quiet', '--verbose'], code: 2, line: /cannot also be provided/ },
   { name: 'verify with a file as the destination', args: ['verify', srcUrl(), `maildir:${aFile}`, ...tls], code: 3, line: /is not a directory/ },
   { name: 'checkpoint show of nothing', args: ['checkpoint', 'show', join(work, 'none.journal')], code: 3, line: /no checkpoint at/ },
+  { name: '--restart with --checkpoint naming a file that is not a checkpoint', args: good('--restart').map((a) => (a === cp ? aFile : a)), code: 3, line: /a-file is not a mailferry checkpoint: --restart would overwrite it/ },
+  { name: '--checkpoint naming a directory', args: good().map((a) => (a === cp ? md : a)), code: 3, line: /checkpoint .*\/md is a directory/ },
+  { name: '--report and --checkpoint the same file', args: good('--report', cp), code: 2, line: /--checkpoint and --report name the same file/ },
+  { name: '--log-file and --checkpoint the same file', args: good('--log-file', cp), code: 2, line: /--checkpoint and --log-file name the same file/ },
+  { name: 'an unwritable --log-file', args: good('--log-file', join(aFile, 'log')), code: 3, line: /cannot write --log-file .*a-file\/log: / },
+  { name: 'no writable state directory (cron as a system user)', args: ['copy', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Fixtures'], env: { XDG_STATE_HOME: join(aFile, 'state') }, code: 3, line: /cannot create the state directory .*a-file\/state\/mailferry: a file stands in the way \(set XDG_STATE_HOME/ },
+  { name: 'a checkpoint directory that cannot be made', args: good().map((a) => (a === cp ? join(aFile, 'cp.journal') : a)), code: 3, line: /cannot create the checkpoint directory .*a-file/ },
+  { name: 'a Maildir copied into itself', args: ['copy', `maildir:${md}`, `maildir:${md}/`], code: 3, line: /the source and the destination are the same Maildir/ },
+  { name: 'a Maildir copied into a directory inside it', args: ['copy', `maildir:${md}`, `maildir:${md}/backup`], code: 3, line: /lie one inside the other/ },
+  { name: '--dry-run --delete-source with an IMAP source', args: [...good(), '--dry-run', '--delete-source'], code: 2, line: /--delete-source works only with a POP3 source/ },
 ];
 
 describe(`${cases.length} bad inputs: one line, the right exit code, nothing lost`, () => {

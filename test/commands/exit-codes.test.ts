@@ -1,6 +1,8 @@
 // Each exit code of the table, produced by a real situation through the real CLI (130 — interrupted —
 // is produced by SIGINT in test/faults/kill-sweep.test.ts). And help for every command, with examples.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { destinationLockPath } from '../../src/checkpoint/path.js';
+import { destinationKey } from '../../src/engine/endpoint.js';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,6 +63,48 @@ describe('exit codes from real situations', () => {
     const bad = await runCli([...args, '--skip-if-locked'], { env });
     expect(bad.code).toBe(EXIT.locked);
     expect(bad.stderr).toMatch(/^mailferry: error: .*checkpoint/);
+  });
+
+  it('7: another run copies into the same destination under another checkpoint (or another spelling of it)', async () => {
+    const dest = join(work, 'shared-dest');
+    // the lock the other run holds: pid 1 is alive
+    const saved = process.env.XDG_STATE_HOME;
+    process.env.XDG_STATE_HOME = env.XDG_STATE_HOME;
+    const lock = destinationLockPath(destinationKey({ kind: 'maildir', scheme: 'maildir', path: dest })) + '.lock';
+    process.env.XDG_STATE_HOME = saved;
+    writeFileSync(lock, JSON.stringify({ pid: 1, host: hostname(), started: 'then' }) + '\n');
+    try {
+      const r = await runCli(['copy', srcUrl(), `maildir:${dest}/`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'another.j'), '--json'], { env });
+      expect(r.code).toBe(EXIT.locked);
+      expect(envelope(r).error?.message).toMatch(new RegExp(`another mailferry run \\(pid 1 on .*\\) is copying into maildir:${dest}$`));
+      expect(existsSync(dest)).toBe(false);
+    } finally {
+      unlinkSync(lock);
+    }
+    const ok = await runCli(['copy', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'another.j'), '--json'], { env });
+    expect(envelope(ok).status).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('3: a folder that does not exist creates nothing: no destination, no checkpoint', async () => {
+    const dest = join(work, 'never');
+    const r = await runCli(['copy', srcUrl('NoSuchFolder'), `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'never.j'), '--json'], { env });
+    expect(r.code).toBe(EXIT.config);
+    expect(existsSync(dest)).toBe(false);
+    expect(existsSync(join(work, 'never.j'))).toBe(false);
+  });
+
+  it('--restart checks every message against the destination again (one deleted by hand comes back)', async () => {
+    const dest = join(work, 'restart');
+    const args = ['copy', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'restart.j'), '--json'];
+    const first = envelope(await runCli(args, { env }));
+    expect(first.status).toBe(0);
+    const cur = join(dest, '.Fixtures', 'cur');
+    unlinkSync(join(cur, readdirSync(cur)[0]!));
+    expect(envelope(await runCli(args, { env })).result.copied).toBe(0);
+    const again = envelope(await runCli([...args, '--restart'], { env }));
+    expect(again.result.copied).toBe(1);
+    expect(readdirSync(cur)).toHaveLength(first.result.copied);
   });
 
   it('6: verify when something is missing; 0 when not', async () => {

@@ -1,0 +1,25 @@
+// --source-password-command that never answers: stopped at its time limit together with what it
+// started (a grandchild holding the output pipe open once kept the run waiting for good).
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { runPasswordCommand } from '../../src/cli/password-command.js';
+
+const running = (marker: string) => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo')).length;
+
+describe('a password command that never answers', () => {
+  it('is stopped at its time limit with its grandchildren, and says so', async () => {
+    const marker = `${1000 + Math.floor(Math.random() * 8000)}.123`;
+    const t0 = Date.now();
+    // sh runs sleep as its child: killing sh alone left sleep holding stdout open.
+    await expect(runPasswordCommand('source', `sleep ${marker}; echo never`, 400)).rejects.toMatchObject({
+      code: 'MISSING_SECRET',
+      message: '--source-password-command gave no answer within 0.4 s and was stopped',
+    });
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(running(`sleep ${marker}`)).toBe(0);
+  });
+
+  it('a command that answers in time gives its one line', async () => {
+    await expect(runPasswordCommand('dest', 'sleep 0.1; printf "s3cret\\n"', 5000)).resolves.toBe('s3cret');
+  });
+});
