@@ -105,8 +105,16 @@ export abstract class BaseCommand extends Command {
     if (err instanceof MailferryError) return err;
     const o = err as { oclif?: { exit?: number }; message?: string; name?: string };
     if (o?.oclif?.exit === 2 || /Error$/.test(o?.name ?? '') && o?.oclif) {
-      const msg = (o.message ?? 'bad arguments').split('\n').map((s) => s.trim()).filter(Boolean);
-      return new MailferryError('USAGE', msg[0].replace(/^Error:\s*/, ''), { hint: msg.slice(1).join(' ').replace(/^See more help with --help$/, '') || `see: mailferry ${this.id ?? ''} --help` });
+      const msg = (o.message ?? 'bad arguments')
+        .split('\n')
+        .map((s) => s.trim())
+        .filter((s) => s && s !== 'See more help with --help');
+      // oclif opens some messages with a heading ("The following error occurred:", "Missing 1
+      // required arg:"): the heading is dropped or joined to what it introduces, so the one line says it.
+      let first = (msg.shift() ?? 'bad arguments').replace(/^Error:\s*/, '');
+      if (/^The following errors? occurred:$/.test(first) && msg.length) first = msg.shift()!;
+      else if (first.endsWith(':') && msg.length) first = `${first} ${msg.shift()!.replace(/\s{2,}/g, ' — ')}`;
+      return new MailferryError('USAGE', first, { hint: msg.join(' ') || `see: mailferry ${(this.id ?? '').replace(/:/g, ' ')} --help` });
     }
     return toMailferryError(err);
   }

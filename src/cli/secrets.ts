@@ -29,7 +29,9 @@ function readSecretFile(role: Role, file: string, log: Logger): string {
       hint: 'check the path and its permissions',
     });
   }
-  return text.replace(/\r?\n$/, '');
+  const value = text.replace(/\r?\n$/, '');
+  if (!value) throw new MailferryError('MISSING_SECRET', `--${role}-password-file ${file} is empty`, { hint: 'put the password in it, on one line' });
+  return value;
 }
 
 export function secretResolver(role: Role, spec: SecretSpec, log: Logger): () => Promise<string> {
@@ -39,7 +41,10 @@ export function secretResolver(role: Role, spec: SecretSpec, log: Logger): () =>
     let value: string | undefined;
     if (spec.command) value = await runPasswordCommand(role, spec.command);
     else if (spec.file) value = readSecretFile(role, spec.file, log);
-    else if (process.env[envName] !== undefined) value = process.env[envName];
+    else if (process.env[envName] !== undefined) {
+      value = process.env[envName];
+      if (!value) throw new MailferryError('MISSING_SECRET', `${envName} is set but empty`, { hint: `set it to the ${role} ${what}, or unset it` });
+    }
     else if (canPrompt()) value = await promptHidden(`${role === 'source' ? 'Source' : 'Destination'} ${what}: `);
     if (!value) {
       throw new MailferryError('MISSING_SECRET', `no ${what} for the ${role}`, {

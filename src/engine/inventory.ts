@@ -1,4 +1,5 @@
 /** `mailferry folders`: what a store holds, folder by folder — counts, bytes, special-use roles. */
+import { MailferryError } from '../errors.js';
 import { openSource } from '../drivers/registry.js';
 import type { Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
@@ -30,7 +31,18 @@ export async function listFolders(cfg: NetConfig & { endpoint: string }, log: Lo
   let source: Source | undefined;
   try {
     source = await openSource(ep, net('source'));
-    const boxes = await source.listMailboxes();
+    // A folder in the URL: that folder and the ones below it.
+    const want = ep.kind !== 'maildir' && ep.folder?.length ? ep.folder.join('/') : undefined;
+    const all = await source.listMailboxes();
+    const boxes = want
+      ? all.filter((m) => {
+          const n = displayName(m.segments);
+          return n === want || n.startsWith(want + '/') || (want.toUpperCase() === 'INBOX' && n.toUpperCase() === 'INBOX');
+        })
+      : all;
+    if (want && boxes.length === 0 && ep.kind !== 'maildir') {
+      throw new MailferryError('NO_SUCH_MAILBOX', `${describeEndpoint({ ...ep, folder: undefined })} has no folder '${want}'`, { hint: 'leave the folder out of the URL to list them all' });
+    }
     const folders: FolderInfo[] = [];
     for (const m of boxes) {
       const info: FolderInfo = { name: displayName(m.segments), path: m.path, specialUse: m.specialUse ?? null, noselect: !!m.noselect, messages: 0, bytes: 0 };

@@ -38,11 +38,16 @@ export interface NetConfig {
 export function readCa(files: string[]): Array<string | Buffer> | undefined {
   if (files.length === 0) return undefined;
   const own = files.map((f) => {
+    let pem: Buffer;
     try {
-      return readFileSync(f);
+      pem = readFileSync(f);
     } catch (err) {
       throw new MailferryError('BAD_CONFIG', `cannot read --tls-ca ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new MailferryError('BAD_CONFIG', `--tls-ca ${f} holds no PEM certificate`, { hint: 'give the CA certificate as PEM (a file with -----BEGIN CERTIFICATE-----)' });
+    }
+    return pem;
   });
   const extra: Buffer[] = [];
   const extraFile = process.env.NODE_EXTRA_CA_CERTS;
@@ -59,8 +64,14 @@ export function readCa(files: string[]): Array<string | Buffer> | undefined {
 /** NetOptions for one role; CA files are read once, here. */
 export function netFactory(cfg: NetConfig, log: Logger): (role: Role) => (e: NetEndpoint) => NetOptions {
   const ca = readCa(cfg.tlsCa);
-  if (cfg.insecure) log.warn({ msg: 'TLS certificates are NOT verified (--insecure): the connection can be intercepted' });
-  return (role) => (e) => ({
+  // Said once, and only when there is a connection it applies to (not for Maildir to Maildir).
+  let warned = false;
+  const warnInsecure = () => {
+    if (!cfg.insecure || warned) return;
+    warned = true;
+    log.warn({ msg: `TLS certificates are NOT verified (--insecure): the connection can be intercepted${ca ? ' (--tls-ca is then of no use)' : ''}` });
+  };
+  return (role) => (e) => (warnInsecure(), {
     endpoint: e,
     secret: role === 'source' ? cfg.sourceSecret : cfg.destSecret,
     auth: (role === 'source' ? cfg.sourceAuth : cfg.destAuth) ?? 'password',

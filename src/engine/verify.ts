@@ -8,6 +8,7 @@ import { MailferryError } from '../errors.js';
 import { openSink, openSource } from '../drivers/registry.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
+import { existsSync } from 'node:fs';
 import { scanDestination } from './dest-scan.js';
 import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
@@ -105,6 +106,10 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
   let source: Source | undefined;
   let sink: Sink | undefined;
   try {
+    // A Maildir that is not there at all is a wrong path, not a destination missing everything.
+    if (dst.kind === 'maildir' && !existsSync(dst.path)) {
+      throw new MailferryError('NO_SUCH_MAILBOX', `maildir:${dst.path} does not exist`, { hint: 'check the maildir: path (copy creates it; verify only reads)' });
+    }
     sink = await openSink(dst, net('dest'), { readOnly: true });
     if (!sink.existingMailbox) throw new MailferryError('USAGE', `verify cannot read a ${dst.scheme}: destination yet`, { hint: 'verify a maildir: or imap: destination' });
     source = await openSource(src, net('source'));

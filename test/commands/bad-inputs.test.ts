@@ -105,6 +105,15 @@ const cases: Case[] = [
   { name: 'a checkpoint directory that cannot be made', args: good().map((a) => (a === cp ? join(aFile, 'cp.journal') : a)), code: 3, line: /cannot create the checkpoint directory .*a-file/ },
   { name: 'a Maildir copied into itself', args: ['copy', `maildir:${md}`, `maildir:${md}/`], code: 3, line: /the source and the destination are the same Maildir/ },
   { name: 'a Maildir copied into a directory inside it', args: ['copy', `maildir:${md}`, `maildir:${md}/backup`], code: 3, line: /lie one inside the other/ },
+  { name: 'pop3s:// on a plain POP3 port', args: ['copy', `pop3s://${u}@${H}:${P.pop3}`, `maildir:${md}`, '--checkpoint', join(work, 'p3tls.journal')], code: 4, line: /does not speak TLS \(plain POP3 on this port\?\) \(pop3s:\/\/ is for port 995/ },
+  { name: 'a --tls-ca file that is no certificate', args: [...good(), '--tls-ca', aFile], code: 3, line: /--tls-ca .*a-file holds no PEM certificate/ },
+  { name: 'an empty password file', args: [...good(), '--source-password-file', join(work, 'empty.pw')], setup: () => writeFileSync(join(work, 'empty.pw'), '', { mode: 0o600 }), code: 3, line: /--source-password-file .*empty\.pw is empty/ },
+  { name: 'an empty password variable', args: good(), env: { MAILFERRY_SOURCE_PASSWORD: '' }, code: 3, line: /MAILFERRY_SOURCE_PASSWORD is set but empty/ },
+  { name: 'verify against a Maildir path that does not exist', args: ['verify', srcUrl(), `maildir:${join(work, 'no-such-backup')}`, ...tls], code: 3, line: /no-such-backup does not exist \(check the maildir: path/ },
+  { name: 'folders of a folder that does not exist', args: ['folders', srcUrl('NoSuchFolder'), ...tls], code: 3, line: /has no folder 'NoSuchFolder'/ },
+  { name: 'a mistyped command', args: ['cpoy', srcUrl(), `maildir:${md}`], code: 2, line: /unknown command 'cpoy' \(did you mean 'mailferry copy'\?\)/ },
+  { name: 'an oclif heading error (--quiet with --verbose) says the cause', args: [...good(), '-q', '-v'], code: 2, line: /error: --verbose=true cannot also be provided when using --quiet/ },
+  { name: 'a missing argument says which', args: ['checkpoint', 'show'], code: 2, line: /Missing 1 required arg: path — the checkpoint file \(see: mailferry checkpoint show --help\)/ },
   { name: '--dry-run --delete-source with an IMAP source', args: [...good(), '--dry-run', '--delete-source'], code: 2, line: /--delete-source works only with a POP3 source/ },
 ];
 

@@ -221,8 +221,16 @@ function mapSocketError(
       cause: err,
     });
   }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long|unknown protocol/.test(err.message)) {
+    return new MailferryError('TLS_FAILED', `${where} does not speak TLS (plain POP3 on this port?)`, {
+      hint: 'pop3s:// is for port 995; for a plain port (110) use pop3:// (STARTTLS)',
+      cause: err,
+    });
+  }
   if (phase === 'tls' || code.startsWith('ERR_SSL_') || code === 'EPROTO' || /SSL|TLS/.test(err.message)) {
-    return new MailferryError('TLS_FAILED', `TLS handshake with ${where} failed: ${err.message}`, {
+    // OpenSSL's messages run over lines ("80BC…:error:0A00010B:SSL routines:…"): the first, trimmed.
+    const first = err.message.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? code;
+    return new MailferryError('TLS_FAILED', `TLS handshake with ${where} failed: ${first}`, {
       hint: 'check the TLS mode: pop3s on port 995 takes --source-tls implicit, port 110 takes --source-tls starttls',
       cause: err,
     });
