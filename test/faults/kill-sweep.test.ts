@@ -43,8 +43,11 @@ describe('kill -9 sweep: IMAP → Maildir', () => {
     expect(again.status).toBe(0);
     expect(again.result.copied).toBe(0);
     expect(total).toBeGreaterThan(6000);
-    // No stray temp files are left where a reader would look.
+    // No stray temp files are left where a reader would look, nor in tmp/: what the killed runs
+    // left there (created, never renamed) was removed by the runs after them.
     expect(existsSync(join(dest, 'cur'))).toBe(true);
+    const tmps = [join(dest, 'tmp'), ...readdirSync(dest).filter((d) => d.startsWith('.')).map((d) => join(dest, d, 'tmp'))];
+    expect(tmps.flatMap((t) => readdirSync(t))).toEqual([]);
   });
 });
 

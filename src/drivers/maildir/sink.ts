@@ -14,7 +14,7 @@ import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
 import { folderDirName, segmentsOfDirName } from './names.js';
 import { readHeader } from './read-header.js';
-import { uniqueBase, keyOfFileName } from './unique.js';
+import { isLeftoverOfOurs, uniqueBase, keyOfFileName } from './unique.js';
 import { flat } from '../../strings.js';
 import { mapOrdered } from '../../parallel.js';
 
@@ -45,6 +45,44 @@ function ioError(err: unknown, path: string): MailferryError {
   if (code === 'EROFS') return new MailferryError('DEST_IO', `${path} is on a read-only file system`);
   if (code === 'ELOOP') return new MailferryError('DEST_IO', `${path} is a symbolic link: not followed`, { hint: 'a Maildir holds no links; remove it (it could name any file)' });
   return new MailferryError('DEST_IO', `cannot write ${path}: ${(err as Error).message}`);
+}
+
+/** Maildir's rule: a file in tmp/ untouched for 36 hours is abandoned. */
+const TMP_ABANDONED_MS = 36 * 3600 * 1000;
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * What a killed run left in tmp/ (created, never renamed into cur/: no message lives there), and
+ * anything there untouched for 36 hours (the Maildir convention). Best effort: a file that cannot
+ * be removed stays.
+ */
+async function cleanTmp(tmp: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(tmp);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names) {
+    const path = join(tmp, name);
+    try {
+      const st = await fs.lstat(path);
+      if (!st.isFile()) continue;
+      // ctime, not mtime: a file being written has its mtime set to the message's date already.
+      if (isLeftoverOfOurs(name, pidAlive) || now - st.ctimeMs > TMP_ABANDONED_MS) await fs.unlink(path);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
 }
 
 async function mkdirSafe(path: string): Promise<void> {
@@ -275,6 +313,11 @@ export class MaildirSink implements Sink {
     if (!st.isDirectory()) throw ioError(Object.assign(new Error(''), { code: 'ENOTDIR' }), root);
     const sink = new MaildirSink(root);
     await sink.tree.ensure('INBOX');
+    // What killed runs left in the tmp/ of any folder (one directory read each, usually empty).
+    await cleanTmp(join(root, 'tmp'));
+    for (const d of await fs.readdir(root, { withFileTypes: true }).catch(() => [])) {
+      if (d.isDirectory() && d.name.startsWith('.') && d.name !== '.' && d.name !== '..') await cleanTmp(join(root, d.name, 'tmp'));
+    }
     try {
       await fs.access(root, C.W_OK);
     } catch (err) {

@@ -24,3 +24,18 @@ export function keyOfFileName(name: string): string {
   const i = name.indexOf(':');
   return i < 0 ? name : name.slice(0, i);
 }
+
+const OURS = /^\d+\.M\d+P(\d+)Q\d+R[0-9a-f]{8}\.(.*)$/;
+
+/**
+ * A file mailferry left in tmp/ (a run killed between create and rename): one of its names, from
+ * this host, by a process that is no longer running. Such a file was never renamed into cur/, so
+ * no message lives in it.
+ */
+export function isLeftoverOfOurs(name: string, alive: (pid: number) => boolean): boolean {
+  const m = OURS.exec(name);
+  if (!m || m[2] !== HOST) return false;
+  const pid = Number(m[1]);
+  return pid !== process.pid && !alive(pid);
+}
+
