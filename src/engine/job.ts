@@ -80,17 +80,18 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
   try {
     // One run at a time into a destination, whatever checkpoint it names.
     destLock = acquireLock(destinationLockPath(destinationKey(dst)), warn, `is copying into ${dstDesc}`);
-    // The source and the plan first: a folder that does not exist, or --delete-source with a
-    // source that cannot delete, fails before a destination or a checkpoint is created.
+    // The source and the plan first, then the destination: a folder that does not exist,
+    // --delete-source with a source that cannot delete, or a destination that cannot be
+    // written fails before a checkpoint is created.
     source = await openSource(src, net('source'));
     if (cfg.deleteSource) checkDeleteSource(source);
     const mailboxes = await source.listMailboxes();
     const plans = planJob(mailboxes, src, dst, cfg);
+    sink = await openSink(dst, net('dest'));
     journal = Journal.open(checkpoint, {
       header: { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc },
       restart: cfg.restart,
     });
-    sink = await openSink(dst, net('dest'));
     const result = await copy({
       source,
       sink,

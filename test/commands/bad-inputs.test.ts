@@ -2,7 +2,7 @@
 // one clear line on stderr (no stack trace), the documented exit code, and the Maildir filled by
 // a good copy first is byte-for-byte the same afterwards.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +105,18 @@ const cases: Case[] = [
   { name: 'a checkpoint directory that cannot be made', args: good().map((a) => (a === cp ? join(aFile, 'cp.journal') : a)), code: 3, line: /cannot create the checkpoint directory .*a-file/ },
   { name: 'a Maildir copied into itself', args: ['copy', `maildir:${md}`, `maildir:${md}/`], code: 3, line: /the source and the destination are the same Maildir/ },
   { name: 'a Maildir copied into a directory inside it', args: ['copy', `maildir:${md}`, `maildir:${md}/backup`], code: 3, line: /lie one inside the other/ },
+  { name: "a destination under a symbolic link to nothing", args: ['copy', srcUrl(), `maildir:${join(work, 'dangling')}/backup`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'dangling.journal')], setup: () => symlinkSync(join(work, 'no-such-target'), join(work, 'dangling')), code: 3, line: /dangling is a symbolic link to nothing/ },
+  {
+    name: 'a new Maildir deep under a directory that cannot be written',
+    args: ['copy', srcUrl(), `maildir:${immutable}/a/b/c`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'deep.journal')],
+    code: 3,
+    line: /cannot write .*immutable\/a\/b\/c: permission denied/,
+    setup: () => execFileSync('chattr', ['+i', immutable]),
+    cleanup: () => {
+      execFileSync('chattr', ['-i', immutable]);
+      expect(existsSync(join(work, 'deep.journal'))).toBe(false);
+    },
+  },
   { name: 'pop3s:// on a plain POP3 port', args: ['copy', `pop3s://${u}@${H}:${P.pop3}`, `maildir:${md}`, '--checkpoint', join(work, 'p3tls.journal')], code: 4, line: /does not speak TLS \(plain POP3 on this port\?\) \(pop3s:\/\/ is for port 995/ },
   { name: 'a --tls-ca file that is no certificate', args: [...good(), '--tls-ca', aFile], code: 3, line: /--tls-ca .*a-file holds no PEM certificate/ },
   { name: 'an empty password file', args: [...good(), '--source-password-file', join(work, 'empty.pw')], setup: () => writeFileSync(join(work, 'empty.pw'), '', { mode: 0o600 }), code: 3, line: /--source-password-file .*empty\.pw is empty/ },

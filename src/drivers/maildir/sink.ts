@@ -7,7 +7,7 @@
  */
 import { promises as fs, type Dir, constants as C, open as openCb, write as writeCb, futimes as futimesCb, fsync as fsyncCb, close as closeCb } from 'node:fs';
 import { promisify } from 'node:util';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
 import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
@@ -43,6 +43,7 @@ function ioError(err: unknown, path: string): MailferryError {
   if (code === 'ENOTDIR' || code === 'EEXIST') return new MailferryError('DEST_IO', `${path} is not a directory`, { hint: 'a file stands where the Maildir should be; choose another path' });
   if (code === 'ENOSPC') return new MailferryError('DEST_IO', `no space left writing ${path}`, { hint: 'free some space and rerun: what was copied is kept' });
   if (code === 'EROFS') return new MailferryError('DEST_IO', `${path} is on a read-only file system`);
+  if (code === 'ENOENT_LINK') return new MailferryError('DEST_IO', `${path} is a symbolic link to nothing`, { hint: 'fix or remove the link, or choose another path' });
   if (code === 'ELOOP') return new MailferryError('DEST_IO', `${path} is a symbolic link: not followed`, { hint: 'a Maildir holds no links; remove it (it could name any file)' });
   return new MailferryError('DEST_IO', `cannot write ${path}: ${(err as Error).message}`);
 }
@@ -82,6 +83,28 @@ async function cleanTmp(tmp: string): Promise<void> {
     } catch {
       // gone meanwhile, or not ours to remove
     }
+  }
+}
+
+/**
+ * A recursive mkdir that fails says ENOENT even when the cause is a read-only file system or a
+ * directory it may not write: the nearest existing ancestor is asked, so the error names the cause.
+ */
+async function whyNotMade(err: unknown, path: string): Promise<MailferryError> {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== 'ENOENT' && code !== 'EEXIST' && code !== 'ENOTDIR') return ioError(err, path);
+  // The nearest entry that exists, the path itself first.
+  for (let dir = path; ; dir = dirname(dir)) {
+    const st = await fs.lstat(dir).catch(() => null);
+    if (st) {
+      if (st.isSymbolicLink() && !(await fs.stat(dir).catch(() => null))) {
+        return ioError(Object.assign(new Error('a symbolic link to nothing'), { code: 'ENOENT_LINK' }), dir);
+      }
+      if (dir === path) return ioError(err, path);
+      const denied = await fs.access(dir, C.W_OK).then(() => null, (e: unknown) => e);
+      return denied ? ioError(denied, path) : ioError(err, path);
+    }
+    if (dirname(dir) === dir) return ioError(err, path);
   }
 }
 
@@ -307,7 +330,7 @@ export class MaildirSink implements Sink {
     try {
       await fs.mkdir(root, { recursive: true, mode: DIR_MODE });
     } catch (err) {
-      throw ioError(err, root);
+      throw await whyNotMade(err, root);
     }
     const st = await fs.stat(root);
     if (!st.isDirectory()) throw ioError(Object.assign(new Error(''), { code: 'ENOTDIR' }), root);

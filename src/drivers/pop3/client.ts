@@ -1087,9 +1087,12 @@ export class Pop3Client {
         if (batch.length > 0) this.sendMany(batch);
         const n = ns[done]!;
         const st = await this.readStatus(`the TOP ${n} answer`);
-        // A header (TOP n 0) is kept up to MAX_TOP_HEADER; the server is cut off past the message limit.
+        // A header (TOP n 0) is kept up to MAX_TOP_HEADER, the rest dropped; past the larger of the
+        // message limit and 64 MB the server is cut off (a header of a message over a small
+        // --max-message-size is still read: that message is reported, not the session failed).
+        const topCutOff = Math.max(this.maxMessageBytes ?? 0, MAX_LISTING);
         const head = st.ok
-          ? await this.readBody(`message ${n} (TOP)`, lines === 0 ? { limit: MAX_TOP_HEADER, over: 'cut', n, cutOffAt: this.maxMessageBytes ?? MAX_LISTING } : { limit: this.maxMessageBytes, n })
+          ? await this.readBody(`message ${n} (TOP)`, lines === 0 ? { limit: MAX_TOP_HEADER, over: 'cut', n, cutOffAt: topCutOff } : { limit: this.maxMessageBytes, n })
           : null;
         done++;
         await onTop(n, head);
@@ -1099,7 +1102,7 @@ export class Pop3Client {
         try {
           for (let k = done; k < sent; k++) {
             const st = await this.readStatus(`the TOP ${ns[k]!} answer`);
-            if (st.ok) await this.readBody(`message ${ns[k]!} (TOP)`, { discard: true, cutOffAt: this.maxMessageBytes ?? MAX_LISTING });
+            if (st.ok) await this.readBody(`message ${ns[k]!} (TOP)`, { discard: true, cutOffAt: Math.max(this.maxMessageBytes ?? 0, MAX_LISTING) });
           }
         } catch {
           // The connection failed while draining; later commands report it.
