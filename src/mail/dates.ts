@@ -4,7 +4,7 @@
  * header. Dates are parsed strictly as RFC 5322 date-times (with its obsolete forms: two-digit
  * years, zone names); anything else, or a date before 1970 or more than a day ahead, is no date.
  */
-import { headerValue } from './headers.js';
+import { headerBlock, headerValues } from './headers.js';
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 /** RFC 5322 4.3 obsolete zones, in minutes east of UTC. */
@@ -47,12 +47,16 @@ function plausible(d: Date | undefined, now: number): Date | undefined {
  * its last ';'), else the Date: header; undefined when neither holds a plausible date.
  */
 export function arrivalDateOf(header: Buffer, now = Date.now()): Date | undefined {
-  const received = headerValue(header, 'received');
-  if (received !== null) {
+  const v = headerValues(headerBlock(header), ['received', 'date']);
+  return arrivalDate(v.get('received'), v.get('date'), now);
+}
+
+/** The same from the header values already read: the topmost Received: and the Date: header. */
+export function arrivalDate(received: string | undefined, date: string | undefined, now = Date.now()): Date | undefined {
+  if (received !== undefined) {
     const semi = received.lastIndexOf(';');
     const d = semi >= 0 ? plausible(parseMailDate(received.slice(semi + 1)), now) : undefined;
     if (d) return d;
   }
-  const date = headerValue(header, 'date');
-  return date === null ? undefined : plausible(parseMailDate(date), now);
+  return date === undefined ? undefined : plausible(parseMailDate(date), now);
 }

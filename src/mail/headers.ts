@@ -20,6 +20,38 @@ export function hasHeaderEnd(buf: Buffer): boolean {
   return buf.indexOf('\n\n') >= 0 || buf.indexOf('\r\n\r\n') >= 0 || buf[0] === 0x0a || (buf[0] === 0x0d && buf[1] === 0x0a);
 }
 
+/**
+ * The unfolded values of the first header of each name (lower case), in one pass over the block:
+ * for a caller that wants several (the POP3 listing: Message-ID, Received, Date).
+ */
+export function headerValues(block: Buffer, names: readonly string[]): Map<string, string> {
+  const text = block.toString('latin1');
+  const want = new Set(names);
+  const out = new Map<string, string>();
+  let pos = 0;
+  while (pos < text.length && out.size < want.size) {
+    let eol = text.indexOf('\n', pos);
+    if (eol < 0) eol = text.length;
+    const colon = text.indexOf(':', pos);
+    if (colon > pos && colon < eol && text.charCodeAt(pos) !== 0x20 && text.charCodeAt(pos) !== 0x09) {
+      const name = text.slice(pos, colon).toLowerCase();
+      if (want.has(name) && !out.has(name)) {
+        let value = text.slice(colon + 1, eol);
+        let next = eol + 1;
+        while (next < text.length && (text[next] === ' ' || text[next] === '\t')) {
+          let e = text.indexOf('\n', next);
+          if (e < 0) e = text.length;
+          value += ' ' + text.slice(next, e);
+          next = e + 1;
+        }
+        out.set(name, value.replace(/\r/g, '').trim());
+      }
+    }
+    pos = eol + 1;
+  }
+  return out;
+}
+
 /** The unfolded value of the first header named `name` (case-insensitive), or null. */
 export function headerValue(block: Buffer, name: string): string | null {
   const text = block.toString('latin1');

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { headerBlock, headerValue, messageIdOf, normalizeMessageId } from '../../src/mail/headers.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { headerBlock, headerValue, headerValues, messageIdOf, normalizeMessageId } from '../../src/mail/headers.js';
 import { contentIdentity, identityBeforeBody, identityOfBody } from '../../src/engine/identity.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -28,6 +31,20 @@ describe('header block and Message-ID', () => {
   });
   it('keeps 8-bit header bytes without corrupting them', () => {
     expect(messageIdOf(b('Subject: \xe9t\xe9\nMessage-ID: <\xe9@x>\n\n'))).toBe('<\xe9@x>');
+  });
+});
+
+describe('headerValues: several headers in one pass', () => {
+  it('gives what headerValue gives, name by name, on every fixture message', () => {
+    const dir = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/messages');
+    const names = ['message-id', 'received', 'date', 'subject', 'from', 'x-missing'];
+    for (const f of readdirSync(dir)) {
+      const block = headerBlock(readFileSync(join(dir, f)));
+      const v = headerValues(block, names);
+      for (const n of names) expect(v.get(n) ?? null, `${f} ${n}`).toBe(headerValue(block, n));
+    }
+    const folded = Buffer.from('Received: from a\r\n\tby b; Thu, 05 Sep 2024 08:00:01 +0200\r\nReceived: second\r\nMESSAGE-ID: <X@Y>\r\n\r\nMessage-ID: <body@z>\r\n');
+    expect(Object.fromEntries(headerValues(headerBlock(folded), ['received', 'message-id']))).toEqual({ received: 'from a \tby b; Thu, 05 Sep 2024 08:00:01 +0200', 'message-id': '<X@Y>' });
   });
 });
 

@@ -17,8 +17,8 @@
  * the topmost Received: header (the provider's delivery), else Date: (mail/dates.ts).
  */
 import { MailferryError } from '../../errors.js';
-import { messageIdOf } from '../../mail/headers.js';
-import { arrivalDateOf } from '../../mail/dates.js';
+import { headerBlock, headerValues, normalizeMessageId } from '../../mail/headers.js';
+import { arrivalDate } from '../../mail/dates.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { Pop3Client } from './client.js';
@@ -138,15 +138,18 @@ export class Pop3Source implements Source {
     refs.sort((a, b) => a.seq - b.seq);
     const wanted = refs.filter((r) => !opts.known?.has(r.key));
     const byN = new Map(wanted.map((r) => [r.seq, r]));
+    const now = Date.now();
     await s.client.topMany(
       wanted.map((r) => r.seq),
       0,
       (n, head) => {
         const ref = byN.get(n);
         if (ref && head) {
-          ref.messageId = messageIdOf(head);
+          // One pass over the header for the three it needs.
+          const v = headerValues(headerBlock(head), ['message-id', 'received', 'date']);
+          ref.messageId = normalizeMessageId(v.get('message-id') ?? null);
           // POP3 has no INTERNALDATE: the provider's delivery date from the header stands for it.
-          ref.internalDate = arrivalDateOf(head);
+          ref.internalDate = arrivalDate(v.get('received'), v.get('date'), now);
         }
       },
     );
