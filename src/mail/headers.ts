@@ -54,27 +54,8 @@ export function headerValues(block: Buffer, names: readonly string[]): Map<strin
 
 /** The unfolded value of the first header named `name` (case-insensitive), or null. */
 export function headerValue(block: Buffer, name: string): string | null {
-  const text = block.toString('latin1');
-  const want = name.toLowerCase() + ':';
-  let pos = 0;
-  while (pos < text.length) {
-    let eol = text.indexOf('\n', pos);
-    if (eol < 0) eol = text.length;
-    const line = text.slice(pos, eol);
-    if (line.slice(0, want.length).toLowerCase() === want) {
-      let value = line.slice(want.length);
-      let next = eol + 1;
-      while (next < text.length && (text[next] === ' ' || text[next] === '\t')) {
-        let e = text.indexOf('\n', next);
-        if (e < 0) e = text.length;
-        value += ' ' + text.slice(next, e);
-        next = e + 1;
-      }
-      return value.replace(/\r/g, '').trim();
-    }
-    pos = eol + 1;
-  }
-  return null;
+  const key = name.toLowerCase();
+  return headerValues(block, [key]).get(key) ?? null;
 }
 
 /** Longest Message-ID kept (RFC 5322's line limit); a longer one counts as none. */
