@@ -38,12 +38,14 @@ export function renderPlan(r: DryRunResult): string[] {
 export function renderVerify(r: VerifyResult, limit = 50): string[] {
   const lines: string[] = [];
   for (const f of r.folders) {
-    lines.push(`${f.folder} → ${f.dest}: ${f.source} in source, ${f.destination} in destination, ${f.missing} missing, ${f.extra} extra${f.filtered ? `, ${f.filtered} filtered out` : ''}${f.exists ? '' : ' (destination folder does not exist)'}`);
+    lines.push(`${f.folder} → ${f.dest}: ${f.source} in source, ${f.destination} in destination, ${f.missing} missing, ${f.extra} extra${f.duplicates ? `, ${f.duplicates} duplicate${f.duplicates === 1 ? '' : 's'}` : ''}${f.filtered ? `, ${f.filtered} filtered out` : ''}${f.exists ? '' : ' (destination folder does not exist)'}`);
   }
   for (const m of r.missingList.slice(0, limit)) lines.push(`missing: ${m.folder} #${m.key} ${m.messageId ?? m.identity}`);
   if (r.missingList.length > limit) lines.push(`… and ${r.missingList.length - limit} more missing (see --json)`);
   for (const m of r.extraList.slice(0, limit)) lines.push(`extra: ${m.folder} ${m.key} ${m.messageId ?? m.identity}`);
   if (r.extraList.length > limit) lines.push(`… and ${r.extraList.length - limit} more extra (see --json)`);
+  for (const m of r.duplicateList.slice(0, limit)) lines.push(`duplicate: ${m.folder} ${m.key} ${m.messageId ?? m.identity}`);
+  if (r.duplicateList.length > limit) lines.push(`… and ${r.duplicateList.length - limit} more duplicates (see --json)`);
   lines.push(r.verdict);
   return lines;
 }

@@ -45,6 +45,8 @@ export interface VerifyFolder {
   filtered: number;
   missing: number;
   extra: number;
+  /** Further copies of a source message the destination folder already holds once (stored twice). */
+  duplicates: number;
 }
 
 export interface VerifyResult {
@@ -54,9 +56,12 @@ export interface VerifyResult {
   messages: number;
   missing: number;
   extra: number;
+  /** Destination messages that are a second (third, …) copy of one source message. */
+  duplicates: number;
   folders: VerifyFolder[];
   missingList: VerifyItem[];
   extraList: VerifyItem[];
+  duplicateList: VerifyItem[];
   verdict: string;
 }
 
@@ -123,6 +128,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     const folders: VerifyFolder[] = [];
     const missingList: VerifyItem[] = [];
     const extraList: VerifyItem[] = [];
+    const duplicateList: VerifyItem[] = [];
     for (const [destName, group] of groups) {
       if (hooks.signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
       const want = new Map<Identity, { ref: MessageRef; folder: string }>();
@@ -142,11 +148,15 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
       let destCount = 0;
       // As copy names it: the folder it found (a role may lead elsewhere than the source's name).
       const shown = box !== null ? (sink.displayName?.(box) ?? destName) : destName;
-      const row: VerifyFolder = { folder: group.map((p) => p.name).join(', '), dest: shown, exists: box !== null, source: count, destination: 0, filtered, missing: 0, extra: 0 };
+      const row: VerifyFolder = { folder: group.map((p) => p.name).join(', '), dest: shown, exists: box !== null, source: count, destination: 0, filtered, missing: 0, extra: 0, duplicates: 0 };
       if (box !== null) {
         for await (const e of scanDestination(sink, box, cfg.dedupe)) {
           destCount++;
           if (!e.identity) continue;
+          if (have.has(e.identity) && want.has(e.identity)) {
+            row.duplicates++;
+            duplicateList.push({ folder: shown, key: e.key, messageId: e.messageId ?? null, identity: e.identity });
+          }
           have.add(e.identity);
           if (!want.has(e.identity) && !outOfScope.has(e.identity)) {
             row.extra++;
@@ -165,12 +175,15 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     const messages = folders.reduce((n, f) => n + f.source, 0);
     const missing = missingList.length;
     const extra = extraList.length;
-    const extraText = extra > 0 ? ` (the destination also holds ${extra} message${extra === 1 ? '' : 's'} not in the source)` : '';
+    const duplicates = duplicateList.length;
+    const extraText =
+      (extra > 0 ? ` (the destination also holds ${extra} message${extra === 1 ? '' : 's'} not in the source)` : '') +
+      (duplicates > 0 ? ` (and ${duplicates} second cop${duplicates === 1 ? 'y' : 'ies'} of source messages it holds already)` : '');
     const verdict =
       missing === 0
         ? `verify: all ${messages} messages of the source are in the destination${extraText}`
         : `verify: ${missing} of ${messages} messages of the source are missing from the destination${extraText}`;
-    return { source: describeEndpoint(src), dest: describeEndpoint(dst), ok: missing === 0, messages, missing, extra, folders, missingList, extraList, verdict };
+    return { source: describeEndpoint(src), dest: describeEndpoint(dst), ok: missing === 0, messages, missing, extra, duplicates, folders, missingList, extraList, duplicateList, verdict };
   } finally {
     await source?.close().catch(() => {});
     await sink?.close().catch(() => {});

@@ -153,9 +153,9 @@ describe('copy --dry-run, verify, checkpoint', () => {
     const r = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--json'], { env });
     const out = envelope(r);
     expect(out.status, r.stderr).toBe(0);
-    expect(Object.keys(out.result).sort()).toEqual(['dest', 'extra', 'extraList', 'folders', 'messages', 'missing', 'missingList', 'ok', 'source', 'verdict']);
+    expect(Object.keys(out.result).sort()).toEqual(['dest', 'duplicateList', 'duplicates', 'extra', 'extraList', 'folders', 'messages', 'missing', 'missingList', 'ok', 'source', 'verdict']);
     expect(out.result).toMatchObject({ ok: true, messages: fixtures.length, missing: 0, extra: 0 });
-    expect(out.result.folders[0]).toEqual({ folder: 'Fixtures', dest: 'Fixtures', exists: true, source: fixtures.length, destination: expectedCopies, filtered: 0, missing: 0, extra: 0 });
+    expect(out.result.folders[0]).toEqual({ folder: 'Fixtures', dest: 'Fixtures', exists: true, source: fixtures.length, destination: expectedCopies, filtered: 0, missing: 0, extra: 0, duplicates: 0 });
     expect(out.result.verdict).toBe(`verify: all ${fixtures.length} messages of the source are in the destination`);
     const human = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures'], { env });
     expect(human.code).toBe(0);
@@ -185,6 +185,29 @@ describe('copy --dry-run, verify, checkpoint', () => {
     const again = await runCli([...base(), '--json'], { env });
     expect(envelope(again).result.copied, again.stderr).toBe(1);
     expect((await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures'], { env })).code).toBe(0);
+  });
+
+  it('verify names a message stored twice (a second copy of a source message) without failing', async () => {
+    const cur = join(dest, '.Fixtures', 'cur');
+    // a copied message (not the one the test before added by hand)
+    const one = readdirSync(cur).find((f) => !f.startsWith('1700000000.') && /^message-id:/im.test(readFileSync(join(cur, f), 'latin1').split('\n\n')[0]))!;
+    const extraBefore = envelope(await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--json'], { env })).result.extra;
+    const copyName = '1700000001.M2P2.test:2,S';
+    writeFileSync(join(cur, copyName), readFileSync(join(cur, one)));
+    try {
+      const r = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--json'], { env });
+      const out = envelope(r);
+      expect(out.status, r.stderr).toBe(0);
+      expect(out.result).toMatchObject({ ok: true, missing: 0, extra: extraBefore, duplicates: 1 });
+      expect(out.result.duplicateList).toHaveLength(1);
+      expect(out.result.verdict).toMatch(/\(and 1 second copy of source messages it holds already\)$/);
+      const human = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures'], { env });
+      expect(human.stdout).toMatch(new RegExp(`, 0 missing, ${extraBefore} extra, 1 duplicate`));
+      // whichever of the two the scan meets second
+      expect(human.stdout).toMatch(/^duplicate: Fixtures \S+ <[^>]+>$/m);
+    } finally {
+      unlinkSync(join(cur, copyName));
+    }
   });
 
   it('checkpoint show --json describes the job; reset removes it; a missing one is exit 3', async () => {
