@@ -56,7 +56,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     retries: Flags.integer({ description: 'retries of a batch (and reconnects of a control connection) after a transient network failure or throttling', default: 5, min: 0 }),
     'max-message-size': Flags.string({ description: 'largest message to copy (e.g. 256M); larger ones are not fetched and are reported as failed', default: '256M', helpValue: 'SIZE' }),
     report: Flags.string({ description: 'write one NDJSON line per message outcome to FILE', helpValue: 'FILE' }),
-    'skip-if-locked': Flags.boolean({ description: 'when another run holds the checkpoint, exit 7 without printing anything (cron: no mail for an overlap; --log-file records it)', default: false }),
+    'skip-if-locked': Flags.boolean({ description: 'when another run holds the checkpoint or is copying into DEST, exit 7 without printing anything (cron: no mail for an overlap; --log-file records it)', default: false }),
     'delete-source': Flags.boolean({ description: 'POP3 source: delete each message once its copy is durable in DEST (default: mail stays on the server)', default: false }),
     ...outputFlags,
   };
