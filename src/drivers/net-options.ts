@@ -1,5 +1,6 @@
 /** Options shared by the network drivers (IMAP, POP3). */
 import type { NetEndpoint } from '../engine/endpoint.js';
+import type { SecureContext } from 'node:tls';
 import type { Logger } from '../log.js';
 
 export interface NetOptions {
@@ -7,8 +8,8 @@ export interface NetOptions {
   /** Returns the password (or bearer token); called on every (re)connect. */
   secret: () => Promise<string>;
   auth: 'password' | 'xoauth2';
-  /** Extra trusted CA certificates (PEM). */
-  ca?: Array<string | Buffer>;
+  /** --tls-ca: Node's CAs and the user's, one context for every connection of the run. */
+  tlsContext?: SecureContext;
   /** Skip certificate verification. */
   insecure: boolean;
   /** Ask for COMPRESS=DEFLATE (IMAP). Off by default: it costs CPU on fast links. */

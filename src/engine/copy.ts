@@ -409,8 +409,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     if (fstate.end && fstate.end.uv === st.validity && st.next !== undefined) {
       if (st.next === fstate.end.next) {
         run.result.unchanged = true;
-        // Named as a copy names it (IMAP: from the listing the sink holds; Maildir: one stat).
-        const there = await p.sink.existingMailbox?.(run.plan.destSegments, run.plan.source.specialUse);
+        // Named as a copy names it: the folder the destination check found (a folder with an
+        // end record has done messages, so it was looked at).
+        const there = foundDest.get(run.plan);
         if (there) run.result.dest = p.sink.displayName?.(there) ?? there;
         return;
       }
@@ -494,6 +495,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
    * the index of the folders in progress, not of every folder copied so far. Should a later folder
    * land there after all, its index is read again from the destination.
    */
+  /** Destination folders found by the check before the copy (lostDestinations). */
+  let foundDest = new Map<FolderPlan, string>();
+
   const releaseIndex = (run: FolderRun, later: FolderPlan[]) => {
     const dest = run.dest;
     if (dest === undefined) return;
@@ -505,7 +509,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   try {
     // Durable before anything is stored: a crash after the first new copy must not leave a
     // destination that is no longer empty next to a checkpoint that still has the folder done.
-    const lost = await lostDestinations(p.sink, p.plans, j.state, p.log);
+    const { lost, found } = await lostDestinations(p.sink, p.plans, j.state, p.log);
+    foundDest = found;
     const lostWhy = new Map(lost.map((l) => [l.plan, l.why]));
     for (const l of lost) {
       p.log.warn({ msg: describeLost(l) });

@@ -25,33 +25,44 @@ export interface LostDestination {
   done: number;
 }
 
-export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[], state: CheckpointState, log: Logger): Promise<LostDestination[]> {
-  if (!sink.existingMailbox || !sink.isEmpty) return [];
+export interface DestinationLook {
+  lost: LostDestination[];
+  /** The sink's name of each looked-at destination folder that exists (a run names them from here). */
+  found: Map<FolderPlan, string>;
+}
+
+export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[], state: CheckpointState, log: Logger): Promise<DestinationLook> {
   const lost: LostDestination[] = [];
-  /** Destination name (or the plan's segments when missing) → its state, asked once. */
-  const seen = new Map<string, Promise<{ dest?: string; why?: 'missing' | 'empty' }>>();
+  const found = new Map<FolderPlan, string>();
+  if (!sink.existingMailbox || !sink.isEmpty) return { lost, found };
+  // Each destination asked once: folders merged into one share the answers.
+  const names = new Map<string, Promise<string | null>>();
+  const empties = new Map<string, Promise<boolean>>();
   for (const plan of plans) {
-    const done = state.folders.get(plan.source.path)?.done.size ?? 0;
-    if (done === 0) continue;
+    const f = state.folders.get(plan.source.path);
+    const done = f?.done.size ?? 0;
+    // A folder the checkpoint knows nothing of has nothing to lose (and no name to report unchanged).
+    if (done === 0 && !f?.end) continue;
     const memo = `${plan.source.specialUse ?? ''}\0${plan.destSegments.join('\0')}`;
-    let look = seen.get(memo);
-    if (!look) {
-      look = (async () => {
-        const dest = await sink.existingMailbox!(plan.destSegments, plan.source.specialUse);
-        if (dest === null) return { why: 'missing' as const };
-        return (await sink.isEmpty!(dest)) ? { dest, why: 'empty' as const } : { dest };
-      })();
-      seen.set(memo, look);
-    }
     try {
-      const { dest, why } = await look;
-      if (why) lost.push({ plan, dest, why, done });
+      let name = names.get(memo);
+      if (!name) names.set(memo, (name = sink.existingMailbox(plan.destSegments, plan.source.specialUse)));
+      const dest = await name;
+      if (dest !== null) found.set(plan, dest);
+      if (done === 0) continue;
+      if (dest === null) {
+        lost.push({ plan, why: 'missing', done });
+        continue;
+      }
+      let empty = empties.get(dest);
+      if (!empty) empties.set(dest, (empty = sink.isEmpty(dest)));
+      if (await empty) lost.push({ plan, dest, why: 'empty', done });
     } catch (err) {
       // Not known to be lost: the folder's copy meets the same failure and reports it.
       log.debug({ msg: `${plan.name}: could not look at the destination folder: ${toMailferryError(err).message}` });
     }
   }
-  return lost;
+  return { lost, found };
 }
 
 export function describeLost(l: LostDestination): string {

@@ -87,7 +87,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     if (cfg.deleteSource) checkDeleteSource(source);
     const plans = planJob(await source.listMailboxes(), src, dst, cfg);
     // As copy does: a folder whose destination was wiped is planned as if the checkpoint had none of it.
-    const lost = new Map((await lostDestinations(sink, plans, state, hooks.log)).map((l) => [l.plan, l.why]));
+    const lost = new Map((await lostDestinations(sink, plans, state, hooks.log)).lost.map((l) => [l.plan, l.why]));
     const maxBytes = Math.min(cfg.maxMessageBytes ?? Infinity, sink.caps.maxMessageBytes ?? Infinity);
     const indexes = new Map<string, Set<Identity>>();
     const folders: DryRunFolder[] = [];
@@ -96,12 +96,12 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       const destName = displayName(plan.destSegments);
       const existing = await sink.existingMailbox(plan.destSegments, plan.source.specialUse);
       const row: DryRunFolder = { folder: plan.name, dest: existing !== null ? (sink.displayName?.(existing) ?? destName) : destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0 };
-      const why = lost.get(plan);
-      if (why) row.destLost = why;
+      const destLost = lost.get(plan);
+      if (destLost) row.destLost = destLost;
       folders.push(row);
       const skip = (why: string) => (row.skip[why] = (row.skip[why] ?? 0) + 1);
       const st = await source.status(box);
-      const fstate = why ? undefined : state.folders.get(box);
+      const fstate = destLost ? undefined : state.folders.get(box);
       const sameValidity = fstate?.validity === st.validity;
       if (sameValidity && fstate?.end && fstate.end.uv === st.validity && st.next !== undefined && st.next === fstate.end.next) {
         row.unchanged = true;

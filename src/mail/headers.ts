@@ -26,26 +26,24 @@ export function hasHeaderEnd(buf: Buffer): boolean {
  */
 export function headerValues(block: Buffer, names: readonly string[]): Map<string, string> {
   const text = block.toString('latin1');
-  const want = new Set(names);
   const out = new Map<string, string>();
   let pos = 0;
-  while (pos < text.length && out.size < want.size) {
+  while (pos < text.length && out.size < names.length) {
     let eol = text.indexOf('\n', pos);
     if (eol < 0) eol = text.length;
-    const colon = text.indexOf(':', pos);
-    if (colon > pos && colon < eol && text.charCodeAt(pos) !== 0x20 && text.charCodeAt(pos) !== 0x09) {
-      const name = text.slice(pos, colon).toLowerCase();
-      if (want.has(name) && !out.has(name)) {
-        let value = text.slice(colon + 1, eol);
-        let next = eol + 1;
-        while (next < text.length && (text[next] === ' ' || text[next] === '\t')) {
-          let e = text.indexOf('\n', next);
-          if (e < 0) e = text.length;
-          value += ' ' + text.slice(next, e);
-          next = e + 1;
-        }
-        out.set(name, value.replace(/\r/g, '').trim());
+    // Each wanted name is compared at the line's start (a search for the line's colon could run
+    // far past it: a header of lines without one would cost the square of its length).
+    const name = names.find((n) => pos + n.length < eol && !out.has(n) && text.charCodeAt(pos + n.length) === 0x3a && text.slice(pos, pos + n.length).toLowerCase() === n);
+    if (name !== undefined) {
+      let value = text.slice(pos + name.length + 1, eol);
+      let next = eol + 1;
+      while (next < text.length && (text[next] === ' ' || text[next] === '\t')) {
+        let e = text.indexOf('\n', next);
+        if (e < 0) e = text.length;
+        value += ' ' + text.slice(next, e);
+        next = e + 1;
       }
+      out.set(name, value.replace(/\r/g, '').trim());
     }
     pos = eol + 1;
   }

@@ -184,7 +184,7 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
     auth: o.auth === 'xoauth2' ? { user: ep.user, accessToken: secret } : { user: ep.user, pass: secret },
     tls: {
       rejectUnauthorized: !o.insecure,
-      ...(o.ca ? { ca: o.ca } : {}),
+      ...(o.tlsContext ? { secureContext: o.tlsContext } : {}),
       ...(isIP(ep.host) ? {} : { servername: ep.host }),
     },
     logger: {

@@ -44,6 +44,8 @@ export interface Pop3ConnectOptions {
   servername?: string;
   /** Extra trusted CA certificates (PEM). */
   ca?: Array<string | Buffer>;
+  /** A TLS context with the CAs to trust (takes the place of `ca`). */
+  secureContext?: tls.SecureContext;
   rejectUnauthorized: boolean;
   /** Connect (incl. TLS handshake), greeting and idle-read timeout in ms. Default 30000. */
   timeoutMs?: number;
@@ -314,6 +316,7 @@ function openSocket(o: Pop3ConnectOptions, timeoutMs: number): Promise<net.Socke
         port: o.port,
         servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
         ca: o.ca,
+        secureContext: o.secureContext,
         rejectUnauthorized: o.rejectUnauthorized,
       })
     : net.connect({ host: o.host, port: o.port });
@@ -598,7 +601,7 @@ export class Pop3Client {
 
   /** A listing (UIDL, LIST) of at most MAX_LISTING bytes; more is a server to cut off. */
   private readListing(what: string): Promise<Buffer> {
-    return this.readBody(what, { limit: MAX_LISTING, cutOffAt: MAX_LISTING });
+    return this.readBody(what, { cutOffAt: MAX_LISTING });
   }
 
   private tooLarge(n: number, size: string): MailferryError {
@@ -690,6 +693,7 @@ export class Pop3Client {
       host: o.host,
       servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
       ca: o.ca,
+      secureContext: o.secureContext,
       rejectUnauthorized: o.rejectUnauthorized,
     });
     return whenReady(

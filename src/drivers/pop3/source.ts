@@ -61,7 +61,7 @@ export class Pop3Source implements Source {
       host: ep.host,
       port: ep.port,
       tls: ep.tls,
-      ca: this.o.ca,
+      secureContext: this.o.tlsContext,
       rejectUnauthorized: !this.o.insecure,
       timeoutMs: this.o.timeoutMs,
       maxMessageBytes: this.o.maxMessageBytes,
