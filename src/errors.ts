@@ -116,6 +116,28 @@ export function exitCodeOf(code: ErrorCode): ExitCode {
   return EXIT_OF[code];
 }
 
+/** Why a file operation failed, in a few words (for a one-line error), from its errno code. */
+export function fileErrorReason(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOENT':
+      return 'no such directory';
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return 'a file stands in the way';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'ENOSPC':
+      return 'no space left';
+    default:
+      return (err as Error).message;
+  }
+}
+
 /** Wrap anything thrown into a MailferryError; unknown errors are bugs (exit 1). */
 export function toMailferryError(err: unknown): MailferryError {
   if (err instanceof MailferryError) return err;

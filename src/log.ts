@@ -4,7 +4,7 @@
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
 import { printable } from './strings.js';
-import { MailferryError } from './errors.js';
+import { fileErrorReason, MailferryError } from './errors.js';
 
 export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
@@ -57,6 +57,11 @@ export function redact(text: string): string {
     out = s.length >= 6 ? out.split(s).join('***') : out.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRe(s)}(?![A-Za-z0-9])`, 'g'), '***');
   }
   return out;
+}
+
+/** A line for a terminal: secrets masked, a server's control characters shown as \xNN. */
+export function forTerminal(text: string): string {
+  return printable(redact(text));
 }
 
 export interface LogOptions {
@@ -114,7 +119,7 @@ class SinkLogger implements Logger {
     if (n >= this.out.stderrMin) {
       const { msg, ...rest } = rec;
       const extra = Object.keys(rest).length ? ' ' + safeJson(rest) : '';
-      process.stderr.write(printable(redact(`mailferry: ${level === 'info' ? '' : level + ': '}${String(msg ?? '')}${extra}`)) + '\n');
+      process.stderr.write(forTerminal(`mailferry: ${level === 'info' ? '' : level + ': '}${String(msg ?? '')}${extra}`) + '\n');
     }
     if (this.out.fd !== undefined && n >= this.out.fileMin) {
       writeSync(this.out.fd, safeJson({ time: new Date().toISOString(), level, ...rec }) + '\n');
@@ -142,9 +147,7 @@ export function createLogger(opts: LogOptions): Logger {
     try {
       out.fd = openSync(opts.file, 'a', 0o600);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : code === 'EISDIR' ? 'it is a directory' : code === 'EROFS' ? 'read-only file system' : (err as Error).message;
-      throw new MailferryError('BAD_CONFIG', `cannot write --log-file ${opts.file}: ${why}`, { hint: 'choose a log file in a directory you can write to' });
+      throw new MailferryError('BAD_CONFIG', `cannot write --log-file ${opts.file}: ${fileErrorReason(err)}`, { hint: 'choose a log file in a directory you can write to' });
     }
     openFds.push(out.fd);
   }

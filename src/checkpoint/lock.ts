@@ -6,7 +6,8 @@
  */
 import { openSync, writeSync, closeSync, readFileSync, unlinkSync, renameSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { MailferryError } from '../errors.js';
+import { fileErrorReason, MailferryError } from '../errors.js';
+import { bootId, pidAlive, procStat } from '../proc.js';
 
 export interface LockInfo {
   pid: number;
@@ -18,29 +19,14 @@ export interface LockInfo {
   start?: string;
 }
 
-function bootId(): string | undefined {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A process's start time (Linux), which tells it apart from a later process with the same pid. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid …": comm may hold spaces and parentheses; fields follow the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+const startTime = (pid: number): string | undefined => procStat(pid)?.[19];
 
 /** The lock's owner is running: its pid is alive and, where the lock says, the same boot and process. */
 function ownerAlive(holder: LockInfo): boolean {
-  if (!alive(holder.pid)) return false;
-  if (holder.boot !== undefined && bootId() !== undefined && holder.boot !== bootId()) return false;
+  if (!pidAlive(holder.pid)) return false;
+  const boot = bootId();
+  if (holder.boot !== undefined && boot !== undefined && holder.boot !== boot) return false;
   if (holder.start !== undefined) {
     const now = startTime(holder.pid);
     if (now !== undefined && now !== holder.start) return false;
@@ -53,14 +39,6 @@ export interface Lock {
   release(): void;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function readLock(path: string): LockInfo | null {
   try {
@@ -96,8 +74,7 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void,
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new MailferryError('BAD_CONFIG', `cannot create the lock ${path}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : (err as Error).message}`, {
+        throw new MailferryError('BAD_CONFIG', `cannot create the lock ${path}: ${fileErrorReason(err)}`, {
           hint: 'choose a --checkpoint path in a directory you can write to',
         });
       }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { MailferryError } from '../errors.js';
+import { fileErrorReason, MailferryError } from '../errors.js';
 
 export function stateDir(): string {
   const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
@@ -19,9 +19,7 @@ export function makeStateDir(dir: string, what = 'the state directory'): string 
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a file stands in the way' : (err as Error).message;
-    throw new MailferryError('BAD_CONFIG', `cannot create ${what} ${dir}: ${why}`, {
+    throw new MailferryError('BAD_CONFIG', `cannot create ${what} ${dir}: ${fileErrorReason(err)}`, {
       hint: 'set XDG_STATE_HOME (or HOME) to a writable directory, or give --checkpoint PATH',
     });
   }

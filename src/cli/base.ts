@@ -4,8 +4,7 @@
  */
 import { Command } from '@oclif/core';
 import { EXIT, MailferryError, toMailferryError } from '../errors.js';
-import { closeLogs, createLogger, redact, safeJson, type Logger } from '../log.js';
-import { printable } from '../strings.js';
+import { closeLogs, createLogger, forTerminal, redact, safeJson, type Logger } from '../log.js';
 
 export interface OutputSettings {
   json: boolean;
@@ -68,7 +67,7 @@ export abstract class BaseCommand extends Command {
       if (this.wantsJson()) {
         process.stdout.write(safeJson({ status: out.exitCode, result: out.result, warnings: this.warnings }) + '\n');
       } else if (!this.output.quiet || out.exitCode !== EXIT.ok) {
-        for (const line of out.human) process.stdout.write(printable(redact(line)) + '\n');
+        for (const line of out.human) process.stdout.write(forTerminal(line) + '\n');
       }
       process.exitCode = out.exitCode;
       this.logger.info({ msg: `finished: exit ${out.exitCode}`, exit: out.exitCode });
@@ -90,10 +89,10 @@ export abstract class BaseCommand extends Command {
     const status = e.exitCode;
     if (this.wantsJson()) {
       process.stdout.write(
-        JSON.stringify({ status, error: { code: e.code, message: redact(e.message), hint: e.hint }, warnings: this.warnings }) + '\n',
+        safeJson({ status, error: { code: e.code, message: e.message, hint: e.hint }, warnings: this.warnings }) + '\n',
       );
     } else if (!this.silentErrors.has(e.code)) {
-      process.stderr.write(printable(redact(`mailferry: error: ${e.oneLine()}`)) + '\n');
+      process.stderr.write(forTerminal(`mailferry: error: ${e.oneLine()}`) + '\n');
     }
     // Into --log-file too (info: never on stderr, where the error line is), so a log says how a run ended.
     this.logger.info({ msg: `run failed: ${e.oneLine()}`, code: e.code, exit: status });

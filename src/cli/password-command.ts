@@ -4,7 +4,8 @@
  * never echoed, logged or put in an error: a failure names only the exit status.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { procStat } from '../proc.js';
 import { MailferryError } from '../errors.js';
 import type { Role } from '../engine/endpoint.js';
 
@@ -16,13 +17,8 @@ function descendants(pid: number): number[] {
   try {
     for (const name of readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        (children.get(ppid) ?? children.set(ppid, []).get(ppid)!).push(Number(name));
-      } catch {
-        // gone meanwhile
-      }
+      const ppid = Number(procStat(name)?.[1]); // undefined: gone meanwhile
+      if (ppid) (children.get(ppid) ?? children.set(ppid, []).get(ppid)!).push(Number(name));
     }
   } catch {
     return [];

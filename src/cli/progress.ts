@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { CopyEvent } from '../engine/events.js';
-import { redact } from '../log.js';
+import { forTerminal } from '../log.js';
 import { printable } from '../strings.js';
 
 export interface ProgressView {
@@ -21,7 +21,7 @@ export function formatBytes(n: number): string {
 }
 
 /** One line of server-influenced text (folder names, errors) for the terminal. */
-const line = (text: string) => process.stderr.write(printable(redact(text)) + '\n');
+const line = (text: string) => process.stderr.write(forTerminal(text) + '\n');
 
 class LineView implements ProgressView {
   onEvent(e: CopyEvent): void {

@@ -17,6 +17,7 @@ import { readHeader } from './read-header.js';
 import { isLeftoverOfOurs, uniqueBase, keyOfFileName } from './unique.js';
 import { flat } from '../../strings.js';
 import { mapOrdered } from '../../parallel.js';
+import { pidAlive } from '../../proc.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -43,7 +44,6 @@ function ioError(err: unknown, path: string): MailferryError {
   if (code === 'ENOTDIR' || code === 'EEXIST') return new MailferryError('DEST_IO', `${path} is not a directory`, { hint: 'a file stands where the Maildir should be; choose another path' });
   if (code === 'ENOSPC') return new MailferryError('DEST_IO', `no space left writing ${path}`, { hint: 'free some space and rerun: what was copied is kept' });
   if (code === 'EROFS') return new MailferryError('DEST_IO', `${path} is on a read-only file system`);
-  if (code === 'ENOENT_LINK') return new MailferryError('DEST_IO', `${path} is a symbolic link to nothing`, { hint: 'fix or remove the link, or choose another path' });
   if (code === 'ELOOP') return new MailferryError('DEST_IO', `${path} is a symbolic link: not followed`, { hint: 'a Maildir holds no links; remove it (it could name any file)' });
   return new MailferryError('DEST_IO', `cannot write ${path}: ${(err as Error).message}`);
 }
@@ -51,14 +51,6 @@ function ioError(err: unknown, path: string): MailferryError {
 /** Maildir's rule: a file in tmp/ untouched for 36 hours is abandoned. */
 const TMP_ABANDONED_MS = 36 * 3600 * 1000;
 
-const pidAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * What a killed run left in tmp/ (created, never renamed into cur/: no message lives there), and
@@ -98,7 +90,7 @@ async function whyNotMade(err: unknown, path: string): Promise<MailferryError> {
     const st = await fs.lstat(dir).catch(() => null);
     if (st) {
       if (st.isSymbolicLink() && !(await fs.stat(dir).catch(() => null))) {
-        return ioError(Object.assign(new Error('a symbolic link to nothing'), { code: 'ENOENT_LINK' }), dir);
+        return new MailferryError('DEST_IO', `${dir} is a symbolic link to nothing`, { hint: 'fix or remove the link, or choose another path' });
       }
       if (dir === path) return ioError(err, path);
       const denied = await fs.access(dir, C.W_OK).then(() => null, (e: unknown) => e);
