@@ -1,9 +1,9 @@
 /** Where checkpoints live by default: $XDG_STATE_HOME/mailferry/<job>.journal. */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileErrorReason, MailferryError } from '../errors.js';
+import { mkdirsSync } from '../mkdirs.js';
 
 export function stateDir(): string {
   const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
@@ -17,7 +17,7 @@ export function jobKey(source: string, dest: string): string {
 /** Create a directory for mailferry's state (0700), or say in one line why it cannot be (exit 3). */
 export function makeStateDir(dir: string, what = 'the state directory'): string {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirsSync(dir, 0o700);
   } catch (err) {
     throw new MailferryError('BAD_CONFIG', `cannot create ${what} ${dir}: ${fileErrorReason(err)}`, {
       hint: 'set XDG_STATE_HOME (or HOME) to a writable directory, or give --checkpoint PATH',

@@ -3,7 +3,8 @@
  * `source` and `dest`), typed from the flag definitions; a flag given on the command line wins.
  */
 import { MailferryError } from '../errors.js';
-import { readJobFile, type FieldType, type JobValue } from '../engine/config-file.js';
+import { readJobFile, type FieldType, type JobValue, type ValueCheck } from '../engine/config-file.js';
+import { parseDate, parseMap, parseSize } from '../engine/filters.js';
 
 interface FlagDef {
   type: 'boolean' | 'option';
@@ -15,6 +16,14 @@ interface FlagDef {
 }
 
 const NOT_IN_FILE = new Set(['config', 'help', 'json']);
+/** Values checked when the file is read, so a mistake names the file's key and line. */
+const CHECKS: Record<string, ValueCheck> = {
+  since: (v) => parseDate('since', v),
+  before: (v) => parseDate('before', v),
+  'max-size': (v) => parseSize('max-size', v),
+  'max-message-size': (v) => parseSize('max-message-size', v),
+  map: parseMap,
+};
 const PATHS = new Set(['source-password-file', 'dest-password-file', 'password-file', 'tls-ca', 'checkpoint', 'report', 'log-file']);
 
 export function schemaOf(flags: Record<string, unknown>, args: string[]): Record<string, FieldType> {
@@ -24,10 +33,10 @@ export function schemaOf(flags: Record<string, unknown>, args: string[]): Record
     if (NOT_IN_FILE.has(name)) continue;
     const f = raw as FlagDef;
     if (f.type === 'boolean') schema[name] = { kind: 'boolean' };
-    else if (f.multiple) schema[name] = { kind: 'strings', path: PATHS.has(name), pairs: name === 'map' };
+    else if (f.multiple) schema[name] = { kind: 'strings', path: PATHS.has(name), pairs: name === 'map', check: CHECKS[name] };
     else if (f.options) schema[name] = { kind: 'option', options: f.options };
     else if ('min' in f || 'max' in f || typeof f.default === 'number') schema[name] = { kind: 'integer', min: f.min, max: f.max };
-    else schema[name] = { kind: 'string', path: PATHS.has(name) };
+    else schema[name] = { kind: 'string', path: PATHS.has(name), check: CHECKS[name] };
   }
   return schema;
 }

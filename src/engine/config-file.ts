@@ -10,13 +10,19 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
 import { MailferryError } from '../errors.js';
 
+/**
+ * Checks a value as its flag would (e.g. a date for `since`); throws a MailferryError whose message
+ * begins with the flag (`--since: …`). The file names the key and line instead.
+ */
+export type ValueCheck = (value: string) => unknown;
+
 export type FieldType =
-  | { kind: 'string'; path?: boolean }
+  | { kind: 'string'; path?: boolean; check?: ValueCheck }
   | { kind: 'boolean' }
   | { kind: 'integer'; min?: number; max?: number }
   | { kind: 'option'; options: readonly string[] }
   /** A list of strings; `pairs` also accepts a mapping {a: b}, turned into "a=b". */
-  | { kind: 'strings'; path?: boolean; pairs?: boolean };
+  | { kind: 'strings'; path?: boolean; pairs?: boolean; check?: ValueCheck };
 
 export type JobValue = string | number | boolean | string[];
 
@@ -90,10 +96,19 @@ export function readJobFile(path: string, schema: Record<string, FieldType>): Re
     const vline = vnode ? lineOf(vnode) : line;
     const v: unknown = vnode && 'toJSON' in vnode ? (vnode as { toJSON(): unknown }).toJSON() : null;
     const wrong = (want: string) => bad(vline, `'${key}' must be ${want}`, `got ${v === null ? 'nothing' : JSON.stringify(v).slice(0, 60)}`);
+    const checked = (x: string, check?: ValueCheck): string => {
+      try {
+        check?.(x);
+      } catch (err) {
+        if (!(err instanceof MailferryError)) throw err;
+        throw bad(vline, `'${key}': ${err.message.replace(/^--[\w-]+: /, '')}`, err.hint);
+      }
+      return x;
+    };
     switch (type.kind) {
       case 'string':
         if (typeof v !== 'string' || v === '') throw wrong('a string');
-        out[key] = type.path ? abs(v) : v;
+        out[key] = type.path ? abs(v) : checked(v, type.check);
         break;
       case 'boolean':
         if (typeof v !== 'boolean') throw wrong('true or false');
@@ -116,7 +131,7 @@ export function readJobFile(path: string, schema: Record<string, FieldType>): Re
         else if (type.pairs && isMap(vnode)) list = Object.entries(v as Record<string, unknown>).map(([a, b]) => (typeof b === 'string' ? `${a}=${b}` : null));
         else throw wrong(type.pairs ? 'a list of strings or a mapping' : 'a string or a list of strings');
         if (!list.every((x) => typeof x === 'string' && x !== '')) throw wrong('a list of strings');
-        out[key] = (list as string[]).map((x) => (type.path ? abs(x) : x));
+        out[key] = (list as string[]).map((x) => (type.path ? abs(x) : checked(x, type.check)));
         break;
       }
     }

@@ -69,6 +69,9 @@ describe('job files', () => {
     ['a list at the top', '- source: imap://a@b\n', /line 1: the job file must be a mapping/],
     ['a duplicate key', 'source: imap://a@b\nsource: imap://c@d\n', /line 2: Map keys must be unique/],
     ['malformed JSON', '{"source": "imap://a@b",\n "dest": }\n', /line 2: /],
+    ['a date that is not one', 'source: imap://a@b\nsince: 2024-13-45\n', /line 2: 'since': '2024-13-45' is not a date \(write it as YYYY-MM-DD/],
+    ['a size that is not one', 'max-size: 10 apples\n', /line 1: 'max-size': '10 apples' is not a size/],
+    ['a folder map without =', 'map:\n  - Sent Items\n', /line 2: 'map': 'Sent Items' is not SOURCE=DEST/],
   ];
   for (const [name, text, re] of bad) {
     it(`refuses ${name} (exit 3, key and line named)`, async () => {

@@ -18,6 +18,7 @@ import { isLeftoverOfOurs, uniqueBase, keyOfFileName } from './unique.js';
 import { flat } from '../../strings.js';
 import { mapOrdered } from '../../parallel.js';
 import { pidAlive } from '../../proc.js';
+import { mkdirs } from '../../mkdirs.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -94,7 +95,10 @@ async function whyNotMade(err: unknown, path: string): Promise<MailferryError> {
       }
       if (dir === path) return ioError(err, path);
       const denied = await fs.access(dir, C.W_OK).then(() => null, (e: unknown) => e);
-      return denied ? ioError(denied, path) : ioError(err, path);
+      if (denied) return ioError(denied, path);
+      // /proc, /sys: the directory exists and is writable, yet mkdir in it says ENOENT.
+      if (code === 'ENOENT' && st.isDirectory()) return new MailferryError('DEST_IO', `cannot create ${path}: ${dir} takes no new directories`, { hint: 'choose a directory on a disk' });
+      return ioError(err, path);
     }
     if (dirname(dir) === dir) return ioError(err, path);
   }
@@ -320,7 +324,7 @@ export class MaildirSink implements Sink {
       return new MaildirSink(root);
     }
     try {
-      await fs.mkdir(root, { recursive: true, mode: DIR_MODE });
+      await mkdirs(root, DIR_MODE);
     } catch (err) {
       throw await whyNotMade(err, root);
     }
