@@ -13,6 +13,8 @@ export const EXIT = {
   network: 5,
   partial: 6,
   locked: 7,
+  /** --max-runtime reached: stopped like an interrupt, the rerun continues. */
+  timeUp: 8,
   interrupted: 130,
 } as const;
 

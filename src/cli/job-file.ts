@@ -5,6 +5,7 @@
 import { MailferryError } from '../errors.js';
 import { readJobFile, type FieldType, type JobValue, type ValueCheck } from '../engine/config-file.js';
 import { parseDate, parseMap, parseSize } from '../engine/filters.js';
+import { parseDuration } from './options.js';
 
 interface FlagDef {
   type: 'boolean' | 'option';
@@ -23,6 +24,7 @@ const CHECKS: Record<string, ValueCheck> = {
   'max-size': (v) => parseSize('max-size', v),
   'max-message-size': (v) => parseSize('max-message-size', v),
   map: parseMap,
+  'max-runtime': (v) => parseDuration('max-runtime', v),
 };
 const PATHS = new Set(['source-password-file', 'dest-password-file', 'password-file', 'tls-ca', 'checkpoint', 'report', 'log-file']);
 

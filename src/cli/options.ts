@@ -67,3 +67,16 @@ export function distinctFiles(files: Record<string, string | undefined>): void {
   }
 }
 
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** A duration in seconds: 90, 90s, 45m, 2h, 1h30m, 1d. */
+export function parseDuration(flag: string, text: string): number {
+  const t = text.trim().toLowerCase();
+  let secs = 0;
+  if (/^\d+$/.test(t)) secs = Number(t);
+  else if (/^(\d+[smhd])+$/.test(t)) for (const m of t.matchAll(/(\d+)([smhd])/g)) secs += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  else throw new MailferryError('USAGE', `--${flag}: '${text}' is not a duration`, { hint: 'write it as seconds or with units: 90, 90s, 45m, 2h, 1h30m' });
+  if (secs <= 0) throw new MailferryError('USAGE', `--${flag}: '${text}' must be more than 0`, { hint: 'e.g. 2h' });
+  return secs;
+}

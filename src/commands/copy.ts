@@ -9,7 +9,7 @@ import { openReport } from '../cli/report.js';
 import { crashHook } from '../cli/crash-hook.js';
 import { EXIT } from '../errors.js';
 import { parseSize } from '../engine/filters.js';
-import { distinctFiles } from '../cli/options.js';
+import { distinctFiles, parseDuration } from '../cli/options.js';
 
 export default class Copy extends BaseCommand {
   static summary = 'Copy every folder of SOURCE into DEST: one-way, additive, resumable, deduplicated by Message-ID.';
@@ -24,7 +24,8 @@ Run it again and it copies only what is new; interrupted runs resume from the ch
 are these flags' long names (flags given override it).
 
 Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rerun to resume),
-6 partial (some messages failed; listed), 7 checkpoint locked, 130 interrupted (resumable).`;
+6 partial (some messages failed; listed), 7 checkpoint locked, 8 stopped at --max-runtime (resumable),
+130 interrupted (resumable).`;
 
   static examples = [
     'MAILFERRY_SOURCE_PASSWORD=… <%= config.bin %> copy imaps://alice@mail.example.org maildir:/srv/backup/alice',
@@ -57,6 +58,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     'max-message-size': Flags.string({ description: 'largest message to copy (e.g. 256M); larger ones are not fetched and are reported as failed', default: '256M', helpValue: 'SIZE' }),
     report: Flags.string({ description: 'write one NDJSON line per message outcome to FILE', helpValue: 'FILE' }),
     'skip-if-locked': Flags.boolean({ description: 'when another run holds the checkpoint or is copying into DEST, exit 7 without printing anything (cron: no mail for an overlap; --log-file records it)', default: false }),
+    'max-runtime': Flags.string({ description: 'stop after DURATION (e.g. 2h, 45m, 90s): finish the messages in flight, save the checkpoint, exit 8; the next run continues', helpValue: 'DURATION' }),
     'delete-source': Flags.boolean({ description: 'POP3 source: delete each message once its copy is durable in DEST (default: mail stays on the server)', default: false }),
     ...outputFlags,
   };
@@ -81,6 +83,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
       maxMessageBytes: parseSize('max-message-size', flags['max-message-size']),
       deleteSource: flags['delete-source'],
     };
+    const maxRuntime = flags['max-runtime'] === undefined ? undefined : parseDuration('max-runtime', flags['max-runtime']);
     if (flags['dry-run']) {
       const { planCopy } = await import('../engine/dry-run.js');
       const plan = await planCopy(cfg, { log: this.logger });
@@ -100,6 +103,16 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    let timeUp = false;
+    const timer =
+      maxRuntime === undefined
+        ? undefined
+        : setTimeout(() => {
+            if (abort.signal.aborted) return;
+            timeUp = true;
+            this.logger.warn({ msg: `--max-runtime ${flags['max-runtime']} reached: finishing messages in flight and saving the checkpoint` });
+            abort.abort();
+          }, maxRuntime * 1000).unref();
     const started = Date.now();
     try {
       const r = await runCopyJob(
@@ -107,14 +120,14 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
         { log: this.logger, signal: abort.signal, onEvent: (e) => (view.onEvent(e), crash(e)), onOutcome: (o) => report.write(o) },
       );
       const secs = (Date.now() - started) / 1000;
-      const exitCode = r.interrupted ? EXIT.interrupted : r.failed > 0 || r.folders.some((f) => f.error) ? EXIT.partial : EXIT.ok;
+      const exitCode = r.interrupted ? (timeUp ? EXIT.timeUp : EXIT.interrupted) : r.failed > 0 || r.folders.some((f) => f.error) ? EXIT.partial : EXIT.ok;
       const human = [
-        `${r.interrupted ? 'interrupted: ' : ''}copied ${r.copied} messages (${formatBytes(r.bytes)}), skipped ${r.skipped}, failed ${r.failed}, in ${r.folders.length} folders, ${secs.toFixed(1)} s`,
+        `${r.interrupted ? (timeUp ? 'stopped at --max-runtime: ' : 'interrupted: ') : ''}copied ${r.copied} messages (${formatBytes(r.bytes)}), skipped ${r.skipped}, failed ${r.failed}, in ${r.folders.length} folders, ${secs.toFixed(1)} s`,
         ...r.failures.slice(0, 50).map((f) => `failed: ${f.folder} #${f.key}${f.messageId ? ` ${f.messageId}` : ''}: ${f.error}`),
         ...(r.failures.length > 50 ? [`… and ${r.failures.length - 50} more (see --report)`] : []),
         ...r.folders.filter((f) => f.error).map((f) => `folder failed: ${f.folder}: ${f.error}`),
         ...(r.deleted !== undefined ? [`deleted ${r.deleted} messages from the source`] : []),
-        ...(r.interrupted ? ['rerun the same command to resume'] : []),
+        ...(r.interrupted ? [timeUp ? 'rerun the same command to continue' : 'rerun the same command to resume'] : []),
         ...(r.throttled ? [`throttled: the server slowed the run down ${r.throttled.count} time(s), ${(r.throttled.totalWaitMs / 1000).toFixed(1)} s of waiting, from ${r.throttled.first} to ${r.throttled.last}; workers went down to ${r.throttled.minWorkers}`] : []),
       ];
       const result = {
@@ -124,6 +137,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
         bytes: r.bytes,
         seconds: secs,
         interrupted: r.interrupted,
+        ...(r.interrupted ? { stoppedBy: timeUp ? 'max-runtime' : 'signal' } : {}),
         checkpoint: r.checkpoint,
         ...(r.deleted !== undefined ? { deleted: r.deleted } : {}),
         folders: r.folders,
@@ -133,6 +147,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
       this.logger.info({ msg: human[0]!, copied: r.copied, skipped: r.skipped, failed: r.failed, bytes: r.bytes, seconds: secs });
       return { result, human, exitCode };
     } finally {
+      clearTimeout(timer);
       view.stop();
       report.close();
       process.off('SIGINT', onSignal);

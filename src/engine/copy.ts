@@ -96,6 +96,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   p.signal?.addEventListener('abort', onAbort, { once: true });
+  // Asked to stop while the job was still logging in and listing: 'abort' has already fired.
+  if (p.signal?.aborted) stop.abort();
   const stopped = () => stop.signal.aborted;
 
   const readers = new Pool<SourceReader>(() => p.source.reader(), (r) => r.close());

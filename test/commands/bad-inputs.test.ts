@@ -67,6 +67,8 @@ const cases: Case[] = [
   { name: 'concurrency not a number', args: [...good(), '-j', 'many'], code: 2, line: /Expected an integer/ },
   { name: 'bad date', args: [...good(), '--since', '2024-13-45'], code: 2, line: /--since: '2024-13-45' is not a date \(write it as YYYY-MM-DD/ },
   { name: 'a date in words', args: [...good(), '--before', 'yesterday'], code: 2, line: /--before: 'yesterday' is not a date/ },
+  { name: 'a duration in words', args: [...good(), '--max-runtime', 'an hour'], code: 2, line: /--max-runtime: 'an hour' is not a duration \(write it as seconds or with units: 90, 90s, 45m, 2h/ },
+  { name: 'a zero duration', args: [...good(), '--max-runtime', '0m'], code: 2, line: /--max-runtime: '0m' must be more than 0/ },
   { name: '--since after --before', args: [...good(), '--since', '2024-02-01', '--before', '2024-01-01'], code: 2, line: /--since must be earlier than --before/ },
   { name: 'bad size', args: [...good(), '--max-size', '10Q'], code: 2, line: /--max-size: '10Q' is not a size/ },
   { name: '--map without =', args: [...good(), '--map', 'Junk'], code: 2, line: /--map: 'Junk' is not SOURCE=DEST/ },

@@ -1,5 +1,6 @@
 // Each exit code of the table, produced by a real situation through the real CLI (130 — interrupted —
-// is produced by SIGINT in test/faults/kill-sweep.test.ts). And help for every command, with examples.
+// is produced by SIGINT in test/faults/kill-sweep.test.ts, 8 — --max-runtime — on a slow link in
+// test/faults/proxy-dovecot.test.ts). And help for every command, with examples.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { destinationLockPath } from '../../src/checkpoint/path.js';
 import { destinationKey } from '../../src/engine/endpoint.js';

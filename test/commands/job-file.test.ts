@@ -71,6 +71,7 @@ describe('job files', () => {
     ['malformed JSON', '{"source": "imap://a@b",\n "dest": }\n', /line 2: /],
     ['a date that is not one', 'source: imap://a@b\nsince: 2024-13-45\n', /line 2: 'since': '2024-13-45' is not a date \(write it as YYYY-MM-DD/],
     ['a size that is not one', 'max-size: 10 apples\n', /line 1: 'max-size': '10 apples' is not a size/],
+    ['a duration that is not one', 'max-runtime: 2 hours\n', /line 1: 'max-runtime': '2 hours' is not a duration/],
     ['a folder map without =', 'map:\n  - Sent Items\n', /line 2: 'map': 'Sent Items' is not SOURCE=DEST/],
   ];
   for (const [name, text, re] of bad) {

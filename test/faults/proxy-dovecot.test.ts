@@ -100,6 +100,22 @@ describe('through a faulty link to the real Dovecot', () => {
     expect(maildirProblems(dest, keep)).toEqual([]);
   });
 
+  it('--max-runtime on a slow link: stops in time with exit 8, what it copied is kept, the rerun continues to an exact copy', async () => {
+    const { keep, total } = expectedByFolder(manifest);
+    const box = sandbox('mf-runtime-');
+    const first = await copyVia({ delayMs: 40 }, ['--max-runtime', '2s'], box);
+    expect(first.out.status, first.r.stderr.slice(-2000)).toBe(8);
+    expect(first.out.result).toMatchObject({ interrupted: true, stoppedBy: 'max-runtime' });
+    expect(first.out.warnings.some((w: string) => /--max-runtime 2s reached/.test(w))).toBe(true);
+    expect(first.seconds).toBeLessThan(15);
+    const copiedFirst = first.out.result.copied as number;
+    expect(copiedFirst).toBeLessThan(total);
+    const rest = await copyVia({}, ['--max-runtime', '10m'], box);
+    expect(rest.out.status, rest.r.stderr.slice(-2000)).toBe(0);
+    expect(rest.out.result.copied).toBe(total - copiedFirst);
+    expect(maildirProblems(rest.dest, keep)).toEqual([]);
+  });
+
   it('--max-message-size: larger messages are not fetched, each is reported with the reason (exit 6)', async () => {
     const { keep } = expectedByFolder(manifest);
     const limit = 4096;

@@ -66,11 +66,11 @@ function memorySink(failOnce: Set<string>, storedAnyway: boolean) {
 
 const plan: FolderPlan = { source: { path: 'INBOX', segments: ['INBOX'], delimiter: '/' }, name: 'INBOX', destSegments: ['INBOX'] };
 
-async function run(failOnce: string[], storedAnyway: boolean) {
+async function run(failOnce: string[], storedAnyway: boolean, signal?: AbortSignal) {
   const dir = mkdtempSync(join(tmpdir(), 'mf-engine-'));
   const journal = Journal.open(join(dir, 'cp'), { header: { job: 'j', source: 's', dest: 'd' } });
   const { sink, held } = memorySink(new Set(failOnce), storedAnyway);
-  const result = await copy({ source: memorySource(6, 5), sink, plans: [plan], journal, concurrency: 1, dedupe: 'message-id', retries: 3, backoffMs: 1, log: silentLogger });
+  const result = await copy({ source: memorySource(6, 5), sink, plans: [plan], journal, concurrency: 1, dedupe: 'message-id', retries: 3, backoffMs: 1, log: silentLogger, signal });
   journal.close();
   return { result, held: held.map((b) => /<(\d+)@/.exec(b.toString())![1]).sort() };
 }
@@ -89,5 +89,14 @@ describe('a put that fails with the connection while the batch is still being fe
     expect(result.copied + result.skipped).toBe(6);
     expect(result.skipped).toBe(1);
     expect(held).toEqual(['1', '2', '3', '4', '5', '6']);
+  });
+});
+
+describe('a stop asked for before the copy starts (Ctrl-C or --max-runtime while logging in)', () => {
+  it('copies nothing and says it was interrupted', async () => {
+    const { result, held } = await run([], false, AbortSignal.abort());
+    expect(result.interrupted).toBe(true);
+    expect(result.copied).toBe(0);
+    expect(held).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { EXIT, MailferryError, exitCodeOf, toMailferryError } from '../../src/er
 
 describe('the exit-code table', () => {
   it('matches the documented table', () => {
-    expect(EXIT).toEqual({ ok: 0, internal: 1, usage: 2, config: 3, auth: 4, network: 5, partial: 6, locked: 7, interrupted: 130 });
+    expect(EXIT).toEqual({ ok: 0, internal: 1, usage: 2, config: 3, auth: 4, network: 5, partial: 6, locked: 7, timeUp: 8, interrupted: 130 });
     expect(exitCodeOf('USAGE')).toBe(2);
     expect(exitCodeOf('BAD_URL')).toBe(3);
     expect(exitCodeOf('MISSING_SECRET')).toBe(3);
