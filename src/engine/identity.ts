@@ -1,8 +1,14 @@
 /**
  * Message identity, the key of dedupe: the normalised Message-ID, or — when a message has none,
- * or the user asks for content dedupe — a SHA-256 of its bytes with line endings normalised
- * (so the same message read over IMAP (CRLF) and from a Maildir (LF) is the same), trailing
- * newlines ignored (POP3 adds one to a message that has none). The kind is part of the value.
+ * or the user asks for content dedupe — a SHA-256 of its bytes, normalised for what the ways of
+ * reading and storing a message change without changing the message:
+ * - line endings (the same message read over IMAP (CRLF) and from a Maildir (LF) is the same);
+ *   CRs before a line end count as none (Dovecot stores an appended "\r\r\n" as "\r\n");
+ * - NUL bytes count as 0x80 (Dovecot serves each NUL in BODY[] as 0x80, so a destination scan
+ *   reads them so);
+ * - no final newline counts as one (POP3 adds one to a message that has none). More than one is
+ *   kept: messages differing in their trailing blank lines are different messages.
+ * The kind is part of the value.
  */
 import { createHash } from 'node:crypto';
 import { crlfToLf } from '../mail/line-endings.js';
@@ -15,12 +21,22 @@ export function midIdentity(messageId: string): Identity {
   return flat('mid:' + messageId);
 }
 
+const CRLF = Buffer.from('\r\n');
+
 export function contentIdentity(body: Buffer): Identity {
   let b = crlfToLf(body);
+  // Left by crlfToLf only where a CR precedes a CR LF.
+  if (b.indexOf(CRLF) >= 0) b = Buffer.from(b.toString('latin1').replace(/\r+\n/g, '\n'), 'latin1');
+  if (b.indexOf(0) >= 0) {
+    if (b === body) b = Buffer.from(body);
+    for (let i = b.indexOf(0); i >= 0; i = b.indexOf(0, i + 1)) b[i] = 0x80;
+  }
   let end = b.length;
   while (end > 0 && b[end - 1] === 0x0a) end--;
-  b = b.subarray(0, end);
-  return flat('sha256:' + createHash('sha256').update(b).digest('hex'));
+  const h = createHash('sha256').update(b.subarray(0, end));
+  // Zero or one final newline hash as before; more are part of the message.
+  if (b.length - end > 1) h.update(b.subarray(end));
+  return flat('sha256:' + h.digest('hex'));
 }
 
 /** Identity decidable without the body, or null when the body is needed. */

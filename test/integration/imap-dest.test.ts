@@ -88,6 +88,13 @@ describe('IMAP → IMAP between two users', () => {
     expect(out.result.copied).toBe(0);
   });
 
+  it('without its checkpoint (--restart), every message is recognised in the destination: copies 0', async () => {
+    const r = await runCli([...args(), '--restart'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(0);
+  });
+
   it('a prefix folder in the destination URL puts everything under it, INBOX as the prefix itself', async () => {
     const dst2 = (await h.freshUser('i2ipre')).name;
     const r = await runCli(['copy', imap(src), imap(dst2, '/Migrated/Old%20Mail'), ...tls, '--checkpoint', join(work, 'pre.journal'), '--folder', 'INBOX', '--folder', 'Sent', '--folder', 'Café ☕', '--json'], { env });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -71,5 +72,23 @@ describe('identity', () => {
     expect(contentIdentity(b('A: 1\n\nbody'))).toBe(lf);
     expect(contentIdentity(b('A: 1\n\nbody!\n'))).not.toBe(lf);
     expect(identityOfBody(null, b('x'), 'message-id')).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('keeps apart what differs only in trailing blank lines (a second copy is not a duplicate)', () => {
+    const one = contentIdentity(b('A: 1\n\nbody\n'));
+    const two = contentIdentity(b('A: 1\n\nbody\n\n'));
+    const three = contentIdentity(b('A: 1\r\n\r\nbody\r\n\r\n\r\n'));
+    expect(new Set([one, two, three]).size).toBe(3);
+    expect(contentIdentity(b('A: 1\r\n\r\nbody\r\n\r\n'))).toBe(two);
+    // Unchanged for one final newline or none, as journals of earlier versions recorded them.
+    expect(one).toBe('sha256:' + createHash('sha256').update(b('A: 1\n\nbody')).digest('hex'));
+  });
+
+  it('is the same for a message as stored and as Dovecot serves it back (NUL as 0x80, CR CR LF as CR LF)', () => {
+    expect(contentIdentity(b('A: 1\n\na\x00b\n'))).toBe(contentIdentity(b('A: 1\r\n\r\na\x80b\r\n')));
+    expect(contentIdentity(b('A: 1\n\na\r\r\nb\n'))).toBe(contentIdentity(b('A: 1\r\n\r\na\r\nb\r\n')));
+    const body = b('A: 1\n\na\x00b\n');
+    contentIdentity(body);
+    expect(body.includes(0)).toBe(true); // the message itself is not changed
   });
 });

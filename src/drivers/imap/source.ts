@@ -3,6 +3,7 @@ import type { ImapFlow } from 'imapflow';
 import { normalizeMessageId, headerValue } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
+import { mayHideNul, withNulsRestored } from './nul-bytes.js';
 import { MailferryError } from '../../errors.js';
 import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, rootCause, takeLoggedError } from './connect.js';
 import { ControlConnection } from './control.js';
@@ -46,9 +47,9 @@ class ImapReader implements SourceReader {
         const ref = row.uid === undefined ? undefined : bySeq.get(row.uid);
         if (!ref || !row.body || delivered.has(ref.seq)) continue;
         delivered.add(ref.seq);
-        // BODY[] cannot carry NUL bytes: Dovecot sends each as 0x80. A message holding 0x80 is
-        // fetched again below with BINARY[] (RFC 3516, literal8), which can.
-        if (binary && row.body.includes(0x80)) held.push({ ref, body: row.body });
+        // BODY[] cannot carry NUL bytes: Dovecot sends each as 0x80. A message that may hold
+        // one is fetched again below with BINARY[] (RFC 3516, literal8), which can (nul-bytes.ts).
+        if (binary && mayHideNul(row.body)) held.push({ ref, body: row.body });
         else yield { ref, body: row.body };
       }
       if (held.length) yield* this.refetchBinary(held);
@@ -93,7 +94,7 @@ class ImapReader implements SourceReader {
     })();
   }
 
-  /** BINARY[] versions of `held` where the server gives them; the BODY[] bytes otherwise. */
+  /** `held` with their NULs back where BINARY[] gives them and changes nothing else; the BODY[] bytes otherwise. */
   private async *refetchBinary(held: FetchedMessage[]): AsyncIterable<FetchedMessage> {
     const better = new Map<number, Buffer>();
     try {
@@ -104,7 +105,10 @@ class ImapReader implements SourceReader {
     } catch {
       // Dovecot refuses BINARY for some malformed MIME ("Invalid data in MIME part"): keep BODY[].
     }
-    for (const h of held) yield { ref: h.ref, body: better.get(h.ref.seq) ?? h.body };
+    for (const h of held) {
+      const b = better.get(h.ref.seq);
+      yield { ref: h.ref, body: (b && withNulsRestored(h.body, b)) ?? h.body };
+    }
   }
 
   async close(): Promise<void> {
