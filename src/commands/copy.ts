@@ -126,7 +126,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
         ...r.failures.slice(0, 50).map((f) => `failed: ${f.folder} #${f.key}${f.messageId ? ` ${f.messageId}` : ''}: ${f.error}`),
         ...(r.failures.length > 50 ? [`… and ${r.failures.length - 50} more (see --report)`] : []),
         ...r.folders.filter((f) => f.error).map((f) => `folder failed: ${f.folder}: ${f.error}`),
-        ...(r.deleted !== undefined ? [`deleted ${r.deleted} messages from the source`] : []),
+        ...(r.deleted !== undefined ? [`deleted ${r.deleted} messages from the source${r.keptOnSource ? `; ${r.keptOnSource} left there: not in the destination now (rerun with --restart to copy them)` : ''}`] : []),
         ...(r.interrupted ? [timeUp ? 'rerun the same command to continue' : 'rerun the same command to resume'] : []),
         ...(r.throttled ? [`throttled: the server slowed the run down ${r.throttled.count} time(s), ${(r.throttled.totalWaitMs / 1000).toFixed(1)} s of waiting, from ${r.throttled.first} to ${r.throttled.last}; workers went down to ${r.throttled.minWorkers}`] : []),
       ];
@@ -139,7 +139,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
         interrupted: r.interrupted,
         ...(r.interrupted ? { stoppedBy: timeUp ? 'max-runtime' : 'signal' } : {}),
         checkpoint: r.checkpoint,
-        ...(r.deleted !== undefined ? { deleted: r.deleted } : {}),
+        ...(r.deleted !== undefined ? { deleted: r.deleted, keptOnSource: r.keptOnSource ?? 0 } : {}),
         folders: r.folders,
         failures: r.failures,
         ...(r.throttled ? { throttled: r.throttled } : {}),

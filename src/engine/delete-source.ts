@@ -1,17 +1,26 @@
 /**
- * --delete-source (POP3): after the copy, delete from the source exactly the messages the
- * checkpoint records as done for good, i.e. stored in the destination (APPEND acknowledged, or
- * file and directory fsynced) with the journal fsynced after that, or skipped because their
- * identity is already in the destination. Never a message that failed or was filtered out.
+ * --delete-source (POP3): after the copy, delete from the source the messages the checkpoint
+ * records as done for good — stored in the destination (APPEND acknowledged, or file and
+ * directory fsynced) with the journal fsynced after that, or skipped because their identity is
+ * already in the destination — and that the destination holds now. Never a message that failed
+ * or was filtered out.
+ *
+ * "Holds now" is checked against a fresh scan of each destination folder, because the checkpoint
+ * can be out of date: a copy deleted from the destination since (by a person, a client, a
+ * retention rule), or a second message skipped as a duplicate of one that then failed to store.
+ * Such messages stay on the server, with a warning; the next run without the checkpoint's
+ * word for it (`--restart`) copies them.
  *
  * "Identity" is the dedupe mode's: under --dedupe message-id a second message with a Message-ID
- * already in the destination counts as copied (it is named in the report as a duplicate) and is
- * deleted too. --dedupe content keeps every message whose bytes differ.
+ * already in the destination counts as there (it is named in the report as a duplicate) and is
+ * deleted too. --dedupe content (and none) compares the bytes.
  */
 import { MailferryError } from '../errors.js';
 import type { Journal } from '../checkpoint/journal.js';
-import type { Source } from '../drivers/types.js';
+import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
+import { scanDestination } from './dest-scan.js';
+import { contentIdentity, identityBeforeBody, type DedupeMode, type Identity } from './identity.js';
 import type { FolderPlan } from './plan.js';
 
 export function checkDeleteSource(source: Source): void {
@@ -20,16 +29,62 @@ export function checkDeleteSource(source: Source): void {
   }
 }
 
-/** Returns how many messages the source deleted. */
-export async function deleteFromSource(source: Source, journal: Journal, plans: FolderPlan[], log: Logger): Promise<number> {
-  checkDeleteSource(source);
+export interface DeleteOptions {
+  source: Source;
+  sink: Sink;
+  journal: Journal;
+  plans: FolderPlan[];
+  dedupe: DedupeMode;
+  log: Logger;
+}
+
+/** Bodies read at a time to digest messages the destination must be searched for by content. */
+const DIGEST_BATCH = 200;
+
+/** Returns how many messages the source deleted, and how many done ones were kept because the destination lacks them. */
+export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: number; kept: number }> {
+  checkDeleteSource(o.source);
+  const mode = o.dedupe === 'none' ? 'content' : o.dedupe;
   let deleted = 0;
-  for (const plan of plans) {
-    const keys = [...journal.state.folder(plan.source.path).done];
-    if (keys.length === 0) continue;
-    const n = await source.deleteMessages!(plan.source.path, keys);
+  let kept = 0;
+  for (const plan of o.plans) {
+    const done = o.journal.state.folder(plan.source.path).done;
+    if (done.size === 0) continue;
+    const box = o.sink.existingMailbox
+      ? await o.sink.existingMailbox(plan.destSegments, plan.source.specialUse)
+      : await o.sink.ensureMailbox(plan.destSegments, plan.source.specialUse);
+    const there = new Set<Identity>();
+    if (box !== null) for await (const m of scanDestination(o.sink, box, mode)) if (m.identity) there.add(m.identity);
+    const confirmed: string[] = [];
+    const byBody: MessageRef[] = [];
+    let absent = 0;
+    for await (const ref of o.source.list(plan.source.path)) {
+      if (!done.has(ref.key)) continue;
+      const id = identityBeforeBody(ref.messageId, mode);
+      if (id === null) byBody.push(ref);
+      else if (there.has(id)) confirmed.push(ref.key);
+      else absent++;
+    }
+    if (byBody.length > 0) {
+      const reader = await o.source.reader();
+      try {
+        for (let i = 0; i < byBody.length; i += DIGEST_BATCH) {
+          for await (const m of reader.fetch(plan.source.path, byBody.slice(i, i + DIGEST_BATCH))) {
+            if (there.has(contentIdentity(m.body))) confirmed.push(m.ref.key);
+            else absent++;
+          }
+        }
+      } finally {
+        await reader.close();
+      }
+    }
+    if (absent > 0) {
+      o.log.warn({ msg: `${plan.name}: ${absent} message(s) the checkpoint has as copied are not in the destination now: left on the server (rerun with --restart to copy them, then delete)` });
+    }
+    const n = confirmed.length > 0 ? await o.source.deleteMessages!(plan.source.path, confirmed) : 0;
     deleted += n;
-    log.info({ msg: `${plan.name}: deleted ${n} copied messages from the source` });
+    kept += absent;
+    o.log.info({ msg: `${plan.name}: deleted ${n} copied messages from the source` });
   }
-  return deleted;
+  return { deleted, kept };
 }

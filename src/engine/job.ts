@@ -50,6 +50,8 @@ export interface CopyJobResult extends CopyResult {
   checkpoint: string;
   /** Messages deleted from the source (--delete-source). */
   deleted?: number;
+  /** --delete-source: messages done by the checkpoint but not in the destination now, left on the source. */
+  keptOnSource?: number;
 }
 
 export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<CopyJobResult> {
@@ -109,8 +111,10 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
       onOutcome: hooks.onOutcome,
     });
     // Only after copy() returned: every "copied" record it wrote has been fsynced.
-    const deleted = cfg.deleteSource ? await deleteFromSource(source, journal, plans, hooks.log) : undefined;
-    return { ...result, checkpoint, ...(deleted !== undefined ? { deleted } : {}) };
+    // Not after an interrupt: the user asked it to stop; the next run deletes.
+    const deletion = cfg.deleteSource && !result.interrupted ? await deleteFromSource({ source, sink, journal, plans, dedupe: cfg.dedupe, log: hooks.log }) : undefined;
+    if (cfg.deleteSource && result.interrupted) hooks.log.warn({ msg: 'interrupted: nothing deleted from the source (the next complete run deletes what is copied)' });
+    return { ...result, checkpoint, ...(deletion ? { deleted: deletion.deleted, keptOnSource: deletion.kept } : cfg.deleteSource ? { deleted: 0 } : {}) };
   } finally {
     await source?.close().catch(() => {});
     await sink?.close().catch(() => {});

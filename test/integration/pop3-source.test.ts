@@ -173,6 +173,27 @@ describe('POP3 --delete-source keeps what is not durably copied', () => {
     expect(countBy(left.map((f) => f.bytes))).toEqual(countBy(tooBig.map((e) => e.bytes)));
   });
 
+  it('a copy deleted from the destination since the copy stays on the server; --restart copies it, then it is deleted', async () => {
+    const src = (await h.freshUser('p3gone')).name;
+    const msg = (i: number) => Buffer.from(`From: a@example.test\nMessage-ID: <m${i}@gone.test>\nSubject: ${i}\n\nmessage ${i}\n`);
+    await importMessages(h, src, [1, 2, 3].map((i) => ({ folder: 'INBOX', bytes: msg(i), letters: '', internalDate: new Date('2020-02-02T00:00:00Z') })));
+    const dest = join(work, 'gone-md');
+    const base = ['copy', `pop3://${src}@${h.host}:${h.ports.pop3}`, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'gone.journal'), '--json'];
+    expect(envelope(await runCli(base, { env })).result.copied).toBe(3);
+    // Someone deletes the copy of message 2 from the backup; the checkpoint still has it as copied.
+    rmSync(readMaildirTree(dest).get('INBOX')!.find((f) => f.bytes.includes('message 2'))!.path);
+    const r = await runCli([...base, '--delete-source'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result).toMatchObject({ copied: 0, deleted: 2, keptOnSource: 1 });
+    expect(out.warnings.some((w: string) => /1 message\(s\) the checkpoint has as copied are not in the destination now: left on the server/.test(w))).toBe(true);
+    expect(readMaildirTree(h.maildirOf(src)).get('INBOX')!.map((f) => f.bytes.toString())).toEqual([msg(2).toString()]);
+    const again = envelope(await runCli([...base, '--delete-source', '--restart'], { env }));
+    expect(again.result).toMatchObject({ copied: 1, deleted: 1, keptOnSource: 0 });
+    expect(readMaildirTree(h.maildirOf(src)).get('INBOX') ?? []).toEqual([]);
+    expect(readMaildirTree(dest).get('INBOX')!.length).toBe(3);
+  });
+
   it('--dry-run with --delete-source deletes nothing', async () => {
     const src = (await h.freshUser('p3dry')).name;
     const seeded = await seedCorpus(h, src, { layout: allToInbox, limitPerGroup: 2 });
