@@ -78,6 +78,9 @@ interface Output {
   fd?: number;
 }
 
+/** An entry with this field set goes to the --log-file only (what stderr has already said otherwise). */
+export const FILE_ONLY = 'fileOnly';
+
 function render(entry: LogEntry): Record<string, unknown> {
   if (typeof entry === 'string') return { msg: entry };
   const out: Record<string, unknown> = {};
@@ -115,8 +118,8 @@ class SinkLogger implements Logger {
   private write(level: Level, entry: LogEntry): void {
     if (!this.enabled(level)) return;
     const n = ORDER[level];
-    const rec = { ...this.fields, ...render(entry) };
-    if (n >= this.out.stderrMin) {
+    const { [FILE_ONLY]: fileOnly, ...rec } = { ...this.fields, ...render(entry) };
+    if (n >= this.out.stderrMin && !fileOnly) {
       const { msg, ...rest } = rec;
       const extra = Object.keys(rest).length ? ' ' + safeJson(rest) : '';
       process.stderr.write(forTerminal(`mailferry: ${level === 'info' ? '' : level + ': '}${String(msg ?? '')}${extra}`) + '\n');

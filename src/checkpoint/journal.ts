@@ -161,6 +161,23 @@ export function looksLikeCheckpoint(path: string): boolean {
   }
 }
 
+/** The error for a checkpoint of another job; the same source and destination differ in --dedupe. */
+export function otherJob(path: string, theirs: JobHeader, ours: JobHeader): MailferryError {
+  if (theirs.source === ours.source && theirs.dest === ours.dest) {
+    return new MailferryError('CHECKPOINT_MISMATCH', `checkpoint ${path} is of the same copy with another --dedupe mode`, {
+      hint: 'rerun with the --dedupe of the runs before, or --restart to start over with this one',
+    });
+  }
+  return new MailferryError('CHECKPOINT_MISMATCH', `checkpoint ${path} belongs to another job (${theirs.source} → ${theirs.dest})`, {
+    hint: 'use another --checkpoint path, or --restart to start this one over',
+  });
+}
+
+/** A file that never was a checkpoint (a mistyped path): a configuration error, not a damaged checkpoint. */
+function notACheckpoint(path: string): MailferryError {
+  return new MailferryError('BAD_CONFIG', `${path} is not a mailferry checkpoint`, { hint: 'check the checkpoint path; the file was not changed' });
+}
+
 function unreadable(path: string, why: string): MailferryError {
   return new MailferryError('CHECKPOINT_UNREADABLE', `checkpoint ${path} is unreadable: ${why}`, {
     hint: 'move it away and rerun: mailferry rebuilds what is done from the destination',
@@ -206,11 +223,7 @@ export class Journal {
       } catch (err) {
         if (!opts.restart) throw err;
       }
-      if (replayed && replayed.header.job !== opts.header.job && !opts.restart) {
-        throw new MailferryError('CHECKPOINT_MISMATCH', `checkpoint ${path} belongs to another job (${replayed.header.source} → ${replayed.header.dest})`, {
-          hint: 'use another --checkpoint path, or --restart to start this one over',
-        });
-      }
+      if (replayed && replayed.header.job !== opts.header.job && !opts.restart) throw otherJob(path, replayed.header, opts.header);
       if (replayed && replayed.header.job === opts.header.job && !opts.restart) {
         const fd = openSync(path, 'r+', 0o600);
         ftruncateSync(fd, replayed.goodBytes);
@@ -266,13 +279,15 @@ export class Journal {
           try {
             rec = JSON.parse(line);
           } catch {
+            // A complete first line that is not our header: never a checkpoint (a torn header has no line end).
+            if (!header) throw notACheckpoint(path);
             // A torn write can only be the last line; one in the middle is corruption.
             if (start + nl + 1 >= size) return done();
             throw unreadable(path, `line ${lineNo} is not valid JSON`);
           }
           if (!header) {
             const h = rec as HeaderRecord;
-            if (h?.t !== 'mailferry-checkpoint') throw unreadable(path, 'not a mailferry checkpoint');
+            if (h?.t !== 'mailferry-checkpoint') throw notACheckpoint(path);
             if (h.v !== JOURNAL_VERSION) throw unreadable(path, `version ${h.v} is not supported (this mailferry writes ${JOURNAL_VERSION})`);
             header = h;
           } else {

@@ -4,7 +4,7 @@
  */
 import { Command } from '@oclif/core';
 import { EXIT, MailferryError, toMailferryError } from '../errors.js';
-import { closeLogs, createLogger, forTerminal, redact, safeJson, type Logger } from '../log.js';
+import { closeLogs, createLogger, FILE_ONLY, forTerminal, redact, safeJson, type Logger } from '../log.js';
 
 export interface OutputSettings {
   json: boolean;
@@ -94,8 +94,8 @@ export abstract class BaseCommand extends Command {
     } else if (!this.silentErrors.has(e.code)) {
       process.stderr.write(forTerminal(`mailferry: error: ${e.oneLine()}`) + '\n');
     }
-    // Into --log-file too (info: never on stderr, where the error line is), so a log says how a run ended.
-    this.logger.info({ msg: `run failed: ${e.oneLine()}`, code: e.code, exit: status });
+    // Into --log-file too (only there: stderr has the error line), so a log says how a run ended.
+    this.logger.error({ msg: `run failed: ${e.oneLine()}`, code: e.code, exit: status, [FILE_ONLY]: true });
     if (e.code === 'INTERNAL') this.logger.debug({ msg: 'internal error', stack: (e.cause as Error | undefined)?.stack });
     process.exitCode = status;
   }

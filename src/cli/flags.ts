@@ -6,7 +6,7 @@ const tlsOptions = ['implicit', 'starttls', 'none'] as const;
 export const connectionFlags = {
   'source-tls': Flags.option({ options: tlsOptions, description: 'TLS for the source (default from the scheme: imaps/pop3s → implicit, imap/pop3 → starttls)' })(),
   'dest-tls': Flags.option({ options: tlsOptions, description: 'TLS for the destination (default from the scheme)' })(),
-  'tls-ca': Flags.string({ multiple: true, description: 'trust this CA certificate (PEM file) too', helpValue: 'FILE' }),
+  'tls-ca': Flags.string({ multiple: true, multipleNonGreedy: true, description: 'trust this CA certificate (PEM file) too', helpValue: 'FILE' }),
   insecure: Flags.boolean({ description: 'do not verify TLS certificates (unsafe)', default: false }),
   'source-password-file': Flags.string({ description: 'read the source password from FILE (else $MAILFERRY_SOURCE_PASSWORD)', helpValue: 'FILE' }),
   'dest-password-file': Flags.string({ description: 'read the destination password from FILE (else $MAILFERRY_DEST_PASSWORD)', helpValue: 'FILE' }),
@@ -19,8 +19,8 @@ export const connectionFlags = {
 };
 
 export const selectionFlags = {
-  folder: Flags.string({ multiple: true, description: "copy only folders matching GLOB ('/' between levels, e.g. 'Archive/*')", helpValue: 'GLOB' }),
-  exclude: Flags.string({ multiple: true, description: 'skip folders matching GLOB', helpValue: 'GLOB' }),
+  folder: Flags.string({ multiple: true, multipleNonGreedy: true, description: "copy only folders matching GLOB ('/' between levels, e.g. 'Archive/*')", helpValue: 'GLOB' }),
+  exclude: Flags.string({ multiple: true, multipleNonGreedy: true, description: 'skip folders matching GLOB', helpValue: 'GLOB' }),
 };
 
 export const outputFlags = {
@@ -34,7 +34,7 @@ export const filterFlags = {
   since: Flags.string({ description: 'only messages received on or after DATE (INTERNALDATE; YYYY-MM-DD is midnight UTC)', helpValue: 'DATE' }),
   before: Flags.string({ description: 'only messages received before DATE', helpValue: 'DATE' }),
   'max-size': Flags.string({ description: 'leave out messages larger than SIZE (e.g. 10M, 512K)', helpValue: 'SIZE' }),
-  map: Flags.string({ multiple: true, description: "put source folder OLD (and its subfolders) under NEW in the destination ('/' between levels)", helpValue: 'OLD=NEW' }),
+  map: Flags.string({ multiple: true, multipleNonGreedy: true, description: "put source folder OLD (and its subfolders) under NEW in the destination ('/' between levels)", helpValue: 'OLD=NEW' }),
 };
 
 export const configFlag = {

@@ -30,7 +30,7 @@ export function renderPlan(r: DryRunResult): string[] {
     `would copy ${r.copy} messages (${formatBytes(r.bytes)}), skip ${r.skipped}` +
       (r.tooLarge ? `, fail ${r.tooLarge} too large` : '') +
       (r.delete !== undefined ? `, delete ${r.delete} from the source` : '') +
-      `, in ${r.folders.length} folders`,
+      `, in ${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}`,
   );
   return lines;
 }

@@ -29,7 +29,8 @@ function readSecretFile(role: Role, file: string, log: Logger): string {
       hint: 'check the path and its permissions',
     });
   }
-  const value = text.replace(/\r?\n$/, '');
+  // The first line (a note or a second line after it is not part of the password).
+  const value = text.split(/\r?\n/, 1)[0]!;
   if (!value) throw new MailferryError('MISSING_SECRET', `--${role}-password-file ${file} is empty`, { hint: 'put the password in it, on one line' });
   return value;
 }

@@ -23,7 +23,7 @@ Run it again and it copies only what is new; interrupted runs resume from the ch
 --dry-run prints the plan and touches nothing; --config FILE reads a YAML/JSON job file whose keys
 are these flags' long names (flags given override it).
 
-Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rerun to resume),
+Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rerun to resume),
 6 partial (some messages failed; listed), 7 checkpoint locked, 8 stopped at --max-runtime (resumable),
 130 interrupted (resumable).`;
 
@@ -50,11 +50,11 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
     ...filterFlags,
     ...configFlag,
     'dry-run': Flags.boolean({ char: 'n', description: 'show the plan (folders, counts, bytes to copy; what is skipped and why) and touch nothing', default: false }),
-    concurrency: Flags.integer({ char: 'j', description: 'parallel connections to the source', default: 4, min: 1, max: 64 }),
+    concurrency: Flags.integer({ char: 'j', description: 'parallel connections to the source (1–64)', default: 4, min: 1, max: 64, helpValue: 'N' }),
     checkpoint: Flags.string({ description: 'checkpoint file (default: under $XDG_STATE_HOME/mailferry, keyed by source and destination)', helpValue: 'PATH' }),
     restart: Flags.boolean({ description: 'start the checkpoint over (the destination is still deduplicated)', default: false }),
     dedupe: Flags.option({ options: ['message-id', 'content', 'none'] as const, default: 'message-id', description: 'how a message already in the destination is recognised' })(),
-    retries: Flags.integer({ description: 'retries of a batch (and reconnects of a control connection) after a transient network failure or throttling', default: 5, min: 0 }),
+    retries: Flags.integer({ helpValue: 'N', description: 'retries of a batch (and reconnects of a control connection) after a transient network failure or throttling', default: 5, min: 0 }),
     'max-message-size': Flags.string({ description: 'largest message to copy (e.g. 256M); larger ones are not fetched and are reported as failed', default: '256M', helpValue: 'SIZE' }),
     report: Flags.string({ description: 'write one NDJSON line per message outcome to FILE', helpValue: 'FILE' }),
     'skip-if-locked': Flags.boolean({ description: 'when another run holds the checkpoint or is copying into DEST, exit 7 without printing anything (cron: no mail for an overlap; --log-file records it)', default: false }),
@@ -120,9 +120,10 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
         { log: this.logger, signal: abort.signal, onEvent: (e) => (view.onEvent(e), crash(e)), onOutcome: (o) => report.write(o) },
       );
       const secs = (Date.now() - started) / 1000;
+      const filtered = r.folders.reduce((n, f) => n + (f.filtered ?? 0), 0);
       const exitCode = r.interrupted ? (timeUp ? EXIT.timeUp : EXIT.interrupted) : r.failed > 0 || r.folders.some((f) => f.error) ? EXIT.partial : EXIT.ok;
       const human = [
-        `${r.interrupted ? (timeUp ? 'stopped at --max-runtime: ' : 'interrupted: ') : ''}copied ${r.copied} messages (${formatBytes(r.bytes)}), skipped ${r.skipped}, failed ${r.failed}, in ${r.folders.length} folders, ${secs.toFixed(1)} s`,
+        `${r.interrupted ? (timeUp ? 'stopped at --max-runtime: ' : 'interrupted: ') : ''}copied ${r.copied} messages (${formatBytes(r.bytes)}), skipped ${r.skipped}${filtered ? `, left out by filters ${filtered}` : ''}, failed ${r.failed}, in ${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}, ${secs.toFixed(1)} s`,
         ...r.failures.slice(0, 50).map((f) => `failed: ${f.folder} #${f.key}${f.messageId ? ` ${f.messageId}` : ''}: ${f.error}`),
         ...(r.failures.length > 50 ? [`… and ${r.failures.length - 50} more (see --report)`] : []),
         ...r.folders.filter((f) => f.error).map((f) => `folder failed: ${f.folder}: ${f.error}`),
@@ -133,6 +134,7 @@ Exit codes: 0 ok, 2 usage, 3 configuration, 4 authentication/TLS, 5 network (rer
       const result = {
         copied: r.copied,
         skipped: r.skipped,
+        filtered,
         failed: r.failed,
         bytes: r.bytes,
         seconds: secs,

@@ -10,7 +10,9 @@ export default class Folders extends BaseCommand {
 
   static description = `The look before a migration: what is there, how much, and which folder is Sent, Drafts, Junk,
 Trash or Archive. Sizes come from IMAP STATUS (SIZE where the server has it). The endpoint uses the
-source's password settings ($MAILFERRY_SOURCE_PASSWORD, --source-password-file, --source-password-command).`;
+source's password settings ($MAILFERRY_SOURCE_PASSWORD, --source-password-file, --source-password-command).
+
+Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authentication/TLS, 5 network.`;
 
   static examples = [
     'MAILFERRY_SOURCE_PASSWORD=… <%= config.bin %> folders imaps://alice@mail.example.org',
@@ -19,13 +21,14 @@ source's password settings ($MAILFERRY_SOURCE_PASSWORD, --source-password-file, 
   ];
 
   static args = {
-    endpoint: Args.string({ required: true, description: 'the store to look at (imap://, imaps://, pop3://, maildir:PATH)' }),
+    endpoint: Args.string({ required: true, description: 'the store to look at (imap://, imaps://, pop3://, pop3s://, maildir:PATH)' }),
   };
 
   static flags = {
-    ...connectionFlags,
+    // One endpoint, with the source's settings: the --dest-… flags would be ignored.
+    ...Object.fromEntries(Object.entries(connectionFlags).filter(([name]) => !name.startsWith('dest-'))),
     ...outputFlags,
-  };
+  } as Omit<typeof connectionFlags, 'dest-tls' | 'dest-password-file' | 'dest-password-command' | 'dest-auth'> & typeof outputFlags;
 
   protected async execute(): Promise<CommandOutcome> {
     const { args, flags } = await this.parse(Folders);

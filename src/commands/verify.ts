@@ -15,7 +15,8 @@ compares every message by its bytes). Only reads: nothing is created or changed 
 Ends with a verdict line. The same --config job file as copy works here.
 
 Exit codes: 0 DEST holds everything of SOURCE (extra messages in DEST are allowed), 6 something is
-missing, 2 usage, 3 configuration, 4 authentication/TLS, 5 network.`;
+missing, 1 internal error (a bug), 2 usage, 3 configuration, 4 authentication/TLS, 5 network,
+130 interrupted.`;
 
   static examples = [
     'MAILFERRY_SOURCE_PASSWORD=… <%= config.bin %> verify imaps://alice@mail.example.org maildir:/srv/backup/alice',
@@ -25,7 +26,7 @@ missing, 2 usage, 3 configuration, 4 authentication/TLS, 5 network.`;
   ];
 
   static args = {
-    source: Args.string({ description: 'the store that should be fully copied (imap://, imaps://, pop3://, maildir:PATH)' }),
+    source: Args.string({ description: 'the store that should be fully copied (imap://, imaps://, pop3://, pop3s://, maildir:PATH)' }),
     dest: Args.string({ description: 'the copy (maildir:PATH, imap://, imaps://)' }),
   };
 

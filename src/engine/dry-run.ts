@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointState, Journal } from '../checkpoint/journal.js';
+import { CheckpointState, Journal, otherJob, type JobHeader } from '../checkpoint/journal.js';
 import { jobKey, stateDir } from '../checkpoint/path.js';
 import { MailferryError } from '../errors.js';
 import { openSink, openSource } from '../drivers/registry.js';
@@ -56,14 +56,10 @@ export interface DryRunResult {
   delete?: number;
 }
 
-function readCheckpoint(path: string, job: string, restart: boolean): CheckpointState {
+function readCheckpoint(path: string, ours: JobHeader, restart: boolean): CheckpointState {
   if (restart || !existsSync(path)) return new CheckpointState();
   const { state, header } = Journal.replay(path);
-  if (header.job !== job) {
-    throw new MailferryError('CHECKPOINT_MISMATCH', `checkpoint ${path} belongs to another job (${header.source} → ${header.dest})`, {
-      hint: 'use another --checkpoint path, or --restart to start this one over',
-    });
-  }
+  if (header.job !== ours.job) throw otherJob(path, header, ours);
   return state;
 }
 
@@ -76,7 +72,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
   const dstDesc = describeEndpoint(dst);
   // Same path as the real run, computed without creating the state directory.
   const checkpoint = cfg.checkpoint ?? join(stateDir(), `${jobKey(srcDesc, dstDesc).slice(0, 16)}.journal`);
-  const state = readCheckpoint(checkpoint, jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), cfg.restart);
+  const state = readCheckpoint(checkpoint, { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc }, cfg.restart);
   let source: Source | undefined;
   let sink: Sink | undefined;
   try {

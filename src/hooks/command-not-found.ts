@@ -19,7 +19,18 @@ function distance(a: string, b: string): number {
 
 const hook: Hook<'command_not_found'> = async function (opts) {
   // oclif joins the words it could not place with ':' ("cpoy:imaps://…:maildir:/x").
-  const words = opts.id.split(':');
+  let words = opts.id.split(':');
+  // `mailferry help [COMMAND]`: the same as `mailferry [COMMAND] --help`.
+  if (words[0] === 'help') {
+    const target = words.slice(1);
+    const id = target.join(':');
+    if (target.length === 0 || opts.config.findCommand(id) || opts.config.findTopic(id)) {
+      const { Help } = await import('@oclif/core');
+      await new Help(opts.config).showHelp(target);
+      process.exit(EXIT.ok);
+    }
+    words = target;
+  }
   const known = opts.config.commands.filter((c) => !c.hidden).map((c) => c.id.replace(/:/g, ' '));
   const typed = words[0] === 'checkpoint' && words[1] ? `checkpoint ${words[1]}` : words[0]!;
   const near = known.map((k) => ({ k, d: distance(typed, k) })).sort((x, y) => x.d - y.d)[0];

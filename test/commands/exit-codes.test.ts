@@ -60,10 +60,16 @@ describe('exit codes from real situations', () => {
     expect(envelope(j).error?.code).toBe('CHECKPOINT_LOCKED');
     // an unreadable checkpoint is not an overlap: it is still said
     writeFileSync(cp + '.lock', JSON.stringify({ pid: 999999999, host: hostname(), started: 'now' }) + '\n');
-    writeFileSync(cp, 'not a checkpoint\n');
+    writeFileSync(cp, '{"t":"mailferry-checkpoint","v":999}\n');
     const bad = await runCli([...args, '--skip-if-locked'], { env });
     expect(bad.code).toBe(EXIT.locked);
-    expect(bad.stderr).toMatch(/^mailferry: error: .*checkpoint/);
+    expect(bad.stderr).toMatch(/^mailferry: error: checkpoint .* is unreadable: version 999/);
+    // a file that never was a checkpoint (a mistyped path) is a configuration error, also said
+    writeFileSync(cp, 'not a checkpoint\n');
+    const notOurs = await runCli([...args, '--skip-if-locked'], { env });
+    expect(notOurs.code).toBe(EXIT.config);
+    expect(notOurs.stderr).toMatch(/^mailferry: error: .* is not a mailferry checkpoint \(check the checkpoint path; the file was not changed\)/);
+    expect(readFileSync(cp, 'utf8')).toBe('not a checkpoint\n');
   });
 
   it('7: another run copies into the same destination under another checkpoint (or another spelling of it)', async () => {

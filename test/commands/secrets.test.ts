@@ -33,6 +33,13 @@ describe('password sources', () => {
     expect(r.stdout + r.stderr).not.toContain(PW);
   });
 
+  it('--source-password-file: the first line is the password (a second line, CRLF, are not part of it)', async () => {
+    const file = join(work, 'pw-two-lines');
+    writeFileSync(file, `${PW}\r\nsecond line: a note\n`, { mode: 0o600 });
+    const r = await runCli(['folders', url(), ...tls, '--source-password-file', file, '--json'], { env: base });
+    expect(envelope(r).status, r.stderr).toBe(0);
+  });
+
   it('a failing command: exit 3, one line, its output never echoed', async () => {
     const r = await runCli(['folders', url(), ...tls, '--source-password-command', `echo leaked-${PW}; echo err-${PW} >&2; exit 7`], { env: base });
     expectOneLineError(r, 3, /--source-password-command failed with exit status 7/);

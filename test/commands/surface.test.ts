@@ -102,7 +102,7 @@ describe('copy --dry-run, verify, checkpoint', () => {
     expect(plan.result.tooLarge).toBeGreaterThan(0);
     expect(plan.result.folders[0].tooLarge).toBe(plan.result.tooLarge);
     const human = await runCli([...args.filter((a) => a !== '--json'), '--dry-run'], { env });
-    expect(human.stdout).toMatch(new RegExp(`^would copy ${plan.result.copy} messages .*, fail ${plan.result.tooLarge} too large, in 1 folders$`, 'm'));
+    expect(human.stdout).toMatch(new RegExp(`^would copy ${plan.result.copy} messages .*, fail ${plan.result.tooLarge} too large, in 1 folder$`, 'm'));
     const run = envelope(await runCli(args, { env }));
     expect(run.status).toBe(6);
     expect(run.result.failed).toBe(plan.result.tooLarge);
@@ -120,7 +120,7 @@ describe('copy --dry-run, verify, checkpoint', () => {
     expect(msgs[0]).toBe('mailferry copy started');
     expect(msgs.find((m) => m.startsWith('copy imap://'))).toMatch(/^copy imap:\/\/.* → maildir:/);
     expect(msgs, JSON.stringify(msgs)).toContain(`Fixtures → Fixtures: listed ${fixtures.length}, copied ${expectedCopies}, already there 0, skipped ${fixtures.length - expectedCopies}, failed 0`);
-    expect(msgs.find((m) => m.startsWith('copied '))).toMatch(new RegExp(`^copied ${expectedCopies} messages .*, failed 0, in 1 folders`));
+    expect(msgs.find((m) => m.startsWith('copied '))).toMatch(new RegExp(`^copied ${expectedCopies} messages .*, failed 0, in 1 folder,`));
     expect(lines.at(-1)).toMatchObject({ msg: 'finished: exit 0', exit: 0 });
     // a rerun appends: the folder is unchanged
     await runCli(args, { env });
@@ -232,6 +232,7 @@ describe('copy --dry-run, verify, checkpoint', () => {
     const notOurs = join(work, 'notes.txt');
     writeFileSync(notOurs, 'precious\n');
     expectOneLineError(await runCli(['checkpoint', 'reset', notOurs], { env }), 3, /is not a mailferry checkpoint/);
+    expectOneLineError(await runCli(['checkpoint', 'show', notOurs], { env }), 3, /is not a mailferry checkpoint \(check the checkpoint path; the file was not changed\)/);
     expect(readFileSync(notOurs, 'utf8')).toBe('precious\n');
     const c = await runCli([...base(), '--json'], { env });
     expect(envelope(c).status, c.stderr).toBe(0);
@@ -300,6 +301,7 @@ describe('filters and --map on copy and verify', () => {
     expect(out.status, c.stderr).toBe(0);
     expect(out.result.folders[0]).toMatchObject({ folder: 'Junk/Old', dest: 'Spam/2002' });
     expect(out.result.folders[0].filtered).toBeGreaterThan(0);
+    expect(out.result.filtered).toBe(out.result.folders[0].filtered); // also in the summary, not hidden in a folder
     expect(out.result.copied).toBeGreaterThanOrEqual(small - 50); // duplicates in the corpus are skipped
     expect(existsSync(join(dest, '.Spam.2002', 'cur'))).toBe(true);
     expect(existsSync(join(dest, '.Junk.Old'))).toBe(false);
@@ -313,5 +315,29 @@ describe('filters and --map on copy and verify', () => {
     const all = await runCli(['verify', ...args.slice(0, -2), '--json'], { env });
     expect(envelope(all).status).toBe(6);
     expect(envelope(all).result.missing).toBeGreaterThan(0);
+  });
+});
+
+describe('help and flag order', () => {
+  it('help COMMAND and -h show the help; the checkpoint topic says what it holds; folders offers no --dest-… flags', async () => {
+    for (const args of [['help', 'copy'], ['copy', '-h'], ['copy', '--help']]) {
+      const r = await runCli(args, { env });
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/^Copy every folder of SOURCE into DEST/);
+    }
+    const root = await runCli(['help'], { env });
+    expect(root.stdout).toMatch(/checkpoint\s+Show or reset the checkpoint of a copy job/);
+    expectOneLineError(await runCli(['help', 'cpoy'], { env }), 2, /unknown command 'cpoy' \(did you mean 'mailferry copy'\?\)/);
+    const folders = await runCli(['folders', '--help'], { env });
+    expect(folders.stdout).toContain('--source-password-file');
+    expect(folders.stdout).not.toContain('--dest-');
+    expect(folders.stdout).toContain('pop3s://');
+  });
+
+  it('a repeatable flag before SOURCE and DEST takes one value, not the arguments', async () => {
+    const r = await runCli(['copy', '--folder', 'Fixtures', ...tls, srcUrl(), `maildir:${join(work, 'flags-first')}`, '--dry-run', '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.folders.map((f: { folder: string }) => f.folder)).toEqual(['Fixtures']);
   });
 });

@@ -45,7 +45,7 @@ describe('progress and prompts', () => {
     expect(r.out).toContain(`\x1b[`); // it really drew on the terminal
     // Every listed message moves the bars, skipped duplicates too: they end full.
     expect(r.out).toContain(` ${n}/${n} msgs`);
-    expect(r.out).toMatch(/copied \d+ messages .* in 1 folders/);
+    expect(r.out).toMatch(/copied \d+ messages .* in 1 folder\b/);
     expect(r.out).not.toMatch(/^Junk\/Old: \d+ copied/m); // no plain lines on a TTY
   });
 
