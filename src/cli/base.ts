@@ -61,7 +61,26 @@ export abstract class BaseCommand extends Command {
     return this.output.json || this.argv.includes('--json');
   }
 
+  /**
+   * Set by a command that stops gracefully on a signal (copy: finishes the messages in flight);
+   * otherwise a signal ends the command at once with exit 130 (and the JSON envelope).
+   */
+  protected gracefulSignals = false;
+
+  /** End now, interrupted: the error line or envelope, the log, exit 130. */
+  protected interruptNow(message = 'interrupted'): never {
+    this.fail(new MailferryError('INTERRUPTED', message, { scope: 'run' }));
+    closeLogs();
+    process.exit(EXIT.interrupted);
+  }
+
   async run(): Promise<void> {
+    (globalThis as { mailferrySignals?: boolean }).mailferrySignals = true;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (!this.gracefulSignals) this.interruptNow(`interrupted (${sig})`);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
       const out = await this.execute();
       if (this.wantsJson()) {
@@ -74,6 +93,8 @@ export abstract class BaseCommand extends Command {
     } catch (err) {
       this.fail(err);
     } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       closeLogs();
     }
   }

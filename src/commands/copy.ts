@@ -95,9 +95,10 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     const report = openReport(flags.report);
     const abort = new AbortController();
     let signals = 0;
+    this.gracefulSignals = true;
     const onSignal = (sig: NodeJS.Signals) => {
       signals++;
-      if (signals > 1) process.exit(EXIT.interrupted);
+      if (signals > 1) this.interruptNow(`${sig} again: stopped at once (the checkpoint has every message it recorded; rerun to resume)`);
       this.logger.warn({ msg: `${sig}: finishing messages in flight and saving the checkpoint (again to quit at once)` });
       abort.abort();
     };

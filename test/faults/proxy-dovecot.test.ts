@@ -116,6 +116,40 @@ describe('through a faulty link to the real Dovecot', () => {
     expect(maildirProblems(rest.dest, keep)).toEqual([]);
   });
 
+  it('SIGTERM while verify, folders or a dry run reads a slow server: exit 130 at once, with one JSON document', async () => {
+    proxy ??= await FaultProxy.start({ host: h.host, port: h.ports.imap }, { delayMs: 100 });
+    proxy.opts = { delayMs: 100 };
+    const url = `imap://${user}@${h.host}:${proxy.port}`;
+    const box = sandbox('mf-sig-');
+    for (const args of [
+      ['verify', url, `maildir:${box}`],
+      ['folders', url],
+      ['copy', url, `maildir:${join(box, 'dry')}`, '--dry-run', '--checkpoint', join(box, 'cp')],
+    ]) {
+      const started = Date.now();
+      let signalled = 0;
+      const r = await runCli([...args, '--source-tls', 'none', '--json'], {
+        env: { MAILFERRY_SOURCE_PASSWORD: 'pass' },
+        // Once it is talking to the server (each chunk takes 100 ms there).
+        onSpawn: (c) => {
+          const t = setInterval(() => {
+            if (proxy!.connections > 0) {
+              clearInterval(t);
+              signalled = Date.now();
+              c.kill('SIGTERM');
+            }
+          }, 5);
+          c.on('exit', () => clearInterval(t));
+        },
+      });
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(130);
+      expect(envelope(r), args[0]).toMatchObject({ status: 130, error: { code: 'INTERRUPTED' } });
+      expect(Date.now() - signalled, args[0]).toBeLessThan(2000);
+      expect(signalled).toBeGreaterThan(started);
+      proxy.connections = 0;
+    }
+  });
+
   it('--max-message-size: larger messages are not fetched, each is reported with the reason (exit 6)', async () => {
     const { keep } = expectedByFolder(manifest);
     const limit = 4096;
