@@ -104,6 +104,26 @@ describe('IMAP destination, its control connection cut during a scan', () => {
 });
 
 describe('POP3 source through a faulty link', () => {
+  it('cut three times from the header pass on (pipelined TOP): the listing reconnects and goes on, the copy completes', async () => {
+    const user = (await h.freshUser('ftop')).name;
+    const inboxOnly = Object.fromEntries(Object.keys(DEFAULT_LAYOUT).map((g) => [g, 'INBOX']));
+    const manifest = await seedCorpus(h, user, { limitPerGroup: 20, layout: inboxOnly });
+    const { keep, total } = expectedByFolder(manifest);
+    // The headers of the whole box are more than 12 KB: each session is cut before its TOPs are done.
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.pop3 }, { trigger: /^TOP /im, cutAfterBytes: 12 * 1024, maxCuts: 3 });
+    const box = sandbox('mf-top-');
+    const dest = join(box, 'dest');
+    const r = await runCli(['copy', `pop3://${user}@${h.host}:${proxy.port}`, `maildir:${dest}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, JSON.stringify(out.error) + r.stderr.slice(-1500)).toBe(0);
+    expect(proxy.cuts).toBe(3);
+    // The first cut falls in the header pass (later ones may fall in the RETRs, retried as batches).
+    const relisted = out.warnings.filter((w: string) => /listing the POP3 box: .*reconnecting, retry \d\/5 in \d+ ms \(\d+ of 100 headers read\)/.test(w));
+    expect(relisted.length).toBeGreaterThanOrEqual(1);
+    expect(out.result.copied).toBe(total);
+    expect(maildirProblems(dest, keep, { loose: true })).toEqual([]);
+  });
+
   it('cut every N KB of RETR: the copy completes, every message once', async () => {
     const user = (await h.freshUser('fpop')).name;
     const inboxOnly = Object.fromEntries(Object.keys(DEFAULT_LAYOUT).map((g) => [g, 'INBOX']));

@@ -16,7 +16,8 @@
  * The same header gives each message a date: POP3 has no INTERNALDATE, so the copy is dated by
  * the topmost Received: header (the provider's delivery), else Date: (mail/dates.ts).
  */
-import { MailferryError } from '../../errors.js';
+import { MailferryError, toMailferryError } from '../../errors.js';
+import { backoffDelay, sleep } from '../../retry.js';
 import { headerBlock, headerValues, normalizeMessageId } from '../../mail/headers.js';
 import { arrivalDate } from '../../mail/dates.js';
 import type { NetOptions } from '../net-options.js';
@@ -126,33 +127,58 @@ export class Pop3Source implements Source {
     return { validity: POP3_VALIDITY, messages: s.numbers.size, size };
   }
 
+  /**
+   * The listing: UIDL and LIST, then a pipelined `TOP n 0` of each message not done. A session
+   * that breaks on the way is reconnected (with back-off, at most --retries times) and the TOPs go
+   * on from where they stopped, so a large box on a flaky link still gets listed.
+   */
   async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
     this.checkMailbox(mailbox);
-    const s = await this.session();
-    const sizes = await s.client.list();
-    const refs: MessageRef[] = [];
-    for (const [uid, n] of s.numbers) {
-      if (n <= (opts.afterSeq ?? 0)) continue;
-      refs.push({ mailbox, key: uid, seq: n, size: sizes.get(n) ?? 0, flags: [], messageId: null });
-    }
-    refs.sort((a, b) => a.seq - b.seq);
-    const wanted = refs.filter((r) => !opts.known?.has(r.key));
-    const byN = new Map(wanted.map((r) => [r.seq, r]));
+    const retries = this.o.retries ?? 0;
+    let refs: MessageRef[] | undefined;
+    let wanted: MessageRef[] = [];
+    const headed = new Set<string>();
     const now = Date.now();
-    await s.client.topMany(
-      wanted.map((r) => r.seq),
-      0,
-      (n, head) => {
-        const ref = byN.get(n);
-        if (ref && head) {
-          // One pass over the header for the three it needs.
-          const v = headerValues(headerBlock(head), ['message-id', 'received', 'date']);
-          ref.messageId = normalizeMessageId(v.get('message-id') ?? null);
-          // POP3 has no INTERNALDATE: the provider's delivery date from the header stands for it.
-          ref.internalDate = arrivalDate(v.get('received'), v.get('date'), now);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const s = await this.session();
+        if (!refs) {
+          const sizes = await s.client.list();
+          refs = [];
+          for (const [uid, n] of s.numbers) {
+            if (n <= (opts.afterSeq ?? 0)) continue;
+            refs.push({ mailbox, key: uid, seq: n, size: sizes.get(n) ?? 0, flags: [], messageId: null });
+          }
+          refs.sort((a, b) => a.seq - b.seq);
+          wanted = refs.filter((r) => !opts.known?.has(r.key));
         }
-      },
-    );
+        // By this session's numbers (a message gone since is simply not TOPped).
+        const byN = new Map<number, MessageRef>();
+        for (const r of wanted) {
+          const n = s.numbers.get(r.key);
+          if (n !== undefined && !headed.has(r.key)) byN.set(n, r);
+        }
+        await s.client.topMany([...byN.keys()], 0, (n, head) => {
+          const ref = byN.get(n);
+          if (!ref) return;
+          headed.add(ref.key);
+          if (head) {
+            // One pass over the header for the three it needs.
+            const v = headerValues(headerBlock(head), ['message-id', 'received', 'date']);
+            ref.messageId = normalizeMessageId(v.get('message-id') ?? null);
+            // POP3 has no INTERNALDATE: the provider's delivery date from the header stands for it.
+            ref.internalDate = arrivalDate(v.get('received'), v.get('date'), now);
+          }
+        });
+        break;
+      } catch (e) {
+        const err = toMailferryError(e);
+        if (!err.retryable || attempt >= retries || this.closed) throw err;
+        const delayMs = backoffDelay(attempt + 1, this.o.backoffMs ?? 500, err.retryAfterMs);
+        this.o.log.warn({ msg: `listing the POP3 box: ${err.message}; reconnecting, retry ${attempt + 1}/${retries} in ${Math.round(delayMs)} ms (${headed.size} of ${wanted.length} headers read)` });
+        await sleep(delayMs);
+      }
+    }
     opts.onCount?.(wanted.length);
     yield* refs;
   }
