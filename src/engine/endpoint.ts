@@ -4,7 +4,8 @@
  */
 import { homedir } from 'node:os';
 import { realpathSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { lookup } from 'node:dns/promises';
 import { MailferryError } from '../errors.js';
 
 export type TlsMode = 'implicit' | 'starttls' | 'none';
@@ -117,22 +118,49 @@ export function describeEndpoint(e: Endpoint): string {
   return `${e.scheme}://${encodeURIComponent(e.user)}@${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}${f}`;
 }
 
+/** The real path of `p`: symbolic links resolved in the part that exists, the rest as written. */
+function realPathOf(p: string): string {
+  const rest: string[] = [];
+  for (let cur = resolve(p); ; ) {
+    try {
+      return join(realpathSync.native(cur), ...rest.reverse());
+    } catch {
+      const up = dirname(cur);
+      if (up === cur) return resolve(p);
+      rest.push(basename(cur));
+      cur = up;
+    }
+  }
+}
+
 /**
- * What two runs writing into the same place share, however the destination was spelled: a
- * Maildir's real path (trailing slash, `..` and symbolic links resolved); an IMAP account (user,
- * host in lower case, port) with the folder prefix of the URL.
+ * A Maildir's real path (trailing slash, `..` and symbolic links resolved, also in the part of
+ * it that exists when the rest does not yet); an IMAP account (user, host in lower case, port)
+ * with the folder prefix of the URL.
  */
 export function destinationKey(e: Endpoint): string {
-  if (e.kind === 'maildir') {
-    let p = e.path;
-    try {
-      p = realpathSync.native(e.path);
-    } catch {
-      // not there yet: its resolved path
-    }
-    return `maildir:${p}`;
-  }
+  if (e.kind === 'maildir') return `maildir:${realPathOf(e.path)}`;
   return `${e.kind}://${e.user.toLowerCase()}@${e.host.toLowerCase()}:${e.port}/${(e.folder ?? []).join('/')}`;
+}
+
+/**
+ * What two runs writing into the same place share, however the destination was spelled: for a
+ * Maildir its destinationKey; for IMAP the account on the server's address and port (`localhost`
+ * and `127.0.0.1` are one server), with the URL's folder prefix. The port stays in: two servers
+ * can share an address, and a false overlap would stop a run.
+ */
+export async function destinationLockKey(e: Endpoint): Promise<string> {
+  if (e.kind === 'maildir') return destinationKey(e);
+  let host = e.host.toLowerCase();
+  try {
+    const all = await lookup(e.host, { all: true });
+    // The lowest address, IPv4 first: the same for every spelling that resolves to the same set.
+    const v4 = all.filter((a) => a.family === 4).map((a) => a.address).sort();
+    host = (v4[0] ?? all.map((a) => a.address).sort()[0]) ?? host;
+  } catch {
+    // unresolvable: the connection will say so; the name as written
+  }
+  return `${e.kind}://${e.user.toLowerCase()}@${host}:${e.port}/${(e.folder ?? []).join('/')}`;
 }
 
 /** A Maildir copied into itself, or into a directory inside it (or the other way round), would nest copies run after run. */

@@ -10,7 +10,7 @@ import { checkSinkKind, openSink, openSource } from '../drivers/registry.js';
 import type { Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { copy } from './copy.js';
-import { checkNotNested, describeEndpoint, destinationKey, parseEndpoint } from './endpoint.js';
+import { checkNotNested, describeEndpoint, destinationLockKey, parseEndpoint } from './endpoint.js';
 import type { CopyEvent, CopyResult, Outcome } from './events.js';
 import type { DedupeMode } from './identity.js';
 import { planJob } from './plan.js';
@@ -81,7 +81,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
   let journal: Journal | undefined;
   try {
     // One run at a time into a destination, whatever checkpoint it names.
-    destLock = acquireLock(destinationLockPath(destinationKey(dst)), warn, `is copying into ${dstDesc}`);
+    destLock = acquireLock(destinationLockPath(await destinationLockKey(dst)), warn, `is copying into ${dstDesc}`);
     // The source and the plan first, then the destination: a folder that does not exist,
     // --delete-source with a source that cannot delete, or a destination that cannot be
     // written fails before a checkpoint is created.

@@ -1,9 +1,9 @@
 // Each exit code of the table, produced by a real situation through the real CLI (130 — interrupted —
 // is produced by SIGINT in test/faults/kill-sweep.test.ts, 8 — --max-runtime — on a slow link in
 // test/faults/proxy-dovecot.test.ts). And help for every command, with examples.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { destinationLockPath } from '../../src/checkpoint/path.js';
-import { destinationKey } from '../../src/engine/endpoint.js';
+import { destinationKey, destinationLockKey, parseEndpoint } from '../../src/engine/endpoint.js';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -91,6 +91,29 @@ describe('exit codes from real situations', () => {
     const ok = await runCli(['copy', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'another.j'), '--json'], { env });
     expect(envelope(ok).status).toBe(0);
     expect(existsSync(lock)).toBe(false);
+  });
+
+  it('7: the same destination spelled through a symbolic link (before it exists), or an IMAP host by another name', async () => {
+    const saved = process.env.XDG_STATE_HOME;
+    process.env.XDG_STATE_HOME = env.XDG_STATE_HOME;
+    const real = mkdtempSync(join(work, 'real-'));
+    symlinkSync(real, join(work, 'alias'));
+    const locks = [
+      destinationLockPath(await destinationLockKey(parseEndpoint(`maildir:${join(real, 'backup')}`, 'dest'))) + '.lock',
+      destinationLockPath(await destinationLockKey(parseEndpoint(`imap://${h.user.name}@localhost:${h.ports.imap}/Prefix`, 'dest'))) + '.lock',
+    ];
+    process.env.XDG_STATE_HOME = saved;
+    for (const lock of locks) writeFileSync(lock, JSON.stringify({ pid: 1, host: hostname(), started: 'then' }) + '\n');
+    try {
+      const viaLink = await runCli(['copy', srcUrl(), `maildir:${join(work, 'alias', 'backup')}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'alias.j'), '--json'], { env });
+      expect(viaLink.code, viaLink.stderr + viaLink.stdout).toBe(EXIT.locked);
+      const byAddress = await runCli(['copy', srcUrl(), `imap://${h.user.name}@127.0.0.1:${h.ports.imap}/Prefix`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'addr.j'), '--json'], {
+        env: { ...env, MAILFERRY_DEST_PASSWORD: h.user.password },
+      });
+      expect(byAddress.code, byAddress.stderr + byAddress.stdout).toBe(EXIT.locked);
+    } finally {
+      for (const lock of locks) unlinkSync(lock);
+    }
   });
 
   it('3: a folder that does not exist creates nothing: no destination, no checkpoint', async () => {
