@@ -3,6 +3,8 @@
  * never to stdout. Every registered secret is masked in every line, at every level.
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { mkdirsSync } from './mkdirs.js';
 import { printable } from './strings.js';
 import { fileErrorReason, MailferryError } from './errors.js';
 
@@ -148,6 +150,8 @@ export function createLogger(opts: LogOptions): Logger {
   };
   if (opts.file) {
     try {
+      // Its directory as the checkpoint's is: made (0700) when missing, so a new job's log can start.
+      mkdirsSync(dirname(resolve(opts.file)), 0o700);
       out.fd = openSync(opts.file, 'a', 0o600);
     } catch (err) {
       throw new MailferryError('BAD_CONFIG', `cannot write --log-file ${opts.file}: ${fileErrorReason(err)}`, { hint: 'choose a log file in a directory you can write to' });

@@ -30,7 +30,7 @@ const PATHS = new Set(['source-password-file', 'dest-password-file', 'password-f
 
 export function schemaOf(flags: Record<string, unknown>, args: string[]): Record<string, FieldType> {
   const schema: Record<string, FieldType> = {};
-  for (const a of args) schema[a] = { kind: 'string' };
+  for (const a of args) schema[a] = { kind: 'string', endpoint: true };
   for (const [name, raw] of Object.entries(flags)) {
     if (NOT_IN_FILE.has(name)) continue;
     const f = raw as FlagDef;

@@ -17,7 +17,8 @@ import { MailferryError } from '../errors.js';
 export type ValueCheck = (value: string) => unknown;
 
 export type FieldType =
-  | { kind: 'string'; path?: boolean; check?: ValueCheck }
+  /** `endpoint`: a URL whose relative maildir: path is taken relative to the job file. */
+  | { kind: 'string'; path?: boolean; endpoint?: boolean; check?: ValueCheck }
   | { kind: 'boolean' }
   | { kind: 'integer'; min?: number; max?: number }
   | { kind: 'option'; options: readonly string[] }
@@ -78,6 +79,11 @@ export function readJobFile(path: string, schema: Record<string, FieldType>): Re
   }
   const base = dirname(resolve(path));
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  // `maildir:backup` in a job file is beside the file, like the other paths in it (not ~/…).
+  const relativeMaildir = (url: string) => {
+    const m = /^maildir:(.*)$/i.exec(url);
+    return m && m[1] && !isAbsolute(m[1]) && !m[1].startsWith('~') ? `maildir:${abs(m[1])}` : url;
+  };
   const root = doc.contents;
   if (root === null || root === undefined) return {};
   if (!isMap(root)) throw bad(lineOf(root as Node), 'the job file must be a mapping of keys to values', "one 'key: value' per line, e.g. source: imaps://alice@mail.example.org");
@@ -108,7 +114,7 @@ export function readJobFile(path: string, schema: Record<string, FieldType>): Re
     switch (type.kind) {
       case 'string':
         if (typeof v !== 'string' || v === '') throw wrong('a string');
-        out[key] = type.path ? abs(v) : checked(v, type.check);
+        out[key] = type.path ? abs(v) : type.endpoint ? relativeMaildir(v) : checked(v, type.check);
         break;
       case 'boolean':
         if (typeof v !== 'boolean') throw wrong('true or false');

@@ -51,6 +51,14 @@ describe('job files', () => {
     expect(envelope(v), v.stderr).toMatchObject({ status: 0, result: { ok: true } });
   });
 
+  it('a relative maildir: is beside the job file; a log file in a new directory is made', async () => {
+    const p = job('relative.yaml', `source: ${srcUrl()}\ndest: maildir:backups/rel\nfolder: Fixtures\ntls-ca: ${h.certPem}\nsource-password-file: pw\ncheckpoint: state/rel.journal\nlog-file: logs/new/rel.log\n`);
+    const r = await runCli(['copy', '--config', p, '--json'], { env, cwd: '/' });
+    expect(envelope(r).status, r.stderr).toBe(0);
+    expect(existsSync(join(work, 'backups', 'rel', '.Fixtures', 'cur'))).toBe(true);
+    expect(existsSync(join(work, 'logs', 'new', 'rel.log'))).toBe(true);
+  });
+
   it('a JSON job file works too', async () => {
     const p = job('job.json', JSON.stringify({ source: srcUrl(), dest: `maildir:${join(work, 'md')}`, folder: ['Fixtures'], 'tls-ca': h.certPem, 'source-password-file': 'pw', 'dry-run': true }, null, 2));
     const r = await runCli(['copy', '--config', p, '--json'], { env });
