@@ -72,16 +72,21 @@ export interface LogOptions {
   /** Path of a JSON-lines log file taking every level from `fileLevel`. */
   file?: string;
   fileLevel?: Level;
+  /** Warnings marked LOUD go to stderr even when stderrLevel is above warn (--quiet). */
+  loud?: boolean;
 }
 
 interface Output {
   stderrMin: number;
   fileMin: number;
   fd?: number;
+  loudToStderr?: boolean;
 }
 
 /** An entry with this field set goes to the --log-file only (what stderr has already said otherwise). */
 export const FILE_ONLY = 'fileOnly';
+/** A warning with this field set is shown even under --quiet: what a cron job's owner must hear of. */
+export const LOUD = 'loud';
 
 function render(entry: LogEntry): Record<string, unknown> {
   if (typeof entry === 'string') return { msg: entry };
@@ -118,10 +123,10 @@ class SinkLogger implements Logger {
   }
 
   private write(level: Level, entry: LogEntry): void {
-    if (!this.enabled(level)) return;
     const n = ORDER[level];
-    const { [FILE_ONLY]: fileOnly, ...rec } = { ...this.fields, ...render(entry) };
-    if (n >= this.out.stderrMin && !fileOnly) {
+    if (!this.enabled(level) && !(this.out.loudToStderr && n >= ORDER.warn)) return;
+    const { [FILE_ONLY]: fileOnly, [LOUD]: loud, ...rec } = { ...this.fields, ...render(entry) };
+    if ((n >= this.out.stderrMin || (loud && this.out.loudToStderr)) && !fileOnly) {
       const { msg, ...rest } = rec;
       const extra = Object.keys(rest).length ? ' ' + safeJson(rest) : '';
       process.stderr.write(forTerminal(`mailferry: ${level === 'info' ? '' : level + ': '}${String(msg ?? '')}${extra}`) + '\n');
@@ -147,6 +152,7 @@ export function createLogger(opts: LogOptions): Logger {
   const out: Output = {
     stderrMin: opts.stderrLevel === 'off' ? Infinity : ORDER[opts.stderrLevel],
     fileMin: opts.file ? ORDER[opts.fileLevel ?? 'debug'] : Infinity,
+    loudToStderr: opts.loud,
   };
   if (opts.file) {
     try {

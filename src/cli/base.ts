@@ -36,6 +36,7 @@ export abstract class BaseCommand extends Command {
     this.output = o;
     const base = createLogger({
       stderrLevel: o.quiet ? 'error' : o.verbose ? 'debug' : o.json ? 'error' : 'warn',
+      loud: o.quiet && !o.json,
       file: o.logFile,
       fileLevel: 'debug',
     });

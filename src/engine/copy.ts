@@ -9,7 +9,7 @@ import PQueue from 'p-queue';
 import { MailferryError, toMailferryError } from '../errors.js';
 import type { Journal, JournalRecord } from '../checkpoint/journal.js';
 import type { MessageRef, Sink, SinkWriter, Source, SourceReader } from '../drivers/types.js';
-import type { Logger } from '../log.js';
+import { LOUD, type Logger } from '../log.js';
 import { crlfToLf, lfToCrlf } from '../mail/line-endings.js';
 import type { CopyEvent, CopyResult, Failure, FolderResult, Outcome } from './events.js';
 import { contentIdentity, identityBeforeBody, midIdentity, type DedupeMode, type Identity } from './identity.js';
@@ -515,7 +515,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     foundDest = found;
     const lostWhy = new Map(lost.map((l) => [l.plan, l.why]));
     for (const l of lost) {
-      p.log.warn({ msg: describeLost(l) });
+      p.log.warn({ msg: describeLost(l), [LOUD]: true });
       j.append({ t: 'lost', s: l.plan.source.path, ...(l.dest !== undefined ? { d: l.dest } : {}) });
     }
     if (lost.length > 0) await j.sync();

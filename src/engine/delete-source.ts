@@ -18,7 +18,7 @@
 import { MailferryError } from '../errors.js';
 import type { Journal } from '../checkpoint/journal.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
-import type { Logger } from '../log.js';
+import { LOUD, type Logger } from '../log.js';
 import { scanDestination } from './dest-scan.js';
 import { contentIdentity, identityBeforeBody, type DedupeMode, type Identity } from './identity.js';
 import type { FolderPlan } from './plan.js';
@@ -79,7 +79,7 @@ export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: num
       }
     }
     if (absent > 0) {
-      o.log.warn({ msg: `${plan.name}: ${absent} message(s) the checkpoint has as copied are not in the destination now: left on the server (rerun with --restart to copy them, then delete)` });
+      o.log.warn({ msg: `${plan.name}: ${absent} message(s) the checkpoint has as copied are not in the destination now: left on the server (rerun with --restart to copy them, then delete)`, [LOUD]: true });
     }
     const n = confirmed.length > 0 ? await o.source.deleteMessages!(plan.source.path, confirmed) : 0;
     deleted += n;

@@ -61,6 +61,14 @@ describe('a destination wiped between runs', () => {
     expect(envelope(again).result.folders.every((f: { unchanged: boolean; destLost?: string }) => f.unchanged && f.destLost === undefined)).toBe(true);
     expect(envelope(again).warnings).toEqual([]);
     expect(idsOf(dest)).toEqual(full);
+
+    // From cron (--quiet: only errors), a wiped backup is still said on stderr; the run succeeds.
+    rmSync(dest, { recursive: true });
+    const quiet = await runCli(args.filter((a) => a !== '--json').concat('--quiet'), { env });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toBe('');
+    expect(quiet.stderr).toContain('mailferry: warn: Archive: the destination folder is gone');
+    expect(idsOf(dest)).toEqual(full);
   });
 
   it('IMAP → Maildir: one folder emptied by hand is copied again; a folder with mail left in it is trusted', async () => {
