@@ -489,6 +489,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     }
     if (announced !== undefined && todo !== announced) emit({ type: 'folder-total', folder: run.plan.name, messages: todo });
     if (batch.length > 0) await enqueue();
+    // Nothing to copy: the folder is still made, so the destination has the source's folders
+    // (an empty Archive or Drafts too), and named as a copy names it.
+    if (index === undefined && !stopped()) {
+      dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse);
+      run.result.dest = p.sink.displayName?.(dest) ?? dest;
+    }
   }
 
   /**

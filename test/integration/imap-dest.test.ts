@@ -2,7 +2,7 @@
 // two users (nested and non-ASCII folders, flags, dates, special-use mapping "Sent" → "Sent Items",
 // messages already there not duplicated, the no-op rerun) and a prefix folder in the URL.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,5 +106,24 @@ describe('IMAP → IMAP between two users', () => {
     expect(shas(tree.get('Migrated/Old Mail/Sent')!)).toEqual(kept.get('Sent')!.map((e) => sha(e.bytes)).sort());
     expect(shas(tree.get('Migrated/Old Mail/Café ☕')!)).toEqual(kept.get('Café ☕')!.map((e) => sha(e.bytes)).sort());
     expect(tree.get('INBOX')!.length).toBe(0);
+  });
+});
+
+describe('empty source folders', () => {
+  it('are made in the destination too, Maildir and IMAP, and named in the result', async () => {
+    const src = (await h.freshUser('emptysrc')).name;
+    await h.doveadm(['mailbox', 'create', '-u', src, 'Projects.Empty']); // the harness's Dovecot separates levels with '.'
+    await h.doveadm(['mailbox', 'create', '-u', src, 'Drafts']);
+    const md = join(work, 'empty-md');
+    const a = envelope(await runCli(['copy', imap(src), `maildir:${md}`, ...tls, '--checkpoint', join(work, 'empty-md.journal'), '--json'], { env }));
+    expect(a.status).toBe(0);
+    expect(existsSync(join(md, '.Projects.Empty', 'cur'))).toBe(true);
+    expect(existsSync(join(md, '.Drafts', 'cur'))).toBe(true);
+    expect(a.result.folders.find((f: { folder: string }) => f.folder === 'Projects/Empty')).toMatchObject({ listed: 0, dest: 'Projects/Empty' });
+    const dst = (await h.freshUser('emptydst')).name;
+    const b = envelope(await runCli(['copy', imap(src), imap(dst), ...tls, '--checkpoint', join(work, 'empty-imap.journal'), '--json'], { env }));
+    expect(b.status).toBe(0);
+    const boxes = await h.doveadm(['mailbox', 'list', '-u', dst]);
+    expect(boxes.stdout.toString().split('\n').map((l) => l.trim())).toEqual(expect.arrayContaining(['Projects.Empty', 'Drafts']));
   });
 });
