@@ -63,6 +63,11 @@ export function readCa(files: string[]): SecureContext | undefined {
   return createSecureContext({ ca: [...rootCertificates, ...extra, ...own] });
 }
 
+function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
 /** NetOptions for one role; CA files are read once, here. */
 export function netFactory(cfg: NetConfig, log: Logger): (role: Role) => (e: NetEndpoint) => NetOptions {
   const ca = readCa(cfg.tlsCa);
@@ -73,7 +78,15 @@ export function netFactory(cfg: NetConfig, log: Logger): (role: Role) => (e: Net
     warned = true;
     log.warn({ msg: `TLS certificates are NOT verified (--insecure): the connection can be intercepted${ca ? ' (--tls-ca is then of no use)' : ''}` });
   };
-  return (role) => (e) => (warnInsecure(), {
+  // TLS turned off (--source-tls none) for a server that is not this machine: the password
+  // crosses the network in clear. Allowed (some LANs have no TLS), but said, once per role.
+  const clear = new Set<Role>();
+  const warnClear = (role: Role, e: NetEndpoint) => {
+    if (e.tls !== 'none' || clear.has(role) || isLoopback(e.host)) return;
+    clear.add(role);
+    log.warn({ msg: `TLS is off for the ${role === 'source' ? 'source' : 'destination'} (--${role}-tls none): the password and the mail cross the network to ${e.host} in clear` });
+  };
+  return (role) => (e) => (warnInsecure(), warnClear(role, e), {
     endpoint: e,
     secret: role === 'source' ? cfg.sourceSecret : cfg.destSecret,
     auth: (role === 'source' ? cfg.sourceAuth : cfg.destAuth) ?? 'password',

@@ -40,6 +40,14 @@ describe('password sources', () => {
     expect(envelope(r).status, r.stderr).toBe(0);
   });
 
+  it('TLS turned off for a server that is not this machine is said (the password would cross the network in clear)', async () => {
+    // TEST-NET-1: nothing answers; the warning comes before the connection is tried.
+    const r = await runCli(['folders', 'imap://u@192.0.2.1:143', '--source-tls', 'none', '--timeout', '1', '--json'], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: PW } });
+    expect(envelope(r).warnings).toContain('TLS is off for the source (--source-tls none): the password and the mail cross the network to 192.0.2.1 in clear');
+    const local = await runCli(['folders', `imap://${user}@${h.host}:${h.ports.imap}`, '--source-tls', 'none', '--json'], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: PW } });
+    expect(envelope(local)).toMatchObject({ status: 0, warnings: [] });
+  });
+
   it('a failing command: exit 3, one line, its output never echoed', async () => {
     const r = await runCli(['folders', url(), ...tls, '--source-password-command', `echo leaked-${PW}; echo err-${PW} >&2; exit 7`], { env: base });
     expectOneLineError(r, 3, /--source-password-command failed with exit status 7/);
