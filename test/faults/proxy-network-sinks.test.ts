@@ -120,7 +120,8 @@ describe('POP3 source through a faulty link', () => {
     // The first cut falls in the header pass (later ones may fall in the RETRs, retried as batches).
     const relisted = out.warnings.filter((w: string) => /listing the POP3 box: .*reconnecting, retry \d\/5 in \d+ ms \(\d+ of 100 headers read\)/.test(w));
     expect(relisted.length).toBeGreaterThanOrEqual(1);
-    expect(out.result.copied).toBe(total);
+    // A cut in the RETRs may leave stored messages unconfirmed: found in the destination, skipped.
+    expect(out.result.copied + out.result.skipped).toBe(total);
     expect(maildirProblems(dest, keep, { loose: true })).toEqual([]);
   });
 
