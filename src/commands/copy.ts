@@ -8,6 +8,7 @@ import { formatBytes, progressView } from '../cli/progress.js';
 import { openReport } from '../cli/report.js';
 import { crashHook } from '../cli/crash-hook.js';
 import { EXIT } from '../errors.js';
+import { LOUD } from '../log.js';
 import { parseSize } from '../engine/filters.js';
 import { distinctFiles, parseDuration } from '../cli/options.js';
 
@@ -85,9 +86,15 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     };
     const maxRuntime = flags['max-runtime'] === undefined ? undefined : parseDuration('max-runtime', flags['max-runtime']);
     if (flags['dry-run']) {
+      // From a job file, a dry run is easy to leave in by mistake: a cron job that never copies.
+      if (!parsed.flags['dry-run']) this.logger.warn({ msg: `${flags.config} sets dry-run: nothing is copied`, [LOUD]: true });
+      if (flags.report) this.logger.warn({ msg: '--report is not written by a dry run' });
       const { planCopy } = await import('../engine/dry-run.js');
       const plan = await planCopy(cfg, { log: this.logger });
-      return { result: plan, human: renderPlan(plan), exitCode: EXIT.ok };
+      const human = renderPlan(plan);
+      // The plan in --log-file too, so a dry run leaves a trace there like a copy does.
+      for (const line of human) this.logger.info({ msg: line.trim() });
+      return { result: plan, human, exitCode: EXIT.ok };
     }
     const { runCopyJob } = await import('../engine/job.js');
     const crash = crashHook();

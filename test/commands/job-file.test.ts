@@ -1,6 +1,6 @@
 // --config job files through the real CLI: YAML and JSON, paths relative to the file, flags
 // overriding the file, and every kind of mistake named with its key and line (exit 3).
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -57,6 +57,16 @@ describe('job files', () => {
     expect(envelope(r).status, r.stderr).toBe(0);
     expect(existsSync(join(work, 'backups', 'rel', '.Fixtures', 'cur'))).toBe(true);
     expect(existsSync(join(work, 'logs', 'new', 'rel.log'))).toBe(true);
+  });
+
+  it('dry-run left in a job file is said even under --quiet, and the plan is in the log file', async () => {
+    const p = job('dry.yaml', good('dry-run: true\nlog-file: logs/dry.log\n'));
+    const r = await runCli(['copy', '--config', p, '--quiet'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe(`mailferry: warn: ${p} sets dry-run: nothing is copied\n`);
+    const log = readFileSync(join(work, 'logs', 'dry.log'), 'utf8');
+    expect(log).toMatch(/"msg":"dry run: .* \(nothing is written\)"/);
+    expect(log).toMatch(/"msg":"would copy \d+ messages/);
   });
 
   it('a JSON job file works too', async () => {
