@@ -63,10 +63,10 @@ export abstract class BaseCommand extends Command {
   }
 
   /**
-   * Set by a command that stops gracefully on a signal (copy: finishes the messages in flight);
-   * otherwise a signal ends the command at once with exit 130 (and the JSON envelope).
+   * Set by a command while it can stop gracefully on a signal (copy: finishes the messages in
+   * flight); otherwise a signal ends the command at once with exit 130 (and the JSON envelope).
    */
-  protected gracefulSignals = false;
+  protected onSignal?: (sig: NodeJS.Signals) => void;
 
   /** End now, interrupted: the error line or envelope, the log, exit 130. */
   protected interruptNow(message = 'interrupted'): never {
@@ -77,11 +77,9 @@ export abstract class BaseCommand extends Command {
 
   async run(): Promise<void> {
     (globalThis as { mailferrySignals?: boolean }).mailferrySignals = true;
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (!this.gracefulSignals) this.interruptNow(`interrupted (${sig})`);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const handler = (sig: NodeJS.Signals) => (this.onSignal ? this.onSignal(sig) : this.interruptNow(`interrupted (${sig})`));
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
     try {
       const out = await this.execute();
       if (this.wantsJson()) {
@@ -94,8 +92,8 @@ export abstract class BaseCommand extends Command {
     } catch (err) {
       this.fail(err);
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
       closeLogs();
     }
   }

@@ -102,15 +102,12 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     const report = openReport(flags.report);
     const abort = new AbortController();
     let signals = 0;
-    this.gracefulSignals = true;
-    const onSignal = (sig: NodeJS.Signals) => {
+    this.onSignal = (sig) => {
       signals++;
       if (signals > 1) this.interruptNow(`${sig} again: stopped at once (the checkpoint has every message it recorded; rerun to resume)`);
       this.logger.warn({ msg: `${sig}: finishing messages in flight and saving the checkpoint (again to quit at once)` });
       abort.abort();
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
     let timeUp = false;
     const timer =
       maxRuntime === undefined
@@ -160,8 +157,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
       clearTimeout(timer);
       view.stop();
       report.close();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      this.onSignal = undefined;
     }
   }
 }

@@ -50,9 +50,8 @@ export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: num
   for (const plan of o.plans) {
     const done = o.journal.state.folder(plan.source.path).done;
     if (done.size === 0) continue;
-    const box = o.sink.existingMailbox
-      ? await o.sink.existingMailbox(plan.destSegments, plan.source.specialUse)
-      : await o.sink.ensureMailbox(plan.destSegments, plan.source.specialUse);
+    // Read only (a sink that cannot say which folder it is confirms nothing, so deletes nothing).
+    const box = (await o.sink.existingMailbox?.(plan.destSegments, plan.source.specialUse)) ?? null;
     const there = new Set<Identity>();
     if (box !== null) for await (const m of scanDestination(o.sink, box, mode)) if (m.identity) there.add(m.identity);
     const confirmed: string[] = [];

@@ -138,9 +138,9 @@ function realPathOf(p: string): string {
  * it that exists when the rest does not yet); an IMAP account (user, host in lower case, port)
  * with the folder prefix of the URL.
  */
-export function destinationKey(e: Endpoint): string {
+export function destinationKey(e: Endpoint, host = e.kind === 'maildir' ? '' : e.host.toLowerCase()): string {
   if (e.kind === 'maildir') return `maildir:${realPathOf(e.path)}`;
-  return `${e.kind}://${e.user.toLowerCase()}@${e.host.toLowerCase()}:${e.port}/${(e.folder ?? []).join('/')}`;
+  return `${e.kind}://${e.user.toLowerCase()}@${host}:${e.port}/${(e.folder ?? []).join('/')}`;
 }
 
 /**
@@ -160,7 +160,7 @@ export async function destinationLockKey(e: Endpoint): Promise<string> {
   } catch {
     // unresolvable: the connection will say so; the name as written
   }
-  return `${e.kind}://${e.user.toLowerCase()}@${host}:${e.port}/${(e.folder ?? []).join('/')}`;
+  return destinationKey(e, host);
 }
 
 /** A Maildir copied into itself, or into a directory inside it (or the other way round), would nest copies run after run. */

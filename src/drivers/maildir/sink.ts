@@ -324,12 +324,11 @@ export class MaildirSink implements Sink {
       return new MaildirSink(root);
     }
     try {
+      // Also refuses a file standing where the root should be (ENOTDIR).
       await mkdirs(root, DIR_MODE);
     } catch (err) {
       throw await whyNotMade(err, root);
     }
-    const st = await fs.stat(root);
-    if (!st.isDirectory()) throw ioError(Object.assign(new Error(''), { code: 'ENOTDIR' }), root);
     const sink = new MaildirSink(root);
     await sink.tree.ensure('INBOX');
     // What killed runs left in the tmp/ of any folder (one directory read each, usually empty).
