@@ -2,6 +2,7 @@
  * The contracts every driver meets. The engine speaks only these; protocol words live in the
  * drivers behind them.
  */
+import type { MailferryError } from '../errors.js';
 
 /** A folder as a store sees it. `path` is the store's own name; `segments` its hierarchy. */
 export interface MailboxInfo {
@@ -40,6 +41,11 @@ export interface MessageRef {
   flags: string[];
   /** Normalised Message-ID read from the header, or null when the message has none. */
   messageId: string | null;
+  /**
+   * Set when the source could not read the message at all (its server fails on it): nothing
+   * else of the ref is known. Only listed so when the caller asks (`ListOptions.unreadable`).
+   */
+  unreadable?: MailferryError;
 }
 
 export interface MessageMeta {
@@ -63,6 +69,11 @@ export interface ListOptions {
   known?: ReadonlySet<string>;
   /** Told, before the first ref when the source knows it, how many refs not in `known` will come. */
   onCount?(n: number): void;
+  /**
+   * A message the server cannot read is listed with `unreadable` set, and the listing goes on
+   * after it. Without this, such a message fails the listing.
+   */
+  unreadable?: boolean;
 }
 
 /** One worker's connection to the source. */

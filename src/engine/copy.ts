@@ -69,6 +69,8 @@ interface FolderRun {
  */
 type DestIndex = Map<Identity, boolean>;
 
+/** Messages the source could not send, one after another with none sent between, before a batch gives up. */
+const UNREADABLE_IN_A_ROW = 10;
 
 export { backoffDelay };
 
@@ -243,6 +245,14 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     /** After the server refused a FETCH of several messages: one message per FETCH, to find the bad one. */
     let single = false;
     /**
+     * After a FETCH broke off (the server dropped it on a connection that worked): the first
+     * message it did not send, fetched alone before the rest (see `brokeOff` below).
+     */
+    let suspect: MessageRef | undefined;
+    let suspectFailures = 0;
+    /** Suspects that failed alone, one after another with nothing fetched between them. */
+    let unreadableInARow = 0;
+    /**
      * Messages whose put failed with the connection (not the message): the sink may have stored
      * them (at-least-once). Before they are sent again the destination is asked, by identity.
      */
@@ -282,15 +292,18 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         let putFailed: { err: unknown } | undefined;
         let part: MessageRef[] = [];
         let whole: MessageRef[] = [];
+        /** The source's FETCH is under way (its connection was made): a failure now is the FETCH's. */
+        let fetching = false;
         const settledBefore = settled.size;
         try {
           await resolveUncertain();
           if (remaining.length === 0) break;
-          part = single ? remaining.slice(0, 1) : remaining;
+          part = suspect ? [suspect] : single ? remaining.slice(0, 1) : remaining;
           reader = await readers.acquire();
           const r = reader;
           const w = writer;
           whole = part.filter((ref) => !streams(ref, r, w));
+          fetching = true;
           for await (const msg of reader.fetch(box, whole)) {
             seen.add(msg.ref.key);
             const pr: Promise<void> = storeOne(msg.ref, msg.body, writer).finally(() => inflight.delete(pr));
@@ -300,6 +313,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             if (putFailed) throw putFailed.err;
             if (stopped()) break;
           }
+          fetching = false;
           await Promise.allSettled(inflight);
           if (putFailed) throw putFailed.err;
           for (const ref of part) {
@@ -311,7 +325,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           readers.release(reader);
           reader = undefined;
           if (!stopped()) for (const r of part) if (!seen.has(r.key)) (settled.add(r.key), skip(run, r, undefined, 'vanished'));
-          remaining = single ? remaining.slice(1) : [];
+          remaining = suspect ? remaining.filter((x) => x !== suspect) : single ? remaining.slice(1) : [];
+          suspect = undefined;
+          unreadableInARow = 0;
           attempt = 0;
           throttle.ok();
         } catch (err) {
@@ -324,7 +340,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           remaining = remaining.filter((r) => !settled.has(r.key));
           // Progress since the last failure (a link that drops every few MB): the retry budget
           // is for failures in a row, not for a long batch on a bad line.
-          if (progressed) attempt = 0;
+          if (progressed) (attempt = 0), (unreadableInARow = 0);
           if (e.code === 'DEST_IO' || e.code === 'AUTH_FAILED' || e.code === 'TLS_FAILED' || e.code === 'INTERNAL') {
             setFatal(e);
             break;
@@ -337,6 +353,35 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             fail(run, culprit, e);
             remaining = remaining.filter((r) => r !== culprit);
             continue;
+          }
+          // The FETCH broke off on a connection that worked (Dovecot drops the connection with
+          // "Internal error" at a message file it cannot read): the first message it did not send
+          // is fetched alone, at once. Should it fail alone twice, the server cannot send it: it
+          // fails, and the rest of the batch is copied (the next run tries it again). Ten such in
+          // a row, nothing fetched between them, and the server is taken to be failing as a whole.
+          // (--retries 0: nothing is fetched twice.)
+          const brokeOff = p.retries > 0 && fetching && err !== putFailed?.err && (e.code === 'NETWORK' || (e.code === 'PROTOCOL' && e.retryable));
+          if (brokeOff && !suspect && !single) {
+            suspect = remaining.find((x) => whole.includes(x) && !seen.has(x.key));
+            suspectFailures = 0;
+            if (suspect) {
+              p.log.warn({ msg: `${run.plan.name}: ${e.message}; fetching message ${suspect.key} alone` });
+              continue;
+            }
+          } else if (brokeOff && suspect && ++suspectFailures > Math.min(1, p.retries)) {
+            const why = new MailferryError('MESSAGE_FAILED', `the server could not send message ${suspect.key}: ${e.message}`, {
+              scope: 'message',
+              hint: "the rest of the folder is copied and the next run tries it again; the server's log says why",
+            });
+            p.log.warn({ msg: `${run.plan.name}: ${why.message}` });
+            settled.add(suspect.key);
+            fail(run, suspect, why);
+            remaining = remaining.filter((x) => x !== suspect);
+            suspect = undefined;
+            attempt = 0;
+            if (++unreadableInARow < UNREADABLE_IN_A_ROW) continue;
+            for (const x of remaining) (settled.add(x.key), fail(run, x, e));
+            break;
           }
           if (!e.retryable && e.scope !== 'run' && !single && remaining.length > 1) {
             // The server refused the FETCH as a whole ("NO Invalid data in MIME part"): go on one
@@ -436,7 +481,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       if (stopped()) return;
       run.tasks.push(queue.add(once(() => runBatch(run, dest!, index!, b))) as Promise<void>);
     };
-    const listing = p.source.list(box, { afterSeq, known: fstate.done, onCount: (n) => (count = n) });
+    const listing = p.source.list(box, { afterSeq, known: fstate.done, onCount: (n) => (count = n), unreadable: true });
     for await (const ref of listing) {
       if (stopped()) return;
       run.result.listed++;
@@ -444,6 +489,13 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       // and a source may list a done key without its size or date (ListOptions.known).
       if (fstate.done.has(ref.key)) {
         run.result.already++;
+        continue;
+      }
+      if (ref.unreadable) {
+        // The server cannot read it: it fails, unfetched, and the rest of the folder is copied.
+        // A failure keeps the folder's `end` record out, so the next run lists it again.
+        p.log.warn({ msg: `${run.plan.name}: ${ref.unreadable.message}` });
+        fail(run, ref, ref.unreadable);
         continue;
       }
       const filtered = filterReason(p.filter, ref);

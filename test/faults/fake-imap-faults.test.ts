@@ -72,6 +72,34 @@ describe('throttling', () => {
     expect(out.warnings.join('\n')).toMatch(/\[LIMIT\].*retry 1\/5/);
   });
 
+  it('a server that answers NO, and nothing else, to any FETCH naming one message: that message fails alone, the rest is copied', async () => {
+    const names = (set: string, uid: number) =>
+      set.split(',').some((r) => {
+        const [a, b] = r.split(':').map((x) => (x === '*' ? Infinity : Number(x)));
+        return uid >= a && uid <= (b ?? a);
+      });
+    let refused = 0;
+    const { r, out, dest } = await copyFrom({
+      mailboxes: [{ name: 'INBOX', messages: inbox(20) }],
+      hook: (s, tag, name, args) => {
+        if (name !== 'UID FETCH' || !names(args.split(' ')[0], 7)) return false;
+        refused++;
+        s.send(`${tag} NO [SERVERBUG] Internal error occurred. Refer to server log for more information.\r\n`);
+        return true;
+      },
+    });
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result).toMatchObject({ copied: 19, failed: 1 });
+    expect(out.result.failures[0]).toMatchObject({ key: '7', code: 'MESSAGE_FAILED' });
+    expect(out.result.failures[0].error).toMatch(/^the server could not read message 7: .*Internal error occurred/);
+    expect(out.warnings.join('\n')).toMatch(/listing INBOX: .*reconnecting, to list the rest in halves/);
+    const stored = destMessages(dest).get('INBOX')!;
+    expect(stored.length).toBe(19);
+    expect(stored.some((b) => b.equals(crlfToLfBytes(fakeMessage(7))))).toBe(false);
+    // Found by halving the listing, not by asking for each message: a handful of refusals.
+    expect(refused).toBeLessThanOrEqual(6);
+  });
+
   it('STATUS answered NO [UNAVAILABLE], then a BYE in the middle of the listing: the control connection reconnects', async () => {
     let statusNo = 1;
     let bye = 1;

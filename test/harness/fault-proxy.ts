@@ -75,6 +75,8 @@ export class FaultProxy {
     let counted = 0;
     let stalled = false;
     let dead = false;
+    /** Cut: the partial bytes are on their way and the link drops; nothing after them may pass. */
+    let doomed = false;
     let lineBuf = '';
     const kill = () => {
       if (dead) return;
@@ -88,7 +90,9 @@ export class FaultProxy {
     upstream.on('error', kill).on('close', kill);
 
     const forward = (chunk: Buffer, to: net.Socket, dir: 'down' | 'up') => {
-      if (dead || stalled) return;
+      // A chunk that arrives between a cut and the drop is never sent: a broken link loses the
+      // tail of a stream, it does not skip a piece of it and carry on.
+      if (dead || stalled || doomed) return;
       const o = this.opts;
       let out = chunk;
       let cut = false;
@@ -103,6 +107,7 @@ export class FaultProxy {
         if (o.cutAfterBytes !== undefined && (o.maxCuts === undefined || this.cuts < o.maxCuts) && out.length >= room) {
           out = out.subarray(0, Math.max(0, room));
           cut = true;
+          doomed = true;
         } else if (o.stallAfterBytes !== undefined && this.stalls < (o.stallCount ?? 1) && out.length >= stallRoom) {
           out = out.subarray(0, Math.max(0, stallRoom));
           stalled = true;

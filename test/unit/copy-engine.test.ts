@@ -100,3 +100,68 @@ describe('a stop asked for before the copy starts (Ctrl-C or --max-runtime while
     expect(held).toEqual([]);
   });
 });
+
+/** A source whose FETCH breaks off (a lost connection) at any message in `bad`, after sending those before it. */
+function breakingSource(n: number, bad: Set<string>): { source: Source; fetches: () => number } {
+  let fetches = 0;
+  const refs: MessageRef[] = Array.from({ length: n }, (_, i) => ({ mailbox: 'INBOX', key: String(i + 1), seq: i + 1, size: 60, flags: [], messageId: `<${i + 1}@engine.test>` }));
+  const source: Source = {
+    caps: { lineEndings: 'crlf', parallelReaders: true },
+    listMailboxes: async () => [{ path: 'INBOX', segments: ['INBOX'], delimiter: '/' }],
+    status: async () => ({ validity: '1', next: n + 1, messages: n }),
+    async *list() {
+      yield* refs;
+    },
+    reader: async () => ({
+      async *fetch(_m: string, want: MessageRef[]): AsyncIterable<FetchedMessage> {
+        fetches++;
+        for (const ref of want) {
+          if (bad.has(ref.key)) throw new MailferryError('NETWORK', 'connection lost: FETCH failed: Internal error occurred', { scope: 'mailbox' });
+          yield { ref, body: body(ref.key) };
+        }
+      },
+      close: async () => {},
+    }),
+    close: async () => {},
+  };
+  return { source, fetches: () => fetches };
+}
+
+describe('a FETCH the server breaks off at a message it cannot read', () => {
+  const runWith = async (n: number, bad: string[], retries = 3) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-engine-'));
+    const journal = Journal.open(join(dir, 'cp'), { header: { job: 'j', source: 's', dest: 'd' } });
+    const { sink, held } = memorySink(new Set(), false);
+    const { source, fetches } = breakingSource(n, new Set(bad));
+    const result = await copy({ source, sink, plans: [plan], journal, concurrency: 1, dedupe: 'message-id', retries, backoffMs: 1, log: silentLogger });
+    journal.close();
+    return { result, fetches: fetches(), held: held.map((b) => /<(\d+)@/.exec(b.toString())![1]).sort((a, b) => Number(a) - Number(b)) };
+  };
+
+  it('fails that message alone, after asking for it alone twice; the rest of the batch is copied in one FETCH each time', async () => {
+    const { result, fetches, held } = await runWith(12, ['3', '7']);
+    expect(held).toEqual(['1', '2', '4', '5', '6', '8', '9', '10', '11', '12']);
+    expect(result.failed).toBe(2);
+    expect(result.failures.map((f) => [f.key, f.code])).toEqual([['3', 'MESSAGE_FAILED'], ['7', 'MESSAGE_FAILED']]);
+    expect(result.failures[0].error).toMatch(/^the server could not send message 3: connection lost/);
+    // 1..2 then a break; 3 alone twice; 4..6 then a break; 7 alone twice; 8..12.
+    expect(fetches).toBe(7);
+  });
+
+  it('a server that breaks off every FETCH: ten messages fail alone, then the rest of the batch fails without more asking', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => String(i + 1));
+    const { result, fetches, held } = await runWith(40, keys);
+    expect(held).toEqual([]);
+    expect(result.failed).toBe(40);
+    expect(result.failures.filter((f) => f.code === 'MESSAGE_FAILED')).toHaveLength(10);
+    // Each: the batch's FETCH breaks off at it, then it is asked for alone twice.
+    expect(fetches).toBe(10 * 3);
+  });
+
+  it('with --retries 0 nothing is asked twice: the batch fails from the message on', async () => {
+    const { result, fetches, held } = await runWith(12, ['3'], 0);
+    expect(held).toEqual(['1', '2']);
+    expect(result.failed).toBe(10);
+    expect(fetches).toBe(1);
+  });
+});

@@ -32,7 +32,11 @@ export class ControlConnection {
     return this.current;
   }
 
-  async run<T>(what: string, scope: Scope, fn: (client: ImapFlow) => Promise<T>): Promise<T> {
+  /**
+   * `fn` on the live connection, retried as above. `retryIf` may refuse a retry the failure would
+   * otherwise get (the caller has a better next step than the same command again).
+   */
+  async run<T>(what: string, scope: Scope, fn: (client: ImapFlow) => Promise<T>, opts: { retryIf?(err: MailferryError, attempt: number): boolean } = {}): Promise<T> {
     const retries = this.o.retries ?? 0;
     for (let attempt = 0; ; attempt++) {
       let err: MailferryError;
@@ -46,7 +50,7 @@ export class ControlConnection {
       } catch (e) {
         err = classifyImapError(e, this.o, scope);
       }
-      if (!err.retryable || attempt >= retries || this.closed) throw err;
+      if (!err.retryable || attempt >= retries || this.closed || (opts.retryIf && !opts.retryIf(err, attempt))) throw err;
       // A connection that answered "throttled" still works; any other transient failure may have
       // left it half-way through a response, so it is replaced.
       if (err.code !== 'THROTTLED') {

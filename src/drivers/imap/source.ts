@@ -130,6 +130,7 @@ class ImapRef implements MessageRef {
     private readonly time: number | undefined,
     readonly flags: string[],
     readonly messageId: string | null,
+    readonly unreadable?: MailferryError,
   ) {
     this.key = String(seq);
   }
@@ -145,6 +146,11 @@ const STREAM_CHUNK = 1024 * 1024;
 const LIST_CHUNK = 2000;
 /** The first FETCH of a listing is short, so the first batch of a folder starts after it. */
 const FIRST_LIST_CHUNK = 250;
+/** Messages found unreadable one after another, none readable between them, before the folder fails. */
+const UNREADABLE_IN_A_ROW = 10;
+
+/** The server broke off a FETCH it had (dropped the connection, answered NO or garbage). */
+const brokeOff = (e: MailferryError) => e.code === 'NETWORK' || e.code === 'PROTOCOL';
 
 export class ImapSource implements Source {
   readonly caps = { lineEndings: 'crlf' as const, parallelReaders: true };
@@ -219,8 +225,62 @@ export class ImapSource implements Source {
     for (let i = 0; i < uids.length; ) {
       const chunk = uids.subarray(i, i + (i === 0 ? FIRST_LIST_CHUNK : LIST_CHUNK));
       i += chunk.length;
-      yield* await this.ctl.run(`listing ${mailbox}`, 'mailbox', () => this.listOnce(mailbox, chunk));
+      yield* await this.listChunk(mailbox, chunk, opts.unreadable ?? false);
     }
+  }
+
+  /**
+   * The refs of `uids`, in UID order. A FETCH the server breaks off once it has it (Dovecot drops
+   * the connection, "Internal error", at a message file it cannot read; another server may answer
+   * NO) keeps what was answered, and the rest is listed in parts, without waiting: the first
+   * message not answered alone (servers answer in UID order: that is where it broke off), then
+   * the others; a part that broke off before any answer is halved instead. A message that fails
+   * alone twice is unreadable: listed as such when the caller asks (the engine fails it unfetched,
+   * the rest of the folder is copied, the next run tries it again); else the listing fails.
+   */
+  private async listChunk(mailbox: string, uids: Uint32Array, keepUnreadable: boolean): Promise<MessageRef[]> {
+    const got = new Map<number, MessageRef>();
+    const parts: number[][] = [[...uids]];
+    let unreadableInARow = 0;
+    while (parts.length > 0) {
+      const part = parts.pop()!.filter((u) => !got.has(u));
+      if (part.length === 0) continue;
+      const before = got.size;
+      const probe = { fetching: false };
+      try {
+        await this.ctl.run(
+          `listing ${mailbox}`,
+          'mailbox',
+          () => this.listOnce(mailbox, part.filter((u) => !got.has(u)), got, probe),
+          // Broken off: the parts below are the next step; one message alone gets a second try.
+          { retryIf: (e, attempt) => !(probe.fetching && brokeOff(e)) || (part.length === 1 && attempt === 0) },
+        );
+        unreadableInARow = 0;
+        continue;
+      } catch (err) {
+        const e = err as MailferryError;
+        // --retries 0: nothing is asked twice.
+        if (!probe.fetching || !brokeOff(e) || !this.o.retries) throw e;
+        const left = part.filter((u) => !got.has(u));
+        if (got.size > before) unreadableInARow = 0;
+        if (left.length === 0) continue;
+        if (part.length > 1) {
+          const cut = got.size > before ? 1 : Math.ceil(left.length / 2);
+          this.o.log.warn({ msg: `listing ${mailbox}: ${e.message}; reconnecting, to list the rest ${cut === 1 ? `from message ${left[0]} on, that one alone first` : 'in halves'}` });
+          parts.push(left.slice(cut), left.slice(0, cut));
+          continue;
+        }
+        // Ten in a row and nothing readable between them: the server cannot serve this folder.
+        if (!keepUnreadable || ++unreadableInARow >= UNREADABLE_IN_A_ROW) throw e;
+        const why = new MailferryError('MESSAGE_FAILED', `the server could not read message ${left[0]}: ${e.message}`, {
+          scope: 'message',
+          retryable: false,
+          hint: "the rest of the folder is copied and the next run tries it again; the server's log says why",
+        });
+        got.set(left[0], new ImapRef(mailbox, left[0], 0, undefined, [], null, why));
+      }
+    }
+    return [...got.values()].sort((a, b) => a.seq - b.seq);
   }
 
   /** `fn` with the folder open read-only; its failures classified for the folder. */
@@ -253,27 +313,39 @@ export class ImapSource implements Source {
     });
   }
 
-  /** One metadata FETCH of these UIDs, collected (so a retry starts over cleanly). */
-  private listOnce(mailbox: string, uids: Uint32Array): Promise<MessageRef[]> {
+  /**
+   * One metadata FETCH of these UIDs, each answer put in `into` as it comes (kept when the FETCH
+   * breaks off). `probe.fetching` is true while the server is answering it: a failure then is the
+   * server's with the FETCH, not the connection's or the folder's.
+   */
+  private listOnce(mailbox: string, uids: number[], into: Map<number, MessageRef>, probe: { fetching: boolean }): Promise<void> {
+    probe.fetching = false;
     return this.inMailbox(mailbox, async () => {
       const asked = new Set(uids);
-      const refs: MessageRef[] = [];
-      const seen = new Set<number>();
       let answers = 0;
       const items = { flags: true, internalDate: true, size: true, headerFields: ['MESSAGE-ID'] };
-      for await (const row of fetchRows(this.client, compactUidSet([...uids]), items)) {
-        // Untrusted server: more answers than UIDs asked for is a FETCH that never ends.
-        if (++answers > uids.length * 2 + 1000) {
-          throw new MailferryError('PROTOCOL', `${this.o.endpoint.host} keeps answering the listing of ${mailbox} (${answers} answers for ${uids.length} messages)`, { scope: 'mailbox', retryable: false, hint: 'the server misbehaves' });
+      // Answers without the header: Dovecot sends what its index has of a message, then drops
+      // the connection when the file cannot be read. Kept only if the FETCH ends well.
+      const headless: number[] = [];
+      probe.fetching = true;
+      try {
+        for await (const row of fetchRows(this.client, compactUidSet(uids), items)) {
+          // Untrusted server: more answers than UIDs asked for is a FETCH that never ends.
+          if (++answers > uids.length * 2 + 1000) {
+            probe.fetching = false; // not a message it cannot read: the folder fails
+            throw new MailferryError('PROTOCOL', `${this.o.endpoint.host} keeps answering the listing of ${mailbox} (${answers} answers for ${uids.length} messages)`, { scope: 'mailbox', retryable: false, hint: 'the server misbehaves' });
+          }
+          const uid = row.uid;
+          if (uid === undefined || !asked.has(uid) || into.has(uid)) continue;
+          if (!row.header) headless.push(uid);
+          const messageId = row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null;
+          into.set(uid, new ImapRef(mailbox, uid, row.size ?? 0, row.internalDate, shared(row.flags ?? []), messageId));
         }
-        const uid = row.uid;
-        if (uid === undefined || !asked.has(uid) || seen.has(uid)) continue;
-        seen.add(uid);
-        const messageId = row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null;
-        refs.push(new ImapRef(mailbox, uid, row.size ?? 0, row.internalDate, shared(row.flags ?? []), messageId));
+      } catch (err) {
+        for (const uid of headless) into.delete(uid);
+        throw err;
       }
-      refs.sort((a, b) => a.seq - b.seq);
-      return refs;
+      probe.fetching = false;
     });
   }
 
