@@ -40,3 +40,8 @@ export const filterFlags = {
 export const configFlag = {
   config: Flags.string({ char: 'c', description: 'read settings from a YAML or JSON job file (keys are the long flag names); flags given override it', helpValue: 'FILE' }),
 };
+
+/** copy and verify: how often a transient failure (a lost link, throttling) is retried. */
+export const retriesFlag = {
+  retries: Flags.integer({ helpValue: 'N', description: 'retries of a batch (and reconnects of a control connection) after a transient network failure or throttling', default: 5, min: 0 }),
+};

@@ -23,12 +23,14 @@ export function renderPlan(r: DryRunResult): string[] {
       `  ${f.folder} → ${f.dest}${f.destExists ? '' : ' (new)'}${lost}: copy ${f.copy} (${formatBytes(f.bytes)})` +
         (skips.length ? `, skip ${skips.join(', ')}` : '') +
         (f.tooLarge ? `, fail ${f.tooLarge} too large` : '') +
+        (f.unreadable ? `, fail ${f.unreadable} unreadable` : '') +
         (f.byContent ? `; ${f.byContent} compared by content` : ''),
     );
   }
   lines.push(
     `would copy ${r.copy} messages (${formatBytes(r.bytes)}), skip ${r.skipped}` +
       (r.tooLarge ? `, fail ${r.tooLarge} too large` : '') +
+      (r.unreadable ? `, fail ${r.unreadable} unreadable` : '') +
       (r.delete !== undefined ? `, delete ${r.delete} from the source` : '') +
       `, in ${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}`,
   );
@@ -38,8 +40,10 @@ export function renderPlan(r: DryRunResult): string[] {
 export function renderVerify(r: VerifyResult, limit = 50): string[] {
   const lines: string[] = [];
   for (const f of r.folders) {
-    lines.push(`${f.folder} → ${f.dest}: ${f.source} in source, ${f.destination} in destination, ${f.missing} missing, ${f.extra} extra${f.duplicates ? `, ${f.duplicates} duplicate${f.duplicates === 1 ? '' : 's'}` : ''}${f.filtered ? `, ${f.filtered} filtered out` : ''}${f.exists ? '' : ' (destination folder does not exist)'}`);
+    lines.push(`${f.folder} → ${f.dest}: ${f.source} in source, ${f.destination} in destination, ${f.missing} missing, ${f.extra} extra${f.duplicates ? `, ${f.duplicates} duplicate${f.duplicates === 1 ? '' : 's'}` : ''}${f.filtered ? `, ${f.filtered} filtered out` : ''}${f.unreadable ? `, ${f.unreadable} unreadable in the source` : ''}${f.exists ? '' : ' (destination folder does not exist)'}`);
   }
+  for (const m of r.unreadableList.slice(0, limit)) lines.push(`unreadable: ${m.folder} #${m.key}: ${m.error}`);
+  if (r.unreadableList.length > limit) lines.push(`… and ${r.unreadableList.length - limit} more unreadable (see --json)`);
   for (const m of r.missingList.slice(0, limit)) lines.push(`missing: ${m.folder} #${m.key} ${m.messageId ?? m.identity}`);
   if (r.missingList.length > limit) lines.push(`… and ${r.missingList.length - limit} more missing (see --json)`);
   for (const m of r.extraList.slice(0, limit)) lines.push(`extra: ${m.folder} ${m.key} ${m.messageId ?? m.identity}`);

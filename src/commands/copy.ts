@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, type CommandOutcome } from '../cli/base.js';
-import { configFlag, connectionFlags, filterFlags, outputFlags, selectionFlags } from '../cli/flags.js';
+import { configFlag, connectionFlags, filterFlags, outputFlags, retriesFlag, selectionFlags } from '../cli/flags.js';
 import { mergeJobFile } from '../cli/job-file.js';
 import { netConfigFrom, selectionFrom } from '../cli/options.js';
 import { renderPlan } from '../cli/render.js';
@@ -55,7 +55,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     checkpoint: Flags.string({ description: 'checkpoint file (default: under $XDG_STATE_HOME/mailferry, keyed by source and destination)', helpValue: 'PATH' }),
     restart: Flags.boolean({ description: 'start the checkpoint over (the destination is still deduplicated)', default: false }),
     dedupe: Flags.option({ options: ['message-id', 'content', 'none'] as const, default: 'message-id', description: 'how a message already in the destination is recognised' })(),
-    retries: Flags.integer({ helpValue: 'N', description: 'retries of a batch (and reconnects of a control connection) after a transient network failure or throttling', default: 5, min: 0 }),
+    ...retriesFlag,
     'max-message-size': Flags.string({ description: 'largest message to copy (e.g. 256M); larger ones are not fetched and are reported as failed', default: '256M', helpValue: 'SIZE' }),
     report: Flags.string({ description: 'write one NDJSON line per message outcome to FILE', helpValue: 'FILE' }),
     'skip-if-locked': Flags.boolean({ description: 'when another run holds the checkpoint or is copying into DEST, exit 7 without printing anything (cron: no mail for an overlap; --log-file records it)', default: false }),

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, type CommandOutcome } from '../cli/base.js';
-import { configFlag, connectionFlags, filterFlags, outputFlags, selectionFlags } from '../cli/flags.js';
+import { configFlag, connectionFlags, filterFlags, outputFlags, retriesFlag, selectionFlags } from '../cli/flags.js';
 import { mergeJobFile } from '../cli/job-file.js';
 import { netConfigFrom, selectionFrom } from '../cli/options.js';
 import { renderVerify } from '../cli/render.js';
@@ -15,8 +15,8 @@ compares every message by its bytes). Only reads: nothing is created or changed 
 Ends with a verdict line. The same --config job file as copy works here.
 
 Exit codes: 0 DEST holds everything of SOURCE (extra messages in DEST are allowed), 6 something is
-missing, 1 internal error (a bug), 2 usage, 3 configuration, 4 authentication/TLS, 5 network,
-130 interrupted.`;
+missing or a source message its server cannot read was not compared, 1 internal error (a bug),
+2 usage, 3 configuration, 4 authentication/TLS, 5 network, 130 interrupted.`;
 
   static examples = [
     'MAILFERRY_SOURCE_PASSWORD=… <%= config.bin %> verify imaps://alice@mail.example.org maildir:/srv/backup/alice',
@@ -36,6 +36,7 @@ missing, 1 internal error (a bug), 2 usage, 3 configuration, 4 authentication/TL
     ...filterFlags,
     ...configFlag,
     dedupe: Flags.option({ options: ['message-id', 'content', 'none'] as const, default: 'message-id', description: "how messages are matched ('none', from a copy job file, matches by Message-ID)" })(),
+    ...retriesFlag,
     ...outputFlags,
   };
 
@@ -46,7 +47,7 @@ missing, 1 internal error (a bug), 2 usage, 3 configuration, 4 authentication/TL
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const { runVerify } = await import('../engine/verify.js');
     const r = await runVerify(
-      { source: args.source!, dest: args.dest!, ...netConfigFrom(flags, this.logger), ...selectionFrom(flags), dedupe: flags.dedupe === 'content' ? 'content' : 'message-id' },
+      { source: args.source!, dest: args.dest!, ...netConfigFrom(flags, this.logger), ...selectionFrom(flags), retries: flags.retries, dedupe: flags.dedupe === 'content' ? 'content' : 'message-id' },
       { log: this.logger },
     );
     this.logger.info({ msg: r.verdict, missing: r.missing, extra: r.extra });

@@ -39,6 +39,8 @@ export interface DryRunFolder {
   destLost?: 'missing' | 'empty';
   /** Would fail unfetched: larger than --max-message-size or the destination's APPENDLIMIT. */
   tooLarge: number;
+  /** Would fail unfetched: the source's server cannot read them (the listing broke off there). */
+  unreadable: number;
 }
 
 export interface DryRunResult {
@@ -52,6 +54,8 @@ export interface DryRunResult {
   skipped: number;
   /** Messages that would fail unfetched (too large). */
   tooLarge: number;
+  /** Messages that would fail unfetched (the source's server cannot read them). */
+  unreadable: number;
   /** --delete-source: messages the copy would delete from the source (done, copied, or already there). */
   delete?: number;
 }
@@ -91,7 +95,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       const box = plan.source.path;
       const destName = displayName(plan.destSegments);
       const existing = await sink.existingMailbox(plan.destSegments, plan.source.specialUse);
-      const row: DryRunFolder = { folder: plan.name, dest: existing !== null ? (sink.displayName?.(existing) ?? destName) : destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0 };
+      const row: DryRunFolder = { folder: plan.name, dest: existing !== null ? (sink.displayName?.(existing) ?? destName) : destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0, unreadable: 0 };
       const destLost = lost.get(plan);
       if (destLost) row.destLost = destLost;
       folders.push(row);
@@ -121,11 +125,15 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
         row.bytes += size;
       };
       const needBody: MessageRef[] = [];
-      for await (const ref of source.list(box)) {
+      for await (const ref of source.list(box, { unreadable: true })) {
         row.listed++;
-        // In copy's order: done first, then the filters, then the size limit (unless already there).
+        // In copy's order: done first, then unreadable, the filters, the size limit (unless already there).
         if (sameValidity && fstate?.done.has(ref.key)) {
           skip('done (checkpoint)');
+          continue;
+        }
+        if (ref.unreadable) {
+          row.unreadable++;
           continue;
         }
         const filtered = filterReason(cfg.filter, ref);
@@ -166,6 +174,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       bytes: folders.reduce((n, f) => n + f.bytes, 0),
       skipped,
       tooLarge: folders.reduce((n, f) => n + f.tooLarge, 0),
+      unreadable: folders.reduce((n, f) => n + f.unreadable, 0),
       ...(cfg.deleteSource
         ? { delete: folders.reduce((n, f) => n + (f.unchanged ? 0 : f.copy + (f.skip['done (checkpoint)'] ?? 0) + (f.skip.present ?? 0) + (f.skip.duplicate ?? 0)), 0) }
         : {}),

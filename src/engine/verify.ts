@@ -47,6 +47,8 @@ export interface VerifyFolder {
   extra: number;
   /** Further copies of a source message the destination folder already holds once (stored twice). */
   duplicates: number;
+  /** Source messages its server could not read (not compared; counted in `source`). */
+  unreadable: number;
 }
 
 export interface VerifyResult {
@@ -58,22 +60,37 @@ export interface VerifyResult {
   extra: number;
   /** Destination messages that are a second (third, …) copy of one source message. */
   duplicates: number;
+  /** Source messages its server could not read: not compared, so the result is not ok. */
+  unreadable: number;
   folders: VerifyFolder[];
   missingList: VerifyItem[];
   extraList: VerifyItem[];
   duplicateList: VerifyItem[];
+  unreadableList: Array<{ folder: string; key: string; error: string }>;
   verdict: string;
 }
 
 const FETCH_BATCH = 200;
 
-async function sourceIdentities(source: Source, plan: FolderPlan, cfg: VerifyConfig, signal?: AbortSignal): Promise<{ ids: Map<Identity, MessageRef>; count: number; filtered: number; filteredIds: Set<Identity> }> {
+async function sourceIdentities(
+  source: Source,
+  plan: FolderPlan,
+  cfg: VerifyConfig,
+  signal?: AbortSignal,
+): Promise<{ ids: Map<Identity, MessageRef>; count: number; filtered: number; filteredIds: Set<Identity>; unreadable: MessageRef[] }> {
   const ids = new Map<Identity, MessageRef>();
   const filteredIds = new Set<Identity>();
   const needBody: MessageRef[] = [];
+  const unreadable: MessageRef[] = [];
   let count = 0;
   let filtered = 0;
-  for await (const ref of source.list(plan.source.path)) {
+  for await (const ref of source.list(plan.source.path, { unreadable: true })) {
+    if (ref.unreadable) {
+      // Its server cannot read it: counted, named, not compared (the rest of the folder is).
+      count++;
+      unreadable.push(ref);
+      continue;
+    }
     if (filterReason(cfg.filter, ref)) {
       filtered++;
       const fid = identityBeforeBody(ref.messageId, cfg.dedupe);
@@ -101,7 +118,7 @@ async function sourceIdentities(source: Source, plan: FolderPlan, cfg: VerifyCon
       await reader.close().catch(() => {});
     }
   }
-  return { ids, count, filtered, filteredIds };
+  return { ids, count, filtered, filteredIds, unreadable };
 }
 
 export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?: AbortSignal }): Promise<VerifyResult> {
@@ -129,17 +146,21 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     const missingList: VerifyItem[] = [];
     const extraList: VerifyItem[] = [];
     const duplicateList: VerifyItem[] = [];
+    const unreadableList: VerifyResult['unreadableList'] = [];
     for (const [destName, group] of groups) {
       if (hooks.signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
       const want = new Map<Identity, { ref: MessageRef; folder: string }>();
       let count = 0;
       let filtered = 0;
+      let unreadable = 0;
       // Filtered out of the source, but possibly copied by an earlier unfiltered run: not "extra".
       const outOfScope = new Set<Identity>();
       for (const plan of group) {
         const s = await sourceIdentities(source, plan, cfg, hooks.signal);
         count += s.count;
         filtered += s.filtered;
+        unreadable += s.unreadable.length;
+        for (const r of s.unreadable) unreadableList.push({ folder: plan.name, key: r.key, error: r.unreadable!.message });
         for (const id of s.filteredIds) outOfScope.add(id);
         for (const [id, ref] of s.ids) if (!want.has(id)) want.set(id, { ref, folder: plan.name });
       }
@@ -148,7 +169,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
       let destCount = 0;
       // As copy names it: the folder it found (a role may lead elsewhere than the source's name).
       const shown = box !== null ? (sink.displayName?.(box) ?? destName) : destName;
-      const row: VerifyFolder = { folder: group.map((p) => p.name).join(', '), dest: shown, exists: box !== null, source: count, destination: 0, filtered, missing: 0, extra: 0, duplicates: 0 };
+      const row: VerifyFolder = { folder: group.map((p) => p.name).join(', '), dest: shown, exists: box !== null, source: count, destination: 0, filtered, missing: 0, extra: 0, duplicates: 0, unreadable };
       if (box !== null) {
         for await (const e of scanDestination(sink, box, cfg.dedupe)) {
           destCount++;
@@ -176,14 +197,31 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     const missing = missingList.length;
     const extra = extraList.length;
     const duplicates = duplicateList.length;
+    const unreadable = unreadableList.length;
     const extraText =
+      (unreadable > 0 ? `; ${unreadable} message${unreadable === 1 ? '' : 's'} of the source could not be read by its server and ${unreadable === 1 ? 'was' : 'were'} not compared` : '') +
       (extra > 0 ? ` (the destination also holds ${extra} message${extra === 1 ? '' : 's'} not in the source)` : '') +
       (duplicates > 0 ? ` (and ${duplicates} second cop${duplicates === 1 ? 'y' : 'ies'} of source messages it holds already)` : '');
     const verdict =
       missing === 0
-        ? `verify: all ${messages} messages of the source are in the destination${extraText}`
-        : `verify: ${missing} of ${messages} messages of the source are missing from the destination${extraText}`;
-    return { source: describeEndpoint(src), dest: describeEndpoint(dst), ok: missing === 0, messages, missing, extra, duplicates, folders, missingList, extraList, duplicateList, verdict };
+        ? `verify: all ${messages - unreadable} ${unreadable > 0 ? 'readable ' : ''}messages of the source are in the destination${extraText}`
+        : `verify: ${missing} of ${messages - unreadable} ${unreadable > 0 ? 'readable ' : ''}messages of the source are missing from the destination${extraText}`;
+    return {
+      source: describeEndpoint(src),
+      dest: describeEndpoint(dst),
+      ok: missing === 0 && unreadable === 0,
+      messages,
+      missing,
+      extra,
+      duplicates,
+      unreadable,
+      folders,
+      missingList,
+      extraList,
+      duplicateList,
+      unreadableList,
+      verdict,
+    };
   } finally {
     await source?.close().catch(() => {});
     await sink?.close().catch(() => {});

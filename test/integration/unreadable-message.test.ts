@@ -2,7 +2,8 @@
 // the connection with "Internal error" in the middle of a FETCH): that message alone fails, the
 // rest of its folder is copied, and the next run copies it once the server can read it again.
 // Both places a FETCH can break off: the listing (the header is read from the file) and the
-// bodies (the listing was served from Dovecot's cache). Real CLI, real Dovecot.
+// bodies (the listing was served from Dovecot's cache); the dry run and verify name such a
+// message and go on. Real CLI, real Dovecot.
 import { chmodSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,8 +58,13 @@ describe('a message the server cannot read', () => {
     // The first message of the folder, and one in the middle.
     const { spoiled, restore } = spoil('Listed', [0, 17]);
     let first;
+    let plan;
+    let check;
     try {
       first = await copy('Listed', dest, join(work, 'cp'));
+      // While they stay unreadable: the dry run says they would fail, verify names them (exit 6).
+      plan = envelope(await runCli(['copy', url(), `maildir:${dest}`, ...tls, '--folder', 'Listed', '--checkpoint', join(work, 'cp'), '--dry-run', '--json'], { env }));
+      check = envelope(await runCli(['verify', url(), `maildir:${dest}`, ...tls, '--folder', 'Listed', '--json'], { env }));
     } finally {
       restore();
     }
@@ -72,6 +78,14 @@ describe('a message the server cannot read', () => {
     }
     const rest = all.filter((e) => !spoiled.includes(e));
     expect(maildirProblems(dest, expectedByFolder(rest).keep)).toEqual([]);
+
+    expect(plan.status, JSON.stringify(plan.error)).toBe(0);
+    expect(plan.result).toMatchObject({ copy: 0, unreadable: 2 });
+    expect(plan.result.folders[0]).toMatchObject({ listed: all.length, unreadable: 2 });
+    expect(check.status, JSON.stringify(check.error)).toBe(6);
+    expect(check.result).toMatchObject({ ok: false, missing: 0, unreadable: 2, messages: all.length });
+    expect(check.result.unreadableList.map((u: { key: string }) => u.key).sort()).toEqual(first.result.failures.map((f: { key: string }) => f.key).sort());
+    expect(check.result.verdict).toMatch(/^verify: all 38 readable messages of the source are in the destination; 2 messages of the source could not be read by its server and were not compared$/);
 
     const again = await copy('Listed', dest, join(work, 'cp'));
     expect(again.status, JSON.stringify(again.result?.failures)).toBe(0);
