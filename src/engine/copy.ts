@@ -352,6 +352,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             settled.add(culprit.key);
             fail(run, culprit, e);
             remaining = remaining.filter((r) => r !== culprit);
+            if (culprit === suspect) suspect = undefined;
             continue;
           }
           // The FETCH broke off on a connection that worked (Dovecot drops the connection with
@@ -388,6 +389,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             // message at a time, so only the message it cannot serve fails.
             p.log.warn({ msg: `${run.plan.name}: ${e.message}; fetching the rest of the batch one message at a time` });
             single = true;
+            suspect = undefined;
             continue;
           }
           if (!e.retryable || attempt >= p.retries) {

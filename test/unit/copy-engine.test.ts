@@ -102,7 +102,8 @@ describe('a stop asked for before the copy starts (Ctrl-C or --max-runtime while
 });
 
 /** A source whose FETCH breaks off (a lost connection) at any message in `bad`, after sending those before it. */
-function breakingSource(n: number, bad: Set<string>): { source: Source; fetches: () => number } {
+function breakingSource(n: number, bad: Set<string>, alone?: MailferryError): { source: Source; fetches: () => number; asked: string[][] } {
+  const asked: string[][] = [];
   let fetches = 0;
   const refs: MessageRef[] = Array.from({ length: n }, (_, i) => ({ mailbox: 'INBOX', key: String(i + 1), seq: i + 1, size: 60, flags: [], messageId: `<${i + 1}@engine.test>` }));
   const source: Source = {
@@ -115,7 +116,9 @@ function breakingSource(n: number, bad: Set<string>): { source: Source; fetches:
     reader: async () => ({
       async *fetch(_m: string, want: MessageRef[]): AsyncIterable<FetchedMessage> {
         fetches++;
+        asked.push(want.map((r) => r.key));
         for (const ref of want) {
+          if (bad.has(ref.key) && alone && want.length === 1) throw alone;
           if (bad.has(ref.key)) throw new MailferryError('NETWORK', 'connection lost: FETCH failed: Internal error occurred', { scope: 'mailbox' });
           yield { ref, body: body(ref.key) };
         }
@@ -124,18 +127,18 @@ function breakingSource(n: number, bad: Set<string>): { source: Source; fetches:
     }),
     close: async () => {},
   };
-  return { source, fetches: () => fetches };
+  return { source, fetches: () => fetches, asked };
 }
 
 describe('a FETCH the server breaks off at a message it cannot read', () => {
-  const runWith = async (n: number, bad: string[], retries = 3) => {
+  const runWith = async (n: number, bad: string[], retries = 3, alone?: MailferryError) => {
     const dir = mkdtempSync(join(tmpdir(), 'mf-engine-'));
     const journal = Journal.open(join(dir, 'cp'), { header: { job: 'j', source: 's', dest: 'd' } });
     const { sink, held } = memorySink(new Set(), false);
-    const { source, fetches } = breakingSource(n, new Set(bad));
+    const { source, fetches, asked } = breakingSource(n, new Set(bad), alone);
     const result = await copy({ source, sink, plans: [plan], journal, concurrency: 1, dedupe: 'message-id', retries, backoffMs: 1, log: silentLogger });
     journal.close();
-    return { result, fetches: fetches(), held: held.map((b) => /<(\d+)@/.exec(b.toString())![1]).sort((a, b) => Number(a) - Number(b)) };
+    return { result, asked, fetches: fetches(), held: held.map((b) => /<(\d+)@/.exec(b.toString())![1]).sort((a, b) => Number(a) - Number(b)) };
   };
 
   it('fails that message alone, after asking for it alone twice; the rest of the batch is copied in one FETCH each time', async () => {
@@ -156,6 +159,14 @@ describe('a FETCH the server breaks off at a message it cannot read', () => {
     expect(result.failures.filter((f) => f.code === 'MESSAGE_FAILED')).toHaveLength(10);
     // Each: the batch's FETCH breaks off at it, then it is asked for alone twice.
     expect(fetches).toBe(10 * 3);
+  });
+
+  it('one that, asked for alone, is refused as itself (too large) fails with that reason and is not asked for again', async () => {
+    const tooLarge = new MailferryError('MESSAGE_TOO_LARGE', 'literal of 9 GB', { scope: 'message', retryable: false });
+    const { result, asked, held } = await runWith(6, ['2'], 3, tooLarge);
+    expect(held).toEqual(['1', '3', '4', '5', '6']);
+    expect(result.failures.map((f) => [f.key, f.code])).toEqual([['2', 'MESSAGE_TOO_LARGE']]);
+    expect(asked).toEqual([['1', '2', '3', '4', '5', '6'], ['2'], ['3', '4', '5', '6']]);
   });
 
   it('with --retries 0 nothing is asked twice: the batch fails from the message on', async () => {
