@@ -85,6 +85,8 @@ export interface ErrorOptions {
   retryable?: boolean;
   /** Milliseconds a server asked us to wait before retrying (throttling). */
   retryAfterMs?: number;
+  /** A message-scoped error about a message the thrower can name: its source key. */
+  messageKey?: string;
 }
 
 export class MailferryError extends Error {
@@ -93,6 +95,7 @@ export class MailferryError extends Error {
   readonly hint?: string;
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
+  readonly messageKey?: string;
 
   constructor(code: ErrorCode, message: string, opts: ErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -102,6 +105,7 @@ export class MailferryError extends Error {
     this.hint = opts.hint;
     this.retryable = opts.retryable ?? RETRYABLE.has(code);
     this.retryAfterMs = opts.retryAfterMs;
+    this.messageKey = opts.messageKey;
   }
 
   get exitCode(): ExitCode {

@@ -346,9 +346,10 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             break;
           }
           if (e.scope === 'message' && remaining.length > 0) {
-            // The source refused one message (a literal beyond the size limit, say): it is the one
-            // being streamed, or else the first not yet seen (FETCH answers come in UID order).
-            const culprit = current ?? remaining.find((r) => whole.includes(r)) ?? remaining[0];
+            // The source refused one message (a literal beyond the size limit, say): the one it
+            // names, else the one being streamed, else the first not yet seen (FETCH answers come
+            // in UID order).
+            const culprit = remaining.find((r) => r.key === e.messageKey) ?? current ?? remaining.find((r) => whole.includes(r)) ?? remaining[0];
             settled.add(culprit.key);
             fail(run, culprit, e);
             remaining = remaining.filter((r) => r !== culprit);

@@ -100,6 +100,28 @@ describe('throttling', () => {
     expect(refused).toBeLessThanOrEqual(6);
   });
 
+  it('a FETCH that ends OK without the body of a message still in the folder: that message fails (not "vanished"), one expunged meanwhile is vanished', async () => {
+    const messages = inbox(8).map((m) => ({ ...m, bodyless: m.uid === 3 ? ('row' as const) : m.uid === 5 ? ('nil' as const) : m.uid === 6 ? ('omit' as const) : undefined }));
+    let expunged = false;
+    const { r, out, dest } = await copyFrom({
+      mailboxes: [{ name: 'INBOX', messages }],
+      hook: (s, _tag, name, args) => {
+        // Message 7 is expunged between the listing and the bodies.
+        if (isBodyFetch(name, args) && !expunged) {
+          expunged = true;
+          const box = s.server.opts.mailboxes.find((m) => m.name === 'INBOX')!;
+          box.messages = box.messages.filter((m) => m.uid !== 7);
+        }
+        return false;
+      },
+    });
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result).toMatchObject({ copied: 4, failed: 3, skipped: 1 });
+    expect(out.result.failures.map((f: { key: string }) => f.key).sort()).toEqual(['3', '5', '6']);
+    for (const f of out.result.failures) expect(f.error).toMatch(/^the server did not send message \d, which is still in the folder$/);
+    expect(destMessages(dest).get('INBOX')!.length).toBe(4);
+  });
+
   it('STATUS answered NO [UNAVAILABLE], then a BYE in the middle of the listing: the control connection reconnects', async () => {
     let statusNo = 1;
     let bye = 1;

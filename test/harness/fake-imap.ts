@@ -1,7 +1,7 @@
 /**
  * A scriptable fake IMAP server for what Dovecot will not do on demand: hostile folder names,
  * throttling answers, absurd or endless literals, FETCHes that never end, a huge message, NO to
- * an APPEND. It speaks just enough IMAP4rev1 for imapflow (LOGIN, LIST, LSUB, STATUS, SELECT /
+ * an APPEND, a message whose body is left out of an answer that ends OK. It speaks just enough IMAP4rev1 for imapflow (LOGIN, LIST, LSUB, STATUS, SELECT /
  * EXAMINE, UID SEARCH, UID FETCH with partial BODY[], APPEND, CREATE, NOOP, LOGOUT) over plain TCP on
  * 127.0.0.1, and every command can be intercepted by a test hook.
  */
@@ -21,6 +21,11 @@ export interface FakeImapMessage {
   stallAfter?: number;
   /** Body FETCH answers this message over and over, never ending the command. */
   endless?: boolean;
+  /**
+   * Body FETCH leaves the body out and still ends OK, though the message stays in the folder:
+   * 'row' answers without BODY[], 'nil' with BODY[] NIL, 'omit' not at all.
+   */
+  bodyless?: 'row' | 'nil' | 'omit';
 }
 
 export interface FakeImapMailbox {
@@ -340,7 +345,9 @@ export class FakeImapSession {
         const out = Buffer.from(lines.map((l) => l + '\r\n').join('') + '\r\n', 'latin1');
         attrs.push(Buffer.concat([Buffer.from(`BODY[HEADER.FIELDS (${header[1]})] {${out.length}}\r\n`), out]));
       }
-      if (body) {
+      if (body && msg.bodyless === 'omit') continue;
+      if (body && msg.bodyless === 'nil') attrs.push('BODY[] NIL');
+      if (body && !msg.bodyless) {
         const start = body[1] === undefined ? 0 : Number(body[1]);
         const slice = body[1] === undefined ? msg.body : msg.body.subarray(start, start + Number(body[2]));
         const label = body[1] === undefined ? 'BODY[]' : `BODY[]<${start}>`;

@@ -53,9 +53,33 @@ class ImapReader implements SourceReader {
         else yield { ref, body: row.body };
       }
       if (held.length) yield* this.refetchBinary(held);
+      if (delivered.size < refs.length) await this.unsent(mailbox, refs.filter((r) => !delivered.has(r.seq)));
     } catch (err) {
       this.open = undefined;
       throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
+    }
+  }
+
+  /**
+   * Messages a FETCH that ended well did not send. Gone since the listing (expunged), they are
+   * simply not yielded: the engine records them as vanished, for good. One the server still has
+   * (it answered without the body, with NIL, or not at all) must not pass for vanished: it
+   * fails, named, and the next run tries it again.
+   */
+  private async unsent(mailbox: string, refs: MessageRef[]): Promise<void> {
+    takeLoggedError(this.client); // forget older ones
+    const found = await this.client.search({ uid: compactUidSet(refs.map((r) => r.seq)) }, { uid: true });
+    // imapflow's search() answers false for a failure, after logging it.
+    if (!found) throw takeLoggedError(this.client) ?? Object.assign(new Error(`UID SEARCH in ${mailbox} failed`), { responseStatus: 'NO' });
+    const there = new Set(found);
+    const kept = refs.find((r) => there.has(r.seq));
+    if (kept) {
+      throw new MailferryError('MESSAGE_FAILED', `the server did not send message ${kept.key}, which is still in the folder`, {
+        scope: 'message',
+        retryable: false,
+        messageKey: kept.key,
+        hint: "the rest of the folder is copied and the next run tries it again; the server's log says why",
+      });
     }
   }
 
