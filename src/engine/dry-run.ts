@@ -15,6 +15,7 @@ import { scanDestination } from './dest-scan.js';
 import { checkDeleteSource } from './delete-source.js';
 import { lostDestinations } from './dest-lost.js';
 import { checkNotNested, describeEndpoint, parseEndpoint } from './endpoint.js';
+import { fetchReadable } from './fetch-readable.js';
 import { filterReason } from './filters.js';
 import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
 import type { CopyJobConfig } from './job.js';
@@ -156,7 +157,8 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
         const reader = await source.reader();
         try {
           for (let i = 0; i < needBody.length; i += 200) {
-            for await (const m of reader.fetch(box, needBody.slice(i, i + 200))) decide(contentIdentity(m.body), m.ref.size);
+            const batch = needBody.slice(i, i + 200);
+            for await (const m of fetchReadable(reader, box, batch, () => row.unreadable++)) decide(contentIdentity(m.body), m.ref.size);
           }
         } finally {
           await reader.close().catch(() => {});

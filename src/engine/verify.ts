@@ -13,6 +13,7 @@ import { scanDestination } from './dest-scan.js';
 import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
 import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
+import { fetchReadable } from './fetch-readable.js';
 import { displayName, planJob, type FolderPlan } from './plan.js';
 import { netFactory, type NetConfig } from './session.js';
 
@@ -108,7 +109,11 @@ async function sourceIdentities(
     try {
       for (let i = 0; i < needBody.length; i += FETCH_BATCH) {
         if (signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
-        for await (const m of reader.fetch(plan.source.path, needBody.slice(i, i + FETCH_BATCH))) {
+        const batch = needBody.slice(i, i + FETCH_BATCH);
+        const skipped = (ref: MessageRef, e: MailferryError) => {
+          if (!filterReason(cfg.filter, ref)) unreadable.push({ ...ref, unreadable: e });
+        };
+        for await (const m of fetchReadable(reader, plan.source.path, batch, skipped)) {
           const id = contentIdentity(m.body);
           if (filterReason(cfg.filter, m.ref)) filteredIds.add(id);
           else if (!ids.has(id)) ids.set(id, m.ref);

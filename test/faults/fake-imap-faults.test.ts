@@ -122,6 +122,21 @@ describe('throttling', () => {
     expect(destMessages(dest).get('INBOX')!.length).toBe(4);
   });
 
+  it('verify and the dry run: a message without a Message-ID whose body the server leaves out is named unreadable, the rest compared', async () => {
+    const messages = inbox(5).map((m) => (m.uid === 2 ? { ...m, body: fakeMessage(2, { messageId: null }), bodyless: 'row' as const } : m));
+    const { out, dest } = await copyFrom({ mailboxes: [{ name: 'INBOX', messages }] });
+    expect(out.result).toMatchObject({ copied: 4, failed: 1 });
+    const args = [`imap://u@127.0.0.1:${srv!.port}`, `maildir:${dest}`, '--source-tls', 'none', '--json'];
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pass' };
+    const check = envelope(await runCli(['verify', ...args], { env }));
+    expect(check.status, JSON.stringify(check.error)).toBe(6);
+    expect(check.result).toMatchObject({ ok: false, missing: 0, unreadable: 1, messages: 5 });
+    expect(check.result.unreadableList[0]).toMatchObject({ folder: 'INBOX', key: '2' });
+    const plan = envelope(await runCli(['copy', ...args, '--restart', '--dry-run'], { env }));
+    expect(plan.status, JSON.stringify(plan.error)).toBe(0);
+    expect(plan.result).toMatchObject({ copy: 0, unreadable: 1 });
+  });
+
   it('STATUS answered NO [UNAVAILABLE], then a BYE in the middle of the listing: the control connection reconnects', async () => {
     let statusNo = 1;
     let bye = 1;
