@@ -137,6 +137,21 @@ describe('throttling', () => {
     expect(plan.result).toMatchObject({ copy: 0, unreadable: 1 });
   });
 
+  it('a listing FETCH that ends OK without a message still in the folder: it fails, and the folder is not recorded complete (the rerun asks again)', async () => {
+    const messages = inbox(6).map((m) => (m.uid === 4 ? { ...m, unlisted: true } : m));
+    const { out, dest, srv: server } = await copyFrom({ mailboxes: [{ name: 'INBOX', messages }] });
+    expect(out.status).toBe(6);
+    expect(out.result).toMatchObject({ copied: 5, failed: 1 });
+    expect(out.result.failures[0]).toMatchObject({ key: '4', code: 'MESSAGE_FAILED', error: 'the server did not list message 4, which is still in the folder' });
+    expect(destMessages(dest).get('INBOX')!.length).toBe(5);
+    // Readable now: the next run (same checkpoint) lists the folder again and copies it.
+    delete (server.opts.mailboxes[0].messages[3] as { unlisted?: boolean }).unlisted;
+    const again = envelope(await runCli(['copy', `imap://u@127.0.0.1:${server.port}`, `maildir:${dest}`, '--source-tls', 'none', '--checkpoint', join(dest, '..', 'cp'), '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } }));
+    expect(again.status).toBe(0);
+    expect(again.result).toMatchObject({ copied: 1, failed: 0 });
+    expect(destMessages(dest).get('INBOX')!.length).toBe(6);
+  });
+
   it('STATUS answered NO [UNAVAILABLE], then a BYE in the middle of the listing: the control connection reconnects', async () => {
     let statusNo = 1;
     let bye = 1;

@@ -26,6 +26,8 @@ export interface FakeImapMessage {
    * 'row' answers without BODY[], 'nil' with BODY[] NIL, 'omit' not at all.
    */
   bodyless?: 'row' | 'nil' | 'omit';
+  /** A listing's metadata FETCH (RFC822.SIZE, header fields) leaves it out, ending OK; UID SEARCH finds it. */
+  unlisted?: boolean;
 }
 
 export interface FakeImapMailbox {
@@ -346,6 +348,7 @@ export class FakeImapSession {
         attrs.push(Buffer.concat([Buffer.from(`BODY[HEADER.FIELDS (${header[1]})] {${out.length}}\r\n`), out]));
       }
       if (body && msg.bodyless === 'omit') continue;
+      if (!body && msg.unlisted && (header || up.includes('RFC822.SIZE'))) continue;
       if (body && msg.bodyless === 'nil') attrs.push('BODY[] NIL');
       if (body && !msg.bodyless) {
         const start = body[1] === undefined ? 0 : Number(body[1]);

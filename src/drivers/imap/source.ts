@@ -67,11 +67,7 @@ class ImapReader implements SourceReader {
    * fails, named, and the next run tries it again.
    */
   private async unsent(mailbox: string, refs: MessageRef[]): Promise<void> {
-    takeLoggedError(this.client); // forget older ones
-    const found = await this.client.search({ uid: compactUidSet(refs.map((r) => r.seq)) }, { uid: true });
-    // imapflow's search() answers false for a failure, after logging it.
-    if (!found) throw takeLoggedError(this.client) ?? Object.assign(new Error(`UID SEARCH in ${mailbox} failed`), { responseStatus: 'NO' });
-    const there = new Set(found);
+    const there = await stillThere(this.client, mailbox, refs.map((r) => r.seq));
     const kept = refs.find((r) => there.has(r.seq));
     if (kept) {
       throw new MailferryError('MESSAGE_FAILED', `the server did not send message ${kept.key}, which is still in the folder`, {
@@ -172,6 +168,16 @@ const LIST_CHUNK = 2000;
 const FIRST_LIST_CHUNK = 250;
 /** Messages found unreadable one after another, none readable between them, before the folder fails. */
 const UNREADABLE_IN_A_ROW = 10;
+
+/** Which of these UIDs the open folder still holds (one UID SEARCH). */
+async function stillThere(client: ImapFlow, mailbox: string, uids: number[]): Promise<Set<number>> {
+  takeLoggedError(client); // forget older ones
+  const found = await client.search({ uid: compactUidSet(uids) }, { uid: true });
+  // imapflow's search() answers false for a failure, after logging it.
+  if (!found) throw takeLoggedError(client) ?? Object.assign(new Error(`UID SEARCH in ${mailbox} failed`), { responseStatus: 'NO' });
+  const asked = new Set(uids);
+  return new Set(found.filter((u) => asked.has(u)));
+}
 
 /** The server broke off a FETCH it had (dropped the connection, answered NO or garbage). */
 const brokeOff = (e: MailferryError) => e.code === 'NETWORK' || e.code === 'PROTOCOL';
@@ -302,6 +308,22 @@ export class ImapSource implements Source {
           hint: "the rest of the folder is copied and the next run tries it again; the server's log says why",
         });
         got.set(left[0], new ImapRef(mailbox, left[0], 0, undefined, [], null, why));
+      }
+    }
+    // Asked for and not answered, the FETCH ending well: expunged since the UID SEARCH, or left
+    // out by a server that cannot read it. The folder's `end` record would pass over the latter
+    // for good, so it is listed as unreadable (or the listing fails).
+    const unanswered = [...uids].filter((u) => !got.has(u));
+    if (unanswered.length > 0) {
+      const there = await this.ctl.run(`listing ${mailbox}`, 'mailbox', () => this.inMailbox(mailbox, () => stillThere(this.client, mailbox, unanswered)));
+      for (const uid of there) {
+        const why = new MailferryError('MESSAGE_FAILED', `the server did not list message ${uid}, which is still in the folder`, {
+          scope: 'message',
+          retryable: false,
+          hint: "the rest of the folder is copied and the next run tries it again; the server's log says why",
+        });
+        if (!keepUnreadable) throw why;
+        got.set(uid, new ImapRef(mailbox, uid, 0, undefined, [], null, why));
       }
     }
     return [...got.values()].sort((a, b) => a.seq - b.seq);
