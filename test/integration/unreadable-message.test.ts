@@ -51,6 +51,14 @@ describe('a message the server cannot read', () => {
   const copy = async (folder: string, dest: string, cp: string) =>
     envelope(await runCli(['copy', url(), `maildir:${dest}`, ...tls, '--folder', folder, '--checkpoint', cp, '--json'], { env }));
 
+  /** The files readable again, the rerun copies the `n` that failed: the destination holds the folder, each message once. */
+  async function rerunCopies(folder: string, dest: string, cp: string, n: number): Promise<void> {
+    const again = await copy(folder, dest, cp);
+    expect(again.status, JSON.stringify(again.result?.failures)).toBe(0);
+    expect(again.result).toMatchObject({ copied: n, failed: 0 });
+    expect(maildirProblems(dest, expectedByFolder(seeded.get(folder)!).keep)).toEqual([]);
+  }
+
   it('in the listing: it fails alone (exit 6), the rest is copied; the rerun copies it, once', async () => {
     const work = mkdtempSync(join(tmpdir(), 'mf-unread-list-'));
     const dest = join(work, 'M');
@@ -87,10 +95,7 @@ describe('a message the server cannot read', () => {
     expect(check.result.unreadableList.map((u: { key: string }) => u.key).sort()).toEqual(first.result.failures.map((f: { key: string }) => f.key).sort());
     expect(check.result.verdict).toMatch(/^verify: all 38 readable messages of the source are in the destination; 2 messages of the source could not be read by its server and were not compared$/);
 
-    const again = await copy('Listed', dest, join(work, 'cp'));
-    expect(again.status, JSON.stringify(again.result?.failures)).toBe(0);
-    expect(again.result).toMatchObject({ copied: 2, failed: 0 });
-    expect(maildirProblems(dest, expectedByFolder(all).keep)).toEqual([]);
+    await rerunCopies('Listed', dest, join(work, 'cp'), 2);
   });
 
   it('in the body fetch: it fails alone (exit 6), the rest of its batch is copied; the rerun copies it, once', async () => {
@@ -114,10 +119,7 @@ describe('a message the server cannot read', () => {
     const rest = all.filter((e) => !spoiled.includes(e));
     expect(maildirProblems(dest, expectedByFolder(rest).keep)).toEqual([]);
 
-    const again = await copy('Fetched', dest, join(work, 'cp'));
-    expect(again.status, JSON.stringify(again.result?.failures)).toBe(0);
-    expect(again.result).toMatchObject({ copied: 3, failed: 0 });
-    expect(maildirProblems(dest, expectedByFolder(all).keep)).toEqual([]);
+    await rerunCopies('Fetched', dest, join(work, 'cp'), 3);
   });
 
   it('with --retries 0 nothing is asked twice: the folder fails as a whole, and the rerun copies it all', async () => {
@@ -131,10 +133,11 @@ describe('a message the server cannot read', () => {
     } finally {
       restore();
     }
+    // The folder (listing) or the rest of the batch (bodies: the earlier tests had Dovecot cache
+    // the headers) fails at the unreadable message; nothing was asked for alone.
     expect(first.status).toBe(6);
-    expect(first.result.copied).toBeLessThan(all.length);
-    const again = await copy('Listed', dest, join(work, 'cp'));
-    expect(again.status).toBe(0);
-    expect(maildirProblems(dest, expectedByFolder(all).keep)).toEqual([]);
+    expect(first.result.copied).toBeLessThan(all.length - 1);
+    expect(first.warnings.join('\n')).not.toMatch(/alone/);
+    await rerunCopies('Listed', dest, join(work, 'cp'), all.length - first.result.copied);
   });
 });

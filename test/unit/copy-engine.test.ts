@@ -14,7 +14,8 @@ import { silentLogger } from '../../src/log.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const body = (k: string) => Buffer.from(`Message-ID: <${k}@engine.test>\r\nSubject: ${k}\r\n\r\nbody ${k}\r\n`);
 
-function memorySource(n: number, fetchDelayMs: number): Source {
+/** n messages in INBOX, each with a Message-ID; `fetch` answers a reader's FETCH of `want`. */
+function sourceOf(n: number, fetch: (want: MessageRef[]) => AsyncIterable<FetchedMessage>): Source {
   const refs: MessageRef[] = Array.from({ length: n }, (_, i) => ({ mailbox: 'INBOX', key: String(i + 1), seq: i + 1, size: 60, flags: [], messageId: `<${i + 1}@engine.test>` }));
   return {
     caps: { lineEndings: 'crlf', parallelReaders: true },
@@ -23,17 +24,18 @@ function memorySource(n: number, fetchDelayMs: number): Source {
     async *list() {
       yield* refs;
     },
-    reader: async () => ({
-      async *fetch(_m: string, want: MessageRef[]): AsyncIterable<FetchedMessage> {
-        for (const ref of want) {
-          await sleep(fetchDelayMs);
-          yield { ref, body: body(ref.key) };
-        }
-      },
-      close: async () => {},
-    }),
+    reader: async () => ({ fetch: (_m: string, want: MessageRef[]) => fetch(want), close: async () => {} }),
     close: async () => {},
   };
+}
+
+function memorySource(n: number, fetchDelayMs: number): Source {
+  return sourceOf(n, async function* (want) {
+    for (const ref of want) {
+      await sleep(fetchDelayMs);
+      yield { ref, body: body(ref.key) };
+    }
+  });
 }
 
 /** A sink whose puts of the keys in `failOnce` fail once with the connection (after storing, when `stored`). */
@@ -104,30 +106,15 @@ describe('a stop asked for before the copy starts (Ctrl-C or --max-runtime while
 /** A source whose FETCH breaks off (a lost connection) at any message in `bad`, after sending those before it. */
 function breakingSource(n: number, bad: Set<string>, alone?: MailferryError): { source: Source; fetches: () => number; asked: string[][] } {
   const asked: string[][] = [];
-  let fetches = 0;
-  const refs: MessageRef[] = Array.from({ length: n }, (_, i) => ({ mailbox: 'INBOX', key: String(i + 1), seq: i + 1, size: 60, flags: [], messageId: `<${i + 1}@engine.test>` }));
-  const source: Source = {
-    caps: { lineEndings: 'crlf', parallelReaders: true },
-    listMailboxes: async () => [{ path: 'INBOX', segments: ['INBOX'], delimiter: '/' }],
-    status: async () => ({ validity: '1', next: n + 1, messages: n }),
-    async *list() {
-      yield* refs;
-    },
-    reader: async () => ({
-      async *fetch(_m: string, want: MessageRef[]): AsyncIterable<FetchedMessage> {
-        fetches++;
-        asked.push(want.map((r) => r.key));
-        for (const ref of want) {
-          if (bad.has(ref.key) && alone && want.length === 1) throw alone;
-          if (bad.has(ref.key)) throw new MailferryError('NETWORK', 'connection lost: FETCH failed: Internal error occurred', { scope: 'mailbox' });
-          yield { ref, body: body(ref.key) };
-        }
-      },
-      close: async () => {},
-    }),
-    close: async () => {},
-  };
-  return { source, fetches: () => fetches, asked };
+  const source = sourceOf(n, async function* (want) {
+    asked.push(want.map((r) => r.key));
+    for (const ref of want) {
+      if (bad.has(ref.key) && alone && want.length === 1) throw alone;
+      if (bad.has(ref.key)) throw new MailferryError('NETWORK', 'connection lost: FETCH failed: Internal error occurred', { scope: 'mailbox' });
+      yield { ref, body: body(ref.key) };
+    }
+  });
+  return { source, fetches: () => asked.length, asked };
 }
 
 describe('a FETCH the server breaks off at a message it cannot read', () => {
