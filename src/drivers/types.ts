@@ -85,6 +85,11 @@ export interface SourceReader {
    * it above its streaming threshold when the sink writer has `putStream`). null: the message is gone.
    */
   stream?(mailbox: string, ref: MessageRef): Promise<AsyncIterable<Buffer> | null>;
+  /**
+   * Optional: make sure the reader has a live connection (connect again if it broke), so that a
+   * failure of the `fetch` that follows is the server's with that fetch, not a failure to connect.
+   */
+  ready?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -292,7 +292,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         let putFailed: { err: unknown } | undefined;
         let part: MessageRef[] = [];
         let whole: MessageRef[] = [];
-        /** The source's FETCH is under way (its connection was made): a failure now is the FETCH's. */
+        /** The source's FETCH is under way on a live connection (`ready`): a failure now is the FETCH's. */
         let fetching = false;
         const settledBefore = settled.size;
         try {
@@ -300,6 +300,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           if (remaining.length === 0) break;
           part = suspect ? [suspect] : single ? remaining.slice(0, 1) : remaining;
           reader = await readers.acquire();
+          await reader.ready?.();
           const r = reader;
           const w = writer;
           whole = part.filter((ref) => !streams(ref, r, w));

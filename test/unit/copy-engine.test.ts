@@ -15,7 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const body = (k: string) => Buffer.from(`Message-ID: <${k}@engine.test>\r\nSubject: ${k}\r\n\r\nbody ${k}\r\n`);
 
 /** n messages in INBOX, each with a Message-ID; `fetch` answers a reader's FETCH of `want`. */
-function sourceOf(n: number, fetch: (want: MessageRef[]) => AsyncIterable<FetchedMessage>): Source {
+function sourceOf(n: number, fetch: (want: MessageRef[]) => AsyncIterable<FetchedMessage>, ready?: () => Promise<void>): Source {
   const refs: MessageRef[] = Array.from({ length: n }, (_, i) => ({ mailbox: 'INBOX', key: String(i + 1), seq: i + 1, size: 60, flags: [], messageId: `<${i + 1}@engine.test>` }));
   return {
     caps: { lineEndings: 'crlf', parallelReaders: true },
@@ -24,7 +24,7 @@ function sourceOf(n: number, fetch: (want: MessageRef[]) => AsyncIterable<Fetche
     async *list() {
       yield* refs;
     },
-    reader: async () => ({ fetch: (_m: string, want: MessageRef[]) => fetch(want), close: async () => {} }),
+    reader: async () => ({ fetch: (_m: string, want: MessageRef[]) => fetch(want), ready, close: async () => {} }),
     close: async () => {},
   };
 }
@@ -154,6 +154,43 @@ describe('a FETCH the server breaks off at a message it cannot read', () => {
     expect(held).toEqual(['1', '3', '4', '5', '6']);
     expect(result.failures.map((f) => [f.key, f.code])).toEqual([['2', 'MESSAGE_TOO_LARGE']]);
     expect(asked).toEqual([['1', '2', '3', '4', '5', '6'], ['2'], ['3', '4', '5', '6']]);
+  });
+
+  it('a server that cannot be reached again is a connection failure, retried with back-off: no message is blamed for it', async () => {
+    const asked: string[][] = [];
+    // Like POP3's one session: a reader connects again when its connection broke, in ready(), or
+    // else at the start of its next fetch. After the first FETCH breaks off, two connects are refused.
+    let broken = false;
+    let refusals = 2;
+    const connect = async () => {
+      if (!broken) return;
+      if (refusals-- > 0) throw new MailferryError('NETWORK', 'connection refused', { scope: 'mailbox' });
+      broken = false;
+    };
+    const source = sourceOf(
+      6,
+      async function* (want) {
+        await connect();
+        asked.push(want.map((r) => r.key));
+        for (const ref of want) {
+          if (asked.length === 1 && ref.key === '3') {
+            broken = true;
+            throw new MailferryError('NETWORK', 'connection lost', { scope: 'mailbox' });
+          }
+          yield { ref, body: body(ref.key) };
+        }
+      },
+      connect,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'mf-engine-'));
+    const journal = Journal.open(join(dir, 'cp'), { header: { job: 'j', source: 's', dest: 'd' } });
+    const { sink, held } = memorySink(new Set(), false);
+    const result = await copy({ source, sink, plans: [plan], journal, concurrency: 1, dedupe: 'message-id', retries: 3, backoffMs: 1, log: silentLogger });
+    journal.close();
+    expect(result.failures).toEqual([]);
+    expect(held.length).toBe(6);
+    // Message 3 alone once the server answers again, then the rest: never failed for the outage.
+    expect(asked).toEqual([['1', '2', '3', '4', '5', '6'], ['3'], ['4', '5', '6']]);
   });
 
   it('with --retries 0 nothing is asked twice: the batch fails from the message on', async () => {

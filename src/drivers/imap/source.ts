@@ -18,13 +18,20 @@ class ImapReader implements SourceReader {
     private readonly o: NetOptions,
   ) {}
 
-  private async select(mailbox: string): Promise<void> {
-    if (!this.client.usable) {
-      // An idle pooled connection the server (or our idle-read timeout) closed: a fresh one.
-      this.client.close();
+  async ready(): Promise<void> {
+    if (this.client.usable) return;
+    // An idle pooled connection the server (or our idle-read timeout) closed: a fresh one.
+    this.client.close();
+    this.open = undefined;
+    try {
       this.client = await connectImap(this.o);
-      this.open = undefined;
+    } catch (err) {
+      throw classifyImapError(err, this.o, 'mailbox');
     }
+  }
+
+  private async select(mailbox: string): Promise<void> {
+    await this.ready();
     if (this.open === mailbox && this.client.mailbox) return;
     await this.client.mailboxOpen(mailbox, { readOnly: true });
     this.open = mailbox;

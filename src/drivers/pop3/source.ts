@@ -187,6 +187,7 @@ export class Pop3Source implements Source {
     return {
       fetch: (mailbox, refs) => this.fetch(mailbox, refs),
       stream: (mailbox, ref) => this.stream(mailbox, ref),
+      ready: async () => void (await this.session()),
       close: async () => {},
     };
   }
