@@ -244,7 +244,8 @@ function needAuth(s: FakeSession): boolean {
   return false;
 }
 
-const DEFAULT_HANDLERS: Record<string, FakeHandler> = {
+/** The standard answers, for a handler that changes one case and passes the rest on. */
+export const DEFAULT_HANDLERS: Record<string, FakeHandler> = {
   async CAPA(s) {
     if (s.server.opts.capa === false) return s.err('unknown command');
     await s.multiline('CAPA', 'Capability list follows', Buffer.from(s.capabilities().map((c) => `${c}\r\n`).join(''), 'latin1'));

@@ -129,8 +129,11 @@ export class Pop3Source implements Source {
 
   /**
    * The listing: UIDL and LIST, then a pipelined `TOP n 0` of each message not done. A session
-   * that breaks on the way is reconnected (with back-off, at most --retries times) and the TOPs go
-   * on from where they stopped, so a large box on a flaky link still gets listed.
+   * that breaks on the way is reconnected (with back-off, at most --retries failures in a row) and
+   * the TOPs go on from where they stopped, so a large box on a flaky link still gets listed. A
+   * message the server breaks off at twice in a row, nothing read between, is listed without its
+   * header (no Message-ID, no date): its RETR decides (the engine fails it alone if that breaks
+   * off too), and the rest of the box is listed.
    */
   async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
     this.checkMailbox(mailbox);
@@ -139,7 +142,12 @@ export class Pop3Source implements Source {
     let wanted: MessageRef[] = [];
     const headed = new Set<string>();
     const now = Date.now();
+    /** The message the last header pass broke off at before reading anything. */
+    let stuckAt: string | undefined;
     for (let attempt = 0; ; attempt++) {
+      const before = headed.size;
+      /** The first message of this pass, once the session is up and its TOPs are sent. */
+      let first: MessageRef | undefined;
       try {
         const s = await this.session();
         if (!refs) {
@@ -158,6 +166,7 @@ export class Pop3Source implements Source {
           const n = s.numbers.get(r.key);
           if (n !== undefined && !headed.has(r.key)) byN.set(n, r);
         }
+        first = byN.values().next().value;
         await s.client.topMany([...byN.keys()], 0, (n, head) => {
           const ref = byN.get(n);
           if (!ref) return;
@@ -173,6 +182,18 @@ export class Pop3Source implements Source {
         break;
       } catch (e) {
         const err = toMailferryError(e);
+        // Progress since the last failure: the retry budget is for failures in a row.
+        if (headed.size > before) (attempt = 0), (stuckAt = undefined);
+        else if (first && err.retryable && retries > 0 && !this.closed) {
+          if (stuckAt === first.key) {
+            headed.add(first.key);
+            stuckAt = undefined;
+            attempt = -1;
+            this.o.log.warn({ msg: `listing the POP3 box: ${err.message}, twice at message ${first.seq}; its header is left unread and the listing goes on` });
+            continue;
+          }
+          stuckAt = first.key;
+        }
         if (!err.retryable || attempt >= retries || this.closed) throw err;
         const delayMs = backoffDelay(attempt + 1, this.o.backoffMs ?? 500, err.retryAfterMs);
         this.o.log.warn({ msg: `listing the POP3 box: ${err.message}; reconnecting, retry ${attempt + 1}/${retries} in ${Math.round(delayMs)} ms (${headed.size} of ${wanted.length} headers read)` });
