@@ -118,6 +118,19 @@ export class MailferryError extends Error {
   }
 }
 
+/**
+ * A message the source's server cannot send or read: it fails alone, the rest of its folder is
+ * copied, and the next run tries it again.
+ */
+export function unreadableMessage(message: string, messageKey?: string): MailferryError {
+  return new MailferryError('MESSAGE_FAILED', message, {
+    scope: 'message',
+    retryable: false,
+    messageKey,
+    hint: "the rest of the folder is copied and the next run tries it again; the server's log says why",
+  });
+}
+
 export function exitCodeOf(code: ErrorCode): ExitCode {
   return EXIT_OF[code];
 }

@@ -6,7 +6,7 @@
  * (directory fsync / server ack) → "copied" records → journal fsync.
  */
 import PQueue from 'p-queue';
-import { MailferryError, toMailferryError } from '../errors.js';
+import { MailferryError, toMailferryError, unreadableMessage } from '../errors.js';
 import type { Journal, JournalRecord } from '../checkpoint/journal.js';
 import type { MessageRef, Sink, SinkWriter, Source, SourceReader } from '../drivers/types.js';
 import { LOUD, type Logger } from '../log.js';
@@ -372,10 +372,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
               continue;
             }
           } else if (brokeOff && suspect && ++suspectFailures > Math.min(1, p.retries)) {
-            const why = new MailferryError('MESSAGE_FAILED', `the server could not send message ${suspect.key}: ${e.message}`, {
-              scope: 'message',
-              hint: "the rest of the folder is copied and the next run tries it again; the server's log says why",
-            });
+            const why = unreadableMessage(`the server could not send message ${suspect.key}: ${e.message}`);
             p.log.warn({ msg: `${run.plan.name}: ${why.message}` });
             settled.add(suspect.key);
             fail(run, suspect, why);

@@ -4,7 +4,7 @@ import { normalizeMessageId, headerValue } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { mayHideNul, withNulsRestored } from './nul-bytes.js';
-import { MailferryError } from '../../errors.js';
+import { MailferryError, unreadableMessage } from '../../errors.js';
 import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, rootCause, takeLoggedError } from './connect.js';
 import { ControlConnection } from './control.js';
 import { compactUidSet, inMailbox, toMailboxInfo } from './mailboxes.js';
@@ -77,12 +77,7 @@ class ImapReader implements SourceReader {
     const there = await stillThere(this.client, mailbox, refs.map((r) => r.seq));
     const kept = refs.find((r) => there.has(r.seq));
     if (kept) {
-      throw new MailferryError('MESSAGE_FAILED', `the server did not send message ${kept.key}, which is still in the folder`, {
-        scope: 'message',
-        retryable: false,
-        messageKey: kept.key,
-        hint: "the rest of the folder is copied and the next run tries it again; the server's log says why",
-      });
+      throw unreadableMessage(`the server did not send message ${kept.key}, which is still in the folder`, kept.key);
     }
   }
 
@@ -309,11 +304,7 @@ export class ImapSource implements Source {
         }
         // Ten in a row and nothing readable between them: the server cannot serve this folder.
         if (!keepUnreadable || ++unreadableInARow >= UNREADABLE_IN_A_ROW) throw e;
-        const why = new MailferryError('MESSAGE_FAILED', `the server could not read message ${left[0]}: ${e.message}`, {
-          scope: 'message',
-          retryable: false,
-          hint: "the rest of the folder is copied and the next run tries it again; the server's log says why",
-        });
+        const why = unreadableMessage(`the server could not read message ${left[0]}: ${e.message}`);
         got.set(left[0], new ImapRef(mailbox, left[0], 0, undefined, [], null, why));
       }
     }
@@ -324,11 +315,7 @@ export class ImapSource implements Source {
     if (unanswered.length > 0) {
       const there = await this.ctl.run(`listing ${mailbox}`, 'mailbox', () => this.inMailbox(mailbox, () => stillThere(this.client, mailbox, unanswered)));
       for (const uid of there) {
-        const why = new MailferryError('MESSAGE_FAILED', `the server did not list message ${uid}, which is still in the folder`, {
-          scope: 'message',
-          retryable: false,
-          hint: "the rest of the folder is copied and the next run tries it again; the server's log says why",
-        });
+        const why = unreadableMessage(`the server did not list message ${uid}, which is still in the folder`);
         if (!keepUnreadable) throw why;
         got.set(uid, new ImapRef(mailbox, uid, 0, undefined, [], null, why));
       }
