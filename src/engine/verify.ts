@@ -110,10 +110,10 @@ async function sourceIdentities(
       for (let i = 0; i < needBody.length; i += FETCH_BATCH) {
         if (signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
         const batch = needBody.slice(i, i + FETCH_BATCH);
-        const skipped = (ref: MessageRef, e: MailferryError) => {
+        const unsent = (ref: MessageRef, e: MailferryError) => {
           if (!filterReason(cfg.filter, ref)) unreadable.push({ ...ref, unreadable: e });
         };
-        for await (const m of fetchReadable(reader, plan.source.path, batch, skipped)) {
+        for await (const m of fetchReadable(reader, plan.source.path, batch, unsent)) {
           const id = contentIdentity(m.body);
           if (filterReason(cfg.filter, m.ref)) filteredIds.add(id);
           else if (!ids.has(id)) ids.set(id, m.ref);
