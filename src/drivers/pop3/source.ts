@@ -19,7 +19,7 @@
 import { MailferryError, toMailferryError } from '../../errors.js';
 import { backoffDelay, sleep } from '../../retry.js';
 import { headerBlock, headerValues, normalizeMessageId } from '../../mail/headers.js';
-import { arrivalDate } from '../../mail/dates.js';
+import { arrivalDate, arrivalDateOf } from '../../mail/dates.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { Pop3Client } from './client.js';
@@ -254,7 +254,10 @@ export class Pop3Source implements Source {
         (n, body) =>
           new Promise<void>((taken, reject) => {
             if (cancelled) return reject(new Cancelled());
-            offered = { msg: { ref: byN.get(n)!, body }, taken };
+            const ref = byN.get(n)!;
+            // No date from the listing (a header it could not read, or one without a date): from the message.
+            ref.internalDate ??= arrivalDateOf(body);
+            offered = { msg: { ref, body }, taken };
             signal();
           }),
         RETR_WINDOW,
