@@ -119,6 +119,12 @@ export class MailferryError extends Error {
 }
 
 /**
+ * Messages found unreadable one after another, nothing readable between them, before the server
+ * is taken to be failing as a whole (the listing of a folder, or a batch of bodies, then fails).
+ */
+export const UNREADABLE_IN_A_ROW = 10;
+
+/**
  * A message the source's server cannot send or read: it fails alone, the rest of its folder is
  * copied, and the next run tries it again.
  */

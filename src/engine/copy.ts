@@ -6,7 +6,7 @@
  * (directory fsync / server ack) → "copied" records → journal fsync.
  */
 import PQueue from 'p-queue';
-import { MailferryError, toMailferryError, unreadableMessage } from '../errors.js';
+import { MailferryError, toMailferryError, UNREADABLE_IN_A_ROW, unreadableMessage } from '../errors.js';
 import type { Journal, JournalRecord } from '../checkpoint/journal.js';
 import type { MessageRef, Sink, SinkWriter, Source, SourceReader } from '../drivers/types.js';
 import { LOUD, type Logger } from '../log.js';
@@ -68,9 +68,6 @@ interface FolderRun {
  * set of present and a set of claimed: it holds an entry per message of the folder for the run.
  */
 type DestIndex = Map<Identity, boolean>;
-
-/** Messages the source could not send, one after another with none sent between, before a batch gives up. */
-const UNREADABLE_IN_A_ROW = 10;
 
 export { backoffDelay };
 

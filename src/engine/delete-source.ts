@@ -20,6 +20,7 @@ import type { Journal } from '../checkpoint/journal.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import { LOUD, type Logger } from '../log.js';
 import { scanDestination } from './dest-scan.js';
+import { bodiesForDigest } from './digest-bodies.js';
 import { contentIdentity, identityBeforeBody, type DedupeMode, type Identity } from './identity.js';
 import type { FolderPlan } from './plan.js';
 
@@ -37,9 +38,6 @@ export interface DeleteOptions {
   dedupe: DedupeMode;
   log: Logger;
 }
-
-/** Bodies read at a time to digest messages the destination must be searched for by content. */
-const DIGEST_BATCH = 200;
 
 /** Returns how many messages the source deleted, and how many done ones were kept because the destination lacks them. */
 export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: number; kept: number }> {
@@ -64,18 +62,10 @@ export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: num
       else if (there.has(id)) confirmed.push(ref.key);
       else absent++;
     }
-    if (byBody.length > 0) {
-      const reader = await o.source.reader();
-      try {
-        for (let i = 0; i < byBody.length; i += DIGEST_BATCH) {
-          for await (const m of reader.fetch(plan.source.path, byBody.slice(i, i + DIGEST_BATCH))) {
-            if (there.has(contentIdentity(m.body))) confirmed.push(m.ref.key);
-            else absent++;
-          }
-        }
-      } finally {
-        await reader.close();
-      }
+    // One the source cannot send now is not confirmed: it stays on the server.
+    for await (const m of bodiesForDigest(o.source, plan.source.path, byBody, () => absent++)) {
+      if (there.has(contentIdentity(m.body))) confirmed.push(m.ref.key);
+      else absent++;
     }
     if (absent > 0) {
       o.log.warn({ msg: `${plan.name}: ${absent} message(s) the checkpoint has as copied are not in the destination now: left on the server (rerun with --restart to copy them, then delete)`, [LOUD]: true });

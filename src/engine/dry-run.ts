@@ -15,7 +15,7 @@ import { scanDestination } from './dest-scan.js';
 import { checkDeleteSource } from './delete-source.js';
 import { lostDestinations } from './dest-lost.js';
 import { checkNotNested, describeEndpoint, parseEndpoint } from './endpoint.js';
-import { fetchReadable } from './fetch-readable.js';
+import { bodiesForDigest } from './digest-bodies.js';
 import { filterReason } from './filters.js';
 import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
 import type { CopyJobConfig } from './job.js';
@@ -153,17 +153,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       }
       // Decided by content, as copy decides them: the bodies are read (never written anywhere).
       row.byContent = needBody.length;
-      if (needBody.length > 0) {
-        const reader = await source.reader();
-        try {
-          for (let i = 0; i < needBody.length; i += 200) {
-            const batch = needBody.slice(i, i + 200);
-            for await (const m of fetchReadable(reader, box, batch, () => row.unreadable++)) decide(contentIdentity(m.body), m.ref.size);
-          }
-        } finally {
-          await reader.close().catch(() => {});
-        }
-      }
+      for await (const m of bodiesForDigest(source, box, needBody, () => row.unreadable++)) decide(contentIdentity(m.body), m.ref.size);
     }
     const skipped = folders.reduce((n, f) => n + Object.values(f.skip).reduce((a, b) => a + b, 0), 0);
     return {

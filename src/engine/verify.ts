@@ -13,7 +13,7 @@ import { scanDestination } from './dest-scan.js';
 import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
 import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
-import { fetchReadable } from './fetch-readable.js';
+import { bodiesForDigest } from './digest-bodies.js';
 import { displayName, planJob, type FolderPlan } from './plan.js';
 import { netFactory, type NetConfig } from './session.js';
 
@@ -71,7 +71,6 @@ export interface VerifyResult {
   verdict: string;
 }
 
-const FETCH_BATCH = 200;
 
 async function sourceIdentities(
   source: Source,
@@ -104,24 +103,13 @@ async function sourceIdentities(
     if (id === null) needBody.push(ref);
     else if (!ids.has(id)) ids.set(id, ref);
   }
-  if (needBody.length > 0) {
-    const reader = await source.reader();
-    try {
-      for (let i = 0; i < needBody.length; i += FETCH_BATCH) {
-        if (signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
-        const batch = needBody.slice(i, i + FETCH_BATCH);
-        const unsent = (ref: MessageRef, e: MailferryError) => {
-          if (!filterReason(cfg.filter, ref)) unreadable.push({ ...ref, unreadable: e });
-        };
-        for await (const m of fetchReadable(reader, plan.source.path, batch, unsent)) {
-          const id = contentIdentity(m.body);
-          if (filterReason(cfg.filter, m.ref)) filteredIds.add(id);
-          else if (!ids.has(id)) ids.set(id, m.ref);
-        }
-      }
-    } finally {
-      await reader.close().catch(() => {});
-    }
+  const unsent = (ref: MessageRef, e: MailferryError) => {
+    if (!filterReason(cfg.filter, ref)) unreadable.push({ ...ref, unreadable: e });
+  };
+  for await (const m of bodiesForDigest(source, plan.source.path, needBody, unsent, signal)) {
+    const id = contentIdentity(m.body);
+    if (filterReason(cfg.filter, m.ref)) filteredIds.add(id);
+    else if (!ids.has(id)) ids.set(id, m.ref);
   }
   return { ids, count, filtered, filteredIds, unreadable };
 }

@@ -4,7 +4,7 @@ import { normalizeMessageId, headerValue } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { mayHideNul, withNulsRestored } from './nul-bytes.js';
-import { MailferryError, unreadableMessage } from '../../errors.js';
+import { MailferryError, UNREADABLE_IN_A_ROW, unreadableMessage } from '../../errors.js';
 import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, rootCause, takeLoggedError } from './connect.js';
 import { ControlConnection } from './control.js';
 import { compactUidSet, inMailbox, toMailboxInfo } from './mailboxes.js';
@@ -168,8 +168,6 @@ const STREAM_CHUNK = 1024 * 1024;
 const LIST_CHUNK = 2000;
 /** The first FETCH of a listing is short, so the first batch of a folder starts after it. */
 const FIRST_LIST_CHUNK = 250;
-/** Messages found unreadable one after another, none readable between them, before the folder fails. */
-const UNREADABLE_IN_A_ROW = 10;
 
 /** Which of these UIDs the open folder still holds (one UID SEARCH). */
 async function stillThere(client: ImapFlow, mailbox: string, uids: number[]): Promise<Set<number>> {
