@@ -1,0 +1,65 @@
+// Start-up guard that is not a timing: a run loads only the packages it uses. yaml (job files,
+// ~25 ms to load) and cli-progress (terminal bars, ~13 ms) are loaded on demand, so a cron or CI
+// run, and every no-op rerun, does not pay for them. Each check has its counterpart that does
+// load the package, so the probe is shown to see it.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../harness/cli.js';
+
+let work: string;
+let probe: string;
+
+/** The packages under node_modules that the CLI had loaded when it exited. */
+async function loadedPackages(args: string[], name: string, env: Record<string, string> = {}): Promise<{ code: number | null; packages: Set<string> }> {
+  const out = join(work, `${name}.modules`);
+  const r = await runCli(args, { env: { NODE_OPTIONS: `--import ${probe}`, MF_PROBE_OUT: out, ...env } });
+  const packages = new Set<string>();
+  for (const p of readFileSync(out, 'utf8').split('\n')) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p);
+    if (m) packages.add(m[1]!);
+  }
+  return { code: r.code, packages };
+}
+
+describe('start-up loads only what the run uses', () => {
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'mf-startup-'));
+    // Every CommonJS module Node loaded (the packages in question are loaded with require).
+    probe = join(work, 'probe.mjs');
+    writeFileSync(
+      probe,
+      `import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+const cache = createRequire(import.meta.url).cache;
+process.on('exit', () => writeFileSync(process.env.MF_PROBE_OUT, Object.keys(cache).join('\\n')));
+`,
+    );
+    const src = join(work, 'src');
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(src, d), { recursive: true });
+    writeFileSync(join(src, 'cur', '1.host:2,S'), 'Message-ID: <startup-1@example.org>\nSubject: one\n\nbody\n');
+  });
+
+  it('a copy without --config, not on a terminal, loads neither yaml nor cli-progress', async () => {
+    const args = ['copy', `maildir:${join(work, 'src')}`, `maildir:${join(work, 'dst')}`, '--checkpoint', join(work, 'cp')];
+    const first = await loadedPackages(args, 'first');
+    expect(first.code).toBe(0);
+    expect(first.packages).toContain('@oclif/core');
+    expect(first.packages).not.toContain('yaml');
+    expect(first.packages).not.toContain('cli-progress');
+    const again = await loadedPackages([...args, '--json'], 'again');
+    expect(again.code).toBe(0);
+    expect(again.packages).not.toContain('yaml');
+    expect(again.packages).not.toContain('cli-progress');
+  });
+
+  it('a run with --config loads yaml', async () => {
+    const job = join(work, 'job.yaml');
+    writeFileSync(job, `source: maildir:${join(work, 'src')}\ndest: maildir:${join(work, 'dst2')}\ncheckpoint: ${join(work, 'cp2')}\n`);
+    const r = await loadedPackages(['copy', '--config', job, '--quiet'], 'config');
+    expect(r.code).toBe(0);
+    expect(r.packages).toContain('yaml');
+    expect(r.packages).not.toContain('cli-progress');
+  });
+});
