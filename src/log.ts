@@ -5,6 +5,7 @@
 import { openSync, writeSync, closeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { mkdirsSync } from './mkdirs.js';
+import { makePrivate } from './private-file.js';
 import { printable } from './strings.js';
 import { fileErrorReason, MailferryError } from './errors.js';
 
@@ -159,6 +160,7 @@ export function createLogger(opts: LogOptions): Logger {
       // Its directory as the checkpoint's is: made (0700) when missing, so a new job's log can start.
       mkdirsSync(dirname(resolve(opts.file)), 0o700);
       out.fd = openSync(opts.file, 'a', 0o600);
+      makePrivate(out.fd);
     } catch (err) {
       throw new MailferryError('BAD_CONFIG', `cannot write --log-file ${opts.file}: ${fileErrorReason(err)}`, { hint: 'choose a log file in a directory you can write to' });
     }

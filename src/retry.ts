@@ -20,3 +20,18 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/** Node's timers hold at most 2^31−1 ms (~24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `fn` after `ms`, however long (chained timers past ~24.8 days); does not keep the process alive. */
+export function longTimeout(fn: () => void, ms: number): { clear(): void } {
+  const due = Date.now() + ms;
+  let t: NodeJS.Timeout;
+  const arm = () => {
+    const left = due - Date.now();
+    t = setTimeout(left > MAX_TIMER_MS ? arm : fn, Math.min(Math.max(left, 0), MAX_TIMER_MS)).unref();
+  };
+  arm();
+  return { clear: () => clearTimeout(t) };
+}

@@ -204,6 +204,15 @@ export class Journal {
 
   /** Open (or create) the journal at `path`, replaying what it holds. Caller holds the lock. */
   static open(path: string, opts: OpenOptions): Journal {
+    return Journal.prepare(path, opts)();
+  }
+
+  /**
+   * Every check of `Journal.open` and the replay, writing nothing: a checkpoint of another job, or
+   * a file that is none, fails before anything else is made. The function returned opens the
+   * journal for writing (creates it, truncates a torn last line). Caller holds the lock.
+   */
+  static prepare(path: string, opts: OpenOptions): () => Journal {
     const state = new CheckpointState();
     let st;
     try {
@@ -225,18 +234,23 @@ export class Journal {
       }
       if (replayed && replayed.header.job !== opts.header.job && !opts.restart) throw otherJob(path, replayed.header, opts.header);
       if (replayed && replayed.header.job === opts.header.job && !opts.restart) {
-        const fd = openSync(path, 'r+', 0o600);
-        ftruncateSync(fd, replayed.goodBytes);
-        closeSync(fd);
-        const { job, source, dest } = replayed.header;
-        const j = new Journal(path, replayed.state, openSync(path, 'a', 0o600), { job, source, dest });
-        // Nothing appended yet: the state just replayed is the whole file's.
-        if (replayed.state.records > 2 * replayed.state.liveSize() + 10_000) j.compact(replayed.state);
-        return j;
+        const r = replayed;
+        return () => {
+          const fd = openSync(path, 'r+', 0o600);
+          ftruncateSync(fd, r.goodBytes);
+          closeSync(fd);
+          const { job, source, dest } = r.header;
+          const j = new Journal(path, r.state, openSync(path, 'a', 0o600), { job, source, dest });
+          // Nothing appended yet: the state just replayed is the whole file's.
+          if (r.state.records > 2 * r.state.liveSize() + 10_000) j.compact(r.state);
+          return j;
+        };
       }
     }
-    Journal.writeFresh(path, opts.header, []);
-    return new Journal(path, state, openSync(path, 'a', 0o600), opts.header);
+    return () => {
+      Journal.writeFresh(path, opts.header, []);
+      return new Journal(path, state, openSync(path, 'a', 0o600), opts.header);
+    };
   }
 
   static replay(path: string): { state: CheckpointState; goodBytes: number; header: HeaderRecord } {

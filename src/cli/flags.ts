@@ -15,7 +15,7 @@ export const connectionFlags = {
   'source-auth': Flags.option({ options: ['password', 'xoauth2'] as const, description: 'how to log in to the source: password, or an OAuth2 bearer token (xoauth2; from the password command, re-run on every connect)' })(),
   'dest-auth': Flags.option({ options: ['password', 'xoauth2'] as const, description: 'how to log in to the destination (password or xoauth2)' })(),
   compress: Flags.boolean({ description: 'ask IMAP servers for COMPRESS=DEFLATE (helps slow links, costs CPU)', default: false }),
-  timeout: Flags.integer({ description: 'seconds to wait for a server before giving up on a connection', default: 60, min: 1, helpValue: 'SECONDS' }),
+  timeout: Flags.integer({ description: 'seconds to wait for a server before giving up on a connection (1–86400)', default: 60, min: 1, max: 86400, helpValue: 'SECONDS' }),
 };
 
 export const selectionFlags = {

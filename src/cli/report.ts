@@ -1,6 +1,7 @@
 /** --report FILE: one NDJSON line per message outcome, file mode 0600. */
 import { openSync, writeSync, closeSync } from 'node:fs';
 import { MailferryError } from '../errors.js';
+import { makePrivate } from '../private-file.js';
 import type { Outcome } from '../engine/events.js';
 
 export interface ReportWriter {
@@ -13,6 +14,7 @@ export function openReport(path: string | undefined): ReportWriter {
   let fd: number;
   try {
     fd = openSync(path, 'w', 0o600);
+    makePrivate(fd);
   } catch (err) {
     throw new MailferryError('BAD_CONFIG', `cannot write --report ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }

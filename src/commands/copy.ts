@@ -10,6 +10,7 @@ import { crashHook } from '../cli/crash-hook.js';
 import { EXIT } from '../errors.js';
 import { LOUD } from '../log.js';
 import { parseSize } from '../engine/filters.js';
+import { longTimeout } from '../retry.js';
 import { distinctFiles, parseDuration } from '../cli/options.js';
 
 export default class Copy extends BaseCommand {
@@ -112,12 +113,12 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     const timer =
       maxRuntime === undefined
         ? undefined
-        : setTimeout(() => {
+        : longTimeout(() => {
             if (abort.signal.aborted) return;
             timeUp = true;
             this.logger.warn({ msg: `--max-runtime ${flags['max-runtime']} reached: finishing messages in flight and saving the checkpoint` });
             abort.abort();
-          }, maxRuntime * 1000).unref();
+          }, maxRuntime * 1000);
     const started = Date.now();
     try {
       const r = await runCopyJob(
@@ -154,7 +155,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
       this.logger.info({ msg: human[0]!, copied: r.copied, skipped: r.skipped, failed: r.failed, bytes: r.bytes, seconds: secs });
       return { result, human, exitCode };
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
       view.stop();
       report.close();
       this.onSignal = undefined;

@@ -46,6 +46,7 @@ function lockHolder(path: string): CheckpointSummary['locked'] {
 
 export function showCheckpoint(path: string): CheckpointSummary {
   if (!existsSync(path)) throw missing(path);
+  if (statSync(path).isDirectory()) throw new MailferryError('BAD_CONFIG', `${path} is a directory, not a checkpoint`, { hint: 'give the path of the checkpoint file (copy prints it: see its --json result, "checkpoint")' });
   const { state, header } = Journal.replay(path);
   const folders: CheckpointFolder[] = [...state.folders].map(([folder, f]) => ({
     folder,

@@ -66,7 +66,13 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
   const shown = maskUserinfo(text);
   if (/^maildir:/i.test(text)) {
     let p = text.slice('maildir:'.length);
-    if (p.startsWith('//')) p = p.slice(2);
+    if (p.startsWith('//')) {
+      // maildir:///srv/x is /srv/x; maildir://srv/x would be the relative srv/x, surely not meant.
+      p = p.slice(2);
+      if (!p.startsWith('/') && !p.startsWith('~')) {
+        throw bad(role, `'${shown}' names no absolute path after maildir://`, `write maildir:/${p} (or maildir:///${p}) for /${p}, maildir:${p} for a path relative to here`);
+      }
+    }
     if (!p) throw bad(role, 'maildir: needs a path', 'e.g. maildir:/srv/backup/alice');
     if (p === '~' || p.startsWith('~/')) p = homedir() + p.slice(1);
     return { kind: 'maildir', scheme: 'maildir', path: resolve(p) };
@@ -92,7 +98,15 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
       hint: `remove it from the URL and set ${passwordEnvVar(role)} or use --${role}-password-file`,
     });
   }
-  const user = decodeURIComponent(url.username);
+  // A '%' must start an escape (%25 is '%'): WHATWG URL parsing keeps a lone one as it is.
+  const decode = (part: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw bad(role, `'${shown}' has a '%' that starts no %XX escape`, "write a '%' in a user or folder name as %25, e.g. imaps://alice@host/Sales%25");
+    }
+  };
+  const user = decode(url.username);
   if (!user) throw bad(role, 'no user name', `put it before the host: ${scheme}://alice@${url.hostname || 'host'}`);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (!host) throw bad(role, 'no host name', EXAMPLES);
@@ -105,8 +119,8 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
   const pathText = url.pathname.replace(/^\/+/, '').replace(/\/+$/, '');
   let folder: string[] | undefined;
   if (pathText) {
-    if (def.kind === 'pop3') throw bad(role, 'POP3 has no folders', `drop '/${decodeURIComponent(pathText)}' from the URL`);
-    folder = pathText.split('/').map((s) => decodeURIComponent(s)).filter((s) => s.length > 0);
+    if (def.kind === 'pop3') throw bad(role, 'POP3 has no folders', `drop '/${decode(pathText)}' from the URL`);
+    folder = pathText.split('/').map(decode).filter((s) => s.length > 0);
   }
   return { kind: def.kind, scheme, host, port, user, tls: tlsOverride ?? def.tls, folder };
 }

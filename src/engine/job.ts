@@ -82,18 +82,20 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
   try {
     // One run at a time into a destination, whatever checkpoint it names.
     destLock = acquireLock(destinationLockPath(await destinationLockKey(dst)), warn, `is copying into ${dstDesc}`);
-    // The source and the plan first, then the destination: a folder that does not exist,
-    // --delete-source with a source that cannot delete, or a destination that cannot be
-    // written fails before a checkpoint is created.
+    // The source, the plan and the checkpoint's checks first, then the destination, then the
+    // checkpoint is written: a folder that does not exist, --delete-source with a source that
+    // cannot delete or a checkpoint of another job fails before the destination is made, and a
+    // destination that cannot be written fails before a checkpoint is created.
     source = await openSource(src, net('source'));
     if (cfg.deleteSource) checkDeleteSource(source);
     const mailboxes = await source.listMailboxes();
     const plans = planJob(mailboxes, src, dst, cfg);
-    sink = await openSink(dst, net('dest'));
-    journal = Journal.open(checkpoint, {
+    const openJournal = Journal.prepare(checkpoint, {
       header: { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc },
       restart: cfg.restart,
     });
+    sink = await openSink(dst, net('dest'));
+    journal = openJournal();
     const result = await copy({
       source,
       sink,

@@ -52,6 +52,12 @@ function mapped(segments: string[], maps: FolderMap[]): string[] {
   return best ? [...best.to, ...segments.slice(best.from.length)] : segments;
 }
 
+/** The first 12 folder names for a hint, and how many more there are. */
+function someNames(mailboxes: MailboxInfo[]): string {
+  const names = mailboxes.slice(0, 12).map((m) => displayName(m.segments)).join(', ');
+  return mailboxes.length > 12 ? `${names} and ${mailboxes.length - 12} more (mailferry folders lists them)` : names;
+}
+
 export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): FolderPlan[] {
   const selectable = mailboxes.filter((m) => !m.noselect);
   let chosen = selectable;
@@ -59,15 +65,13 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
     const want = displayName(opts.only);
     chosen = selectable.filter((m) => displayName(m.segments) === want || (want.toUpperCase() === 'INBOX' && m.segments.length === 1 && m.segments[0].toUpperCase() === 'INBOX'));
     if (chosen.length === 0) {
-      const names = selectable.map((m) => displayName(m.segments)).slice(0, 12).join(', ');
-      throw new MailferryError('NO_SUCH_MAILBOX', `the source has no folder '${want}'`, { hint: `it has: ${names}${selectable.length > 12 ? ', …' : ''}` });
+      throw new MailferryError('NO_SUCH_MAILBOX', `the source has no folder '${want}'`, { hint: `it has: ${someNames(selectable)}` });
     }
   }
   const maps = opts.map ?? [];
   for (const mp of maps) {
     if (!selectable.some((m) => startsWith(m.segments, mp.from))) {
-      const names = selectable.map((m) => displayName(m.segments)).slice(0, 12).join(', ');
-      throw new MailferryError('NO_SUCH_MAILBOX', `--map: the source has no folder '${displayName(mp.from)}'`, { hint: `it has: ${names}${selectable.length > 12 ? ', …' : ''}` });
+      throw new MailferryError('NO_SUCH_MAILBOX', `--map: the source has no folder '${displayName(mp.from)}'`, { hint: `it has: ${someNames(selectable)}` });
     }
   }
   const inc = matcher(opts.include);
@@ -84,8 +88,7 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
     plans.push({ source: m, name, destSegments: dest });
   }
   if (plans.length === 0 && (opts.include.length || opts.exclude.length)) {
-    const names = selectable.map((m) => displayName(m.segments)).slice(0, 12).join(', ');
-    throw new MailferryError('NO_SUCH_MAILBOX', 'no source folder matches --folder/--exclude', { hint: `the source has: ${names}` });
+    throw new MailferryError('NO_SUCH_MAILBOX', 'no source folder matches --folder/--exclude', { hint: `the source has: ${someNames(selectable)}` });
   }
   return plans;
 }

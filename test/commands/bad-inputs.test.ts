@@ -132,6 +132,25 @@ const cases: Case[] = [
   { name: 'a mistyped command', args: ['cpoy', srcUrl(), `maildir:${md}`], code: 2, line: /unknown command 'cpoy' \(did you mean 'mailferry copy'\?\)/ },
   { name: 'an oclif heading error (--quiet with --verbose) says the cause', args: [...good(), '-q', '-v'], code: 2, line: /error: --verbose=true cannot also be provided when using --quiet/ },
   { name: 'a missing argument says which', args: ['checkpoint', 'show'], code: 2, line: /Missing 1 required arg: path — the checkpoint file \(see: mailferry checkpoint show --help\)/ },
+  { name: "a '%' in a folder name that starts no escape", args: ['copy', srcUrl('Sales 100%'), `maildir:${md}`, ...tls], code: 3, line: /source URL: '.*' has a '%' that starts no %XX escape \(write a '%' in a user or folder name as %25/ },
+  { name: "a '%' in the user name", args: ['folders', `imap://s%ZZrc@${H}:${P.imap}`, ...tls], code: 3, line: /has a '%' that starts no %XX escape/ },
+  { name: 'maildir:// before a relative path', args: ['copy', srcUrl(), 'maildir://srv/backup', ...tls], code: 3, line: /dest URL: 'maildir:\/\/srv\/backup' names no absolute path after maildir:\/\/ \(write maildir:\/srv\/backup/ },
+  { name: 'a --timeout beyond a day', args: [...good(), '--timeout', '2147484'], code: 2, line: /less than or equal to 86400/ },
+  {
+    name: 'a checkpoint of another job makes no destination',
+    args: ['copy', srcUrl('Junk'), `maildir:${join(work, 'fresh')}`, ...tls, '--checkpoint', cp],
+    code: 3,
+    line: /belongs to another job/,
+    cleanup: () => expect(existsSync(join(work, 'fresh'))).toBe(false),
+  },
+  {
+    name: 'a --checkpoint that is no checkpoint makes no destination',
+    args: ['copy', srcUrl('Junk'), `maildir:${join(work, 'fresh2')}`, ...tls, '--checkpoint', aFile],
+    code: 3,
+    line: /a-file is not a mailferry checkpoint/,
+    cleanup: () => expect(existsSync(join(work, 'fresh2'))).toBe(false),
+  },
+  { name: 'checkpoint show of a directory', args: ['checkpoint', 'show', work], code: 3, line: /is a directory, not a checkpoint/ },
   { name: '--dry-run --delete-source with an IMAP source', args: [...good(), '--dry-run', '--delete-source'], code: 2, line: /--delete-source works only with a POP3 source/ },
 ];
 
@@ -183,6 +202,12 @@ describe(`${cases.length} bad inputs: one line, the right exit code, nothing los
     const all = a.stdout + a.stderr + b.stdout + b.stderr + readFileSync(log, 'utf8');
     expect(all).toContain('***');
     expect(all).not.toContain('Sup3rSecretPW');
+  });
+
+  it('a --max-runtime longer than a timer can hold (~24.8 days) is no limit, not an immediate stop', async () => {
+    const r = await runCli([...good(), '--max-runtime', '700h', '--json'], { env });
+    expect(envelope(r)).toMatchObject({ status: 0, result: { interrupted: false } });
+    expect(r.stderr).toBe('');
   });
 
   it('after all of it, a rerun of the good copy copies nothing and the Maildir is unchanged', async () => {

@@ -1,9 +1,9 @@
 // mailferry copy IMAP → Maildir through the real CLI against the real Dovecot of the harness.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lfToCrlf } from '../../src/mail/line-endings.js';
 import { envelope, runCli } from '../harness/cli.js';
@@ -90,6 +90,24 @@ describe('copy imap:// → maildir: (real CLI, real Dovecot)', () => {
     expect(out.status).toBe(0);
     expect(out.result.copied).toBe(0);
     expect(out.result.folders.every((f: { unchanged: boolean }) => f.unchanged)).toBe(true);
+  });
+
+  it('a --report or --log-file that existed readable by others is made 0600; /dev/null is left alone', async () => {
+    const report2 = join(dirname(checkpoint), 'wide-report.ndjson');
+    const log = join(dirname(checkpoint), 'wide.log');
+    writeFileSync(report2, '', { mode: 0o644 });
+    writeFileSync(log, 'an earlier line\n', { mode: 0o640 });
+    chmodSync(report2, 0o644);
+    chmodSync(log, 0o640);
+    const nullMode = statSync('/dev/null').mode;
+    const r = await runCli(['copy', src, `maildir:${dest}`, ...tls, '--checkpoint', checkpoint, '--report', report2, '--log-file', log, '--quiet'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync(report2).mode & 0o777).toBe(0o600);
+    expect(statSync(log).mode & 0o777).toBe(0o600);
+    expect(readFileSync(log, 'utf8')).toMatch(/^an earlier line\n/);
+    const n = await runCli(['copy', src, `maildir:${dest}`, ...tls, '--checkpoint', checkpoint, '--log-file', '/dev/null', '--quiet'], { env });
+    expect(n.code, n.stderr).toBe(0);
+    expect(statSync('/dev/null').mode).toBe(nullMode);
   });
 
   it('without its checkpoint, a rerun rebuilds from the destination: copies 0, no duplicates', async () => {

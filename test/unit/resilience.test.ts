@@ -1,13 +1,13 @@
 // Throttle parsing, error classification of what imapflow throws, the worker back-off, the retry
 // delay, and the streaming line-ending conversion at every chunk split.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { classifyImapError } from '../../src/drivers/imap/connect.js';
 import type { NetOptions } from '../../src/drivers/net-options.js';
 import { isThrottleText, MAX_SUGGESTED_BACKOFF_MS, suggestedBackoffMs } from '../../src/drivers/throttle.js';
 import { Throttle } from '../../src/engine/throttle.js';
 import { crlfToLf, lfToCrlf } from '../../src/mail/line-endings.js';
 import { crlfToLfStream, lfToCrlfStream } from '../../src/mail/line-endings-stream.js';
-import { backoffDelay } from '../../src/retry.js';
+import { backoffDelay, longTimeout } from '../../src/retry.js';
 
 const o = { endpoint: { host: 'mail.example.org', port: 993, user: 'alice', tls: 'implicit' }, timeoutMs: 5000 } as unknown as NetOptions;
 
@@ -136,6 +136,34 @@ describe('streaming line endings equal the whole-buffer conversion at every spli
           expect((await collect(lfToCrlfStream(pieces(b, [i, k])))).equals(lfToCrlf(b)), `${JSON.stringify(b.toString())} @${i},${k}`).toBe(true);
         }
       }
+    }
+  });
+});
+
+describe('longTimeout', () => {
+  it('fires once, at its time, also past the ~24.8 days a Node timer holds; clear() stops it', () => {
+    vi.useFakeTimers();
+    try {
+      const DAY = 86_400_000;
+      const fired: number[] = [];
+      const start = Date.now();
+      longTimeout(() => fired.push(Date.now() - start), 30 * DAY);
+      const cleared = longTimeout(() => fired.push(-1), 40 * DAY);
+      vi.advanceTimersByTime(1000);
+      expect(fired).toEqual([]);
+      vi.advanceTimersByTime(29 * DAY);
+      expect(fired).toEqual([]);
+      cleared.clear();
+      vi.advanceTimersByTime(DAY);
+      expect(fired).toEqual([30 * DAY]);
+      vi.advanceTimersByTime(20 * DAY);
+      expect(fired).toEqual([30 * DAY]);
+      const short: number[] = [];
+      longTimeout(() => short.push(Date.now() - start), 5000);
+      vi.advanceTimersByTime(5000);
+      expect(short).toEqual([50 * DAY + 6000]);
+    } finally {
+      vi.useRealTimers();
     }
   });
 });
