@@ -152,19 +152,24 @@ function realPathOf(p: string): string {
  * it that exists when the rest does not yet); an IMAP account (user, host in lower case, port)
  * with the folder prefix of the URL.
  */
-export function destinationKey(e: Endpoint, host = e.kind === 'maildir' ? '' : e.host.toLowerCase()): string {
+export function destinationKey(e: Endpoint, host = e.kind === 'maildir' ? '' : e.host.toLowerCase(), port = e.kind === 'maildir' ? 0 : e.port): string {
   if (e.kind === 'maildir') return `maildir:${realPathOf(e.path)}`;
-  return `${e.kind}://${e.user.toLowerCase()}@${host}:${e.port}/${(e.folder ?? []).join('/')}`;
+  return `${e.kind}://${e.user.toLowerCase()}@${host}:${port}/${(e.folder ?? []).join('/')}`;
 }
+
+/** IMAP's standard ports: one server's plain and TLS doors. */
+const SAME_SERVER_PORT: Record<number, number> = { 993: 143 };
 
 /**
  * What two runs writing into the same place share, however the destination was spelled: for a
  * Maildir its destinationKey; for IMAP the account on the server's address and port (`localhost`
- * and `127.0.0.1` are one server), with the URL's folder prefix. The port stays in: two servers
- * can share an address, and a false overlap would stop a run.
+ * and `127.0.0.1` are one server; 143 and 993 are one server's two ports), with the URL's folder
+ * prefix. Other ports stay apart: two servers can share an address, and a false overlap would
+ * stop a run.
  */
 export async function destinationLockKey(e: Endpoint): Promise<string> {
   if (e.kind === 'maildir') return destinationKey(e);
+  const port = SAME_SERVER_PORT[e.port] ?? e.port;
   let host = e.host.toLowerCase();
   try {
     const all = await lookup(e.host, { all: true });
@@ -174,7 +179,7 @@ export async function destinationLockKey(e: Endpoint): Promise<string> {
   } catch {
     // unresolvable: the connection will say so; the name as written
   }
-  return destinationKey(e, host);
+  return destinationKey(e, host, port);
 }
 
 /** A Maildir copied into itself, or into a directory inside it (or the other way round), would nest copies run after run. */

@@ -116,6 +116,15 @@ describe('exit codes from real situations', () => {
     }
   });
 
+  it("7's key: an IMAP account's standard ports 143 and 993 are one destination, other ports another", async () => {
+    const key = async (url: string) => destinationLockKey(parseEndpoint(url, 'dest'));
+    const plain = await key('imap://alice@127.0.0.1/Backup');
+    expect(await key('imaps://alice@127.0.0.1/Backup')).toBe(plain);
+    expect(await key('imap://Alice@localhost:993/Backup')).toBe(plain);
+    expect(await key('imap://alice@127.0.0.1:1143/Backup')).not.toBe(plain);
+    expect(await key('imap://alice@127.0.0.1/Other')).not.toBe(plain);
+  });
+
   it('3: a folder that does not exist creates nothing: no destination, no checkpoint', async () => {
     const dest = join(work, 'never');
     const r = await runCli(['copy', srcUrl('NoSuchFolder'), `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'never.j'), '--json'], { env });
