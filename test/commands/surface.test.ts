@@ -129,6 +129,13 @@ describe('copy --dry-run, verify, checkpoint', () => {
     expect(again).toContain('Fixtures → Fixtures: unchanged');
   });
 
+  it('--compress to a server without COMPRESS=DEFLATE copies, and says once that it has no effect', async () => {
+    const r = await runCli(['copy', srcUrl(), `maildir:${join(work, 'md-compress')}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'compress.journal'), '--compress', '-j', '3'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('COMPRESS'));
+    expect(warnings).toEqual([expect.stringMatching(/^mailferry: warn: .* does not offer COMPRESS=DEFLATE: --compress has no effect on its connections/)]);
+  });
+
   it('copy, then --dry-run on the filled destination changes nothing and plans nothing', async () => {
     const c = await runCli([...base(), '--json'], { env });
     expect(envelope(c).status, c.stderr).toBe(0);

@@ -231,5 +231,15 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
     client.close();
     throw classifyImapError(err, o);
   }
+  if (o.compress && !client.capabilities.has('COMPRESS=DEFLATE')) warnOnce(o, `${ep.host}:${ep.port} does not offer COMPRESS=DEFLATE: --compress has no effect on its connections`);
   return client;
+}
+
+const warned = new Set<string>();
+
+/** A warning said once per run however many connections meet the same thing. */
+function warnOnce(o: NetOptions, msg: string): void {
+  if (warned.has(msg)) return;
+  warned.add(msg);
+  o.log.warn({ msg });
 }
