@@ -1,7 +1,7 @@
 // Faults on the other protocols, real CLI, real Dovecot: the link to an IMAP destination is cut
 // in the middle of APPENDs and between an APPEND and its answer (stored, but unconfirmed: it must
 // not be sent twice), and a POP3 source's link is cut during RETR. The destination is exact.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
@@ -64,6 +64,26 @@ describe('IMAP destination through a faulty link', () => {
     expect(out.result.skipped).toBeGreaterThanOrEqual(3);
     expect(out.result.copied + out.result.skipped, readFileSync(join(box, 'report'), 'utf8').split('\n').filter((l) => /"key":"1",/.test(l)).join('\n') + r.stderr.slice(-3000)).toBe(total);
     expect(maildirProblems(h.maildirOf(dst), keep, { loose: true })).toEqual([]);
+  });
+
+  it('one folder, its APPEND never confirmed: the check before the resend sees what other connections stored since', async () => {
+    // The control connection keeps the destination folder selected from the dedupe scan at the
+    // folder's start; a server shows a session what others stored only when it syncs the session.
+    const dst = (await h.freshUser('fdst')).name;
+    const inbox = manifest.filter((m) => m.folder === 'INBOX');
+    const ids = new Set(inbox.map((m) => m.messageId));
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { trigger: /APPEND/i, cutBeforeDown: /^\S+ OK \[APPENDUID/m, maxCuts: 1 });
+    const box = sandbox('mf-append-');
+    const r = await runCli(
+      ['copy', `imap://${src}@${h.host}:${h.ports.imap}/INBOX`, `imap://${dst}@${h.host}:${proxy.port}/Moved`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '-j', '1', '--json'],
+      { env },
+    );
+    const out = envelope(r);
+    expect(out.status, r.stderr.slice(-1500)).toBe(0);
+    expect(proxy.cuts).toBe(1);
+    expect(out.result.skipped).toBeGreaterThanOrEqual(1);
+    const stored = ['cur', 'new'].flatMap((d) => readdirSync(join(h.maildirOf(dst), '.Moved', d)));
+    expect(stored).toHaveLength(ids.size);
   });
 
   it('the control connection (folders, scans) cut twice, each time before the answer to a CREATE: it reconnects, the copy completes, every message once', async () => {

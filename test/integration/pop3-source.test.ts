@@ -131,6 +131,25 @@ describe('POP3 → IMAP, the whole corpus', () => {
   });
 });
 
+describe('POP3 → IMAP --delete-source in one run', () => {
+  it('copies and then deletes what it copied in the same run (the check sees what this run stored)', async () => {
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+    const src = (await h.freshUser('p3once')).name;
+    const dst = (await h.freshUser('p3oncedst')).name;
+    const seeded = await seedCorpus(h, src, { layout: allToInbox, limitPerGroup: 4 });
+    const { keep } = dedupe(seeded);
+    const r = await runCli(['copy', `pop3://${src}@${h.host}:${h.ports.pop3}`, `imap://${dst}@${h.host}:${h.ports.imap}/Migrated`, ...tls, '--checkpoint', join(work, 'once.journal'), '--delete-source', '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(keep.length);
+    expect(out.result.deleted).toBe(seeded.length);
+    expect(out.result.keptOnSource).toBe(0);
+    expect(out.warnings).toEqual([]);
+    expect(readMaildirTree(h.maildirOf(src)).get('INBOX')?.length ?? 0).toBe(0);
+    expect(readMaildirTree(h.maildirOf(dst)).get('Migrated')!.length).toBe(keep.length);
+  });
+});
+
 describe('POP3 --delete-source', () => {
   const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
 

@@ -29,10 +29,17 @@ export function compactUidSet(uids: number[]): string {
   return parts.join(',');
 }
 
-/** `fn` with `mailbox` open read-only (imapflow's mailbox lock), released whatever happens. */
-export async function inMailbox<T>(client: ImapFlow, mailbox: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * `fn` with `mailbox` open read-only (imapflow's mailbox lock), released whatever happens.
+ * `fresh`: `fn` sees every message the folder holds now. imapflow keeps a folder selected after
+ * its lock is released and does not select it again for the next lock, and the server shows a
+ * session the messages other sessions added only when it syncs it (a NOOP, or any command's
+ * end): a FETCH 1:* would leave them out, and `client.mailbox.exists` would not count them.
+ */
+export async function inMailbox<T>(client: ImapFlow, mailbox: string, fn: () => Promise<T>, opts: { fresh?: boolean } = {}): Promise<T> {
   const lock = await client.getMailboxLock(mailbox, { readOnly: true });
   try {
+    if (opts.fresh) await client.noop();
     return await fn();
   } finally {
     lock.release();

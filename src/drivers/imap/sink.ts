@@ -280,7 +280,7 @@ export class ImapSink implements Sink {
           rows.push({ key: `${uv}:${row.uid}`, uid: row.uid, messageId: row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null });
         }
         return rows;
-      }),
+      }, { fresh: true }),
     );
     for (const f of found) {
       yield {

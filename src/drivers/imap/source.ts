@@ -169,8 +169,9 @@ const LIST_CHUNK = 2000;
 /** The first FETCH of a listing is short, so the first batch of a folder starts after it. */
 const FIRST_LIST_CHUNK = 250;
 
-/** Which of these UIDs the open folder still holds (one UID SEARCH). */
+/** Which of these UIDs the open folder still holds (a NOOP, so expunges by others are seen, then one UID SEARCH). */
 async function stillThere(client: ImapFlow, mailbox: string, uids: number[]): Promise<Set<number>> {
+  await client.noop();
   takeLoggedError(client); // forget older ones
   const found = await client.search({ uid: compactUidSet(uids) }, { uid: true });
   // imapflow's search() answers false for a failure, after logging it.
