@@ -35,7 +35,8 @@ export function displayName(segments: string[]): string {
 
 function matcher(globs: string[]): ((name: string) => boolean) | null {
   if (globs.length === 0) return null;
-  const ms = globs.map((g) => picomatch(g, { dot: true }));
+  // INBOX is INBOX in any case (RFC 3501): `--folder inbox` or `inbox/*` mean it.
+  const ms = globs.map((g) => picomatch(/^inbox(\/|$)/i.test(g) ? 'INBOX' + g.slice(5) : g, { dot: true }));
   return (name) => ms.some((m) => m(name) || (name.toUpperCase().startsWith('INBOX') && m('INBOX' + name.slice(5))));
 }
 

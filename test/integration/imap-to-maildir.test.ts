@@ -74,6 +74,8 @@ describe('copy imap:// → maildir: (real CLI, real Dovecot)', () => {
     // The report names every duplicate that was skipped, with its source key.
     const lines = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.outcome === 'copied')).toHaveLength(total);
+    // The destination folder is named as in the --json result: '/' between levels.
+    expect(lines.find((l) => l.outcome === 'copied' && l.folder === 'Archive/2002')?.dest).toBe('Archive/2002');
     const skipped = lines.filter((l) => l.outcome === 'skipped');
     expect(skipped).toHaveLength(dups.length);
     for (const s of skipped) {

@@ -49,6 +49,20 @@ describe('filters', () => {
     });
     expect(() => planFolders(boxes, { include: [], exclude: [], map: [parseMap('Nope=X')] })).toThrow(expect.objectContaining({ code: 'NO_SUCH_MAILBOX' }));
   });
+
+  it('--folder/--exclude: INBOX in any case is INBOX, other names match case-sensitively', () => {
+    const boxes = [box('INBOX'), box('INBOX', 'Sub'), box('Keep'), box('inboxes')];
+    const names = (include: string[], exclude: string[] = []) => planFolders(boxes, { include, exclude }).map((p) => p.name);
+    expect(names(['inbox'])).toEqual(['INBOX']);
+    expect(names(['Inbox/*'])).toEqual(['INBOX/Sub']);
+    expect(names([], ['inbox', 'inbox/**'])).toEqual(['Keep', 'inboxes']);
+    expect(() => names(['keep'])).toThrow(expect.objectContaining({ code: 'NO_SUCH_MAILBOX' }));
+  });
+
+  it('a hint listing the source folders says how many it leaves out', () => {
+    const boxes = Array.from({ length: 14 }, (_, i) => box(`F${String(i).padStart(2, '0')}`));
+    expect(() => planFolders(boxes, { include: ['nope'], exclude: [] })).toThrow(expect.objectContaining({ hint: expect.stringMatching(/F11 and 2 more \(mailferry folders lists them\)$/) }));
+  });
 });
 
 describe('job files', () => {
