@@ -66,6 +66,11 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
     const want = displayName(opts.only);
     chosen = selectable.filter((m) => displayName(m.segments) === want || (want.toUpperCase() === 'INBOX' && m.segments.length === 1 && m.segments[0].toUpperCase() === 'INBOX'));
     if (chosen.length === 0) {
+      if (mailboxes.some((m) => m.noselect && displayName(m.segments) === want)) {
+        throw new MailferryError('NO_SUCH_MAILBOX', `the source folder '${want}' holds no messages, only other folders`, {
+          hint: `to copy the folders under it, drop it from the URL and add --folder '${want}/**'`,
+        });
+      }
       throw new MailferryError('NO_SUCH_MAILBOX', `the source has no folder '${want}'`, { hint: `it has: ${someNames(selectable)}` });
     }
   }

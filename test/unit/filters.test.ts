@@ -59,6 +59,13 @@ describe('filters', () => {
     expect(() => names(['keep'])).toThrow(expect.objectContaining({ code: 'NO_SUCH_MAILBOX' }));
   });
 
+  it('a folder in the source URL that only holds other folders says so, and how to copy them', () => {
+    const boxes = [box('INBOX'), { ...box('Parent'), noselect: true }, box('Parent', 'Child')];
+    expect(() => planFolders(boxes, { include: [], exclude: [], only: ['Parent'] })).toThrow(
+      expect.objectContaining({ code: 'NO_SUCH_MAILBOX', message: "the source folder 'Parent' holds no messages, only other folders", hint: "to copy the folders under it, drop it from the URL and add --folder 'Parent/**'" }),
+    );
+  });
+
   it('a hint listing the source folders says how many it leaves out', () => {
     const boxes = Array.from({ length: 14 }, (_, i) => box(`F${String(i).padStart(2, '0')}`));
     expect(() => planFolders(boxes, { include: ['nope'], exclude: [] })).toThrow(expect.objectContaining({ hint: expect.stringMatching(/F11 and 2 more \(mailferry folders lists them\)$/) }));
