@@ -153,7 +153,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       }
       // Decided by content, as copy decides them: the bodies are read (never written anywhere).
       row.byContent = needBody.length;
-      for await (const m of bodiesForDigest(source, box, needBody, () => row.unreadable++)) decide(contentIdentity(m.body), m.ref.size);
+      for await (const m of bodiesForDigest(source, box, needBody, () => row.unreadable++, undefined, cfg.retries ?? 5)) decide(contentIdentity(m.body), m.ref.size);
     }
     const skipped = folders.reduce((n, f) => n + Object.values(f.skip).reduce((a, b) => a + b, 0), 0);
     return {

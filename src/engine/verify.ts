@@ -106,7 +106,7 @@ async function sourceIdentities(
   const unsent = (ref: MessageRef, e: MailferryError) => {
     if (!filterReason(cfg.filter, ref)) unreadable.push({ ...ref, unreadable: e });
   };
-  for await (const m of bodiesForDigest(source, plan.source.path, needBody, unsent, signal)) {
+  for await (const m of bodiesForDigest(source, plan.source.path, needBody, unsent, signal, cfg.retries ?? 5)) {
     const id = contentIdentity(m.body);
     if (filterReason(cfg.filter, m.ref)) filteredIds.add(id);
     else if (!ids.has(id)) ids.set(id, m.ref);

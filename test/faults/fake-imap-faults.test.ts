@@ -137,6 +137,38 @@ describe('throttling', () => {
     expect(plan.result).toMatchObject({ copy: 0, unreadable: 1 });
   });
 
+  it('verify and the dry run: a server that drops the connection at the body of a message without a Message-ID: it is named unreadable, the rest compared', async () => {
+    const messages = inbox(6).map((m) => (m.uid === 2 || m.uid === 5 ? { ...m, body: fakeMessage(m.uid, { messageId: null }) } : m));
+    const { out, dest } = await copyFrom({ mailboxes: [{ name: 'INBOX', messages }] });
+    expect(out.result).toMatchObject({ copied: 6 });
+    // Now the body of message 2 cannot be read: the server drops the connection at it, every time.
+    // And the first FETCH of message 5's body is dropped once (a passing fault): it is read again.
+    let dropsOf5 = 1;
+    srv!.opts.hook = (s, _tag, name, args) => {
+      if (!isBodyFetch(name, args)) return false;
+      const set = args.split(' ')[0];
+      const has = (uid: number) => set.split(',').some((r) => { const [a, b] = r.split(':').map(Number); return uid >= a && uid <= (b ?? a); });
+      if (has(2) || (has(5) && dropsOf5-- > 0)) {
+        s.socket.destroy();
+        return true;
+      }
+      return false;
+    };
+    const args = [`imap://u@127.0.0.1:${srv!.port}`, `maildir:${dest}`, '--source-tls', 'none', '--json'];
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pass' };
+    const check = envelope(await runCli(['verify', ...args], { env }));
+    expect(check.status, JSON.stringify(check.error)).toBe(6);
+    // Its earlier copy in the destination cannot be matched to it (no digest of the source): extra.
+    expect(check.result).toMatchObject({ ok: false, missing: 0, extra: 1, unreadable: 1, messages: 6 });
+    expect(check.result.unreadableList[0]).toMatchObject({ folder: 'INBOX', key: '2' });
+    const plan = envelope(await runCli(['copy', ...args, '--restart', '--dry-run'], { env }));
+    expect(plan.status, JSON.stringify(plan.error)).toBe(0);
+    expect(plan.result).toMatchObject({ copy: 0, unreadable: 1 });
+    // --retries 0: nothing is asked twice, so the dropped FETCH ends verify (the network exit).
+    const strict = await runCli(['verify', ...args, '--retries', '0'], { env });
+    expect(envelope(strict).status).toBe(5);
+  });
+
   it('a listing FETCH that ends OK without a message still in the folder: it fails, and the folder is not recorded complete (the rerun asks again)', async () => {
     const messages = inbox(6).map((m) => (m.uid === 4 ? { ...m, unlisted: true } : m));
     const { out, dest, srv: server } = await copyFrom({ mailboxes: [{ name: 'INBOX', messages }] });
