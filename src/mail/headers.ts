@@ -60,21 +60,59 @@ export function headerValue(block: Buffer, name: string): string | null {
 export const MAX_MESSAGE_ID = 998;
 
 /**
- * Normalise a Message-ID value: comments and whitespace dropped, the first <...> token kept,
- * the domain part lower-cased (domains are case-insensitive; local parts are not).
- * Returns null when nothing usable is left.
+ * Normalise a Message-ID value: the first <...> token, the domain part lower-cased (domains are
+ * case-insensitive; local parts are not). Around the token, comments and whitespace are dropped;
+ * inside it, only whitespace outside quotes (a folded header's): "(1)" in
+ * <ticket(1)@example.org> and the space in <"john doe"@example.org> are part of the id, so
+ * those are other messages than <ticket(2)@…> and <"johndoe"@…>. Without angle brackets the
+ * value, comments and whitespace dropped. Returns null when nothing usable is left.
  */
 export function normalizeMessageId(value: string | null): string | null {
   if (value === null) return null;
   // Longer than a header line may be (RFC 5322: 998): not a Message-ID but a server's attempt to
   // make every listed ref hold megabytes. Such a message is identified by its bytes instead.
   if (value.length > MAX_MESSAGE_ID) return null;
-  const v = value.replace(/\([^()]*\)/g, '').replace(/\s+/g, '');
-  const m = /<([^<>]+)>/.exec(v);
-  const id = m ? m[1] : v.replace(/[<>]/g, '');
+  const id = angleToken(value) ?? value.replace(/\([^()]*\)/g, '').replace(/\s+/g, '').replace(/[<>]/g, '');
   if (!id) return null;
   const at = id.lastIndexOf('@');
   return flat('<' + (at < 0 ? id : id.slice(0, at) + '@' + id.slice(at + 1).toLowerCase()) + '>');
+}
+
+/**
+ * The inside of the first <...> outside comments and quotes, with unquoted whitespace dropped;
+ * undefined when there is none (or it is empty or never closed).
+ */
+function angleToken(v: string): string | undefined {
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (depth > 0) {
+      if (c === '\\') i++;
+      else if (c === '(') depth++;
+      else if (c === ')') depth--;
+    } else if (c === '(') depth = 1;
+    else if (c === '"') quoted = true;
+    else if (c === '<') {
+      let out = '';
+      let q = false;
+      for (let j = i + 1; j < v.length; j++) {
+        const d = v[j]!;
+        if (q) {
+          out += d;
+          if (d === '\\' && j + 1 < v.length) out += v[++j];
+          else if (d === '"') q = false;
+        } else if (d === '>') return out || undefined;
+        else if (d === '"') (q = true), (out += d);
+        else if (!/\s/.test(d)) out += d;
+      }
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** The normalised Message-ID of a message (or of its header block), or null. */

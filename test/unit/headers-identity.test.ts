@@ -27,6 +27,17 @@ describe('header block and Message-ID', () => {
     expect(normalizeMessageId('   ')).toBeNull();
     expect(normalizeMessageId(null)).toBeNull();
   });
+  it('inside the angle brackets only folding whitespace goes: a comment-like part or a quoted space is part of the id', () => {
+    expect(normalizeMessageId('<ticket(1)@example.org>')).toBe('<ticket(1)@example.org>');
+    expect(normalizeMessageId('<ticket(2)@example.org>')).not.toBe(normalizeMessageId('<ticket(1)@example.org>'));
+    expect(normalizeMessageId('<"john doe"@Example.org>')).toBe('<"john doe"@example.org>');
+    expect(normalizeMessageId('<"john doe"@example.org>')).not.toBe(normalizeMessageId('<"johndoe"@example.org>'));
+    expect(normalizeMessageId('(see <other@x>) <real@X.org>')).toBe('<real@x.org>');
+    expect(normalizeMessageId('<very-long-id@\r\n example.org>')).toBe('<very-long-id@example.org>');
+    expect(normalizeMessageId('<a@b.c> <second@d.e>')).toBe('<a@b.c>');
+    expect(normalizeMessageId('<unclosed@x')).toBe('<unclosed@x>');
+    expect(normalizeMessageId('<>')).toBeNull();
+  });
   it('does not read a Message-ID from the body', () => {
     expect(messageIdOf(b('Subject: x\n\nMessage-ID: <body@x>\n'))).toBeNull();
   });
