@@ -13,6 +13,7 @@
  *   lost {s, d?}            the destination of folder s was found gone or emptied: forget what
  *                           is done (the folder is copied again) and what dest folder d held
  *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c)
+ *   to   {s, d}              folder s was copied into dest folder d (compaction form of c's d)
  */
 import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
@@ -44,7 +45,8 @@ export type JournalRecord =
   | { t: 'k'; s: string; k: string; id?: string; why: string }
   | { t: 'end'; s: string; uv: string; next: number }
   | { t: 'lost'; s: string; d?: string }
-  | { t: 'd'; d: string; dk: string; id: string };
+  | { t: 'd'; d: string; dk: string; id: string }
+  | { t: 'to'; s: string; d: string };
 
 export interface FolderState {
   validity?: string;
@@ -53,6 +55,8 @@ export interface FolderState {
   /** Source keys with an intent and no outcome: to be checked against the destination. */
   pending: KeySet;
   end?: { uv: string; next: number };
+  /** The destination folder its messages were last stored in (a rerun keeps to it while it exists). */
+  dest?: string;
 }
 
 export class CheckpointState {
@@ -106,9 +110,13 @@ export class CheckpointState {
         const f = this.folder(r.s);
         f.pending.delete(r.k);
         f.done.add(r.k);
+        if (f.dest !== r.d) f.dest = flat(r.d);
         if (r.id && replayed) this.remember(r.d, r.dk, r.id);
         break;
       }
+      case 'to':
+        this.folder(r.s).dest = r.d;
+        break;
       case 'd':
         this.remember(r.d, r.dk, r.id);
         break;
@@ -126,6 +134,7 @@ export class CheckpointState {
         f.done.clear();
         f.pending.clear();
         f.end = undefined;
+        f.dest = undefined;
         if (r.d !== undefined) this.stored.delete(r.d);
         break;
       }
@@ -136,6 +145,7 @@ export class CheckpointState {
   *snapshot(): Iterable<JournalRecord> {
     for (const [s, f] of this.folders) {
       if (f.validity !== undefined) yield { t: 'box', s, uv: f.validity };
+      if (f.dest !== undefined) yield { t: 'to', s, d: f.dest };
       for (const k of f.done) yield { t: 'k', s, k, why: 'done' };
       for (const k of f.pending) yield { t: 'i', s, k };
       if (f.end) yield { t: 'end', s, uv: f.end.uv, next: f.end.next };

@@ -153,15 +153,27 @@ export interface SinkCaps {
   putWindow?: number;
 }
 
+/** Where the engine would have a folder land, beyond its segments and role (a sink may ignore it). */
+export interface DestHint {
+  /**
+   * The nearest source folder above this one that has a role, and how many leading segments are
+   * its: where the sink puts that role elsewhere (Sent → Sent Items), this folder follows it
+   * (Sent/2020 → Sent Items/2020), unless a folder of its own name is already there.
+   */
+  under?: { specialUse: string; depth: number };
+  /** The sink's name of the folder earlier runs copied this one into (the checkpoint): kept while it exists. */
+  prefer?: string;
+}
+
 export interface Sink {
   readonly caps: SinkCaps;
   /** Make sure the folder exists; returns the sink's name for it. */
-  ensureMailbox(segments: string[], specialUse?: string): Promise<string>;
+  ensureMailbox(segments: string[], specialUse?: string, hint?: DestHint): Promise<string>;
   /**
    * The sink's name for a folder that exists, creating nothing; null when it does not exist.
    * Needed by verify and --dry-run (a sink without it cannot be verified yet).
    */
-  existingMailbox?(segments: string[], specialUse?: string): Promise<string | null>;
+  existingMailbox?(segments: string[], specialUse?: string, hint?: DestHint): Promise<string | null>;
   /**
    * Whether an existing folder holds no message at all (cheap: IMAP STATUS, a Maildir's first
    * directory entries). With existingMailbox, how a run finds a destination wiped since the last.

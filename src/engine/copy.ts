@@ -13,7 +13,7 @@ import { LOUD, type Logger } from '../log.js';
 import { crlfToLf, lfToCrlf } from '../mail/line-endings.js';
 import type { CopyEvent, CopyResult, Failure, FolderResult, Outcome } from './events.js';
 import { contentIdentity, identityBeforeBody, midIdentity, type DedupeMode, type Identity } from './identity.js';
-import type { FolderPlan } from './plan.js';
+import { destHint, type FolderPlan } from './plan.js';
 import { scanDestination } from './dest-scan.js';
 import { filterReason, type FilterSpec } from './filters.js';
 import { Pool } from './pool.js';
@@ -512,7 +512,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         const workers = Math.min(queue.concurrency, Math.ceil(announced / batchMessages));
         readers.warm(workers);
         writers.warm(workers);
-        dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse);
+        dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse, destHint(run.plan, j.state));
         run.dest = dest;
         run.result.dest = p.sink.displayName?.(dest) ?? dest;
         index = await indexFor(dest);
@@ -542,7 +542,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     // Nothing to copy: the folder is still made, so the destination has the source's folders
     // (an empty Archive or Drafts too), and named as a copy names it.
     if (index === undefined && !stopped()) {
-      dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse);
+      dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse, destHint(run.plan, j.state));
       run.result.dest = p.sink.displayName?.(dest) ?? dest;
     }
   }

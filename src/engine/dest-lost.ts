@@ -14,7 +14,7 @@ import { toMailferryError } from '../errors.js';
 import type { CheckpointState } from '../checkpoint/journal.js';
 import type { Sink } from '../drivers/types.js';
 import type { Logger } from '../log.js';
-import type { FolderPlan } from './plan.js';
+import { destHint, type FolderPlan } from './plan.js';
 
 export interface LostDestination {
   plan: FolderPlan;
@@ -43,10 +43,11 @@ export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[],
     const done = f?.done.size ?? 0;
     // A folder the checkpoint knows nothing of has nothing to lose (and no name to report unchanged).
     if (done === 0 && !f?.end) continue;
-    const memo = `${plan.source.specialUse ?? ''}\0${plan.destSegments.join('\0')}`;
+    const hint = destHint(plan, state);
+    const memo = `${plan.source.specialUse ?? ''}\0${JSON.stringify(hint)}\0${plan.destSegments.join('\0')}`;
     try {
       let name = names.get(memo);
-      if (!name) names.set(memo, (name = sink.existingMailbox(plan.destSegments, plan.source.specialUse)));
+      if (!name) names.set(memo, (name = sink.existingMailbox(plan.destSegments, plan.source.specialUse, hint)));
       const dest = await name;
       if (dest !== null) found.set(plan, dest);
       if (done === 0) continue;

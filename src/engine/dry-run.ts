@@ -19,7 +19,7 @@ import { bodiesForDigest } from './digest-bodies.js';
 import { filterReason } from './filters.js';
 import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
 import type { CopyJobConfig } from './job.js';
-import { displayName, planJob } from './plan.js';
+import { destHint, displayName, planJob } from './plan.js';
 import { netFactory } from './session.js';
 
 export interface DryRunFolder {
@@ -95,7 +95,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     for (const plan of plans) {
       const box = plan.source.path;
       const destName = displayName(plan.destSegments);
-      const existing = await sink.existingMailbox(plan.destSegments, plan.source.specialUse);
+      const existing = await sink.existingMailbox(plan.destSegments, plan.source.specialUse, destHint(plan, state));
       const row: DryRunFolder = { folder: plan.name, dest: existing !== null ? (sink.displayName?.(existing) ?? destName) : destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0, unreadable: 0 };
       const destLost = lost.get(plan);
       if (destLost) row.destLost = destLost;

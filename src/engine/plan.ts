@@ -4,7 +4,8 @@
  */
 import picomatch from 'picomatch';
 import { MailferryError } from '../errors.js';
-import type { MailboxInfo } from '../drivers/types.js';
+import type { DestHint, MailboxInfo } from '../drivers/types.js';
+import type { CheckpointState } from '../checkpoint/journal.js';
 import type { FolderMap } from './filters.js';
 import type { Endpoint } from './endpoint.js';
 
@@ -14,6 +15,8 @@ export interface FolderPlan {
   name: string;
   /** Hierarchy of the destination folder. */
   destSegments: string[];
+  /** The nearest source folder above with a role, when this one lands below its destination (DestHint). */
+  under?: { specialUse: string; depth: number };
 }
 
 export interface PlanOptions {
@@ -91,12 +94,29 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
     if (opts.destPrefix && opts.destPrefix.length && !opts.destFolder) {
       dest = dest.length === 1 && isInbox(dest[0]) ? opts.destPrefix : [...opts.destPrefix, ...dest];
     }
-    plans.push({ source: m, name, destSegments: dest });
+    plans.push({ source: m, name, destSegments: dest, under: roleAbove(m, mailboxes, dest, maps) });
   }
   if (plans.length === 0 && (opts.include.length || opts.exclude.length)) {
     throw new MailferryError('NO_SUCH_MAILBOX', 'no source folder matches --folder/--exclude', { hint: `the source has: ${someNames(selectable)}` });
   }
   return plans;
+}
+
+/** The nearest folder above `m` with a role, when `m`'s destination lies below that folder's (no --map apart). */
+function roleAbove(m: MailboxInfo, mailboxes: MailboxInfo[], dest: string[], maps: FolderMap[]): FolderPlan['under'] {
+  for (let k = m.segments.length - 1; k >= 1; k--) {
+    const up = m.segments.slice(0, k);
+    const a = mailboxes.find((x) => x.specialUse && x.segments.length === k && startsWith(x.segments, up));
+    if (!a?.specialUse) continue;
+    const aDest = mapped(a.segments, maps);
+    return aDest.length < dest.length && startsWith(dest, aDest) ? { specialUse: a.specialUse, depth: aDest.length } : undefined;
+  }
+  return undefined;
+}
+
+/** What the sink is told of where a folder should land: its role ancestor, and where earlier runs put it. */
+export function destHint(plan: FolderPlan, state?: CheckpointState): DestHint {
+  return { under: plan.under, prefer: state?.folders.get(plan.source.path)?.dest };
 }
 
 /** The plan of a job: the source URL's folder (IMAP), the selection, the destination URL's prefix (IMAP). */

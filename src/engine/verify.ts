@@ -14,7 +14,7 @@ import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
 import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
 import { bodiesForDigest } from './digest-bodies.js';
-import { displayName, planJob, type FolderPlan } from './plan.js';
+import { destHint, displayName, planJob, type FolderPlan } from './plan.js';
 import { netFactory, type NetConfig } from './session.js';
 
 export interface VerifyConfig extends NetConfig {
@@ -157,7 +157,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
         for (const id of s.filteredIds) outOfScope.add(id);
         for (const [id, ref] of s.ids) if (!want.has(id)) want.set(id, { ref, folder: plan.name });
       }
-      const box = await sink.existingMailbox(group[0].destSegments, group[0].source.specialUse);
+      const box = await sink.existingMailbox(group[0].destSegments, group[0].source.specialUse, destHint(group[0]));
       const have = new Set<Identity>();
       let destCount = 0;
       // As copy names it: the folder it found (a role may lead elsewhere than the source's name).

@@ -109,6 +109,52 @@ describe('IMAP → IMAP between two users', () => {
   });
 });
 
+describe('a folder below a folder mapped by role', () => {
+  it('Sent/2020 follows Sent into Sent Items: no second \\Sent folder is made, and reruns, verify and the dry run agree', async () => {
+    const src = (await h.freshUser('rolesrc')).name;
+    const dst = (await h.freshUser('roledst')).name;
+    const sent = await seedFixtures(h, src, 'Sent');
+    const older = await seedCorpus(h, src, { limitPerGroup: 3, layout: { 'easy-ham-1': 'Sent/2020', 'easy-ham-2': 'Sent/2020', 'hard-ham-1': 'Sent/2020', 'spam-1': 'Sent/2020', 'spam-2': 'Sent/2020' } });
+    await h.doveadm(['mailbox', 'create', '-u', dst, 'Sent Items']);
+    const cp = join(work, 'role.journal');
+    const args = ['copy', imap(src), imap(dst), ...tls, '--checkpoint', cp, '--folder', 'Sent', '--folder', 'Sent/*', '--json'];
+    const first = envelope(await runCli(args, { env }));
+    expect(first.status, JSON.stringify(first.error)).toBe(0);
+    const named = (res: { folders: Array<{ folder: string; dest: string }> }) => Object.fromEntries(res.folders.map((f) => [f.folder, f.dest]));
+    expect(named(first.result)).toEqual({ Sent: 'Sent Items', 'Sent/2020': 'Sent Items/2020' });
+    const tree = () => readMaildirTree(h.maildirOf(dst));
+    expect([...tree().keys()].filter((k) => k.startsWith('Sent')).sort()).toEqual(['Sent Items', 'Sent Items/2020']);
+    const again = envelope(await runCli(args, { env }));
+    expect(again.status).toBe(0);
+    expect(again.result).toMatchObject({ copied: 0 });
+    expect(again.warnings).toEqual([]);
+    const v = envelope(await runCli(['verify', imap(src), imap(dst), ...tls, '--folder', 'Sent', '--folder', 'Sent/*', '--json'], { env }));
+    expect(v.status, JSON.stringify(v.result?.folders)).toBe(0);
+    expect(named(v.result)).toEqual(named(first.result));
+    expect(tree().get('Sent Items')!.length + tree().get('Sent Items/2020')!.length).toBe(first.result.copied);
+    expect(first.result.copied + first.result.skipped).toBe(sent.length + older.length);
+  });
+
+  it('a folder earlier runs copied into stays the target while it exists (the checkpoint remembers it)', async () => {
+    const src = (await h.freshUser('stickysrc')).name;
+    const dst = (await h.freshUser('stickydst')).name;
+    await seedFixtures(h, src, 'Sent');
+    await h.doveadm(['mailbox', 'create', '-u', dst, 'Sent Items']);
+    const cp = join(work, 'sticky.journal');
+    const args = ['copy', imap(src), imap(dst), ...tls, '--checkpoint', cp, '--folder', 'Sent', '--json'];
+    const first = envelope(await runCli(args, { env }));
+    expect(first.result.folders[0].dest).toBe('Sent Items');
+    // Someone makes a "Sent" (the server gives it the \Sent role too, and lists it first).
+    await h.doveadm(['mailbox', 'create', '-u', dst, 'Sent']);
+    await h.doveadm(['save', '-u', src, '-m', 'Sent'], Buffer.from('Message-ID: <sticky-new@example.org>\r\nSubject: new\r\n\r\nbody\r\n'));
+    const again = envelope(await runCli(args, { env }));
+    expect(again.status).toBe(0);
+    expect(again.result).toMatchObject({ copied: 1 });
+    expect(again.result.folders[0].dest).toBe('Sent Items');
+    expect(again.warnings).toEqual([]);
+  });
+});
+
 describe('empty source folders', () => {
   it('are made in the destination too, Maildir and IMAP, and named in the result', async () => {
     const src = (await h.freshUser('emptysrc')).name;

@@ -157,6 +157,8 @@ describe('checkpoint journal', () => {
     const s = Journal.open(p, { header }).state;
     expect(s.folder('A').done.size).toBe(2000);
     expect(s.stored.get('.A')?.get('f1999')).toBe('mid:<1999@x>');
+    // Which destination folder the source folder went to survives compaction.
+    expect(s.folder('A').dest).toBe('.A');
   });
 });
 

@@ -17,7 +17,7 @@ import type { ImapFlow, ListResponse } from 'imapflow';
 import { MailferryError } from '../../errors.js';
 import { headerValue, normalizeMessageId } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
-import type { MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
+import type { DestHint, MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
 import { AppendBatcher, defaultBatchLimits, type BatchLimits, type Pending } from './append-batcher.js';
 import { classifyImapError, connectImap } from './connect.js';
 import { ControlConnection } from './control.js';
@@ -193,11 +193,15 @@ export class ImapSink implements Sink {
   /** Destination path of a hierarchy: namespace prefix + segments joined with the delimiter. */
   pathOf(segments: string[]): string {
     if (isInbox(segments)) return 'INBOX';
+    const parts = this.escaped(segments);
+    if (parts[0]!.toUpperCase() === 'INBOX' && parts.length > 1) return ['INBOX', ...parts.slice(1)].join(this.delimiter);
+    return this.prefix + parts.join(this.delimiter);
+  }
+
+  /** A source name may contain the destination's delimiter: it would split the folder in two. */
+  private escaped(segments: string[]): string[] {
     const d = this.delimiter;
-    // A source name may contain the destination's delimiter: it would split the folder in two.
-    const parts = segments.map((s) => (d ? s.split(d).join('_') : s));
-    if (parts[0]!.toUpperCase() === 'INBOX' && parts.length > 1) return ['INBOX', ...parts.slice(1)].join(d);
-    return this.prefix + parts.join(d);
+    return segments.map((s) => (d ? s.split(d).join('_') : s));
   }
 
   private byRole(role: string): string | undefined {
@@ -210,23 +214,35 @@ export class ImapSink implements Sink {
     return l !== undefined && !l.flags?.has('\\Noselect') && !l.flags?.has('\\NonExistent');
   }
 
-  /** Where a folder lands: the destination's folder with the same role, else by name. */
-  private target(segments: string[], specialUse?: string): string {
-    let path: string | undefined;
-    if (specialUse && MAPPED_ROLES.has(specialUse) && !this.o.endpoint.folder?.length) path = this.byRole(specialUse);
-    return path ?? this.pathOf(segments);
+  /**
+   * Where a folder lands: where earlier runs put it (while it exists); else the destination's
+   * folder with the same role; a folder below a source folder with a role follows that one
+   * (Sent/2020 → Sent Items/2020, so no second Sent is made beside Sent Items, which a server
+   * may give the same role and which a later run might then pick); else by name.
+   */
+  private target(segments: string[], specialUse?: string, hint?: DestHint): string {
+    if (hint?.prefer && (hint.prefer === 'INBOX' || this.exists(hint.prefer))) return hint.prefer;
+    const byName = this.pathOf(segments);
+    if (this.o.endpoint.folder?.length) return byName;
+    if (specialUse && MAPPED_ROLES.has(specialUse)) return this.byRole(specialUse) ?? byName;
+    const under = hint?.under;
+    if (under && MAPPED_ROLES.has(under.specialUse) && under.depth < segments.length && !this.exists(byName)) {
+      const root = this.byRole(under.specialUse);
+      if (root) return [root, ...this.escaped(segments.slice(under.depth))].join(this.delimiter);
+    }
+    return byName;
   }
 
-  async existingMailbox(segments: string[], specialUse?: string): Promise<string | null> {
-    const path = this.target(segments, specialUse);
+  async existingMailbox(segments: string[], specialUse?: string, hint?: DestHint): Promise<string | null> {
+    const path = this.target(segments, specialUse, hint);
     return path === 'INBOX' || this.exists(path) ? path : null;
   }
 
-  async ensureMailbox(segments: string[], specialUse?: string): Promise<string> {
-    const memo = `${specialUse ?? ''}\0${segments.join('\0')}`;
+  async ensureMailbox(segments: string[], specialUse?: string, hint?: DestHint): Promise<string> {
+    const memo = `${specialUse ?? ''}\0${hint?.prefer ?? ''}\0${hint?.under ? `${hint.under.specialUse}:${hint.under.depth}` : ''}\0${segments.join('\0')}`;
     const done = this.made.get(memo);
     if (done) return done;
-    const path = this.target(segments, specialUse);
+    const path = this.target(segments, specialUse, hint);
     if (path !== 'INBOX' && !this.exists(path) && !this.readOnly) await this.create(path);
     this.made.set(memo, path);
     return path;
