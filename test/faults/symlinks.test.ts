@@ -1,7 +1,7 @@
 // Symbolic links planted in a Maildir (by whoever can write there: the owner of a mailbox that root
 // backs up or restores) are never followed: a link among the messages of a source is reported, not
 // read; a link where the destination writes is refused. Through the real CLI, Maildir to Maildir.
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
@@ -66,5 +66,94 @@ describe('symbolic links in a Maildir', () => {
     expect(envelope(r).status, r.stderr).toBe(3);
     expect(readFileSync(join(box, 'src', 'cur', '1.a.host:2,S'), 'utf8')).toBe(msg(1));
     expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
+  it("a source folder's new/ (or cur/) that is a link is not followed: that folder fails saying so, the others are copied", async () => {
+    const box = sandbox('mf-links-');
+    const outside = join(box, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, '9.z.host'), `Subject: secret\n\n${SECRET}\n`, { mode: 0o600 });
+    const src = join(box, 'src');
+    maildir(src, { INBOX: { '1.a.host:2,S': msg(1) }, '.Work': { '2.b.host:2,S': msg(2) } });
+    rmSync(join(src, '.Work', 'new'), { recursive: true });
+    symlinkSync(outside, join(src, '.Work', 'new'));
+    const dest = join(box, 'dest');
+    const r = await runCli(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json']);
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.copied).toBe(1);
+    const work = out.result.folders.find((f: { folder: string }) => f.folder === 'Work');
+    expect(work.error).toMatch(/\.Work\/new is a symbolic link: not followed/);
+    expect(JSON.stringify([...destMessages(dest).values()].flat().map((m) => m.toString()))).not.toContain(SECRET);
+  });
+
+  it('a source folder that is a link is listed and fails saying so (not passed over in silence)', async () => {
+    const box = sandbox('mf-links-');
+    const elsewhere = join(box, 'elsewhere');
+    maildir(elsewhere, { INBOX: { '5.e.host:2,S': msg(5) } });
+    const src = join(box, 'src');
+    maildir(src, { INBOX: { '1.a.host:2,S': msg(1) } });
+    symlinkSync(elsewhere, join(src, '.Linked'));
+    const dest = join(box, 'dest');
+    const r = await runCli(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json']);
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.folders.find((f: { folder: string }) => f.folder === 'Linked').error).toMatch(/\.Linked is a symbolic link: not followed/);
+    expect(out.result.copied).toBe(1);
+  });
+
+  it('verify and the dry run: a link among the messages is named unreadable, the rest compared', async () => {
+    const box = sandbox('mf-links-');
+    const src = join(box, 'src');
+    maildir(src, { INBOX: { '1.a.host:2,S': msg(1), '2.b.host:2,': msg(2) } });
+    symlinkSync(join(box, 'nowhere.eml'), join(src, 'cur', '3.c.host:2,S'));
+    const dest = join(box, 'dest');
+    await runCli(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json']);
+    const v = envelope(await runCli(['verify', `maildir:${src}`, `maildir:${dest}`, '--json']));
+    expect(v.status, JSON.stringify(v.error)).toBe(6);
+    expect(v.result).toMatchObject({ missing: 0, unreadable: 1 });
+    expect(v.result.unreadableList[0]).toMatchObject({ key: '3.c.host' });
+    const plan = envelope(await runCli(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp2'), '--dry-run', '--json']));
+    expect(plan.status, JSON.stringify(plan.error)).toBe(0);
+    expect(plan.result).toMatchObject({ copy: 0, unreadable: 1 });
+  });
+});
+
+describe('Maildir files that cannot be read', () => {
+  it('one unreadable file fails alone (the rest of its folder is copied), verify names it', async () => {
+    const box = sandbox('mf-unread-');
+    const src = join(box, 'src');
+    maildir(src, { INBOX: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`${i + 1}.u.host:2,S`, msg(i + 1)])) });
+    chmodSync(src, 0o755);
+    chmodSync(join(src, 'cur'), 0o755);
+    chmodSync(join(src, 'cur', '4.u.host:2,S'), 0o000);
+    const dest = join(box, 'dest');
+    // As a user who is not root (root reads a file of mode 000).
+    const asNobody = (args: string[]) => runCli(args, { wrap: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'], env: { XDG_STATE_HOME: join(box, 'state') } });
+    chmodSync(box, 0o777);
+    const r = await asNobody(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json']);
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result).toMatchObject({ copied: 7, failed: 1 });
+    expect(out.result.failures[0]).toMatchObject({ key: '4.u.host', error: expect.stringMatching(/4\.u\.host:2,S: permission denied/) });
+    const v = envelope(await asNobody(['verify', `maildir:${src}`, `maildir:${dest}`, '--json']));
+    expect(v.status, JSON.stringify(v.error)).toBe(6);
+    expect(v.result).toMatchObject({ missing: 0, unreadable: 1 });
+  });
+
+  it('a file whose name is not UTF-8 is named, not lost: it fails and the rest is copied', async () => {
+    const box = sandbox('mf-names-');
+    const src = join(box, 'src');
+    maildir(src, { INBOX: { '1.a.host:2,S': msg(1) } });
+    writeFileSync(Buffer.concat([Buffer.from(join(src, 'cur') + '/2.h'), Buffer.from([0xf6]), Buffer.from('st:2,S')]), msg(2));
+    const dest = join(box, 'dest');
+    const r = await runCli(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json']);
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result).toMatchObject({ copied: 1, failed: 1 });
+    expect(out.result.failures[0].error).toMatch(/the file name is not UTF-8, so it is not read/);
+    const v = envelope(await runCli(['verify', `maildir:${src}`, `maildir:${dest}`, '--json']));
+    expect(v.status).toBe(6);
+    expect(v.result).toMatchObject({ unreadable: 1 });
   });
 });

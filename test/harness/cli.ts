@@ -18,13 +18,16 @@ export interface CliOptions {
   cwd?: string;
   /** Called with the child as soon as it is spawned (to kill it, say). */
   onSpawn?: (child: ChildProcess) => void;
+  /** A command to run the CLI under (e.g. setpriv … -- to run it as another user). */
+  wrap?: string[];
 }
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, XDG_STATE_HOME: process.env.XDG_STATE_HOME, ...opts.env };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-    const child = spawn(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const [cmd, ...pre] = opts.wrap?.length ? [...opts.wrap, process.execPath] : [process.execPath];
+    const child = spawn(cmd!, [...pre, BIN, ...args], { env: env as NodeJS.ProcessEnv, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     opts.onSpawn?.(child);
     let stdout = '';
     let stderr = '';

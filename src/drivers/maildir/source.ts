@@ -14,7 +14,7 @@ import { MailferryError } from '../../errors.js';
 import { messageIdOf } from '../../mail/headers.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { infoToFlags, keywordsPath, readKeywords } from './flags.js';
-import { shared } from '../../strings.js';
+import { printable, shared } from '../../strings.js';
 import { segmentsOfDirName } from './names.js';
 import { readHeader } from './read-header.js';
 import { keyOfFileName } from './unique.js';
@@ -29,14 +29,23 @@ const LIST_PARALLEL = 32;
 const FETCH_PARALLEL = 8;
 const FETCH_AHEAD_BYTES = 4 * 1024 * 1024;
 
-function readError(err: unknown, path: string, scope: 'run' | 'mailbox' | 'message' = 'mailbox'): MailferryError {
+function readError(err: unknown, path: string, scope: 'run' | 'mailbox' | 'message' = 'mailbox', messageKey?: string): MailferryError {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new MailferryError('NO_SUCH_MAILBOX', `${path} does not exist`, { scope, hint: 'check the maildir: path' });
-  if (code === 'EACCES' || code === 'EPERM') return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: permission denied`, { scope });
+  if (code === 'ENOENT') return new MailferryError('NO_SUCH_MAILBOX', `${path} does not exist`, { scope, hint: 'check the maildir: path', messageKey });
+  if (code === 'EACCES' || code === 'EPERM') return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: permission denied`, { scope, messageKey });
   if (code === 'ELOOP') {
-    return new MailferryError('MAILBOX_FAILED', `${path} is a symbolic link: not followed (a link in a Maildir can point at any file)`, { scope, hint: 'put the message file itself in the Maildir' });
+    return new MailferryError('MAILBOX_FAILED', `${path} is a symbolic link: not followed (a link in a Maildir can point at any file)`, { scope, messageKey, hint: 'put the message file itself in the Maildir' });
   }
-  return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: ${(err as Error).message}`, { scope });
+  return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: ${(err as Error).message}`, { scope, messageKey });
+}
+
+const linkError = (path: string, what: string) =>
+  new MailferryError('MAILBOX_FAILED', `${path} is a symbolic link: not followed (a link in a Maildir can point at any ${what})`, { scope: 'mailbox', hint: `put the ${what} itself in the Maildir` });
+
+/** A file name as read from the disk: UTF-8 (as every mail tool writes them), else undefined. */
+function utf8Name(raw: Buffer): string | undefined {
+  const name = raw.toString('utf8');
+  return Buffer.byteLength(name) === raw.length && Buffer.from(name, 'utf8').equals(raw) ? name : undefined;
 }
 
 async function isMaildir(dir: string): Promise<boolean> {
@@ -62,6 +71,8 @@ export class MaildirSource implements Source {
   private readonly dirs = new Map<string, string>();
   /** Folder path → key → file, from the last list(). */
   private readonly files = new Map<string, Map<string, FileRef>>();
+  /** Folders listed that cannot be read (a symbolic link to a Maildir): their listing fails, saying why. */
+  private readonly broken = new Map<string, MailferryError>();
 
   private constructor(private readonly root: string) {}
 
@@ -80,9 +91,11 @@ export class MaildirSource implements Source {
   async listMailboxes(): Promise<MailboxInfo[]> {
     const out: MailboxInfo[] = [];
     this.dirs.clear();
-    const add = (path: string, segments: string[], dir: string, delimiter: string) => {
+    this.broken.clear();
+    const add = (path: string, segments: string[], dir: string, delimiter: string, broken?: MailferryError) => {
       if (this.dirs.has(path)) return;
       this.dirs.set(path, dir);
+      if (broken) this.broken.set(path, broken);
       out.push({ path, segments, delimiter });
     };
     if (await isMaildir(this.root)) add('INBOX', ['INBOX'], this.root, '.');
@@ -94,8 +107,15 @@ export class MaildirSource implements Source {
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
-      if (!e.isDirectory() || SUBDIRS.has(e.name) || e.name === '.' || e.name === '..') continue;
+      if (SUBDIRS.has(e.name) || e.name === '.' || e.name === '..') continue;
       const dir = join(this.root, e.name);
+      // A folder that is a symbolic link is listed, and fails saying so: never followed, never passed over.
+      if (e.isSymbolicLink()) {
+        const dotted = e.name.startsWith('.');
+        if (await isMaildir(dir)) add(e.name, dotted ? segmentsOfDirName(e.name) : [e.name], dir, dotted ? '.' : '/', linkError(dir, 'folder'));
+        continue;
+      }
+      if (!e.isDirectory()) continue;
       if (e.name.startsWith('.')) {
         if (await isMaildir(dir)) add(e.name, segmentsOfDirName(e.name), dir, '.');
       } else {
@@ -108,7 +128,7 @@ export class MaildirSource implements Source {
     return out;
   }
 
-  private async walkNested(dir: string, segments: string[], add: (p: string, s: string[], d: string, delim: string) => void, depth = 0): Promise<void> {
+  private async walkNested(dir: string, segments: string[], add: (p: string, s: string[], d: string, delim: string, broken?: MailferryError) => void, depth = 0): Promise<void> {
     if (depth > 32) return;
     const segs = segments.length === 1 && segments[0]!.toUpperCase() === 'INBOX' ? ['INBOX'] : segments;
     if (await isMaildir(dir)) add(segs.join('/'), segs, dir, '/');
@@ -119,7 +139,13 @@ export class MaildirSource implements Source {
       return;
     }
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (!e.isDirectory() || SUBDIRS.has(e.name) || e.name.startsWith('.')) continue;
+      if (SUBDIRS.has(e.name) || e.name.startsWith('.')) continue;
+      if (e.isSymbolicLink()) {
+        const sub = join(dir, e.name);
+        if (await isMaildir(sub)) add([...segments, e.name].join('/'), [...segments, e.name], sub, '/', linkError(sub, 'folder'));
+        continue;
+      }
+      if (!e.isDirectory()) continue;
       await this.walkNested(join(dir, e.name), [...segments, e.name], add, depth + 1);
     }
   }
@@ -136,7 +162,8 @@ export class MaildirSource implements Source {
     let size = 0;
     for (const sub of ['cur', 'new']) {
       try {
-        const names = (await fs.readdir(join(dir, sub))).filter((n) => !n.startsWith('.'));
+        // What list() lists: files and links (which fail), not directories or dot-files.
+        const names = (await fs.readdir(join(dir, sub), { withFileTypes: true })).filter((d) => !d.name.startsWith('.') && (d.isFile() || d.isSymbolicLink())).map((d) => d.name);
         messages += names.length;
         if (opts.size) for (const n of names) size += (await fs.stat(join(dir, sub, n)).catch(() => null))?.size ?? 0;
       } catch (err) {
@@ -148,6 +175,8 @@ export class MaildirSource implements Source {
 
   async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
     const dir = this.dirOf(mailbox);
+    const broken = this.broken.get(mailbox);
+    if (broken) throw broken;
     const index = new Map<string, FileRef>();
     const refs: MessageRef[] = [];
     // Keyword letters (a–z) name the lines of the folder's dovecot-keywords (flags.ts).
@@ -156,17 +185,27 @@ export class MaildirSource implements Source {
     });
     // The files of cur/ then new/, once per key (a file seen in both while a client moved it).
     const files: FileRef[] = [];
+    /** Files whose names are not UTF-8: listed as unreadable (never passed over unseen). */
+    const badNames: Array<{ sub: string; raw: Buffer }> = [];
     const seen = new Set<string>();
     for (const sub of ['cur', 'new'] as const) {
-      let names: string[];
+      let raws: Buffer[];
       try {
-        names = await fs.readdir(join(dir, sub));
+        // A cur/ or new/ that is a symbolic link would bring in the files of another directory.
+        if ((await fs.lstat(join(dir, sub))).isSymbolicLink()) throw linkError(join(dir, sub), 'directory');
+        raws = await fs.readdir(join(dir, sub), { encoding: 'buffer' });
       } catch (err) {
+        if (err instanceof MailferryError) throw err;
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw readError(err, join(dir, sub));
       }
-      for (const name of names) {
-        if (name.startsWith('.')) continue;
+      for (const raw of raws) {
+        if (raw[0] === 0x2e) continue; // a dot-file
+        const name = utf8Name(raw);
+        if (name === undefined) {
+          badNames.push({ sub, raw });
+          continue;
+        }
         const key = keyOfFileName(name);
         if (seen.has(key)) continue;
         seen.add(key);
@@ -174,6 +213,13 @@ export class MaildirSource implements Source {
       }
     }
     seen.clear();
+    for (const { sub, raw } of badNames) {
+      const shown = join(dir, sub, raw.toString('latin1'));
+      const err = new MailferryError('MAILBOX_FAILED', `${printable(shown)}: the file name is not UTF-8, so it is not read`, { scope: 'message', hint: 'rename the file (a Maildir file name is ASCII)' });
+      if (!opts.unreadable) throw new MailferryError('MAILBOX_FAILED', err.message, { scope: 'mailbox', hint: err.hint });
+      const key = keyOfFileName(raw.toString('latin1'));
+      refs.push({ mailbox, key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null, unreadable: Object.assign(err, { messageKey: key }) });
+    }
     // Each file's stat and header read, LIST_PARALLEL files at a time.
     const describe = async ({ sub, name }: FileRef): Promise<MessageRef | undefined> => {
       const key = keyOfFileName(name);
@@ -190,11 +236,13 @@ export class MaildirSource implements Source {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // moved by a mail client meanwhile
         throw readError(err, path);
       }
-      // A symbolic link is listed but never followed: its fetch fails with the reason, so it is
-      // reported (a link planted in a Maildir being read as root must not bring in another file).
+      const internalDate = new Date(Math.floor(st.mtimeMs / 1000) * 1000);
+      // A symbolic link is listed but never followed: it fails with the reason, so it is reported
+      // (a link planted in a Maildir being read as root must not bring in another file).
       if (st.isSymbolicLink()) {
         index.set(key, { sub, name });
-        return { mailbox, key, seq: 0, size: 0, internalDate: new Date(Math.floor(st.mtimeMs / 1000) * 1000), flags: NO_FLAGS, messageId: null };
+        const err = readError(Object.assign(new Error('link'), { code: 'ELOOP' }), path, 'message', key);
+        return { mailbox, key, seq: 0, size: 0, internalDate, flags: NO_FLAGS, messageId: null, ...(opts.unreadable ? { unreadable: err } : {}) };
       }
       if (!st.isFile()) return undefined;
       let messageId: string | null;
@@ -202,7 +250,10 @@ export class MaildirSource implements Source {
         messageId = messageIdOf(await readHeader(path));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw readError(err, path);
+        // One file that cannot be read (its mode, an I/O error) fails alone; the folder is copied.
+        if (!opts.unreadable) throw readError(err, path);
+        index.set(key, { sub, name });
+        return { mailbox, key, seq: 0, size: st.size, internalDate, flags: NO_FLAGS, messageId: null, unreadable: readError(err, path, 'message', key) };
       }
       index.set(key, { sub, name });
       return {
@@ -210,7 +261,7 @@ export class MaildirSource implements Source {
         key,
         seq: 0,
         size: st.size,
-        internalDate: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
+        internalDate,
         // new/ holds no flags by the spec, but Dovecot renames a file there to carry some.
         flags: shared(infoToFlags(name, keywords)),
         messageId,
@@ -265,7 +316,7 @@ export class MaildirSource implements Source {
       fh = await fs.open(path, READ_NOFOLLOW);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw readError(err, path, 'message');
+      throw readError(err, path, 'message', ref.key);
     }
     return (async function* () {
       try {
@@ -275,7 +326,7 @@ export class MaildirSource implements Source {
           try {
             n = (await fh.read(buf, 0, buf.length, null)).bytesRead;
           } catch (err) {
-            throw readError(err, path, 'message');
+            throw readError(err, path, 'message', ref.key);
           }
           if (n === 0) return;
           yield buf.subarray(0, n);
@@ -300,7 +351,7 @@ export class MaildirSource implements Source {
         try {
           return { ref, body: await fs.readFile(path, { flag: READ_NOFOLLOW }) };
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw readError(err, path, 'message');
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw readError(err, path, 'message', ref.key);
           if (attempt > 0) return undefined;
           path = await this.pathOf(mailbox, ref.key); // renamed by a mail client (flags) since the listing
         }
