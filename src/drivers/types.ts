@@ -86,10 +86,11 @@ export interface SourceReader {
    */
   stream?(mailbox: string, ref: MessageRef): Promise<AsyncIterable<Buffer> | null>;
   /**
-   * Optional: make sure the reader has a live connection (connect again if it broke), so that a
-   * failure of the `fetch` that follows is the server's with that fetch, not a failure to connect.
+   * Optional: make sure the reader has a live connection (connect again if it broke) with `mailbox`
+   * open, so that a failure of the `fetch` that follows is the server's with that fetch, not a
+   * failure to connect or to open the folder.
    */
-  ready?(): Promise<void>;
+  ready?(mailbox?: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -297,7 +297,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           if (remaining.length === 0) break;
           part = suspect ? [suspect] : single ? remaining.slice(0, 1) : remaining;
           reader = await readers.acquire();
-          await reader.ready?.();
+          await reader.ready?.(box);
           const r = reader;
           const w = writer;
           whole = part.filter((ref) => !streams(ref, r, w));

@@ -51,7 +51,7 @@ async function* fetchReadable(
     const got = new Set<string>();
     let fetching = false;
     try {
-      await conn.reader.ready?.();
+      await conn.reader.ready?.(mailbox);
       fetching = true;
       for await (const m of conn.reader.fetch(mailbox, suspect ? [suspect] : pending)) {
         got.add(m.ref.key);

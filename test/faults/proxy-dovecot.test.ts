@@ -67,6 +67,15 @@ describe('through a faulty link to the real Dovecot', () => {
     expect(out.warnings.filter((w: string) => /listing .*reconnecting/.test(w)).length).toBe(3);
   });
 
+  it("links lost while readers open their folder (the EXAMINE answer never arrives): retried as the connection's failure, no message blamed", async () => {
+    const { keep, total } = expectedByFolder(manifest);
+    const { r, out, dest } = await copyVia({ trigger: /^\S+ EXAMINE /m, cutBeforeDown: /^\S+ OK \[READ-ONLY\]/m, maxCuts: 4, spareConnections: 1 }, ['--concurrency', '1']);
+    expect(out.status, JSON.stringify(out.result?.failures?.slice(0, 3) ?? out.error) + r.stderr.slice(-1500)).toBe(0);
+    expect(proxy!.cuts).toBe(4);
+    expect(out.result).toMatchObject({ copied: total, failed: 0 });
+    expect(maildirProblems(dest, keep)).toEqual([]);
+  });
+
   it('with --retries 0 the cut copy exits 6 listing what failed; a rerun completes it exactly', async () => {
     const { keep, total } = expectedByFolder(manifest);
     const box = sandbox('mf-proxy-rerun-');

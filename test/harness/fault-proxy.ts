@@ -12,6 +12,7 @@
  * - cutBeforeDown: drop the link instead of forwarding a server chunk that matches (an answer
  *   that never arrives: the command was carried out, the client cannot know).
  * - delayMs: each chunk is forwarded after this delay (both directions).
+ * - spareConnections: the first N connections pass untouched.
  */
 import net from 'node:net';
 
@@ -28,6 +29,8 @@ export interface FaultOptions {
   /** Drop the connection instead of forwarding a server chunk that matches (counts as a cut). */
   cutBeforeDown?: RegExp;
   delayMs?: number;
+  /** The first N connections are never faulted (a job's control connection, say). */
+  spareConnections?: number;
   /** Count every client line matching this (see `watched`), whatever the faults. */
   watch?: RegExp;
   /** More client-line counters, by name (see `tallied`). */
@@ -66,7 +69,7 @@ export class FaultProxy {
   }
 
   private onClient(client: net.Socket): void {
-    this.connections++;
+    const spared = ++this.connections <= (this.opts.spareConnections ?? 0);
     const upstream = net.connect(this.target.port, this.target.host);
     this.sockets.add(client).add(upstream);
     client.setNoDelay(true);
@@ -138,7 +141,7 @@ export class FaultProxy {
           for (const [name, re] of Object.entries(this.opts.tally ?? {})) if (re.test(l)) this.tallied[name] = (this.tallied[name] ?? 0) + 1;
         }
       }
-      if (!counting) {
+      if (!counting && !spared) {
         // The whole chunk is searched (a command and its non-synchronizing literals come as one),
         // with the tail of the previous ones for a trigger split across chunks.
         const text = lineBuf + chunk.toString('latin1');

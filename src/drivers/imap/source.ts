@@ -18,15 +18,25 @@ class ImapReader implements SourceReader {
     private readonly o: NetOptions,
   ) {}
 
-  async ready(): Promise<void> {
-    if (this.client.usable) return;
-    // An idle pooled connection the server (or our idle-read timeout) closed: a fresh one.
-    this.client.close();
-    this.open = undefined;
+  async ready(mailbox?: string): Promise<void> {
+    if (!this.client.usable) {
+      // An idle pooled connection the server (or our idle-read timeout) closed: a fresh one.
+      this.client.close();
+      this.open = undefined;
+      try {
+        this.client = await connectImap(this.o);
+      } catch (err) {
+        throw classifyImapError(err, this.o, 'mailbox');
+      }
+    }
+    if (mailbox === undefined) return;
+    // The folder opened too: a connection lost during the EXAMINE is the connection's failure,
+    // not the FETCH's, and is never blamed on the first message of the batch.
     try {
-      this.client = await connectImap(this.o);
+      await this.select(mailbox);
     } catch (err) {
-      throw classifyImapError(err, this.o, 'mailbox');
+      this.open = undefined;
+      throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
     }
   }
 
