@@ -207,6 +207,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     };
 
     const storeOne = async (ref: MessageRef, raw: Buffer, w: SinkWriter) => {
+      // A server that understated the size in the listing: the limit holds for what it sent.
+      if (raw.length > maxMessageBytes) return (settled.add(ref.key), fail(run, ref, tooLarge({ ...ref, size: raw.length })));
       const body = toSink(raw);
       const before = identityBeforeBody(ref.messageId, p.dedupe);
       let id = before ?? undefined;

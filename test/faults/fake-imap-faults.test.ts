@@ -284,6 +284,19 @@ describe('size limits', () => {
   });
 });
 
+describe('size limits, a server that understates them', () => {
+  it('a message larger than its RFC822.SIZE said, and than --max-message-size: it fails as too large, not stored', async () => {
+    const big = Buffer.concat([fakeMessage(2), Buffer.from('x'.repeat(150 * 1024) + '\r\n')]); // within the literal limit (2× up to 1 MB more)
+    const msgs = inbox(3).map((m) => (m.uid === 2 ? { ...m, body: big, claimedSize: 100 } : m));
+    const { r, out, dest } = await copyFrom({ mailboxes: [{ name: 'INBOX', messages: msgs }] }, ['--max-message-size', '100K']);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result).toMatchObject({ copied: 2, failed: 1 });
+    expect(out.result.failures[0]).toMatchObject({ key: '2', code: 'MESSAGE_TOO_LARGE' });
+    expect(out.result.failures[0].error).toMatch(new RegExp(`message too large: ${big.length} bytes, the limit is 102400`));
+    expect(destMessages(dest).get('INBOX')!.length).toBe(2);
+  });
+});
+
 describe('Message-IDs of megabytes', () => {
   it('a server whose every Message-ID is a megabyte: no ref holds one (each message is known by its bytes), all copied once', async () => {
     const huge = (i: number) => Buffer.from(`Message-ID: <${String(i).padStart(4, '0')}${'m'.repeat(1 << 20)}@huge.example>\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`);
