@@ -91,17 +91,22 @@ describe('Maildir source layouts', () => {
     put('Archive/2024', 'cur', '2.b.host:2,R', 'Message-ID: <b@x>\nSubject: b\n\nbody b\n', d1);
     put('Archive/2024', 'new', '3.c.host', 'Subject: c, no Message-ID\n\nbody c\n', d1);
     put('Ünïcode', 'cur', '4.d.host:2,', 'Message-ID: <d@x>\n\nbody d\n', d1);
+    // mbsync and offlineimap write IMAP's names, in modified UTF-7; a name that is not stays as it is.
+    put('Caf&AOk- &JhU-/a&-b', 'cur', '5.e.host:2,', 'Message-ID: <e@x>\n\nbody e\n', d1);
+    put('R&D', 'cur', '6.f.host:2,', 'Message-ID: <f@x>\n\nbody f\n', d1);
     const dest = join(work, 'nested-out');
     const r = await runCli(['copy', `maildir:${root}`, `maildir:${dest}`, '--checkpoint', join(work, 'n.journal'), '--json'], { env });
     const out = envelope(r);
     expect(out.status, r.stderr).toBe(0);
-    expect(out.result.copied).toBe(4);
+    expect(out.result.copied).toBe(6);
     const tree = readMaildirTree(dest);
     const summary = Object.fromEntries([...tree].filter(([, f]) => f.length).map(([k, f]) => [k, f.map((x) => `${x.info}|${x.bytes.toString()}|${x.mtimeMs}`).sort()]));
     expect(summary).toEqual({
       INBOX: [`FS|Message-ID: <a@x>\nSubject: a\n\nbody a\n|${d1.getTime()}`],
       'Archive/2024': [`R|Message-ID: <b@x>\nSubject: b\n\nbody b\n|${d1.getTime()}`, `|Subject: c, no Message-ID\n\nbody c\n|${d1.getTime()}`].sort(),
       Ünïcode: [`|Message-ID: <d@x>\n\nbody d\n|${d1.getTime()}`],
+      'Café ☕/a&b': [`|Message-ID: <e@x>\n\nbody e\n|${d1.getTime()}`],
+      'R&D': [`|Message-ID: <f@x>\n\nbody f\n|${d1.getTime()}`],
     });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSegment, encodeSegment, folderDirName, segmentsOfDirName } from '../../src/drivers/maildir/names.js';
+import { decodeSegment, encodeSegment, folderDirName, nestedSegment, segmentsOfDirName } from '../../src/drivers/maildir/names.js';
 import { flagsToInfo, infoToFlags } from '../../src/drivers/maildir/flags.js';
 
 describe('Maildir++ folder names', () => {
@@ -37,6 +37,17 @@ describe('Maildir++ folder names', () => {
     for (const s of ['plain', 'Café ☕', 'a&b', '&', '&-', 'x.y/z', 'über.ß', '😀😀', ' lead', 'trail ', 'Sent Items']) {
       expect(decodeSegment(encodeSegment(s))).toBe(s);
     }
+  });
+});
+
+describe('nested-layout names (mbsync Verbatim, offlineimap)', () => {
+  it('valid modified UTF-7 is decoded, anything else is taken literally', () => {
+    expect(nestedSegment('Caf&AOk- &JhU-')).toBe('Café ☕');
+    expect(nestedSegment('a&-b')).toBe('a&b');
+    expect(nestedSegment('R&D')).toBe('R&D');
+    expect(nestedSegment('Tom & Jerry')).toBe('Tom & Jerry');
+    expect(nestedSegment('plain')).toBe('plain');
+    expect(nestedSegment('x&AOk')).toBe('x&AOk');
   });
 });
 

@@ -59,6 +59,17 @@ export function decodeSegment(text: string): string {
   });
 }
 
+/**
+ * A nested-layout directory name → the folder name. mbsync (`SubFolders Verbatim`) and offlineimap
+ * write IMAP's own names, which are modified UTF-7 (`Caf&AOk-`, `a&-b`): a name that is valid
+ * modified UTF-7 is decoded, any other is taken literally (`R&D`).
+ */
+export function nestedSegment(name: string): string {
+  if (!name.includes('&') || !/^(?:[^&]|&-|&[A-Za-z0-9+,]+-)*$/.test(name)) return name;
+  const decoded = decodeSegment(name);
+  return /&[A-Za-z0-9+,]+-/.test(decoded) || decoded.includes('\uFFFD') ? name : decoded;
+}
+
 export function isInbox(segments: string[]): boolean {
   return segments.length === 1 && segments[0].toUpperCase() === 'INBOX';
 }

@@ -15,7 +15,7 @@ import { messageIdOf } from '../../mail/headers.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { infoToFlags, keywordsPath, readKeywords } from './flags.js';
 import { printable, shared } from '../../strings.js';
-import { segmentsOfDirName } from './names.js';
+import { nestedSegment, segmentsOfDirName } from './names.js';
 import { readHeader } from './read-header.js';
 import { keyOfFileName } from './unique.js';
 import { mapOrdered } from '../../parallel.js';
@@ -112,7 +112,7 @@ export class MaildirSource implements Source {
       // A folder that is a symbolic link is listed, and fails saying so: never followed, never passed over.
       if (e.isSymbolicLink()) {
         const dotted = e.name.startsWith('.');
-        if (await isMaildir(dir)) add(e.name, dotted ? segmentsOfDirName(e.name) : [e.name], dir, dotted ? '.' : '/', linkError(dir, 'folder'));
+        if (await isMaildir(dir)) add(e.name, dotted ? segmentsOfDirName(e.name) : [nestedSegment(e.name)], dir, dotted ? '.' : '/', linkError(dir, 'folder'));
         continue;
       }
       if (!e.isDirectory()) continue;
@@ -131,7 +131,8 @@ export class MaildirSource implements Source {
   private async walkNested(dir: string, segments: string[], add: (p: string, s: string[], d: string, delim: string, broken?: MailferryError) => void, depth = 0): Promise<void> {
     if (depth > 32) return;
     const segs = segments.length === 1 && segments[0]!.toUpperCase() === 'INBOX' ? ['INBOX'] : segments;
-    if (await isMaildir(dir)) add(segs.join('/'), segs, dir, '/');
+    // Named by its path on disk (the checkpoint's key), its segments decoded (what lands in the destination).
+    if (await isMaildir(dir)) add(segs.join('/'), segs.map(nestedSegment), dir, '/');
     let entries;
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });
@@ -142,7 +143,7 @@ export class MaildirSource implements Source {
       if (SUBDIRS.has(e.name) || e.name.startsWith('.')) continue;
       if (e.isSymbolicLink()) {
         const sub = join(dir, e.name);
-        if (await isMaildir(sub)) add([...segments, e.name].join('/'), [...segments, e.name], sub, '/', linkError(sub, 'folder'));
+        if (await isMaildir(sub)) add([...segments, e.name].join('/'), [...segments, e.name].map(nestedSegment), sub, '/', linkError(sub, 'folder'));
         continue;
       }
       if (!e.isDirectory()) continue;
