@@ -13,7 +13,7 @@ import { LOUD, type Logger } from '../log.js';
 import { crlfToLf, lfToCrlf } from '../mail/line-endings.js';
 import type { CopyEvent, CopyResult, Failure, FolderResult, Outcome } from './events.js';
 import { contentIdentity, identityBeforeBody, midIdentity, type DedupeMode, type Identity } from './identity.js';
-import { destHint, type FolderPlan } from './plan.js';
+import { destHint, displayName, type FolderPlan } from './plan.js';
 import { scanDestination } from './dest-scan.js';
 import { filterReason, type FilterSpec } from './filters.js';
 import { Pool } from './pool.js';
@@ -582,7 +582,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       const run: FolderRun = {
         plan,
         tasks: [],
-        result: { folder: plan.name, listed: 0, already: 0, copied: 0, skipped: 0, failed: 0, bytes: 0, unchanged: false },
+        result: { folder: plan.name, dest: displayName(plan.destSegments), listed: 0, already: 0, copied: 0, skipped: 0, failed: 0, bytes: 0, unchanged: false },
       };
       const why = lostWhy.get(plan);
       if (why) run.result.destLost = why;
