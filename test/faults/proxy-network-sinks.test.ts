@@ -86,6 +86,21 @@ describe('IMAP destination through a faulty link', () => {
     expect(stored).toHaveLength(ids.size);
   });
 
+  it('a SUBSCRIBE lost with its connection is sent again: every folder made is subscribed', async () => {
+    const dst = (await h.freshUser('fdst')).name;
+    // The link drops as the SUBSCRIBE after the first CREATE (the prefix folder) goes out: the server never sees it.
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { trigger: /^\S+ SUBSCRIBE /m, direction: 'up', cutAfterBytes: 0, maxCuts: 1 });
+    const box = sandbox('mf-sub-');
+    const r = await runCli(['copy', `imap://${src}@${h.host}:${h.ports.imap}`, `imap://${dst}@${h.host}:${proxy.port}/Moved`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, JSON.stringify(out.error) + r.stderr.slice(-1500)).toBe(0);
+    expect(proxy!.cuts).toBe(1);
+    const made = (await h.doveadm(['mailbox', 'list', '-u', dst])).stdout.toString().split('\n').filter((l) => l && l !== 'INBOX' && !/^(Sent|Sent Items|Drafts|Trash|Junk)$/.test(l));
+    const subscribed = new Set((await h.doveadm(['mailbox', 'list', '-s', '-u', dst])).stdout.toString().split('\n'));
+    expect(made.length).toBeGreaterThan(0);
+    for (const m of made) expect(subscribed.has(m), m).toBe(true);
+  });
+
   it('the control connection (folders, scans) cut twice, each time before the answer to a CREATE: it reconnects, the copy completes, every message once', async () => {
     const dst = (await h.freshUser('fdst')).name;
     const { keep, total } = expectedByFolder(manifest);

@@ -260,6 +260,12 @@ export class ImapSink implements Sink {
         // Sent again after a lost connection, a CREATE that was done meets ALREADYEXISTS,
         // which imapflow answers as success ({created: false}).
         await this.ctl.run(`creating ${p}`, 'mailbox', (c) => c.mailboxCreate(p));
+        // imapflow subscribes after a CREATE but passes over a SUBSCRIBE lost with the connection
+        // (and one not sent again when the retried CREATE finds the folder made): so again, here.
+        // A server that refuses subscriptions (NO) is left as it is.
+        await this.ctl.run(`subscribing ${p}`, 'mailbox', async (c) => {
+          if ((await c.mailboxSubscribe(p)) === false && !c.usable) throw Object.assign(new Error('Connection not available'), { code: 'NoConnection' });
+        });
       }
     } catch (err) {
       const e = classifyImapError(err, this.o, 'mailbox');
