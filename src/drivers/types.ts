@@ -42,6 +42,11 @@ export interface MessageRef {
   /** Normalised Message-ID read from the header, or null when the message has none. */
   messageId: string | null;
   /**
+   * The source could not read the header while listing (a POP3 server without TOP): messageId
+   * null means unknown, and the identity comes from the body (its Message-ID, else its digest).
+   */
+  headerUnread?: boolean;
+  /**
    * Set when the source could not read the message at all (its server fails on it): nothing
    * else of the ref is known. Only listed so when the caller asks (`ListOptions.unreadable`).
    */

@@ -13,6 +13,7 @@ import { LOUD, type Logger } from '../log.js';
 import { crlfToLf, lfToCrlf } from '../mail/line-endings.js';
 import type { CopyEvent, CopyResult, Failure, FolderResult, Outcome } from './events.js';
 import { contentIdentity, identityBeforeBody, midIdentity, type DedupeMode, type Identity } from './identity.js';
+import { messageIdOf } from '../mail/headers.js';
 import { destHint, displayName, type FolderPlan } from './plan.js';
 import { scanDestination } from './dest-scan.js';
 import { filterReason, type FilterSpec } from './filters.js';
@@ -210,10 +211,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       // A server that understated the size in the listing: the limit holds for what it sent.
       if (raw.length > maxMessageBytes) return (settled.add(ref.key), fail(run, ref, tooLarge({ ...ref, size: raw.length })));
       const body = toSink(raw);
-      const before = identityBeforeBody(ref.messageId, p.dedupe);
+      // Its header unread by the listing (a POP3 server without TOP): its Message-ID is in the body.
+      if (ref.headerUnread) ref.messageId = messageIdOf(body);
+      const before = ref.headerUnread ? null : identityBeforeBody(ref.messageId, p.dedupe);
       let id = before ?? undefined;
       if (id === undefined && p.dedupe !== 'none') {
-        id = contentIdentity(body);
+        id = identityBeforeBody(ref.messageId, p.dedupe) ?? contentIdentity(body);
         const verdict = claim(index, id);
         if (verdict !== 'store') return (settled.add(ref.key), skip(run, ref, id, verdict));
       } else if (id === undefined && ref.messageId) {

@@ -21,7 +21,7 @@ import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import { LOUD, type Logger } from '../log.js';
 import { scanDestination } from './dest-scan.js';
 import { bodiesForDigest } from './digest-bodies.js';
-import { contentIdentity, identityBeforeBody, type DedupeMode, type Identity } from './identity.js';
+import { identityBeforeBody, identityOfFetched, type DedupeMode, type Identity } from './identity.js';
 import type { FolderPlan } from './plan.js';
 
 export function checkDeleteSource(source: Source): void {
@@ -64,7 +64,7 @@ export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: num
     }
     // One the source cannot send now is not confirmed: it stays on the server.
     for await (const m of bodiesForDigest(o.source, plan.source.path, byBody, () => absent++)) {
-      if (there.has(contentIdentity(m.body))) confirmed.push(m.ref.key);
+      if (there.has(identityOfFetched(m.ref, m.body, mode))) confirmed.push(m.ref.key);
       else absent++;
     }
     if (absent > 0) {

@@ -17,7 +17,7 @@ import { lostDestinations } from './dest-lost.js';
 import { checkNotNested, describeEndpoint, parseEndpoint } from './endpoint.js';
 import { bodiesForDigest } from './digest-bodies.js';
 import { filterReason } from './filters.js';
-import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
+import { identityBeforeBody, identityOfFetched, type Identity } from './identity.js';
 import type { CopyJobConfig } from './job.js';
 import { destHint, displayName, planJob } from './plan.js';
 import { netFactory } from './session.js';
@@ -153,7 +153,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       }
       // Decided by content, as copy decides them: the bodies are read (never written anywhere).
       row.byContent = needBody.length;
-      for await (const m of bodiesForDigest(source, box, needBody, () => row.unreadable++, undefined, cfg.retries ?? 5)) decide(contentIdentity(m.body), m.ref.size);
+      for await (const m of bodiesForDigest(source, box, needBody, () => row.unreadable++, undefined, cfg.retries ?? 5)) decide(identityOfFetched(m.ref, m.body, cfg.dedupe), m.ref.size);
     }
     const skipped = folders.reduce((n, f) => n + Object.values(f.skip).reduce((a, b) => a + b, 0), 0);
     return {

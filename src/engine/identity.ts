@@ -12,6 +12,8 @@
  */
 import { createHash } from 'node:crypto';
 import { crlfToLf } from '../mail/line-endings.js';
+import { messageIdOf } from '../mail/headers.js';
+import type { MessageRef } from '../drivers/types.js';
 import { flat } from '../strings.js';
 
 export type DedupeMode = 'message-id' | 'content' | 'none';
@@ -47,4 +49,13 @@ export function identityBeforeBody(messageId: string | null, mode: DedupeMode): 
 
 export function identityOfBody(messageId: string | null, body: Buffer, mode: DedupeMode): Identity {
   return identityBeforeBody(messageId, mode) ?? contentIdentity(body);
+}
+
+/**
+ * The identity of a message whose body is read because the listing could not decide it: its
+ * digest; or, when the source never read its header (`headerUnread`), the Message-ID in the body
+ * first, as the destination knows it.
+ */
+export function identityOfFetched(ref: MessageRef, body: Buffer, mode: DedupeMode): Identity {
+  return (ref.headerUnread ? identityBeforeBody(messageIdOf(body), mode) : null) ?? contentIdentity(body);
 }

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { scanDestination } from './dest-scan.js';
 import { describeEndpoint, parseEndpoint } from './endpoint.js';
 import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
-import { contentIdentity, identityBeforeBody, type Identity } from './identity.js';
+import { identityBeforeBody, identityOfFetched, type Identity } from './identity.js';
 import { bodiesForDigest } from './digest-bodies.js';
 import { destHint, displayName, planJob, type FolderPlan } from './plan.js';
 import { netFactory, type NetConfig } from './session.js';
@@ -107,7 +107,7 @@ async function sourceIdentities(
     if (!filterReason(cfg.filter, ref)) unreadable.push({ ...ref, unreadable: e });
   };
   for await (const m of bodiesForDigest(source, plan.source.path, needBody, unsent, signal, cfg.retries ?? 5)) {
-    const id = contentIdentity(m.body);
+    const id = identityOfFetched(m.ref, m.body, cfg.dedupe);
     if (filterReason(cfg.filter, m.ref)) filteredIds.add(id);
     else if (!ids.has(id)) ids.set(id, m.ref);
   }

@@ -63,3 +63,32 @@ describe('a POP3 server that drops the connection at one message', () => {
     expect(new Date(third.mtimeMs).toISOString()).toBe('2019-01-03T10:00:00.000Z');
   });
 });
+
+describe('a POP3 server without TOP (optional in RFC 1939)', () => {
+  it('its messages are known by the Message-ID in their bodies: a lost checkpoint copies nothing twice; verify and --delete-source agree', async () => {
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      pipelining: true,
+      messages: messages.slice(0, 5),
+      handlers: { TOP: (s) => void s.err('unknown command') },
+    });
+    const work = mkdtempSync(join(tmpdir(), 'mf-notop-'));
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pw' };
+    const args = (cp: string, ...more: string[]) => ['copy', `pop3://u@127.0.0.1:${server!.port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--checkpoint', join(work, cp), '--json', ...more];
+    const first = envelope(await runCli(args('cp1'), { env }));
+    expect(first.status, JSON.stringify(first.error)).toBe(0);
+    expect(first.result).toMatchObject({ copied: 5 });
+    // The checkpoint lost: the rerun finds every message in the destination by its Message-ID.
+    const again = envelope(await runCli(args('cp2'), { env }));
+    expect(again.status).toBe(0);
+    expect(again.result).toMatchObject({ copied: 0, skipped: 5 });
+    expect(readMaildirTree(join(work, 'md')).get('INBOX')!).toHaveLength(5);
+    const v = envelope(await runCli(['verify', `pop3://u@127.0.0.1:${server!.port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--json'], { env }));
+    expect(v.status, JSON.stringify(v.result ?? v.error)).toBe(0);
+    expect(v.result).toMatchObject({ missing: 0, extra: 0 });
+    const del = envelope(await runCli(args('cp2', '--delete-source'), { env }));
+    expect(del.status).toBe(0);
+    expect(del.result).toMatchObject({ deleted: 5, keptOnSource: 0 });
+  });
+});

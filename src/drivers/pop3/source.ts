@@ -155,7 +155,7 @@ export class Pop3Source implements Source {
           refs = [];
           for (const [uid, n] of s.numbers) {
             if (n <= (opts.afterSeq ?? 0)) continue;
-            refs.push({ mailbox, key: uid, seq: n, size: sizes.get(n) ?? 0, flags: [], messageId: null });
+            refs.push({ mailbox, key: uid, seq: n, size: sizes.get(n) ?? 0, flags: [], messageId: null, headerUnread: true });
           }
           refs.sort((a, b) => a.seq - b.seq);
           wanted = refs.filter((r) => !opts.known?.has(r.key));
@@ -172,6 +172,7 @@ export class Pop3Source implements Source {
           if (!ref) return;
           headed.add(ref.key);
           if (head) {
+            delete ref.headerUnread;
             // One pass over the header for the three it needs.
             const v = headerValues(headerBlock(head), ['message-id', 'received', 'date']);
             ref.messageId = normalizeMessageId(v.get('message-id') ?? null);
