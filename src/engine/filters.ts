@@ -79,7 +79,10 @@ export function hasFilter(f: FilterSpec | undefined): boolean {
 export function filterReason(f: FilterSpec | undefined, ref: MessageRef): string | null {
   if (!f) return null;
   if (f.maxSize !== undefined && ref.size > f.maxSize) return 'larger than --max-size';
-  if (f.since && ref.internalDate && ref.internalDate < f.since) return 'older than --since';
-  if (f.before && ref.internalDate && ref.internalDate >= f.before) return 'not before --before';
+  // A message with no date of its own (a POP3 header without a usable Received: or Date:) is
+  // dated when it is written: now. One whose header is unread yet (no TOP) cannot be decided.
+  const date = ref.internalDate ?? (ref.headerUnread ? undefined : new Date());
+  if (f.since && date && date < f.since) return 'older than --since';
+  if (f.before && date && date >= f.before) return 'not before --before';
   return null;
 }

@@ -38,6 +38,14 @@ describe('filters', () => {
     expect(() => buildFilter({ since: '2024-02-01', before: '2024-01-01' })).toThrow(/earlier than --before/);
   });
 
+  it('filterReason: a message with no date of its own is dated now (as its copy is); one whose header is unread cannot be decided', () => {
+    const undated = { ...ref(100, '2024-01-01T00:00:00Z'), internalDate: undefined };
+    expect(filterReason(buildFilter({ before: '2000-01-01' }), undated)).toBe('not before --before');
+    expect(filterReason(buildFilter({ since: '2030-01-01' }), undated)).toBe('older than --since');
+    expect(filterReason(buildFilter({ since: '2000-01-01' }), undated)).toBeNull();
+    expect(filterReason(buildFilter({ before: '2000-01-01' }), { ...undated, headerUnread: true })).toBeNull();
+  });
+
   it('--map: OLD=NEW, subfolders follow, the longest match wins; a map of a missing folder is an error', () => {
     expect(parseMap('Sent Items=Sent')).toEqual({ from: ['Sent Items'], to: ['Sent'] });
     expect(() => parseMap('Sent Items')).toThrow(/is not SOURCE=DEST/);
