@@ -92,3 +92,27 @@ describe('a POP3 server without TOP (optional in RFC 1939)', () => {
     expect(del.result).toMatchObject({ deleted: 5, keptOnSource: 0 });
   });
 });
+
+describe('POP3 servers that say "later" or "never"', () => {
+  it('[IN-USE] at login (another client holds the maildrop): waited out with back-off, then copied', async () => {
+    let locked = 2;
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      messages: messages.slice(0, 3),
+      handlers: { PASS: (s, arg, line) => (locked-- > 0 ? void s.err('[IN-USE] Mailbox is locked by another POP3 session') : DEFAULT_HANDLERS.PASS!(s, arg, line)) },
+    });
+    const { r, out } = await copyFrom(server);
+    expect(out.status, JSON.stringify(out.error) + r.stderr.slice(-1500)).toBe(0);
+    expect(out.result).toMatchObject({ copied: 3 });
+    expect(out.warnings.join('\n')).toMatch(/\[IN-USE\] Mailbox is locked.*; retry 1\/5 in/);
+    expect(out.result.throttled?.count).toBe(2);
+  });
+
+  it('a server without UIDL is a configuration error (exit 3): no rerun changes it', async () => {
+    server = await FakePop3Server.start({ user: 'u', pass: 'pw', messages: messages.slice(0, 3), handlers: { UIDL: (s) => void s.err('unknown command UIDL') } });
+    const out = envelope(await runCli(['copy', `pop3://u@127.0.0.1:${server.port}`, `maildir:${join(mkdtempSync(join(tmpdir(), 'mf-nouidl-')), 'md')}`, '--source-tls', 'none', '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pw' } }));
+    expect(out.status).toBe(3);
+    expect(out.error).toMatchObject({ code: 'BAD_CONFIG', message: expect.stringMatching(/refused UIDL: unknown command UIDL/), hint: expect.stringMatching(/needs UIDL/) });
+  });
+});

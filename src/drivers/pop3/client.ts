@@ -865,8 +865,13 @@ export class Pop3Client {
     return this.exclusive(async () => {
       const st = await this.simple('UIDL', 'the UIDL answer');
       if (!st.ok) {
-        throw new MailferryError('PROTOCOL', `POP3 server ${this.where} refused UIDL: ${sanitize(st.text, this.secrets)}`, {
-          hint: 'mailferry needs UIDL as the stable message key; this server does not support it',
+        // "Try later" is transient; any other refusal is a server without UIDL, which no rerun
+        // changes: a configuration error (exit 3), not a network one (exit 5).
+        const code = responseCode(st.text);
+        const later = code === 'SYS/TEMP' || code === 'IN-USE';
+        throw new MailferryError(later ? 'THROTTLED' : 'BAD_CONFIG', `POP3 server ${this.where} refused UIDL: ${sanitize(st.text, this.secrets)}`, {
+          hint: later ? 'the server asked to retry later' : 'mailferry needs UIDL as the stable message key; this server does not support it',
+          retryAfterMs: later ? suggestedBackoffMs(st.text) : undefined,
         });
       }
       const body = await this.readListing('the UIDL list');

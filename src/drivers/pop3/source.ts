@@ -51,8 +51,21 @@ export class Pop3Source implements Source {
 
   static async open(o: NetOptions): Promise<Pop3Source> {
     const src = new Pop3Source(o);
-    await src.session();
-    return src;
+    // A "try later" at login ([IN-USE]: another client holds the maildrop; [SYS/TEMP],
+    // [LOGIN-DELAY]) is waited out with back-off, --retries times, as later sessions are.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await src.session();
+        return src;
+      } catch (e) {
+        const err = toMailferryError(e);
+        if (err.code !== 'THROTTLED' || attempt >= (o.retries ?? 0)) throw err;
+        const delayMs = backoffDelay(attempt + 1, o.backoffMs ?? 500, err.retryAfterMs);
+        o.onThrottle?.({ ms: delayMs, message: err.message });
+        o.log.warn({ msg: `${err.message}; retry ${attempt + 1}/${o.retries} in ${Math.round(delayMs)} ms` });
+        await sleep(delayMs);
+      }
+    }
   }
 
   private async connect(): Promise<Session> {
