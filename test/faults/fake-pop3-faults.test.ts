@@ -116,3 +116,21 @@ describe('POP3 servers that say "later" or "never"', () => {
     expect(out.error).toMatchObject({ code: 'BAD_CONFIG', message: expect.stringMatching(/refused UIDL: unknown command UIDL/), hint: expect.stringMatching(/needs UIDL/) });
   });
 });
+
+describe('several RETRs refused', () => {
+  it('each failed message is reported with its own error', async () => {
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      pipelining: true,
+      messages: messages.slice(0, 6),
+      handlers: { RETR: (s, arg, line) => (['2', '3', '4'].includes(arg) ? void s.err(`Message ${arg} expunged.`) : DEFAULT_HANDLERS.RETR!(s, arg, line)) },
+    });
+    const { r, out } = await copyFrom(server);
+    expect(out.status, r.stderr.slice(-1500)).toBe(6);
+    expect(out.result).toMatchObject({ copied: 3, failed: 3 });
+    const byKey = Object.fromEntries(out.result.failures.map((f: { key: string; error: string }) => [f.key, f.error]));
+    for (const n of [2, 3, 4]) expect(byKey[`u${n}`]).toMatch(new RegExp(`RETR ${n}\\b.*Message ${n} expunged`));
+    expect(JSON.stringify(out.result.failures)).not.toMatch(/messages failed; first/);
+  });
+});

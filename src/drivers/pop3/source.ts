@@ -275,7 +275,8 @@ export class Pop3Source implements Source {
             signal();
           }),
         RETR_WINDOW,
-        (_n, err) => void failures.push(err),
+        // Each failure names its message, so the engine fails exactly that one, with its own error.
+        (n, err) => void failures.push(new MailferryError(err.code, err.message, { scope: 'message', retryable: false, hint: err.hint, messageKey: byN.get(n)?.key })),
       )
       .catch((err) => {
         if (!(err instanceof Cancelled)) error = err;
@@ -309,12 +310,9 @@ export class Pop3Source implements Source {
       }
     }
     if (error) throw error;
-    if (failures.length > 0) {
-      // The messages that failed were not yielded: the engine fails exactly those with this error.
-      throw failures.length === 1
-        ? failures[0]
-        : new MailferryError(failures[0]!.code, `${failures.length} messages failed; first: ${failures[0]!.message}`, { scope: 'message', retryable: false });
-    }
+    // The messages that failed were not yielded: the engine fails the first, named, and asks again
+    // for the rest (each failing one is then named in its turn, with its own error).
+    if (failures.length > 0) throw failures[0];
   }
 
   /**
