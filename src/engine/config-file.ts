@@ -115,10 +115,13 @@ export function readJobFile(path: string, schema: Record<string, FieldType>): Re
       return x;
     };
     switch (type.kind) {
-      case 'string':
-        if (typeof v !== 'string' || v === '') throw wrong('a string');
-        out[key] = type.path ? abs(v) : type.endpoint ? relativeMaildir(v) : checked(v, type.check);
+      case 'string': {
+        // A value its flag reads as a number too (max-size: 1048576 bytes, max-runtime: 3600 s) may be one.
+        const text = typeof v === 'number' && type.check && Number.isFinite(v) ? String(v) : v;
+        if (typeof text !== 'string' || text === '') throw wrong('a string');
+        out[key] = type.path ? abs(text) : type.endpoint ? relativeMaildir(text) : checked(text, type.check);
         break;
+      }
       case 'boolean':
         if (typeof v !== 'boolean') throw wrong('true or false');
         out[key] = v;

@@ -33,6 +33,10 @@ export function parseDate(flag: string, text: string): Date {
     if (d.getUTCFullYear() !== Number(m[1]) || d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) d = undefined;
   } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(t)) {
     d = new Date(t);
+    // Date() rolls a day that does not exist over (2024-02-30 → March 1st): refused, as the plain form is.
+    const [y, mo, da] = t.slice(0, 10).split('-').map(Number);
+    const day = new Date(Date.UTC(y!, mo! - 1, da!));
+    if (day.getUTCMonth() !== mo! - 1 || day.getUTCDate() !== da) d = undefined;
   }
   if (!d || Number.isNaN(d.getTime())) throw usage(`--${flag}: '${text}' is not a date`, 'write it as YYYY-MM-DD, e.g. 2024-01-31, or 2024-01-31T08:00:00Z');
   return d;

@@ -15,7 +15,7 @@ describe('filters', () => {
   it('dates: YYYY-MM-DD is midnight UTC, ISO date-times pass, nonsense is a usage error', () => {
     expect(parseDate('since', '2024-02-29').toISOString()).toBe('2024-02-29T00:00:00.000Z');
     expect(parseDate('since', '2024-01-31T08:30:00+02:00').toISOString()).toBe('2024-01-31T06:30:00.000Z');
-    for (const bad of ['2023-02-29', '2024-13-01', '31.01.2024', 'yesterday', '', '2024-1-1']) {
+    for (const bad of ['2023-02-29', '2024-02-30T00:00:00Z', '2024-04-31T12:00', '2024-13-01', '31.01.2024', 'yesterday', '', '2024-1-1']) {
       expect(() => parseDate('since', bad), bad).toThrow(expect.objectContaining({ code: 'USAGE' }));
     }
   });
@@ -101,6 +101,13 @@ describe('job files', () => {
     const v = readJobFile(file('source: imaps://a@b\nsource-password-file: pw\nconcurrency: 3\ninsecure: false\nfolder: INBOX\nmap:\n  Sent Items: Sent\n  Old: Archive/Old\n'), schema);
     expect(v).toEqual({ source: 'imaps://a@b', 'source-password-file': join(dir, 'pw'), concurrency: 3, insecure: false, folder: ['INBOX'], map: ['Sent Items=Sent', 'Old=Archive/Old'] });
     expect(readJobFile(file(''), schema)).toEqual({});
+  });
+
+  it('a value its flag reads as a number may be a number (max-size: 1048576), checked as the flag checks it', () => {
+    const sized = { ...schema, 'max-size': { kind: 'string' as const, check: (v: string) => parseSize('max-size', v) } };
+    expect(readJobFile(file('max-size: 1048576\n'), sized)).toEqual({ 'max-size': '1048576' });
+    expect(() => readJobFile(file('max-size: -5\n'), sized)).toThrow(/line 1: 'max-size': '-5' is not a size/);
+    expect(() => readJobFile(file('source: 42\n'), sized)).toThrow(/line 1: 'source' must be a string/);
   });
 
   it('errors name the file, the line and the key', () => {
