@@ -585,7 +585,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       const run: FolderRun = {
         plan,
         tasks: [],
-        result: { folder: plan.name, dest: displayName(plan.destSegments), listed: 0, already: 0, copied: 0, skipped: 0, failed: 0, bytes: 0, unchanged: false },
+        result: { folder: plan.name, dest: displayName(plan.destSegments), listed: 0, already: 0, copied: 0, skipped: 0, failed: 0, filtered: 0, bytes: 0, unchanged: false },
       };
       const why = lostWhy.get(plan);
       if (why) run.result.destLost = why;
