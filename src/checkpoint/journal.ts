@@ -15,7 +15,8 @@
  *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c)
  *   to   {s, d}              folder s was copied into dest folder d (compaction form of c's d)
  */
-import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync } from 'node:fs';
+import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync, constants as C } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { MailferryError } from '../errors.js';
 import { flat } from '../strings.js';
@@ -231,6 +232,10 @@ export class Journal {
       st = undefined;
     }
     if (st?.isDirectory()) throw new MailferryError('BAD_CONFIG', `checkpoint ${path} is a directory`, { hint: 'give --checkpoint the path of a file (it is created)' });
+    // What another user wrote is not taken as what this job has done (it could mark messages done).
+    if (st && process.getuid && st.uid !== process.getuid()) {
+      throw new MailferryError('BAD_CONFIG', `checkpoint ${path} belongs to another user`, { hint: 'run as the user who owns it, or give another --checkpoint' });
+    }
     // --restart starts a checkpoint over, and only a checkpoint: any other file stays as it is.
     if (st && st.size > 0 && opts.restart && !looksLikeCheckpoint(path)) {
       throw new MailferryError('BAD_CONFIG', `${path} is not a mailferry checkpoint: --restart would overwrite it`, { hint: 'nothing was changed; check the --checkpoint path' });
@@ -334,8 +339,9 @@ export class Journal {
   }
 
   private static writeFresh(path: string, header: JobHeader, records: Iterable<JournalRecord>): void {
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-    const fd = openSync(tmp, 'w', 0o600);
+    // A name no one can guess, created new (O_EXCL: never through a link someone planted there).
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
     try {
       const h: HeaderRecord = { t: 'mailferry-checkpoint', v: JOURNAL_VERSION, created: new Date().toISOString(), ...header };
       let chunk = JSON.stringify(h) + '\n';

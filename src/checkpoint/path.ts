@@ -1,5 +1,6 @@
 /** Where checkpoints live by default: $XDG_STATE_HOME/mailferry/<job>.journal. */
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileErrorReason, MailferryError } from '../errors.js';
@@ -23,7 +24,24 @@ export function makeStateDir(dir: string, what = 'the state directory'): string 
       hint: 'set XDG_STATE_HOME (or HOME) to a writable directory, or give --checkpoint PATH',
     });
   }
+  checkPrivate(dir, what);
   return dir;
+}
+
+/**
+ * Checkpoints and locks decide what is copied: a directory another user can write to (not sticky)
+ * or owns would let that user replace them (mark messages done, block every run, or plant links).
+ */
+function checkPrivate(dir: string, what: string): void {
+  const st = statSync(dir);
+  const uid = process.getuid?.();
+  const foreign = uid !== undefined && st.uid !== uid && st.uid !== 0;
+  const open = (st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0;
+  if (foreign || open) {
+    throw new MailferryError('BAD_CONFIG', `${what} ${dir} is ${foreign ? 'owned by another user' : 'writable by every user'}: its checkpoints and locks could be replaced`, {
+      hint: 'use a directory of your own (chmod o-w, or another XDG_STATE_HOME / --checkpoint)',
+    });
+  }
 }
 
 export function defaultCheckpointPath(source: string, dest: string): string {

@@ -36,7 +36,11 @@ export function runPasswordCommand(role: Role, command: string, timeoutMs = TIME
   const failed = (why: string) =>
     new MailferryError('MISSING_SECRET', `${flag} ${why}`, { hint: 'run the command yourself to see why; its output is never shown by mailferry' });
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['inherit', 'pipe', 'pipe'] });
+    // The command gets no password of ours: neither side's variable is in its environment.
+    const env = { ...process.env };
+    delete env.MAILFERRY_SOURCE_PASSWORD;
+    delete env.MAILFERRY_DEST_PASSWORD;
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['inherit', 'pipe', 'pipe'], env });
     const out: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.resume(); // drained, never shown: a helper may print secrets there too

@@ -130,7 +130,7 @@ describe('Maildir files that cannot be read', () => {
     const dest = join(box, 'dest');
     // As a user who is not root (root reads a file of mode 000).
     const asNobody = (args: string[]) => runCli(args, { wrap: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'], env: { XDG_STATE_HOME: join(box, 'state') } });
-    chmodSync(box, 0o777);
+    chmodSync(box, 0o1777); // sticky, as /tmp: nobody writes its own files there, and the checkpoint may lie there
     const r = await asNobody(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json']);
     const out = envelope(r);
     expect(out.status, r.stderr).toBe(6);

@@ -22,4 +22,15 @@ describe('a password command that never answers', () => {
   it('a command that answers in time gives its one line', async () => {
     await expect(runPasswordCommand('dest', 'sleep 0.1; printf "s3cret\\n"', 5000)).resolves.toBe('s3cret');
   });
+
+  it("the command's environment holds neither password variable", async () => {
+    process.env.MAILFERRY_DEST_PASSWORD = 'dest-secret';
+    process.env.MAILFERRY_SOURCE_PASSWORD = 'src-secret';
+    try {
+      await expect(runPasswordCommand('source', 'printf "%s|%s|x\\n" "$MAILFERRY_DEST_PASSWORD" "$MAILFERRY_SOURCE_PASSWORD"', 5000)).resolves.toBe('||x');
+    } finally {
+      delete process.env.MAILFERRY_DEST_PASSWORD;
+      delete process.env.MAILFERRY_SOURCE_PASSWORD;
+    }
+  });
 });

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { MailferryError, type Scope } from '../../errors.js';
+import { registerSecret } from '../../log.js';
 import { TLS_CERT_CODES, type NetOptions } from '../net-options.js';
 import { isThrottleText, MAX_SUGGESTED_BACKOFF_MS, suggestedBackoffMs } from '../throttle.js';
 
@@ -176,6 +177,11 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
     if (err.code && (STREAM_FAILURES.has(err.code) || /^ParserError/.test(err.code))) logged.stream = err;
   };
   const secret = await o.secret();
+  // What goes on the wire for it: a server that echoes a SASL response (in an error, say) must not
+  // print the password or token in base64 (PLAIN: \0user\0password; XOAUTH2).
+  for (const line of [`\0${ep.user}\0${secret}`, `user=${ep.user}\x01auth=Bearer ${secret}\x01\x01`]) {
+    registerSecret(Buffer.from(line).toString('base64'));
+  }
   const opts: ImapFlowOptions = {
     host: ep.host,
     port: ep.port,
