@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
 import { FakeImapServer } from '../harness/fake-imap.js';
+import { FakePop3Server } from '../harness/fake-pop3.js';
 import { fakeMessage, sandbox } from './helpers.js';
 
 const closers: Array<() => Promise<void>> = [];
@@ -59,5 +60,44 @@ describe('timeouts', () => {
     expect(out.result.folders[0].error).toMatch(/sent nothing for 2 s/);
     expect(out.warnings.join('\n')).toMatch(/listing INBOX: .*sent nothing for 2 s.*retry 1\/1/);
     expect(seconds).toBeLessThan(30);
+  });
+
+  it('a server that answers LIST a byte every half second, never ending: cut, exit 5 (no hang)', async () => {
+    const srv = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(1) }] }],
+      hook: (s, _tag, name) => {
+        if (name !== 'LIST') return false;
+        s.send('* LIST () "/" "INBOX"\r\n* LIST () "/" "');
+        const t = setInterval(() => (s.closed ? clearInterval(t) : s.send('x')), 500);
+        return true;
+      },
+    });
+    closers.push(() => srv.stop());
+    const { r, out, seconds } = await run(srv.port, ['--retries', '1']);
+    expect(out.status, r.stderr).toBe(5);
+    expect(out.error?.message).toMatch(/sent only a trickle for 6 s: cut/);
+    expect(seconds).toBeLessThan(40);
+  });
+
+  it('a POP3 server that answers UIDL a byte every half second, never ending: cut, exit 5 (no hang)', async () => {
+    const srv = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pass',
+      messages: [{ uid: 'a', body: fakeMessage(1) }],
+      handlers: {
+        UIDL: (s) => {
+          s.write('+OK\r\n1 a');
+          const t = setInterval(() => (s.closed || s.socket.destroyed ? clearInterval(t) : void s.write('x')), 500);
+        },
+      },
+    });
+    closers.push(() => srv.close());
+    const box = sandbox('mf-timeout-');
+    const started = Date.now();
+    const r = await runCli(['copy', `pop3://u@127.0.0.1:${srv.port}`, `maildir:${join(box, 'dest')}`, '--source-tls', 'none', '--json', '--timeout', '2', '--retries', '0'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' }, timeoutMs: 60_000 });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(5);
+    expect(out.error?.message).toMatch(/sent only a trickle for 6 s while we waited for the UIDL/);
+    expect((Date.now() - started) / 1000).toBeLessThan(30);
   });
 });

@@ -167,3 +167,31 @@ describe('longTimeout', () => {
     }
   });
 });
+
+describe('watchTrickle', () => {
+  it('cuts a connection fed a few bytes at a time for three windows; never one that is silent, gets one short answer a window, or keeps its answer coming', async () => {
+    const { EventEmitter } = await import('node:events');
+    const { watchTrickle } = await import('../../src/drivers/trickle.js');
+    vi.useFakeTimers();
+    try {
+      const run = (feed: (s: InstanceType<typeof EventEmitter>, window: number) => void) => {
+        const s = new EventEmitter();
+        let cut = 0;
+        watchTrickle(s as never, 1000, () => cut++);
+        for (let w = 0; w < 5; w++) {
+          feed(s, w);
+          vi.advanceTimersByTime(1000);
+        }
+        return cut;
+      };
+      expect(run((s) => ['x', 'y', 'z'].forEach((c) => s.emit('data', Buffer.from(c))))).toBe(1);
+      expect(run(() => {})).toBe(0);
+      expect(run((s) => s.emit('data', Buffer.from('* OK Still here\r\n')))).toBe(0);
+      expect(run((s) => { for (let i = 0; i < 10; i++) s.emit('data', Buffer.alloc(4096)); })).toBe(0);
+      // A trickle broken by a window of real progress starts counting again.
+      expect(run((s, w) => (w === 2 ? s.emit('data', Buffer.alloc(8192)) : ['x', 'y', 'z'].forEach((c) => s.emit('data', Buffer.from(c)))))).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

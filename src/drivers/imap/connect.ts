@@ -1,8 +1,9 @@
 /** Opening imapflow connections, and turning what imapflow throws into MailferryErrors. */
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { MailferryError, type Scope } from '../../errors.js';
 import { registerSecret } from '../../log.js';
+import { watchTrickle } from '../trickle.js';
 import { TLS_CERT_CODES, type NetOptions } from '../net-options.js';
 import { isThrottleText, MAX_SUGGESTED_BACKOFF_MS, suggestedBackoffMs } from '../throttle.js';
 
@@ -150,6 +151,8 @@ const STREAM_FAILURES = new Set(['LiteralTooLarge', 'LineTooLarge', 'TooManyToke
 export function rootCause(client: ImapFlow, err: unknown): unknown {
   const logged = takeStreamError(client);
   const code = (err as { code?: string } | undefined)?.code;
+  // Cut by us (a trickle): that is why, whatever imapflow says of the closed connection.
+  if (logged instanceof MailferryError) return logged;
   if (code === 'NoConnection' && logged) return logged;
   return err;
 }
@@ -231,12 +234,27 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
     // Surfaced through the failing command; kept so that command can tell why (an idle timeout).
     keep(undefined, err);
   });
+  // A server that answers a byte now and then is cut (trickle.ts), from the greeting on (imapflow
+  // makes its socket as connect() starts; a STARTTLS swaps it for the TLS one, watched after).
+  const socketOf = () => (client as unknown as { socket?: Socket }).socket || undefined;
+  const watch = (socket: Socket | undefined) =>
+    socket
+      ? watchTrickle(socket, o.timeoutMs, (secs) => {
+          logged.stream = new MailferryError('TIMEOUT', `${ep.host}:${ep.port} sent only a trickle for ${secs} s: cut`, { hint: 'the server or the network is failing; rerun to resume', scope: 'mailbox' });
+          client.close();
+        })
+      : () => {};
+  const connecting = client.connect();
+  const first = socketOf();
+  const unwatch = watch(first);
   try {
-    await client.connect();
+    await connecting;
   } catch (err) {
+    unwatch();
     client.close();
-    throw classifyImapError(err, o);
+    throw classifyImapError(rootCause(client, err), o);
   }
+  if (socketOf() !== first) (unwatch(), watch(socketOf()));
   if (o.compress && !client.capabilities.has('COMPRESS=DEFLATE')) warnOnce(o, `${ep.host}:${ep.port} does not offer COMPRESS=DEFLATE: --compress has no effect on its connections`);
   return client;
 }

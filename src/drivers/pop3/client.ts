@@ -29,6 +29,7 @@ import { Readable } from 'node:stream';
 import { MailferryError } from '../../errors.js';
 import { MultilineDecoder } from '../../mail/dot-stuffing.js';
 import { suggestedBackoffMs } from '../throttle.js';
+import { watchTrickle } from '../trickle.js';
 
 export interface Pop3Logger {
   debug(objOrMsg: unknown, ...args: unknown[]): void;
@@ -353,6 +354,8 @@ export class Pop3Client {
   private capsCache: Set<string> | null | undefined = undefined;
   private sizes: Map<number, number> | null = null;
   private readonly secrets: string[] = [];
+  /** Stops the trickle watch of the current socket. */
+  private unwatch?: () => void;
   private tlsActive: boolean;
 
   private constructor(socket: net.Socket, opts: Pop3ConnectOptions, timeoutMs: number) {
@@ -430,9 +433,13 @@ export class Pop3Client {
     socket.on('error', this.onError);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
+    this.unwatch = watchTrickle(socket, this.timeoutMs, (secs) =>
+      this.fail(new MailferryError('TIMEOUT', `POP3 server ${this.where} sent only a trickle for ${secs} s while we waited for ${this.activity}: cut`, { hint: 'the server or the network is failing; rerun to resume' })),
+    );
   }
 
   private detach(socket: net.Socket): void {
+    this.unwatch?.();
     socket.off('data', this.onData);
     socket.off('error', this.onError);
     socket.off('end', this.onEnd);
