@@ -46,6 +46,7 @@ export type ErrorCode =
   | 'CHECKPOINT_UNREADABLE'
   | 'CHECKPOINT_MISMATCH'
   | 'INTERRUPTED'
+  | 'TIME_UP'
   | 'PARTIAL'
   | 'INTERNAL';
 
@@ -72,6 +73,7 @@ const EXIT_OF: Record<ErrorCode, ExitCode> = {
   CHECKPOINT_UNREADABLE: EXIT.locked,
   CHECKPOINT_MISMATCH: EXIT.config,
   INTERRUPTED: EXIT.interrupted,
+  TIME_UP: EXIT.timeUp,
   PARTIAL: EXIT.partial,
   INTERNAL: EXIT.internal,
 };

@@ -69,10 +69,11 @@ export abstract class BaseCommand extends Command {
   protected onSignal?: (sig: NodeJS.Signals) => void;
 
   /** End now, interrupted: the error line or envelope, the log, exit 130. */
-  protected interruptNow(message = 'interrupted'): never {
-    this.fail(new MailferryError('INTERRUPTED', message, { scope: 'run' }));
+  protected interruptNow(message = 'interrupted', code: 'INTERRUPTED' | 'TIME_UP' = 'INTERRUPTED'): never {
+    const err = new MailferryError(code, message, { scope: 'run' });
+    this.fail(err);
     closeLogs();
-    process.exit(EXIT.interrupted);
+    process.exit(err.exitCode);
   }
 
   async run(): Promise<void> {

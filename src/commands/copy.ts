@@ -103,11 +103,17 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     const report = openReport(flags.report);
     const abort = new AbortController();
     let signals = 0;
+    // Asked to stop, the run finishes what is in flight; should that not end (a server that never
+    // finishes an answer), it stops at once after twice --timeout, as a second signal would.
+    const graceMs = 2 * flags.timeout * 1000;
+    const stopWithin = (why: string, code: 'INTERRUPTED' | 'TIME_UP') =>
+      setTimeout(() => this.interruptNow(`${why}, and what was in flight did not finish within ${graceMs / 1000} s: stopped at once (the checkpoint has every message it recorded; rerun to resume)`, code), graceMs).unref();
     this.onSignal = (sig) => {
       signals++;
       if (signals > 1) this.interruptNow(`${sig} again: stopped at once (the checkpoint has every message it recorded; rerun to resume)`);
       this.logger.warn({ msg: `${sig}: finishing messages in flight and saving the checkpoint (again to quit at once)` });
       abort.abort();
+      stopWithin(sig, 'INTERRUPTED');
     };
     let timeUp = false;
     const timer =
@@ -118,6 +124,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
             timeUp = true;
             this.logger.warn({ msg: `--max-runtime ${flags['max-runtime']} reached: finishing messages in flight and saving the checkpoint` });
             abort.abort();
+            stopWithin(`--max-runtime ${flags['max-runtime']} reached`, 'TIME_UP');
           }, maxRuntime * 1000);
     const started = Date.now();
     try {

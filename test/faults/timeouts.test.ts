@@ -100,4 +100,26 @@ describe('timeouts', () => {
     expect(out.error?.message).toMatch(/sent only a trickle for 6 s while we waited for the UIDL/);
     expect((Date.now() - started) / 1000).toBeLessThan(30);
   });
+
+  it('--max-runtime stops a run held by a server that never ends its answer (an endless LIST): exit 8 within twice --timeout after the deadline', async () => {
+    const srv = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(1) }] }],
+      hook: (s, _tag, name) => {
+        if (name !== 'LIST') return false;
+        let i = 0;
+        const t = setInterval(() => {
+          if (s.closed) return clearInterval(t);
+          let lines = '';
+          for (let k = 0; k < 100; k++) lines += `* LIST () "/" "f${i++}"\r\n`;
+          s.send(lines);
+        }, 10);
+        return true;
+      },
+    });
+    closers.push(() => srv.stop());
+    const { r, out, seconds } = await run(srv.port, ['--max-runtime', '2s']);
+    expect(out.status, r.stderr).toBe(8);
+    expect(out.error?.message).toMatch(/--max-runtime 2s reached, and what was in flight did not finish within 4 s: stopped at once/);
+    expect(seconds).toBeLessThan(20);
+  });
 });
