@@ -106,8 +106,9 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     // Asked to stop, the run finishes what is in flight; should that not end (a server that never
     // finishes an answer), it stops at once after twice --timeout, as a second signal would.
     const graceMs = 2 * flags.timeout * 1000;
+    let grace: NodeJS.Timeout | undefined;
     const stopWithin = (why: string, code: 'INTERRUPTED' | 'TIME_UP') =>
-      setTimeout(() => this.interruptNow(`${why}, and what was in flight did not finish within ${graceMs / 1000} s: stopped at once (the checkpoint has every message it recorded; rerun to resume)`, code), graceMs).unref();
+      (grace ??= setTimeout(() => this.interruptNow(`${why}, and what was in flight did not finish within ${graceMs / 1000} s: stopped at once (the checkpoint has every message it recorded; rerun to resume)`, code), graceMs).unref());
     this.onSignal = (sig) => {
       signals++;
       if (signals > 1) this.interruptNow(`${sig} again: stopped at once (the checkpoint has every message it recorded; rerun to resume)`);
@@ -163,6 +164,8 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
       return { result, human, exitCode };
     } finally {
       timer?.clear();
+      // The run ended in time: its result is the one printed.
+      clearTimeout(grace);
       view.stop();
       report.close();
       this.onSignal = undefined;

@@ -12,7 +12,7 @@ import type { MessageRef, Sink, SinkWriter, Source, SourceReader } from '../driv
 import { LOUD, type Logger } from '../log.js';
 import { crlfToLf, lfToCrlf } from '../mail/line-endings.js';
 import type { CopyEvent, CopyResult, Failure, FolderResult, Outcome } from './events.js';
-import { contentIdentity, identityBeforeBody, midIdentity, type DedupeMode, type Identity } from './identity.js';
+import { identityBeforeBody, identityOfBody, midIdentity, type DedupeMode, type Identity } from './identity.js';
 import { messageIdOf } from '../mail/headers.js';
 import { destHint, displayName, type FolderPlan } from './plan.js';
 import { scanDestination } from './dest-scan.js';
@@ -216,7 +216,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       const before = ref.headerUnread ? null : identityBeforeBody(ref.messageId, p.dedupe);
       let id = before ?? undefined;
       if (id === undefined && p.dedupe !== 'none') {
-        id = identityBeforeBody(ref.messageId, p.dedupe) ?? contentIdentity(body);
+        id = identityOfBody(ref.messageId, body, p.dedupe);
         const verdict = claim(index, id);
         if (verdict !== 'store') return (settled.add(ref.key), skip(run, ref, id, verdict));
       } else if (id === undefined && ref.messageId) {

@@ -215,11 +215,13 @@ export class MaildirSource implements Source {
     }
     seen.clear();
     for (const { sub, raw } of badNames) {
-      const shown = join(dir, sub, raw.toString('latin1'));
-      const err = new MailferryError('MAILBOX_FAILED', `${printable(shown)}: the file name is not UTF-8, so it is not read`, { scope: 'message', hint: 'rename the file (a Maildir file name is ASCII)' });
-      if (!opts.unreadable) throw new MailferryError('MAILBOX_FAILED', err.message, { scope: 'mailbox', hint: err.hint });
-      const key = keyOfFileName(raw.toString('latin1'));
-      refs.push({ mailbox, key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null, unreadable: Object.assign(err, { messageKey: key }) });
+      // A file name, not message bytes: latin1 keeps one character per byte, for the key and the message.
+      const name = raw.toString('latin1');
+      const key = keyOfFileName(name);
+      const message = `${printable(join(dir, sub, name))}: the file name is not UTF-8, so it is not read`;
+      const hint = 'rename the file (a Maildir file name is ASCII)';
+      if (!opts.unreadable) throw new MailferryError('MAILBOX_FAILED', message, { scope: 'mailbox', hint });
+      refs.push({ mailbox, key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null, unreadable: new MailferryError('MAILBOX_FAILED', message, { scope: 'message', hint, messageKey: key }) });
     }
     // Each file's stat and header read, LIST_PARALLEL files at a time.
     const describe = async ({ sub, name }: FileRef): Promise<MessageRef | undefined> => {
