@@ -190,7 +190,12 @@ export class FakeImapSession {
 
   /** Write, waiting for the socket to drain (for large answers). */
   async sendAll(data: Buffer): Promise<void> {
-    if (!this.send(data) && !this.closed) await new Promise<void>((res) => { this.socket.once('drain', res); this.socket.once('close', res); });
+    if (this.send(data) || this.closed) return;
+    await new Promise<void>((res) => {
+      const done = () => (this.socket.off('drain', done), this.socket.off('close', done), res());
+      this.socket.once('drain', done);
+      this.socket.once('close', done);
+    });
   }
 
   private pump(): void {

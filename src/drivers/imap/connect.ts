@@ -4,6 +4,7 @@ import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { MailferryError, type Scope } from '../../errors.js';
 import { registerSecret } from '../../log.js';
 import { watchTrickle } from '../trickle.js';
+import { budgetAnswers } from './answer-budget.js';
 import { TLS_CERT_CODES, type NetOptions } from '../net-options.js';
 import { isThrottleText, MAX_SUGGESTED_BACKOFF_MS, suggestedBackoffMs } from '../throttle.js';
 
@@ -115,7 +116,7 @@ const MAX_LINE = 16 * 1024 * 1024;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 /** Largest literal accepted: the largest message, plus room for a server counting line ends differently. */
-function literalLimit(o: NetOptions): number {
+export function literalLimit(o: NetOptions): number {
   const max = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   return max + Math.min(max, 1024 * 1024);
 }
@@ -230,6 +231,15 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
   };
   const client = new ImapFlow(opts);
   LAST_ERROR.set(client, logged);
+  // A command answered without end (huge LIST names, an endless flood of lines) is cut (answer-budget.ts).
+  budgetAnswers(client, (budget, command) => {
+    logged.stream = new MailferryError('PROTOCOL', `${ep.host}:${ep.port} sent more than ${Math.round(budget / 1048576)} MB answering ${command}: cut`, {
+      hint: 'the server misbehaves',
+      scope: 'mailbox',
+      retryable: false,
+    });
+    client.close();
+  });
   client.on('error', (err: { code?: string }) => {
     // Surfaced through the failing command; kept so that command can tell why (an idle timeout).
     keep(undefined, err);

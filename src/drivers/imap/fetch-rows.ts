@@ -7,6 +7,7 @@
  * the items asked for are kept.
  */
 import type { ImapFlow } from 'imapflow';
+import type { BudgetOption } from './answer-budget.js';
 
 /** What a row may carry. `header` is BODY[HEADER.FIELDS (...)], `body` BODY[] or BINARY[]. */
 export interface FetchRow {
@@ -40,7 +41,7 @@ interface Untagged {
 }
 
 interface Exec {
-  exec(command: string, attributes: unknown[], options: { untagged: Record<string, (u: Untagged) => Promise<void>> }): Promise<{ next(): void }>;
+  exec(command: string, attributes: unknown[], options: BudgetOption & { untagged: Record<string, (u: Untagged) => Promise<void>> }): Promise<{ next(): void }>;
 }
 
 const atom = (value: string): Token => ({ type: 'ATOM', value });
@@ -96,8 +97,9 @@ export function readRow(untagged: Untagged): FetchRow {
  * UID FETCH `set` for `items`, row by row as the server sends them. The server waits while a row
  * is not taken (imapflow reads the next response once the handler returns), so rows are never
  * piled up. Failures come as imapflow reports them (classify with classifyImapError).
+ * `byteBudget`: what the answer may amount to (answer-budget.ts); by default an ordinary command's.
  */
-export async function* fetchRows(client: ImapFlow, set: string, items: FetchItems): AsyncIterable<FetchRow> {
+export async function* fetchRows(client: ImapFlow, set: string, items: FetchItems, byteBudget?: number): AsyncIterable<FetchRow> {
   let wake: (() => void) | undefined;
   let taken: (() => void) | undefined;
   let row: FetchRow | undefined;
@@ -112,6 +114,7 @@ export async function* fetchRows(client: ImapFlow, set: string, items: FetchItem
   // Not awaited here: it settles when the tagged answer comes, and says so through `done`.
   void (client as unknown as Exec)
     .exec('UID FETCH', command(set, items), {
+      byteBudget,
       untagged: {
         FETCH: async (untagged) => {
           if (stopped) return;

@@ -19,7 +19,8 @@ import { headerValue, normalizeMessageId } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import type { DestHint, MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
 import { AppendBatcher, defaultBatchLimits, type BatchLimits, type Pending } from './append-batcher.js';
-import { classifyImapError, connectImap } from './connect.js';
+import { classifyImapError, connectImap, literalLimit } from './connect.js';
+import { bulkBudget, folderBudget } from './answer-budget.js';
 import { ControlConnection } from './control.js';
 import { fetchRows } from './fetch-rows.js';
 import { inMailbox } from './mailboxes.js';
@@ -297,7 +298,7 @@ export class ImapSink implements Sink {
         const box = c.mailbox;
         if (!box || box.exists === 0) return rows;
         const uv = String(box.uidValidity);
-        for await (const row of fetchRows(c, '1:*', { headerFields: ['MESSAGE-ID'] })) {
+        for await (const row of fetchRows(c, '1:*', { headerFields: ['MESSAGE-ID'] }, folderBudget(box.exists, 2048))) {
           if (row.uid === undefined) continue;
           rows.push({ key: `${uv}:${row.uid}`, uid: row.uid, messageId: row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null });
         }
@@ -316,7 +317,7 @@ export class ImapSink implements Sink {
   private readFull(mailbox: string, uid: number): Promise<Buffer> {
     return this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) =>
       inMailbox(c, mailbox, async () => {
-        for await (const row of fetchRows(c, String(uid), { body: 'body' })) {
+        for await (const row of fetchRows(c, String(uid), { body: 'body' }, bulkBudget([0], literalLimit(this.o)))) {
           if (row.uid === uid && row.body) return row.body;
         }
         throw new MailferryError('MESSAGE_FAILED', `message UID ${uid} vanished from ${mailbox}`, { scope: 'message' });

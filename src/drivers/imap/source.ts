@@ -5,7 +5,8 @@ import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { mayHideNul, withNulsRestored } from './nul-bytes.js';
 import { MailferryError, UNREADABLE_IN_A_ROW, unreadableMessage } from '../../errors.js';
-import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, rootCause, takeLoggedError } from './connect.js';
+import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, literalLimit, rootCause, takeLoggedError } from './connect.js';
+import { bulkBudget, folderBudget } from './answer-budget.js';
 import { ControlConnection } from './control.js';
 import { compactUidSet, inMailbox, toMailboxInfo } from './mailboxes.js';
 import { shared } from '../../strings.js';
@@ -57,7 +58,8 @@ class ImapReader implements SourceReader {
     try {
       await this.select(mailbox);
       const binary = this.client.capabilities.has('BINARY');
-      for await (const row of fetchRows(this.client, compactUidSet(refs.map((r) => r.seq)), { body: 'body' })) {
+      const budget = bulkBudget(refs.map((r) => r.size), literalLimit(this.o));
+      for await (const row of fetchRows(this.client, compactUidSet(refs.map((r) => r.seq)), { body: 'body' }, budget)) {
         if (++answers > refs.length * 2 + 16) {
           throw new MailferryError('PROTOCOL', `${this.o.endpoint.host} keeps answering a FETCH of ${refs.length} messages (${answers} answers so far)`, { scope: 'mailbox', retryable: true, hint: 'the server misbehaves; rerun later' });
         }
@@ -131,7 +133,8 @@ class ImapReader implements SourceReader {
     const better = new Map<number, Buffer>();
     try {
       const uids = compactUidSet(held.map((h) => h.ref.seq));
-      for await (const row of fetchRows(this.client, uids, { body: 'binary' })) {
+      const budget = bulkBudget(held.map((h) => h.body.length), literalLimit(this.o));
+      for await (const row of fetchRows(this.client, uids, { body: 'binary' }, budget)) {
         if (row.uid !== undefined && row.body) better.set(row.uid, row.body);
       }
     } catch {
@@ -238,7 +241,7 @@ export class ImapSource implements Source {
       // the error it logged says what happened (a NO [UNAVAILABLE] is retried, say).
       if (!s) throw takeLoggedError(this.client) ?? Object.assign(new Error(`STATUS ${mailbox} failed`), { responseStatus: 'NO' });
       const st: MailboxStatus = { validity: String(s.uidValidity ?? 0n), next: s.uidNext, messages: s.messages ?? 0 };
-      if (opts.size) st.size = typeof s.size === 'number' ? s.size : st.messages === 0 ? 0 : await this.sizeByFetch(mailbox);
+      if (opts.size) st.size = typeof s.size === 'number' ? s.size : st.messages === 0 ? 0 : await this.sizeByFetch(mailbox, st.messages);
       return st;
     } catch (err) {
       throw classifyImapError(rootCause(this.client, err), this.o, 'mailbox');
@@ -246,10 +249,10 @@ export class ImapSource implements Source {
   }
 
   /** Servers without STATUS=SIZE: one FETCH 1:* (RFC822.SIZE). */
-  private sizeByFetch(mailbox: string): Promise<number> {
+  private sizeByFetch(mailbox: string, messages: number): Promise<number> {
     return inMailbox(this.client, mailbox, async () => {
       let total = 0;
-      for await (const row of fetchRows(this.client, '1:*', { size: true })) total += row.size ?? 0;
+      for await (const row of fetchRows(this.client, '1:*', { size: true }, folderBudget(messages, 256))) total += row.size ?? 0;
       return total;
     });
   }
