@@ -18,4 +18,7 @@ const early = () => {
 process.on('SIGINT', early);
 process.on('SIGTERM', early);
 const { execute } = await import('@oclif/core');
-await execute({ dir: import.meta.url });
+const { fileURLToPath } = await import('node:url');
+// No "user plugins": oclif would otherwise read (and load code named in) a package.json in the
+// user's data directory, ~/.local/share/mailferry, at every start.
+await execute({ loadOptions: { root: fileURLToPath(import.meta.url), userPlugins: false } });

@@ -75,3 +75,22 @@ process.on('exit', () => writeFileSync(process.env.MF_PROBE_OUT, Object.keys(cac
     }
   });
 });
+
+describe('start-up reads no code from the user data directory', () => {
+  it("oclif's user plugins (a package.json in ~/.local/share/mailferry) are neither loaded nor read", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mf-userplugins-'));
+    const data = join(home, 'data', 'mailferry');
+    const marker = join(home, 'plugin-was-loaded');
+    mkdirSync(join(data, 'node_modules', 'evil'), { recursive: true });
+    writeFileSync(join(data, 'package.json'), JSON.stringify({ private: true, oclif: { schema: 1, plugins: [{ name: 'evil', type: 'user', tag: 'latest' }] }, dependencies: { evil: '1.0.0' } }));
+    writeFileSync(join(data, 'node_modules', 'evil', 'package.json'), JSON.stringify({ name: 'evil', version: '1.0.0', main: 'index.js', oclif: { commands: './commands', hooks: { init: './index.js' } } }));
+    writeFileSync(join(data, 'node_modules', 'evil', 'index.js'), `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x'); module.exports = async () => {};`);
+    const r = await runCli(['--version'], { env: { XDG_DATA_HOME: join(home, 'data') } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(() => readFileSync(marker)).toThrow();
+    // A data directory that cannot be read (HOME kept by sudo, say) is not a warning either.
+    const locked = await runCli(['--version'], { env: { XDG_DATA_HOME: '/root/nowhere' }, wrap: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'] });
+    expect(locked.code).toBe(0);
+    expect(locked.stderr).toBe('');
+  });
+});

@@ -141,6 +141,45 @@ describe('Maildir files that cannot be read', () => {
     expect(v.result).toMatchObject({ missing: 0, unreadable: 1 });
   });
 
+  it('a folder the user may not enter, Maildir++ or nested, fails named (exit 6), not passed over; the rest is copied', async () => {
+    const box = sandbox('mf-unread-dirs-');
+    const src = join(box, 'src');
+    maildir(src, { INBOX: { '1.a.host:2,S': msg(1) }, '.Private': { '2.b.host:2,S': msg(2) }, 'Lists/locked/inner': { '3.c.host:2,S': msg(3) } });
+    for (const d of [src, join(src, 'cur'), join(src, 'Lists')]) chmodSync(d, 0o755);
+    chmodSync(join(src, '.Private'), 0o700);
+    chmodSync(join(src, 'Lists', 'locked'), 0o700);
+    chmodSync(box, 0o1777);
+    const asNobody = (args: string[]) => runCli(args, { wrap: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'], env: { XDG_STATE_HOME: join(box, 'state') } });
+    const dest = join(box, 'dest');
+    const r = await asNobody(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json']);
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.copied).toBe(1);
+    const failed = Object.fromEntries(out.result.folders.filter((f: { error?: string }) => f.error).map((f: { folder: string; error: string }) => [f.folder, f.error]));
+    expect(failed).toEqual({
+      Private: expect.stringMatching(/cannot read .*\/\.Private: permission denied/),
+      'Lists/locked': expect.stringMatching(/cannot read .*\/Lists\/locked: permission denied/),
+    });
+    const v = envelope(await asNobody(['verify', `maildir:${src}`, `maildir:${dest}`, '--json']));
+    expect(v.status, JSON.stringify(v)).not.toBe(0);
+  });
+
+  it('cur, new and tmp are folders in a root that is not itself a Maildir; a folder nested deeper than 32 levels fails named', async () => {
+    const box = sandbox('mf-nested-odd-');
+    const src = join(box, 'src');
+    const deep = Array.from({ length: 35 }, (_, i) => `d${i}`).join('/');
+    maildir(src, { new: { '1.a.host:2,S': msg(1) }, Work: { '2.b.host:2,S': msg(2) }, [deep]: { '3.c.host:2,S': msg(3) } });
+    const dest = join(box, 'dest');
+    const r = await runCli(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json']);
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.copied).toBe(2);
+    expect(out.result.folders.map((f: { folder: string }) => f.folder)).toEqual(expect.arrayContaining(['new', 'Work']));
+    const failed = out.result.folders.filter((f: { error?: string }) => f.error);
+    expect(failed).toHaveLength(1);
+    expect(failed[0].error).toMatch(/is nested more than 32 folders deep: not read/);
+  });
+
   it('a file whose name is not UTF-8 is named, not lost: it fails and the rest is copied', async () => {
     const box = sandbox('mf-names-');
     const src = join(box, 'src');

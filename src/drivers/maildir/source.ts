@@ -49,12 +49,24 @@ function utf8Name(raw: Buffer): string | undefined {
 }
 
 async function isMaildir(dir: string): Promise<boolean> {
+  return (await maildirCheck(dir)) === true;
+}
+
+/**
+ * Whether `dir` is a Maildir (holds cur/); the error when that cannot be told (a directory the
+ * user may not enter): such a directory is listed as a folder that fails, never passed over.
+ */
+async function maildirCheck(dir: string): Promise<boolean | MailferryError> {
   try {
     return (await fs.stat(join(dir, 'cur'))).isDirectory();
-  } catch {
-    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? false : readError(err, dir);
   }
 }
+
+/** Nested folders deeper than this are not read (a loop of bind mounts, say): the one there fails. */
+const MAX_DEPTH = 32;
 
 /** Message files are opened without following a symbolic link (ELOOP: reported, never read). */
 const READ_NOFOLLOW = C.O_RDONLY | C.O_NOFOLLOW;
@@ -98,7 +110,8 @@ export class MaildirSource implements Source {
       if (broken) this.broken.set(path, broken);
       out.push({ path, segments, delimiter });
     };
-    if (await isMaildir(this.root)) add('INBOX', ['INBOX'], this.root, '.');
+    const rootIsMaildir = await isMaildir(this.root);
+    if (rootIsMaildir) add('INBOX', ['INBOX'], this.root, '.');
     let entries;
     try {
       entries = await fs.readdir(this.root, { withFileTypes: true });
@@ -107,7 +120,8 @@ export class MaildirSource implements Source {
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
-      if (SUBDIRS.has(e.name) || e.name === '.' || e.name === '..') continue;
+      // cur/ new/ tmp/ are INBOX's own; in a root that is not a Maildir they are folders like any.
+      if ((rootIsMaildir && SUBDIRS.has(e.name)) || e.name === '.' || e.name === '..') continue;
       const dir = join(this.root, e.name);
       // A folder that is a symbolic link is listed, and fails saying so: never followed, never passed over.
       if (e.isSymbolicLink()) {
@@ -117,7 +131,8 @@ export class MaildirSource implements Source {
       }
       if (!e.isDirectory()) continue;
       if (e.name.startsWith('.')) {
-        if (await isMaildir(dir)) add(e.name, segmentsOfDirName(e.name), dir, '.');
+        const check = await maildirCheck(dir);
+        if (check !== false) add(e.name, segmentsOfDirName(e.name), dir, '.', check === true ? undefined : check);
       } else {
         await this.walkNested(dir, [e.name], add);
       }
@@ -129,18 +144,26 @@ export class MaildirSource implements Source {
   }
 
   private async walkNested(dir: string, segments: string[], add: (p: string, s: string[], d: string, delim: string, broken?: MailferryError) => void, depth = 0): Promise<void> {
-    if (depth > 32) return;
     const segs = segments.length === 1 && segments[0]!.toUpperCase() === 'INBOX' ? ['INBOX'] : segments;
     // Named by its path on disk (the checkpoint's key), its segments decoded (what lands in the destination).
-    if (await isMaildir(dir)) add(segs.join('/'), segs.map(nestedSegment), dir, '/');
+    const here = (broken?: MailferryError) => add(segs.join('/'), segs.map(nestedSegment), dir, '/', broken);
+    if (depth > MAX_DEPTH) {
+      return here(new MailferryError('MAILBOX_FAILED', `${dir} is nested more than ${MAX_DEPTH} folders deep: not read`, { scope: 'mailbox', hint: 'move the folders below it higher up' }));
+    }
+    const check = await maildirCheck(dir);
+    if (check !== true && check !== false) return here(check);
+    if (check) here();
     let entries;
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });
-    } catch {
+    } catch (err) {
+      // A Maildir whose subfolders cannot be listed is copied itself; any other directory that
+      // cannot be read may hold folders: it fails, named.
+      if (!check && (err as NodeJS.ErrnoException).code !== 'ENOENT') here(readError(err, dir));
       return;
     }
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (SUBDIRS.has(e.name) || e.name.startsWith('.')) continue;
+      if ((check && SUBDIRS.has(e.name)) || e.name.startsWith('.')) continue;
       if (e.isSymbolicLink()) {
         const sub = join(dir, e.name);
         if (await isMaildir(sub)) add([...segments, e.name].join('/'), [...segments, e.name].map(nestedSegment), sub, '/', linkError(sub, 'folder'));
@@ -159,6 +182,8 @@ export class MaildirSource implements Source {
 
   async status(mailbox: string, opts: { size?: boolean } = {}): Promise<MailboxStatus> {
     const dir = this.dirOf(mailbox);
+    const broken = this.broken.get(mailbox);
+    if (broken) throw broken;
     let messages = 0;
     let size = 0;
     for (const sub of ['cur', 'new']) {
