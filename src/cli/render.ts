@@ -40,6 +40,10 @@ export function renderPlan(r: DryRunResult): string[] {
 export function renderVerify(r: VerifyResult, limit = 50): string[] {
   const lines: string[] = [];
   for (const f of r.folders) {
+    if (f.error) {
+      lines.push(`${f.folder} → ${f.dest}: not compared: ${f.error}`);
+      continue;
+    }
     lines.push(`${f.folder} → ${f.dest}: ${f.source} in source, ${f.destination} in destination, ${f.missing} missing, ${f.extra} extra${f.duplicates ? `, ${f.duplicates} duplicate${f.duplicates === 1 ? '' : 's'}` : ''}${f.filtered ? `, ${f.filtered} filtered out` : ''}${f.unreadable ? `, ${f.unreadable} unreadable in the source` : ''}${f.exists ? '' : ' (destination folder does not exist)'}`);
   }
   for (const m of r.unreadableList.slice(0, limit)) lines.push(`unreadable: ${m.folder} #${m.key}: ${m.error}`);

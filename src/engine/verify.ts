@@ -50,6 +50,8 @@ export interface VerifyFolder {
   duplicates: number;
   /** Source messages its server could not read (not compared; counted in `source`). */
   unreadable: number;
+  /** The folder could not be read (listed, or scanned in the destination): nothing of it compared. */
+  error?: string;
 }
 
 export interface VerifyResult {
@@ -68,8 +70,18 @@ export interface VerifyResult {
   extraList: VerifyItem[];
   duplicateList: VerifyItem[];
   unreadableList: Array<{ folder: string; key: string; error: string }>;
+  /** Folders that could not be read (each also in `folders`, with its `error`). */
+  failedFolders: number;
   verdict: string;
 }
+
+/**
+ * A failure that spoils one folder pair, not the whole verify (as copy fails a folder and goes
+ * on): one that a rerun meets again (a folder that cannot be read). A transient one (the network)
+ * still ends verify at exit 5: rerun it.
+ */
+const folderFailure = (err: unknown): err is MailferryError =>
+  err instanceof MailferryError && (err.scope === 'mailbox' || err.scope === 'message') && !err.retryable && err.code !== 'INTERRUPTED';
 
 
 async function sourceIdentities(
@@ -114,6 +126,61 @@ async function sourceIdentities(
   return { ids, count, filtered, filteredIds, unreadable };
 }
 
+interface Findings {
+  missing: VerifyItem[];
+  extra: VerifyItem[];
+  duplicates: VerifyItem[];
+  unreadable: VerifyResult['unreadableList'];
+}
+
+/** What one destination folder holds against its source folder(s); thrown failures are the folder's. */
+async function verifyGroup(source: Source, sink: Sink, cfg: VerifyConfig, signal: AbortSignal | undefined, destName: string, group: FolderPlan[]): Promise<{ row: VerifyFolder; found: Findings }> {
+  const mine: Findings = { missing: [], extra: [], duplicates: [], unreadable: [] };
+  const want = new Map<Identity, { ref: MessageRef; folder: string }>();
+  let count = 0;
+  let filtered = 0;
+  let unreadable = 0;
+  // Filtered out of the source, but possibly copied by an earlier unfiltered run: not "extra".
+  const outOfScope = new Set<Identity>();
+  for (const plan of group) {
+    const s = await sourceIdentities(source, plan, cfg, signal);
+    count += s.count;
+    filtered += s.filtered;
+    unreadable += s.unreadable.length;
+    for (const r of s.unreadable) mine.unreadable.push({ folder: plan.name, key: r.key, error: r.unreadable!.message });
+    for (const id of s.filteredIds) outOfScope.add(id);
+    for (const [id, ref] of s.ids) if (!want.has(id)) want.set(id, { ref, folder: plan.name });
+  }
+  const box = await sink.existingMailbox!(group[0].destSegments, group[0].source.specialUse, destHint(group[0]));
+  const have = new Set<Identity>();
+  let destCount = 0;
+  // As copy names it: the folder it found (a role may lead elsewhere than the source's name).
+  const shown = box !== null ? (sink.displayName?.(box) ?? destName) : destName;
+  const row: VerifyFolder = { folder: group.map((p) => p.name).join(', '), dest: shown, exists: box !== null, source: count, destination: 0, filtered, missing: 0, extra: 0, duplicates: 0, unreadable };
+  if (box !== null) {
+    for await (const e of scanDestination(sink, box, cfg.dedupe)) {
+      destCount++;
+      if (!e.identity) continue;
+      if (have.has(e.identity) && want.has(e.identity)) {
+        row.duplicates++;
+        mine.duplicates.push({ folder: shown, key: e.key, messageId: e.messageId ?? null, identity: e.identity });
+      }
+      have.add(e.identity);
+      if (!want.has(e.identity) && !outOfScope.has(e.identity)) {
+        row.extra++;
+        mine.extra.push({ folder: shown, key: e.key, messageId: e.messageId ?? null, identity: e.identity });
+      }
+    }
+  }
+  row.destination = destCount;
+  for (const [id, { ref, folder }] of want) {
+    if (have.has(id)) continue;
+    row.missing++;
+    mine.missing.push({ folder, key: ref.key, messageId: ref.messageId, identity: id });
+  }
+  return { row, found: mine };
+}
+
 export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?: AbortSignal }): Promise<VerifyResult> {
   const src = parseEndpoint(cfg.source, 'source', cfg.sourceTls);
   const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
@@ -142,67 +209,39 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     const unreadableList: VerifyResult['unreadableList'] = [];
     for (const [destName, group] of groups) {
       if (hooks.signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
-      const want = new Map<Identity, { ref: MessageRef; folder: string }>();
-      let count = 0;
-      let filtered = 0;
-      let unreadable = 0;
-      // Filtered out of the source, but possibly copied by an earlier unfiltered run: not "extra".
-      const outOfScope = new Set<Identity>();
-      for (const plan of group) {
-        const s = await sourceIdentities(source, plan, cfg, hooks.signal);
-        count += s.count;
-        filtered += s.filtered;
-        unreadable += s.unreadable.length;
-        for (const r of s.unreadable) unreadableList.push({ folder: plan.name, key: r.key, error: r.unreadable!.message });
-        for (const id of s.filteredIds) outOfScope.add(id);
-        for (const [id, ref] of s.ids) if (!want.has(id)) want.set(id, { ref, folder: plan.name });
+      try {
+        // A folder's findings are added once it is done: one that fails adds none.
+        const { row, found } = await verifyGroup(source, sink, cfg, hooks.signal, destName, group);
+        folders.push(row);
+        missingList.push(...found.missing);
+        extraList.push(...found.extra);
+        duplicateList.push(...found.duplicates);
+        unreadableList.push(...found.unreadable);
+      } catch (err) {
+        if (!folderFailure(err)) throw err;
+        hooks.log.debug({ msg: `verify: ${destName}: ${err.message}` });
+        folders.push({ folder: group.map((p) => p.name).join(', '), dest: destName, exists: false, source: 0, destination: 0, filtered: 0, missing: 0, extra: 0, duplicates: 0, unreadable: 0, error: err.message });
       }
-      const box = await sink.existingMailbox(group[0].destSegments, group[0].source.specialUse, destHint(group[0]));
-      const have = new Set<Identity>();
-      let destCount = 0;
-      // As copy names it: the folder it found (a role may lead elsewhere than the source's name).
-      const shown = box !== null ? (sink.displayName?.(box) ?? destName) : destName;
-      const row: VerifyFolder = { folder: group.map((p) => p.name).join(', '), dest: shown, exists: box !== null, source: count, destination: 0, filtered, missing: 0, extra: 0, duplicates: 0, unreadable };
-      if (box !== null) {
-        for await (const e of scanDestination(sink, box, cfg.dedupe)) {
-          destCount++;
-          if (!e.identity) continue;
-          if (have.has(e.identity) && want.has(e.identity)) {
-            row.duplicates++;
-            duplicateList.push({ folder: shown, key: e.key, messageId: e.messageId ?? null, identity: e.identity });
-          }
-          have.add(e.identity);
-          if (!want.has(e.identity) && !outOfScope.has(e.identity)) {
-            row.extra++;
-            extraList.push({ folder: shown, key: e.key, messageId: e.messageId ?? null, identity: e.identity });
-          }
-        }
-      }
-      row.destination = destCount;
-      for (const [id, { ref, folder }] of want) {
-        if (have.has(id)) continue;
-        row.missing++;
-        missingList.push({ folder, key: ref.key, messageId: ref.messageId, identity: id });
-      }
-      folders.push(row);
     }
     const messages = folders.reduce((n, f) => n + f.source, 0);
     const missing = missingList.length;
     const extra = extraList.length;
     const duplicates = duplicateList.length;
     const unreadable = unreadableList.length;
+    const failedFolders = folders.filter((f) => f.error).length;
     const extraText =
+      (failedFolders > 0 ? `; ${failedFolders} folder${failedFolders === 1 ? '' : 's'} could not be read and ${failedFolders === 1 ? 'was' : 'were'} not compared` : '') +
       (unreadable > 0 ? `; ${unreadable} message${unreadable === 1 ? '' : 's'} of the source could not be read by its server and ${unreadable === 1 ? 'was' : 'were'} not compared` : '') +
       (extra > 0 ? ` (the destination also holds ${extra} message${extra === 1 ? '' : 's'} not in the source)` : '') +
       (duplicates > 0 ? ` (and ${duplicates} second cop${duplicates === 1 ? 'y' : 'ies'} of source messages it holds already)` : '');
     const verdict =
       missing === 0
-        ? `verify: all ${messages - unreadable} ${unreadable > 0 ? 'readable ' : ''}messages of the source are in the destination${extraText}`
+        ? `verify: all ${messages - unreadable} ${unreadable > 0 ? 'readable ' : ''}messages ${failedFolders > 0 ? 'compared' : 'of the source'} are in the destination${extraText}`
         : `verify: ${missing} of ${messages - unreadable} ${unreadable > 0 ? 'readable ' : ''}messages of the source are missing from the destination${extraText}`;
     return {
       source: describeEndpoint(src),
       dest: describeEndpoint(dst),
-      ok: missing === 0 && unreadable === 0,
+      ok: missing === 0 && unreadable === 0 && failedFolders === 0,
       messages,
       missing,
       extra,
@@ -213,6 +252,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
       extraList,
       duplicateList,
       unreadableList,
+      failedFolders,
       verdict,
     };
   } finally {

@@ -160,8 +160,12 @@ describe('Maildir files that cannot be read', () => {
       Private: expect.stringMatching(/cannot read .*\/\.Private: permission denied/),
       'Lists/locked': expect.stringMatching(/cannot read .*\/Lists\/locked: permission denied/),
     });
+    // verify compares what it can read and names the rest, as copy does.
     const v = envelope(await asNobody(['verify', `maildir:${src}`, `maildir:${dest}`, '--json']));
-    expect(v.status, JSON.stringify(v)).not.toBe(0);
+    expect(v.status, JSON.stringify(v)).toBe(6);
+    expect(v.result).toMatchObject({ ok: false, messages: 1, missing: 0, failedFolders: 2 });
+    expect(v.result.folders.filter((f: { error?: string }) => f.error).map((f: { folder: string }) => f.folder).sort()).toEqual(['Lists/locked', 'Private']);
+    expect(v.result.verdict).toMatch(/all 1 messages compared are in the destination; 2 folders could not be read and were not compared/);
   });
 
   it('cur, new and tmp are folders in a root that is not itself a Maildir; a folder nested deeper than 32 levels fails named', async () => {
