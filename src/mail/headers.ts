@@ -4,20 +4,23 @@
  */
 import { flat } from '../strings.js';
 
-/** The header block: bytes up to (not including) the first empty line, or the whole buffer. */
-export function headerBlock(buf: Buffer): Buffer {
+/**
+ * Where the header ends: after the line before the first empty line ("\n" or "\r\n", whatever
+ * the line before it ended with, as an IMAP server reads it), 0 when the message starts with one,
+ * -1 when there is none.
+ */
+function headerEnd(buf: Buffer): number {
+  if (buf.length > 0 && (buf[0] === 0x0a || (buf[0] === 0x0d && buf[1] === 0x0a))) return 0;
   const lf = buf.indexOf('\n\n');
-  const crlf = buf.indexOf('\r\n\r\n');
-  let end = -1;
-  if (lf >= 0 && (crlf < 0 || lf < crlf)) end = lf + 1;
-  else if (crlf >= 0) end = crlf + 2;
-  if (buf.length > 0 && (buf[0] === 0x0a || (buf[0] === 0x0d && buf[1] === 0x0a))) return buf.subarray(0, 0);
-  return end < 0 ? buf : buf.subarray(0, end);
+  const crlf = buf.indexOf('\n\r\n');
+  const at = lf < 0 ? crlf : crlf < 0 ? lf : Math.min(lf, crlf);
+  return at < 0 ? -1 : at + 1;
 }
 
-/** True when the header block is complete (an empty line was seen). */
-export function hasHeaderEnd(buf: Buffer): boolean {
-  return buf.indexOf('\n\n') >= 0 || buf.indexOf('\r\n\r\n') >= 0 || buf[0] === 0x0a || (buf[0] === 0x0d && buf[1] === 0x0a);
+/** The header block: bytes up to (not including) the first empty line, or the whole buffer. */
+export function headerBlock(buf: Buffer): Buffer {
+  const end = headerEnd(buf);
+  return end < 0 ? buf : buf.subarray(0, end);
 }
 
 /**

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { headerBlock, headerValue, headerValues, messageIdOf, normalizeMessageId } from '../../src/mail/headers.js';
 import { contentIdentity, identityBeforeBody, identityOfBody } from '../../src/engine/identity.js';
+import { HeaderFields } from '../../src/mail/header-fields.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -14,6 +15,12 @@ describe('header block and Message-ID', () => {
     expect(headerBlock(b('A: 1\r\n\r\nbody')).toString()).toBe('A: 1\r\n');
     expect(headerBlock(b('\nbody')).length).toBe(0);
     expect(headerBlock(b('A: 1\nno body')).toString()).toBe('A: 1\nno body');
+  });
+  it('an empty line ends the header whatever the line before it ended with (LF then CRLF), as a server reads it', () => {
+    const mixed = b('From: a@x\nSubject: mixed\n\r\nMessage-ID: <in-body@x>\nbody\n');
+    expect(headerBlock(mixed).toString()).toBe('From: a@x\nSubject: mixed\n');
+    expect(messageIdOf(mixed)).toBeNull();
+    expect(headerBlock(b('A: 1\r\nB: 2\r\n\nbody')).toString()).toBe('A: 1\r\nB: 2\r\n');
   });
   it('reads folded headers case-insensitively, first one wins', () => {
     const h = b('Subject: x\nmessage-ID:\n  <abc@Example.COM>\nMessage-ID: <second@x>\n\n');
@@ -101,5 +108,49 @@ describe('identity', () => {
     const body = b('A: 1\n\na\x00b\n');
     contentIdentity(body);
     expect(body.includes(0)).toBe(true); // the message itself is not changed
+  });
+});
+
+describe('HeaderFields: the fields read as a header streams by', () => {
+  const names = ['message-id', 'received', 'date'];
+  /** What the whole message gives, read at once. */
+  const whole = (m: Buffer) => Object.fromEntries(names.map((n) => [n, headerValue(headerBlock(m), n)]));
+  /** What HeaderFields gives, fed in pieces of `step` bytes through one reused buffer. */
+  const streamed = (m: Buffer, step: number) => {
+    const f = new HeaderFields(names);
+    const buf = Buffer.alloc(step);
+    for (let at = 0; at < m.length && !f.done; at += step) {
+      const n = m.copy(buf, 0, at, at + step);
+      f.feed(buf.subarray(0, n));
+    }
+    const block = f.block();
+    return { block, values: Object.fromEntries(names.map((n) => [n, headerValue(block, n)])) };
+  };
+
+  it('gives what the whole header gives, however it is cut into pieces, in a block of a few lines', () => {
+    const pad = `X-Pad: ${'z'.repeat(200)}\r\n`.repeat(2000);
+    const messages = [
+      b(`${pad}Received: from a\r\n\tby b; Thu, 05 Sep 2024 08:00:01 +0200\r\nReceived: second\r\nMessage-ID:\r\n <late@X.org>\r\nDate: Tue, 1 Oct 2024 10:00:00 +0000\r\n\r\nMessage-ID: <body@x>\r\n`),
+      b('Subject: x\nmessage-ID:\n  <abc@Example.COM>\nMessage-ID: <second@x>\n\nbody'),
+      b('From: a@x\nSubject: mixed\n\r\nMessage-ID: <in-body@x>\nbody\n'),
+      b('\nMessage-ID: <after-empty-first-line@x>\n'),
+      b('\r\nMessage-ID: <after-empty-first-line@x>\r\n'),
+      b('Message-ID: <no-newline-at-the-end@x>'),
+      b(`Message-ID: <${'x'.repeat(20000)}@long>\r\nDate: Tue, 1 Oct 2024 10:00:00 +0000\r\n\r\n`),
+      b(' continued-first\r\nMessage-ID: <a@b>\r\n'),
+      b('Message-ID : <space-before-colon@x>\r\nMessage-ID: <real@x>\r\n\r\n'),
+      b(''),
+    ];
+    for (const [i, m] of messages.entries()) {
+      for (const step of [1, 2, 3, 7, 64, 1000, 16384, m.length || 1]) {
+        const s = streamed(m, step);
+        // A field is kept to 8 KB: a longer Message-ID counts as none either way (above).
+        const full = whole(m);
+        if ((full['message-id']?.length ?? 0) > 8000) (full['message-id'] = expect.any(String) as unknown as string);
+        expect(s.values, `message ${i}, pieces of ${step}`).toEqual(full);
+        expect(messageIdOf(s.block), `message ${i}, pieces of ${step}`).toBe(messageIdOf(m));
+        expect(s.block.length).toBeLessThan(3 * 8200);
+      }
+    }
   });
 });

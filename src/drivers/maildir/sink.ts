@@ -9,11 +9,10 @@ import { promises as fs, type Dir, constants as C, open as openCb, write as writ
 import { promisify } from 'node:util';
 import { dirname, join, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
-import { messageIdOf } from '../../mail/headers.js';
 import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
 import { folderDirName, segmentsOfDirName } from './names.js';
-import { readHeader } from './read-header.js';
+import { readMessageId } from './read-header.js';
 import { isLeftoverOfOurs, uniqueBase, keyOfFileName } from './unique.js';
 import { flat } from '../../strings.js';
 import { mapOrdered } from '../../parallel.js';
@@ -398,15 +397,15 @@ export class MaildirSink implements Sink {
         const path = join(dir, sub, name);
         const readFull = () => fs.readFile(path);
         if (known?.has(key)) return { key, messageId: undefined, readFull };
-        let header: Buffer;
+        let messageId: string | null;
         try {
-          header = await readHeader(path);
+          messageId = await readMessageId(path);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // moved by a mail client meanwhile
           if ((err as NodeJS.ErrnoException).code === 'ELOOP') return undefined; // a symbolic link: not a message of ours, never followed
           throw ioError(err, path);
         }
-        return { key, messageId: messageIdOf(header), readFull };
+        return { key, messageId, readFull };
       };
       for await (const m of mapOrdered(names.filter((n) => !n.startsWith('.')), SCAN_PARALLEL, look)) if (m) yield m;
     }

@@ -11,12 +11,11 @@
 import { promises as fs, constants as C } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MailferryError } from '../../errors.js';
-import { messageIdOf } from '../../mail/headers.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { infoToFlags, keywordsPath, readKeywords } from './flags.js';
 import { printable, shared } from '../../strings.js';
 import { nestedSegment, segmentsOfDirName } from './names.js';
-import { readHeader } from './read-header.js';
+import { readMessageId } from './read-header.js';
 import { keyOfFileName } from './unique.js';
 import { mapOrdered } from '../../parallel.js';
 
@@ -275,7 +274,7 @@ export class MaildirSource implements Source {
       if (!st.isFile()) return undefined;
       let messageId: string | null;
       try {
-        messageId = messageIdOf(await readHeader(path));
+        messageId = await readMessageId(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         // One file that cannot be read (its mode, an I/O error) fails alone; the folder is copied.

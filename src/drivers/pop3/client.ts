@@ -26,6 +26,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Readable } from 'node:stream';
+import { HeaderFields } from '../../mail/header-fields.js';
 import { MailferryError } from '../../errors.js';
 import { MultilineDecoder } from '../../mail/dot-stuffing.js';
 import { suggestedBackoffMs } from '../throttle.js';
@@ -83,11 +84,11 @@ const MAX_STATUS_LINE = 8192;
 /**
  * Bounds on what a server may make the client hold (a hostile one can send without end, faster
  * than any timeout fires). A UIDL or LIST line is under 100 bytes, so 64 MB is over half a million
- * messages; a header (TOP n 0) is kept up to 256 KB and the rest read and dropped (the Message-ID
- * and dates are near the top; a header cut there counts as having none, and is decided by content).
+ * messages; of a header (TOP n 0) only the few fields the source reads are kept, however long it is.
  */
 const MAX_LISTING = 64 << 20;
-const MAX_TOP_HEADER = 256 << 10;
+/** The header fields a header read (TOP n 0) keeps by default: what the POP3 source reads. */
+const TOP_FIELDS = ['message-id', 'received', 'date'];
 /** The "status" of an XOAUTH2 error challenge (base64 JSON, e.g. {"status":"invalid_token"}), if any. */
 function saslErrorStatus(challenge: string): string | undefined {
   try {
@@ -142,6 +143,8 @@ interface BodyLimits {
   over?: 'fail' | 'cut';
   /** Bytes read in all past which the server is cut off (PROTOCOL). */
   cutOffAt?: number;
+  /** Keep only these header fields, read as the body streams by (a header of any length): returns their block. */
+  fields?: HeaderFields;
 }
 
 interface Waiter {
@@ -584,7 +587,9 @@ export class Pop3Client {
         this.fail(e);
         throw e;
       }
-      if (!passed && !discard) {
+      if (o.fields) {
+        for (const p of r.chunks) if (!o.fields.done) o.fields.feed(p);
+      } else if (!passed && !discard) {
         for (const p of r.chunks) {
           total += p.length;
           parts.push(p);
@@ -603,6 +608,7 @@ export class Pop3Client {
       }
     }
     if (passed && over === 'fail') throw this.tooLarge(n ?? 0, `more than ${limit} bytes`);
+    if (o.fields) return o.fields.block();
     return discard ? Buffer.alloc(0) : Buffer.concat(parts, total);
   }
 
@@ -1079,13 +1085,16 @@ export class Pop3Client {
   /**
    * TOP for many messages, pipelined like `retrMany` when the server advertises PIPELINING.
    * `onTop` gets each message's header block (plus `lines` body lines), or null when the server
-   * refused TOP for it. Used for header-first dedupe before any body is downloaded.
+   * refused TOP for it. Used for header-first dedupe before any body is downloaded. A header
+   * alone (`lines` 0) is read to its end however long it is, and only its `fields` (the first of
+   * each name, mail/header-fields.ts) are kept and given.
    */
   async topMany(
     ns: readonly number[],
     lines: number,
     onTop: (n: number, head: Buffer | null) => Promise<void> | void,
     window: number = DEFAULT_PIPELINE_WINDOW * 4,
+    fields: readonly string[] = TOP_FIELDS,
   ): Promise<void> {
     if (!Number.isSafeInteger(window) || window < 1) throw new RangeError('topMany window must be a positive integer');
     if (!Number.isSafeInteger(lines) || lines < 0) throw new RangeError('TOP line count must be a non-negative integer');
@@ -1103,12 +1112,13 @@ export class Pop3Client {
         if (batch.length > 0) this.sendMany(batch);
         const n = ns[done]!;
         const st = await this.readStatus(`the TOP ${n} answer`);
-        // A header (TOP n 0) is kept up to MAX_TOP_HEADER, the rest dropped; past the larger of the
-        // message limit and 64 MB the server is cut off (a header of a message over a small
-        // --max-message-size is still read: that message is reported, not the session failed).
+        // Of a header (TOP n 0) only the fields asked for are kept, read to the header's end
+        // however long it is; past the larger of the message limit and 64 MB the server is cut
+        // off (a header of a message over a small --max-message-size is still read: that message
+        // is reported, not the session failed).
         const topCutOff = Math.max(this.maxMessageBytes ?? 0, MAX_LISTING);
         const head = st.ok
-          ? await this.readBody(`message ${n} (TOP)`, lines === 0 ? { limit: MAX_TOP_HEADER, over: 'cut', n, cutOffAt: topCutOff } : { limit: this.maxMessageBytes, n })
+          ? await this.readBody(`message ${n} (TOP)`, lines === 0 ? { fields: new HeaderFields(fields), n, cutOffAt: topCutOff } : { limit: this.maxMessageBytes, n })
           : null;
         done++;
         await onTop(n, head);
