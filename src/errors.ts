@@ -174,3 +174,12 @@ export function toMailferryError(err: unknown): MailferryError {
     cause: err,
   });
 }
+
+/**
+ * A failure that spoils one folder, not a whole verify or dry run (as copy fails a folder and
+ * goes on): one a rerun meets again (a folder that cannot be read or named). A transient one
+ * (the network) still ends them at exit 5: rerun.
+ */
+export function spoilsOneFolder(err: unknown): err is MailferryError {
+  return err instanceof MailferryError && (err.scope === 'mailbox' || err.scope === 'message') && !err.retryable && err.code !== 'INTERRUPTED';
+}

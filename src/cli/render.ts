@@ -13,6 +13,10 @@ function table(rows: string[][]): string[] {
 export function renderPlan(r: DryRunResult): string[] {
   const lines = [`dry run: ${r.source} → ${r.dest} (nothing is written)`];
   for (const f of r.folders) {
+    if (f.error) {
+      lines.push(`  ${f.folder} → ${f.dest}: would fail: ${f.error}`);
+      continue;
+    }
     if (f.unchanged) {
       lines.push(`  ${f.folder} → ${f.dest}: unchanged since the last complete run`);
       continue;
@@ -31,6 +35,7 @@ export function renderPlan(r: DryRunResult): string[] {
     `would copy ${r.copy} messages (${formatBytes(r.bytes)}), skip ${r.skipped}` +
       (r.tooLarge ? `, fail ${r.tooLarge} too large` : '') +
       (r.unreadable ? `, fail ${r.unreadable} unreadable` : '') +
+      (r.failedFolders ? `, fail ${r.failedFolders} folder${r.failedFolders === 1 ? '' : 's'}` : '') +
       (r.delete !== undefined ? `, delete ${r.delete} from the source` : '') +
       `, in ${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}`,
   );

@@ -15,7 +15,7 @@
  * already in the destination counts as there (it is named in the report as a duplicate) and is
  * deleted too. --dedupe content (and none) compares the bytes.
  */
-import { MailferryError } from '../errors.js';
+import { MailferryError, spoilsOneFolder } from '../errors.js';
 import type { Journal } from '../checkpoint/journal.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import { LOUD, type Logger } from '../log.js';
@@ -49,7 +49,11 @@ export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: num
     const done = o.journal.state.folder(plan.source.path).done;
     if (done.size === 0) continue;
     // Read only (a sink that cannot say which folder it is confirms nothing, so deletes nothing).
-    const box = (await o.sink.existingMailbox?.(plan.destSegments, plan.source.specialUse)) ?? null;
+    // A folder whose destination cannot be named (two source folders would be one) confirms nothing.
+    const box = (await o.sink.existingMailbox?.(plan.destSegments, plan.source.specialUse)?.catch((err: unknown) => {
+      if (spoilsOneFolder(err)) return null;
+      throw err;
+    })) ?? null;
     const there = new Set<Identity>();
     if (box !== null) for await (const m of scanDestination(o.sink, box, mode)) if (m.identity) there.add(m.identity);
     const confirmed: string[] = [];

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointState, Journal, otherJob, type JobHeader } from '../checkpoint/journal.js';
 import { jobKey, stateDir } from '../checkpoint/path.js';
-import { MailferryError } from '../errors.js';
+import { MailferryError, spoilsOneFolder } from '../errors.js';
 import { openSink, openSource } from '../drivers/registry.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
@@ -19,7 +19,7 @@ import { bodiesForDigest } from './digest-bodies.js';
 import { filterReason } from './filters.js';
 import { identityBeforeBody, identityOfFetched, type Identity } from './identity.js';
 import type { CopyJobConfig } from './job.js';
-import { destHint, displayName, planJob } from './plan.js';
+import { destHint, displayName, planJob, type FolderPlan } from './plan.js';
 import { netFactory } from './session.js';
 
 export interface DryRunFolder {
@@ -42,6 +42,8 @@ export interface DryRunFolder {
   tooLarge: number;
   /** Would fail unfetched: the source's server cannot read them (the listing broke off there). */
   unreadable: number;
+  /** The folder would fail: it cannot be read or named (what it would copy is not known). */
+  error?: string;
 }
 
 export interface DryRunResult {
@@ -57,6 +59,8 @@ export interface DryRunResult {
   tooLarge: number;
   /** Messages that would fail unfetched (the source's server cannot read them). */
   unreadable: number;
+  /** Folders that would fail (each in `folders` with its `error`). */
+  failedFolders: number;
   /** --delete-source: messages the copy would delete from the source (done, copied, or already there). */
   delete?: number;
 }
@@ -92,27 +96,30 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     const maxBytes = Math.min(cfg.maxMessageBytes ?? Infinity, sink.caps.maxMessageBytes ?? Infinity);
     const indexes = new Map<string, Set<Identity>>();
     const folders: DryRunFolder[] = [];
-    for (const plan of plans) {
+    const [from, into] = [source, sink];
+    const existingMailbox = sink.existingMailbox.bind(sink);
+    // One folder's plan; a folder that cannot be read (or named) fails alone, as in the copy.
+    const planFolder = async (plan: FolderPlan): Promise<void> => {
       const box = plan.source.path;
       const destName = displayName(plan.destSegments);
-      const existing = await sink.existingMailbox(plan.destSegments, plan.source.specialUse, destHint(plan, state));
-      const row: DryRunFolder = { folder: plan.name, dest: existing !== null ? (sink.displayName?.(existing) ?? destName) : destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0, unreadable: 0 };
+      const existing = await existingMailbox(plan.destSegments, plan.source.specialUse, destHint(plan, state));
+      const row: DryRunFolder = { folder: plan.name, dest: existing !== null ? (into.displayName?.(existing) ?? destName) : destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0, unreadable: 0 };
       const destLost = lost.get(plan);
       if (destLost) row.destLost = destLost;
       folders.push(row);
       const skip = (why: string) => (row.skip[why] = (row.skip[why] ?? 0) + 1);
-      const st = await source.status(box);
+      const st = await from.status(box);
       const fstate = destLost ? undefined : state.folders.get(box);
       const sameValidity = fstate?.validity === st.validity;
       if (sameValidity && fstate?.end && fstate.end.uv === st.validity && st.next !== undefined && st.next === fstate.end.next) {
         row.unchanged = true;
-        continue;
+        return;
       }
       let index = indexes.get(destName);
       if (!index) {
         index = new Set();
         if (existing !== null && cfg.dedupe !== 'none') {
-          for await (const e of scanDestination(sink, existing, cfg.dedupe, state.stored.get(existing))) if (e.identity) index.add(e.identity);
+          for await (const e of scanDestination(into, existing, cfg.dedupe, state.stored.get(existing))) if (e.identity) index.add(e.identity);
         }
         indexes.set(destName, index);
       }
@@ -126,7 +133,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
         row.bytes += size;
       };
       const needBody: MessageRef[] = [];
-      for await (const ref of source.list(box, { unreadable: true })) {
+      for await (const ref of from.list(box, { unreadable: true })) {
         row.listed++;
         // In copy's order: done first, then unreadable, the filters, the size limit (unless already there).
         if (sameValidity && fstate?.done.has(ref.key)) {
@@ -153,7 +160,17 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       }
       // Decided by content, as copy decides them: the bodies are read (never written anywhere).
       row.byContent = needBody.length;
-      for await (const m of bodiesForDigest(source, box, needBody, () => row.unreadable++, undefined, cfg.retries ?? 5)) decide(identityOfFetched(m.ref, m.body, cfg.dedupe), m.ref.size);
+      for await (const m of bodiesForDigest(from, box, needBody, () => row.unreadable++, undefined, cfg.retries ?? 5)) decide(identityOfFetched(m.ref, m.body, cfg.dedupe), m.ref.size);
+    };
+    for (const plan of plans) {
+      try {
+        await planFolder(plan);
+      } catch (err) {
+        if (!spoilsOneFolder(err)) throw err;
+        let row = folders.find((f) => f.folder === plan.name);
+        if (!row) folders.push((row = { folder: plan.name, dest: displayName(plan.destSegments), destExists: false, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0, unreadable: 0 }));
+        row.error = err.message;
+      }
     }
     const skipped = folders.reduce((n, f) => n + Object.values(f.skip).reduce((a, b) => a + b, 0), 0);
     return {
@@ -167,6 +184,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       skipped,
       tooLarge: folders.reduce((n, f) => n + f.tooLarge, 0),
       unreadable: folders.reduce((n, f) => n + f.unreadable, 0),
+      failedFolders: folders.filter((f) => f.error).length,
       ...(cfg.deleteSource
         ? { delete: folders.reduce((n, f) => n + (f.unchanged ? 0 : f.copy + (f.skip['done (checkpoint)'] ?? 0) + (f.skip.present ?? 0) + (f.skip.duplicate ?? 0)), 0) }
         : {}),

@@ -4,7 +4,7 @@
  * destination; extra = in the destination, not in the source. Reads only: the destination is
  * opened read-only, no checkpoint is touched.
  */
-import { MailferryError } from '../errors.js';
+import { MailferryError, spoilsOneFolder } from '../errors.js';
 import { openSink, openSource } from '../drivers/registry.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
@@ -75,13 +75,6 @@ export interface VerifyResult {
   verdict: string;
 }
 
-/**
- * A failure that spoils one folder pair, not the whole verify (as copy fails a folder and goes
- * on): one that a rerun meets again (a folder that cannot be read). A transient one (the network)
- * still ends verify at exit 5: rerun it.
- */
-const folderFailure = (err: unknown): err is MailferryError =>
-  err instanceof MailferryError && (err.scope === 'mailbox' || err.scope === 'message') && !err.retryable && err.code !== 'INTERRUPTED';
 
 
 async function sourceIdentities(
@@ -218,7 +211,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
         duplicateList.push(...found.duplicates);
         unreadableList.push(...found.unreadable);
       } catch (err) {
-        if (!folderFailure(err)) throw err;
+        if (!spoilsOneFolder(err)) throw err;
         hooks.log.debug({ msg: `verify: ${destName}: ${err.message}` });
         folders.push({ folder: group.map((p) => p.name).join(', '), dest: destName, exists: false, source: 0, destination: 0, filtered: 0, missing: 0, extra: 0, duplicates: 0, unreadable: 0, error: err.message });
       }

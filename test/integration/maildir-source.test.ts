@@ -2,7 +2,7 @@
 // IMAP → Maildir (mailferry) → a fresh IMAP account gives back the same folders, bytes, flags and
 // dates; Dovecot's own Maildir and a nested (mbsync "Verbatim") layout read as sources.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +153,59 @@ describe('Maildir source layouts', () => {
     const tree = readMaildirTree(h.maildirOf(dst));
     const held = Object.fromEntries([...tree].filter(([, f]) => f.length).map(([k, f]) => [k, f.map((x) => `${x.info}|${x.bytes.toString()}`)]));
     expect(held).toEqual({ 'Lists/v1_2': ['S|Message-ID: <l@x>\n\nbody\n'], 'Ünïcode/Sub': ['S|Message-ID: <u@x>\n\nbody\n'] });
+  });
+
+  it('files that share the unique part of their names are different messages unless they are one file; directories named INBOX join INBOX', async () => {
+    const root = join(work, 'samekey');
+    const put = (dir: string, sub: 'cur' | 'new', name: string, id: string) => {
+      for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(root, dir, s), { recursive: true });
+      writeFileSync(join(root, dir, sub, name), `Message-ID: <${id}@samekey>\nSubject: ${id}\n\nbody ${id}\n`);
+    };
+    // A sync conflict, or an old backup restored over a live Maildir: one unique part, three messages.
+    put('', 'new', '1700000000.M1P1.host', 'a');
+    put('', 'cur', '1700000000.M1P1.host:2,S', 'b');
+    put('', 'cur', '1700000000.M1P1.host:2,RS', 'c');
+    // One file under two names (a hard link; a client renaming while the folder is read): one message.
+    linkSync(join(root, 'cur', '1700000000.M1P1.host:2,S'), join(root, 'cur', '1700000000.M1P1.host:2,ST'));
+    for (const [dir, id] of [['INBOX', 'upper'], ['Inbox', 'mixed'], ['inbox', 'lower']]) put(dir!, 'cur', `2.${id}.host:2,S`, id!);
+    const dest = join(work, 'samekey-out');
+    const args = ['copy', `maildir:${root}`, `maildir:${dest}`, '--checkpoint', join(work, 'sk.journal'), '--json'];
+    const r = await runCli(args, { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(6);
+    const inbox = readMaildirTree(dest).get('INBOX')!;
+    expect(inbox.map((f) => /Subject: (\w+)/.exec(f.bytes.toString())![1]).sort()).toEqual(['a', 'b', 'c', 'lower', 'mixed', 'upper']);
+    const again = envelope(await runCli(args, { env }));
+    expect(again.result.copied).toBe(0);
+    const v = envelope(await runCli(['verify', `maildir:${root}`, `maildir:${dest}`, '--json'], { env }));
+    expect(v.result).toMatchObject({ ok: true, messages: 6, missing: 0 });
+  });
+
+  it("two source folders that would have one name on the server ('Lists.2024' and 'Lists_2024' where '.' divides): the second fails named, nothing merged; --map resolves it", async () => {
+    const root = join(work, 'collide');
+    for (const dir of ['Lists.2024', 'Lists_2024']) {
+      for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(root, dir, s), { recursive: true });
+      writeFileSync(join(root, dir, 'cur', `1.${dir}.host:2,S`), 'Message-ID: <shared@collide>\n\nfiled in both\n');
+    }
+    const dst = (await h.freshUser('mdcollide')).name;
+    const args = ['copy', `maildir:${root}`, imap(dst), ...tls, '--checkpoint', join(work, 'co.journal'), '--json'];
+    const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+    expect(plan.result.failedFolders, JSON.stringify(plan)).toBe(1);
+    const r = await runCli(args, { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.copied).toBe(1);
+    const failed = out.result.folders.filter((f: { error?: string }) => f.error);
+    expect(failed).toHaveLength(1);
+    expect(failed[0].error).toMatch(/'Lists_2024' and 'Lists\.2024' would both be the folder 'Lists_2024' on .*: 'Lists_2024' is not copied/);
+    const v = envelope(await runCli(['verify', `maildir:${root}`, imap(dst), ...tls, '--json'], { env }));
+    expect(v.status).toBe(6);
+    expect(v.result.failedFolders).toBe(1);
+    const mapped = envelope(await runCli([...args, '--map', 'Lists_2024=Lists-underscore'], { env }));
+    expect(mapped.status, JSON.stringify(mapped)).toBe(0);
+    const held = [...readMaildirTree(h.maildirOf(dst))].filter(([, f]) => f.length).map(([k, f]) => [k, f.length]);
+    expect(Object.fromEntries(held)).toEqual({ Lists_2024: 1, 'Lists-underscore': 1 });
   });
 
   it('a rerun with a stricter filter: what was copied counts as already there, not filtered; new mail is filtered', async () => {

@@ -150,6 +150,8 @@ export class ImapSink implements Sink {
   readonly caps: SinkCaps = { lineEndings: 'crlf', putWindow: 64 };
   private folders = new Map<string, ListResponse>();
   private readonly made = new Map<string, string>();
+  /** Folder name by name → the source folder (its segments) that named it: two may not (`claim`). */
+  private readonly named = new Map<string, string[]>();
   private delimiter = '.';
   private prefix = '';
   /** MULTIAPPEND batch bounds shared by this sink's writers. */
@@ -222,14 +224,35 @@ export class ImapSink implements Sink {
    * may give the same role and which a later run might then pick); else by name.
    */
   private target(segments: string[], specialUse?: string, hint?: DestHint): string {
+    const byName = this.claim(segments);
     if (hint?.prefer && (hint.prefer === 'INBOX' || this.exists(hint.prefer))) return hint.prefer;
-    const byName = this.pathOf(segments);
     if (this.o.endpoint.folder?.length) return byName;
     if (specialUse && MAPPED_ROLES.has(specialUse)) return this.byRole(specialUse) ?? byName;
     const under = hint?.under;
     if (under && MAPPED_ROLES.has(under.specialUse) && under.depth < segments.length && !this.exists(byName)) {
       const root = this.byRole(under.specialUse);
       if (root) return [root, ...this.escaped(segments.slice(under.depth))].join(this.delimiter);
+    }
+    return byName;
+  }
+
+  /**
+   * The folder's name here, refused when another source folder has the same (a name holding the
+   * delimiter is written with '_': "Lists.2024" from a '/' source and "Lists_2024" would be one
+   * folder, and a message filed in both stored once). The later one fails, named; the user maps
+   * one elsewhere. Source folders merged on purpose (--map, or two spellings of INBOX) have the
+   * same segments and pass.
+   */
+  private claim(segments: string[]): string {
+    const byName = this.pathOf(segments);
+    const other = this.named.get(byName);
+    if (!other) this.named.set(byName, segments);
+    else if (other.join('\0') !== segments.join('\0')) {
+      throw new MailferryError('BAD_MAILBOX_NAME', `'${segments.join('/')}' and '${other.join('/')}' would both be the folder '${byName}' on ${this.o.endpoint.host} (its folder names cannot hold '${this.delimiter}'): '${segments.join('/')}' is not copied`, {
+        scope: 'mailbox',
+        retryable: false,
+        hint: `map one of them to another name (--map '${segments.join('/')}=NEW')`,
+      });
     }
     return byName;
   }

@@ -67,6 +67,28 @@ async function maildirCheck(dir: string): Promise<boolean | MailferryError> {
 /** Nested folders deeper than this are not read (a loop of bind mounts, say): the one there fails. */
 const MAX_DEPTH = 32;
 
+/**
+ * Files of one folder whose names share a key. One file seen under two names (a mail client
+ * renamed it, or moved it from new/ to cur/, while the folder was read; a hard link) is one
+ * message. Different files are different messages, even if a sync conflict or a backup restored
+ * over a live Maildir gave them one unique part: the first (cur/ before new/, then by name) keeps
+ * the key, each other one is known by its directory and whole name.
+ */
+async function sameKey(dir: string, key: string, group: FileRef[]): Promise<Array<FileRef & { key: string }>> {
+  group.sort((a, b) => (a.sub !== b.sub ? (a.sub === 'cur' ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out: Array<FileRef & { key: string }> = [];
+  const inodes = new Set<string>();
+  for (const f of group) {
+    const st = await fs.lstat(join(dir, f.sub, f.name)).catch(() => null);
+    if (!st) continue; // gone meanwhile
+    const inode = `${st.dev}:${st.ino}`;
+    if (inodes.has(inode)) continue;
+    inodes.add(inode);
+    out.push({ ...f, key: out.length === 0 ? key : `${key}:${f.sub}/${f.name}` });
+  }
+  return out;
+}
+
 /** Message files are opened without following a symbolic link (ELOOP: reported, never read). */
 const READ_NOFOLLOW = C.O_RDONLY | C.O_NOFOLLOW;
 
@@ -144,8 +166,13 @@ export class MaildirSource implements Source {
 
   private async walkNested(dir: string, segments: string[], add: (p: string, s: string[], d: string, delim: string, broken?: MailferryError) => void, depth = 0): Promise<void> {
     const segs = segments.length === 1 && segments[0]!.toUpperCase() === 'INBOX' ? ['INBOX'] : segments;
-    // Named by its path on disk (the checkpoint's key), its segments decoded (what lands in the destination).
-    const here = (broken?: MailferryError) => add(segs.join('/'), segs.map(nestedSegment), dir, '/', broken);
+    // Named by its path on disk (the checkpoint's key), its segments decoded (what lands in the
+    // destination). A directory INBOX (any case) beside a root that is a Maildir, or beside
+    // another spelling, is INBOX too: its messages go there, under a key of its own ("./Inbox",
+    // which no directory name can be), never passed over.
+    const key = segs.join('/');
+    const path = this.dirs.has(key) && this.dirs.get(key) !== dir ? `./${segments.join('/')}` : key;
+    const here = (broken?: MailferryError) => add(path, segs.map(nestedSegment), dir, '/', broken);
     if (depth > MAX_DEPTH) {
       return here(new MailferryError('MAILBOX_FAILED', `${dir} is nested more than ${MAX_DEPTH} folders deep: not read`, { scope: 'mailbox', hint: 'move the folders below it higher up' }));
     }
@@ -208,11 +235,10 @@ export class MaildirSource implements Source {
     const keywords = await readKeywords(dir).catch((err) => {
       throw readError(err, keywordsPath(dir));
     });
-    // The files of cur/ then new/, once per key (a file seen in both while a client moved it).
-    const files: FileRef[] = [];
+    // The files of cur/ then new/, by key (the part of the name a flag change keeps).
+    const byKey = new Map<string, FileRef[]>();
     /** Files whose names are not UTF-8: listed as unreadable (never passed over unseen). */
     const badNames: Array<{ sub: string; raw: Buffer }> = [];
-    const seen = new Set<string>();
     for (const sub of ['cur', 'new'] as const) {
       let raws: Buffer[];
       try {
@@ -232,12 +258,14 @@ export class MaildirSource implements Source {
           continue;
         }
         const key = keyOfFileName(name);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        files.push({ sub, name });
+        const group = byKey.get(key);
+        if (group) group.push({ sub, name });
+        else byKey.set(key, [{ sub, name }]);
       }
     }
-    seen.clear();
+    const files: Array<FileRef & { key: string }> = [];
+    for (const [key, group] of byKey) files.push(...(group.length === 1 ? [{ ...group[0]!, key }] : await sameKey(dir, key, group)));
+    byKey.clear();
     for (const { sub, raw } of badNames) {
       // A file name, not message bytes: latin1 keeps one character per byte, for the key and the message.
       const name = raw.toString('latin1');
@@ -248,8 +276,7 @@ export class MaildirSource implements Source {
       refs.push({ mailbox, key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null, unreadable: new MailferryError('MAILBOX_FAILED', message, { scope: 'message', hint, messageKey: key }) });
     }
     // Each file's stat and header read, LIST_PARALLEL files at a time.
-    const describe = async ({ sub, name }: FileRef): Promise<MessageRef | undefined> => {
-      const key = keyOfFileName(name);
+    const describe = async ({ sub, name, key }: FileRef & { key: string }): Promise<MessageRef | undefined> => {
       const path = join(dir, sub, name);
       if (opts.known?.has(key)) {
         // Done already: the caller skips it unread, so neither a stat nor a header read.
