@@ -7,7 +7,7 @@
  */
 import { promises as fs, type Dir, constants as C, open as openCb, write as writeCb, futimes as futimesCb, fsync as fsyncCb, close as closeCb } from 'node:fs';
 import { promisify } from 'node:util';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, parse, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
 import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
@@ -48,14 +48,12 @@ function ioError(err: unknown, path: string): MailferryError {
   return new MailferryError('DEST_IO', `cannot write ${path}: ${(err as Error).message}`);
 }
 
-/** Maildir's rule: a file in tmp/ untouched for 36 hours is abandoned. */
-const TMP_ABANDONED_MS = 36 * 3600 * 1000;
-
-
 /**
- * What a killed run left in tmp/ (created, never renamed into cur/: no message lives there), and
- * anything there untouched for 36 hours (the Maildir convention). Best effort: a file that cannot
- * be removed stays.
+ * What a killed run left in tmp/ (created, never renamed into cur/: no message lives there):
+ * files named by mailferry on this host, by a process no longer running. Nothing else is touched
+ * (the Maildir convention lets a deliverer remove anything idle there for 36 hours, but the
+ * destination may be a directory that is not a Maildir yet, $HOME say, whose tmp/ holds a
+ * person's files). Best effort: a file that cannot be removed stays.
  */
 async function cleanTmp(tmp: string): Promise<void> {
   let names: string[];
@@ -64,14 +62,11 @@ async function cleanTmp(tmp: string): Promise<void> {
   } catch {
     return;
   }
-  const now = Date.now();
   for (const name of names) {
+    if (!isLeftoverOfOurs(name, pidAlive)) continue;
     const path = join(tmp, name);
     try {
-      const st = await fs.lstat(path);
-      if (!st.isFile()) continue;
-      // ctime, not mtime: a file being written has its mtime set to the message's date already.
-      if (isLeftoverOfOurs(name, pidAlive) || now - st.ctimeMs > TMP_ABANDONED_MS) await fs.unlink(path);
+      if ((await fs.lstat(path)).isFile()) await fs.unlink(path);
     } catch {
       // gone meanwhile, or not ours to remove
     }
@@ -314,6 +309,9 @@ export class MaildirSink implements Sink {
   /** `readOnly`: create nothing (verify, --dry-run); a missing root is an empty Maildir. */
   static async open(path: string, opts: { readOnly?: boolean } = {}): Promise<MaildirSink> {
     const root = resolve(path);
+    if (root === parse(root).root) {
+      throw new MailferryError('BAD_URL', `maildir:${root} is the root of the file system, not a place for a Maildir`, { hint: 'name a directory for it, e.g. maildir:/srv/mail/alice' });
+    }
     if (opts.readOnly) {
       const st = await fs.stat(root).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return null;
