@@ -2,10 +2,10 @@
  * The one logger factory. Logs go to stderr (human lines) and/or a --log-file (JSON lines),
  * never to stdout. Every registered secret is masked in every line, at every level.
  */
-import { openSync, writeSync, closeSync } from 'node:fs';
+import { writeSync, closeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { mkdirsSync } from './mkdirs.js';
-import { makePrivate } from './private-file.js';
+import { openPrivate } from './private-file.js';
 import { printable } from './strings.js';
 import { fileErrorReason, MailferryError } from './errors.js';
 
@@ -75,13 +75,17 @@ export interface LogOptions {
   fileLevel?: Level;
   /** Warnings marked LOUD go to stderr even when stderrLevel is above warn (--quiet). */
   loud?: boolean;
+  /** The log file stopped taking lines (a full disk): said once; the run goes on without it. */
+  onFileError?: (message: string) => void;
 }
 
 interface Output {
   stderrMin: number;
   fileMin: number;
   fd?: number;
+  file?: string;
   loudToStderr?: boolean;
+  onFileError?: (message: string) => void;
 }
 
 /** An entry with this field set goes to the --log-file only (what stderr has already said otherwise). */
@@ -133,7 +137,16 @@ class SinkLogger implements Logger {
       process.stderr.write(forTerminal(`mailferry: ${level === 'info' ? '' : level + ': '}${String(msg ?? '')}${extra}`) + '\n');
     }
     if (this.out.fd !== undefined && n >= this.out.fileMin) {
-      writeSync(this.out.fd, safeJson({ time: new Date().toISOString(), level, ...rec }) + '\n');
+      try {
+        writeSync(this.out.fd, safeJson({ time: new Date().toISOString(), level, ...rec }) + '\n');
+      } catch (err) {
+        // A full disk, an I/O error: the log stops, the run (and its result) does not.
+        this.out.fd = undefined;
+        this.out.fileMin = Infinity;
+        const message = `cannot write --log-file ${this.out.file} (${fileErrorReason(err)}): nothing more is logged there`;
+        if (this.out.onFileError) this.out.onFileError(message);
+        else process.stderr.write(forTerminal(`mailferry: warning: ${message}`) + '\n');
+      }
     }
   }
 
@@ -153,14 +166,15 @@ export function createLogger(opts: LogOptions): Logger {
   const out: Output = {
     stderrMin: opts.stderrLevel === 'off' ? Infinity : ORDER[opts.stderrLevel],
     fileMin: opts.file ? ORDER[opts.fileLevel ?? 'debug'] : Infinity,
+    file: opts.file,
     loudToStderr: opts.loud,
+    onFileError: opts.onFileError,
   };
   if (opts.file) {
     try {
       // Its directory as the checkpoint's is: made (0700) when missing, so a new job's log can start.
       mkdirsSync(dirname(resolve(opts.file)), 0o700);
-      out.fd = openSync(opts.file, 'a', 0o600);
-      makePrivate(out.fd);
+      out.fd = openPrivate(opts.file, 'append');
     } catch (err) {
       throw new MailferryError('BAD_CONFIG', `cannot write --log-file ${opts.file}: ${fileErrorReason(err)}`, { hint: 'choose a log file in a directory you can write to' });
     }
@@ -170,7 +184,13 @@ export function createLogger(opts: LogOptions): Logger {
 }
 
 export function closeLogs(): void {
-  for (const fd of openFds) closeSync(fd);
+  for (const fd of openFds) {
+    try {
+      closeSync(fd);
+    } catch {
+      // its last lines could not be written (said when they were not)
+    }
+  }
   openFds = [];
 }
 

@@ -1,5 +1,5 @@
 /** Files mailferry writes are 0600, also one that existed before (a --log-file, a --report). */
-import { fchmodSync, fstatSync } from 'node:fs';
+import { constants as C, fchmodSync, fstatSync, ftruncateSync, openSync, statSync } from 'node:fs';
 
 /**
  * An existing file opened for writing keeps its mode: take group and others' access away, as a
@@ -9,4 +9,24 @@ import { fchmodSync, fstatSync } from 'node:fs';
 export function makePrivate(fd: number): void {
   const st = fstatSync(fd);
   if (st.isFile() && (st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) fchmodSync(fd, st.mode & 0o700);
+}
+
+/**
+ * Opens `path` for writing (created 0600, appended to or truncated), made private. A symbolic
+ * link is followed only to what is not a regular file (/dev/stderr, a pipe): a link planted
+ * where a report or log is written would otherwise have another file truncated and re-moded.
+ */
+export function openPrivate(path: string, how: 'append' | 'truncate'): number {
+  const flags = C.O_WRONLY | (how === 'append' ? C.O_APPEND : 0);
+  let fd: number;
+  try {
+    fd = openSync(path, flags | C.O_CREAT | C.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+    if (statSync(path).isFile()) throw Object.assign(new Error(`${path} is a symbolic link to a file: not followed`), { code: 'ELOOP' });
+    fd = openSync(path, flags);
+  }
+  if (how === 'truncate' && fstatSync(fd).isFile()) ftruncateSync(fd, 0);
+  makePrivate(fd);
+  return fd;
 }

@@ -19,6 +19,7 @@ import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSy
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { MailferryError } from '../errors.js';
+import { makePrivate } from '../private-file.js';
 import { flat } from '../strings.js';
 import { KeySet } from './key-set.js';
 
@@ -26,6 +27,8 @@ export const JOURNAL_VERSION = 1;
 
 /** Bytes read at a time when a journal is replayed. */
 const REPLAY_CHUNK = 1 << 20;
+/** Longest journal line replayed (a record is a few hundred bytes; a folder name at most some KB). */
+const MAX_RECORD = 16 << 20;
 
 export interface JobHeader {
   job: string;
@@ -253,6 +256,8 @@ export class Journal {
         return () => {
           const fd = openSync(path, 'r+', 0o600);
           ftruncateSync(fd, r.goodBytes);
+          // A checkpoint made wider by hand (or by an older version) is this user's alone again.
+          makePrivate(fd);
           closeSync(fd);
           const { job, source, dest } = r.header;
           const j = new Journal(path, r.state, openSync(path, 'a', 0o600), { job, source, dest });
@@ -276,8 +281,15 @@ export class Journal {
     let size: number;
     try {
       fd = openSync(path, 'r');
-      size = fstatSync(fd).size;
+      const st = fstatSync(fd);
+      // A device or a pipe (/dev/zero) would be read without end.
+      if (!st.isFile()) {
+        closeSync(fd);
+        throw notACheckpoint(path);
+      }
+      size = st.size;
     } catch (err) {
+      if (err instanceof MailferryError) throw err;
       throw unreadable(path, (err as Error).message);
     }
     // Read in chunks: a checkpoint of a large mailbox is tens of MB, and only a line at a time
@@ -324,6 +336,11 @@ export class Journal {
           }
           at = nl + 1;
           pos = start + at;
+        }
+        // No record is near this long: a file that is not a checkpoint, not a line to wait out.
+        if (data.length - at > MAX_RECORD) {
+          if (!header) throw notACheckpoint(path);
+          throw unreadable(path, `line ${lineNo + 1} is longer than ${MAX_RECORD} bytes`);
         }
       }
     } finally {

@@ -1,13 +1,24 @@
 /** Where checkpoints live by default: $XDG_STATE_HOME/mailferry/<job>.journal. */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { homedir, userInfo } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { fileErrorReason, MailferryError } from '../errors.js';
 import { mkdirsSync } from '../mkdirs.js';
 
+/**
+ * The user's home: $HOME when it is an absolute path, else the account's (a HOME set empty or
+ * relative, by a cron line or a script, must not put state under the current directory).
+ */
+export function userHome(): string {
+  const h = homedir();
+  return isAbsolute(h) ? h : userInfo().homedir;
+}
+
+/** $XDG_STATE_HOME/mailferry; a relative XDG_STATE_HOME is ignored, as the XDG spec says. */
 export function stateDir(): string {
-  const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  const xdg = process.env.XDG_STATE_HOME;
+  const base = xdg && isAbsolute(xdg) ? xdg : join(userHome(), '.local', 'state');
   return join(base, 'mailferry');
 }
 

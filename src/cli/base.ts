@@ -3,7 +3,7 @@
  * exit codes from the one table, user errors as one line with a hint, bugs said to be bugs.
  */
 import { Command } from '@oclif/core';
-import { EXIT, MailferryError, toMailferryError } from '../errors.js';
+import { EXIT, fileErrorReason, MailferryError, toMailferryError } from '../errors.js';
 import { closeLogs, createLogger, FILE_ONLY, forTerminal, redact, safeJson, type Logger } from '../log.js';
 
 export interface OutputSettings {
@@ -34,13 +34,18 @@ export abstract class BaseCommand extends Command {
   /** Set up output from parsed flags; commands call this right after parse(). */
   protected setOutput(o: OutputSettings): void {
     this.output = o;
+    if (o.logFile !== undefined && o.logFile.trim() === '') throw new MailferryError('USAGE', '--log-file needs a file name, not an empty string', { hint: 'leave --log-file out, or name a file' });
+    const warnings = this.warnings;
     const base = createLogger({
       stderrLevel: o.quiet ? 'error' : o.verbose ? 'debug' : o.json ? 'error' : 'warn',
       loud: o.quiet && !o.json,
       file: o.logFile,
       fileLevel: 'debug',
+      onFileError: (message) => {
+        warnings.push(redact(message));
+        if (!o.json) process.stderr.write(forTerminal(`mailferry: warning: ${message}`) + '\n');
+      },
     });
-    const warnings = this.warnings;
     const wrap = (l: Logger): Logger => ({
       trace: (e) => l.trace(e),
       debug: (e) => l.debug(e),
@@ -83,13 +88,15 @@ export abstract class BaseCommand extends Command {
     process.on('SIGTERM', handler);
     try {
       const out = await this.execute();
+      let printed = true;
       if (this.wantsJson()) {
-        process.stdout.write(safeJson({ status: out.exitCode, result: out.result, warnings: this.warnings }) + '\n');
+        printed = this.print(safeJson({ status: out.exitCode, result: out.result, warnings: this.warnings }) + '\n');
       } else if (!this.output.quiet || out.exitCode !== EXIT.ok) {
-        for (const line of out.human) process.stdout.write(forTerminal(line) + '\n');
+        printed = this.print(out.human.map((line) => forTerminal(line) + '\n').join(''));
       }
-      process.exitCode = out.exitCode;
-      this.logger.info({ msg: `finished: exit ${out.exitCode}`, exit: out.exitCode });
+      // The work is done, but its result could not be said: not a success for a script.
+      if (!this.stdoutFailed || !process.exitCode) process.exitCode = printed || out.exitCode !== EXIT.ok ? out.exitCode : EXIT.config;
+      this.logger.info({ msg: `finished: exit ${process.exitCode}`, exit: process.exitCode });
     } catch (err) {
       this.fail(err);
     } finally {
@@ -109,9 +116,7 @@ export abstract class BaseCommand extends Command {
     const e = this.asMailferryError(err);
     const status = e.exitCode;
     if (this.wantsJson()) {
-      process.stdout.write(
-        safeJson({ status, error: { code: e.code, message: e.message, hint: e.hint }, warnings: this.warnings }) + '\n',
-      );
+      this.print(safeJson({ status, error: { code: e.code, message: e.message, hint: e.hint }, warnings: this.warnings }) + '\n');
     } else if (!this.silentErrors.has(e.code)) {
       process.stderr.write(forTerminal(`mailferry: error: ${e.oneLine()}`) + '\n');
     }
@@ -119,6 +124,40 @@ export abstract class BaseCommand extends Command {
     this.logger.error({ msg: `run failed: ${e.oneLine()}`, code: e.code, exit: status, [FILE_ONLY]: true });
     if (e.code === 'INTERNAL') this.logger.debug({ msg: 'internal error', stack: (e.cause as Error | undefined)?.stack });
     process.exitCode = status;
+  }
+
+  /**
+   * Standard output, which may be a file on a full disk: its write fails (thrown, or as an
+   * 'error' event a moment later), said once on stderr; the exit is then 3 where it would have
+   * been 0 (a script must not take a result it did not get for success). A reader that went away
+   * (EPIPE: `| head`) is no failure. Returns false when the text was not written.
+   */
+  private print(text: string): boolean {
+    if (this.stdoutFailed) return false;
+    if (!this.watchingStdout) {
+      this.watchingStdout = true;
+      // oclif's own listener throws any error but EPIPE (a stack trace, exit 1): replaced.
+      process.stdout.removeAllListeners('error');
+      process.stdout.on('error', (err) => this.stdoutFailure(err));
+    }
+    try {
+      process.stdout.write(text);
+      return true;
+    } catch (err) {
+      this.stdoutFailure(err);
+      return false;
+    }
+  }
+
+  private stdoutFailed = false;
+  private watchingStdout = false;
+
+  private stdoutFailure(err: unknown): void {
+    if (this.stdoutFailed) return;
+    this.stdoutFailed = true;
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') return;
+    process.stderr.write(`mailferry: error: cannot write the result to standard output (${fileErrorReason(err)})\n`);
+    if (!process.exitCode) process.exitCode = EXIT.config;
   }
 
   private asMailferryError(err: unknown): MailferryError {
@@ -131,6 +170,11 @@ export abstract class BaseCommand extends Command {
         .filter((s) => s && s !== 'See more help with --help');
       // oclif opens some messages with a heading ("The following error occurred:", "Missing 1
       // required arg:"): the heading is dropped or joined to what it introduces, so the one line says it.
+      // `--dry-run=yes`: oclif takes the boolean and then misreads the arguments ("Unexpected
+      // argument: DEST"): the flag is named instead.
+      const flags = (this.constructor as { flags?: Record<string, { type?: string }> }).flags ?? {};
+      const valued = this.argv.map((a) => /^--([a-z][a-z-]*)=/.exec(a)).find((m) => m && flags[m[1]!]?.type === 'boolean');
+      if (valued) return new MailferryError('USAGE', `--${valued[1]} takes no value ('${valued[0]}…'): it is on when given`, { hint: `write --${valued[1]}, or leave it out` });
       let first = (msg.shift() ?? 'bad arguments').replace(/^Error:\s*/, '');
       if (/^The following errors? occurred:$/.test(first) && msg.length) first = msg.shift()!;
       else if (first.endsWith(':') && msg.length) first = `${first} ${msg.shift()!.replace(/\s{2,}/g, ' — ')}`;

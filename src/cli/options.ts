@@ -47,10 +47,23 @@ export interface SelectionFlags {
 }
 
 export function selectionFrom(f: SelectionFlags): { folders: string[]; exclude: string[]; map: FolderMap[]; filter: FilterSpec } {
+  for (const flag of ['folder', 'exclude', 'map'] as const) {
+    // An empty value (a script's unset "$F") is a mistake, not "every folder" or "none".
+    if ((f[flag] ?? []).some((v) => v.trim() === '')) throw new MailferryError('USAGE', `--${flag} needs a value, not an empty string`, { hint: `leave --${flag} out, or give it a ${flag === 'map' ? "'OLD=NEW'" : 'folder name or glob'}` });
+  }
+  const map = (f.map ?? []).map(parseMap);
+  // One folder mapped twice, to two places: which one was meant cannot be told.
+  const to = new Map<string, string>();
+  for (const m of map) {
+    const key = m.from.join('/');
+    const other = to.get(key);
+    if (other !== undefined && other !== m.to.join('/')) throw new MailferryError('USAGE', `--map '${key}' is given twice: to '${other}' and to '${m.to.join('/')}'`, { hint: 'keep one of them' });
+    to.set(key, m.to.join('/'));
+  }
   return {
     folders: f.folder ?? [],
     exclude: f.exclude ?? [],
-    map: (f.map ?? []).map(parseMap),
+    map,
     filter: buildFilter({ since: f.since, before: f.before, maxSize: f['max-size'] }),
   };
 }
@@ -59,7 +72,8 @@ export function selectionFrom(f: SelectionFlags): { folders: string[]; exclude: 
 export function distinctFiles(files: Record<string, string | undefined>): void {
   const seen = new Map<string, string>();
   for (const [flag, path] of Object.entries(files)) {
-    if (!path) continue;
+    if (path === undefined) continue;
+    if (path.trim() === '') throw new MailferryError('USAGE', `${flag} needs a file name, not an empty string`, { hint: `leave ${flag} out, or name a file` });
     const abs = resolve(path);
     const other = seen.get(abs);
     if (other) throw new MailferryError('USAGE', `${other} and ${flag} name the same file ${abs}`, { hint: 'give each its own file: one would overwrite the other' });

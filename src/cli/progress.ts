@@ -105,5 +105,6 @@ class NoView implements ProgressView {
 
 export function progressView(o: { json: boolean; quiet: boolean }): ProgressView {
   if (o.json || o.quiet) return new NoView();
-  return process.stderr.isTTY ? new BarView() : new LineView();
+  // A terminal that cannot move its cursor (TERM=dumb: Emacs shells, some CI consoles) gets lines.
+  return process.stderr.isTTY && process.env.TERM !== 'dumb' ? new BarView() : new LineView();
 }

@@ -1,7 +1,7 @@
 /** --report FILE: one NDJSON line per message outcome, file mode 0600. */
-import { openSync, writeSync, closeSync } from 'node:fs';
-import { MailferryError } from '../errors.js';
-import { makePrivate } from '../private-file.js';
+import { writeSync, closeSync } from 'node:fs';
+import { fileErrorReason, MailferryError } from '../errors.js';
+import { openPrivate } from '../private-file.js';
 import type { Outcome } from '../engine/events.js';
 
 export interface ReportWriter {
@@ -9,18 +9,31 @@ export interface ReportWriter {
   close(): void;
 }
 
-export function openReport(path: string | undefined): ReportWriter {
+/**
+ * `onError`: the report stopped taking lines (a full disk), said once; the copy goes on, and its
+ * result still says every outcome.
+ */
+export function openReport(path: string | undefined, onError: (message: string) => void = () => {}): ReportWriter {
   if (!path) return { write() {}, close() {} };
   let fd: number;
   try {
-    fd = openSync(path, 'w', 0o600);
-    makePrivate(fd);
+    fd = openPrivate(path, 'truncate');
   } catch (err) {
-    throw new MailferryError('BAD_CONFIG', `cannot write --report ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new MailferryError('BAD_CONFIG', `cannot write --report ${path}: ${fileErrorReason(err)}`, { hint: 'choose a report file in a directory you can write to' });
   }
   let pending: string[] = [];
+  let written = 0;
+  let failed = false;
   const flush = () => {
-    if (pending.length) writeSync(fd, pending.join(''));
+    if (pending.length && !failed) {
+      try {
+        writeSync(fd, pending.join(''));
+        written += pending.length;
+      } catch (err) {
+        failed = true;
+        onError(`cannot write --report ${path} (${fileErrorReason(err)}): it stops after ${written} outcomes; the result has them all`);
+      }
+    }
     pending = [];
   };
   return {
@@ -30,7 +43,11 @@ export function openReport(path: string | undefined): ReportWriter {
     },
     close() {
       flush();
-      closeSync(fd);
+      try {
+        closeSync(fd);
+      } catch {
+        // the lines that failed were said already
+      }
     },
   };
 }

@@ -100,7 +100,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     const { runCopyJob } = await import('../engine/job.js');
     const crash = crashHook();
     const view = progressView({ json: flags.json, quiet: flags.quiet });
-    const report = openReport(flags.report);
+    const report = openReport(flags.report, (msg) => this.logger.warn({ msg, [LOUD]: true }));
     const abort = new AbortController();
     let signals = 0;
     // Asked to stop, the run finishes what is in flight; should that not end (a server that never

@@ -2,11 +2,11 @@
  * Endpoint URLs: imap://user@host[:port][/folder], imaps://…, pop3://…, pop3s://…, maildir:PATH.
  * Parsing only; connecting is the drivers' business.
  */
-import { homedir } from 'node:os';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { MailferryError } from '../errors.js';
+import { userHome } from '../checkpoint/path.js';
 
 export type TlsMode = 'implicit' | 'starttls' | 'none';
 export type Role = 'source' | 'dest';
@@ -74,7 +74,7 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
       }
     }
     if (!p) throw bad(role, 'maildir: needs a path', 'e.g. maildir:/srv/backup/alice');
-    if (p === '~' || p.startsWith('~/')) p = homedir() + p.slice(1);
+    if (p === '~' || p.startsWith('~/')) p = userHome() + p.slice(1);
     return { kind: 'maildir', scheme: 'maildir', path: resolve(p) };
   }
   const m = /^([a-z0-9+.-]+):\/\//i.exec(text);

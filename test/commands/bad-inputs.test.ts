@@ -74,6 +74,14 @@ const cases: Case[] = [
   { name: '--map without =', args: [...good(), '--map', 'Junk'], code: 2, line: /--map: 'Junk' is not SOURCE=DEST/ },
   { name: '--map from a folder that does not exist', args: [...good(), '--map', 'Sent Items=Sent'], code: 3, line: /--map: the source has no folder 'Sent Items'/ },
   { name: 'a flag that does not exist', args: [...good(), '--folders', 'INBOX'], code: 2, line: /Nonexistent flag: --folders/ },
+  // A script's unset "$F": an empty value is a mistake, not "every folder" (it was an internal error, exit 1).
+  { name: 'an empty --folder', args: [...good(), '--folder', ''], code: 2, line: /--folder needs a value, not an empty string/ },
+  { name: 'an empty --exclude', args: [...good(), '--exclude', ''], code: 2, line: /--exclude needs a value, not an empty string/ },
+  { name: 'an empty --checkpoint', args: good().map((a) => (a === cp ? '' : a)), code: 2, line: /--checkpoint needs a file name, not an empty string/ },
+  { name: 'an empty --log-file', args: good('--log-file', ''), code: 2, line: /--log-file needs a file name, not an empty string/ },
+  { name: 'one folder mapped twice', args: [...good(), '--map', 'Fixtures=X', '--map', 'Fixtures=Y'], code: 2, line: /--map 'Fixtures' is given twice: to 'X' and to 'Y'/ },
+  { name: 'a value given to a flag that takes none', args: [...good(), '--dry-run=yes'], code: 2, line: /--dry-run takes no value/ },
+  { name: 'checkpoint show of a device (read without end)', args: ['checkpoint', 'show', '/dev/zero'], code: 3, line: /\/dev\/zero is not a mailferry checkpoint/ },
   { name: 'missing destination', args: ['copy', srcUrl()], code: 2, line: /missing DEST/ },
   { name: 'password in the URL', args: ['copy', `imap://${u}:secret@${H}`, `maildir:${md}`], code: 3, line: /contains a password/ },
   // The URL cannot be parsed, so the password check never sees it: the text quoted is masked.

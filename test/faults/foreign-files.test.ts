@@ -40,7 +40,7 @@ describe("a destination directory's own files", () => {
     const r = await runCli(['copy', `imap://u@127.0.0.1:${srv.port}`, 'maildir:/', '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } }).finally(() => srv.stop());
     const out = envelope(r);
     expect(out.status, r.stderr).toBe(3);
-    expect(out.error.message).toMatch(/maildir:\/ is the root of the file system/);
+    expect(out.error?.message).toMatch(/maildir:\/ is the root of the file system/);
     expect(existsSync('/cur')).toBe(false);
   });
 });

@@ -1,0 +1,105 @@
+// Where results go, when that goes wrong: a --log-file or --report on a full disk (the copy goes on
+// and says so; it was an internal error, exit 1, two JSON documents), standard output on a full disk
+// (one line on stderr and exit 3, not a stack trace), a --report that is a link to another file (not
+// followed), a checkpoint made wider by hand (0600 again), HOME set empty (no state under the current
+// directory) and TERM=dumb (no cursor movement). Real CLI, Maildir to Maildir.
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BIN, envelope, runCli } from '../harness/cli.js';
+
+const work = mkdtempSync(join(tmpdir(), 'mf-outputs-'));
+const src = join(work, 'src');
+const env = { XDG_STATE_HOME: join(work, 'state'), NODE_ENV: 'production' };
+let n = 0;
+const copy = (...more: string[]) => ['copy', `maildir:${src}`, `maildir:${join(work, `dest${++n}`)}`, '--checkpoint', join(work, `cp${n}`), ...more];
+
+beforeAll(() => {
+  for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(src, d), { recursive: true });
+  for (let i = 1; i <= 300; i++) writeFileSync(join(src, 'cur', `${i}.a.host:2,S`), `Message-ID: <m${i}@outputs>\n\nbody ${i}\n`);
+});
+
+describe('outputs that cannot be written', () => {
+  it('a --log-file on a full disk: the copy goes on, exit 0, one JSON document with a warning', async () => {
+    const r = await runCli(copy('--json', '--log-file', '/dev/full'), { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(300);
+    expect(out.warnings).toEqual(['cannot write --log-file /dev/full (no space left): nothing more is logged there']);
+    expect(r.stderr).toBe('');
+  });
+
+  it('a --report on a full disk: the copy goes on, exit 0, the warning said (also under --quiet)', async () => {
+    const j = envelope(await runCli(copy('--json', '--report', '/dev/full'), { env }));
+    expect(j.status).toBe(0);
+    expect(j.result.copied).toBe(300);
+    expect(j.warnings[0]).toMatch(/cannot write --report \/dev\/full \(no space left\): it stops after 0 outcomes; the result has them all/);
+    const q = await runCli(copy('--quiet', '--report', '/dev/full'), { env });
+    expect(q.code).toBe(0);
+    expect(q.stderr).toMatch(/^mailferry: warn: cannot write --report \/dev\/full/);
+  });
+
+  it('standard output on a full disk: the copy is done, one line on stderr, exit 3 (no stack trace); a reader that goes away is no failure', async () => {
+    for (const json of [['--json'], []]) {
+      const r = await runCli(copy(...json), { env, wrap: ['sh', '-c', 'exec "$@" >/dev/full', 'sh'] });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr.trim().split('\n').filter((l) => !/copied, \d+ skipped/.test(l))).toEqual(['mailferry: error: cannot write the result to standard output (no space left)']);
+      expect(existsSync(join(work, `dest${n}`, 'cur'))).toBe(true);
+    }
+    const head = await runCli(copy('--json'), { env, wrap: ['sh', '-c', '"$@" | head -c1 >/dev/null; exit "${PIPESTATUS:-0}"', 'sh'] });
+    expect(head.stderr).toBe('');
+  });
+
+  it('a --report that is a link to a file is not followed (the file is neither truncated nor re-moded); one to /dev/stderr is', async () => {
+    const victim = join(work, 'victim');
+    writeFileSync(victim, 'keep me', { mode: 0o644 });
+    symlinkSync(victim, join(work, 'report-link'));
+    const r = await runCli(copy('--json', '--report', join(work, 'report-link')), { env });
+    expect(envelope(r).status).toBe(3);
+    expect(envelope(r).error?.message).toMatch(/report-link is a symbolic link to a file: not followed/);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(statSync(victim).mode & 0o777).toBe(0o644);
+    // (stderr a pipe, as in a shell: the test runner's is a socket, which /dev/stderr cannot open)
+    const toStderr = await runCli(copy('--quiet', '--report', '/dev/stderr'), { env, wrap: ['sh', '-c', '"$@" 2>&1 | cat', 'sh'] });
+    expect(toStderr.code).toBe(0);
+    expect(toStderr.stdout.split('\n').filter((l) => l.includes('"outcome":"copied"'))).toHaveLength(300);
+  });
+});
+
+describe('files and places', () => {
+  it('a checkpoint made readable by others is 0600 again after the next run', async () => {
+    const args = copy('--json');
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    const cp = join(work, `cp${n}`);
+    chmodSync(cp, 0o644);
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    expect(statSync(cp).mode & 0o777).toBe(0o600);
+  });
+
+  it('HOME set empty or XDG_STATE_HOME relative: the default checkpoint is under the account home, never the current directory', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'mf-cwd-'));
+    const r = await runCli(['copy', `maildir:${src}`, `maildir:${join(work, 'home-dest')}`, '--json'], { env: { HOME: '', XDG_STATE_HOME: 'relative-state' }, cwd });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.checkpoint).toMatch(/^\/.*\/\.local\/state\/mailferry\//);
+    expect(existsSync(join(cwd, '.local'))).toBe(false);
+    expect(existsSync(join(cwd, 'relative-state'))).toBe(false);
+  });
+
+  it('TERM=dumb on a terminal: progress as plain lines, no cursor movement', async () => {
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const cmd = [process.execPath, BIN, ...copy()].map(q).join(' ');
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, ...env, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      child.on('error', reject);
+      child.on('close', () => resolve(text));
+      child.stdin.end();
+    });
+    expect(out).toMatch(/copied 300 messages/);
+    expect(out).not.toMatch(/\x1b\[/);
+  });
+});
