@@ -26,6 +26,9 @@ describe('keyword table and info letters', () => {
     // A letter the table does not name is dropped, as are keywords without a table.
     expect(infoToFlags('x:2,Sz', table)).toEqual(['\\Seen']);
     expect(flagsToInfo(['Junk', '\\Seen'])).toBe('S');
+    // "Passed" (the Maildir spec's P, mutt's forwarded) is $Forwarded, once however it is said.
+    expect(infoToFlags('x:2,DFPRST')).toEqual(['\\Draft', '\\Flagged', '$Forwarded', '\\Answered', '\\Seen', '\\Deleted']);
+    expect(infoToFlags('x:2,PSa', table)).toEqual(['$Forwarded', '\\Seen']);
   });
 
   it('isKeyword: an IMAP atom that is no system flag', () => {

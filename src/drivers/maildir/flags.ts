@@ -3,6 +3,7 @@
  * upper-case letters of the Maildir spec; keywords ($Forwarded, Junk, labels) are the lower-case
  * letters a–z, each standing for the keyword on its line of the folder's `dovecot-keywords`
  * ("0 $Forwarded", "1 Junk": Dovecot's convention, read by Dovecot and Courier-style readers).
+ * A source's P ("passed") is read as $Forwarded, which is written as a keyword letter.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ const TO_LETTER: Record<string, string> = {
   '\\deleted': 'T',
 };
 const TO_FLAG: Record<string, string> = { D: '\\Draft', F: '\\Flagged', R: '\\Answered', S: '\\Seen', T: '\\Deleted' };
+
+const FORWARDED = '$Forwarded';
 
 /** Keyword letters a folder can have: a–z. */
 export const MAX_KEYWORDS = 26;
@@ -84,10 +87,12 @@ export function infoToFlags(fileName: string, keywords?: readonly (string | unde
   for (const ch of fileName.slice(i + 3)) {
     const system = TO_FLAG[ch];
     if (system) out.push(system);
+    // "Passed" (resent, forwarded, bounced: mutt, the Maildir spec) is IMAP's $Forwarded.
+    else if (ch === 'P') out.push(FORWARDED);
     else if (ch >= 'a' && ch <= 'z') {
       const k = keywords?.[ch.charCodeAt(0) - A];
       if (k !== undefined) out.push(k);
     }
   }
-  return out;
+  return out.length > 1 ? [...new Set(out)] : out;
 }
