@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { scanDestination } from './dest-scan.js';
 import { checkDeleteSource } from './delete-source.js';
 import { lostDestinations } from './dest-lost.js';
-import { checkNotNested, describeEndpoint, parseEndpoint } from './endpoint.js';
+import { checkNotNested, describeEndpoint, parseEndpoint, selfPrefix } from './endpoint.js';
 import { bodiesForDigest } from './digest-bodies.js';
 import { filterReason } from './filters.js';
 import { identityBeforeBody, identityOfFetched, type Identity } from './identity.js';
@@ -90,7 +90,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     source = await openSource(src, net('source'));
     // As the copy would refuse it: --delete-source needs a source that can delete (POP3).
     if (cfg.deleteSource) checkDeleteSource(source);
-    const plans = planJob(await source.listMailboxes(), src, dst, cfg);
+    const plans = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
     // As copy does: a folder whose destination was wiped is planned as if the checkpoint had none of it.
     const lost = new Map((await lostDestinations(sink, plans, state, hooks.log)).lost.map((l) => [l.plan, l.why]));
     const maxBytes = Math.min(cfg.maxMessageBytes ?? Infinity, sink.caps.maxMessageBytes ?? Infinity);

@@ -182,6 +182,23 @@ export async function destinationLockKey(e: Endpoint): Promise<string> {
   return destinationKey(e, host, port);
 }
 
+/**
+ * An IMAP account copied into itself: the destination's folder prefix, whose folders the plan
+ * then leaves out (else each run copies the last run's copy one level deeper: Backup/Backup/…);
+ * without a prefix every folder would be copied onto itself, which is refused.
+ */
+export async function selfPrefix(src: Endpoint, dst: Endpoint): Promise<string[] | undefined> {
+  if (src.kind !== 'imap' || dst.kind !== 'imap') return undefined;
+  const [a, b] = await Promise.all([destinationLockKey({ ...src, folder: [] }), destinationLockKey({ ...dst, folder: [] })]);
+  if (a !== b) return undefined;
+  if (!dst.folder?.length) {
+    throw new MailferryError('BAD_CONFIG', `the source and the destination are the same IMAP account (${src.user}@${src.host}): every folder would be copied onto itself`, {
+      hint: 'copy into a folder of it (imap://user@host/Backup) or into another account',
+    });
+  }
+  return dst.folder;
+}
+
 /** A Maildir copied into itself, or into a directory inside it (or the other way round), would nest copies run after run. */
 export function checkNotNested(src: Endpoint, dst: Endpoint): void {
   if (src.kind !== 'maildir' || dst.kind !== 'maildir') return;

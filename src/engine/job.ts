@@ -10,7 +10,7 @@ import { checkSinkKind, openSink, openSource } from '../drivers/registry.js';
 import type { Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { copy } from './copy.js';
-import { checkNotNested, describeEndpoint, destinationLockKey, parseEndpoint } from './endpoint.js';
+import { checkNotNested, describeEndpoint, destinationLockKey, parseEndpoint, selfPrefix } from './endpoint.js';
 import type { CopyEvent, CopyResult, Outcome } from './events.js';
 import type { DedupeMode } from './identity.js';
 import { planJob } from './plan.js';
@@ -68,6 +68,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
 
   checkSinkKind(dst);
   checkNotNested(src, dst);
+  const self = await selfPrefix(src, dst);
   const srcDesc = describeEndpoint(src);
   const dstDesc = describeEndpoint(dst);
   const checkpoint = cfg.checkpoint ?? defaultCheckpointPath(srcDesc, dstDesc);
@@ -89,7 +90,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     source = await openSource(src, net('source'));
     if (cfg.deleteSource) checkDeleteSource(source);
     const mailboxes = await source.listMailboxes();
-    const plans = planJob(mailboxes, src, dst, cfg);
+    const plans = planJob(mailboxes, src, dst, cfg, self);
     const openJournal = Journal.prepare(checkpoint, {
       header: { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc },
       restart: cfg.restart,

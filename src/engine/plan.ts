@@ -30,6 +30,12 @@ export interface PlanOptions {
   destFolder?: string[];
   /** --map: a source folder (and its subfolders) lands under another name. */
   map?: FolderMap[];
+  /**
+   * The destination's prefix when it lies in the source account itself (imap://me@host →
+   * imap://me@host/Backup): the folders there are the copy, never copied again (each run would
+   * otherwise copy the last run's backup one level deeper).
+   */
+  skipUnder?: string[];
 }
 
 export function displayName(segments: string[]): string {
@@ -87,6 +93,7 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
   const exc = matcher(opts.exclude);
   const plans: FolderPlan[] = [];
   for (const m of chosen) {
+    if (opts.skipUnder?.length && startsWith(m.segments, opts.skipUnder)) continue;
     const name = displayName(m.segments);
     if (inc && !inc(name)) continue;
     if (exc && exc(name)) continue;
@@ -125,6 +132,8 @@ export function planJob(
   src: Endpoint,
   dst: Endpoint,
   sel: { folders: string[]; exclude: string[]; map?: FolderMap[] },
+  /** The destination's prefix when it is in the source account (endpoint.ts#selfPrefix). */
+  self?: string[],
 ): FolderPlan[] {
   return planFolders(mailboxes, {
     only: src.kind === 'imap' ? src.folder : undefined,
@@ -132,5 +141,6 @@ export function planJob(
     exclude: sel.exclude,
     destPrefix: dst.kind === 'imap' ? dst.folder : undefined,
     map: sel.map,
+    skipUnder: self,
   });
 }

@@ -10,7 +10,7 @@ import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { existsSync } from 'node:fs';
 import { scanDestination } from './dest-scan.js';
-import { describeEndpoint, parseEndpoint } from './endpoint.js';
+import { describeEndpoint, parseEndpoint, selfPrefix } from './endpoint.js';
 import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
 import { identityBeforeBody, identityOfFetched, type Identity } from './identity.js';
 import { bodiesForDigest } from './digest-bodies.js';
@@ -188,7 +188,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     sink = await openSink(dst, net('dest'), { readOnly: true });
     if (!sink.existingMailbox) throw new MailferryError('USAGE', `verify cannot read a ${dst.scheme}: destination yet`, { hint: 'verify a maildir: or imap: destination' });
     source = await openSource(src, net('source'));
-    const plans = planJob(await source.listMailboxes(), src, dst, cfg);
+    const plans = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
     // Several source folders may land in one destination folder (--map): compare per destination.
     const groups = new Map<string, FolderPlan[]>();
     for (const p of plans) {

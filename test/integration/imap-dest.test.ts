@@ -173,3 +173,27 @@ describe('empty source folders', () => {
     expect(boxes.stdout.toString().split('\n').map((l) => l.trim())).toEqual(expect.arrayContaining(['Projects.Empty', 'Drafts']));
   });
 });
+
+describe('an IMAP account copied into a folder of itself', () => {
+  it('the backup folder is not copied again on the next run (it was: Backup/Backup/… one level more each run); onto itself without a folder is refused', async () => {
+    const me = (await h.freshUser('selfcopy')).name;
+    await seedFixtures(h, me, 'Work');
+    // Another spelling of the same server: still the same account.
+    const into = `imap://${me}@localhost:${h.ports.imap}/Backup`;
+    const args = ['copy', imap(me), into, ...tls, '--checkpoint', join(work, 'self.journal'), '--json'];
+    for (let run = 0; run < 3; run++) {
+      const out = envelope(await runCli(args, { env }));
+      expect(out.status, JSON.stringify(out)).toBe(0);
+      if (run === 0) expect(out.result.copied).toBeGreaterThan(10);
+      else expect(out.result.copied, `run ${run}`).toBe(0);
+      expect(out.result.folders.map((f: { folder: string }) => f.folder).sort()).toEqual(['INBOX', 'Work']);
+    }
+    const boxes = (await h.doveadm(['mailbox', 'list', '-u', me])).stdout.toString().split('\n').map((l) => l.trim()).filter(Boolean);
+    expect(boxes.sort()).toEqual(['Backup', 'Backup.Work', 'INBOX', 'Work']);
+    const v = envelope(await runCli(['verify', imap(me), into, ...tls, '--json'], { env }));
+    expect(v.result).toMatchObject({ ok: true, missing: 0 });
+    const onto = envelope(await runCli(['copy', imap(me), imap(me), ...tls, '--checkpoint', join(work, 'onto.journal'), '--json'], { env }));
+    expect(onto.status).toBe(3);
+    expect(onto.error?.message).toMatch(/the source and the destination are the same IMAP account .*every folder would be copied onto itself/);
+  });
+});
