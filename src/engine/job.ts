@@ -9,6 +9,7 @@ import { defaultCheckpointPath, destinationLockPath, jobKey, makeStateDir } from
 import { checkSinkKind, openSink, openSource } from '../drivers/registry.js';
 import type { Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
+import { toMailferryError, type MailferryError } from '../errors.js';
 import { copy } from './copy.js';
 import { checkNotNested, describeEndpoint, destinationLockKey, parseEndpoint, selfPrefix } from './endpoint.js';
 import type { CopyEvent, CopyResult, Outcome } from './events.js';
@@ -52,6 +53,11 @@ export interface CopyJobResult extends CopyResult {
   deleted?: number;
   /** --delete-source: messages done by the checkpoint but not in the destination now, left on the source. */
   keptOnSource?: number;
+  /**
+   * --delete-source failed after the copy (its connection lost, say): whether the server deleted
+   * anything is not known; the copy's counts stand, and the next run deletes what is copied.
+   */
+  deleteError?: MailferryError;
 }
 
 export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<CopyJobResult> {
@@ -115,9 +121,18 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     });
     // Only after copy() returned: every "copied" record it wrote has been fsynced.
     // Not after an interrupt: the user asked it to stop; the next run deletes.
-    const deletion = cfg.deleteSource && !result.interrupted ? await deleteFromSource({ source, sink, journal, plans, dedupe: cfg.dedupe, log: hooks.log }) : undefined;
+    let deletion: { deleted: number; kept: number } | undefined;
+    let deleteError: MailferryError | undefined;
+    if (cfg.deleteSource && !result.interrupted) {
+      try {
+        deletion = await deleteFromSource({ source, sink, journal, plans, dedupe: cfg.dedupe, log: hooks.log });
+      } catch (err) {
+        // The copy stands (its records are durable); only the deletion's outcome is not known.
+        deleteError = toMailferryError(err);
+      }
+    }
     if (cfg.deleteSource && result.interrupted) hooks.log.warn({ msg: 'interrupted: nothing deleted from the source (the next complete run deletes what is copied)' });
-    return { ...result, checkpoint, ...(deletion ? { deleted: deletion.deleted, keptOnSource: deletion.kept } : cfg.deleteSource ? { deleted: 0 } : {}) };
+    return { ...result, checkpoint, ...(deletion ? { deleted: deletion.deleted, keptOnSource: deletion.kept } : cfg.deleteSource && !deleteError ? { deleted: 0 } : {}), ...(deleteError ? { deleteError } : {}) };
   } finally {
     await source?.close().catch(() => {});
     await sink?.close().catch(() => {});

@@ -45,3 +45,39 @@ describe('--delete-source and a message that fails', () => {
     expect(out.result.keptOnSource).toBe(1);
   });
 });
+
+describe('--delete-source whose QUIT answer is lost', () => {
+  it("the copy's counts stand in the JSON, with deleteError; exit 5; the rerun deletes what is still there, copying nothing twice", async () => {
+    let dropQuit = true;
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      pipelining: true,
+      messages: [
+        { uid: 'a', body: b('Message-ID: <a@x>\r\n\r\nA\r\n') },
+        { uid: 'b', body: b('Message-ID: <b@x>\r\n\r\nB\r\n') },
+      ],
+      handlers: {
+        // After the DELEs: the connection drops instead of the +OK (did the server delete? not known).
+        QUIT: async (s) => {
+          if (dropQuit && server!.seen('DELE').length > 0) return void s.socket.destroy();
+          s.write('+OK bye\r\n');
+          s.socket.end();
+        },
+      },
+    });
+    const work = mkdtempSync(join(tmpdir(), 'mf-fakedel-'));
+    const args = ['copy', `pop3://u@127.0.0.1:${server.port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--delete-source', '--json', '--retries', '0'];
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pw', XDG_STATE_HOME: join(work, 'state') };
+    const r = await runCli(args, { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(5);
+    expect(out.result).toMatchObject({ copied: 2, failed: 0, deleteError: { code: expect.stringMatching(/NETWORK|PROTOCOL/) } });
+    expect(out.result.deleted).toBeUndefined();
+    dropQuit = false;
+    const again = envelope(await runCli(args, { env }));
+    expect(again.status, JSON.stringify(again)).toBe(0);
+    expect(again.result).toMatchObject({ copied: 0, deleted: 2 });
+    expect(readMaildirTree(join(work, 'md')).get('INBOX')).toHaveLength(2);
+  });
+});
