@@ -74,3 +74,36 @@ describe("the destination's APPENDLIMIT", () => {
     }
   });
 });
+
+describe('NO [LIMIT] "Mail size is larger than the maximum size allowed" on one APPEND (Dovecot quota_max_mail_size)', () => {
+  it('that message fails as too large at once (not as throttling, waited out and retried), the others are appended, exit 6', async () => {
+    const src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [1, 2, 3].map((n) => ({ uid: n, body: fakeMessage(n) })) }] });
+    let refusals = 0;
+    const dst = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [] }],
+      hook: (s, tag, name) => {
+        if (name !== 'APPEND' || !s.server.lastLiteral?.includes('Subject: message 2')) return false;
+        refusals++;
+        s.send(`${tag} NO [LIMIT] Mail size is larger than the maximum size allowed by server configuration\r\n`);
+        return true;
+      },
+    });
+    try {
+      const box = sandbox('mf-limit-');
+      const r = await runCli(
+        ['copy', `imap://u@127.0.0.1:${src.port}`, `imap://u@127.0.0.1:${dst.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'],
+        { env: { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' } },
+      );
+      const out = envelope(r);
+      expect(out.status, r.stderr).toBe(6);
+      expect(out.result.copied).toBe(2);
+      expect(out.result.failures).toEqual([expect.objectContaining({ key: '2', code: 'MESSAGE_TOO_LARGE', error: expect.stringMatching(/too large for the server \(\[?.*Mail size is larger/) })]);
+      expect(out.result.throttled).toBeUndefined();
+      // Refused once alone (after its batch), never waited out and sent again and again.
+      expect(refusals).toBeLessThanOrEqual(2);
+    } finally {
+      await src.stop();
+      await dst.stop();
+    }
+  });
+});

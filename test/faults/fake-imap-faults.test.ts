@@ -53,6 +53,42 @@ describe('throttling', () => {
     expect(out.warnings.join('\n')).toMatch(/throttled by the server, waiting 0\.7 s/);
   });
 
+  it("a provider's connection limit at LOGIN (NO [LIMIT], Gmail's \"Too many simultaneous connections\"): throttling, fewer workers, everything copied — not a wrong password (exit 4)", async () => {
+    for (const refusal of ['NO [LIMIT] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=2)', 'NO [ALERT] Too many simultaneous connections. (Failure)']) {
+      let refused = 0;
+      const { r, out, dest } = await copyFrom(
+        {
+          mailboxes: [{ name: 'INBOX', messages: inbox(400) }, { name: 'Other', messages: inbox(400) }],
+          hook: (s, tag, name) => {
+            if (name !== 'LOGIN') return false;
+            // Two logged-in sessions at most, as the server counts them (closed ones do not count).
+            const open = srv!.sessions.filter((x) => !x.closed && x !== s && (x as unknown as { loggedIn?: boolean }).loggedIn).length;
+            if (open >= 2) return void refused++, void s.send(`${tag} ${refusal}\r\n`), true;
+            (s as unknown as { loggedIn?: boolean }).loggedIn = true;
+            return false;
+          },
+        },
+        ['-j', '4'],
+      );
+      expect(refused, 'the limit was met').toBeGreaterThan(0);
+      expect(out.status, `${refusal}: ${r.stderr} ${JSON.stringify(out.error)}`).toBe(0);
+      expect(out.result.copied).toBe(800);
+      expect(destMessages(dest).get('INBOX')!.length).toBe(400);
+      expect(out.warnings.join('\n')).toMatch(/is throttling/);
+      await srv!.stop();
+      srv = undefined;
+    }
+  });
+
+  it('NO [UNAVAILABLE] Temporary authentication failure at the first login: exit 5 (rerun), not exit 4', async () => {
+    const { r, out } = await copyFrom({
+      mailboxes: [{ name: 'INBOX', messages: inbox(1) }],
+      hook: (s, tag, name) => (name === 'LOGIN' ? (s.send(`${tag} NO [UNAVAILABLE] Temporary authentication failure.\r\n`), true) : false),
+    });
+    expect(out.status, r.stderr).toBe(5);
+    expect(out.error?.code).toBe('THROTTLED');
+  });
+
   it('NO [LIMIT] with "retry after N seconds" on a body FETCH: the batch waits that long and resumes', async () => {
     let once = true;
     const { r, out, seconds } = await copyFrom({

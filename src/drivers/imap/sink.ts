@@ -37,9 +37,12 @@ function isInbox(segments: string[]): boolean {
 }
 
 function appendError(err: unknown, o: NetOptions, mailbox: string): MailferryError {
-  const e = err as { serverResponseCode?: string; responseStatus?: string };
-  if (e?.serverResponseCode === 'APPENDLIMIT' || e?.serverResponseCode === 'TOOBIG') {
-    return new MailferryError('MESSAGE_TOO_LARGE', `${o.endpoint.host} refused a message for ${mailbox}: too large for the server`, { scope: 'message' });
+  const e = err as { serverResponseCode?: string; responseStatus?: string; responseText?: string };
+  // [LIMIT] also says a message is over the server's size limit (Dovecot's quota_max_mail_size:
+  // "Mail size is larger than the maximum size allowed"): that is no throttling to wait out.
+  const tooBig = e?.serverResponseCode === 'LIMIT' && /\b(?:mail|message) size\b|too (?:large|big)|larger than/i.test(e.responseText ?? '');
+  if (e?.serverResponseCode === 'APPENDLIMIT' || e?.serverResponseCode === 'TOOBIG' || tooBig) {
+    return new MailferryError('MESSAGE_TOO_LARGE', `${o.endpoint.host} refused a message for ${mailbox}: too large for the server${e.responseText ? ` (${e.responseText.replace(/\s+/g, ' ').trim().slice(0, 200)})` : ''}`, { scope: 'message' });
   }
   if (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') {
     const c = classifyImapError(err, o, 'message');
