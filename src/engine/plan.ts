@@ -62,6 +62,26 @@ function mapped(segments: string[], maps: FolderMap[]): string[] {
   return best ? [...best.to, ...segments.slice(best.from.length)] : segments;
 }
 
+/**
+ * A folder's name as the server lists it, levels split: its segments but for a namespace prefix
+ * the source left out (an "INBOX." server's INBOX/Work is Work). --folder, --exclude, --map and a
+ * source URL's folder may name it either way.
+ */
+function listedSegments(m: MailboxInfo): string[] {
+  return m.path.toUpperCase() === 'INBOX' ? ['INBOX'] : m.delimiter ? m.path.split(m.delimiter) : [m.path];
+}
+
+/** --map by the folder's name, else by the name it is listed under. */
+function mappedFolder(m: MailboxInfo, maps: FolderMap[]): string[] {
+  const byName = mapped(m.segments, maps);
+  if (byName !== m.segments || maps.length === 0) return byName;
+  const listed = listedSegments(m);
+  const byListed = mapped(listed, maps);
+  return byListed === listed ? m.segments : byListed;
+}
+
+const named = (m: MailboxInfo, names: (segments: string[]) => boolean): boolean => names(m.segments) || names(listedSegments(m));
+
 /** The first 12 folder names for a hint, and how many more there are. */
 function someNames(mailboxes: MailboxInfo[]): string {
   const names = mailboxes.slice(0, 12).map((m) => displayName(m.segments)).join(', ');
@@ -73,7 +93,7 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
   let chosen = selectable;
   if (opts.only) {
     const want = displayName(opts.only);
-    chosen = selectable.filter((m) => displayName(m.segments) === want || (want.toUpperCase() === 'INBOX' && m.segments.length === 1 && m.segments[0].toUpperCase() === 'INBOX'));
+    chosen = selectable.filter((m) => named(m, (seg) => displayName(seg) === want) || (want.toUpperCase() === 'INBOX' && m.segments.length === 1 && m.segments[0].toUpperCase() === 'INBOX'));
     if (chosen.length === 0) {
       if (mailboxes.some((m) => m.noselect && displayName(m.segments) === want)) {
         throw new MailferryError('NO_SUCH_MAILBOX', `the source folder '${want}' holds no messages, only other folders`, {
@@ -85,7 +105,7 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
   }
   const maps = opts.map ?? [];
   for (const mp of maps) {
-    if (!selectable.some((m) => startsWith(m.segments, mp.from))) {
+    if (!selectable.some((m) => named(m, (seg) => startsWith(seg, mp.from)))) {
       throw new MailferryError('NO_SUCH_MAILBOX', `--map: the source has no folder '${displayName(mp.from)}'`, { hint: `it has: ${someNames(selectable)}` });
     }
   }
@@ -95,9 +115,9 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
   for (const m of chosen) {
     if (opts.skipUnder?.length && startsWith(m.segments, opts.skipUnder)) continue;
     const name = displayName(m.segments);
-    if (inc && !inc(name)) continue;
-    if (exc && exc(name)) continue;
-    let dest = opts.destFolder ?? mapped(m.segments, maps);
+    if (inc && !named(m, (seg) => inc(displayName(seg)))) continue;
+    if (exc && named(m, (seg) => exc(displayName(seg)))) continue;
+    let dest = opts.destFolder ?? mappedFolder(m, maps);
     if (opts.destPrefix && opts.destPrefix.length && !opts.destFolder) {
       dest = dest.length === 1 && isInbox(dest[0]) ? opts.destPrefix : [...opts.destPrefix, ...dest];
     }

@@ -45,6 +45,10 @@ export interface FakeImapOptions {
   mailboxes: FakeImapMailbox[];
   /** Extra capabilities (e.g. 'APPENDLIMIT=1000'). */
   capabilities?: string[];
+  /** A personal namespace (NAMESPACE): "INBOX." and "." as Courier and cPanel servers have it. */
+  namespace?: { prefix: string; delimiter: string };
+  /** CREATE makes the folder and APPEND stores the message in it (listed and fetched after). */
+  store?: boolean;
   /**
    * Intercept a command: return true when the hook answered it. `name` is upper-case
    * ("UID FETCH" for UID commands), `args` the rest of the command line as text.
@@ -151,7 +155,7 @@ export class FakeImapServer {
   }
 
   capabilities(): string {
-    return ['IMAP4rev1', 'UIDPLUS', ...(this.opts.capabilities ?? [])].join(' ');
+    return ['IMAP4rev1', 'UIDPLUS', ...(this.opts.namespace ? ['NAMESPACE'] : []), ...(this.opts.capabilities ?? [])].join(' ');
   }
 
   async stop(): Promise<void> {
@@ -299,14 +303,31 @@ export class FakeImapSession {
         this.selected = undefined;
         this.send(`${tag} OK done\r\n`);
         return;
-      case 'CREATE':
+      case 'NAMESPACE': {
+        const ns = this.server.opts.namespace;
+        this.send(`* NAMESPACE ${ns ? `(("${ns.prefix}" "${ns.delimiter}"))` : 'NIL'} NIL NIL\r\n${tag} OK done\r\n`);
+        return;
+      }
+      case 'CREATE': {
+        const box = rest[0] ?? '';
+        if (this.server.opts.store && !this.server.mailbox(box)) {
+          this.server.opts.mailboxes.push({ name: box, delimiter: this.server.opts.namespace?.delimiter ?? '/', messages: [] });
+        }
         this.send(`${tag} OK created\r\n`);
         return;
+      }
       case 'APPEND': {
         const body = parts.find((p): p is Buffer => Buffer.isBuffer(p) && p !== parts[1]) ?? Buffer.alloc(0);
         const literals = parts.filter((p): p is Buffer => Buffer.isBuffer(p));
-        this.server.appended.push({ mailbox: rest[0] ?? '', body: literals[literals.length - 1] ?? body, flags: rest.find((t) => t.startsWith('(')) ?? '' });
-        this.send(`${tag} OK [APPENDUID 1 ${this.server.appended.length}] appended\r\n`);
+        const stored = literals[literals.length - 1] ?? body;
+        this.server.appended.push({ mailbox: rest[0] ?? '', body: stored, flags: rest.find((t) => t.startsWith('(')) ?? '' });
+        let uid = this.server.appended.length;
+        const into = this.server.opts.store ? this.server.mailbox(rest[0] ?? '') : undefined;
+        if (into) {
+          uid = Math.max(0, ...into.messages.map((x) => x.uid)) + 1;
+          into.messages.push({ uid, body: Buffer.from(stored) });
+        }
+        this.send(`${tag} OK [APPENDUID ${into?.uidValidity ?? 1} ${uid}] appended\r\n`);
         return;
       }
       case 'UID SEARCH': {

@@ -2,9 +2,20 @@
 import type { ImapFlow, ListResponse } from 'imapflow';
 import type { MailboxInfo } from '../types.js';
 
-export function toMailboxInfo(e: ListResponse): MailboxInfo {
+/**
+ * A LIST entry as a folder. `prefix`: the personal namespace's (NAMESPACE; "INBOX." on Courier and
+ * cPanel servers), left out of the folder's name as the destination's is put in (sink.ts), so
+ * INBOX.Sent/INBOX.Work there are Sent/Work, not folders below INBOX. The path stays as listed.
+ */
+export function toMailboxInfo(e: ListResponse, prefix = ''): MailboxInfo {
   const delimiter = e.delimiter ?? '';
-  const segments = e.path.toUpperCase() === 'INBOX' ? ['INBOX'] : delimiter ? e.path.split(delimiter) : [e.path];
+  let name = e.path;
+  if (prefix && name.length > prefix.length && name.startsWith(prefix)) {
+    const rest = name.slice(prefix.length);
+    // "INBOX.INBOX" keeps its whole name: it is not INBOX.
+    if (rest.toUpperCase() !== 'INBOX') name = rest;
+  }
+  const segments = name.toUpperCase() === 'INBOX' ? ['INBOX'] : delimiter ? name.split(delimiter) : [name];
   const flags = e.flags ?? new Set<string>();
   return {
     path: e.path,

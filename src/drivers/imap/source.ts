@@ -222,7 +222,8 @@ export class ImapSource implements Source {
     return this.ctl.run('listing folders', 'run', async () => {
       try {
         const list = await this.client.list();
-        return list.map(toMailboxInfo);
+        const prefix = (this.client.namespace as { prefix?: string } | undefined)?.prefix ?? '';
+        return list.map((e) => toMailboxInfo(e, prefix));
       } catch (err) {
         throw classifyImapError(rootCause(this.client, err), this.o);
       }

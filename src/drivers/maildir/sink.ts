@@ -9,7 +9,7 @@ import { promises as fs, type Dir, constants as C, open as openCb, write as writ
 import { promisify } from 'node:util';
 import { dirname, join, parse, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
-import type { MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
+import type { DestHint, MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
 import { folderDirName, segmentsOfDirName } from './names.js';
 import { readMessageId } from './read-header.js';
@@ -341,18 +341,37 @@ export class MaildirSink implements Sink {
     return sink;
   }
 
-  async ensureMailbox(segments: string[]): Promise<string> {
+  async ensureMailbox(segments: string[], _specialUse?: string, hint?: DestHint): Promise<string> {
+    const kept = await this.remembered(hint);
+    if (kept) return kept;
     const name = folderDirName(segments);
     const mailbox = name === '' ? 'INBOX' : name;
     await this.tree.ensure(mailbox);
     return mailbox;
   }
 
-  async existingMailbox(segments: string[]): Promise<string | null> {
+  async existingMailbox(segments: string[], _specialUse?: string, hint?: DestHint): Promise<string | null> {
+    const kept = await this.remembered(hint);
+    if (kept) return kept;
     const name = folderDirName(segments);
     const mailbox = name === '' ? 'INBOX' : name;
+    return (await this.holds(mailbox)) ? mailbox : null;
+  }
+
+  /**
+   * The folder earlier runs copied this source folder into, while it exists (the checkpoint
+   * remembers it), so a change in how names are made (a source's namespace prefix no longer
+   * kept, say) never starts a second copy beside the first.
+   */
+  private async remembered(hint?: DestHint): Promise<string | undefined> {
+    const p = hint?.prefer;
+    if (!p || !(p === 'INBOX' || /^\.[^/\0]+$/.test(p)) || p === '..') return undefined;
+    return (await this.holds(p)) ? p : undefined;
+  }
+
+  private async holds(mailbox: string): Promise<boolean> {
     const st = await fs.stat(join(this.tree.dirOf(mailbox), 'cur')).catch(() => null);
-    return st?.isDirectory() ? mailbox : null;
+    return st?.isDirectory() ?? false;
   }
 
   displayName(mailbox: string): string {
