@@ -4,7 +4,8 @@
  * lock also names the boot and the owner's start time, so a lock that outlived a reboot, or whose
  * pid now belongs to another process, counts as left by a dead one (else it would block every run).
  */
-import { openSync, writeSync, closeSync, readFileSync, unlinkSync, renameSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants as C, closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileErrorReason, MailferryError } from '../errors.js';
 import { bootId, pidAlive, procStat } from '../proc.js';
@@ -40,9 +41,9 @@ export interface Lock {
 }
 
 
-function readLock(path: string): LockInfo | null {
+function readLock(path: string, text?: string): LockInfo | null {
   try {
-    const info = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+    const info = JSON.parse(text ?? readFileSync(path, 'utf8')) as LockInfo;
     return typeof info.pid === 'number' ? info : null;
   } catch {
     return null;
@@ -57,11 +58,9 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void,
   const start = startTime(process.pid);
   if (boot !== undefined) me.boot = boot;
   if (start !== undefined) me.start = start;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, JSON.stringify(me) + '\n');
-      closeSync(fd);
+  const text = JSON.stringify(me) + '\n';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (create(path, text)) {
       let released = false;
       return {
         path,
@@ -72,34 +71,21 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void,
           if (cur && cur.pid === me.pid && cur.host === me.host) unlinkSync(path);
         },
       };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new MailferryError('BAD_CONFIG', `cannot create the lock ${path}: ${fileErrorReason(err)}`, {
-          hint: 'choose a --checkpoint path in a directory you can write to',
-        });
-      }
     }
-    const holder = readLock(path);
+    const seen = readText(path);
+    if (seen === undefined) continue; // gone meanwhile: try again
+    const holder = readLock(path, seen);
     if (holder && holder.host === me.host && !ownerAlive(holder)) {
       warn(`taking over a stale lock of process ${holder.pid} (no longer running) on ${path}`);
-      // Move it aside atomically so that two runs taking over at once cannot both win.
-      const aside = `${path}.stale.${process.pid}`;
-      try {
-        renameSync(path, aside);
-        unlinkSync(aside);
-      } catch {
-        /* someone else took it over first: retry */
-      }
+      removeIfStill(path, seen);
       continue;
     }
     if (!holder) {
-      // Half-written lock (the owner died between create and write), or garbage.
+      // Garbage, or a lock an older version created and had not written yet: removed only once
+      // it is old enough that no run can still be about to write it.
+      if (ageMs(path) < GARBAGE_AGE_MS) continue;
       warn(`removing an unreadable lock file ${path}`);
-      try {
-        unlinkSync(path);
-      } catch {
-        /* retry */
-      }
+      removeIfStill(path, seen);
       continue;
     }
     throw new MailferryError('CHECKPOINT_LOCKED', `another mailferry run (pid ${holder.pid} on ${holder.host}, since ${holder.started}) ${held ?? `holds ${path}`}`, {
@@ -107,4 +93,94 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void,
     });
   }
   throw new MailferryError('CHECKPOINT_LOCKED', `could not take the lock ${path}`, { hint: 'another run is starting at the same time' });
+}
+
+/** An unreadable lock younger than this may be one being made. */
+const GARBAGE_AGE_MS = 5000;
+/** A takeover mutex older than this was left by a run that died taking over. */
+const TAKEOVER_AGE_MS = 10_000;
+
+/**
+ * The lock made with its content in one step: written to a file of our own, then hard-linked to
+ * the lock's name (which fails if it exists), so no run ever sees a lock half-written. Where the
+ * file system has no hard links, an exclusive create and a write.
+ */
+function create(path: string, text: string): boolean {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    try {
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, path);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw err;
+    } finally {
+      unlinkSync(tmp);
+    }
+    const fd2 = openSync(path, 'wx', 0o600);
+    writeSync(fd2, text);
+    closeSync(fd2);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new MailferryError('BAD_CONFIG', `cannot create the lock ${path}: ${fileErrorReason(err)}`, {
+      hint: 'choose a --checkpoint path in a directory you can write to',
+    });
+  }
+}
+
+/**
+ * Removes the lock if it still holds `seen`, under a takeover mutex (`PATH.takeover`, created
+ * exclusively): two runs taking over one stale lock at once would otherwise each remove what the
+ * other had just made, and both go on. A run that cannot have the mutex does nothing (it tries
+ * again, and finds the winner's lock).
+ */
+function removeIfStill(path: string, seen: string): void {
+  const mutex = `${path}.takeover`;
+  let fd: number;
+  try {
+    fd = openSync(mutex, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+  } catch {
+    if (ageMs(mutex) > TAKEOVER_AGE_MS) rmQuiet(mutex);
+    return;
+  }
+  try {
+    if (readText(path) === seen) unlinkSync(path);
+  } catch {
+    // gone meanwhile
+  } finally {
+    closeSync(fd);
+    rmQuiet(mutex);
+  }
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function rmQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
 }

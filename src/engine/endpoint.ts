@@ -154,7 +154,9 @@ function realPathOf(p: string): string {
  */
 export function destinationKey(e: Endpoint, host = e.kind === 'maildir' ? '' : e.host.toLowerCase(), port = e.kind === 'maildir' ? 0 : e.port): string {
   if (e.kind === 'maildir') return `maildir:${realPathOf(e.path)}`;
-  return `${e.kind}://${e.user.toLowerCase()}@${host}:${port}/${(e.folder ?? []).join('/')}`;
+  // INBOX is INBOX in any case (RFC 3501): /inbox/x and /INBOX/x are one destination.
+  const folder = (e.folder ?? []).map((s, i) => (i === 0 && s.toUpperCase() === 'INBOX' ? 'INBOX' : s));
+  return `${e.kind}://${e.user.toLowerCase()}@${host}:${port}/${folder.join('/')}`;
 }
 
 /** IMAP's standard ports: one server's plain and TLS doors. */

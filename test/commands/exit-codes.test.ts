@@ -123,6 +123,10 @@ describe('exit codes from real situations', () => {
     expect(await key('imap://Alice@localhost:993/Backup')).toBe(plain);
     expect(await key('imap://alice@127.0.0.1:1143/Backup')).not.toBe(plain);
     expect(await key('imap://alice@127.0.0.1/Other')).not.toBe(plain);
+    // INBOX in any case is one folder: two runs into /inbox/x and /INBOX/x stored everything twice.
+    expect(await key('imap://alice@127.0.0.1/inbox/Backup')).toBe(await key('imap://alice@127.0.0.1/INBOX/Backup'));
+    expect(await key('imap://alice@127.0.0.1/Inbox')).toBe(await key('imap://alice@127.0.0.1/INBOX'));
+    expect(await key('imap://alice@127.0.0.1/Backup/inbox')).not.toBe(await key('imap://alice@127.0.0.1/Backup/INBOX'));
   });
 
   it('3: a folder that does not exist creates nothing: no destination, no checkpoint', async () => {

@@ -201,6 +201,38 @@ describe('checkpoint lock', () => {
       child.kill();
     }
   });
+  it('two runs taking over one stale lock at the same instant: one gets it, never both (each had removed what the other made)', async () => {
+    const d = dir();
+    const lockJs = join(process.cwd(), 'dist', 'checkpoint', 'lock.js');
+    const racer = join(d, 'racer.mjs');
+    writeFileSync(
+      racer,
+      `import { acquireLock } from ${JSON.stringify(lockJs)};
+const [at, base] = [Number(process.argv[2]), process.argv[3]];
+while (Date.now() < at) {}
+try { const l = acquireLock(base, () => {}); console.log('ok'); setTimeout(() => l.release(), 300); }
+catch (e) { console.log('locked', e.code); }
+`,
+    );
+    const run = (at: number, base: string) =>
+      new Promise<string>((resolve) => {
+        const c = spawn(process.execPath, [racer, String(at), base], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        c.on('close', () => resolve(out.trim()));
+      });
+    let both = 0;
+    for (let round = 0; round < 20; round++) {
+      const base = join(d, `cp${round}`);
+      // A lock left by a process that is gone.
+      writeFileSync(base + '.lock', JSON.stringify({ pid: 2 ** 22 + 54321, host: hostname(), started: 'x' }) + '\n');
+      const at = Date.now() + 400;
+      const outs = await Promise.all([run(at, base), run(at, base)]);
+      if (outs.filter((o) => o === 'ok').length > 1) both++;
+      expect(outs.filter((o) => o === 'ok').length, outs.join(' | ')).toBeGreaterThanOrEqual(1);
+    }
+    expect(both).toBe(0);
+  }, 60_000);
   it('a lock names its boot and its process start time', () => {
     const p = join(dir(), 'cp');
     const l = acquireLock(p, () => {});
