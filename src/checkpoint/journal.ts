@@ -50,7 +50,40 @@ export type JournalRecord =
   | { t: 'end'; s: string; uv: string; next: number }
   | { t: 'lost'; s: string; d?: string }
   | { t: 'd'; d: string; dk: string; id: string }
-  | { t: 'to'; s: string; d: string };
+  | { t: 'to'; s: string; d: string }
+  /** A done key forgotten: its message is gone from a source that may give the key to a new one (POP3 UIDL). */
+  | { t: 'f'; s: string; k: string };
+
+const str = (v: unknown): v is string => typeof v === 'string';
+
+/** A line has the fields its record type needs (the journal is read back from a file anyone may have edited). */
+function isRecord(r: unknown): r is JournalRecord {
+  if (typeof r !== 'object' || r === null) return false;
+  const x = r as Record<string, unknown>;
+  switch (x.t) {
+    case 'box':
+      return str(x.s) && str(x.uv);
+    case 'i':
+      return str(x.s) && str(x.k);
+    case 'c':
+      return str(x.s) && str(x.k) && str(x.d) && str(x.dk);
+    case 'k':
+      return str(x.s) && str(x.k) && str(x.why);
+    case 'end':
+      return str(x.s) && str(x.uv) && typeof x.next === 'number';
+    case 'lost':
+      return str(x.s);
+    case 'd':
+      return str(x.d) && str(x.dk) && str(x.id);
+    case 'to':
+      return str(x.s) && str(x.d);
+    case 'f':
+      return str(x.s) && str(x.k);
+    default:
+      // A type of a later version: passed over (apply ignores it).
+      return str(x.t);
+  }
+}
 
 export interface FolderState {
   validity?: string;
@@ -133,6 +166,12 @@ export class CheckpointState {
       case 'end':
         this.folder(r.s).end = { uv: r.uv, next: r.next };
         break;
+      case 'f': {
+        const f = this.folder(r.s);
+        f.done.delete(r.k);
+        f.pending.delete(r.k);
+        break;
+      }
       case 'lost': {
         const f = this.folder(r.s);
         f.done.clear();
@@ -332,7 +371,12 @@ export class Journal {
             if (h.v !== JOURNAL_VERSION) throw unreadable(path, `version ${h.v} is not supported (this mailferry writes ${JOURNAL_VERSION})`);
             header = h;
           } else {
-            state.apply(rec as JournalRecord);
+            // Valid JSON that is no record of ours (null, a record without its fields): corruption.
+            if (!isRecord(rec)) {
+              if (start + nl + 1 >= size) return done();
+              throw unreadable(path, `line ${lineNo} is not a checkpoint record`);
+            }
+            state.apply(rec);
           }
           at = nl + 1;
           pos = start + at;

@@ -72,7 +72,9 @@ export function showCheckpoint(path: string): CheckpointSummary {
 /** Delete the checkpoint (under its lock). The next copy rebuilds what is done from the destination. */
 export function resetCheckpoint(path: string, warn: (m: string) => void): { path: string; removed: boolean } {
   if (!existsSync(path)) return { path, removed: false };
-  assertCheckpoint(path);
+  // An empty file is what a copy calls an unreadable checkpoint to move away: reset takes it too.
+  const empty = statSync(path).isFile() && statSync(path).size === 0;
+  if (!empty) assertCheckpoint(path);
   const lock = acquireLock(path, warn);
   try {
     unlinkSync(path);

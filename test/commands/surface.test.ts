@@ -241,6 +241,12 @@ describe('copy --dry-run, verify, checkpoint', () => {
     expectOneLineError(await runCli(['checkpoint', 'reset', notOurs], { env }), 3, /is not a mailferry checkpoint/);
     expectOneLineError(await runCli(['checkpoint', 'show', notOurs], { env }), 3, /is not a mailferry checkpoint \(check the checkpoint path; the file was not changed\)/);
     expect(readFileSync(notOurs, 'utf8')).toBe('precious\n');
+    // An empty file, which copy calls an unreadable checkpoint to move away, reset takes.
+    const empty = join(work, 'empty.journal');
+    writeFileSync(empty, '');
+    expect(envelope(await runCli(['copy', ...base().slice(1).map((a) => (a === cp ? empty : a)), '--json'], { env })).status).toBe(7);
+    expect(envelope(await runCli(['checkpoint', 'reset', empty, '--json'], { env })).status).toBe(0);
+    expect(existsSync(empty)).toBe(false);
     const c = await runCli([...base(), '--json'], { env });
     expect(envelope(c).status, c.stderr).toBe(0);
     writeFileSync(cp + '.lock', JSON.stringify({ pid: 1, host: (await import('node:os')).hostname(), started: 'then' }) + '\n');

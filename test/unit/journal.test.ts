@@ -85,6 +85,22 @@ describe('checkpoint journal', () => {
     expect(() => Journal.replay(p)).toThrow(/line 40002 is not valid JSON/);
   });
 
+  it('valid JSON that is no record (null, a record without its fields) is corruption (exit 7), not an internal error; a record of a later version is passed over', async () => {
+    for (const bad of ['null', '{"t":"c"}', '{"t":"i"}', '[1]', '"x"']) {
+      const p = join(dir(), 'cp');
+      const j = Journal.open(p, { header });
+      j.append({ t: 'k', s: 'INBOX', k: '1', why: 'x' });
+      await j.sync();
+      j.close();
+      appendFileSync(p, `${bad}\n{"t":"k","s":"INBOX","k":"2","why":"x"}\n`);
+      expect(() => Journal.replay(p), bad).toThrow(expect.objectContaining({ code: 'CHECKPOINT_UNREADABLE', exitCode: 7, message: expect.stringMatching(/line 3 is not a checkpoint record/) }));
+    }
+    const p = join(dir(), 'cp');
+    Journal.open(p, { header }).close();
+    appendFileSync(p, '{"t":"future","x":1}\n{"t":"k","s":"INBOX","k":"2","why":"x"}\n');
+    expect(Journal.replay(p).state.folder('INBOX').done.has('2')).toBe(true);
+  });
+
   it('a truncated header (empty file) is unreadable, not silently reset', () => {
     const p = join(dir(), 'cp');
     Journal.open(p, { header }).close();
