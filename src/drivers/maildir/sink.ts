@@ -48,6 +48,41 @@ function ioError(err: unknown, path: string): MailferryError {
   return new MailferryError('DEST_IO', `cannot write ${path}: ${(err as Error).message}`);
 }
 
+const GONE = Symbol('gone');
+
+/**
+ * `read(path)` of a message file; when the file has been renamed or moved meanwhile (a mail
+ * client changing its flags), of the file of the same key in cur/ or new/ now. Not found at all:
+ * GONE when `gone` is allowed, else the ENOENT.
+ */
+async function readByKey<T>(dir: string, key: string, path: string, read: (p: string) => Promise<T>, gone?: false): Promise<T>;
+async function readByKey<T>(dir: string, key: string, path: string, read: (p: string) => Promise<T>, gone: true): Promise<T | typeof GONE>;
+async function readByKey<T>(dir: string, key: string, path: string, read: (p: string) => Promise<T>, gone = false): Promise<T | typeof GONE> {
+  let err: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      return await read(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      err = e;
+    }
+    let now: string | undefined;
+    for (const sub of ['cur', 'new']) {
+      const names = await fs.readdir(join(dir, sub)).catch(() => [] as string[]);
+      const name = names.find((n) => !n.startsWith('.') && keyOfFileName(n) === key);
+      if (name) {
+        now = join(dir, sub, name);
+        break;
+      }
+    }
+    if (now === undefined) return gone ? GONE : Promise.reject(err);
+    path = now;
+  }
+  // Renamed again each time it was looked for: not gone, only not readable now (never taken for
+  // absent, which would copy it again).
+  throw err;
+}
+
 /**
  * What a killed run left in tmp/ (created, never renamed into cur/: no message lives there):
  * files named by mailferry on this host, by a process no longer running. Nothing else is touched
@@ -400,7 +435,9 @@ export class MaildirSink implements Sink {
 
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {
     const dir = this.tree.dirOf(mailbox);
-    for (const sub of ['cur', 'new']) {
+    // new/ first: a mail client moves files from new/ to cur/, so one moved between the two
+    // readings is seen twice (one identity), never missed (which would copy it again).
+    for (const sub of ['new', 'cur']) {
       let names: string[];
       try {
         names = await fs.readdir(join(dir, sub));
@@ -412,13 +449,16 @@ export class MaildirSink implements Sink {
       const look = async (name: string): Promise<StoredMessage | undefined> => {
         const key = keyOfFileName(name);
         const path = join(dir, sub, name);
-        const readFull = () => fs.readFile(path);
+        // A client may rename the file (its flags) or move it to cur/ at any time: it is looked
+        // up again by its key then, not taken for gone.
+        const readFull = () => readByKey(dir, key, path, (p) => fs.readFile(p));
         if (known?.has(key)) return { key, messageId: undefined, readFull };
         let messageId: string | null;
         try {
-          messageId = await readMessageId(path);
+          const found = await readByKey(dir, key, path, (p) => readMessageId(p), true);
+          if (found === GONE) return undefined; // deleted meanwhile
+          messageId = found;
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // moved by a mail client meanwhile
           if ((err as NodeJS.ErrnoException).code === 'ELOOP') return undefined; // a symbolic link: not a message of ours, never followed
           throw ioError(err, path);
         }
