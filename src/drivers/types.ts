@@ -107,6 +107,13 @@ export interface SourceCaps {
    * readers are views of that one session and take turns on it.
    */
   parallelReaders: boolean;
+  /**
+   * A key may name a new message once the message it named is gone (a POP3 UIDL: RFC 1939 only
+   * forbids reuse while the message exists, and a server whose index was rebuilt numbers from 1
+   * again): done keys the listing no longer has are forgotten, so a new message under one is
+   * copied, not taken for done.
+   */
+  keysReused?: boolean;
 }
 
 export interface Source {

@@ -485,9 +485,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       run.tasks.push(queue.add(once(() => runBatch(run, dest!, index!, b))) as Promise<void>);
     };
     const listing = p.source.list(box, { afterSeq, known: fstate.done, onCount: (n) => (count = n), unreadable: true });
+    // A source that reuses keys (POP3): what it lists now, to forget done keys it no longer has.
+    const listed = p.source.caps.keysReused && afterSeq === 0 ? new Set<string>() : undefined;
     for await (const ref of listing) {
       if (stopped()) return;
       run.result.listed++;
+      listed?.add(ref.key);
       // Done first: a message already copied is in the destination whatever the filters say now,
       // and a source may list a done key without its size or date (ListOptions.known).
       if (fstate.done.has(ref.key)) {
@@ -541,6 +544,10 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       batch.push(ref);
       bytes += ref.size;
       if (batch.length >= batchMessages || bytes >= batchBytes) await enqueue();
+    }
+    if (listed && !stopped()) {
+      // The whole listing came: a done key not in it names a message gone from the source.
+      for (const k of [...fstate.done, ...fstate.pending]) if (!listed.has(k)) j.append({ t: 'f', s: box, k });
     }
     if (announced !== undefined && todo !== announced) emit({ type: 'folder-total', folder: run.plan.name, messages: todo });
     if (batch.length > 0) await enqueue();

@@ -75,6 +75,12 @@ export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: num
       o.log.warn({ msg: `${plan.name}: ${absent} message(s) the checkpoint has as copied are not in the destination now: left on the server (rerun with --restart to copy them, then delete)`, [LOUD]: true });
     }
     const n = confirmed.length > 0 ? await o.source.deleteMessages!(plan.source.path, confirmed) : 0;
+    // Deleted (the server said so at QUIT): their keys are free for the server to give to new
+    // messages (a UIDL numbered again after its index was rebuilt), which must not pass for done.
+    if (n > 0 && o.source.caps.keysReused) {
+      for (const k of confirmed) o.journal.append({ t: 'f', s: plan.source.path, k });
+      await o.journal.sync();
+    }
     deleted += n;
     kept += absent;
     o.log.info({ msg: `${plan.name}: deleted ${n} copied messages from the source` });

@@ -81,3 +81,34 @@ describe('--delete-source whose QUIT answer is lost', () => {
     expect(readMaildirTree(join(work, 'md')).get('INBOX')).toHaveLength(2);
   });
 });
+
+describe('a POP3 server that gives a UIDL again to a new message (RFC 1939 allows it once the old one is gone)', () => {
+  const msg = (id: string) => b(`Message-ID: <${id}@reuse>\r\nSubject: ${id}\r\n\r\n${id}\r\n`);
+  const run = async (port: number, work: string, extra: string[] = []) =>
+    envelope(
+      await runCli(['copy', `pop3://u@127.0.0.1:${port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--json', ...extra], {
+        env: { MAILFERRY_SOURCE_PASSWORD: 'pw', XDG_STATE_HOME: join(work, 'state') },
+      }),
+    );
+
+  it('after --delete-source deleted the old ones (the server then numbered from 1 again): the new messages are copied, not taken for done', async () => {
+    server = await FakePop3Server.start({ user: 'u', pass: 'pw', messages: [{ uid: '00000001', body: msg('a1') }, { uid: '00000002', body: msg('a2') }] });
+    const work = mkdtempSync(join(tmpdir(), 'mf-reuse-'));
+    expect((await run(server.port, work, ['--delete-source'])).result).toMatchObject({ copied: 2, deleted: 2 });
+    server.messages.splice(0, server.messages.length, { uid: '00000001', body: msg('b1') }, { uid: '00000002', body: msg('b2') });
+    expect((await run(server.port, work)).result).toMatchObject({ copied: 2, skipped: 0 });
+    expect(readMaildirTree(join(work, 'md')).get('INBOX')).toHaveLength(4);
+  });
+
+  it('after another client deleted one (a run saw it gone): a new message under its UIDL is copied', async () => {
+    server = await FakePop3Server.start({ user: 'u', pass: 'pw', messages: [{ uid: 'u1', body: msg('a1') }, { uid: 'u2', body: msg('a2') }] });
+    const work = mkdtempSync(join(tmpdir(), 'mf-reuse-'));
+    expect((await run(server.port, work)).result.copied).toBe(2);
+    server.messages.splice(0, 1);
+    expect((await run(server.port, work)).result.copied).toBe(0);
+    server.messages.push({ uid: 'u1', body: msg('b1') });
+    const third = await run(server.port, work);
+    expect(third.result).toMatchObject({ copied: 1, skipped: 0 });
+    expect(readMaildirTree(join(work, 'md')).get('INBOX')).toHaveLength(3);
+  });
+});
