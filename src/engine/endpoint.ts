@@ -133,7 +133,7 @@ export function describeEndpoint(e: Endpoint): string {
 }
 
 /** The real path of `p`: symbolic links resolved in the part that exists, the rest as written. */
-function realPathOf(p: string): string {
+export function realPathOf(p: string): string {
   const rest: string[] = [];
   for (let cur = resolve(p); ; ) {
     try {

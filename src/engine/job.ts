@@ -2,7 +2,7 @@
  * A copy job from configuration to result: endpoints parsed, drivers opened, checkpoint locked
  * and replayed, folders planned, the pipeline run, everything closed again.
  */
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Journal } from '../checkpoint/journal.js';
 import { acquireLock, type Lock } from '../checkpoint/lock.js';
 import { defaultCheckpointPath, destinationLockPath, jobKey, makeStateDir } from '../checkpoint/path.js';
@@ -11,7 +11,7 @@ import type { Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { toMailferryError, type MailferryError } from '../errors.js';
 import { copy } from './copy.js';
-import { checkNotNested, describeEndpoint, destinationLockKey, parseEndpoint, selfPrefix } from './endpoint.js';
+import { checkNotNested, describeEndpoint, destinationLockKey, parseEndpoint, realPathOf, selfPrefix } from './endpoint.js';
 import type { CopyEvent, CopyResult, Outcome } from './events.js';
 import type { DedupeMode } from './identity.js';
 import { planJob } from './plan.js';
@@ -83,6 +83,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
   const lock = acquireLock(checkpoint, warn);
   hooks.log.info({ msg: `copy ${srcDesc} → ${dstDesc}`, checkpoint });
   let destLock: Lock | undefined;
+  let inDestLock: Lock | undefined;
   let source: Source | undefined;
   let sink: Sink | undefined;
   let journal: Journal | undefined;
@@ -102,6 +103,9 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
       restart: cfg.restart,
     });
     sink = await openSink(dst, net('dest'));
+    // A Maildir is locked in itself too: a run with another state directory (cron's HOME, an
+    // admin's sudo) has other lock files, and both would copy everything into it.
+    if (dst.kind === 'maildir') inDestLock = acquireLock(join(realPathOf(dst.path), '.mailferry'), warn, `is copying into ${dstDesc}`);
     journal = openJournal();
     const result = await copy({
       source,
@@ -137,6 +141,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     await source?.close().catch(() => {});
     await sink?.close().catch(() => {});
     journal?.close();
+    inDestLock?.release();
     destLock?.release();
     lock.release();
   }

@@ -93,6 +93,22 @@ describe('exit codes from real situations', () => {
     expect(existsSync(lock)).toBe(false);
   });
 
+  it('7: a Maildir another run is copying into under another state directory (cron\'s HOME, an admin\'s sudo): the lock in the Maildir itself', async () => {
+    const dest = join(work, 'other-state-dest');
+    const first = await runCli(['copy', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'os1.j'), '--json'], { env });
+    expect(envelope(first).status).toBe(0);
+    expect(existsSync(join(dest, '.mailferry.lock'))).toBe(false);
+    // The other run, with its own XDG_STATE_HOME, holds the Maildir's own lock: pid 1 is alive.
+    writeFileSync(join(dest, '.mailferry.lock'), JSON.stringify({ pid: 1, host: hostname(), started: 'then' }) + '\n');
+    try {
+      const r = await runCli(['copy', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'os2.j'), '--json'], { env: { ...env, XDG_STATE_HOME: join(work, 'other-state') } });
+      expect(r.code, r.stdout).toBe(EXIT.locked);
+      expect(envelope(r).error?.message).toMatch(/another mailferry run \(pid 1 on .*\) is copying into maildir:/);
+    } finally {
+      unlinkSync(join(dest, '.mailferry.lock'));
+    }
+  });
+
   it('7: the same destination spelled through a symbolic link (before it exists), or an IMAP host by another name', async () => {
     const saved = process.env.XDG_STATE_HOME;
     process.env.XDG_STATE_HOME = env.XDG_STATE_HOME;
