@@ -1,5 +1,5 @@
 /** Files mailferry writes are 0600, also one that existed before (a --log-file, a --report). */
-import { constants as C, fchmodSync, fstatSync, ftruncateSync, openSync, statSync } from 'node:fs';
+import { closeSync, constants as C, fchmodSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
 
 /**
  * An existing file opened for writing keeps its mode: take group and others' access away, as a
@@ -13,8 +13,10 @@ export function makePrivate(fd: number): void {
 
 /**
  * Opens `path` for writing (created 0600, appended to or truncated), made private. A symbolic
- * link is followed only to what is not a regular file (/dev/stderr, a pipe): a link planted
- * where a report or log is written would otherwise have another file truncated and re-moded.
+ * link is followed only to what is not a regular file (/dev/stderr on a terminal or a pipe), or to
+ * the very file standard output or error already is (`2>>cron.log --log-file /dev/stderr`: then
+ * neither truncated nor re-moded): a link planted where a report or log is written would
+ * otherwise have another file truncated and made 0600. What is checked is what was opened.
  */
 export function openPrivate(path: string, how: 'append' | 'truncate'): number {
   const flags = C.O_WRONLY | (how === 'append' ? C.O_APPEND : 0);
@@ -23,10 +25,27 @@ export function openPrivate(path: string, how: 'append' | 'truncate'): number {
     fd = openSync(path, flags | C.O_CREAT | C.O_NOFOLLOW, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
-    if (statSync(path).isFile()) throw Object.assign(new Error(`${path} is a symbolic link to a file: not followed`), { code: 'ELOOP' });
     fd = openSync(path, flags);
+    const st = fstatSync(fd);
+    if (!st.isFile()) return fd;
+    if (isStdStream(st)) return fd;
+    closeSync(fd);
+    throw Object.assign(new Error(`${path} is a symbolic link to a file: not followed`), { code: 'ELOOP' });
   }
   if (how === 'truncate' && fstatSync(fd).isFile()) ftruncateSync(fd, 0);
   makePrivate(fd);
   return fd;
+}
+
+/** The file is the one standard output or standard error is open on. */
+function isStdStream(st: { dev: number; ino: number }): boolean {
+  for (const std of [1, 2]) {
+    try {
+      const o = fstatSync(std);
+      if (o.dev === st.dev && o.ino === st.ino) return true;
+    } catch {
+      // closed
+    }
+  }
+  return false;
 }

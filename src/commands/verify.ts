@@ -43,11 +43,21 @@ missing or a source message its server cannot read was not compared, 1 internal 
   protected async execute(): Promise<CommandOutcome> {
     const parsed = await this.parse(Verify);
     const { default: Copy } = await import('./copy.js');
-    const { args, flags } = mergeJobFile(parsed.flags.config, { flags: Verify.flags, args: ['source', 'dest'], alsoAccepted: Copy.flags }, parsed);
+    const { args, flags, sibling } = mergeJobFile(parsed.flags.config, { flags: Verify.flags, args: ['source', 'dest'], alsoAccepted: Copy.flags }, parsed);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const { runVerify } = await import('../engine/verify.js');
     const r = await runVerify(
-      { source: args.source!, dest: args.dest!, ...netConfigFrom(flags, this.logger), ...selectionFrom(flags), retries: flags.retries, dedupe: flags.dedupe === 'content' ? 'content' : 'message-id' },
+      {
+        source: args.source!,
+        dest: args.dest!,
+        ...netConfigFrom(flags, this.logger),
+        ...selectionFrom(flags),
+        retries: flags.retries,
+        dedupe: flags.dedupe === 'content' ? 'content' : 'message-id',
+        // The copy's checkpoint (a job file's, else the default): where it put each folder.
+        checkpoint: typeof sibling.checkpoint === 'string' ? sibling.checkpoint : undefined,
+        copyDedupe: flags.dedupe,
+      },
       { log: this.logger },
     );
     this.logger.info({ msg: r.verdict, missing: r.missing, extra: r.extra });

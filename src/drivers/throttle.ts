@@ -35,5 +35,5 @@ export function responseCodeOf(text: string | undefined): string | undefined {
 export function isThrottleText(text: string | undefined, code?: string): boolean {
   const c = (code ?? responseCodeOf(text) ?? '').toUpperCase();
   if (TRANSIENT_CODES.has(c)) return true;
-  return /throttl|too many (?:\w+ )?(?:connections|requests|commands|sessions|logins)|maximum number of (?:\w+ )?(?:connections|sessions)|rate limit|try again later|bandwidth limit|exceeded.*limit/i.test(text ?? '');
+  return /throttl|too many (?:\w+ )?(?:connections|requests|commands|sessions)|maximum number of (?:\w+ )?(?:connections|sessions)|rate limit|try again later|bandwidth limit|exceeded.*limit/i.test(text ?? '');
 }

@@ -104,8 +104,9 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     });
     sink = await openSink(dst, net('dest'));
     // A Maildir is locked in itself too: a run with another state directory (cron's HOME, an
-    // admin's sudo) has other lock files, and both would copy everything into it.
-    if (dst.kind === 'maildir') inDestLock = acquireLock(join(realPathOf(dst.path), '.mailferry'), warn, `is copying into ${dstDesc}`);
+    // admin's sudo) has other lock files, and both would copy everything into it. In its tmp/,
+    // where no reader looks for mail and no name can be a folder.
+    if (dst.kind === 'maildir') inDestLock = acquireLock(join(realPathOf(dst.path), 'tmp', 'mailferry'), warn, `is copying into ${dstDesc}`);
     journal = openJournal();
     const result = await copy({
       source,

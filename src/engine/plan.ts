@@ -113,7 +113,7 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
   const exc = matcher(opts.exclude);
   const plans: FolderPlan[] = [];
   for (const m of chosen) {
-    if (opts.skipUnder?.length && startsWith(m.segments, opts.skipUnder)) continue;
+    if (opts.skipUnder?.length && named(m, (seg) => startsWith(seg, opts.skipUnder!))) continue;
     const name = displayName(m.segments);
     if (inc && !named(m, (seg) => inc(displayName(seg)))) continue;
     if (exc && named(m, (seg) => exc(displayName(seg)))) continue;

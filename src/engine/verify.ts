@@ -9,6 +9,9 @@ import { openSink, openSource } from '../drivers/registry.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Journal, type CheckpointState } from '../checkpoint/journal.js';
+import { jobKey, stateDir } from '../checkpoint/path.js';
 import { scanDestination } from './dest-scan.js';
 import { describeEndpoint, parseEndpoint, selfPrefix } from './endpoint.js';
 import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
@@ -25,6 +28,10 @@ export interface VerifyConfig extends NetConfig {
   map?: FolderMap[];
   filter?: FilterSpec;
   dedupe: 'message-id' | 'content';
+  /** The copy job's checkpoint, read (never written) for where each folder was put; default: the copy's default path. */
+  checkpoint?: string;
+  /** The copy job's --dedupe, part of its checkpoint's identity. */
+  copyDedupe?: string;
 }
 
 export interface VerifyItem {
@@ -127,7 +134,22 @@ interface Findings {
 }
 
 /** What one destination folder holds against its source folder(s); thrown failures are the folder's. */
-async function verifyGroup(source: Source, sink: Sink, cfg: VerifyConfig, signal: AbortSignal | undefined, destName: string, group: FolderPlan[]): Promise<{ row: VerifyFolder; found: Findings }> {
+/**
+ * The copy's checkpoint, read only, for where it put each folder (a destination folder earlier
+ * runs chose is kept while it exists: verify must look there too). Best effort: none is fine.
+ */
+function copyCheckpoint(cfg: VerifyConfig, srcDesc: string, dstDesc: string): CheckpointState | undefined {
+  const path = cfg.checkpoint ?? join(stateDir(), `${jobKey(srcDesc, dstDesc).slice(0, 16)}.journal`);
+  try {
+    if (!existsSync(path)) return undefined;
+    const { state, header } = Journal.replay(path);
+    return header.source === srcDesc && header.dest === dstDesc ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function verifyGroup(source: Source, sink: Sink, cfg: VerifyConfig, signal: AbortSignal | undefined, destName: string, group: FolderPlan[], state?: CheckpointState): Promise<{ row: VerifyFolder; found: Findings }> {
   const mine: Findings = { missing: [], extra: [], duplicates: [], unreadable: [] };
   const want = new Map<Identity, { ref: MessageRef; folder: string }>();
   let count = 0;
@@ -144,7 +166,7 @@ async function verifyGroup(source: Source, sink: Sink, cfg: VerifyConfig, signal
     for (const id of s.filteredIds) outOfScope.add(id);
     for (const [id, ref] of s.ids) if (!want.has(id)) want.set(id, { ref, folder: plan.name });
   }
-  const box = await sink.existingMailbox!(group[0].destSegments, group[0].source.specialUse, destHint(group[0]));
+  const box = await sink.existingMailbox!(group[0].destSegments, group[0].source.specialUse, destHint(group[0], state));
   const have = new Set<Identity>();
   let destCount = 0;
   // As copy names it: the folder it found (a role may lead elsewhere than the source's name).
@@ -178,6 +200,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
   const src = parseEndpoint(cfg.source, 'source', cfg.sourceTls);
   const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
   const net = netFactory(cfg, hooks.log);
+  const state = copyCheckpoint(cfg, describeEndpoint(src), describeEndpoint(dst));
   let source: Source | undefined;
   let sink: Sink | undefined;
   try {
@@ -204,7 +227,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
       if (hooks.signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
       try {
         // A folder's findings are added once it is done: one that fails adds none.
-        const { row, found } = await verifyGroup(source, sink, cfg, hooks.signal, destName, group);
+        const { row, found } = await verifyGroup(source, sink, cfg, hooks.signal, destName, group, state);
         folders.push(row);
         missingList.push(...found.missing);
         extraList.push(...found.extra);

@@ -97,15 +97,15 @@ describe('exit codes from real situations', () => {
     const dest = join(work, 'other-state-dest');
     const first = await runCli(['copy', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'os1.j'), '--json'], { env });
     expect(envelope(first).status).toBe(0);
-    expect(existsSync(join(dest, '.mailferry.lock'))).toBe(false);
+    expect(existsSync(join(dest, 'tmp', 'mailferry.lock'))).toBe(false);
     // The other run, with its own XDG_STATE_HOME, holds the Maildir's own lock: pid 1 is alive.
-    writeFileSync(join(dest, '.mailferry.lock'), JSON.stringify({ pid: 1, host: hostname(), started: 'then' }) + '\n');
+    writeFileSync(join(dest, 'tmp', 'mailferry.lock'), JSON.stringify({ pid: 1, host: hostname(), started: 'then' }) + '\n');
     try {
       const r = await runCli(['copy', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'os2.j'), '--json'], { env: { ...env, XDG_STATE_HOME: join(work, 'other-state') } });
       expect(r.code, r.stdout).toBe(EXIT.locked);
       expect(envelope(r).error?.message).toMatch(/another mailferry run \(pid 1 on .*\) is copying into maildir:/);
     } finally {
-      unlinkSync(join(dest, '.mailferry.lock'));
+      unlinkSync(join(dest, 'tmp', 'mailferry.lock'));
     }
   });
 

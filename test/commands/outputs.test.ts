@@ -65,6 +65,14 @@ describe('outputs that cannot be written', () => {
     const toStderr = await runCli(copy('--quiet', '--report', '/dev/stderr'), { env, wrap: ['sh', '-c', '"$@" 2>&1 | cat', 'sh'] });
     expect(toStderr.code).toBe(0);
     expect(toStderr.stdout.split('\n').filter((l) => l.includes('"outcome":"copied"'))).toHaveLength(300);
+    // Standard error sent to a file by the shell (cron: 2>>log), the log to /dev/stderr: that file, appended.
+    const cronLog = join(work, 'cron.log');
+    writeFileSync(cronLog, 'earlier\n');
+    const appended = await runCli(copy('--log-file', '/dev/stderr'), { env, wrap: ['sh', '-c', `"$@" 2>>'${cronLog}'`, 'sh'] });
+    expect(appended.code, appended.stderr).toBe(0);
+    const text = readFileSync(cronLog, 'utf8');
+    expect(text.startsWith('earlier\n')).toBe(true);
+    expect(text).toMatch(/"msg":"finished: exit 0"/);
   });
 });
 

@@ -41,17 +41,21 @@ describe('a source with the namespace prefix "INBOX."', () => {
     }
   });
 
-  it('copied into a folder of itself, three times: the backup (INBOX.Backup) is never copied again', async () => {
-    srv = await FakeImapServer.start({ mailboxes: courier(), namespace: { prefix: 'INBOX.', delimiter: '.' }, store: true });
-    const box = sandbox('mf-ns-');
-    const args = ['copy', `imap://u@127.0.0.1:${srv.port}`, `imap://u@localhost:${srv.port}/Backup`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'];
-    for (let run = 0; run < 3; run++) {
-      const out = envelope(await runCli(args, { env }));
-      expect(out.status, JSON.stringify(out)).toBe(0);
-      expect(out.result.copied, `run ${run}`).toBe(run === 0 ? 4 : 0);
+  it('copied into a folder of itself (spelled Backup or INBOX/Backup), three times: the backup (INBOX.Backup) is never copied again', async () => {
+    for (const into of ['Backup', 'INBOX/Backup']) {
+      srv = await FakeImapServer.start({ mailboxes: courier(), namespace: { prefix: 'INBOX.', delimiter: '.' }, store: true });
+      const box = sandbox('mf-ns-');
+      const args = ['copy', `imap://u@127.0.0.1:${srv.port}`, `imap://u@localhost:${srv.port}/${into}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'];
+      for (let run = 0; run < 3; run++) {
+        const out = envelope(await runCli(args, { env }));
+        expect(out.status, JSON.stringify(out)).toBe(0);
+        expect(out.result.copied, `${into}, run ${run}`).toBe(run === 0 ? 4 : 0);
+      }
+      expect(srv.opts.mailboxes.map((m) => m.name).sort()).toEqual(['INBOX', 'INBOX.Backup', 'INBOX.Backup.Sent', 'INBOX.Backup.Work', 'INBOX.Backup.Work.Deep', 'INBOX.Sent', 'INBOX.Work', 'INBOX.Work.Deep']);
+      expect(srv.appended).toHaveLength(4);
+      await srv.stop();
+      srv = undefined;
     }
-    expect(srv.opts.mailboxes.map((m) => m.name).sort()).toEqual(['INBOX', 'INBOX.Backup', 'INBOX.Backup.Sent', 'INBOX.Backup.Work', 'INBOX.Backup.Work.Deep', 'INBOX.Sent', 'INBOX.Work', 'INBOX.Work.Deep']);
-    expect(srv.appended).toHaveLength(4);
   });
 });
 
@@ -61,14 +65,20 @@ describe('the destination folder a source folder went to', () => {
     srv = await FakeImapServer.start({ mailboxes, namespace: { prefix: 'INBOX.', delimiter: '.' } });
     const box = sandbox('mf-ns-');
     const md = join(box, 'md');
-    const args = ['copy', `imap://u@127.0.0.1:${srv.port}`, `maildir:${md}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json', '--folder', 'Work'];
-    expect(envelope(await runCli([...args, '--map', 'Work=Old'], { env })).status).toBe(0);
+    // The default checkpoint (under XDG_STATE_HOME), which verify reads too.
+    const env2 = { ...env, XDG_STATE_HOME: join(box, 'state') };
+    const args = ['copy', `imap://u@127.0.0.1:${srv.port}`, `maildir:${md}`, '--source-tls', 'none', '--json', '--folder', 'Work'];
+    expect(envelope(await runCli([...args, '--map', 'Work=Old'], { env: env2 })).status).toBe(0);
     mailboxes[2]!.messages.push({ uid: 2, body: fakeMessage(5) });
-    const again = envelope(await runCli(args, { env }));
+    const again = envelope(await runCli(args, { env: env2 }));
     expect(again.status, JSON.stringify(again)).toBe(0);
     expect(again.result.folders[0]).toMatchObject({ folder: 'Work', dest: 'Old', copied: 1 });
     expect(readdirSync(join(md, '.Old', 'cur'))).toHaveLength(2);
-    const fresh = envelope(await runCli([...args, '--restart'], { env }));
+    // verify looks where the copy put it.
+    const v = envelope(await runCli(['verify', ...args.slice(1)], { env: env2 }));
+    expect(v.status, JSON.stringify(v)).toBe(0);
+    expect(v.result.folders[0]).toMatchObject({ dest: 'Old', missing: 0 });
+    const fresh = envelope(await runCli([...args, '--restart'], { env: env2 }));
     expect(fresh.result.folders[0]).toMatchObject({ folder: 'Work', dest: 'Work', copied: 2 });
   });
 });

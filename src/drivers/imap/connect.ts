@@ -44,7 +44,7 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
   // A login refused for now (a provider's connection limit, "[LIMIT] Maximum number of
   // connections", "[UNAVAILABLE] Temporary authentication failure", Gmail's "Too many simultaneous
   // connections") is no wrong password: it is throttling, below.
-  if (e.authenticationFailed && !isThrottleText(text, responseCodeOf(e))) {
+  if (e.authenticationFailed && (responseCodeOf(e) === 'AUTHENTICATIONFAILED' || !isThrottleText(text, responseCodeOf(e)))) {
     return new MailferryError('AUTH_FAILED', `login as ${o.endpoint.user} at ${where} failed: ${text}`, {
       hint: 'check the user name and the password source',
     });
@@ -88,7 +88,7 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
   if (code === 'LineTooLarge' || code === 'TooManyTokens' || /^ParserError/.test(code) || code === 'MAX_IMAP_NESTING_REACHED') {
     return new MailferryError('PROTOCOL', `${where} sent an unreadable response (${code})`, { scope, retryable: true, hint: 'is this really an IMAP server?' });
   }
-  if (code === 'ETHROTTLE' || ((e.responseStatus || e.authenticationFailed) && isThrottleText(text, responseCodeOf(e)))) {
+  if (code === 'ETHROTTLE' || ((e.responseStatus || e.authenticationFailed) && responseCodeOf(e) !== 'AUTHENTICATIONFAILED' && isThrottleText(text, responseCodeOf(e)))) {
     // imapflow already waited `throttleWaited` of the suggested time before rejecting.
     const suggested = e.throttleReset ?? suggestedBackoffMs(text);
     const rest = suggested === undefined ? undefined : Math.max(0, Math.min(suggested, MAX_SUGGESTED_BACKOFF_MS) - (e.throttleWaited ?? 0));

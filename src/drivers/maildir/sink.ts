@@ -51,30 +51,52 @@ function ioError(err: unknown, path: string): MailferryError {
 const GONE = Symbol('gone');
 
 /**
- * `read(path)` of a message file; when the file has been renamed or moved meanwhile (a mail
- * client changing its flags), of the file of the same key in cur/ or new/ now. Not found at all:
- * GONE when `gone` is allowed, else the ENOENT.
+ * A folder's files by key, read when a file was not where the scan saw it (a mail client renamed
+ * or moved it), and read again only when what it says fails too: a client marking a whole folder
+ * read during a scan costs a directory read or a few, not one per file.
  */
-async function readByKey<T>(dir: string, key: string, path: string, read: (p: string) => Promise<T>, gone?: false): Promise<T>;
-async function readByKey<T>(dir: string, key: string, path: string, read: (p: string) => Promise<T>, gone: true): Promise<T | typeof GONE>;
-async function readByKey<T>(dir: string, key: string, path: string, read: (p: string) => Promise<T>, gone = false): Promise<T | typeof GONE> {
+class KeyIndex {
+  private map?: Map<string, string>;
+  private building?: Promise<void>;
+  constructor(private readonly dir: string) {}
+
+  /** Where `key`'s file is now; `failed`, a path that just failed, is not an answer; `fresh`: read the folder again. */
+  async find(key: string, failed: string, fresh = false): Promise<string | undefined> {
+    const p = fresh ? undefined : this.map?.get(key);
+    if (p !== undefined && p !== failed) return p;
+    await (this.building ??= this.build().finally(() => (this.building = undefined)));
+    return this.map!.get(key);
+  }
+
+  private async build(): Promise<void> {
+    const map = new Map<string, string>();
+    for (const sub of ['cur', 'new']) {
+      for (const n of await fs.readdir(join(this.dir, sub)).catch(() => [] as string[])) {
+        if (!n.startsWith('.')) map.set(keyOfFileName(n), join(this.dir, sub, n));
+      }
+    }
+    this.map = map;
+  }
+}
+
+/**
+ * `read(path)` of a message file; when the file has been renamed or moved meanwhile (a mail
+ * client changing its flags), of the file of the same key now. Not found at all: GONE when
+ * `gone` is allowed, else the ENOENT.
+ */
+async function readByKey<T>(keys: KeyIndex, key: string, path: string, read: (p: string) => Promise<T>, gone?: false): Promise<T>;
+async function readByKey<T>(keys: KeyIndex, key: string, path: string, read: (p: string) => Promise<T>, gone: true): Promise<T | typeof GONE>;
+async function readByKey<T>(keys: KeyIndex, key: string, path: string, read: (p: string) => Promise<T>, gone = false): Promise<T | typeof GONE> {
   let err: unknown;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 20; attempt++) {
     try {
       return await read(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       err = e;
     }
-    let now: string | undefined;
-    for (const sub of ['cur', 'new']) {
-      const names = await fs.readdir(join(dir, sub)).catch(() => [] as string[]);
-      const name = names.find((n) => !n.startsWith('.') && keyOfFileName(n) === key);
-      if (name) {
-        now = join(dir, sub, name);
-        break;
-      }
-    }
+    // The index as it is first (one read for many renamed files), then read again each time.
+    const now = await keys.find(key, path, attempt > 0);
     if (now === undefined) return gone ? GONE : Promise.reject(err);
     path = now;
   }
@@ -435,8 +457,11 @@ export class MaildirSink implements Sink {
 
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {
     const dir = this.tree.dirOf(mailbox);
+    const keys = new KeyIndex(dir);
     // new/ first: a mail client moves files from new/ to cur/, so one moved between the two
-    // readings is seen twice (one identity), never missed (which would copy it again).
+    // readings is seen twice (given once: the keys given from new/ are remembered), never missed
+    // (which would copy it again).
+    const fromNew = new Set<string>();
     for (const sub of ['new', 'cur']) {
       let names: string[];
       try {
@@ -451,11 +476,11 @@ export class MaildirSink implements Sink {
         const path = join(dir, sub, name);
         // A client may rename the file (its flags) or move it to cur/ at any time: it is looked
         // up again by its key then, not taken for gone.
-        const readFull = () => readByKey(dir, key, path, (p) => fs.readFile(p));
+        const readFull = () => readByKey(keys, key, path, (p) => fs.readFile(p));
         if (known?.has(key)) return { key, messageId: undefined, readFull };
         let messageId: string | null;
         try {
-          const found = await readByKey(dir, key, path, (p) => readMessageId(p), true);
+          const found = await readByKey(keys, key, path, (p) => readMessageId(p), true);
           if (found === GONE) return undefined; // deleted meanwhile
           messageId = found;
         } catch (err) {
@@ -464,7 +489,11 @@ export class MaildirSink implements Sink {
         }
         return { key, messageId, readFull };
       };
-      for await (const m of mapOrdered(names.filter((n) => !n.startsWith('.')), SCAN_PARALLEL, look)) if (m) yield m;
+      for await (const m of mapOrdered(names.filter((n) => !n.startsWith('.')), SCAN_PARALLEL, look)) {
+        if (!m || (sub === 'cur' && fromNew.has(m.key))) continue;
+        if (sub === 'new') fromNew.add(m.key);
+        yield m;
+      }
     }
   }
 

@@ -84,7 +84,7 @@ async function sameKey(dir: string, key: string, group: FileRef[]): Promise<Arra
     const inode = `${st.dev}:${st.ino}`;
     if (inodes.has(inode)) continue;
     inodes.add(inode);
-    out.push({ ...f, key: out.length === 0 ? key : `${key}:${f.sub}/${f.name}` });
+    out.push({ ...f, ino: st.ino, key: out.length === 0 ? key : `${key}:${f.sub}/${f.name}` });
   }
   return out;
 }
@@ -96,6 +96,8 @@ interface FileRef {
   /** Directory (relative to the folder) and current file name. */
   sub: 'cur' | 'new';
   name: string;
+  /** The inode, for a file whose key another file of the folder shares (sameKey): told apart by it when renamed. */
+  ino?: number;
 }
 
 export class MaildirSource implements Source {
@@ -276,11 +278,11 @@ export class MaildirSource implements Source {
       refs.push({ mailbox, key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null, unreadable: new MailferryError('MAILBOX_FAILED', message, { scope: 'message', hint, messageKey: key }) });
     }
     // Each file's stat and header read, LIST_PARALLEL files at a time.
-    const describe = async ({ sub, name, key }: FileRef & { key: string }): Promise<MessageRef | undefined> => {
+    const describe = async ({ sub, name, key, ino }: FileRef & { key: string }): Promise<MessageRef | undefined> => {
       const path = join(dir, sub, name);
       if (opts.known?.has(key)) {
         // Done already: the caller skips it unread, so neither a stat nor a header read.
-        index.set(key, { sub, name });
+        index.set(key, { sub, name, ino });
         return { mailbox, key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null };
       }
       let st;
@@ -294,7 +296,7 @@ export class MaildirSource implements Source {
       // A symbolic link is listed but never followed: it fails with the reason, so it is reported
       // (a link planted in a Maildir being read as root must not bring in another file).
       if (st.isSymbolicLink()) {
-        index.set(key, { sub, name });
+        index.set(key, { sub, name, ino });
         const err = readError(Object.assign(new Error('link'), { code: 'ELOOP' }), path, 'message', key);
         return { mailbox, key, seq: 0, size: 0, internalDate, flags: NO_FLAGS, messageId: null, ...(opts.unreadable ? { unreadable: err } : {}) };
       }
@@ -306,10 +308,10 @@ export class MaildirSource implements Source {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         // One file that cannot be read (its mode, an I/O error) fails alone; the folder is copied.
         if (!opts.unreadable) throw readError(err, path);
-        index.set(key, { sub, name });
+        index.set(key, { sub, name, ino });
         return { mailbox, key, seq: 0, size: st.size, internalDate, flags: NO_FLAGS, messageId: null, unreadable: readError(err, path, 'message', key) };
       }
-      index.set(key, { sub, name });
+      index.set(key, { sub, name, ino });
       return {
         mailbox,
         key,
@@ -336,19 +338,26 @@ export class MaildirSource implements Source {
   private async pathOf(mailbox: string, key: string): Promise<string | undefined> {
     const dir = this.dirOf(mailbox);
     const f = this.files.get(mailbox)?.get(key);
+    // A file whose key others share is known by its inode (a rename keeps it).
+    const same = async (p: string) => f?.ino === undefined || (await fs.lstat(p).catch(() => null))?.ino === f.ino;
     if (f) {
       const p = join(dir, f.sub, f.name);
       try {
         await fs.access(p);
-        return p;
+        if (await same(p)) return p;
       } catch {
         // renamed: look it up again
       }
     }
+    // A key "K:sub/name" (sameKey) is looked for under K, its inode telling it from the others.
+    const base = keyOfFileName(key);
     for (const sub of ['cur', 'new']) {
       const names = await fs.readdir(join(dir, sub)).catch(() => [] as string[]);
-      const name = names.find((n) => keyOfFileName(n) === key);
-      if (name) return join(dir, sub, name);
+      for (const n of names) {
+        if (keyOfFileName(n) !== base) continue;
+        const p = join(dir, sub, n);
+        if (f?.ino === undefined ? base === key : await same(p)) return p;
+      }
     }
     return undefined;
   }
