@@ -80,6 +80,15 @@ describe('throttling', () => {
     }
   });
 
+  it('NO [AUTHENTICATIONFAILED] with words like a limit ("Too many failed logins") stays a failed login: exit 4, no retrying a bad password', async () => {
+    const { r, out } = await copyFrom({
+      mailboxes: [{ name: 'INBOX', messages: inbox(1) }],
+      hook: (s, tag, name) => (name === 'LOGIN' ? (s.send(`${tag} NO [AUTHENTICATIONFAILED] Too many failed logins for this account; rate limit exceeded\r\n`), true) : false),
+    });
+    expect(out.status, r.stderr).toBe(4);
+    expect(out.error?.code).toBe('AUTH_FAILED');
+  });
+
   it('NO [UNAVAILABLE] Temporary authentication failure at the first login: exit 5 (rerun), not exit 4', async () => {
     const { r, out } = await copyFrom({
       mailboxes: [{ name: 'INBOX', messages: inbox(1) }],
