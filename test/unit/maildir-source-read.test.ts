@@ -77,4 +77,22 @@ describe('MaildirSource: done keys (ListOptions.known)', () => {
     const rest = refs.filter((r) => !known.has(r.key)).map((r) => r.internalDate!.getTime());
     expect(rest).toEqual([...rest].sort((a, b) => a - b));
   });
+
+  it('files that share a key: after a rename, each key still fetches its own file (told apart by inode), never the other', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mf-mdread-'));
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(root, d));
+    writeFileSync(join(root, 'cur', 'K.host:2,S'), 'Message-ID: <first@same>\n\nfirst\n');
+    writeFileSync(join(root, 'cur', 'K.host:2,RS'), 'Message-ID: <second@same>\n\nsecond\n');
+    const src = await MaildirSource.open(root);
+    await src.listMailboxes();
+    const refs: MessageRef[] = await all(src.list('INBOX'));
+    expect(refs.map((r) => r.key).sort()).toEqual(['K.host', 'K.host:cur/K.host:2,S']);
+    // Both renamed by a mail client (flags) after the listing: each is found again by its inode.
+    renameSync(join(root, 'cur', 'K.host:2,RS'), join(root, 'cur', 'K.host:2,FRS'));
+    renameSync(join(root, 'cur', 'K.host:2,S'), join(root, 'cur', 'K.host:2,ST'));
+    const reader = await src.reader();
+    const got = await all(reader.fetch('INBOX', refs));
+    const byKey = Object.fromEntries(got.map((m) => [m.ref.key, m.ref.messageId + ' ' + m.body.toString().trim().split('\n').pop()]));
+    for (const r of refs) expect(byKey[r.key], r.key).toBe(`${r.messageId} ${r.messageId === '<first@same>' ? 'first' : 'second'}`);
+  });
 });
