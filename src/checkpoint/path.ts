@@ -55,8 +55,9 @@ function checkPrivate(dir: string, what: string): void {
   }
 }
 
-export function defaultCheckpointPath(source: string, dest: string): string {
-  return join(makeStateDir(stateDir()), `${jobKey(source, dest).slice(0, 16)}.journal`);
+/** Where a job's checkpoint is by default (nothing created: copy makes its directory, the dry run and verify only read). */
+export function checkpointPathOf(source: string, dest: string): string {
+  return join(stateDir(), `${jobKey(source, dest).slice(0, 16)}.journal`);
 }
 
 /**

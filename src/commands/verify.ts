@@ -56,7 +56,6 @@ missing or a source message its server cannot read was not compared, 1 internal 
         dedupe: flags.dedupe === 'content' ? 'content' : 'message-id',
         // The copy's checkpoint (a job file's, else the default): where it put each folder.
         checkpoint: typeof sibling.checkpoint === 'string' ? sibling.checkpoint : undefined,
-        copyDedupe: flags.dedupe,
       },
       { log: this.logger },
     );

@@ -73,7 +73,8 @@ export function showCheckpoint(path: string): CheckpointSummary {
 export function resetCheckpoint(path: string, warn: (m: string) => void): { path: string; removed: boolean } {
   if (!existsSync(path)) return { path, removed: false };
   // An empty file is what a copy calls an unreadable checkpoint to move away: reset takes it too.
-  const empty = statSync(path).isFile() && statSync(path).size === 0;
+  const st = statSync(path);
+  const empty = st.isFile() && st.size === 0;
   if (!empty) assertCheckpoint(path);
   const lock = acquireLock(path, warn);
   try {

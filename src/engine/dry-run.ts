@@ -4,9 +4,8 @@
  * the destination is opened read-only, the checkpoint is only read (no lock, no record).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { CheckpointState, Journal, otherJob, type JobHeader } from '../checkpoint/journal.js';
-import { jobKey, stateDir } from '../checkpoint/path.js';
+import { checkpointPathOf, jobKey } from '../checkpoint/path.js';
 import { MailferryError, spoilsOneFolder } from '../errors.js';
 import { openSink, openSource } from '../drivers/registry.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
@@ -80,7 +79,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
   const srcDesc = describeEndpoint(src);
   const dstDesc = describeEndpoint(dst);
   // Same path as the real run, computed without creating the state directory.
-  const checkpoint = cfg.checkpoint ?? join(stateDir(), `${jobKey(srcDesc, dstDesc).slice(0, 16)}.journal`);
+  const checkpoint = cfg.checkpoint ?? checkpointPathOf(srcDesc, dstDesc);
   const state = readCheckpoint(checkpoint, { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc }, cfg.restart);
   let source: Source | undefined;
   let sink: Sink | undefined;

@@ -5,7 +5,7 @@
 import { dirname, join } from 'node:path';
 import { Journal } from '../checkpoint/journal.js';
 import { acquireLock, type Lock } from '../checkpoint/lock.js';
-import { defaultCheckpointPath, destinationLockPath, jobKey, makeStateDir } from '../checkpoint/path.js';
+import { checkpointPathOf, destinationLockPath, jobKey, makeStateDir } from '../checkpoint/path.js';
 import { checkSinkKind, openSink, openSource } from '../drivers/registry.js';
 import type { Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
@@ -77,8 +77,8 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
   const self = await selfPrefix(src, dst);
   const srcDesc = describeEndpoint(src);
   const dstDesc = describeEndpoint(dst);
-  const checkpoint = cfg.checkpoint ?? defaultCheckpointPath(srcDesc, dstDesc);
-  makeStateDir(dirname(checkpoint), 'the checkpoint directory');
+  const checkpoint = cfg.checkpoint ?? checkpointPathOf(srcDesc, dstDesc);
+  makeStateDir(dirname(checkpoint), cfg.checkpoint === undefined ? 'the state directory' : 'the checkpoint directory');
   const warn = (m: string) => hooks.log.warn({ msg: m });
   const lock = acquireLock(checkpoint, warn);
   hooks.log.info({ msg: `copy ${srcDesc} → ${dstDesc}`, checkpoint });

@@ -9,9 +9,8 @@ import { openSink, openSource } from '../drivers/registry.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Journal, type CheckpointState } from '../checkpoint/journal.js';
-import { jobKey, stateDir } from '../checkpoint/path.js';
+import { checkpointPathOf } from '../checkpoint/path.js';
 import { scanDestination } from './dest-scan.js';
 import { describeEndpoint, parseEndpoint, selfPrefix } from './endpoint.js';
 import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
@@ -30,8 +29,6 @@ export interface VerifyConfig extends NetConfig {
   dedupe: 'message-id' | 'content';
   /** The copy job's checkpoint, read (never written) for where each folder was put; default: the copy's default path. */
   checkpoint?: string;
-  /** The copy job's --dedupe, part of its checkpoint's identity. */
-  copyDedupe?: string;
 }
 
 export interface VerifyItem {
@@ -82,8 +79,6 @@ export interface VerifyResult {
   verdict: string;
 }
 
-
-
 async function sourceIdentities(
   source: Source,
   plan: FolderPlan,
@@ -133,13 +128,12 @@ interface Findings {
   unreadable: VerifyResult['unreadableList'];
 }
 
-/** What one destination folder holds against its source folder(s); thrown failures are the folder's. */
 /**
  * The copy's checkpoint, read only, for where it put each folder (a destination folder earlier
  * runs chose is kept while it exists: verify must look there too). Best effort: none is fine.
  */
 function copyCheckpoint(cfg: VerifyConfig, srcDesc: string, dstDesc: string): CheckpointState | undefined {
-  const path = cfg.checkpoint ?? join(stateDir(), `${jobKey(srcDesc, dstDesc).slice(0, 16)}.journal`);
+  const path = cfg.checkpoint ?? checkpointPathOf(srcDesc, dstDesc);
   try {
     if (!existsSync(path)) return undefined;
     const { state, header } = Journal.replay(path);
@@ -149,6 +143,7 @@ function copyCheckpoint(cfg: VerifyConfig, srcDesc: string, dstDesc: string): Ch
   }
 }
 
+/** What one destination folder holds against its source folder(s); thrown failures are the folder's. */
 async function verifyGroup(source: Source, sink: Sink, cfg: VerifyConfig, signal: AbortSignal | undefined, destName: string, group: FolderPlan[], state?: CheckpointState): Promise<{ row: VerifyFolder; found: Findings }> {
   const mine: Findings = { missing: [], extra: [], duplicates: [], unreadable: [] };
   const want = new Map<Identity, { ref: MessageRef; folder: string }>();
