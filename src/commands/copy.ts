@@ -95,7 +95,9 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
       const human = renderPlan(plan);
       // The plan in --log-file too, so a dry run leaves a trace there like a copy does.
       for (const line of human) this.logger.info({ msg: line.trim() });
-      return { result: plan, human, exitCode: EXIT.ok };
+      // A plan with failures in it says so as the copy would: partial (exit 6).
+      const wouldFail = plan.failedFolders + plan.tooLarge + plan.unreadable > 0;
+      return { result: plan, human, exitCode: wouldFail ? EXIT.partial : EXIT.ok };
     }
     const { runCopyJob } = await import('../engine/job.js');
     const crash = crashHook();

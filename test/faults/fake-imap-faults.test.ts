@@ -178,7 +178,7 @@ describe('throttling', () => {
     expect(check.result).toMatchObject({ ok: false, missing: 0, unreadable: 1, messages: 5 });
     expect(check.result.unreadableList[0]).toMatchObject({ folder: 'INBOX', key: '2' });
     const plan = envelope(await runCli(['copy', ...args, '--restart', '--dry-run'], { env }));
-    expect(plan.status, JSON.stringify(plan.error)).toBe(0);
+    expect(plan.status, JSON.stringify(plan.error)).toBe(6);
     expect(plan.result).toMatchObject({ copy: 0, unreadable: 1 });
   });
 
@@ -207,7 +207,7 @@ describe('throttling', () => {
     expect(check.result).toMatchObject({ ok: false, missing: 0, extra: 1, unreadable: 1, messages: 6 });
     expect(check.result.unreadableList[0]).toMatchObject({ folder: 'INBOX', key: '2' });
     const plan = envelope(await runCli(['copy', ...args, '--restart', '--dry-run'], { env }));
-    expect(plan.status, JSON.stringify(plan.error)).toBe(0);
+    expect(plan.status, JSON.stringify(plan.error)).toBe(6);
     expect(plan.result).toMatchObject({ copy: 0, unreadable: 1 });
     // --retries 0: nothing is asked twice, so the dropped FETCH ends verify (the network exit).
     const strict = await runCli(['verify', ...args, '--retries', '0'], { env });

@@ -191,6 +191,7 @@ describe('Maildir source layouts', () => {
     const dst = (await h.freshUser('mdcollide')).name;
     const args = ['copy', `maildir:${root}`, imap(dst), ...tls, '--checkpoint', join(work, 'co.journal'), '--json'];
     const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+    expect(plan.status).toBe(6);
     expect(plan.result.failedFolders, JSON.stringify(plan)).toBe(1);
     const r = await runCli(args, { env });
     const out = envelope(r);

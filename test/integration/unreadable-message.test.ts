@@ -70,7 +70,7 @@ describe('a message the server cannot read', () => {
     let check;
     try {
       first = await copy('Listed', dest, join(work, 'cp'));
-      // While they stay unreadable: the dry run says they would fail, verify names them (exit 6).
+      // While they stay unreadable: the dry run says they would fail and verify names them (both exit 6).
       plan = envelope(await runCli(['copy', url(), `maildir:${dest}`, ...tls, '--folder', 'Listed', '--checkpoint', join(work, 'cp'), '--dry-run', '--json'], { env }));
       check = envelope(await runCli(['verify', url(), `maildir:${dest}`, ...tls, '--folder', 'Listed', '--json'], { env }));
     } finally {
@@ -87,7 +87,7 @@ describe('a message the server cannot read', () => {
     const rest = all.filter((e) => !spoiled.includes(e));
     expect(maildirProblems(dest, expectedByFolder(rest).keep)).toEqual([]);
 
-    expect(plan.status, JSON.stringify(plan.error)).toBe(0);
+    expect(plan.status, JSON.stringify(plan.error)).toBe(6);
     expect(plan.result).toMatchObject({ copy: 0, unreadable: 2 });
     expect(plan.result.folders[0]).toMatchObject({ listed: all.length, unreadable: 2 });
     expect(check.status, JSON.stringify(check.error)).toBe(6);
