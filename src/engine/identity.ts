@@ -7,7 +7,9 @@
  * - NUL bytes count as 0x80 (Dovecot serves each NUL in BODY[] as 0x80, so a destination scan
  *   reads them so);
  * - no final newline counts as one (POP3 adds one to a message that has none). More than one is
- *   kept: messages differing in their trailing blank lines are different messages.
+ *   kept: messages differing in their trailing blank lines are different messages;
+ * - an `X-TUID:` header line counts as none: mbsync adds one to every message it stores (its own
+ *   tracking of what it sent), so a message restored from mbsync's Maildir is the one it copied.
  * The kind is part of the value.
  */
 import { createHash } from 'node:crypto';
@@ -33,12 +35,25 @@ export function contentIdentity(body: Buffer): Identity {
     if (b === body) b = Buffer.from(body);
     for (let i = b.indexOf(0); i >= 0; i = b.indexOf(0, i + 1)) b[i] = 0x80;
   }
+  b = withoutTuid(b);
   let end = b.length;
   while (end > 0 && b[end - 1] === 0x0a) end--;
   const h = createHash('sha256').update(b.subarray(0, end));
   // Zero or one final newline hash as before; more are part of the message.
   if (b.length - end > 1) h.update(b.subarray(end));
   return flat('sha256:' + h.digest('hex'));
+}
+
+const LF2 = Buffer.from('\n\n');
+const TUID_LINE = /^X-TUID:[^\n]*\n/gim;
+
+/** `b` (LF line ends) without its header's `X-TUID:` lines (a new buffer when there are any). */
+function withoutTuid(b: Buffer): Buffer {
+  const headerEnd = b[0] === 0x0a ? 0 : b.indexOf(LF2);
+  const header = b.toString('latin1', 0, headerEnd < 0 ? b.length : headerEnd + 1);
+  if (!/^x-tuid:/im.test(header)) return b;
+  const kept = header.replace(TUID_LINE, '');
+  return Buffer.concat([Buffer.from(kept, 'latin1'), b.subarray(header.length)]);
 }
 
 /** Identity decidable without the body, or null when the body is needed. */

@@ -138,6 +138,64 @@ describe('Maildir source layouts', () => {
     });
   });
 
+  it("mbsync's SubFolders Legacy ('Work/.Projects/.Alpha') and Maildir++ ('..sub') layouts, names with '&' that are no modified UTF-7: every folder copied, none passed over", async () => {
+    const d = new Date('2019-03-04T05:06:07Z');
+    const make = (root: string, dirs: string[]) => {
+      dirs.forEach((dir, i) => {
+        for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(root, dir, s), { recursive: true });
+        const p = join(root, dir, 'cur', `${i}.l${i}.host:2,S`);
+        writeFileSync(p, `Message-ID: <l${i}@legacy>\n\nin ${dir}\n`);
+        utimesSync(p, d, d);
+      });
+      return root;
+    };
+    const held = (dest: string) => Object.fromEntries([...readMaildirTree(dest)].filter(([, f]) => f.length).map(([k, f]) => [k, f.map((x) => x.bytes.toString().split('\n')[2])]));
+    // Legacy: subfolders are dot-directories inside their parent's (a parent without mail of its own too).
+    // offlineimap's utf8foldernames writes names as they are: 'Q&A-Team' holds no modified UTF-7.
+    const legacy = make(join(work, 'legacy'), ['INBOX', 'INBOX/.sub', 'Parent', 'Parent/.Child', 'Work/.Projects/.Alpha', 'Q&A-Team', 'R&D-2024']);
+    mkdirSync(join(legacy, 'Parent', '.notmuch', 'xapian'), { recursive: true }); // another program's: no folder
+    const out1 = join(work, 'legacy-out');
+    const r1 = await runCli(['copy', `maildir:${legacy}`, `maildir:${out1}`, '--checkpoint', join(work, 'lg.journal'), '--json'], { env });
+    expect(envelope(r1).status, r1.stderr).toBe(0);
+    expect(envelope(r1).result.copied).toBe(7);
+    expect(held(out1)).toEqual({
+      INBOX: ['in INBOX'],
+      'INBOX/sub': ['in INBOX/.sub'],
+      Parent: ['in Parent'],
+      'Parent/Child': ['in Parent/.Child'],
+      'Work/Projects/Alpha': ['in Work/.Projects/.Alpha'],
+      'Q&A-Team': ['in Q&A-Team'],
+      'R&D-2024': ['in R&D-2024'],
+    });
+    const listed = envelope(await runCli(['folders', `maildir:${legacy}`, '--json'], { env }));
+    expect(listed.result.folders.map((f: { name: string }) => f.name).sort()).toEqual(['INBOX', 'INBOX/sub', 'Parent', 'Parent/Child', 'Q&A-Team', 'R&D-2024', 'Work/Projects/Alpha']);
+
+    // Maildir++ as mbsync writes it: INBOX's subfolders start with two dots.
+    const pp = make(join(work, 'mbsync-pp'), ['', '..sub', '..sub.subsub', '.Work']);
+    const dst = (await h.freshUser('mdlegacy')).name;
+    const r2 = await runCli(['copy', `maildir:${pp}`, imap(dst), ...tls, '--checkpoint', join(work, 'pp.journal'), '--json'], { env });
+    expect(envelope(r2).status, r2.stderr).toBe(0);
+    expect(held(h.maildirOf(dst))).toEqual({ INBOX: ['in '], 'INBOX/sub': ['in ..sub'], 'INBOX/sub/subsub': ['in ..sub.subsub'], Work: ['in .Work'] });
+  });
+
+  it("a message without a Message-ID restored from mbsync's Maildir (which added X-TUID) into the account that holds it is not stored twice", async () => {
+    const original = 'From: a@example.org\nSubject: no id\n\nthe body\n';
+    const withTuid = 'From: a@example.org\nSubject: no id\nX-TUID: 2Vd9Jc3hdCxr\n\nthe body\n';
+    const box = (name: string, text: string) => {
+      const root = join(work, name);
+      for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(root, s), { recursive: true });
+      writeFileSync(join(root, 'cur', `1.${name}.host:2,S`), text);
+      return root;
+    };
+    const dst = (await h.freshUser('mdtuid')).name;
+    const first = await runCli(['copy', `maildir:${box('tuid-orig', original)}`, imap(dst), ...tls, '--checkpoint', join(work, 't1.journal'), '--json'], { env });
+    expect(envelope(first).result.copied, first.stderr).toBe(1);
+    const again = envelope(await runCli(['copy', `maildir:${box('tuid-mbsync', withTuid)}`, imap(dst), ...tls, '--checkpoint', join(work, 't2.journal'), '--json'], { env }));
+    expect(again.status).toBe(0);
+    expect(again.result).toMatchObject({ copied: 0 });
+    expect([...readMaildirTree(h.maildirOf(dst)).get('INBOX')!].map((f) => f.bytes.toString().replace(/\r\n/g, '\n'))).toEqual([original]);
+  });
+
   it("translates the hierarchy delimiter ('/' in a nested Maildir → '.' on the server); a '.' inside a name cannot split it", async () => {
     const root = join(work, 'delims');
     const date = new Date('2020-01-02T03:04:05Z');

@@ -109,6 +109,20 @@ describe('identity', () => {
     contentIdentity(body);
     expect(body.includes(0)).toBe(true); // the message itself is not changed
   });
+
+  it("is the same for a message as mbsync stores it: its X-TUID header lines count as none, in the header only", () => {
+    const original = b('From: a@b\r\nSubject: s\r\n\r\nbody\r\n');
+    const id = contentIdentity(original);
+    expect(contentIdentity(b('From: a@b\nSubject: s\nX-TUID: 2Vd9Jc3hdCxr\n\nbody\n'))).toBe(id);
+    expect(contentIdentity(b('X-TUID: 2Vd9Jc3hdCxr\r\nFrom: a@b\r\nSubject: s\r\n\r\nbody\r\n'))).toBe(id);
+    expect(contentIdentity(b('From: a@b\nx-tuid: abc\nSubject: s\n\nbody\n'))).toBe(id);
+    // Anything else still tells messages apart: a line of the body, a header of another name.
+    expect(contentIdentity(b('From: a@b\nSubject: s\n\nX-TUID: 2Vd9Jc3hdCxr\nbody\n'))).not.toBe(id);
+    expect(contentIdentity(b('From: a@b\nSubject: s\nX-TUIDS: 1\n\nbody\n'))).not.toBe(id);
+    const stored = b('From: a@b\nX-TUID: 2Vd9Jc3hdCxr\n\nbody\n');
+    contentIdentity(stored);
+    expect(stored.toString()).toContain('X-TUID'); // the message itself is not changed
+  });
 });
 
 describe('HeaderFields: the fields read as a header streams by', () => {

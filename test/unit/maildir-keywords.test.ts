@@ -1,6 +1,6 @@
 // Maildir keywords: the dovecot-keywords table, the info letters, and the sink's limits.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { flagsToInfo, formatKeywords, infoToFlags, isKeyword, parseKeywords } from '../../src/drivers/maildir/flags.js';
@@ -59,5 +59,40 @@ describe('MaildirSink and keywords', () => {
     expect(names.filter((n) => /:2,[d-z]$/.test(n))).toHaveLength(23);
     expect(names.filter((n) => n.endsWith(':2,'))).toHaveLength(7);
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
+  it("shares the table with Dovecot serving the same Maildir: waits for its uidlist lock, reads the table again, never takes a letter Dovecot gave", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mf-kwlock-'));
+    const sink = await MaildirSink.open(root);
+    const table = () => readFileSync(join(root, 'dovecot-keywords'), 'utf8');
+    const lock = join(root, 'dovecot-uidlist.lock');
+    writeFileSync(join(root, 'dovecot-keywords'), '0 Alpha\n');
+    const w = await sink.writer();
+    const body = Buffer.from('Subject: k\n\nx\n');
+
+    // Dovecot holds its lock (a live process of this host) while it gives 'Hot' the next letter.
+    writeFileSync(lock, `${process.pid}:${hostname()}`);
+    let stored = false;
+    const put = w.put('INBOX', body, { flags: ['K1'] }).then((r) => ((stored = true), r));
+    await new Promise((r) => setTimeout(r, 400));
+    expect(stored).toBe(false);
+    writeFileSync(join(root, 'dovecot-keywords'), '0 Alpha\n1 Hot\n');
+    rmSync(lock);
+    await put;
+    expect(table()).toBe('0 Alpha\n1 Hot\n2 K1\n');
+    expect(readdirSync(join(root, 'cur'))).toEqual([expect.stringMatching(/:2,c$/)]);
+    expect(existsSync(lock)).toBe(false);
+
+    // Dovecot adds a keyword while the run goes on (no lock held now): the next new keyword reads it.
+    writeFileSync(join(root, 'dovecot-keywords'), '0 Alpha\n1 Hot\n2 K1\n3 Later\n');
+    await w.put('INBOX', body, { flags: ['K2', 'Hot'] });
+    expect(table()).toBe('0 Alpha\n1 Hot\n2 K1\n3 Later\n4 K2\n');
+    // A lock left by a process that is gone is stale at once, as Dovecot judges it.
+    writeFileSync(lock, `999999999:${hostname()}`);
+    await w.put('INBOX', body, { flags: ['K3'] });
+    await w.close();
+    expect(table()).toBe('0 Alpha\n1 Hot\n2 K1\n3 Later\n4 K2\n5 K3\n');
+    expect(readdirSync(join(root, 'cur')).map((n) => n.split(':2,')[1]).sort()).toEqual(['be', 'c', 'f']);
+    expect(existsSync(lock)).toBe(false);
   });
 });

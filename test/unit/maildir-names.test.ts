@@ -49,6 +49,30 @@ describe('nested-layout names (mbsync Verbatim, offlineimap)', () => {
     expect(nestedSegment('plain')).toBe('plain');
     expect(nestedSegment('x&AOk')).toBe('x&AOk');
   });
+  it("'&' followed by something that is no modified UTF-7 run keeps the name as it is (offlineimap's utf8foldernames, a hand-made name)", () => {
+    expect(nestedSegment('Q&A-Team')).toBe('Q&A-Team'); // the run 'A' is no character
+    expect(nestedSegment('R&D-2024')).toBe('R&D-2024');
+    expect(nestedSegment('A&B-C')).toBe('A&B-C');
+    expect(nestedSegment('x&AAA-y')).toBe('x&AAA-y'); // a NUL
+    expect(nestedSegment('Lists&AC4-2024')).toBe('Lists&AC4-2024'); // '.' is never encoded by IMAP
+    expect(nestedSegment('a&2D0-b')).toBe('a&2D0-b'); // half a surrogate pair
+    expect(nestedSegment('Caf&AOk-&-Co')).toBe('Café&Co');
+    expect(nestedSegment('a&-b&AOk')).toBe('a&-b&AOk'); // a run never closed
+    expect(nestedSegment('&ZeVnLIqe-')).toBe('日本語');
+  });
+});
+
+describe('Maildir++ names written by other programs', () => {
+  it("mbsync's INBOX subfolders ('..sub', SubFolders Maildir++) are INBOX's", () => {
+    expect(segmentsOfDirName('..sub')).toEqual(['INBOX', 'sub']);
+    expect(segmentsOfDirName('..sub.subsub')).toEqual(['INBOX', 'sub', 'subsub']);
+    expect(segmentsOfDirName('.INBOX.sub')).toEqual(['INBOX', 'sub']);
+  });
+  it('a run that decodes to no character, or to a NUL, is kept as written', () => {
+    expect(segmentsOfDirName('.Q&A-Team')).toEqual(['Q&A-Team']);
+    expect(segmentsOfDirName('.x&AAA-y')).toEqual(['x&AAA-y']);
+    expect(segmentsOfDirName('.Lists&AC4-2024')).toEqual(['Lists.2024']); // mailferry's own '.'
+  });
 });
 
 describe('Maildir flags', () => {

@@ -44,30 +44,48 @@ export function encodeSegment(segment: string): string {
   return out;
 }
 
+/**
+ * One base64 run of modified UTF-7 (between `&` and `-`) → its text; undefined when it is not one
+ * an encoder writes: empty, an odd number of bytes, bits left over, a NUL or a broken surrogate
+ * pair (`Q&A-Team` holds the run `A`, which is no character: the name is taken literally).
+ */
+function decodeRun(b64: string): string | undefined {
+  if (!/^[A-Za-z0-9+,]+$/.test(b64)) return undefined;
+  const be = Buffer.from(b64.replace(/,/g, '/'), 'base64');
+  if (be.length === 0 || be.length % 2 !== 0) return undefined;
+  if (be.toString('base64').replace(/=+$/, '').replace(/\//g, ',') !== b64) return undefined;
+  for (let i = 0; i + 1 < be.length; i += 2) {
+    const t = be[i];
+    be[i] = be[i + 1];
+    be[i + 1] = t;
+  }
+  const text = be.toString('utf16le');
+  if (text.includes('\0') || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) return undefined;
+  return text;
+}
+
 /** The on-disk form of one component → the component. Invalid encodings are kept literally. */
 export function decodeSegment(text: string): string {
-  return text.replace(/&([^-]*)-/g, (whole, b64: string) => {
-    if (b64 === '') return '&';
-    const be = Buffer.from(b64.replace(/,/g, '/'), 'base64');
-    if (be.length % 2 !== 0) return whole;
-    for (let i = 0; i + 1 < be.length; i += 2) {
-      const t = be[i];
-      be[i] = be[i + 1];
-      be[i + 1] = t;
-    }
-    return be.toString('utf16le');
-  });
+  return text.replace(/&([^-]*)-/g, (whole, b64: string) => (b64 === '' ? '&' : decodeRun(b64) ?? whole));
 }
 
 /**
  * A nested-layout directory name → the folder name. mbsync (`SubFolders Verbatim`) and offlineimap
  * write IMAP's own names, which are modified UTF-7 (`Caf&AOk-`, `a&-b`): a name that is valid
- * modified UTF-7 is decoded, any other is taken literally (`R&D`).
+ * modified UTF-7 throughout is decoded; any other is taken literally (`R&D`, `Q&A-Team`, a name
+ * written in UTF-8). Valid means what an encoder writes: every `&` opens `&-` or a run of whole
+ * characters, none of them printable ASCII (RFC 3501 5.1.3: those always stand for themselves).
  */
 export function nestedSegment(name: string): string {
-  if (!name.includes('&') || !/^(?:[^&]|&-|&[A-Za-z0-9+,]+-)*$/.test(name)) return name;
-  const decoded = decodeSegment(name);
-  return /&[A-Za-z0-9+,]+-/.test(decoded) || decoded.includes('\uFFFD') ? name : decoded;
+  if (!name.includes('&')) return name;
+  let valid = !name.replace(/&[^-]*-/g, '').includes('&');
+  const decoded = name.replace(/&([^-]*)-/g, (whole, b64: string) => {
+    if (b64 === '') return '&';
+    const text = decodeRun(b64);
+    if (text === undefined || /[\x20-\x7e]/.test(text)) valid = false;
+    return text ?? whole;
+  });
+  return valid ? decoded : name;
 }
 
 export function isInbox(segments: string[]): boolean {
@@ -94,8 +112,13 @@ export function folderDirName(segments: string[]): string {
   return name;
 }
 
-/** Directory name under the root → hierarchy. '' is INBOX. */
+/**
+ * Directory name under the root → hierarchy. '' is INBOX, and so is an empty first component:
+ * mbsync's `SubFolders Maildir++` writes INBOX's subfolder `INBOX/sub` as `..sub`.
+ */
 export function segmentsOfDirName(dir: string): string[] {
   if (dir === '') return ['INBOX'];
-  return dir.replace(/^\./, '').split('.').map(decodeSegment);
+  const segments = dir.replace(/^\./, '').split('.').map(decodeSegment);
+  if (segments.length > 1 && segments[0] === '') segments[0] = 'INBOX';
+  return segments;
 }

@@ -18,6 +18,7 @@ import { flat } from '../../strings.js';
 import { mapOrdered } from '../../parallel.js';
 import { pidAlive } from '../../proc.js';
 import { mkdirs } from '../../mkdirs.js';
+import { lockUidlist } from './dovecot-lock.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -176,49 +177,70 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * A folder's keywords (`dovecot-keywords`, see flags.ts): read once, and when a message brings a
- * keyword the folder has no letter for, given the next free one and written again (tmp file,
- * fsync, rename, directory fsync) before that message's file is renamed into place. At most 26
- * (a–z), Dovecot's own limit for a Maildir folder; further keywords are not stored.
+ * A folder's keywords (`dovecot-keywords`, see flags.ts). When a message brings a keyword this
+ * run has no letter for, the table is read again under Dovecot's uidlist lock (dovecot-lock.ts;
+ * Dovecot or a client may have added keywords since), the keyword given the next free letter, and
+ * the table written (tmp file, fsync, rename, directory fsync) before the lock is let go and that
+ * message's file is renamed into place. A letter once in the file keeps its keyword (Dovecot only
+ * ever adds), so letters given earlier stay right. At most 26 (a–z), Dovecot's own limit for a
+ * Maildir folder; further keywords are not stored.
  */
 class KeywordFile {
+  private table: (string | undefined)[] = [];
   private readonly byName = new Map<string, number>();
-  private saved: Promise<void> = Promise.resolve();
+  /** Keywords that found the table full: not asked for again. */
+  private readonly unstorable = new Set<string>();
+  private adding: Promise<void> = Promise.resolve();
   private writes = 0;
 
-  private constructor(
-    private readonly dir: string,
-    private readonly table: (string | undefined)[],
-  ) {
-    table.forEach((k, i) => k !== undefined && this.byName.set(k.toLowerCase(), i));
-  }
+  constructor(private readonly dir: string) {}
 
-  static async load(dir: string): Promise<KeywordFile> {
-    const table = await readKeywords(dir).catch((err) => {
-      throw ioError(err, keywordsPath(dir));
-    });
-    return new KeywordFile(dir, table);
+  private missing(flags: readonly string[]): string[] {
+    return flags.filter((f) => isKeyword(f) && !this.byName.has(f.toLowerCase()) && !this.unstorable.has(f.toLowerCase()));
   }
 
   /** The letter of each keyword among `flags`, new keywords written first. */
   async letters(flags: readonly string[]): Promise<(keyword: string) => string | undefined> {
-    let added = false;
-    for (const f of flags) {
-      if (!isKeyword(f) || this.byName.has(f.toLowerCase())) continue;
-      let free = 0;
-      while (free < MAX_KEYWORDS && this.table[free] !== undefined) free++;
-      if (free === MAX_KEYWORDS) continue;
-      this.table[free] = f;
-      this.byName.set(f.toLowerCase(), free);
-      added = true;
+    if (this.missing(flags).length > 0) {
+      // One at a time: each reads what the one before wrote.
+      this.adding = this.adding.catch(() => {}).then(() => this.add(flags));
+      await this.adding;
     }
-    // Saves run one after another, each writing the whole table as it is then.
-    if (added) this.saved = this.saved.catch(() => {}).then(() => this.save());
-    await this.saved;
     return (k) => {
       const i = this.byName.get(k.toLowerCase());
       return i === undefined ? undefined : keywordLetter(i);
     };
+  }
+
+  private async add(flags: readonly string[]): Promise<void> {
+    if (this.missing(flags).length === 0) return;
+    const unlock = await lockUidlist(this.dir, ioError);
+    try {
+      this.table = await readKeywords(this.dir).catch((err) => {
+        throw ioError(err, keywordsPath(this.dir));
+      });
+      this.byName.clear();
+      this.table.forEach((k, i) => k !== undefined && this.byName.set(k.toLowerCase(), i));
+      let added = false;
+      for (const f of this.missing(flags)) {
+        let free = 0;
+        while (free < MAX_KEYWORDS && this.table[free] !== undefined) free++;
+        if (free === MAX_KEYWORDS) {
+          this.unstorable.add(f.toLowerCase());
+          continue;
+        }
+        this.table[free] = f;
+        this.byName.set(f.toLowerCase(), free);
+        added = true;
+      }
+      if (added) await this.save();
+    } catch (err) {
+      // What is not in the file has no letter: the next message asks again.
+      this.byName.clear();
+      throw err;
+    } finally {
+      await unlock();
+    }
   }
 
   private async save(): Promise<void> {
@@ -244,7 +266,7 @@ class KeywordFile {
 /** The folder directories of a Maildir root, created on demand. */
 class MaildirTree {
   private readonly made = new Set<string>();
-  private readonly keywords = new Map<string, Promise<KeywordFile>>();
+  private readonly keywords = new Map<string, KeywordFile>();
   constructor(readonly root: string) {}
 
   /** The info suffix letters of `flags` in folder `dir` (keywords through its dovecot-keywords). */
@@ -252,11 +274,10 @@ class MaildirTree {
     if (!flags.some(isKeyword)) return flagsToInfo(flags);
     let kf = this.keywords.get(dir);
     if (!kf) {
-      kf = KeywordFile.load(dir);
+      kf = new KeywordFile(dir);
       this.keywords.set(dir, kf);
-      kf.catch(() => this.keywords.delete(dir));
     }
-    return flagsToInfo(flags, await (await kf).letters(flags));
+    return flagsToInfo(flags, await kf.letters(flags));
   }
 
   dirOf(mailbox: string): string {

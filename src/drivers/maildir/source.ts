@@ -100,6 +100,11 @@ interface FileRef {
   ino?: number;
 }
 
+/** A nested-layout directory name → its folder name (`.Child`, mbsync's Legacy subfolder, is `Child`). */
+function legacySegment(name: string): string {
+  return nestedSegment(name.length > 1 && name.startsWith('.') ? name.slice(1) : name);
+}
+
 export class MaildirSource implements Source {
   readonly caps = { lineEndings: 'lf' as const, parallelReaders: true };
   /** Folder path (as listed) → its directory. */
@@ -166,7 +171,13 @@ export class MaildirSource implements Source {
     return out;
   }
 
-  private async walkNested(dir: string, segments: string[], add: (p: string, s: string[], d: string, delim: string, broken?: MailferryError) => void, depth = 0): Promise<void> {
+  /**
+   * One directory of a nested layout, and what it holds. `segments` are the directory names from
+   * the root; a name with a leading dot is a subfolder as mbsync's `SubFolders Legacy` writes it
+   * (`Work/.Projects/.Alpha` is Work/Projects/Alpha). `hidden`: reached through such a name, so a
+   * directory there that cannot be read and is no Maildir is some program's own, not a folder.
+   */
+  private async walkNested(dir: string, segments: string[], add: (p: string, s: string[], d: string, delim: string, broken?: MailferryError) => void, depth = 0, hidden = false): Promise<void> {
     const segs = segments.length === 1 && segments[0]!.toUpperCase() === 'INBOX' ? ['INBOX'] : segments;
     // Named by its path on disk (the checkpoint's key), its segments decoded (what lands in the
     // destination). A directory INBOX (any case) beside a root that is a Maildir, or beside
@@ -174,7 +185,7 @@ export class MaildirSource implements Source {
     // which no directory name can be), never passed over.
     const key = segs.join('/');
     const path = this.dirs.has(key) && this.dirs.get(key) !== dir ? `./${segments.join('/')}` : key;
-    const here = (broken?: MailferryError) => add(path, segs.map(nestedSegment), dir, '/', broken);
+    const here = (broken?: MailferryError) => add(path, segs.map(legacySegment), dir, '/', broken);
     if (depth > MAX_DEPTH) {
       return here(new MailferryError('MAILBOX_FAILED', `${dir} is nested more than ${MAX_DEPTH} folders deep: not read`, { scope: 'mailbox', hint: 'move the folders below it higher up' }));
     }
@@ -187,18 +198,18 @@ export class MaildirSource implements Source {
     } catch (err) {
       // A Maildir whose subfolders cannot be listed is copied itself; any other directory that
       // cannot be read may hold folders: it fails, named.
-      if (!check && (err as NodeJS.ErrnoException).code !== 'ENOENT') here(readError(err, dir));
+      if (!check && !hidden && (err as NodeJS.ErrnoException).code !== 'ENOENT') here(readError(err, dir));
       return;
     }
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if ((check && SUBDIRS.has(e.name)) || e.name.startsWith('.')) continue;
+      if ((check && SUBDIRS.has(e.name)) || e.name === '.') continue;
+      const sub = join(dir, e.name);
       if (e.isSymbolicLink()) {
-        const sub = join(dir, e.name);
-        if (await isMaildir(sub)) add([...segments, e.name].join('/'), [...segments, e.name].map(nestedSegment), sub, '/', linkError(sub, 'folder'));
+        if (await isMaildir(sub)) add([...segments, e.name].join('/'), [...segments, e.name].map(legacySegment), sub, '/', linkError(sub, 'folder'));
         continue;
       }
       if (!e.isDirectory()) continue;
-      await this.walkNested(join(dir, e.name), [...segments, e.name], add, depth + 1);
+      await this.walkNested(sub, [...segments, e.name], add, depth + 1, hidden || e.name.startsWith('.'));
     }
   }
 
