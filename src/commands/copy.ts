@@ -138,14 +138,20 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
       const secs = (Date.now() - started) / 1000;
       const filtered = r.folders.reduce((n, f) => n + (f.filtered ?? 0), 0);
       // A deletion that failed after a whole copy: its own exit (5 for a lost connection), unless the copy's is graver.
-      const copyExit = r.interrupted ? (timeUp ? EXIT.timeUp : EXIT.interrupted) : r.failed > 0 || r.folders.some((f) => f.error) ? EXIT.partial : EXIT.ok;
+      const copyExit = r.interrupted ? (timeUp ? EXIT.timeUp : EXIT.interrupted) : r.failed > 0 || r.deleteRefused || r.folders.some((f) => f.error) ? EXIT.partial : EXIT.ok;
       const exitCode = r.deleteError && (copyExit === EXIT.ok || copyExit === EXIT.partial) ? r.deleteError.exitCode : copyExit;
       const human = [
         `${r.interrupted ? (timeUp ? 'stopped at --max-runtime: ' : 'interrupted: ') : ''}copied ${r.copied} messages (${formatBytes(r.bytes)}), skipped ${r.skipped}${filtered ? `, left out by filters ${filtered}` : ''}, failed ${r.failed}, in ${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}, ${secs.toFixed(1)} s`,
         ...r.failures.slice(0, 50).map((f) => `failed: ${f.folder} #${f.key}${f.messageId ? ` ${f.messageId}` : ''}: ${f.error}`),
         ...(r.failures.length > 50 ? [`… and ${r.failures.length - 50} more (see --report)`] : []),
         ...r.folders.filter((f) => f.error).map((f) => `folder failed: ${f.folder}: ${f.error}`),
-        ...(r.deleted !== undefined ? [`deleted ${r.deleted} messages from the source${r.keptOnSource ? `; ${r.keptOnSource} left there: not in the destination now (rerun with --restart to copy them)` : ''}`] : []),
+        ...(r.deleted !== undefined && !(r.interrupted && r.deleted === 0)
+          ? [
+              `deleted ${r.deleted} messages from the source` +
+                (r.keptOnSource && r.keptOnSource > (r.deleteRefused ?? 0) ? `; ${r.keptOnSource - (r.deleteRefused ?? 0)} left there: not in the destination now (rerun with --restart to copy them)` : '') +
+                (r.deleteRefused ? `; ${r.deleteRefused} left there: the server refused to delete them (rerun to try again)` : ''),
+            ]
+          : []),
         ...(r.deleteError ? [`deleting from the source failed: ${r.deleteError.oneLine()}; what the server deleted is not known (the copy is complete; rerun to delete what is copied)`] : []),
         ...(r.interrupted ? [timeUp ? 'rerun the same command to continue' : 'rerun the same command to resume'] : []),
         ...(r.throttled ? [`throttled: the server slowed the run down ${r.throttled.count} time(s), ${(r.throttled.totalWaitMs / 1000).toFixed(1)} s of waiting, from ${r.throttled.first} to ${r.throttled.last}; workers went down to ${r.throttled.minWorkers}`] : []),
@@ -160,7 +166,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
         interrupted: r.interrupted,
         ...(r.interrupted ? { stoppedBy: timeUp ? 'max-runtime' : 'signal' } : {}),
         checkpoint: r.checkpoint,
-        ...(r.deleted !== undefined ? { deleted: r.deleted, keptOnSource: r.keptOnSource ?? 0 } : {}),
+        ...(r.deleted !== undefined ? { deleted: r.deleted, keptOnSource: r.keptOnSource ?? 0, ...(r.deleteRefused ? { deleteRefused: r.deleteRefused } : {}) } : {}),
         ...(r.deleteError ? { deleteError: { code: r.deleteError.code, message: r.deleteError.message } } : {}),
         folders: r.folders,
         failures: r.failures,

@@ -128,10 +128,12 @@ export interface Source {
   list(mailbox: string, opts?: ListOptions): AsyncIterable<MessageRef>;
   reader(): Promise<SourceReader>;
   /**
-   * Delete these messages from the source (POP3 --delete-source), committing at once; returns how
-   * many were deleted. Only sources that can delete have it. The source is closed afterwards.
+   * Delete these messages from the source (POP3 --delete-source), committing at once: the keys
+   * deleted, and those the server refused to delete (left there, each with why). Only sources
+   * that can delete have it. The session is over afterwards. Should `signal` fire before the
+   * commit, nothing is deleted and it rejects with INTERRUPTED.
    */
-  deleteMessages?(mailbox: string, keys: readonly string[]): Promise<number>;
+  deleteMessages?(mailbox: string, keys: readonly string[], signal?: AbortSignal): Promise<{ deleted: string[]; refused: { key: string; error: MailferryError }[] }>;
   close(): Promise<void>;
 }
 

@@ -37,15 +37,32 @@ export interface DeleteOptions {
   plans: FolderPlan[];
   dedupe: DedupeMode;
   log: Logger;
+  /** Ctrl-C or --max-runtime: stop, deleting nothing not yet committed. */
+  signal?: AbortSignal;
 }
 
-/** Returns how many messages the source deleted, and how many done ones were kept because the destination lacks them. */
-export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: number; kept: number }> {
+export interface DeleteResult {
+  /** Messages the source deleted. */
+  deleted: number;
+  /** Done messages left there because the destination lacks them now. */
+  kept: number;
+  /** Messages the server refused to delete (left there). */
+  refused: number;
+  /** Stopped by the signal before its deletions were committed: those were not made. */
+  interrupted: boolean;
+}
+
+/** Deletes from the source what is copied and in the destination now (see above). */
+export async function deleteFromSource(o: DeleteOptions): Promise<DeleteResult> {
   checkDeleteSource(o.source);
   const mode = o.dedupe === 'none' ? 'content' : o.dedupe;
   let deleted = 0;
   let kept = 0;
+  let refused = 0;
+  const stopped = () => o.signal?.aborted === true;
+  const interrupted = () => ({ deleted, kept, refused, interrupted: true });
   for (const plan of o.plans) {
+    if (stopped()) return interrupted();
     const done = o.journal.state.folder(plan.source.path).done;
     if (done.size === 0) continue;
     // Read only (a sink that cannot say which folder it is confirms nothing, so deletes nothing).
@@ -55,11 +72,17 @@ export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: num
       throw err;
     })) ?? null;
     const there = new Set<Identity>();
-    if (box !== null) for await (const m of scanDestination(o.sink, box, mode)) if (m.identity) there.add(m.identity);
+    if (box !== null) {
+      for await (const m of scanDestination(o.sink, box, mode)) {
+        if (stopped()) return interrupted();
+        if (m.identity) there.add(m.identity);
+      }
+    }
     const confirmed: string[] = [];
     const byBody: MessageRef[] = [];
     let absent = 0;
     for await (const ref of o.source.list(plan.source.path)) {
+      if (stopped()) return interrupted();
       if (!done.has(ref.key)) continue;
       const id = identityBeforeBody(ref.messageId, mode);
       if (id === null) byBody.push(ref);
@@ -68,22 +91,32 @@ export async function deleteFromSource(o: DeleteOptions): Promise<{ deleted: num
     }
     // One the source cannot send now is not confirmed: it stays on the server.
     for await (const m of bodiesForDigest(o.source, plan.source.path, byBody, () => absent++)) {
+      if (stopped()) return interrupted();
       if (there.has(identityOfFetched(m.ref, m.body, mode))) confirmed.push(m.ref.key);
       else absent++;
     }
     if (absent > 0) {
       o.log.warn({ msg: `${plan.name}: ${absent} message(s) the checkpoint has as copied are not in the destination now: left on the server (rerun with --restart to copy them, then delete)`, [LOUD]: true });
     }
-    const n = confirmed.length > 0 ? await o.source.deleteMessages!(plan.source.path, confirmed) : 0;
+    kept += absent;
+    if (confirmed.length === 0) continue;
+    let outcome;
+    try {
+      outcome = await o.source.deleteMessages!(plan.source.path, confirmed, o.signal);
+    } catch (err) {
+      if (err instanceof MailferryError && err.code === 'INTERRUPTED') return interrupted();
+      throw err;
+    }
+    for (const r of outcome.refused) o.log.warn({ msg: `${plan.name}: message ${r.key}: ${r.error.message}; left on the server (the next run with --delete-source tries again)`, [LOUD]: true });
     // Deleted (the server said so at QUIT): their keys are free for the server to give to new
     // messages (a UIDL numbered again after its index was rebuilt), which must not pass for done.
-    if (n > 0 && o.source.caps.keysReused) {
-      for (const k of confirmed) o.journal.append({ t: 'f', s: plan.source.path, k });
+    if (outcome.deleted.length > 0 && o.source.caps.keysReused) {
+      for (const k of outcome.deleted) o.journal.append({ t: 'f', s: plan.source.path, k });
       await o.journal.sync();
     }
-    deleted += n;
-    kept += absent;
-    o.log.info({ msg: `${plan.name}: deleted ${n} copied messages from the source` });
+    deleted += outcome.deleted.length;
+    refused += outcome.refused.length;
+    o.log.info({ msg: `${plan.name}: deleted ${outcome.deleted.length} copied messages from the source` });
   }
-  return { deleted, kept };
+  return { deleted, kept, refused, interrupted: false };
 }

@@ -16,7 +16,7 @@ import type { CopyEvent, CopyResult, Outcome } from './events.js';
 import type { DedupeMode } from './identity.js';
 import { planJob } from './plan.js';
 import { Throttle } from './throttle.js';
-import { checkDeleteSource, deleteFromSource } from './delete-source.js';
+import { checkDeleteSource, deleteFromSource, type DeleteResult } from './delete-source.js';
 import type { FilterSpec, FolderMap } from './filters.js';
 import { netFactory, type NetConfig } from './session.js';
 
@@ -51,8 +51,13 @@ export interface CopyJobResult extends CopyResult {
   checkpoint: string;
   /** Messages deleted from the source (--delete-source). */
   deleted?: number;
-  /** --delete-source: messages done by the checkpoint but not in the destination now, left on the source. */
+  /**
+   * --delete-source: messages left on the source though copied: not in the destination now, or
+   * their deletion refused by the server (those also counted in `deleteRefused`).
+   */
   keptOnSource?: number;
+  /** --delete-source: messages whose deletion the server refused (exit 6; the next run tries again). */
+  deleteRefused?: number;
   /**
    * --delete-source failed after the copy (its connection lost, say): whether the server deleted
    * anything is not known; the copy's counts stand, and the next run deletes what is copied.
@@ -126,18 +131,26 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     });
     // Only after copy() returned: every "copied" record it wrote has been fsynced.
     // Not after an interrupt: the user asked it to stop; the next run deletes.
-    let deletion: { deleted: number; kept: number } | undefined;
+    let deletion: DeleteResult | undefined;
     let deleteError: MailferryError | undefined;
     if (cfg.deleteSource && !result.interrupted) {
       try {
-        deletion = await deleteFromSource({ source, sink, journal, plans, dedupe: cfg.dedupe, log: hooks.log });
+        deletion = await deleteFromSource({ source, sink, journal, plans, dedupe: cfg.dedupe, log: hooks.log, signal: hooks.signal });
       } catch (err) {
         // The copy stands (its records are durable); only the deletion's outcome is not known.
         deleteError = toMailferryError(err);
       }
     }
-    if (cfg.deleteSource && result.interrupted) hooks.log.warn({ msg: 'interrupted: nothing deleted from the source (the next complete run deletes what is copied)' });
-    return { ...result, checkpoint, ...(deletion ? { deleted: deletion.deleted, keptOnSource: deletion.kept } : cfg.deleteSource && !deleteError ? { deleted: 0 } : {}), ...(deleteError ? { deleteError } : {}) };
+    // Stopped during the deletions too (Ctrl-C, --max-runtime): an interrupted run, as it says.
+    const interrupted = result.interrupted || deletion?.interrupted === true;
+    if (cfg.deleteSource && interrupted) hooks.log.warn({ msg: `interrupted: ${deletion?.deleted ? `deleted ${deletion.deleted} messages from the source, nothing more` : 'nothing deleted from the source'} (the next complete run deletes what is copied)` });
+    return {
+      ...result,
+      interrupted,
+      checkpoint,
+      ...(deletion ? { deleted: deletion.deleted, keptOnSource: deletion.kept + deletion.refused, ...(deletion.refused ? { deleteRefused: deletion.refused } : {}) } : cfg.deleteSource && !deleteError ? { deleted: 0 } : {}),
+      ...(deleteError ? { deleteError } : {}),
+    };
   } finally {
     await source?.close().catch(() => {});
     await sink?.close().catch(() => {});

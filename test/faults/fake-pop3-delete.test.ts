@@ -82,6 +82,102 @@ describe('--delete-source whose QUIT answer is lost', () => {
   });
 });
 
+describe('--delete-source stopped while it deletes', () => {
+  const three = [1, 2, 3].map((n) => ({ uid: `u${n}`, body: b(`Message-ID: <${n}@stop>\r\n\r\n${n}\r\n`) }));
+  /** Deletions a QUIT committed (the fake keeps its messages; this is what a server would have deleted). */
+  let committed: number[] = [];
+  const quit = async (s: import('../harness/fake-pop3.js').FakeSession) => {
+    committed.push(...s.deleted);
+    await s.ok('bye');
+    s.socket.end();
+  };
+  const args = (port: number, work: string, extra: string[] = []) => ['copy', `pop3://u@127.0.0.1:${port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--delete-source', '--json', ...extra];
+  const env = (work: string) => ({ MAILFERRY_SOURCE_PASSWORD: 'pw', XDG_STATE_HOME: join(work, 'state') });
+
+  it('Ctrl-C at the first DELE: nothing is deleted (RSET, no commit), exit 130; the rerun deletes them all', async () => {
+    committed = [];
+    let child: import('node:child_process').ChildProcess | undefined;
+    let signalled = false;
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      messages: three,
+      handlers: {
+        DELE: async (s, arg) => {
+          if (!signalled && child) {
+            signalled = true;
+            child.kill('SIGINT');
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          s.deleted.add(Number(arg));
+          await s.ok('Marked');
+        },
+        QUIT: quit,
+      },
+    });
+    const work = mkdtempSync(join(tmpdir(), 'mf-delstop-'));
+    const r = await runCli(args(server.port, work), { env: env(work), onSpawn: (c) => (child = c) });
+    const out = envelope(r);
+    expect(signalled).toBe(true);
+    expect(out.status, r.stderr).toBe(130);
+    expect(out.result).toMatchObject({ copied: 3, interrupted: true, stoppedBy: 'signal' });
+    expect(committed).toEqual([]);
+    child = undefined;
+    const again = envelope(await runCli(args(server.port, work), { env: env(work) }));
+    expect(again.status).toBe(0);
+    expect(again.result).toMatchObject({ copied: 0, deleted: 3 });
+    expect(committed.sort()).toEqual([1, 2, 3]);
+  });
+
+  it('--max-runtime reached while it deletes: nothing is deleted, exit 8', async () => {
+    committed = [];
+    const started = Date.now();
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      messages: three,
+      handlers: {
+        // The first DELE is answered only after --max-runtime has passed.
+        DELE: async (s, arg) => {
+          await new Promise((r) => setTimeout(r, Math.max(0, started + 4500 - Date.now())));
+          s.deleted.add(Number(arg));
+          await s.ok('Marked');
+        },
+        QUIT: quit,
+      },
+    });
+    const work = mkdtempSync(join(tmpdir(), 'mf-deltime-'));
+    const r = await runCli(args(server.port, work, ['--max-runtime', '3s']), { env: env(work) });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(8);
+    expect(out.result).toMatchObject({ copied: 3, interrupted: true, stoppedBy: 'max-runtime' });
+    expect(server.seen('DELE').length).toBeGreaterThan(0);
+    expect(committed).toEqual([]);
+  });
+
+  it('a DELE the server refuses: that message stays, the others are deleted, exit 6 with deleteRefused', async () => {
+    committed = [];
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      messages: three,
+      handlers: {
+        DELE: async (s, arg) => (arg === '2' ? s.err('[SYS/PERM] message is locked') : (s.deleted.add(Number(arg)), await s.ok('Marked'))),
+        QUIT: quit,
+      },
+    });
+    const work = mkdtempSync(join(tmpdir(), 'mf-delref-'));
+    const r = await runCli(args(server.port, work), { env: env(work) });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result).toMatchObject({ copied: 3, failed: 0, deleted: 2, keptOnSource: 1, deleteRefused: 1 });
+    expect(committed.sort()).toEqual([1, 3]);
+    const human = await runCli(args(server.port, mkdtempSync(join(tmpdir(), 'mf-delref-'))).filter((a) => a !== '--json'), { env: env(work) });
+    expect(human.stderr).toMatch(/message u2: .*refused DELE 2: \[SYS\/PERM\] message is locked; left on the server/);
+    expect(human.stdout).toMatch(/deleted 2 messages from the source; 1 left there: the server refused to delete them/);
+  });
+});
+
 describe('a POP3 server that gives a UIDL again to a new message (RFC 1939 allows it once the old one is gone)', () => {
   const msg = (id: string) => b(`Message-ID: <${id}@reuse>\r\nSubject: ${id}\r\n\r\n${id}\r\n`);
   const run = async (port: number, work: string, extra: string[] = []) =>

@@ -138,7 +138,7 @@ describe('Pop3Source', () => {
   it('deleteMessages DELEs exactly the given keys and commits with QUIT; close() never deletes', async () => {
     const { server, source } = await open();
     await refs(source);
-    expect(await source.deleteMessages('INBOX', ['u-c', 'u-a', 'gone'])).toBe(2);
+    expect(await source.deleteMessages('INBOX', ['u-c', 'u-a', 'gone'])).toEqual({ deleted: ['u-c', 'u-a'], refused: [] });
     expect(server.seen('DELE')).toEqual(['DELE 3', 'DELE 1']);
     expect(server.seen('QUIT').length).toBe(1);
 
@@ -147,6 +147,27 @@ describe('Pop3Source', () => {
     await other.source.close();
     expect(other.server.seen('DELE')).toEqual([]);
     expect(other.server.seen('RSET').length).toBe(1);
+  });
+
+  it('a DELE the server refuses leaves that message alone; the others are deleted', async () => {
+    const { server, source } = await open({ handlers: { DELE: async (s, arg) => (arg === '2' ? s.err('[SYS/PERM] message locked') : ((s.deleted.add(Number(arg)), await s.ok('Marked')))) } });
+    await refs(source);
+    const out = await source.deleteMessages('INBOX', ['u-a', 'u-b', 'u-c']);
+    expect(out.deleted).toEqual(['u-a', 'u-c']);
+    expect(out.refused.map((r) => [r.key, r.error.message])).toEqual([['u-b', expect.stringMatching(/refused DELE 2: \[SYS\/PERM\] message locked/)]]);
+    expect(server.seen('QUIT').length).toBe(1);
+  });
+
+  it('a signal before the commit: nothing deleted (no QUIT; close() sends RSET), INTERRUPTED', async () => {
+    const ac = new AbortController();
+    const { server, source } = await open({ handlers: { DELE: async (s, arg) => (ac.abort(), s.deleted.add(Number(arg)), await s.ok('Marked')) } });
+    await refs(source);
+    const err = await source.deleteMessages('INBOX', ['u-a', 'u-b'], ac.signal).catch((e) => e);
+    expect((err as MailferryError).code).toBe('INTERRUPTED');
+    expect(server.seen('DELE')).toEqual(['DELE 1']);
+    expect(server.seen('QUIT')).toEqual([]);
+    await source.close();
+    expect(server.seen('RSET').length).toBe(1);
   });
 
   it('a QUIT the server refuses makes deleteMessages reject (nothing counted as deleted)', async () => {

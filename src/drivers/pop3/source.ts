@@ -316,22 +316,32 @@ export class Pop3Source implements Source {
   }
 
   /**
-   * DELE the messages with these keys, then QUIT so the server commits the deletions. Returns how
-   * many were deleted; nothing is deleted when QUIT fails. The session is over afterwards.
+   * DELE the messages with these keys, then QUIT so the server commits the deletions. A DELE the
+   * server refuses leaves that message there alone; nothing is deleted when QUIT fails, or when
+   * `signal` fires first (the session is then left to close(), whose RSET unmarks them all).
    */
-  async deleteMessages(mailbox: string, keys: readonly string[]): Promise<number> {
+  async deleteMessages(mailbox: string, keys: readonly string[], signal?: AbortSignal): Promise<{ deleted: string[]; refused: { key: string; error: MailferryError }[] }> {
     this.checkMailbox(mailbox);
     const s = await this.session();
-    let marked = 0;
+    const stopped = () => new MailferryError('INTERRUPTED', 'stopped before the deletions were committed: nothing deleted from the source');
+    const deleted: string[] = [];
+    const refused: { key: string; error: MailferryError }[] = [];
     for (const k of keys) {
+      if (signal?.aborted) throw stopped();
       const n = s.numbers.get(k);
       if (n === undefined) continue;
-      await s.client.dele(n);
-      marked++;
+      try {
+        await s.client.dele(n);
+        deleted.push(k);
+      } catch (err) {
+        if (!(err instanceof MailferryError) || err.scope !== 'message') throw err;
+        refused.push({ key: k, error: err });
+      }
     }
+    if (signal?.aborted) throw stopped();
     this.current = undefined;
     await s.client.quit();
-    return marked;
+    return { deleted, refused };
   }
 
   async close(): Promise<void> {
