@@ -113,6 +113,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   queue.concurrency = Math.max(1, Math.min(throttle.current, concurrency));
   const maxMessageBytes = Math.min(p.maxMessageBytes ?? Infinity, p.sink.caps.maxMessageBytes ?? Infinity);
   const streamAbove = p.streamAboveBytes ?? 8 * 1024 * 1024;
+  /** A message whose date is known only from its body is read whole when a filter needs the date. */
+  const hasDateFilter = p.filter?.since !== undefined || p.filter?.before !== undefined;
   const tooLarge = (ref: MessageRef): MailferryError => {
     const byServer = p.sink.caps.maxMessageBytes !== undefined && p.sink.caps.maxMessageBytes === maxMessageBytes && (p.maxMessageBytes ?? Infinity) > maxMessageBytes;
     return new MailferryError('MESSAGE_TOO_LARGE', `message too large: ${ref.size} bytes, the limit is ${maxMessageBytes} (${byServer ? "the destination's APPENDLIMIT" : '--max-message-size'}); skipped`, { scope: 'message', hint: byServer ? undefined : 'raise --max-message-size to copy it' });
@@ -211,8 +213,18 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       // A server that understated the size in the listing: the limit holds for what it sent.
       if (raw.length > maxMessageBytes) return (settled.add(ref.key), fail(run, ref, tooLarge({ ...ref, size: raw.length })));
       const body = toSink(raw);
-      // Its header unread by the listing (a POP3 server without TOP): its Message-ID is in the body.
-      if (ref.headerUnread) ref.messageId = messageIdOf(body);
+      // Its header unread by the listing (a POP3 server without TOP): its Message-ID is in the
+      // body, and so is the date --since/--before filter on (the source dated the ref from it).
+      if (ref.headerUnread) {
+        ref.messageId = messageIdOf(body);
+        const filtered = filterReason(p.filter, { ...ref, headerUnread: false });
+        if (filtered) {
+          settled.add(ref.key);
+          run.result.filtered = (run.result.filtered ?? 0) + 1;
+          outcome({ outcome: 'skipped', folder: run.plan.name, key: ref.key, messageId: ref.messageId, reason: filtered });
+          return;
+        }
+      }
       const before = ref.headerUnread ? null : identityBeforeBody(ref.messageId, p.dedupe);
       let id = before ?? undefined;
       if (id === undefined && p.dedupe !== 'none') {
@@ -241,7 +253,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     };
     /** Streamed when large, when both ends can, and when the identity needs no digest of the body. */
     const streams = (ref: MessageRef, r: SourceReader, w: SinkWriter) =>
-      ref.size > streamAbove && !!r.stream && !!w.putStream && (p.dedupe === 'none' || identityBeforeBody(ref.messageId, p.dedupe) !== null);
+      ref.size > streamAbove && !!r.stream && !!w.putStream && !(ref.headerUnread && hasDateFilter) && (p.dedupe === 'none' || identityBeforeBody(ref.messageId, p.dedupe) !== null);
 
     let attempt = 0;
     /** After the server refused a FETCH of several messages: one message per FETCH, to find the bad one. */

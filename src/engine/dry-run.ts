@@ -132,6 +132,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
         row.bytes += size;
       };
       const needBody: MessageRef[] = [];
+      const datesFiltered = cfg.filter?.since !== undefined || cfg.filter?.before !== undefined;
       for await (const ref of from.list(box, { unreadable: true })) {
         row.listed++;
         // In copy's order: done first, then unreadable, the filters, the size limit (unless already there).
@@ -153,13 +154,20 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
           row.tooLarge++;
           continue;
         }
-        if (id !== null) decide(id, ref.size);
+        // A header unread (POP3 without TOP): its date, which the filters need, is in the body.
+        if (ref.headerUnread && datesFiltered) needBody.push(ref);
+        else if (id !== null) decide(id, ref.size);
         else if (cfg.dedupe === 'none') (row.copy++, (row.bytes += ref.size));
         else needBody.push(ref);
       }
       // Decided by content, as copy decides them: the bodies are read (never written anywhere).
       row.byContent = needBody.length;
-      for await (const m of bodiesForDigest(from, box, needBody, () => row.unreadable++, undefined, cfg.retries ?? 5)) decide(identityOfFetched(m.ref, m.body, cfg.dedupe), m.ref.size);
+      for await (const m of bodiesForDigest(from, box, needBody, () => row.unreadable++, undefined, cfg.retries ?? 5)) {
+        const filtered = m.ref.headerUnread ? filterReason(cfg.filter, { ...m.ref, headerUnread: false }) : null;
+        if (filtered) skip(filtered);
+        else if (cfg.dedupe === 'none') (row.copy++, (row.bytes += m.ref.size));
+        else decide(identityOfFetched(m.ref, m.body, cfg.dedupe), m.ref.size);
+      }
     };
     for (const plan of plans) {
       try {

@@ -91,6 +91,28 @@ describe('a POP3 server without TOP (optional in RFC 1939)', () => {
     expect(del.status).toBe(0);
     expect(del.result).toMatchObject({ deleted: 5, keptOnSource: 0 });
   });
+
+  it('--since and --before filter on the date in the body: the dry run, the copy and --delete-source leave the rest alone', async () => {
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      pipelining: true,
+      messages: messages.slice(0, 5), // dated 1 to 5 January 2019
+      handlers: { TOP: (s) => void s.err('unknown command') },
+    });
+    const work = mkdtempSync(join(tmpdir(), 'mf-notop-since-'));
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pw' };
+    const args = (...more: string[]) => ['copy', `pop3://u@127.0.0.1:${server!.port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--since', '2019-01-03', '--before', '2019-01-05', '--json', ...more];
+    const plan = envelope(await runCli(args('--dry-run'), { env }));
+    expect(plan.status, JSON.stringify(plan.error)).toBe(0);
+    expect(plan.result).toMatchObject({ copy: 2, skipped: 3 });
+    expect(plan.result.folders[0].skip).toEqual({ 'older than --since': 2, 'not before --before': 1 });
+    const r = envelope(await runCli(args('--delete-source'), { env }));
+    expect(r.status, JSON.stringify(r.error)).toBe(0);
+    expect(r.result).toMatchObject({ copied: 2, filtered: 3, deleted: 2 });
+    expect(readMaildirTree(join(work, 'md')).get('INBOX')!.map((f) => f.bytes.toString().match(/Subject: (\d)/)![1]).sort()).toEqual(['3', '4']);
+    expect(server.seen('DELE').sort()).toEqual(['DELE 3', 'DELE 4']);
+  });
 });
 
 describe('POP3 servers that say "later" or "never"', () => {
