@@ -64,11 +64,24 @@ interface FolderRun {
 }
 
 /**
- * Identities known to be in (or on their way to) a destination folder, each with whether a message
- * of this run claimed it (a second one with the same identity is then a duplicate). One map, not a
+ * A message of this run on its way to store an identity (its claimant, by folder and key), and the
+ * later messages with that identity waiting for its outcome: stored, they are its duplicates;
+ * failed, the first of them is stored instead. A duplicate is never recorded as done before the
+ * message it duplicates is in the destination.
+ */
+interface Claim {
+  token: string;
+  waiting: { run: FolderRun; ref: MessageRef }[];
+}
+
+/**
+ * Identities known to be in (or on their way to) a destination folder: `false` already there,
+ * `true` stored by this run, a Claim while a message of this run is storing it. One map, not a
  * set of present and a set of claimed: it holds an entry per message of the folder for the run.
  */
-type DestIndex = Map<Identity, boolean>;
+type DestIndex = Map<Identity, boolean | Claim>;
+
+const tokenOf = (run: FolderRun, ref: MessageRef): string => `${run.plan.source.path}\0${ref.key}`;
 
 export { backoffDelay };
 
@@ -138,8 +151,11 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     outcome({ outcome: 'failed', folder: run.plan.name, key: ref.key, messageId: ref.messageId, error: err.message });
   };
 
-  const skip = (run: FolderRun, ref: MessageRef, id: Identity | undefined, why: string) => {
-    j.append({ t: 'k', s: run.plan.source.path, k: ref.key, id, why });
+  /** Journaled at once, or with `into` (a batch's records, written after its flush). */
+  const skip = (run: FolderRun, ref: MessageRef, id: Identity | undefined, why: string, into?: JournalRecord[]) => {
+    const record: JournalRecord = { t: 'k', s: run.plan.source.path, k: ref.key, id, why };
+    if (into) into.push(record);
+    else j.append(record);
     run.result.skipped++;
     emit({ type: 'skipped', folder: run.plan.name });
     outcome({ outcome: 'skipped', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, reason: why });
@@ -165,13 +181,47 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     return i;
   }
 
-  /** Decide a message against the index: true when it should be stored (and is now claimed). */
-  function claim(index: DestIndex, id: Identity | undefined): 'store' | 'present' | 'duplicate' {
+  /**
+   * Decide a message against the index: 'store' (it is now the identity's claimant; asked again
+   * for the claimant, 'store' again), 'present', 'duplicate' (of a message stored by this run), or
+   * 'waiting' (its claimant's outcome is not known yet: it waits in the claim, unrecorded).
+   */
+  function claim(index: DestIndex, id: Identity | undefined, run: FolderRun, ref: MessageRef): 'store' | 'present' | 'duplicate' | 'waiting' {
     if (p.dedupe === 'none' || id === undefined) return 'store';
-    const claimed = index.get(id);
-    if (claimed !== undefined) return claimed ? 'duplicate' : 'present';
+    const c = index.get(id);
+    const token = tokenOf(run, ref);
+    if (c === undefined) {
+      index.set(id, { token, waiting: [] });
+      return 'store';
+    }
+    if (typeof c === 'boolean') return c ? 'duplicate' : 'present';
+    if (c.token === token) return 'store';
+    c.waiting.push({ run, ref });
+    return 'waiting';
+  }
+
+  /** The claimant of `id` is in the destination: what waited for it are its duplicates (recorded with `into`). */
+  function claimStored(index: DestIndex, id: Identity, into?: JournalRecord[]): void {
+    const c = index.get(id);
+    if (c === undefined || typeof c === 'boolean') return;
     index.set(id, true);
-    return 'store';
+    for (const w of c.waiting) skip(w.run, w.ref, id, 'duplicate', into);
+  }
+
+  /**
+   * The claimant of `id` (`run`, `ref`) will not store it (failed, gone from the source): the
+   * first message waiting for it becomes the claimant, in a batch of its own; with none, the
+   * identity is free again.
+   */
+  function claimLost(index: DestIndex, id: Identity, run: FolderRun, ref: MessageRef): void {
+    const c = index.get(id);
+    if (c === undefined || typeof c === 'boolean' || c.token !== tokenOf(run, ref)) return;
+    const next = c.waiting.shift();
+    if (!next) return void index.delete(id);
+    c.token = tokenOf(next.run, next.ref);
+    if (stopped() || next.run.dest === undefined) return;
+    const dest = next.run.dest;
+    next.run.tasks.push(queue.add(once(() => runBatch(next.run, dest, index, [next.ref]))) as Promise<void>);
   }
 
   async function runBatch(run: FolderRun, dest: string, index: DestIndex, batch: MessageRef[]): Promise<void> {
@@ -181,6 +231,17 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     let remaining = batch;
     /** Messages of this batch with an outcome (copied, skipped, failed): never sent again. */
     const settled = new Set<string>();
+    /** Identities by content claimed in this batch, by key (the others follow from the Message-ID). */
+    const contentIds = new Map<string, Identity>();
+    /** A message of this batch will not be stored: should it be an identity's claimant, the claim passes on. */
+    const lost = (ref: MessageRef) => {
+      const id = contentIds.get(ref.key) ?? identityBeforeBody(ref.messageId, p.dedupe);
+      if (id !== undefined && id !== null) claimLost(index, id, run, ref);
+    };
+    const failed = (ref: MessageRef, err: MailferryError) => {
+      fail(run, ref, err);
+      lost(ref);
+    };
     for (const r of batch) j.append({ t: 'i', s: box, k: r.key, id: identityBeforeBody(r.messageId, p.dedupe) ?? undefined });
 
     /**
@@ -188,13 +249,14 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
      * the batch's flush), counted and reported; a message-scoped refusal fails the message alone;
      * a lost connection leaves it uncertain (the put may have stored it) and is rethrown.
      */
-    const putTracked = async (ref: MessageRef, id: Identity | undefined, content: boolean, put: () => Promise<{ dk: string; bytes: number }>) => {
+    const putTracked = async (ref: MessageRef, id: Identity | undefined, put: () => Promise<{ dk: string; bytes: number }>) => {
       try {
-        uncertain.set(ref.key, { ref, id, content });
+        uncertain.set(ref.key, { ref, id });
         const { dk, bytes } = await put();
         uncertain.delete(ref.key);
         settled.add(ref.key);
         stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
+        if (id !== undefined) claimStored(index, id, stored);
         run.result.copied++;
         run.result.bytes += bytes;
         emit({ type: 'message', folder: run.plan.name, bytes });
@@ -205,13 +267,13 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         uncertain.delete(ref.key);
         if (e.scope !== 'message') throw e;
         settled.add(ref.key);
-        fail(run, ref, e);
+        failed(ref, e);
       }
     };
 
     const storeOne = async (ref: MessageRef, raw: Buffer, w: SinkWriter) => {
       // A server that understated the size in the listing: the limit holds for what it sent.
-      if (raw.length > maxMessageBytes) return (settled.add(ref.key), fail(run, ref, tooLarge({ ...ref, size: raw.length })));
+      if (raw.length > maxMessageBytes) return (settled.add(ref.key), failed(ref, tooLarge({ ...ref, size: raw.length })));
       const body = toSink(raw);
       // Its header unread by the listing (a POP3 server without TOP): its Message-ID is in the
       // body, and so is the date --since/--before filter on (the source dated the ref from it).
@@ -229,12 +291,15 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       let id = before ?? undefined;
       if (id === undefined && p.dedupe !== 'none') {
         id = identityOfBody(ref.messageId, body, p.dedupe);
-        const verdict = claim(index, id);
+        contentIds.set(ref.key, id);
+        const verdict = claim(index, id, run, ref);
+        // Waiting: its outcome comes with its claimant's (see Claim).
+        if (verdict === 'waiting') return void settled.add(ref.key);
         if (verdict !== 'store') return (settled.add(ref.key), skip(run, ref, id, verdict));
       } else if (id === undefined && ref.messageId) {
         id = midIdentity(ref.messageId);
       }
-      await putTracked(ref, id, before === null, async () => {
+      await putTracked(ref, id, async () => {
         const dk = await w.put(dest, body, { flags: ref.flags, internalDate: ref.internalDate });
         return { dk, bytes: body.length };
       });
@@ -245,7 +310,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       const chunks = await r.stream!(box, ref);
       if (!chunks) return false;
       const id = identityBeforeBody(ref.messageId, p.dedupe) ?? (ref.messageId ? midIdentity(ref.messageId) : undefined);
-      await putTracked(ref, id, false, async () => {
+      await putTracked(ref, id, async () => {
         const { key: dk, bytes } = await w.putStream!(dest, toSinkStream(chunks), { flags: ref.flags, internalDate: ref.internalDate });
         return { dk, bytes };
       });
@@ -270,22 +335,21 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
      * Messages whose put failed with the connection (not the message): the sink may have stored
      * them (at-least-once). Before they are sent again the destination is asked, by identity.
      */
-    const uncertain = new Map<string, { ref: MessageRef; id?: Identity; content: boolean }>();
+    const uncertain = new Map<string, { ref: MessageRef; id?: Identity }>();
     const resolveUncertain = async () => {
       if (uncertain.size === 0) return;
       if (p.dedupe !== 'none') {
         const there = new Set<Identity>();
         for await (const m of scanDestination(p.sink, dest, p.dedupe, j.state.stored.get(dest))) if (m.identity) there.add(m.identity);
-        for (const { ref, id, content } of uncertain.values()) {
+        for (const { ref, id } of uncertain.values()) {
           if (id !== undefined && there.has(id)) {
-            // It did land: recorded as present, not sent twice.
+            // It did land: recorded as present, not sent twice; what waited for it are its duplicates.
             skip(run, ref, id, 'present');
+            claimStored(index, id, stored);
             settled.add(ref.key);
             remaining = remaining.filter((r) => r !== ref);
-          } else if (id !== undefined && content) {
-            // Claimed by its digest when it was stored: free the claim, or the retry would call it a duplicate.
-            index.delete(id);
           }
+          // Else it is sent again, still its identity's claimant (claim() says 'store' to it).
         }
       }
       uncertain.clear();
@@ -339,7 +403,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           }
           readers.release(reader);
           reader = undefined;
-          if (!stopped()) for (const r of part) if (!seen.has(r.key)) (settled.add(r.key), skip(run, r, undefined, 'vanished'));
+          if (!stopped()) for (const r of part) if (!seen.has(r.key)) (settled.add(r.key), skip(run, r, undefined, 'vanished'), lost(r));
           remaining = suspect ? remaining.filter((x) => x !== suspect) : single ? remaining.slice(1) : [];
           suspect = undefined;
           unreadableInARow = 0;
@@ -366,7 +430,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             // in UID order).
             const culprit = remaining.find((r) => r.key === e.messageKey) ?? current ?? remaining.find((r) => whole.includes(r)) ?? remaining[0];
             settled.add(culprit.key);
-            fail(run, culprit, e);
+            failed(culprit, e);
             remaining = remaining.filter((r) => r !== culprit);
             if (culprit === suspect) suspect = undefined;
             continue;
@@ -389,12 +453,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             const why = unreadableMessage(`the server could not send message ${suspect.key}: ${e.message}`);
             p.log.warn({ msg: `${run.plan.name}: ${why.message}` });
             settled.add(suspect.key);
-            fail(run, suspect, why);
+            failed(suspect, why);
             remaining = remaining.filter((x) => x !== suspect);
             suspect = undefined;
             attempt = 0;
             if (++unreadableInARow < UNREADABLE_IN_A_ROW) continue;
-            for (const x of remaining) (settled.add(x.key), fail(run, x, e));
+            for (const x of remaining) (settled.add(x.key), failed(x, e));
             break;
           }
           if (!e.retryable && e.scope !== 'run' && !single && remaining.length > 1) {
@@ -409,10 +473,10 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             if (e.scope === 'run') setFatal(e);
             else if (single && !e.retryable) {
               settled.add(remaining[0].key);
-              fail(run, remaining[0], e);
+              failed(remaining[0], e);
               remaining = remaining.slice(1);
               continue;
-            } else for (const r of remaining) (settled.add(r.key), fail(run, r, e));
+            } else for (const r of remaining) (settled.add(r.key), failed(r, e));
             break;
           }
           attempt++;
@@ -440,7 +504,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           if (settled.has(r.key)) continue;
           const e = new MailferryError('INTERNAL', 'the batch ended without an outcome for this message; the next run copies it', { scope: 'message' });
           p.log.error({ msg: `${run.plan.name}: message ${r.key}: ${e.message}` });
-          fail(run, r, e);
+          failed(r, e);
         }
       }
       if (writer) {
@@ -547,7 +611,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         continue;
       }
       if (id !== null) {
-        const verdict = claim(index, id);
+        const verdict = claim(index, id, run, ref);
+        if (verdict === 'waiting') continue; // its outcome comes with its claimant's (see Claim)
         if (verdict !== 'store') {
           skip(run, ref, id, verdict);
           continue;

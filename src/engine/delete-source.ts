@@ -7,7 +7,7 @@
  *
  * "Holds now" is checked against a fresh scan of each destination folder, because the checkpoint
  * can be out of date: a copy deleted from the destination since (by a person, a client, a
- * retention rule), or a second message skipped as a duplicate of one that then failed to store.
+ * retention rule), say.
  * Such messages stay on the server, with a warning; the next run without the checkpoint's
  * word for it (`--restart`) copies them.
  *

@@ -107,3 +107,41 @@ describe('NO [LIMIT] "Mail size is larger than the maximum size allowed" on one 
     }
   });
 });
+
+describe('an IMAP destination over quota, messages known by their bytes (no Message-ID)', () => {
+  it('each refused message fails (exit 6), none is taken for a duplicate of itself; once there is room the rerun copies them, once each', async () => {
+    const msgs = [1, 2, 3].map((n) => ({ uid: n, body: fakeMessage(n, { messageId: null }) }));
+    let full = true;
+    const src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
+    const dst = await FakeImapServer.start({
+      // A folder that already holds mail (an empty one is copied again as lost).
+      mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(9) }] }],
+      hook: (s, tag, name) => {
+        if (name !== 'APPEND' || !full) return false;
+        s.send(`${tag} NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n`);
+        return true;
+      },
+    });
+    try {
+      const box = sandbox('mf-quota-content-');
+      const run = async () =>
+        envelope(
+          await runCli(['copy', `imap://u@127.0.0.1:${src.port}`, `imap://u@127.0.0.1:${dst.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], {
+            env: { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' },
+          }),
+        );
+      const first = await run();
+      expect(first.status, JSON.stringify(first.result ?? first.error)).toBe(6);
+      expect(first.result).toMatchObject({ copied: 0, skipped: 0, failed: 3 });
+      full = false;
+      const again = await run();
+      expect(again.status, JSON.stringify(again.result ?? again.error)).toBe(0);
+      expect(again.result).toMatchObject({ copied: 3, failed: 0 });
+      const appended = dst.appended.map((a) => a.body.toString('latin1'));
+      for (const m of msgs) expect(appended.filter((a) => a === m.body.toString('latin1')), `message ${m.uid}`).toHaveLength(1);
+    } finally {
+      await src.stop();
+      await dst.stop();
+    }
+  });
+});

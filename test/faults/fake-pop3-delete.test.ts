@@ -1,6 +1,7 @@
 // --delete-source through the real CLI against a scriptable POP3 server, for what Dovecot will not
-// do on demand: refuse one RETR. A second message with the same Message-ID is skipped as its
-// duplicate in the same run; when the first then fails, neither may be deleted from the server.
+// do on demand: refuse one RETR, or a DELE, lose the QUIT answer, be stopped while it deletes. A
+// second message with the same Message-ID waits for the first: when the first fails, the second
+// is stored instead (and then deleted); the first stays on the server.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ afterEach(async () => {
 });
 
 describe('--delete-source and a message that fails', () => {
-  it('its duplicate (same Message-ID) stays on the server with it; the others are deleted', async () => {
+  it('a second message with its Message-ID is copied in its place (never recorded as its duplicate); the failed one stays on the server', async () => {
     server = await FakePop3Server.start({
       user: 'u',
       pass: 'pw',
@@ -37,12 +38,20 @@ describe('--delete-source and a message that fails', () => {
     });
     const out = envelope(r);
     expect(out.status, r.stderr).toBe(6);
-    expect(out.result.failed).toBe(1);
-    expect(readMaildirTree(join(work, 'md')).get('INBOX')!.map((f) => f.bytes.toString())).toEqual(['Message-ID: <c@x>\nSubject: C\n\nC\n']);
-    // Only C: A failed, and B's Message-ID is in the destination nowhere.
-    expect(server.seen('DELE')).toEqual(['DELE 3']);
-    expect(out.result.deleted).toBe(1);
-    expect(out.result.keptOnSource).toBe(1);
+    expect(out.result).toMatchObject({ copied: 2, skipped: 0, failed: 1 });
+    expect(readMaildirTree(join(work, 'md')).get('INBOX')!.map((f) => f.bytes.toString()).sort()).toEqual([
+      'Message-ID: <c@x>\nSubject: C\n\nC\n',
+      'Message-ID: <shared@x>\nSubject: B\n\nB, another message with the same id\n',
+    ]);
+    // B and C: A failed (not done), B is in the destination in its own right.
+    expect(server.seen('DELE').sort()).toEqual(['DELE 2', 'DELE 3']);
+    expect(out.result.deleted).toBe(2);
+    expect(out.result.keptOnSource).toBe(0);
+    // The rerun takes A for there: B, with its Message-ID, stands for it (README: a second message
+    // whose Message-ID is in the destination counts as there). Nothing is copied twice.
+    const again = envelope(await runCli(['copy', `pop3://u@127.0.0.1:${server.port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pw', XDG_STATE_HOME: join(work, 'state') } }));
+    expect(again.result).toMatchObject({ copied: 0, failed: 0 });
+    expect(readMaildirTree(join(work, 'md')).get('INBOX')).toHaveLength(2);
   });
 });
 
