@@ -160,6 +160,10 @@ export function fileErrorReason(err: unknown): string {
       return 'read-only file system';
     case 'ENOSPC':
       return 'no space left';
+    case 'EFBIG':
+      return 'file too large (a file size limit)';
+    case 'EDQUOT':
+      return 'disk quota exceeded';
     default:
       return (err as Error).message;
   }

@@ -15,10 +15,10 @@
  *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c)
  *   to   {s, d}              folder s was copied into dest folder d (compaction form of c's d)
  */
-import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync, constants as C } from 'node:fs';
+import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync, unlinkSync, constants as C } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { MailferryError } from '../errors.js';
+import { fileErrorReason, MailferryError } from '../errors.js';
 import { makePrivate } from '../private-file.js';
 import { flat } from '../strings.js';
 import { KeySet } from './key-set.js';
@@ -301,7 +301,13 @@ export class Journal {
           const { job, source, dest } = r.header;
           const j = new Journal(path, r.state, openSync(path, 'a', 0o600), { job, source, dest });
           // Nothing appended yet: the state just replayed is the whole file's.
-          if (r.state.records > 2 * r.state.liveSize() + 10_000) j.compact(r.state);
+          if (r.state.records > 2 * r.state.liveSize() + 10_000) {
+            try {
+              j.compact(r.state);
+            } catch {
+              // Not compacted (a full disk, say): the file is whole as it is, and appends say why they fail.
+            }
+          }
           return j;
         };
       }
@@ -402,28 +408,47 @@ export class Journal {
   private static writeFresh(path: string, header: JobHeader, records: Iterable<JournalRecord>): void {
     // A name no one can guess, created new (O_EXCL: never through a link someone planted there).
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    let fd: number;
     try {
-      const h: HeaderRecord = { t: 'mailferry-checkpoint', v: JOURNAL_VERSION, created: new Date().toISOString(), ...header };
-      let chunk = JSON.stringify(h) + '\n';
-      for (const r of records) {
-        chunk += JSON.stringify(r) + '\n';
-        if (chunk.length > 1 << 20) {
-          writeSync(fd, chunk);
-          chunk = '';
-        }
-      }
-      writeSync(fd, chunk);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      throw writeError(path, err);
     }
-    renameSync(tmp, path);
-    const dfd = openSync(dirname(path), 'r');
     try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
+      try {
+        const h: HeaderRecord = { t: 'mailferry-checkpoint', v: JOURNAL_VERSION, created: new Date().toISOString(), ...header };
+        let chunk = JSON.stringify(h) + '\n';
+        for (const r of records) {
+          chunk += JSON.stringify(r) + '\n';
+          if (chunk.length > 1 << 20) {
+            writeFully(fd, chunk);
+            chunk = '';
+          }
+        }
+        writeFully(fd, chunk);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+    } catch (err) {
+      // The checkpoint as it was stays; the half-written copy goes.
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // already renamed, or never there
+      }
+      throw writeError(path, err);
+    }
+    try {
+      const dfd = openSync(dirname(path), 'r');
+      try {
+        fsyncSync(dfd);
+      } finally {
+        closeSync(dfd);
+      }
+    } catch (err) {
+      throw writeError(path, err);
     }
   }
 
@@ -435,8 +460,12 @@ export class Journal {
     this.flushBuffer();
     const state = whole ?? Journal.replay(this.path).state;
     closeSync(this.fd);
-    Journal.writeFresh(this.path, this.header, state.snapshot());
-    this.fd = openSync(this.path, 'a', 0o600);
+    try {
+      Journal.writeFresh(this.path, this.header, state.snapshot());
+    } finally {
+      // The new file, or (it could not be written) the old one, which is whole.
+      this.fd = openSync(this.path, 'a', 0o600);
+    }
   }
 
   /** Record (buffered until the next sync). The in-memory state is updated at once (but `stored`: see there). */
@@ -445,26 +474,60 @@ export class Journal {
     this.buffer.push(JSON.stringify(r) + '\n');
   }
 
+  /**
+   * The buffered records, written whole: a write the disk cuts short (full) is taken back to the
+   * last whole record, so no half record is left for a later append to follow, and fails.
+   */
   private flushBuffer(): void {
     if (this.buffer.length === 0) return;
     const text = this.buffer.join('');
     this.buffer = [];
-    writeSync(this.fd, text);
+    let end: number | undefined;
+    try {
+      end = fstatSync(this.fd).size;
+      writeFully(this.fd, text);
+    } catch (err) {
+      if (end !== undefined) {
+        try {
+          ftruncateSync(this.fd, end);
+        } catch {
+          // the replay drops a torn last line all the same
+        }
+      }
+      throw writeError(this.path, err);
+    }
   }
 
   /** Write buffered records and make them durable. */
   async sync(): Promise<void> {
     if (this.buffer.length === 0) return;
     this.flushBuffer();
-    await new Promise<void>((res, rej) => fdatasync(this.fd, (e) => (e ? rej(e) : res())));
+    await new Promise<void>((res, rej) => fdatasync(this.fd, (e) => (e ? rej(writeError(this.path, e)) : res())));
   }
 
   close(): void {
-    this.flushBuffer();
     try {
+      this.flushBuffer();
       fsyncSync(this.fd);
+    } catch (err) {
+      throw err instanceof MailferryError ? err : writeError(this.path, err);
     } finally {
       closeSync(this.fd);
     }
   }
+}
+
+/** `text` written in full: a write may take only part of it (a disk nearly full). */
+function writeFully(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+/** A checkpoint that cannot be written: a one-line error naming it (exit 3), never a crash. */
+function writeError(path: string, err: unknown): MailferryError {
+  if (err instanceof MailferryError) return err;
+  return new MailferryError('BAD_CONFIG', `cannot write checkpoint ${path}: ${fileErrorReason(err)}`, {
+    hint: (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'free some space and rerun: what was copied is kept, and the rerun goes on from there' : 'check the file system the checkpoint is on',
+    cause: err,
+  });
 }
