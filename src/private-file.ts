@@ -1,5 +1,5 @@
-/** Files mailferry writes are 0600, also one that existed before (a --log-file, a --report). */
-import { closeSync, constants as C, fchmodSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
+/** Files mailferry writes are 0600, also one that existed before (a --log-file, a --report); and written whole. */
+import { closeSync, constants as C, fchmodSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 
 /**
  * An existing file opened for writing keeps its mode: take group and others' access away, as a
@@ -48,4 +48,10 @@ function isStdStream(st: { dev: number; ino: number }): boolean {
     }
   }
   return false;
+}
+
+/** `text` written in full: a write may take only part of it (a disk nearly full, a file size limit). */
+export function writeFully(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
 }

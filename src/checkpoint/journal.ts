@@ -15,11 +15,11 @@
  *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c)
  *   to   {s, d}              folder s was copied into dest folder d (compaction form of c's d)
  */
-import { openSync, closeSync, writeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync, unlinkSync, constants as C } from 'node:fs';
+import { openSync, closeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync, unlinkSync, constants as C } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { fileErrorReason, MailferryError } from '../errors.js';
-import { makePrivate } from '../private-file.js';
+import { makePrivate, writeFully } from '../private-file.js';
 import { flat } from '../strings.js';
 import { KeySet } from './key-set.js';
 
@@ -515,12 +515,6 @@ export class Journal {
       closeSync(this.fd);
     }
   }
-}
-
-/** `text` written in full: a write may take only part of it (a disk nearly full). */
-function writeFully(fd: number, text: string): void {
-  const buf = Buffer.from(text);
-  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 /** A checkpoint that cannot be written: a one-line error naming it (exit 3), never a crash. */

@@ -5,7 +5,8 @@
  * pid now belongs to another process, counts as left by a dead one (else it would block every run).
  */
 import { randomBytes } from 'node:crypto';
-import { constants as C, closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { constants as C, closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { writeFully } from '../private-file.js';
 import { hostname } from 'node:os';
 import { fileErrorReason, MailferryError } from '../errors.js';
 import { bootId, pidAlive, procStat } from '../proc.js';
@@ -110,10 +111,14 @@ function create(path: string, text: string): boolean {
   try {
     const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
     try {
-      writeSync(fd, text);
-    } finally {
+      writeFully(fd, text);
+    } catch (err) {
+      // Not written whole (a full disk): no lock, and no file of ours left behind.
       closeSync(fd);
+      unlinkSync(tmp);
+      throw err;
     }
+    closeSync(fd);
     try {
       linkSync(tmp, path);
       return true;
@@ -125,7 +130,13 @@ function create(path: string, text: string): boolean {
       unlinkSync(tmp);
     }
     const fd2 = openSync(path, 'wx', 0o600);
-    writeSync(fd2, text);
+    try {
+      writeFully(fd2, text);
+    } catch (err) {
+      closeSync(fd2);
+      unlinkSync(path);
+      throw err;
+    }
     closeSync(fd2);
     return true;
   } catch (err) {

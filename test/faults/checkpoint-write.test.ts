@@ -34,4 +34,18 @@ describe('a checkpoint the file system will not take whole', () => {
     const third = envelope(await runCli(args));
     expect(third.result).toMatchObject({ copied: 0 });
   });
+
+  it('a lock that cannot be written whole: exit 3, and no file of its own left behind', async () => {
+    const box = sandbox('mf-lockfull-');
+    const src = join(box, 'src');
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(src, d), { recursive: true });
+    writeFileSync(join(src, 'cur', '1.a.host:2,S'), 'Message-ID: <a@full.example>\n\nbody\n');
+    const cpDir = join(box, 'state');
+    mkdirSync(cpDir);
+    const r = await runCli(['copy', `maildir:${src}`, `maildir:${join(box, 'dest')}`, '--checkpoint', join(cpDir, 'cp'), '--json'], { wrap: ['sh', '-c', 'trap "" XFSZ; ulimit -f 0; exec "$@"', 'sh'] });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(3);
+    expect(out.error.message).toMatch(/^cannot create the lock .*: file too large/);
+    expect(readdirSync(cpDir)).toEqual([]);
+  });
 });
