@@ -355,7 +355,6 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       uncertain.clear();
     };
     try {
-      writer = await writers.acquire();
       while (remaining.length > 0 && !stopped()) {
         let reader: SourceReader | undefined;
         /** The streamed message in progress (a message-scoped source error is its own). */
@@ -377,15 +376,18 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           await resolveUncertain();
           if (remaining.length === 0) break;
           part = suspect ? [suspect] : single ? remaining.slice(0, 1) : remaining;
+          // Taken here, in the loop: a writer refused at login (a server's connection limit) is
+          // waited out and asked for again like any failure of this batch, not the end of the run.
+          writer ??= await writers.acquire();
+          const w = writer;
           reader = await readers.acquire();
           await reader.ready?.(box);
           const r = reader;
-          const w = writer;
           whole = part.filter((ref) => !streams(ref, r, w));
           fetching = true;
           for await (const msg of reader.fetch(box, whole)) {
             seen.add(msg.ref.key);
-            const pr: Promise<void> = storeOne(msg.ref, msg.body, writer).finally(() => inflight.delete(pr));
+            const pr: Promise<void> = storeOne(msg.ref, msg.body, w).finally(() => inflight.delete(pr));
             pr.catch((err) => void (putFailed ??= { err })); // rethrown below; never an unhandled rejection
             inflight.add(pr);
             if (inflight.size >= putWindow) await Promise.race(inflight).catch(() => {});
@@ -413,6 +415,14 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           await Promise.allSettled(inflight);
           if (reader) await readers.destroy(reader);
           const e = toMailferryError(err);
+          if (e.code === 'THROTTLED' && writer && err === putFailed?.err) {
+            // Its writer could not log in (the server's connection limit): let it go, so the
+            // retry takes a writer another batch left logged in, not a login of its own again.
+            const w = writer;
+            writer = undefined;
+            await w.flush().catch(() => {});
+            await writers.destroy(w);
+          }
           // Done means settled (copied, skipped or failed), not merely fetched: a put that failed
           // is sent again (after the destination is asked, when it may have landed).
           const progressed = settled.size > settledBefore;

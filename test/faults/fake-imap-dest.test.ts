@@ -1,6 +1,7 @@
 // An IMAP destination that refuses one message: NO [OVERQUOTA] to every APPEND of it. Through the
 // real CLI, fake servers on both ends: that message alone fails, with the server's reason; the
 // others are appended exactly once; exit 6.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
@@ -141,6 +142,40 @@ describe('an IMAP destination over quota, messages known by their bytes (no Mess
       for (const m of msgs) expect(appended.filter((a) => a === m.body.toString('latin1')), `message ${m.uid}`).toHaveLength(1);
     } finally {
       await src.stop();
+      await dst.stop();
+    }
+  });
+});
+
+describe("an IMAP destination's connection limit at LOGIN (Dovecot's mail_max_userip_connections)", () => {
+  it('writers refused at login wait and try again: fewer workers, everything appended once, exit 0', async () => {
+    const box = sandbox('mf-dest-limit-');
+    const src = join(box, 'src');
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(src, d), { recursive: true });
+    for (let i = 1; i <= 1200; i++) writeFileSync(join(src, 'cur', `${i}.m.host:2,S`), `Message-ID: <lim-${i}@dest>\nSubject: ${i}\n\nbody ${i}\n`);
+    let refused = 0;
+    const dst: FakeImapServer = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [] }],
+      hook: (s, tag, name) => {
+        if (name !== 'LOGIN') return false;
+        // Three logged-in sessions at most, as the server counts them (closed ones do not count).
+        const open = dst.sessions.filter((x) => !x.closed && x !== s && (x as unknown as { loggedIn?: boolean }).loggedIn).length;
+        if (open >= 3) return (refused++, s.send(`${tag} NO [LIMIT] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=3)\r\n`), true);
+        (s as unknown as { loggedIn?: boolean }).loggedIn = true;
+        return false;
+      },
+    });
+    try {
+      const r = await runCli(['copy', `maildir:${src}`, `imap://u@127.0.0.1:${dst.port}`, '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '-j', '6', '--json'], {
+        env: { MAILFERRY_DEST_PASSWORD: 'pass' },
+      });
+      const out = envelope(r);
+      expect(refused, 'the limit was met').toBeGreaterThan(0);
+      expect(out.status, `${r.stderr} ${JSON.stringify(out.error)}`).toBe(0);
+      expect(out.result.copied).toBe(1200);
+      expect(new Set(dst.appended.map((a) => a.body.toString('latin1'))).size).toBe(1200);
+      expect(dst.appended).toHaveLength(1200);
+    } finally {
       await dst.stop();
     }
   });

@@ -95,10 +95,17 @@ class ImapWriter implements SinkWriter {
   }
 
   private async sendBatch(mailbox: string, batch: Pending<AppendItem>[]): Promise<void> {
+    let client: ImapFlow;
+    try {
+      client = await this.conn();
+    } catch (err) {
+      // No connection (refused at login: a connection limit, say): no APPEND was sent, and one
+      // by one would only ask for a login per message.
+      for (const p of batch) p.reject(err);
+      return;
+    }
     if (batch.length > 1) {
-      let client: ImapFlow | undefined;
       try {
-        client = await this.conn();
         if (canMultiappend(client)) {
           const keys = await multiAppend(client, mailbox, batch.map((p) => p.item));
           batch.forEach((p, i) => p.resolve(keys[i]!));
@@ -109,7 +116,7 @@ class ImapWriter implements SinkWriter {
         if (status !== 'NO' && status !== 'BAD') {
           // A link that breaks under long commands: halve the batches (down to one message).
           this.limits.messages = Math.max(1, Math.min(this.limits.messages, Math.floor(batch.length / 2)));
-          const e = client ? appendError(err, this.o, mailbox) : err;
+          const e = appendError(err, this.o, mailbox);
           for (const p of batch) p.reject(e);
           return;
         }
