@@ -5,7 +5,7 @@
  * pid now belongs to another process, counts as left by a dead one (else it would block every run).
  */
 import { randomBytes } from 'node:crypto';
-import { constants as C, closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { constants as C, closeSync, fstatSync, linkSync, lstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { writeFully } from '../private-file.js';
 import { hostname } from 'node:os';
 import { fileErrorReason, MailferryError } from '../errors.js';
@@ -44,7 +44,7 @@ export interface Lock {
 
 function readLock(path: string, text?: string): LockInfo | null {
   try {
-    const info = JSON.parse(text ?? readFileSync(path, 'utf8')) as LockInfo;
+    const info = JSON.parse(text ?? readText(path) ?? '') as LockInfo;
     return typeof info.pid === 'number' ? info : null;
   } catch {
     return null;
@@ -172,17 +172,41 @@ function removeIfStill(path: string, seen: string): void {
   }
 }
 
+/** A lock is a few hundred bytes; what is longer is garbage and not read further. */
+const MAX_LOCK_BYTES = 4096;
+
+/**
+ * A lock's text; undefined when it is gone. Never through a symbolic link, never anything but a
+ * regular file: a link or a FIFO planted at a lock's name (a Maildir's owner can, in its tmp/)
+ * would have this read another file, or block for ever. Such a lock stops the run (exit 3).
+ */
 function readText(path: string): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
+    fd = openSync(path, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw notAFile(path, 'a symbolic link');
+    throw new MailferryError('BAD_CONFIG', `cannot read the lock ${path}: ${fileErrorReason(err)}`);
   }
+  try {
+    if (!fstatSync(fd).isFile()) throw notAFile(path, 'not a regular file');
+    const buf = Buffer.alloc(MAX_LOCK_BYTES);
+    const n = readSync(fd, buf, 0, MAX_LOCK_BYTES, 0);
+    return buf.toString('utf8', 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function notAFile(path: string, what: string): MailferryError {
+  return new MailferryError('BAD_CONFIG', `the lock ${path} is ${what}: not followed`, { hint: 'nothing but mailferry writes there; remove it' });
 }
 
 function ageMs(path: string): number {
   try {
-    return Date.now() - statSync(path).mtimeMs;
+    return Date.now() - lstatSync(path).mtimeMs;
   } catch {
     return 0;
   }

@@ -2,6 +2,7 @@
 // backs up or restores) are never followed: a link among the messages of a source is reported, not
 // read; a link where the destination writes is refused. Through the real CLI, Maildir to Maildir.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
@@ -116,6 +117,66 @@ describe('symbolic links in a Maildir', () => {
     const plan = envelope(await runCli(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp2'), '--dry-run', '--json']));
     expect(plan.status, JSON.stringify(plan.error)).toBe(6);
     expect(plan.result).toMatchObject({ copy: 0, unreadable: 1 });
+  });
+});
+
+describe('links and FIFOs planted in a destination Maildir', () => {
+  const setup = (name: string) => {
+    const box = sandbox(name);
+    const src = join(box, 'src');
+    maildir(src, { INBOX: { '1.a.host:2,S': msg(1), '2.b.host:2,': msg(2) } });
+    const dest = join(box, 'dest');
+    return { box, src, dest, args: (...more: string[]) => ['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json', ...more] };
+  };
+
+  it('a FIFO among its messages is passed over, never opened: copy and verify finish (it blocked them for good)', async () => {
+    const { src, dest, args } = setup('mf-fifo-');
+    expect(envelope(await runCli(args())).result.copied).toBe(2);
+    execFileSync('mkfifo', [join(dest, 'cur', 'evil:2,S')]);
+    writeFileSync(join(src, 'cur', '3.c.host:2,S'), msg(3));
+    const again = envelope(await runCli(args('--restart'), { timeoutMs: 30_000 }));
+    expect(again.status, JSON.stringify(again.error)).toBe(0);
+    expect(again.result.copied).toBe(1);
+    const v = envelope(await runCli(['verify', `maildir:${src}`, `maildir:${dest}`, '--json'], { timeoutMs: 30_000 }));
+    expect(v.status, JSON.stringify(v.error)).toBe(0);
+    expect(v.result).toMatchObject({ missing: 0 });
+  });
+
+  it("a link or a FIFO at the Maildir's own lock (tmp/mailferry.lock) stops the run with one line (exit 3), at once", async () => {
+    for (const plant of ['fifo', 'zero'] as const) {
+      const { box, dest, args } = setup(`mf-locklink-${plant}-`);
+      mkdirSync(join(dest, 'tmp'), { recursive: true });
+      const lock = join(dest, 'tmp', 'mailferry.lock');
+      if (plant === 'fifo') {
+        execFileSync('mkfifo', [join(box, 'fifo')]);
+        symlinkSync(join(box, 'fifo'), lock);
+      } else symlinkSync('/dev/zero', lock);
+      const r = await runCli(args(), { timeoutMs: 30_000 });
+      const out = envelope(r);
+      expect(out.status, `${plant}: ${r.stderr}`).toBe(3);
+      expect(out.error.message).toMatch(/the lock .*mailferry\.lock is a symbolic link: not followed/);
+    }
+    const { dest, args } = setup('mf-lockfifo-');
+    mkdirSync(join(dest, 'tmp'), { recursive: true });
+    execFileSync('mkfifo', [join(dest, 'tmp', 'mailferry.lock')]);
+    const out = envelope(await runCli(args(), { timeoutMs: 30_000 }));
+    expect(out.status).toBe(3);
+    expect(out.error.message).toMatch(/mailferry\.lock is not a regular file/);
+  });
+
+  it('a dovecot-keywords that is a link is not followed: exit 3, the file it names not read as the table', async () => {
+    const { box, dest, args } = setup('mf-kwlink-');
+    const outside = join(box, 'outside');
+    writeFileSync(outside, '0 Stolen\n');
+    mkdirSync(dest, { recursive: true });
+    symlinkSync(outside, join(dest, 'dovecot-keywords'));
+    writeFileSync(join(box, 'src', 'cur', '4.d.host:2,Sa'), msg(4));
+    writeFileSync(join(box, 'src', 'dovecot-keywords'), '0 Work\n');
+    const r = await runCli(args(), { timeoutMs: 30_000 });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(3);
+    expect(out.error.message).toMatch(/dovecot-keywords is a symbolic link: not followed/);
+    expect(readFileSync(outside, 'utf8')).toBe('0 Stolen\n');
   });
 });
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MailferryError } from '../../errors.js';
 import { pidAlive } from '../../proc.js';
+import { readMaildirFile } from './read-header.js';
 
 export const UIDLIST_LOCK = 'dovecot-uidlist.lock';
 /** Dovecot's MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT. */
@@ -22,12 +23,16 @@ const STALE_MS = 120_000;
 const WAIT_MS = 180_000;
 const POLL_MS = 50;
 
-/** Whether the lock at `path` is stale: old, or held by a process of this host that is gone. */
+/**
+ * Whether the lock at `path` is stale: old, or held by a process of this host that is gone, or no
+ * lock at all (a link or a FIFO planted there: removed, never followed or read).
+ */
 async function stale(path: string): Promise<boolean> {
-  const st = await fs.stat(path).catch(() => null);
+  const st = await fs.lstat(path).catch(() => null);
   if (!st) return false;
+  if (!st.isFile()) return true;
   if (Date.now() - st.mtimeMs > STALE_MS) return true;
-  const text = await fs.readFile(path, 'latin1').catch(() => '');
+  const text = (await readMaildirFile(path, 256).catch(() => Buffer.alloc(0))).toString('latin1');
   const m = /^(\d+):(.*)$/.exec(text.trim());
   return m !== null && m[2] === hostname() && !pidAlive(Number(m[1]));
 }

@@ -5,8 +5,8 @@
  * ("0 $Forwarded", "1 Junk": Dovecot's convention, read by Dovecot and Courier-style readers).
  * A source's P ("passed") is read as $Forwarded, which is written as a keyword letter.
  */
-import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { readMaildirFile } from './read-header.js';
 
 const TO_LETTER: Record<string, string> = {
   '\\draft': 'D',
@@ -44,10 +44,16 @@ export function parseKeywords(text: string): (string | undefined)[] {
 /** The path of folder `dir`'s keyword table. */
 export const keywordsPath = (dir: string): string => join(dir, 'dovecot-keywords');
 
-/** Folder `dir`'s keyword table; empty when it has none. Other read errors are thrown as they are. */
+/** Dovecot's table is 26 short lines; what is longer is not read further. */
+const MAX_KEYWORDS_FILE = 64 * 1024;
+
+/**
+ * Folder `dir`'s keyword table; empty when it has none. Other read errors are thrown as they are:
+ * a link (ELOOP) or a FIFO (ENOTREG) planted in its place is never followed or read.
+ */
 export async function readKeywords(dir: string): Promise<(string | undefined)[]> {
   try {
-    return parseKeywords(await fs.readFile(keywordsPath(dir), 'latin1'));
+    return parseKeywords((await readMaildirFile(keywordsPath(dir), MAX_KEYWORDS_FILE)).toString('latin1'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;

@@ -12,7 +12,7 @@ import { MailferryError } from '../../errors.js';
 import type { DestHint, MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
 import { folderDirName, segmentsOfDirName } from './names.js';
-import { readMessageId } from './read-header.js';
+import { readMaildirFile, readMessageId } from './read-header.js';
 import { isLeftoverOfOurs, uniqueBase, keyOfFileName } from './unique.js';
 import { flat } from '../../strings.js';
 import { mapOrdered } from '../../parallel.js';
@@ -497,7 +497,7 @@ export class MaildirSink implements Sink {
         const path = join(dir, sub, name);
         // A client may rename the file (its flags) or move it to cur/ at any time: it is looked
         // up again by its key then, not taken for gone.
-        const readFull = () => readByKey(keys, key, path, (p) => fs.readFile(p));
+        const readFull = () => readByKey(keys, key, path, (p) => readMaildirFile(p));
         if (known?.has(key)) return { key, messageId: undefined, readFull };
         let messageId: string | null;
         try {
@@ -505,7 +505,9 @@ export class MaildirSink implements Sink {
           if (found === GONE) return undefined; // deleted meanwhile
           messageId = found;
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ELOOP') return undefined; // a symbolic link: not a message of ours, never followed
+          // A symbolic link, a FIFO: not a message of ours, never followed or read.
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ELOOP' || code === 'ENOTREG') return undefined;
           throw ioError(err, path);
         }
         return { key, messageId, readFull };

@@ -90,7 +90,8 @@ async function sameKey(dir: string, key: string, group: FileRef[]): Promise<Arra
 }
 
 /** Message files are opened without following a symbolic link (ELOOP: reported, never read). */
-const READ_NOFOLLOW = C.O_RDONLY | C.O_NOFOLLOW;
+/** Never through a link; and never waiting at the open (a FIFO swapped in after the listing). */
+const READ_NOFOLLOW = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
 
 interface FileRef {
   /** Directory (relative to the folder) and current file name. */
