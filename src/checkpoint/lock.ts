@@ -63,15 +63,17 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void,
   for (let attempt = 0; attempt < 5; attempt++) {
     if (create(path, text)) {
       let released = false;
-      return {
-        path,
-        release() {
-          if (released) return;
-          released = true;
-          const cur = readLock(path);
-          if (cur && cur.pid === me.pid && cur.host === me.host) unlinkSync(path);
-        },
+      const release = () => {
+        if (released) return;
+        released = true;
+        process.off('exit', release);
+        const cur = readLock(path);
+        if (cur && cur.pid === me.pid && cur.host === me.host) rmQuiet(path);
       };
+      // A run that ends at once (a signal before it copies, a second signal) lets go of it too,
+      // rather than leaving the next run a stale lock to take over.
+      process.on('exit', release);
+      return { path, release };
     }
     const seen = readText(path);
     if (seen === undefined) continue; // gone meanwhile: try again

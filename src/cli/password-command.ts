@@ -40,13 +40,11 @@ export function runPasswordCommand(role: Role, command: string, timeoutMs = TIME
     const env = { ...process.env };
     delete env.MAILFERRY_SOURCE_PASSWORD;
     delete env.MAILFERRY_DEST_PASSWORD;
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['inherit', 'pipe', 'pipe'], env });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.resume(); // drained, never shown: a helper may print secrets there too
-    // Out of time: the shell and whatever it started (a grandchild holding the pipe open would
-    // otherwise keep 'close' from ever coming), then no more waiting for the pipes.
-    const timer = setTimeout(() => {
+    // Its stdin is the terminal, for a command that asks there; never a pipe of the caller's (a
+    // script's `while read` loop), which it could swallow.
+    const child = spawn('/bin/sh', ['-c', command], { stdio: [process.stdin.isTTY ? 'inherit' : 'ignore', 'pipe', 'pipe'], env });
+    // Should mailferry end while it runs (Ctrl-C), the command and what it started end too.
+    const killAll = () => {
       for (const pid of [child.pid, ...(child.pid ? descendants(child.pid) : [])]) {
         try {
           if (pid) process.kill(pid, 'SIGKILL');
@@ -54,6 +52,16 @@ export function runPasswordCommand(role: Role, command: string, timeoutMs = TIME
           // already gone
         }
       }
+    };
+    process.on('exit', killAll);
+    child.on('close', () => process.off('exit', killAll));
+    const out: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.resume(); // drained, never shown: a helper may print secrets there too
+    // Out of time: the shell and whatever it started (a grandchild holding the pipe open would
+    // otherwise keep 'close' from ever coming), then no more waiting for the pipes.
+    const timer = setTimeout(() => {
+      killAll();
       child.stdout.destroy();
       child.stderr.destroy();
       reject(failed(`gave no answer within ${timeoutMs / 1000} s and was stopped`));

@@ -111,7 +111,11 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     let grace: NodeJS.Timeout | undefined;
     const stopWithin = (why: string, code: 'INTERRUPTED' | 'TIME_UP') =>
       (grace ??= setTimeout(() => this.interruptNow(`${why}, and what was in flight did not finish within ${graceMs / 1000} s: stopped at once (the checkpoint has every message it recorded; rerun to resume)`, code), graceMs).unref());
+    // Until the copy begins (passwords, logins, listings) nothing is in flight: a signal or
+    // --max-runtime ends the run at once (exit 130 or 8), not after a login that may never come.
+    let copying = false;
     this.onSignal = (sig) => {
+      if (!copying) this.interruptNow(`interrupted (${sig}) before anything was copied`);
       signals++;
       if (signals > 1) this.interruptNow(`${sig} again: stopped at once (the checkpoint has every message it recorded; rerun to resume)`);
       this.logger.warn({ msg: `${sig}: finishing messages in flight and saving the checkpoint (again to quit at once)` });
@@ -124,6 +128,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
         ? undefined
         : longTimeout(() => {
             if (abort.signal.aborted) return;
+            if (!copying) this.interruptNow(`--max-runtime ${flags['max-runtime']} reached before anything was copied`, 'TIME_UP');
             timeUp = true;
             this.logger.warn({ msg: `--max-runtime ${flags['max-runtime']} reached: finishing messages in flight and saving the checkpoint` });
             abort.abort();
@@ -133,7 +138,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     try {
       const r = await runCopyJob(
         cfg,
-        { log: this.logger, signal: abort.signal, onEvent: (e) => (view.onEvent(e), crash(e)), onOutcome: (o) => report.write(o) },
+        { log: this.logger, signal: abort.signal, onCopying: () => (copying = true), onEvent: (e) => (view.onEvent(e), crash(e)), onOutcome: (o) => report.write(o) },
       );
       const secs = (Date.now() - started) / 1000;
       const filtered = r.folders.reduce((n, f) => n + (f.filtered ?? 0), 0);

@@ -42,7 +42,13 @@ export interface CopyJobConfig extends NetConfig {
 
 export interface JobHooks {
   log: Logger;
+  /** Asked to stop: the copy finishes what is in flight (before it starts, see `onCopying`). */
   signal?: AbortSignal;
+  /**
+   * Called when the setup (passwords, logins, listings, locks) is done and copying begins. Until
+   * then nothing is in flight: a caller asked to stop may end the process at once.
+   */
+  onCopying?: () => void;
   onEvent?: (e: CopyEvent) => void;
   onOutcome?: (o: Outcome) => void;
 }
@@ -113,6 +119,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     // where no reader looks for mail and no name can be a folder.
     if (dst.kind === 'maildir') inDestLock = acquireLock(join(realPathOf(dst.path), 'tmp', 'mailferry'), warn, `is copying into ${dstDesc}`);
     journal = openJournal();
+    hooks.onCopying?.();
     const result = await copy({
       source,
       sink,

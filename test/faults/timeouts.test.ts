@@ -1,5 +1,7 @@
 // Nothing hangs forever: a server that accepts and never greets, one that never answers LOGIN,
 // and one that goes silent in the middle of the listing. Real CLI, --timeout 2.
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -101,7 +103,7 @@ describe('timeouts', () => {
     expect((Date.now() - started) / 1000).toBeLessThan(30);
   });
 
-  it('--max-runtime stops a run held by a server that never ends its answer (an endless LIST): exit 8 within twice --timeout after the deadline', async () => {
+  it('--max-runtime stops a run held by a server that never ends its answer (an endless LIST, before anything is copied): exit 8 at the deadline', async () => {
     const srv = await FakeImapServer.start({
       mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(1) }] }],
       hook: (s, _tag, name) => {
@@ -119,7 +121,76 @@ describe('timeouts', () => {
     closers.push(() => srv.stop());
     const { r, out, seconds } = await run(srv.port, ['--max-runtime', '2s']);
     expect(out.status, r.stderr).toBe(8);
+    expect(out.error?.message).toMatch(/--max-runtime 2s reached before anything was copied/);
+    expect(seconds).toBeLessThan(10);
+  });
+
+  it('--max-runtime while copying, held by a FETCH of bodies that never ends: what is in flight gets twice --timeout, then exit 8 at once', async () => {
+    const srv = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(1) }] }],
+      // The body is begun and never ended: a byte now and then, within every --timeout.
+      hook: (s, _tag, name, args) => {
+        if (name !== 'UID FETCH' || !/BODY\.PEEK\[\]|BINARY/.test(args)) return false;
+        s.send('* 1 FETCH (UID 1 BODY[] {10000000}\r\n');
+        const t = setInterval(() => (s.closed ? clearInterval(t) : s.send('x')), 200);
+        return true;
+      },
+    });
+    closers.push(() => srv.stop());
+    const { r, out, seconds } = await run(srv.port, ['--max-runtime', '2s']);
+    expect(out.status, r.stderr).toBe(8);
     expect(out.error?.message).toMatch(/--max-runtime 2s reached, and what was in flight did not finish within 4 s: stopped at once/);
     expect(seconds).toBeLessThan(20);
+  });
+
+  describe('stopped before anything is copied (a login that does not come, a password command that hangs)', () => {
+    const mute = async () => {
+      const sockets: net.Socket[] = [];
+      const srv = net.createServer((x) => sockets.push(x));
+      await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+      closers.push(() => new Promise((res) => (sockets.forEach((x) => x.destroy()), srv.close(() => res()))));
+      return (srv.address() as net.AddressInfo).port;
+    };
+    const stopAfter = (ms: number, sig: NodeJS.Signals) => (c: import('node:child_process').ChildProcess) => void setTimeout(() => c.kill(sig), ms);
+
+    it('SIGTERM while the server has not greeted: exit 130 at once (not the greeting timeout, exit 5), no lock left', async () => {
+      const port = await mute();
+      const box = sandbox('mf-early-');
+      const started = Date.now();
+      const r = await runCli(['copy', `imap://u@127.0.0.1:${port}`, `maildir:${join(box, 'dest')}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json', '--timeout', '30'], {
+        env: { MAILFERRY_SOURCE_PASSWORD: 'pass' },
+        onSpawn: stopAfter(1500, 'SIGTERM'),
+      });
+      const out = envelope(r);
+      expect(out.status, r.stderr).toBe(130);
+      expect(out.error?.code).toBe('INTERRUPTED');
+      expect((Date.now() - started) / 1000).toBeLessThan(10);
+      expect(readdirSync(box).filter((n) => n.endsWith('.lock'))).toEqual([]);
+    });
+
+    it('--max-runtime reached while the server has not greeted: exit 8 at once', async () => {
+      const port = await mute();
+      const box = sandbox('mf-early-');
+      const started = Date.now();
+      const r = await runCli(['copy', `imap://u@127.0.0.1:${port}`, `maildir:${join(box, 'dest')}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json', '--timeout', '30', '--max-runtime', '2s'], {
+        env: { MAILFERRY_SOURCE_PASSWORD: 'pass' },
+      });
+      const out = envelope(r);
+      expect(out.status, r.stderr).toBe(8);
+      expect(out.error?.code).toBe('TIME_UP');
+      expect((Date.now() - started) / 1000).toBeLessThan(10);
+    });
+
+    it('Ctrl-C while --source-password-command hangs: exit 130 at once, and the command is ended too', async () => {
+      const box = sandbox('mf-early-');
+      const marker = `${Math.floor(Math.random() * 1e6) + 300}.5`;
+      const r = await runCli(['copy', 'imap://u@127.0.0.1:1', `maildir:${join(box, 'dest')}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json', '--source-password-command', `sleep ${marker}`], {
+        onSpawn: stopAfter(1500, 'SIGINT'),
+      });
+      const out = envelope(r);
+      expect(out.status, r.stderr).toBe(130);
+      await new Promise((res) => setTimeout(res, 300));
+      expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toContain(`sleep ${marker}`);
+    });
   });
 });
