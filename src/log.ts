@@ -27,21 +27,30 @@ export interface Logger {
 }
 
 const secrets = new Set<string>();
+/** The secrets as given (not their escaped forms): looked for inside base64 runs too. */
+const plain = new Set<string>();
 
 /**
  * Register a secret (password, token): it is replaced by *** wherever it would be logged, also as
- * it looks escaped inside a JSON string or an IMAP quoted string (a server may echo a command).
+ * it looks escaped inside a JSON string or an IMAP quoted string (a server may echo a command),
+ * as its UTF-8 bytes read one byte per character (how a server's echo of a non-ASCII password
+ * is read back), and inside base64 (any SASL response a server echoes: PLAIN, XOAUTH2,
+ * OAUTHBEARER, whatever else the line around the secret holds).
  */
 export function registerSecret(secret: string): void {
   if (secret.length < 1) return;
-  secrets.add(secret);
-  const json = JSON.stringify(secret).slice(1, -1);
-  if (json !== secret) secrets.add(json);
-  const quoted = secret.replace(/[\\"]/g, '\\$&');
-  if (quoted !== secret) secrets.add(quoted);
-  // The JSON form of the quoted form: a server's echo inside a --json or --log-file line.
-  const both = JSON.stringify(quoted).slice(1, -1);
-  if (both !== quoted) secrets.add(both);
+  plain.add(secret);
+  const bytewise = Buffer.from(secret, 'utf8').toString('latin1');
+  for (const form of bytewise === secret ? [secret] : [secret, bytewise]) {
+    secrets.add(form);
+    const json = JSON.stringify(form).slice(1, -1);
+    if (json !== form) secrets.add(json);
+    const quoted = form.replace(/[\\"]/g, '\\$&');
+    if (quoted !== form) secrets.add(quoted);
+    // The JSON form of the quoted form: a server's echo inside a --json or --log-file line.
+    const both = JSON.stringify(quoted).slice(1, -1);
+    if (both !== quoted) secrets.add(both);
+  }
 }
 
 function escapeRe(s: string): string {
@@ -54,12 +63,21 @@ function escapeRe(s: string): string {
  * turn the word "password" into nonsense.
  */
 export function redact(text: string): string {
+  if (secrets.size === 0) return text;
   let out = text;
   for (const s of secrets) {
     if (!out.includes(s)) continue;
     out = s.length >= 6 ? out.split(s).join('***') : out.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRe(s)}(?![A-Za-z0-9])`, 'g'), '***');
   }
-  return out;
+  return out.replace(BASE64_RUN, (run) => (holdsSecret(Buffer.from(run, 'base64').toString('utf8')) ? '***' : run));
+}
+
+/** A run that may be base64 of something holding a secret (a SASL response is at least this long). */
+const BASE64_RUN = /[A-Za-z0-9+/]{12,}={0,2}/g;
+
+function holdsSecret(decoded: string): boolean {
+  for (const s of plain) if (decoded.includes(s)) return true;
+  return false;
 }
 
 /** A line for a terminal: secrets masked, a server's control characters shown as \xNN. */

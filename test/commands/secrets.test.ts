@@ -117,6 +117,41 @@ describe('password sources', () => {
     }
   });
 
+  it('servers that echo what they were sent: an OAUTHBEARER response and a non-ASCII LOGIN are masked in the error, --json and --log-file', async () => {
+    const token = `ya29.token-${PW}`;
+    const echo = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [] }],
+      capabilities: ['AUTH=OAUTHBEARER', 'SASL-IR'],
+      hook: (s, tag, name, args) => (name === 'AUTHENTICATE' || name === 'LOGIN' ? (s.send(`${tag} NO you sent ${tag} ${name} ${args}\r\n`), true) : false),
+    });
+    try {
+      const log = join(work, 'echo.log');
+      const oauth = await runCli(['folders', `imap://u@127.0.0.1:${echo.port}`, '--source-tls', 'none', '--source-auth', 'xoauth2', '--json', '--log-file', log, '--verbose'], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: token } });
+      const sent = echo.commands.find((c) => / AUTHENTICATE OAUTHBEARER /.test(c))!.split(' ').pop()!;
+      expect(Buffer.from(sent, 'base64').toString()).toContain(token); // what the server had, and echoed
+      const nonAscii = 'pässwörd€-7781';
+      const login = await runCli(['folders', `imap://u@127.0.0.1:${echo.port}`, '--source-tls', 'none', '--json', '--log-file', log, '--verbose'], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: nonAscii } });
+      expect(envelope(oauth).status).toBe(4);
+      expect(envelope(login).status).toBe(4);
+      const everything = [oauth.stdout, oauth.stderr, login.stdout, login.stderr, readFileSync(log, 'utf8')].join('\n');
+      expect(everything).toContain('***');
+      for (const leak of [sent, token, nonAscii, Buffer.from(nonAscii).toString('latin1'), 'sswörd', 'ssw\\u00f6rd']) expect(everything).not.toContain(leak);
+    } finally {
+      await echo.stop();
+    }
+  });
+
+  it('POP3 USER/PASS with a password beyond ASCII: sent as UTF-8 (the bytes a server stores), so the login works', async () => {
+    const pass = 'pässwörd€-7781';
+    const srv = await FakePop3Server.start({ user: 'u', pass, messages: [] });
+    try {
+      const r = await runCli(['folders', `pop3://u@127.0.0.1:${srv.port}`, '--source-tls', 'none', '--json'], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: pass } });
+      expect(envelope(r).status, r.stdout).toBe(0);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('no TTY and nothing given: the missing-secret error, never a prompt', async () => {
     expectOneLineError(await runCli(['folders', srcUrl(), ...tls], { env: base }), 3, /no password for the source \(set MAILFERRY_SOURCE_PASSWORD, or use --source-password-file FILE or --source-password-command CMD\)/);
   });

@@ -57,6 +57,30 @@ describe('logger', () => {
     expect(text.trim().split('\n').map((l) => JSON.parse(l).msg)).toEqual(['NO [AUTHENTICATIONFAILED] LOGIN "alice" "***" failed', 'raw ***']);
   });
 
+  it('masks a secret inside any base64 a server echoes (an OAUTHBEARER response: its form holds the host and port too)', () => {
+    const file = logFile();
+    const token = 'ya29.A0ARrdaM-SecretToken_1234567890';
+    registerSecret(token);
+    const sasl = Buffer.from(`n,a=sec,\x01host=mail.example.org\x01port=993\x01auth=Bearer ${token}\x01\x01`).toString('base64');
+    const log = createLogger({ stderrLevel: 'off', file, fileLevel: 'debug' });
+    log.error({ msg: `NO you sent 1 AUTHENTICATE OAUTHBEARER ${sasl}` });
+    log.info({ msg: 'an unrelated run AAAABBBBCCCCDDDD stays' });
+    closeLogs();
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain(sasl);
+    expect(text.trim().split('\n').map((l) => JSON.parse(l).msg)).toEqual(['NO you sent 1 AUTHENTICATE OAUTHBEARER ***', 'an unrelated run AAAABBBBCCCCDDDD stays']);
+  });
+
+  it('masks a non-ASCII password also as its UTF-8 bytes read one per character (a server echo read back so)', () => {
+    const file = logFile();
+    const secret = 'pässwörd€x';
+    registerSecret(secret);
+    const log = createLogger({ stderrLevel: 'off', file, fileLevel: 'debug' });
+    log.error({ msg: `NO you sent 1 LOGIN "u" "${Buffer.from(secret).toString('latin1')}"` });
+    closeLogs();
+    expect(JSON.parse(readFileSync(file, 'utf8')).msg).toBe('NO you sent 1 LOGIN "u" "***"');
+  });
+
   it('a short secret that looks like a number never breaks a JSON line', () => {
     const file = logFile();
     registerSecret('42');

@@ -503,13 +503,14 @@ export class Pop3Client {
   private send(line: string, logLine: string = line): void {
     if (this.failure) throw this.failure;
     this.log?.debug({ pop3: this.where }, `pop3 C: ${logLine}`);
-    this.socket.write(`${line}\r\n`, 'latin1');
+    // UTF-8, as the status lines are read: a USER or PASS beyond ASCII goes as the server stores it.
+    this.socket.write(`${line}\r\n`, 'utf8');
   }
 
   private sendMany(lines: string[]): void {
     if (this.failure) throw this.failure;
     for (const l of lines) this.log?.debug({ pop3: this.where }, `pop3 C: ${l}`);
-    this.socket.write(lines.map((l) => `${l}\r\n`).join(''), 'latin1');
+    this.socket.write(lines.map((l) => `${l}\r\n`).join(''), 'utf8');
   }
 
   private protocolError(message: string, hint?: string): MailferryError {
