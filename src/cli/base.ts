@@ -164,10 +164,12 @@ export abstract class BaseCommand extends Command {
     if (err instanceof MailferryError) return err;
     const o = err as { oclif?: { exit?: number }; message?: string; name?: string };
     if (o?.oclif?.exit === 2 || /Error$/.test(o?.name ?? '') && o?.oclif) {
+      // oclif's note about flags that take several values ("provide all arguments before that
+      // flag") is not true of mailferry's (each takes one value per use, anywhere): dropped.
       const msg = (o.message ?? 'bad arguments')
         .split('\n')
         .map((s) => s.trim())
-        .filter((s) => s && s !== 'See more help with --help');
+        .filter((s) => s && s !== 'See more help with --help' && !/^Note: --\S+ allows multiple values|^Alternatively, you can use "--"/.test(s));
       // oclif opens some messages with a heading ("The following error occurred:", "Missing 1
       // required arg:"): the heading is dropped or joined to what it introduces, so the one line says it.
       // `--dry-run=yes`: oclif takes the boolean and then misreads the arguments ("Unexpected
@@ -176,6 +178,18 @@ export abstract class BaseCommand extends Command {
       const valued = this.argv.map((a) => /^--([a-z][a-z-]*)=/.exec(a)).find((m) => m && flags[m[1]!]?.type === 'boolean');
       if (valued) return new MailferryError('USAGE', `--${valued[1]} takes no value ('${valued[0]}…'): it is on when given`, { hint: `write --${valued[1]}, or leave it out` });
       let first = (msg.shift() ?? 'bad arguments').replace(/^Error:\s*/, '');
+      // "Missing 1 required arg:" then each argument's name and its description, wrapped: said
+      // from the command's own definition of them, whole.
+      if (/^Missing \d+ required args?:$/.test(first)) {
+        const defined = (this.constructor as { args?: Record<string, { required?: boolean; description?: string }> }).args ?? {};
+        const rest = ` ${msg.join(' ')} `;
+        const missing = Object.entries(defined).filter(([name, a]) => a.required && rest.includes(` ${name} `));
+        if (missing.length > 0) {
+          return new MailferryError('USAGE', `missing ${missing.map(([name, a]) => `${name.toUpperCase()}${a.description ? `: ${a.description}` : ''}`).join('; ')}`, {
+            hint: `see: mailferry ${(this.id ?? '').replace(/:/g, ' ')} --help`,
+          });
+        }
+      }
       if (/^The following errors? occurred:$/.test(first) && msg.length) first = msg.shift()!;
       else if (first.endsWith(':') && msg.length) first = `${first} ${msg.shift()!.replace(/\s{2,}/g, ' — ')}`;
       return new MailferryError('USAGE', first, { hint: msg.join(' ') || `see: mailferry ${(this.id ?? '').replace(/:/g, ' ')} --help` });
