@@ -7,14 +7,14 @@ export const connectionFlags = {
   'source-tls': Flags.option({ options: tlsOptions, description: 'TLS for the source (default from the scheme: imaps/pop3s → implicit, imap/pop3 → starttls)' })(),
   'dest-tls': Flags.option({ options: tlsOptions, description: 'TLS for the destination (default from the scheme)' })(),
   'tls-ca': Flags.string({ multiple: true, multipleNonGreedy: true, description: 'trust this CA certificate (PEM file) too', helpValue: 'FILE' }),
-  insecure: Flags.boolean({ description: 'do not verify TLS certificates (unsafe)', default: false }),
+  insecure: Flags.boolean({ description: 'do not verify TLS certificates (unsafe)', default: false, allowNo: true }),
   'source-password-file': Flags.string({ description: 'read the source password from FILE (else $MAILFERRY_SOURCE_PASSWORD)', helpValue: 'FILE' }),
   'dest-password-file': Flags.string({ description: 'read the destination password from FILE (else $MAILFERRY_DEST_PASSWORD)', helpValue: 'FILE' }),
   'source-password-command': Flags.string({ description: "run CMD through the shell and use its output as the source password or token (e.g. 'pass show mail/alice')", helpValue: 'CMD' }),
   'dest-password-command': Flags.string({ description: 'run CMD through the shell and use its output as the destination password or token', helpValue: 'CMD' }),
   'source-auth': Flags.option({ options: ['password', 'xoauth2'] as const, description: 'how to log in to the source: password, or an OAuth2 bearer token (xoauth2; from the password command, re-run on every connect)' })(),
   'dest-auth': Flags.option({ options: ['password', 'xoauth2'] as const, description: 'how to log in to the destination (password or xoauth2)' })(),
-  compress: Flags.boolean({ description: 'ask IMAP servers for COMPRESS=DEFLATE (helps slow links, costs CPU)', default: false }),
+  compress: Flags.boolean({ description: 'ask IMAP servers for COMPRESS=DEFLATE (helps slow links, costs CPU)', default: false, allowNo: true }),
   timeout: Flags.integer({ description: 'seconds to wait for a server before giving up on a connection (1–86400)', default: 60, min: 1, max: 86400, helpValue: 'SECONDS' }),
 };
 
@@ -25,8 +25,8 @@ export const selectionFlags = {
 
 export const outputFlags = {
   json: Flags.boolean({ description: 'print exactly one JSON document on stdout', default: false }),
-  quiet: Flags.boolean({ char: 'q', description: 'print only errors (for cron)', default: false, exclusive: ['verbose'] }),
-  verbose: Flags.boolean({ char: 'v', description: 'print more detail on stderr', default: false }),
+  quiet: Flags.boolean({ char: 'q', description: 'print only errors (for cron)', default: false, exclusive: ['verbose'], allowNo: true }),
+  verbose: Flags.boolean({ char: 'v', description: 'print more detail on stderr', default: false, allowNo: true }),
   'log-file': Flags.string({ description: 'write a full JSON-lines log to FILE', helpValue: 'FILE' }),
 };
 

@@ -52,6 +52,9 @@ interface RawToken {
  * Merge a job file under the parsed flags and args. `raw` are oclif's parse tokens: a flag that
  * appears there was given on the command line and is kept.
  */
+/** Flags of which one at most may be on; given on the command line, one decides for all. */
+const EXCLUSIVE = [['quiet', 'verbose']];
+
 export function mergeJobFile<F extends Record<string, unknown>, A extends Record<string, unknown>>(
   file: string | undefined,
   defs: { flags: Record<string, unknown>; args: string[]; alsoAccepted?: Record<string, unknown> },
@@ -66,6 +69,12 @@ export function mergeJobFile<F extends Record<string, unknown>, A extends Record
     // Keys of a sibling command (copy's, for verify) are checked but not applied: one job file serves both.
     const schema = { ...schemaOf(defs.alsoAccepted ?? {}, []), ...schemaOf(defs.flags, defs.args) };
     const values: Record<string, JobValue> = readJobFile(file, schema);
+    for (const group of EXCLUSIVE) {
+      const set = group.filter((k) => values[k] === true);
+      if (set.length > 1) throw new MailferryError('BAD_CONFIG', `${file}: ${set.map((k) => `'${k}'`).join(' and ')} cannot both be on`, { hint: `keep one of them` });
+      // One of them on the command line decides for all: --verbose over a file's `quiet: true`.
+      if (group.some((k) => given.has(k))) for (const k of group) given.add(k);
+    }
     for (const [k, v] of Object.entries(values)) {
       if (!(k in defs.flags) && !defs.args.includes(k)) {
         sibling[k] = v;

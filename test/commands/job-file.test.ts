@@ -69,6 +69,18 @@ describe('job files', () => {
     expect(log).toMatch(/"msg":"would copy \d+ messages/);
   });
 
+  it("what a file turns on, the command line turns off (--no-dry-run, --no-quiet; --verbose over the file's quiet)", async () => {
+    const p = job('on.yaml', good('dry-run: true\nquiet: true\n'));
+    const r = await runCli(['copy', '--config', p, '--no-dry-run', '--verbose'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^copied \d+ messages/m);
+    expect(r.stderr).toMatch(/mailferry copy started/); // --verbose, over the file's quiet
+    const q = await runCli(['copy', '--config', p, '--no-quiet', '--no-dry-run'], { env });
+    expect(q.stdout).toMatch(/^copied 0 messages/m);
+    // Both on in one file: said, as on the command line.
+    expectOneLineError(await runCli(['copy', '--config', job('both.yaml', good('quiet: true\nverbose: true\n'))], { env }), 3, /'quiet' and 'verbose' cannot both be on/);
+  });
+
   it('a JSON job file works too', async () => {
     const p = job('job.json', JSON.stringify({ source: srcUrl(), dest: `maildir:${join(work, 'md')}`, folder: ['Fixtures'], 'tls-ca': h.certPem, 'source-password-file': 'pw', 'dry-run': true }, null, 2));
     const r = await runCli(['copy', '--config', p, '--json'], { env });
