@@ -27,6 +27,12 @@ export interface NetOptions {
   log: Logger;
 }
 
+/** What to do about a certificate refused with `code`: a name that does not match is not fixed by a CA. */
+export function tlsCertHint(code: string): string {
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'the certificate is for another host name: use the name it was issued for in the URL (or skip verification with --insecure, unsafe)';
+  return 'trust its CA with --tls-ca FILE, or skip verification with --insecure (unsafe)';
+}
+
 /** Network error codes of Node's socket and TLS layers, as found on `err.code`. */
 export const TLS_CERT_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',

@@ -54,6 +54,18 @@ describe('a command answered without end', () => {
     expect(seconds).toBeLessThan(60);
   });
 
+  it('a LIST announcing a literal of 4 GiB: exit 5, a protocol error (not a message too large, exit 6: no message is at fault)', async () => {
+    const srv = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(1) }] }],
+      hook: (s, _tag, name) => (name === 'LIST' ? (s.send('* LIST () "/" {4294967296}\r\n'), true) : false),
+    });
+    closers.push(() => srv.stop());
+    const { r, out } = await copyFrom(srv);
+    expect(out.status, r.stderr).toBe(5);
+    expect(out.error?.code).toBe('PROTOCOL');
+    expect(out.error?.message).toMatch(/in its answer$/);
+  });
+
   it('an endless flood of untagged lines answering the listing: the folder fails past 64 MB (exit 6), the run ends', async () => {
     const srv = await FakeImapServer.start({
       mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(1) }] }],

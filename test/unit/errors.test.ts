@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EXIT, MailferryError, exitCodeOf, toMailferryError } from '../../src/errors.js';
+import { classifyImapError } from '../../src/drivers/imap/connect.js';
+import type { NetOptions } from '../../src/drivers/net-options.js';
 
 describe('the exit-code table', () => {
   it('matches the documented table', () => {
@@ -24,5 +26,13 @@ describe('the exit-code table', () => {
   it('network errors are retryable, auth errors are not', () => {
     expect(new MailferryError('NETWORK', 'x').retryable).toBe(true);
     expect(new MailferryError('AUTH_FAILED', 'x').retryable).toBe(false);
+  });
+  it("a certificate for another host name is not fixed by a CA: the hint says what is", () => {
+    const o = { endpoint: { host: 'vm', port: 993, user: 'u', tls: 'implicit' }, timeoutMs: 1000 } as unknown as NetOptions;
+    const name = classifyImapError(Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }), o);
+    expect(name.code).toBe('TLS_FAILED');
+    expect(name.hint).toMatch(/^the certificate is for another host name/);
+    const ca = classifyImapError(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), o);
+    expect(ca.hint).toMatch(/^trust its CA with --tls-ca FILE/);
   });
 });

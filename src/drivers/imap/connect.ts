@@ -5,7 +5,7 @@ import { MailferryError, type Scope } from '../../errors.js';
 import { registerSecret } from '../../log.js';
 import { watchTrickle } from '../trickle.js';
 import { budgetAnswers } from './answer-budget.js';
-import { TLS_CERT_CODES, type NetOptions } from '../net-options.js';
+import { TLS_CERT_CODES, tlsCertHint, type NetOptions } from '../net-options.js';
 import { isThrottleText, MAX_SUGGESTED_BACKOFF_MS, suggestedBackoffMs } from '../throttle.js';
 
 interface ImapErrorLike {
@@ -51,7 +51,7 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
   }
   if (TLS_CERT_CODES.has(code)) {
     return new MailferryError('TLS_FAILED', `TLS certificate of ${where} not trusted (${code})`, {
-      hint: 'add its CA with --tls-ca FILE, or skip verification with --insecure (unsafe)',
+      hint: tlsCertHint(code),
     });
   }
   if (e.tlsFailed) {
@@ -82,7 +82,9 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
     return new MailferryError('TIMEOUT', `${where} sent nothing for ${Math.round(o.timeoutMs / 1000)} s`, { hint: 'the server stalled; raise --timeout on slow links, rerun to resume', scope });
   }
   if (code === 'LiteralTooLarge') {
-    // A literal larger than any message we accept: a lie about a size, or a hostile server.
+    // A literal larger than any message we accept: a lie about a size, or a hostile server. In
+    // the answer to a command of the whole run (LIST, the login), no message is to blame.
+    if (scope === 'run') return new MailferryError('PROTOCOL', `${where} sent ${text} in its answer`, { scope, retryable: false, hint: 'is this really an IMAP server?' });
     return new MailferryError('MESSAGE_TOO_LARGE', `${where} sent ${text}`, { scope: 'message', retryable: false, hint: 'raise --max-message-size if the message is real' });
   }
   if (code === 'LineTooLarge' || code === 'TooManyTokens' || /^ParserError/.test(code) || code === 'MAX_IMAP_NESTING_REACHED') {

@@ -31,6 +31,7 @@ import { MailferryError } from '../../errors.js';
 import { MultilineDecoder } from '../../mail/dot-stuffing.js';
 import { suggestedBackoffMs } from '../throttle.js';
 import { watchTrickle } from '../trickle.js';
+import { tlsCertHint } from '../net-options.js';
 
 export interface Pop3Logger {
   debug(objOrMsg: unknown, ...args: unknown[]): void;
@@ -124,7 +125,6 @@ const CERT_ERROR_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-const TLS_CERT_HINT = 'trust the server certificate with --tls-ca FILE, or skip verification with --insecure';
 
 interface Status {
   ok: boolean;
@@ -192,7 +192,7 @@ function mapSocketError(
   const during = activity ? ` while waiting for ${activity}` : '';
   if (CERT_ERROR_CODES.has(code)) {
     return new MailferryError('TLS_FAILED', `TLS certificate of ${where} was rejected: ${err.message}`, {
-      hint: TLS_CERT_HINT,
+      hint: tlsCertHint(code),
       cause: err,
     });
   }
