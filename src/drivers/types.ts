@@ -79,6 +79,11 @@ export interface ListOptions {
    * after it. Without this, such a message fails the listing.
    */
   unreadable?: boolean;
+  /**
+   * The run is stopping (Ctrl-C, --max-runtime): a source whose listing reads the whole folder
+   * before the first ref (a POP3 header pass) gives up and lists nothing more.
+   */
+  signal?: AbortSignal;
 }
 
 /** One worker's connection to the source. */

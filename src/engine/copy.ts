@@ -570,7 +570,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       if (stopped()) return;
       run.tasks.push(queue.add(once(() => runBatch(run, dest!, index!, b))) as Promise<void>);
     };
-    const listing = p.source.list(box, { afterSeq, known: fstate.done, onCount: (n) => (count = n), unreadable: true });
+    const listing = p.source.list(box, { afterSeq, known: fstate.done, onCount: (n) => (count = n), unreadable: true, signal: stop.signal });
     // A source that reuses keys (POP3): what it lists now, to forget done keys it no longer has.
     const listed = p.source.caps.keysReused && afterSeq === 0 ? new Set<string>() : undefined;
     for await (const ref of listing) {

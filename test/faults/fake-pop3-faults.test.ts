@@ -115,6 +115,38 @@ describe('a POP3 server without TOP (optional in RFC 1939)', () => {
   });
 });
 
+describe('Ctrl-C during the header pass of a slow POP3 server', () => {
+  it('ends the pass at the next answer: exit 130 in a moment, not after every header (or twice --timeout)', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => ({ uid: `s${i + 1}`, body: message((i % 8) + 1) }));
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      messages: many,
+      handlers: { TOP: async (s, arg, line) => (await new Promise((r) => setTimeout(r, 250)), DEFAULT_HANDLERS.TOP!(s, arg, line)) },
+    });
+    const work = mkdtempSync(join(tmpdir(), 'mf-pop-int-'));
+    let sent = 0;
+    const r = await runCli(['copy', `pop3://u@127.0.0.1:${server.port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--json'], {
+      env: { MAILFERRY_SOURCE_PASSWORD: 'pw' },
+      onSpawn: (c) => {
+        const t = setInterval(() => {
+          if (server!.seen('TOP').length >= 3) {
+            clearInterval(t);
+            sent = Date.now();
+            c.kill('SIGINT');
+          }
+        }, 20);
+        c.on('exit', () => clearInterval(t));
+      },
+    });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(130);
+    // 40 TOPs at 250 ms each would be 10 s; the rest of the pass is not waited for.
+    expect(Date.now() - sent).toBeLessThan(4000);
+    expect(server.seen('TOP').length).toBeLessThan(40);
+  });
+});
+
 describe('POP3 servers that say "later" or "never"', () => {
   it('[IN-USE] at login (another client holds the maildrop): waited out with back-off, then copied', async () => {
     let locked = 2;

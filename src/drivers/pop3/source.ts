@@ -37,6 +37,9 @@ interface Session {
 
 class Cancelled extends Error {}
 
+/** Thrown inside the header pass to end it when the run is stopping. */
+const STOPPED = new Error('stopping');
+
 export class Pop3Source implements Source {
   /**
    * Readers are views of the one session, so several workers never open a second one; their RETR
@@ -181,6 +184,8 @@ export class Pop3Source implements Source {
         }
         first = byN.values().next().value;
         await s.client.topMany([...byN.keys()], 0, (n, head) => {
+          // Stopping: the pass ends here (its session breaks off mid-answer and is not reused).
+          if (opts.signal?.aborted) throw STOPPED;
           const ref = byN.get(n);
           if (!ref) return;
           headed.add(ref.key);
@@ -195,6 +200,13 @@ export class Pop3Source implements Source {
         });
         break;
       } catch (e) {
+        if (e === STOPPED || opts.signal?.aborted) {
+          // Nothing is marked in it: the session is closed as it stands, mid-answer.
+          const cur = this.current;
+          this.current = undefined;
+          (await cur?.catch(() => undefined))?.client.close();
+          return;
+        }
         const err = toMailferryError(e);
         // Progress since the last failure: the retry budget is for failures in a row.
         if (headed.size > before) (attempt = 0), (stuckAt = undefined);
