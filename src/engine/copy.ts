@@ -126,6 +126,15 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   queue.concurrency = Math.max(1, Math.min(throttle.current, concurrency));
   const maxMessageBytes = Math.min(p.maxMessageBytes ?? Infinity, p.sink.caps.maxMessageBytes ?? Infinity);
   const streamAbove = p.streamAboveBytes ?? 8 * 1024 * 1024;
+  /** One batch at a time may hold large messages whole: its turn, and the release of it. */
+  let largeTail: Promise<void> = Promise.resolve();
+  const holdLarge = async (): Promise<() => void> => {
+    let release!: () => void;
+    const before = largeTail;
+    largeTail = new Promise<void>((r) => (release = r));
+    await before;
+    return release;
+  };
   /** A message whose date is known only from its body is read whole when a filter needs the date. */
   const hasDateFilter = p.filter?.since !== undefined || p.filter?.before !== undefined;
   const tooLarge = (ref: MessageRef): MailferryError => {
@@ -371,6 +380,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         let whole: MessageRef[] = [];
         /** The source's FETCH is under way on a live connection (`ready`): a failure now is the FETCH's. */
         let fetching = false;
+        /** Held while this attempt holds a large message whole (`holdLarge`). */
+        let releaseLarge: (() => void) | undefined;
         const settledBefore = settled.size;
         try {
           await resolveUncertain();
@@ -380,6 +391,10 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           // waited out and asked for again like any failure of this batch, not the end of the run.
           writer ??= await writers.acquire();
           const w = writer;
+          // A large message this sink cannot take as a stream is held whole (and copied once
+          // more into its APPEND): one such batch at a time across the workers, so memory is
+          // bounded by one large message, not one per worker.
+          if (!w.putStream && part.some((ref) => ref.size > streamAbove)) releaseLarge = await holdLarge();
           reader = await readers.acquire();
           await reader.ready?.(box);
           const r = reader;
@@ -396,6 +411,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           }
           fetching = false;
           await Promise.allSettled(inflight);
+          releaseLarge?.();
+          releaseLarge = undefined;
           if (putFailed) throw putFailed.err;
           for (const ref of part) {
             if (stopped() || seen.has(ref.key) || !streams(ref, r, w)) continue;
@@ -413,6 +430,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           throttle.ok();
         } catch (err) {
           await Promise.allSettled(inflight);
+          releaseLarge?.();
+          releaseLarge = undefined;
           if (reader) await readers.destroy(reader);
           const e = toMailferryError(err);
           if (e.code === 'THROTTLED' && writer && err === putFailed?.err) {

@@ -52,3 +52,37 @@ describe('a 100 MB message', () => {
     expect(peakMb).toBeLessThan(200);
   });
 });
+
+describe('large messages to an IMAP destination (an APPEND takes each whole)', () => {
+  it('are held one at a time, not one per worker: eight of 20 MB at -j 8 arrive byte-exact, peak RSS bounded by one of them', async () => {
+    const mb = 20 * 1024 * 1024;
+    const msgs = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => {
+      const head = Buffer.from(`From: big@example.org\r\nSubject: ${n}\r\nMessage-ID: <big-${n}@mailferry.test>\r\n\r\n`, 'latin1');
+      return { uid: n, body: Buffer.concat([head, Buffer.alloc(mb - head.length, Buffer.from(`${n}`.repeat(70) + '\r\n', 'latin1'))]) };
+    });
+    const src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
+    const dst = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [] }] });
+    try {
+      const box = sandbox('mf-big-imap-');
+      let peak: { peakKb: () => number } | undefined;
+      const r = await runCli(['copy', `imap://u@127.0.0.1:${src.port}`, `imap://u@127.0.0.1:${dst.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '-j', '8', '--json'], {
+        env: { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' },
+        onSpawn: (child) => (peak = pollPeakRss(child)),
+      });
+      const out = envelope(r);
+      expect(out.status, r.stderr).toBe(0);
+      expect(out.result.copied).toBe(8);
+      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+      expect(dst.appended.map((a) => sha(a.body)).sort()).toEqual(msgs.map((m) => sha(m.body)).sort());
+      const peakMb = peak!.peakKb() / 1024;
+      process.stderr.write(`peak RSS copying eight 20 MB messages IMAP → IMAP at -j 8: ${peakMb.toFixed(0)} MB\n`);
+      expect(peakMb).toBeGreaterThan(20);
+      // Measured: ~220 MB at -j 1, ~300–320 at -j 8 (sixteen connections), ~410 when every
+      // worker held its own message at once.
+      expect(peakMb).toBeLessThan(360);
+    } finally {
+      await src.stop();
+      await dst.stop();
+    }
+  });
+});
