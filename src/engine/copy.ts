@@ -72,6 +72,12 @@ interface FolderRun {
 interface Claim {
   token: string;
   waiting: { run: FolderRun; ref: MessageRef }[];
+  /**
+   * The claimant failed after a put that may have landed (its connection lost, not asked since):
+   * whether the identity is in the destination is not known, so no message of it is stored by
+   * this run; each fails with this, and the next run asks the destination first.
+   */
+  doubt?: MailferryError;
 }
 
 /**
@@ -195,7 +201,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
    * for the claimant, 'store' again), 'present', 'duplicate' (of a message stored by this run), or
    * 'waiting' (its claimant's outcome is not known yet: it waits in the claim, unrecorded).
    */
-  function claim(index: DestIndex, id: Identity | undefined, run: FolderRun, ref: MessageRef): 'store' | 'present' | 'duplicate' | 'waiting' {
+  function claim(index: DestIndex, id: Identity | undefined, run: FolderRun, ref: MessageRef): 'store' | 'present' | 'duplicate' | 'waiting' | MailferryError {
     if (p.dedupe === 'none' || id === undefined) return 'store';
     const c = index.get(id);
     const token = tokenOf(run, ref);
@@ -204,6 +210,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       return 'store';
     }
     if (typeof c === 'boolean') return c ? 'duplicate' : 'present';
+    if (c.doubt) return c.doubt;
     if (c.token === token) return 'store';
     c.waiting.push({ run, ref });
     return 'waiting';
@@ -222,9 +229,14 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
    * first message waiting for it becomes the claimant, in a batch of its own; with none, the
    * identity is free again.
    */
-  function claimLost(index: DestIndex, id: Identity, run: FolderRun, ref: MessageRef): void {
+  function claimLost(index: DestIndex, id: Identity, run: FolderRun, ref: MessageRef, mayHaveLanded: boolean): void {
     const c = index.get(id);
     if (c === undefined || typeof c === 'boolean' || c.token !== tokenOf(run, ref)) return;
+    if (mayHaveLanded) {
+      c.doubt = new MailferryError('MESSAGE_FAILED', `not copied: a message with the same ${id.startsWith('mid:') ? 'Message-ID' : 'content'} may have been stored just before a connection was lost; the next run looks in the destination first`, { scope: 'message' });
+      for (const w of c.waiting.splice(0)) fail(w.run, w.ref, c.doubt);
+      return;
+    }
     const next = c.waiting.shift();
     if (!next) return void index.delete(id);
     c.token = tokenOf(next.run, next.ref);
@@ -245,7 +257,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     /** A message of this batch will not be stored: should it be an identity's claimant, the claim passes on. */
     const lost = (ref: MessageRef) => {
       const id = contentIds.get(ref.key) ?? identityBeforeBody(ref.messageId, p.dedupe);
-      if (id !== undefined && id !== null) claimLost(index, id, run, ref);
+      if (id !== undefined && id !== null) claimLost(index, id, run, ref, uncertain.has(ref.key));
     };
     const failed = (ref: MessageRef, err: MailferryError) => {
       fail(run, ref, err);
@@ -302,6 +314,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         id = identityOfBody(ref.messageId, body, p.dedupe);
         contentIds.set(ref.key, id);
         const verdict = claim(index, id, run, ref);
+        if (verdict instanceof MailferryError) return (settled.add(ref.key), failed(ref, verdict));
         // Waiting: its outcome comes with its claimant's (see Claim).
         if (verdict === 'waiting') return void settled.add(ref.key);
         if (verdict !== 'store') return (settled.add(ref.key), skip(run, ref, id, verdict));
@@ -641,6 +654,10 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       }
       if (id !== null) {
         const verdict = claim(index, id, run, ref);
+        if (verdict instanceof MailferryError) {
+          fail(run, ref, verdict);
+          continue;
+        }
         if (verdict === 'waiting') continue; // its outcome comes with its claimant's (see Claim)
         if (verdict !== 'store') {
           skip(run, ref, id, verdict);

@@ -180,3 +180,45 @@ describe("an IMAP destination's connection limit at LOGIN (Dovecot's mail_max_us
     }
   });
 });
+
+describe('a duplicate waiting for a message whose APPEND may have landed (its connection lost before the OK)', () => {
+  for (const mid of ['<same@x>', null]) {
+    it(`is not stored in its place (it fails, exit 6); the rerun asks the destination and stores nothing twice (${mid ? 'same Message-ID' : 'same bytes, --dedupe content'})`, async () => {
+      const body = (n: number) => (mid ? fakeMessage(n, { messageId: mid }) : fakeMessage(1, { messageId: null }));
+      const msgs = [1, 2].map((n) => ({ uid: n, body: body(n) }));
+      const src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
+      let dropped = 0;
+      const held = { name: 'INBOX', messages: [{ uid: 1, body: fakeMessage(9) }] };
+      const dst = await FakeImapServer.start({
+        store: true,
+        mailboxes: [held],
+        hook: (s, tag, name) => {
+          if (name !== 'APPEND' || dropped > 0) return false;
+          // Stored, then the connection is lost before the OK.
+          const b = s.server.lastLiteral!;
+          s.server.appended.push({ mailbox: 'INBOX', body: b, flags: '' });
+          held.messages.push({ uid: 100, body: Buffer.from(b) });
+          dropped++;
+          s.socket.destroy();
+          return true;
+        },
+      });
+      try {
+        const box = sandbox('mf-claim-doubt-');
+        const args = ['copy', `imap://u@127.0.0.1:${src.port}`, `imap://u@127.0.0.1:${dst.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json', '--retries', '0', '-j', '1', ...(mid ? [] : ['--dedupe', 'content'])];
+        const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+        const first = envelope(await runCli(args, { env }));
+        expect(first.status).toBe(6);
+        expect(first.result.failures.map((f: { error: string }) => f.error).join('\n')).toMatch(/may have been stored just before a connection was lost/);
+        const again = envelope(await runCli(args, { env }));
+        expect(again.status, JSON.stringify(again.result?.failures ?? again.error)).toBe(0);
+        expect(again.result.copied).toBe(0);
+        // One copy of the message: the one whose OK was lost.
+        expect(held.messages).toHaveLength(2);
+      } finally {
+        await src.stop();
+        await dst.stop();
+      }
+    });
+  }
+});
