@@ -81,7 +81,7 @@ export async function deleteFromSource(o: DeleteOptions): Promise<DeleteResult> 
     const confirmed: string[] = [];
     const byBody: MessageRef[] = [];
     let absent = 0;
-    for await (const ref of o.source.list(plan.source.path)) {
+    for await (const ref of o.source.list(plan.source.path, { signal: o.signal })) {
       if (stopped()) return interrupted();
       if (!done.has(ref.key)) continue;
       const id = identityBeforeBody(ref.messageId, mode);
@@ -95,6 +95,8 @@ export async function deleteFromSource(o: DeleteOptions): Promise<DeleteResult> 
       if (there.has(identityOfFetched(m.ref, m.body, mode))) confirmed.push(m.ref.key);
       else absent++;
     }
+    // A listing stopped by the signal ends early, with what it had: nothing to decide from.
+    if (stopped()) return interrupted();
     if (absent > 0) {
       o.log.warn({ msg: `${plan.name}: ${absent} message(s) the checkpoint has as copied are not in the destination now: left on the server (rerun with --restart to copy them, then delete)`, [LOUD]: true });
     }

@@ -116,11 +116,12 @@ describe('a POP3 server without TOP (optional in RFC 1939)', () => {
 });
 
 describe('Ctrl-C during the header pass of a slow POP3 server', () => {
-  it('ends the pass at the next answer: exit 130 in a moment, not after every header (or twice --timeout)', async () => {
+  for (const pipelining of [false, true]) it(`ends the pass at the next answer: exit 130 in a moment, not after every header (or twice --timeout)${pipelining ? '; the TOPs in flight are not waited for (PIPELINING)' : ''}`, async () => {
     const many = Array.from({ length: 40 }, (_, i) => ({ uid: `s${i + 1}`, body: message((i % 8) + 1) }));
     server = await FakePop3Server.start({
       user: 'u',
       pass: 'pw',
+      pipelining,
       messages: many,
       handlers: { TOP: async (s, arg, line) => (await new Promise((r) => setTimeout(r, 250)), DEFAULT_HANDLERS.TOP!(s, arg, line)) },
     });

@@ -1122,7 +1122,14 @@ export class Pop3Client {
           ? await this.readBody(`message ${n} (TOP)`, lines === 0 ? { fields: new HeaderFields(fields), n, cutOffAt: topCutOff } : { limit: this.maxMessageBytes, n })
           : null;
         done++;
-        await onTop(n, head);
+        try {
+          await onTop(n, head);
+        } catch (err) {
+          // The caller stopped the pass (a run stopping): the answers in flight are not waited
+          // for; the connection is dropped as it stands (nothing is marked in it).
+          this.close();
+          throw err;
+        }
       }
     } catch (err) {
       if (!this.failure) {
