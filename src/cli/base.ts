@@ -35,6 +35,8 @@ export abstract class BaseCommand extends Command {
   protected setOutput(o: OutputSettings): void {
     this.output = o;
     if (o.logFile !== undefined && o.logFile.trim() === '') throw new MailferryError('USAGE', '--log-file needs a file name, not an empty string', { hint: 'leave --log-file out, or name a file' });
+    // Checked here, on the values: oclif's own check counts --no-verbose as --verbose.
+    if (o.quiet && o.verbose) throw new MailferryError('USAGE', '--quiet and --verbose cannot both be on', { hint: 'keep one of them' });
     const warnings = this.warnings;
     const base = createLogger({
       stderrLevel: o.quiet ? 'error' : o.verbose ? 'debug' : o.json ? 'error' : 'warn',

@@ -25,7 +25,7 @@ export const selectionFlags = {
 
 export const outputFlags = {
   json: Flags.boolean({ description: 'print exactly one JSON document on stdout', default: false }),
-  quiet: Flags.boolean({ char: 'q', description: 'print only errors (for cron)', default: false, exclusive: ['verbose'], allowNo: true }),
+  quiet: Flags.boolean({ char: 'q', description: 'print only errors (for cron)', default: false, allowNo: true }),
   verbose: Flags.boolean({ char: 'v', description: 'print more detail on stderr', default: false, allowNo: true }),
   'log-file': Flags.string({ description: 'write a full JSON-lines log to FILE', helpValue: 'FILE' }),
 };

@@ -72,8 +72,9 @@ export function mergeJobFile<F extends Record<string, unknown>, A extends Record
     for (const group of EXCLUSIVE) {
       const set = group.filter((k) => values[k] === true);
       if (set.length > 1) throw new MailferryError('BAD_CONFIG', `${file}: ${set.map((k) => `'${k}'`).join(' and ')} cannot both be on`, { hint: `keep one of them` });
-      // One of them on the command line decides for all: --verbose over a file's `quiet: true`.
-      if (group.some((k) => given.has(k))) for (const k of group) given.add(k);
+      // One of them turned on on the command line decides for all: --verbose over a file's
+      // `quiet: true` (a --no- form turns off only its own).
+      if (group.some((k) => given.has(k) && parsed.flags[k] === true)) for (const k of group) given.add(k);
     }
     for (const [k, v] of Object.entries(values)) {
       if (!(k in defs.flags) && !defs.args.includes(k)) {

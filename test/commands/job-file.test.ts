@@ -77,6 +77,12 @@ describe('job files', () => {
     expect(r.stderr).toMatch(/mailferry copy started/); // --verbose, over the file's quiet
     const q = await runCli(['copy', '--config', p, '--no-quiet', '--no-dry-run'], { env });
     expect(q.stdout).toMatch(/^copied 0 messages/m);
+    // --no-verbose turns off only itself: the file's quiet stands. --no-quiet --verbose is no conflict.
+    const still = await runCli(['copy', '--config', p, '--no-verbose', '--no-dry-run'], { env });
+    expect([still.code, still.stdout, still.stderr]).toEqual([0, '', '']);
+    const loud = await runCli(['copy', '--config', p, '--no-quiet', '--verbose', '--no-dry-run'], { env });
+    expect(loud.code, loud.stderr).toBe(0);
+    expect(loud.stderr).toMatch(/mailferry copy started/);
     // Both on in one file: said, as on the command line.
     expectOneLineError(await runCli(['copy', '--config', job('both.yaml', good('quiet: true\nverbose: true\n'))], { env }), 3, /'quiet' and 'verbose' cannot both be on/);
   });
