@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as C, closeSync, fstatSync, linkSync, lstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { writeFully } from '../private-file.js';
+import { atExit } from '../at-exit.js';
 import { hostname } from 'node:os';
 import { fileErrorReason, MailferryError } from '../errors.js';
 import { bootId, pidAlive, procStat } from '../proc.js';
@@ -63,16 +64,16 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void,
   for (let attempt = 0; attempt < 5; attempt++) {
     if (create(path, text)) {
       let released = false;
+      // A run that ends at once (a signal before it copies, a second signal) lets go of it too,
+      // rather than leaving the next run a stale lock to take over.
+      const forget = atExit(() => release());
       const release = () => {
         if (released) return;
         released = true;
-        process.off('exit', release);
+        forget();
         const cur = readLock(path);
         if (cur && cur.pid === me.pid && cur.host === me.host) rmQuiet(path);
       };
-      // A run that ends at once (a signal before it copies, a second signal) lets go of it too,
-      // rather than leaving the next run a stale lock to take over.
-      process.on('exit', release);
       return { path, release };
     }
     const seen = readText(path);

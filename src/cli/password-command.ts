@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { procStat } from '../proc.js';
 import { MailferryError } from '../errors.js';
 import type { Role } from '../engine/endpoint.js';
+import { atExit } from '../at-exit.js';
 
 const TIMEOUT_MS = 120_000;
 
@@ -53,8 +54,7 @@ export function runPasswordCommand(role: Role, command: string, timeoutMs = TIME
         }
       }
     };
-    process.on('exit', killAll);
-    child.on('close', () => process.off('exit', killAll));
+    child.on('close', atExit(killAll));
     const out: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.resume(); // drained, never shown: a helper may print secrets there too

@@ -355,3 +355,24 @@ describe('Message-IDs of megabytes', () => {
     expect(envelope(again).result).toMatchObject({ copied: 0, skipped: 20 });
   });
 });
+
+describe('a token command run for every connection (xoauth2) at -j 8', () => {
+  it('adds no process listener per run: no MaxListenersExceededWarning on stderr, everything copied', async () => {
+    const msgs = Array.from({ length: 3000 }, (_, i) => ({ uid: i + 1, body: fakeMessage(i + 1) }));
+    const src = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: msgs }],
+      capabilities: ['AUTH=XOAUTH2', 'SASL-IR'],
+      hook: (s, tag, name) => (name === 'AUTHENTICATE' ? (s.send(`${tag} OK logged in\r\n`), true) : false),
+    });
+    try {
+      const box = sandbox('mf-oauth-many-');
+      const r = await runCli(['copy', `imap://u@127.0.0.1:${src.port}`, `maildir:${join(box, 'd')}`, '--source-tls', 'none', '--source-auth', 'xoauth2', '--source-password-command', 'sleep 0.1; echo tok-abcdefghijkl', '-j', '8', '--checkpoint', join(box, 'cp'), '--json']);
+      const out = envelope(r);
+      expect(out.status, r.stderr).toBe(0);
+      expect(out.result.copied).toBe(3000);
+      expect(r.stderr).not.toMatch(/MaxListenersExceeded|Warning/);
+    } finally {
+      await src.stop();
+    }
+  });
+});
