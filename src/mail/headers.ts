@@ -75,6 +75,9 @@ export function normalizeMessageId(value: string | null): string | null {
   // Longer than a header line may be (RFC 5322: 998): not a Message-ID but a server's attempt to
   // make every listed ref hold megabytes. Such a message is identified by its bytes instead.
   if (value.length > MAX_MESSAGE_ID) return null;
+  // A NUL counts as 0x80, as in a content digest: Dovecot serves each NUL of a header as 0x80,
+  // and the same message must have one identity read from a Maildir, POP3 or an IMAP server.
+  if (value.includes('\0')) value = value.replace(/\0/g, '\x80');
   const id = angleToken(value) ?? value.replace(/\([^()]*\)/g, '').replace(/\s+/g, '').replace(/[<>]/g, '');
   if (!id) return null;
   const at = id.lastIndexOf('@');

@@ -196,6 +196,22 @@ describe('Maildir source layouts', () => {
     expect([...readMaildirTree(h.maildirOf(dst)).get('INBOX')!].map((f) => f.bytes.toString().replace(/\r\n/g, '\n'))).toEqual([original]);
   });
 
+  it('a Message-ID holding a NUL (Dovecot serves it as 0x80) is one identity on both sides: --restart stores nothing twice, verify agrees', async () => {
+    const root = join(work, 'nulmid');
+    for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(root, s), { recursive: true });
+    writeFileSync(join(root, 'cur', '1.n.host:2,S'), Buffer.from('Message-ID: <nul\0mid@example.org>\nSubject: nul\n\nbody\n', 'latin1'));
+    writeFileSync(join(root, 'cur', '2.p.host:2,S'), 'Message-ID: <plain@example.org>\nSubject: plain\n\nbody\n');
+    const dst = (await h.freshUser('mdnulmid')).name;
+    const args = ['copy', `maildir:${root}`, imap(dst), ...tls, '--checkpoint', join(work, 'nm.journal'), '--json'];
+    expect(envelope(await runCli(args, { env })).result.copied).toBe(2);
+    const again = envelope(await runCli([...args, '--restart'], { env }));
+    expect(again.status).toBe(0);
+    expect(again.result).toMatchObject({ copied: 0, skipped: 2 });
+    expect(readMaildirTree(h.maildirOf(dst)).get('INBOX')).toHaveLength(2);
+    const v = envelope(await runCli(['verify', `maildir:${root}`, imap(dst), ...tls, '--json'], { env }));
+    expect(v.result).toMatchObject({ ok: true, missing: 0, extra: 0 });
+  });
+
   it("translates the hierarchy delimiter ('/' in a nested Maildir → '.' on the server); a '.' inside a name cannot split it", async () => {
     const root = join(work, 'delims');
     const date = new Date('2020-01-02T03:04:05Z');

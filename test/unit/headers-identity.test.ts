@@ -33,6 +33,8 @@ describe('header block and Message-ID', () => {
     expect(normalizeMessageId('')).toBeNull();
     expect(normalizeMessageId('   ')).toBeNull();
     expect(normalizeMessageId(null)).toBeNull();
+    // A NUL counts as 0x80: Dovecot serves a header's NUL so.
+    expect(normalizeMessageId('<nul\0mid@Example.org>')).toBe(normalizeMessageId('<nul\x80mid@example.org>'));
   });
   it('inside the angle brackets only folding whitespace goes: a comment-like part or a quoted space is part of the id', () => {
     expect(normalizeMessageId('<ticket(1)@example.org>')).toBe('<ticket(1)@example.org>');
