@@ -94,6 +94,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     const lost = new Map((await lostDestinations(sink, plans, state, hooks.log)).lost.map((l) => [l.plan, l.why]));
     const maxBytes = Math.min(cfg.maxMessageBytes ?? Infinity, sink.caps.maxMessageBytes ?? Infinity);
     const indexes = new Map<string, Set<Identity>>();
+    const claims = new Map<string, Set<Identity>>();
     const folders: DryRunFolder[] = [];
     const [from, into] = [source, sink];
     const existingMailbox = sink.existingMailbox.bind(sink);
@@ -122,12 +123,15 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
         }
         indexes.set(destName, index);
       }
-      const claimed = new Set<Identity>();
+      // What this plan would store into the destination folder, from any source folder mapped
+      // there: a second message of it is a duplicate, as the copy says, not present.
+      let claimed = claims.get(destName);
+      if (!claimed) claims.set(destName, (claimed = new Set<Identity>()));
+      const planned = claimed;
       const decide = (id: Identity, size: number) => {
-        if (claimed.has(id)) return skip('duplicate');
+        if (planned.has(id)) return skip('duplicate');
         if (index!.has(id)) return skip('present');
-        claimed.add(id);
-        index!.add(id);
+        planned.add(id);
         row.copy++;
         row.bytes += size;
       };

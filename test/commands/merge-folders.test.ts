@@ -26,6 +26,9 @@ it('a Message-ID copied by an earlier folder is a duplicate in a later folder me
   folder(src, '.C', { '1003.c1.h': message('same', 'second copy'), '1004.c2.h': message('c-only', 'c') });
   const dst = join(work, 'dst');
   const report = join(work, 'report.ndjson');
+  // The dry run says what the copy then does: C's copy of it is a duplicate, not present.
+  const plan = envelope(await runCli(['copy', `maildir:${src}`, `maildir:${dst}`, '--map', 'A=X', '--map', 'C=X', '--checkpoint', join(work, 'cp'), '--dry-run', '--json']));
+  expect(plan.result.folders.find((f: { folder: string }) => f.folder === 'C')).toMatchObject({ copy: 1, skip: { duplicate: 1 } });
   const r = await runCli(['copy', `maildir:${src}`, `maildir:${dst}`, '--map', 'A=X', '--map', 'C=X', '--checkpoint', join(work, 'cp'), '--report', report, '--json']);
   expect(envelope(r).status, r.stderr).toBe(0);
 
