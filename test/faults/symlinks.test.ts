@@ -209,6 +209,8 @@ describe('Maildir files that cannot be read', () => {
     for (const d of [src, join(src, 'cur'), join(src, 'Lists')]) chmodSync(d, 0o755);
     chmodSync(join(src, '.Private'), 0o700);
     chmodSync(join(src, 'Lists', 'locked'), 0o700);
+    // Another program's dot-directory beside them (not a Legacy subfolder: no way in, no cur/): passed over.
+    mkdirSync(join(src, 'Lists', '.cache'), { mode: 0o700 });
     chmodSync(box, 0o1777);
     const asNobody = (args: string[]) => runCli(args, { wrap: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'], env: { XDG_STATE_HOME: join(box, 'state') } });
     const dest = join(box, 'dest');

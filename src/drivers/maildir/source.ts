@@ -191,7 +191,9 @@ export class MaildirSource implements Source {
       return here(new MailferryError('MAILBOX_FAILED', `${dir} is nested more than ${MAX_DEPTH} folders deep: not read`, { scope: 'mailbox', hint: 'move the folders below it higher up' }));
     }
     const check = await maildirCheck(dir);
-    if (check !== true && check !== false) return here(check);
+    // One that cannot be entered: a folder fails named; reached through a dot-name, it is
+    // another program's (a notmuch or a trash directory), passed over.
+    if (check !== true && check !== false) return hidden ? undefined : here(check);
     if (check) here();
     let entries;
     try {
