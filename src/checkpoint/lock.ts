@@ -109,19 +109,23 @@ const TAKEOVER_AGE_MS = 10_000;
  * the lock's name (which fails if it exists), so no run ever sees a lock half-written. Where the
  * file system has no hard links, an exclusive create and a write.
  */
+/** A new file holding `text` whole; one that could not be written whole (a full disk) is not left behind. */
+function writeNew(path: string, flags: number, text: string): void {
+  const fd = openSync(path, flags, 0o600);
+  try {
+    writeFully(fd, text);
+  } catch (err) {
+    closeSync(fd);
+    rmQuiet(path);
+    throw err;
+  }
+  closeSync(fd);
+}
+
 function create(path: string, text: string): boolean {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
   try {
-    const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-    try {
-      writeFully(fd, text);
-    } catch (err) {
-      // Not written whole (a full disk): no lock, and no file of ours left behind.
-      closeSync(fd);
-      unlinkSync(tmp);
-      throw err;
-    }
-    closeSync(fd);
+    writeNew(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, text);
     try {
       linkSync(tmp, path);
       return true;
@@ -132,15 +136,7 @@ function create(path: string, text: string): boolean {
     } finally {
       unlinkSync(tmp);
     }
-    const fd2 = openSync(path, 'wx', 0o600);
-    try {
-      writeFully(fd2, text);
-    } catch (err) {
-      closeSync(fd2);
-      unlinkSync(path);
-      throw err;
-    }
-    closeSync(fd2);
+    writeNew(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL, text);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;

@@ -21,7 +21,7 @@ describe('a checkpoint the file system will not take whole', () => {
     const limited = await runCli(args, { wrap: ['sh', '-c', 'trap "" XFSZ; ulimit -f 24; exec "$@"', 'sh'] });
     const first = envelope(limited);
     expect(first.status, limited.stderr).toBe(3);
-    expect(first.error.message).toMatch(/^cannot write checkpoint .*\/cp: file too large/);
+    expect(first.error?.message).toMatch(/^cannot write checkpoint .*\/cp: file too large/);
     expect(limited.stderr).not.toMatch(/\n\s+at /);
     const again = envelope(await runCli(args));
     expect(again.status, JSON.stringify(again.error)).toBe(0);
@@ -45,7 +45,7 @@ describe('a checkpoint the file system will not take whole', () => {
     const r = await runCli(['copy', `maildir:${src}`, `maildir:${join(box, 'dest')}`, '--checkpoint', join(cpDir, 'cp'), '--json'], { wrap: ['sh', '-c', 'trap "" XFSZ; ulimit -f 0; exec "$@"', 'sh'] });
     const out = envelope(r);
     expect(out.status, r.stderr).toBe(3);
-    expect(out.error.message).toMatch(/^cannot create the lock .*: file too large/);
+    expect(out.error?.message).toMatch(/^cannot create the lock .*: file too large/);
     expect(readdirSync(cpDir)).toEqual([]);
   });
 });

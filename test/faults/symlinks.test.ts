@@ -154,14 +154,14 @@ describe('links and FIFOs planted in a destination Maildir', () => {
       const r = await runCli(args(), { timeoutMs: 30_000 });
       const out = envelope(r);
       expect(out.status, `${plant}: ${r.stderr}`).toBe(3);
-      expect(out.error.message).toMatch(/the lock .*mailferry\.lock is a symbolic link: not followed/);
+      expect(out.error?.message).toMatch(/the lock .*mailferry\.lock is a symbolic link: not followed/);
     }
     const { dest, args } = setup('mf-lockfifo-');
     mkdirSync(join(dest, 'tmp'), { recursive: true });
     execFileSync('mkfifo', [join(dest, 'tmp', 'mailferry.lock')]);
     const out = envelope(await runCli(args(), { timeoutMs: 30_000 }));
     expect(out.status).toBe(3);
-    expect(out.error.message).toMatch(/mailferry\.lock is not a regular file/);
+    expect(out.error?.message).toMatch(/mailferry\.lock is not a regular file/);
   });
 
   it('a dovecot-keywords that is a link is not followed: exit 3, the file it names not read as the table', async () => {
@@ -175,7 +175,7 @@ describe('links and FIFOs planted in a destination Maildir', () => {
     const r = await runCli(args(), { timeoutMs: 30_000 });
     const out = envelope(r);
     expect(out.status, r.stderr).toBe(3);
-    expect(out.error.message).toMatch(/dovecot-keywords is a symbolic link: not followed/);
+    expect(out.error?.message).toMatch(/dovecot-keywords is a symbolic link: not followed/);
     expect(readFileSync(outside, 'utf8')).toBe('0 Stolen\n');
   });
 });
