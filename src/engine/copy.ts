@@ -638,7 +638,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         const workers = Math.min(queue.concurrency, Math.ceil(announced / batchMessages));
         readers.warm(workers);
         writers.warm(workers);
-        dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse, destHint(run.plan, j.state));
+        dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.role, destHint(run.plan, j.state));
         run.dest = dest;
         run.result.dest = p.sink.displayName?.(dest) ?? dest;
         index = await indexFor(dest);
@@ -677,7 +677,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     // Nothing to copy: the folder is still made, so the destination has the source's folders
     // (an empty Archive or Drafts too), and named as a copy names it.
     if (index === undefined && !stopped()) {
-      dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.source.specialUse, destHint(run.plan, j.state));
+      dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.role, destHint(run.plan, j.state));
       run.result.dest = p.sink.displayName?.(dest) ?? dest;
     }
   }
@@ -695,7 +695,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     const dest = run.dest;
     if (dest === undefined) return;
     const same = (q: FolderPlan) => q.destSegments.join('\0').toLowerCase() === run.plan.destSegments.join('\0').toLowerCase();
-    if (later.some((q) => same(q) || q.source.specialUse)) return;
+    if (later.some((q) => same(q) || q.role)) return;
     void Promise.allSettled(run.tasks).then(() => indexes.delete(dest));
   };
 

@@ -67,7 +67,7 @@ export async function deleteFromSource(o: DeleteOptions): Promise<DeleteResult> 
     if (done.size === 0) continue;
     // Read only (a sink that cannot say which folder it is confirms nothing, so deletes nothing).
     // A folder whose destination cannot be named (two source folders would be one) confirms nothing.
-    const box = (await o.sink.existingMailbox?.(plan.destSegments, plan.source.specialUse)?.catch((err: unknown) => {
+    const box = (await o.sink.existingMailbox?.(plan.destSegments, plan.role)?.catch((err: unknown) => {
       if (spoilsOneFolder(err)) return null;
       throw err;
     })) ?? null;

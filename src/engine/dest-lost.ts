@@ -44,10 +44,10 @@ export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[],
     // A folder the checkpoint knows nothing of has nothing to lose (and no name to report unchanged).
     if (done === 0 && !f?.end) continue;
     const hint = destHint(plan, state);
-    const memo = `${plan.source.specialUse ?? ''}\0${JSON.stringify(hint)}\0${plan.destSegments.join('\0')}`;
+    const memo = `${plan.role ?? ''}\0${JSON.stringify(hint)}\0${plan.destSegments.join('\0')}`;
     try {
       let name = names.get(memo);
-      if (!name) names.set(memo, (name = sink.existingMailbox(plan.destSegments, plan.source.specialUse, hint)));
+      if (!name) names.set(memo, (name = sink.existingMailbox(plan.destSegments, plan.role, hint)));
       const dest = await name;
       if (dest !== null) found.set(plan, dest);
       if (done === 0) continue;

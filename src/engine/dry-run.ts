@@ -102,7 +102,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     const planFolder = async (plan: FolderPlan): Promise<void> => {
       const box = plan.source.path;
       const destName = displayName(plan.destSegments);
-      const existing = await existingMailbox(plan.destSegments, plan.source.specialUse, destHint(plan, state));
+      const existing = await existingMailbox(plan.destSegments, plan.role, destHint(plan, state));
       const row: DryRunFolder = { folder: plan.name, dest: existing !== null ? (into.displayName?.(existing) ?? destName) : destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0, unreadable: 0 };
       const destLost = lost.get(plan);
       if (destLost) row.destLost = destLost;

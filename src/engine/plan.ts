@@ -17,6 +17,11 @@ export interface FolderPlan {
   destSegments: string[];
   /** The nearest source folder above with a role, when this one lands below its destination (DestHint). */
   under?: { specialUse: string; depth: number };
+  /**
+   * The role the destination may place the folder by (its own folder for Sent, say): the source
+   * folder's special use, unless --map names the place (then the map is where it goes).
+   */
+  role?: string;
 }
 
 export interface PlanOptions {
@@ -117,11 +122,20 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
     const name = displayName(m.segments);
     if (inc && !named(m, (seg) => inc(displayName(seg)))) continue;
     if (exc && named(m, (seg) => exc(displayName(seg)))) continue;
-    let dest = opts.destFolder ?? mappedFolder(m, maps);
+    const byMap = opts.destFolder ? undefined : mappedFolder(m, maps);
+    // A map that applies here names the place: no role moves it (nor its role ancestor's).
+    const isMapped = byMap !== undefined && byMap !== m.segments;
+    let dest = opts.destFolder ?? byMap!;
     if (opts.destPrefix && opts.destPrefix.length && !opts.destFolder) {
       dest = dest.length === 1 && isInbox(dest[0]) ? opts.destPrefix : [...opts.destPrefix, ...dest];
     }
-    plans.push({ source: m, name, destSegments: dest, under: roleAbove(m, mailboxes, dest, maps) });
+    plans.push({
+      source: m,
+      name,
+      destSegments: dest,
+      ...(isMapped ? {} : { under: roleAbove(m, mailboxes, dest, maps) }),
+      ...(!isMapped && m.specialUse ? { role: m.specialUse } : {}),
+    });
   }
   if (plans.length === 0 && (opts.include.length || opts.exclude.length)) {
     throw new MailferryError('NO_SUCH_MAILBOX', 'no source folder matches --folder/--exclude', { hint: `the source has: ${someNames(selectable)}` });

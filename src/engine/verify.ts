@@ -144,7 +144,7 @@ function copyCheckpoint(cfg: VerifyConfig, srcDesc: string, dstDesc: string): Ch
 }
 
 /** What one destination folder holds against its source folder(s); thrown failures are the folder's. */
-async function verifyGroup(source: Source, sink: Sink, cfg: VerifyConfig, signal: AbortSignal | undefined, destName: string, group: FolderPlan[], state?: CheckpointState): Promise<{ row: VerifyFolder; found: Findings }> {
+async function verifyGroup(source: Source, sink: Sink, cfg: VerifyConfig, signal: AbortSignal | undefined, destName: string, group: FolderPlan[], box: string | null): Promise<{ row: VerifyFolder; found: Findings }> {
   const mine: Findings = { missing: [], extra: [], duplicates: [], unreadable: [] };
   const want = new Map<Identity, { ref: MessageRef; folder: string }>();
   let count = 0;
@@ -161,7 +161,6 @@ async function verifyGroup(source: Source, sink: Sink, cfg: VerifyConfig, signal
     for (const id of s.filteredIds) outOfScope.add(id);
     for (const [id, ref] of s.ids) if (!want.has(id)) want.set(id, { ref, folder: plan.name });
   }
-  const box = await sink.existingMailbox!(group[0].destSegments, group[0].source.specialUse, destHint(group[0], state));
   const have = new Set<Identity>();
   let destCount = 0;
   // As copy names it: the folder it found (a role may lead elsewhere than the source's name).
@@ -207,22 +206,36 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     if (!sink.existingMailbox) throw new MailferryError('USAGE', `verify cannot read a ${dst.scheme}: destination yet`, { hint: 'verify a maildir: or imap: destination' });
     source = await openSource(src, net('source'));
     const plans = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
-    // Several source folders may land in one destination folder (--map): compare per destination.
-    const groups = new Map<string, FolderPlan[]>();
-    for (const p of plans) {
-      const k = displayName(p.destSegments);
-      groups.set(k, [...(groups.get(k) ?? []), p]);
-    }
+    // Several source folders may land in one destination folder (--map; two folders with one
+    // role, which the destination routes to its own): compare per destination folder, as found.
     const folders: VerifyFolder[] = [];
+    const failedRow = (group: FolderPlan[], destName: string, err: Error): VerifyFolder => ({ folder: group.map((p) => p.name).join(', '), dest: destName, exists: false, source: 0, destination: 0, filtered: 0, missing: 0, extra: 0, duplicates: 0, unreadable: 0, error: err.message });
+    const groups = new Map<string, { destName: string; box: string | null; group: FolderPlan[] }>();
+    for (const p of plans) {
+      const destName = displayName(p.destSegments);
+      let box: string | null;
+      try {
+        box = await sink.existingMailbox!(p.destSegments, p.role, destHint(p, state));
+      } catch (err) {
+        if (!spoilsOneFolder(err)) throw err;
+        hooks.log.debug({ msg: `verify: ${destName}: ${err.message}` });
+        folders.push(failedRow([p], destName, err));
+        continue;
+      }
+      const k = box !== null ? `\0${box}` : destName;
+      const g = groups.get(k);
+      if (g) g.group.push(p);
+      else groups.set(k, { destName, box, group: [p] });
+    }
     const missingList: VerifyItem[] = [];
     const extraList: VerifyItem[] = [];
     const duplicateList: VerifyItem[] = [];
     const unreadableList: VerifyResult['unreadableList'] = [];
-    for (const [destName, group] of groups) {
+    for (const { destName, box, group } of groups.values()) {
       if (hooks.signal?.aborted) throw new MailferryError('INTERRUPTED', 'verify interrupted');
       try {
         // A folder's findings are added once it is done: one that fails adds none.
-        const { row, found } = await verifyGroup(source, sink, cfg, hooks.signal, destName, group, state);
+        const { row, found } = await verifyGroup(source, sink, cfg, hooks.signal, destName, group, box);
         folders.push(row);
         missingList.push(...found.missing);
         extraList.push(...found.extra);
@@ -231,7 +244,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
       } catch (err) {
         if (!spoilsOneFolder(err)) throw err;
         hooks.log.debug({ msg: `verify: ${destName}: ${err.message}` });
-        folders.push({ folder: group.map((p) => p.name).join(', '), dest: destName, exists: false, source: 0, destination: 0, filtered: 0, missing: 0, extra: 0, duplicates: 0, unreadable: 0, error: err.message });
+        folders.push(failedRow(group, destName, err));
       }
     }
     const messages = folders.reduce((n, f) => n + f.source, 0);

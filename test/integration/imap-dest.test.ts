@@ -135,6 +135,45 @@ describe('a folder below a folder mapped by role', () => {
     expect(first.result.copied + first.result.skipped).toBe(sent.length + older.length);
   });
 
+  it('--map names the place over the role: Sent (and Sent/2020) mapped to Old/Sent go there, not into Sent Items; the dry run and verify agree', async () => {
+    const src = (await h.freshUser('mapsrc')).name;
+    const dst = (await h.freshUser('mapdst')).name;
+    await seedFixtures(h, src, 'Sent');
+    await seedCorpus(h, src, { limitPerGroup: 2, layout: { 'easy-ham-1': 'Sent/2020', 'easy-ham-2': 'Sent/2020', 'hard-ham-1': 'Sent/2020', 'spam-1': 'Sent/2020', 'spam-2': 'Sent/2020' } });
+    await h.doveadm(['mailbox', 'create', '-u', dst, 'Sent Items']);
+    const sel = ['--folder', 'Sent', '--folder', 'Sent/*', '--map', 'Sent=Old/Sent'];
+    const args = ['copy', imap(src), imap(dst), ...tls, '--checkpoint', join(work, 'map-role.journal'), ...sel, '--json'];
+    const named = (res: { folders: Array<{ folder: string; dest: string }> }) => Object.fromEntries(res.folders.map((f) => [f.folder, f.dest]));
+    const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+    expect(named(plan.result)).toEqual({ Sent: 'Old/Sent', 'Sent/2020': 'Old/Sent/2020' });
+    const first = envelope(await runCli(args, { env }));
+    expect(first.status, JSON.stringify(first.error)).toBe(0);
+    expect(named(first.result)).toEqual({ Sent: 'Old/Sent', 'Sent/2020': 'Old/Sent/2020' });
+    const tree = readMaildirTree(h.maildirOf(dst));
+    expect(tree.get('Sent Items') ?? []).toHaveLength(0);
+    expect(tree.get('Old/Sent')!.length + tree.get('Old/Sent/2020')!.length).toBe(first.result.copied);
+    const v = envelope(await runCli(['verify', imap(src), imap(dst), ...tls, ...sel, '--json'], { env }));
+    expect(v.status, JSON.stringify(v.result?.folders)).toBe(0);
+    expect(named(v.result)).toEqual(named(first.result));
+  });
+
+  it('verify compares two source folders a role merged into one destination folder once: no false extras, a duplicate counted once', async () => {
+    // Sent and Sent Items both have the \Sent role (test/harness/conf.ts): the destination puts both in its own.
+    const src = (await h.freshUser('tworole')).name;
+    const dst = (await h.freshUser('tworoledst')).name;
+    await seedFixtures(h, src, 'Sent');
+    await seedCorpus(h, src, { limitPerGroup: 2, layout: { 'easy-ham-1': 'Sent Items', 'easy-ham-2': 'Sent Items', 'hard-ham-1': 'Sent Items', 'spam-1': 'Sent Items', 'spam-2': 'Sent Items' } });
+    await h.doveadm(['mailbox', 'create', '-u', dst, 'Sent Items']);
+    const sel = ['--folder', 'Sent', '--folder', 'Sent Items'];
+    const copied = envelope(await runCli(['copy', imap(src), imap(dst), ...tls, '--checkpoint', join(work, 'tworole.journal'), ...sel, '--json'], { env }));
+    expect(copied.status, JSON.stringify(copied.error)).toBe(0);
+    const v = envelope(await runCli(['verify', imap(src), imap(dst), ...tls, ...sel, '--json'], { env }));
+    expect(v.status, JSON.stringify(v.result?.folders)).toBe(0);
+    expect(v.result).toMatchObject({ ok: true, missing: 0, extra: 0, duplicates: 0 });
+    expect(v.result.folders).toHaveLength(1);
+    expect(v.result.folders[0]).toMatchObject({ dest: 'Sent Items', folder: expect.stringMatching(/Sent, Sent Items|Sent Items, Sent/) });
+  });
+
   it('a folder earlier runs copied into stays the target while it exists (the checkpoint remembers it)', async () => {
     const src = (await h.freshUser('stickysrc')).name;
     const dst = (await h.freshUser('stickydst')).name;
