@@ -76,6 +76,8 @@ export interface VerifyResult {
   unreadableList: Array<{ folder: string; key: string; error: string }>;
   /** Folders that could not be read (each also in `folders`, with its `error`). */
   failedFolders: number;
+  /** Source folders with no destination folder (`exists: false`, an empty one too: copy makes every folder). */
+  missingFolders: number;
   verdict: string;
 }
 
@@ -253,7 +255,9 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     const duplicates = duplicateList.length;
     const unreadable = unreadableList.length;
     const failedFolders = folders.filter((f) => f.error).length;
+    const missingFolders = folders.filter((f) => !f.error && !f.exists).length;
     const extraText =
+      (missingFolders > 0 ? `; ${missingFolders} folder${missingFolders === 1 ? '' : 's'} of the source ${missingFolders === 1 ? 'is' : 'are'} not in the destination (${folders.filter((f) => !f.error && !f.exists).slice(0, 5).map((f) => f.dest).join(', ')}${missingFolders > 5 ? ', …' : ''})` : '') +
       (failedFolders > 0 ? `; ${failedFolders} folder${failedFolders === 1 ? '' : 's'} could not be read and ${failedFolders === 1 ? 'was' : 'were'} not compared` : '') +
       (unreadable > 0 ? `; ${unreadable} message${unreadable === 1 ? '' : 's'} of the source could not be read by its server and ${unreadable === 1 ? 'was' : 'were'} not compared` : '') +
       (extra > 0 ? ` (the destination also holds ${extra} message${extra === 1 ? '' : 's'} not in the source)` : '') +
@@ -265,7 +269,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     return {
       source: describeEndpoint(src),
       dest: describeEndpoint(dst),
-      ok: missing === 0 && unreadable === 0 && failedFolders === 0,
+      ok: missing === 0 && unreadable === 0 && failedFolders === 0 && missingFolders === 0,
       messages,
       missing,
       extra,
@@ -277,6 +281,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
       duplicateList,
       unreadableList,
       failedFolders,
+      missingFolders,
       verdict,
     };
   } finally {

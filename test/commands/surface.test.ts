@@ -161,7 +161,7 @@ describe('copy --dry-run, verify, checkpoint', () => {
     const r = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--json'], { env });
     const out = envelope(r);
     expect(out.status, r.stderr).toBe(0);
-    expect(Object.keys(out.result).sort()).toEqual(['dest', 'duplicateList', 'duplicates', 'extra', 'extraList', 'failedFolders', 'folders', 'messages', 'missing', 'missingList', 'ok', 'source', 'unreadable', 'unreadableList', 'verdict']);
+    expect(Object.keys(out.result).sort()).toEqual(['dest', 'duplicateList', 'duplicates', 'extra', 'extraList', 'failedFolders', 'folders', 'messages', 'missing', 'missingFolders', 'missingList', 'ok', 'source', 'unreadable', 'unreadableList', 'verdict']);
     expect(out.result).toMatchObject({ ok: true, messages: fixtures.length, missing: 0, extra: 0 });
     expect(out.result.folders[0]).toEqual({ folder: 'Fixtures', dest: 'Fixtures', exists: true, source: fixtures.length, destination: expectedCopies, filtered: 0, missing: 0, extra: 0, duplicates: 0, unreadable: 0 });
     expect(out.result.verdict).toBe(`verify: all ${fixtures.length} messages of the source are in the destination`);

@@ -210,6 +210,13 @@ describe('empty source folders', () => {
     expect(b.status).toBe(0);
     const boxes = await h.doveadm(['mailbox', 'list', '-u', dst]);
     expect(boxes.stdout.toString().split('\n').map((l) => l.trim())).toEqual(expect.arrayContaining(['Projects.Empty', 'Drafts']));
+    // verify: every folder there; one gone (empty as it was) is a folder missing, not OK.
+    expect(envelope(await runCli(['verify', imap(src), `maildir:${md}`, ...tls, '--json'], { env }))).toMatchObject({ status: 0, result: { ok: true, missingFolders: 0 } });
+    rmSync(join(md, '.Projects.Empty'), { recursive: true });
+    const v = envelope(await runCli(['verify', imap(src), `maildir:${md}`, ...tls, '--json'], { env }));
+    expect(v.status).toBe(6);
+    expect(v.result).toMatchObject({ ok: false, missing: 0, missingFolders: 1 });
+    expect(v.result.verdict).toMatch(/1 folder of the source is not in the destination \(Projects\/Empty\)/);
   });
 });
 
