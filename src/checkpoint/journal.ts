@@ -12,7 +12,8 @@
  *   end  {s, uv, next}      every message below `next` of this folder is done
  *   lost {s, d?}            the destination of folder s was found gone or emptied: forget what
  *                           is done (the folder is copied again) and what dest folder d held
- *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c)
+ *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c;
+ *                           also what a scan of d read that the checkpoint did not know)
  *   to   {s, d}              folder s was copied into dest folder d (compaction form of c's d)
  */
 import { openSync, closeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync, unlinkSync, constants as C } from 'node:fs';
@@ -155,7 +156,8 @@ export class CheckpointState {
         this.folder(r.s).dest = r.d;
         break;
       case 'd':
-        this.remember(r.d, r.dk, r.id);
+        // As for `c`: what this run records is in its index already; kept once read back.
+        if (replayed) this.remember(r.d, r.dk, r.id);
         break;
       case 'k': {
         const f = this.folder(r.s);

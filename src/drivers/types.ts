@@ -171,6 +171,12 @@ export interface SinkCaps {
   maxMessageBytes?: number;
   /** Puts a worker keeps in flight, when the sink gains from more than the engine's default (16). */
   putWindow?: number;
+  /**
+   * A scan reads each message it does not know (a Maildir opens each file for its header): what a
+   * scan read is worth recording, so the next scan need not read it again. Without it, only the
+   * messages read whole (content digests) are.
+   */
+  scanReadsEach?: boolean;
 }
 
 /** Where the engine would have a folder land, beyond its segments and role (a sink may ignore it). */

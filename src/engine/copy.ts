@@ -184,9 +184,17 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   async function loadIndex(dest: string): Promise<DestIndex> {
     const index: DestIndex = new Map();
     if (p.dedupe === 'none') return index;
-    for await (const m of scanDestination(p.sink, dest, p.dedupe, j.state.stored.get(dest))) {
-      if (m.identity) index.set(m.identity, false);
+    const known = j.state.stored.get(dest);
+    for await (const m of scanDestination(p.sink, dest, p.dedupe, known)) {
+      if (!m.identity) continue;
+      index.set(m.identity, false);
+      // Read now, not known to the checkpoint (a rebuilt or foreign destination): recorded, so
+      // the next scan of this folder does not read it again.
+      if (m.messageId !== undefined && (p.sink.caps.scanReadsEach || m.identity.startsWith('sha256:'))) j.append({ t: 'd', d: dest, dk: m.key, id: m.identity });
     }
+    // Stored by an earlier run and gone since (deleted by hand from the backup): remembered as
+    // copied, so not copied again, also when the source's folder was renumbered (UIDVALIDITY).
+    if (known) for (const id of known.values()) if (!index.has(id)) index.set(id, false);
     return index;
   }
 

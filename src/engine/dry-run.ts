@@ -119,7 +119,10 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       if (!index) {
         index = new Set();
         if (existing !== null && cfg.dedupe !== 'none') {
-          for await (const e of scanDestination(into, existing, cfg.dedupe, state.stored.get(existing))) if (e.identity) index.add(e.identity);
+          const known = state.stored.get(existing);
+          for await (const e of scanDestination(into, existing, cfg.dedupe, known)) if (e.identity) index.add(e.identity);
+          // As copy: stored by an earlier run and deleted by hand since counts as there.
+          if (known) for (const id of known.values()) index.add(id);
         }
         indexes.set(destName, index);
       }

@@ -1,6 +1,6 @@
 // The checkpoint through the real CLI: UIDVALIDITY changes, other jobs' checkpoints, corruption,
 // and dedupe modes — the destination always ends with every message exactly once.
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,36 @@ describe('checkpoint', () => {
     } finally {
       await h.doveadm(['mailbox', 'delete', '-u', user, 'Junk']);
       await h.doveadm(['mailbox', 'rename', '-u', user, 'JunkOld', 'Junk']);
+    }
+  });
+
+  it('messages deleted by hand from the backup are not copied again when the folder is renumbered (UIDVALIDITY); a rebuilt checkpoint records what its scan read', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-uv-del-'));
+    const dest = join(work, 'M');
+    const cp = join(work, 'cp');
+    const args = ['copy', url(), `maildir:${dest}`, ...tls, '--checkpoint', cp, '--folder', 'Junk', '--json'];
+    const first = envelope(await runCli(args, { env }));
+    expect(first.status).toBe(0);
+    const cur = join(dest, '.Junk', 'cur');
+    const files = readdirSync(cur).sort();
+    for (const f of files.slice(0, 3)) rmSync(join(cur, f));
+    await h.doveadm(['mailbox', 'rename', '-u', user, 'Junk', 'JunkOld2']);
+    await h.doveadm(['mailbox', 'create', '-u', user, 'Junk']);
+    await h.doveadm(['copy', '-u', user, 'Junk', 'mailbox', 'JunkOld2']);
+    try {
+      const again = envelope(await runCli(args, { env }));
+      expect(again.status).toBe(0);
+      expect(again.result.copied).toBe(0);
+      expect(readdirSync(cur)).toHaveLength(files.length - 3);
+      // Without the checkpoint the destination is the truth: the rebuilt one records every file
+      // its scan read ('d' records), so the next scan reads none of them again.
+      rmSync(cp);
+      expect(envelope(await runCli(args, { env })).result.copied).toBe(3);
+      const recorded = readFileSync(cp, 'utf8').split('\n').filter((l) => l.startsWith('{"t":"d"')).length;
+      expect(recorded).toBe(files.length - 3);
+    } finally {
+      await h.doveadm(['mailbox', 'delete', '-u', user, 'Junk']);
+      await h.doveadm(['mailbox', 'rename', '-u', user, 'JunkOld2', 'Junk']);
     }
   });
 

@@ -377,7 +377,7 @@ class MaildirWriter implements SinkWriter {
 }
 
 export class MaildirSink implements Sink {
-  readonly caps = { lineEndings: 'lf' as const };
+  readonly caps = { lineEndings: 'lf' as const, scanReadsEach: true };
   private readonly tree: MaildirTree;
 
   private constructor(root: string) {
