@@ -9,7 +9,8 @@
  *   i    {s, k, id}         intent: about to store source message k
  *   c    {s, k, id, d, dk}  stored as dest key dk in dest folder d
  *   k    {s, k, id, why}    skipped for good (already in the destination, duplicate, vanished)
- *   end  {s, uv, next}      every message below `next` of this folder is done
+ *   end  {s, uv, next, fk?} every message below `next` of this folder is done, or left out by
+ *                           the filters `fk` (filters.ts#filterKey)
  *   lost {s, d?}            the destination of folder s was found gone or emptied: forget what
  *                           is done (the folder is copied again) and what dest folder d held
  *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c;
@@ -48,7 +49,7 @@ export type JournalRecord =
   | { t: 'i'; s: string; k: string; id?: string }
   | { t: 'c'; s: string; k: string; id?: string; d: string; dk: string }
   | { t: 'k'; s: string; k: string; id?: string; why: string }
-  | { t: 'end'; s: string; uv: string; next: number }
+  | { t: 'end'; s: string; uv: string; next: number; fk?: string }
   | { t: 'lost'; s: string; d?: string }
   | { t: 'd'; d: string; dk: string; id: string }
   | { t: 'to'; s: string; d: string }
@@ -71,7 +72,7 @@ function isRecord(r: unknown): r is JournalRecord {
     case 'k':
       return str(x.s) && str(x.k) && str(x.why);
     case 'end':
-      return str(x.s) && str(x.uv) && typeof x.next === 'number';
+      return str(x.s) && str(x.uv) && typeof x.next === 'number' && (x.fk === undefined || typeof x.fk === 'string');
     case 'lost':
       return str(x.s);
     case 'd':
@@ -92,7 +93,8 @@ export interface FolderState {
   done: KeySet;
   /** Source keys with an intent and no outcome: to be checked against the destination. */
   pending: KeySet;
-  end?: { uv: string; next: number };
+  /** Complete below `next` (under the filters `fk`, when there were any). */
+  end?: { uv: string; next: number; fk?: string };
   /** The destination folder its messages were last stored in (a rerun keeps to it while it exists). */
   dest?: string;
 }
@@ -166,7 +168,7 @@ export class CheckpointState {
         break;
       }
       case 'end':
-        this.folder(r.s).end = { uv: r.uv, next: r.next };
+        this.folder(r.s).end = { uv: r.uv, next: r.next, ...(r.fk ? { fk: r.fk } : {}) };
         break;
       case 'f': {
         const f = this.folder(r.s);
@@ -193,7 +195,7 @@ export class CheckpointState {
       if (f.dest !== undefined) yield { t: 'to', s, d: f.dest };
       for (const k of f.done) yield { t: 'k', s, k, why: 'done' };
       for (const k of f.pending) yield { t: 'i', s, k };
-      if (f.end) yield { t: 'end', s, uv: f.end.uv, next: f.end.next };
+      if (f.end) yield { t: 'end', s, uv: f.end.uv, next: f.end.next, ...(f.end.fk ? { fk: f.end.fk } : {}) };
     }
     for (const [d, m] of this.stored) for (const [dk, id] of m) yield { t: 'd', d, dk, id };
   }

@@ -16,7 +16,7 @@ import { identityBeforeBody, identityOfBody, midIdentity, type DedupeMode, type 
 import { messageIdOf } from '../mail/headers.js';
 import { destHint, displayName, type FolderPlan } from './plan.js';
 import { scanDestination } from './dest-scan.js';
-import { filterReason, type FilterSpec } from './filters.js';
+import { filterKey, filterReason, type FilterSpec } from './filters.js';
 import { Pool } from './pool.js';
 import { backoffDelay, sleep } from '../retry.js';
 import { crlfToLfStream, lfToCrlfStream } from '../mail/line-endings-stream.js';
@@ -143,6 +143,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   };
   /** A message whose date is known only from its body is read whole when a filter needs the date. */
   const hasDateFilter = p.filter?.since !== undefined || p.filter?.before !== undefined;
+  const fk = filterKey(p.filter);
   const tooLarge = (ref: MessageRef): MailferryError => {
     const byServer = p.sink.caps.maxMessageBytes !== undefined && p.sink.caps.maxMessageBytes === maxMessageBytes && (p.maxMessageBytes ?? Infinity) > maxMessageBytes;
     return new MailferryError('MESSAGE_TOO_LARGE', `message too large: ${ref.size} bytes, the limit is ${maxMessageBytes} (${byServer ? "the destination's APPENDLIMIT" : '--max-message-size'}); skipped`, { scope: 'message', hint: byServer ? undefined : 'raise --max-message-size to copy it' });
@@ -582,7 +583,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       j.append({ t: 'box', s: box, uv: st.validity });
     }
     let afterSeq = 0;
-    if (fstate.end && fstate.end.uv === st.validity && st.next !== undefined) {
+    // Complete under the same filters: unchanged when its UIDNEXT is, else only what is new is listed.
+    if (fstate.end && fstate.end.uv === st.validity && (fstate.end.fk ?? '') === fk && st.next !== undefined) {
       if (st.next === fstate.end.next) {
         run.result.unchanged = true;
         // Named as a copy names it: the folder the destination check found (a folder with an
@@ -755,8 +757,10 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         r.error = `${r.listed - accounted} of ${r.listed} listed messages were left without an outcome; the next run lists the folder again`;
         p.log.error({ msg: `${r.folder}: ${r.error}` });
       }
-      if (!stopped() && !r.error && r.failed === 0 && !r.filtered && !r.unchanged && run.validity !== undefined && run.next !== undefined) {
-        j.append({ t: 'end', s: run.plan.source.path, uv: run.validity, next: run.next });
+      // Every message listed done, or left out by the filters (which the record names: under
+      // others the folder is listed again in full).
+      if (!stopped() && !r.error && r.failed === 0 && !r.unchanged && run.validity !== undefined && run.next !== undefined) {
+        j.append({ t: 'end', s: run.plan.source.path, uv: run.validity, next: run.next, ...(fk ? { fk } : {}) });
       }
       emit({ type: 'folder-done', result: r });
       p.log.info({ msg: folderLine(r), folder: r.folder });

@@ -15,7 +15,7 @@ import { checkDeleteSource } from './delete-source.js';
 import { lostDestinations } from './dest-lost.js';
 import { checkNotNested, describeEndpoint, parseEndpoint, selfPrefix } from './endpoint.js';
 import { bodiesForDigest } from './digest-bodies.js';
-import { filterReason } from './filters.js';
+import { filterKey, filterReason } from './filters.js';
 import { identityBeforeBody, identityOfFetched, type Identity } from './identity.js';
 import type { CopyJobConfig } from './job.js';
 import { destHint, displayName, planJob, type FolderPlan } from './plan.js';
@@ -111,7 +111,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       const st = await from.status(box);
       const fstate = destLost ? undefined : state.folders.get(box);
       const sameValidity = fstate?.validity === st.validity;
-      if (sameValidity && fstate?.end && fstate.end.uv === st.validity && st.next !== undefined && st.next === fstate.end.next) {
+      if (sameValidity && fstate?.end && fstate.end.uv === st.validity && (fstate.end.fk ?? '') === filterKey(cfg.filter) && st.next !== undefined && st.next === fstate.end.next) {
         row.unchanged = true;
         return;
       }

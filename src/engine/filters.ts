@@ -75,6 +75,15 @@ export function buildFilter(f: { since?: string; before?: string; maxSize?: stri
   return spec;
 }
 
+/**
+ * The filters as a string, kept with a folder's `end` record: a folder complete under the same
+ * filters is unchanged when its UIDNEXT is; under others, it is listed again in full ('' for none).
+ */
+export function filterKey(f: FilterSpec | undefined): string {
+  if (!hasFilter(f)) return '';
+  return `since=${f!.since?.toISOString() ?? ''} before=${f!.before?.toISOString() ?? ''} max-size=${f!.maxSize ?? ''}`;
+}
+
 export function hasFilter(f: FilterSpec | undefined): boolean {
   return !!f && (f.since !== undefined || f.before !== undefined || f.maxSize !== undefined);
 }

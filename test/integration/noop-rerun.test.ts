@@ -50,4 +50,22 @@ describe('no-op rerun', () => {
     const folders = new Set(h.manifest().filter((e) => e.messageId === null).map((e) => e.folder)).size;
     expect(proxy.watched - before).toBeLessThanOrEqual(2 * folders);
   });
+
+  it('with --max-size (messages left out by it): the rerun under the same filter lists no folder again; another filter does', async () => {
+    const fcp = join(work, 'filtered.journal');
+    const fargs = (size: string) => ['copy', `imap://${h.user.name}@127.0.0.1:${proxy.port}`, `maildir:${join(work, 'F')}`, '--source-tls', 'none', '--checkpoint', fcp, '--max-size', size, '--json'];
+    const first = envelope(await runCli(fargs('4K'), { env }));
+    expect(first.status).toBe(0);
+    expect(first.result.filtered).toBeGreaterThan(0);
+    const again = envelope(await runCli(fargs('4K'), { env }));
+    expect(again.result.folders.every((f: { unchanged: boolean }) => f.unchanged), JSON.stringify(again.result.folders)).toBe(true);
+    expect(again.result.filtered).toBe(0);
+    const plan = envelope(await runCli([...fargs('4K'), '--dry-run'], { env }));
+    expect(plan.result.folders.every((f: { unchanged: boolean }) => f.unchanged)).toBe(true);
+    // A wider filter: the folders are listed again in full, and what it lets in now is copied.
+    const wider = envelope(await runCli(fargs('8K'), { env }));
+    expect(wider.result.folders.some((f: { unchanged: boolean }) => f.unchanged)).toBe(false);
+    expect(wider.result.copied).toBeGreaterThan(0);
+    expect(wider.result.copied).toBe(first.result.filtered - wider.result.filtered);
+  });
 });
