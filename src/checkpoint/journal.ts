@@ -178,11 +178,13 @@ export class CheckpointState {
       }
       case 'lost': {
         const f = this.folder(r.s);
+        // What it held is gone with it: the folder it was (gone, so named by the checkpoint).
+        const d = r.d ?? f.dest;
         f.done.clear();
         f.pending.clear();
         f.end = undefined;
         f.dest = undefined;
-        if (r.d !== undefined) this.stored.delete(r.d);
+        if (d !== undefined) this.stored.delete(d);
         break;
       }
     }
