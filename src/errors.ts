@@ -89,6 +89,8 @@ export interface ErrorOptions {
   retryAfterMs?: number;
   /** A message-scoped error about a message the thrower can name: its source key. */
   messageKey?: string;
+  /** The command was never sent (its connection was already closed): no answer of a server is at fault. */
+  unsent?: boolean;
 }
 
 export class MailferryError extends Error {
@@ -98,6 +100,7 @@ export class MailferryError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
   readonly messageKey?: string;
+  readonly unsent?: boolean;
 
   constructor(code: ErrorCode, message: string, opts: ErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -108,6 +111,7 @@ export class MailferryError extends Error {
     this.retryable = opts.retryable ?? RETRYABLE.has(code);
     this.retryAfterMs = opts.retryAfterMs;
     this.messageKey = opts.messageKey;
+    if (opts.unsent) this.unsent = true;
   }
 
   get exitCode(): ExitCode {

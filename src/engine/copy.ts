@@ -492,7 +492,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           // fails, and the rest of the batch is copied (the next run tries it again). Ten such in
           // a row, nothing fetched between them, and the server is taken to be failing as a whole.
           // (--retries 0: nothing is fetched twice.)
-          const brokeOff = p.retries > 0 && fetching && err !== putFailed?.err && (e.code === 'NETWORK' || (e.code === 'PROTOCOL' && e.retryable));
+          // Not when the FETCH was never sent: a pooled connection that had closed meanwhile.
+          const brokeOff = p.retries > 0 && fetching && !e.unsent && err !== putFailed?.err && (e.code === 'NETWORK' || (e.code === 'PROTOCOL' && e.retryable));
           if (brokeOff && !suspect && !single) {
             suspect = remaining.find((x) => whole.includes(x) && !seen.has(x.key));
             suspectFailures = 0;

@@ -35,4 +35,12 @@ describe('the exit-code table', () => {
     const ca = classifyImapError(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), o);
     expect(ca.hint).toMatch(/^trust its CA with --tls-ca FILE/);
   });
+  it('a command refused because its connection had already closed was never sent: no server answer is to blame (unsent)', () => {
+    const o = { endpoint: { host: 'h', port: 143, user: 'u', tls: 'none' }, timeoutMs: 1000 } as unknown as NetOptions;
+    const closed = (rejectedFrom: string) => classifyImapError(Object.assign(new Error('Connection not available'), { code: 'NoConnection', rejectedFrom }), o, 'mailbox');
+    for (const where of ['execClosed', 'writeNoSocket', 'sendAfterLogout']) expect(closed(where)).toMatchObject({ code: 'NETWORK', unsent: true });
+    // Cut while it ran (BYE, a reset): the server's side of it, as before.
+    expect(closed('taggedBye').unsent).toBeUndefined();
+    expect(classifyImapError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), o).unsent).toBeUndefined();
+  });
 });

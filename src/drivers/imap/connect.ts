@@ -20,6 +20,8 @@ interface ImapErrorLike {
   throttleWaited?: number;
   /** BYE text, on a connection the server closed. */
   reason?: unknown;
+  /** imapflow: where a command on a closed connection was refused (never sent). */
+  rejectedFrom?: string;
   response?: { attributes?: Array<{ section?: Array<{ value?: unknown }> }> };
 }
 
@@ -102,7 +104,10 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
     if (bye && isThrottleText(bye)) {
       return new MailferryError('THROTTLED', `${where} closed the connection: ${bye}`, { scope, retryAfterMs: suggestedBackoffMs(bye) });
     }
-    return new MailferryError('NETWORK', `connection to ${where} lost: ${bye ?? text}`, { hint: 'rerun to resume', scope });
+    // Refused before it was written (the connection had closed since it was last used): the
+    // command never reached the server, so nothing it would have answered is to blame.
+    const unsent = code === 'NoConnection' && (e.rejectedFrom === 'writeNoSocket' || e.rejectedFrom === 'sendAfterLogout' || e.rejectedFrom === 'execClosed');
+    return new MailferryError('NETWORK', `connection to ${where} lost: ${bye ?? text}`, { hint: 'rerun to resume', scope, ...(unsent ? { unsent } : {}) });
   }
   if (code === 'InvalidStringValue') {
     return new MailferryError('BAD_MAILBOX_NAME', `a name holds characters IMAP cannot carry (${text})`, { scope: 'mailbox', retryable: false });
