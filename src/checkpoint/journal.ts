@@ -516,7 +516,7 @@ export class Journal {
       this.flushBuffer();
       fsyncSync(this.fd);
     } catch (err) {
-      throw err instanceof MailferryError ? err : writeError(this.path, err);
+      throw writeError(this.path, err);
     } finally {
       closeSync(this.fd);
     }

@@ -104,11 +104,6 @@ const GARBAGE_AGE_MS = 5000;
 /** A takeover mutex older than this was left by a run that died taking over. */
 const TAKEOVER_AGE_MS = 10_000;
 
-/**
- * The lock made with its content in one step: written to a file of our own, then hard-linked to
- * the lock's name (which fails if it exists), so no run ever sees a lock half-written. Where the
- * file system has no hard links, an exclusive create and a write.
- */
 /** A new file holding `text` whole; one that could not be written whole (a full disk) is not left behind. */
 function writeNew(path: string, flags: number, text: string): void {
   const fd = openSync(path, flags, 0o600);
@@ -122,6 +117,11 @@ function writeNew(path: string, flags: number, text: string): void {
   closeSync(fd);
 }
 
+/**
+ * The lock made with its content in one step: written to a file of our own, then hard-linked to
+ * the lock's name (which fails if it exists), so no run ever sees a lock half-written. Where the
+ * file system has no hard links, an exclusive create and a write.
+ */
 function create(path: string, text: string): boolean {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
   try {

@@ -16,7 +16,7 @@ import { identityBeforeBody, identityOfBody, midIdentity, type DedupeMode, type 
 import { messageIdOf } from '../mail/headers.js';
 import { destHint, displayName, type FolderPlan } from './plan.js';
 import { scanDestination } from './dest-scan.js';
-import { filterKey, filterReason, type FilterSpec } from './filters.js';
+import { filterKey, filterReason, hasDateFilter, type FilterSpec } from './filters.js';
 import { Pool } from './pool.js';
 import { backoffDelay, sleep } from '../retry.js';
 import { crlfToLfStream, lfToCrlfStream } from '../mail/line-endings-stream.js';
@@ -142,7 +142,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     return release;
   };
   /** A message whose date is known only from its body is read whole when a filter needs the date. */
-  const hasDateFilter = p.filter?.since !== undefined || p.filter?.before !== undefined;
+  const datesFiltered = hasDateFilter(p.filter);
   const fk = filterKey(p.filter);
   const tooLarge = (ref: MessageRef): MailferryError => {
     const byServer = p.sink.caps.maxMessageBytes !== undefined && p.sink.caps.maxMessageBytes === maxMessageBytes && (p.maxMessageBytes ?? Infinity) > maxMessageBytes;
@@ -349,7 +349,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     };
     /** Streamed when large, when both ends can, and when the identity needs no digest of the body. */
     const streams = (ref: MessageRef, r: SourceReader, w: SinkWriter) =>
-      ref.size > streamAbove && !!r.stream && !!w.putStream && !(ref.headerUnread && hasDateFilter) && (p.dedupe === 'none' || identityBeforeBody(ref.messageId, p.dedupe) !== null);
+      ref.size > streamAbove && !!r.stream && !!w.putStream && !(ref.headerUnread && datesFiltered) && (p.dedupe === 'none' || identityBeforeBody(ref.messageId, p.dedupe) !== null);
 
     let attempt = 0;
     /** After the server refused a FETCH of several messages: one message per FETCH, to find the bad one. */

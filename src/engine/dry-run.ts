@@ -15,7 +15,7 @@ import { checkDeleteSource } from './delete-source.js';
 import { lostDestinations } from './dest-lost.js';
 import { checkNotNested, describeEndpoint, parseEndpoint, selfPrefix } from './endpoint.js';
 import { bodiesForDigest } from './digest-bodies.js';
-import { filterKey, filterReason } from './filters.js';
+import { filterKey, filterReason, hasDateFilter } from './filters.js';
 import { identityBeforeBody, identityOfFetched, type Identity } from './identity.js';
 import type { CopyJobConfig } from './job.js';
 import { destHint, displayName, planJob, type FolderPlan } from './plan.js';
@@ -139,7 +139,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
         row.bytes += size;
       };
       const needBody: MessageRef[] = [];
-      const datesFiltered = cfg.filter?.since !== undefined || cfg.filter?.before !== undefined;
+      const datesFiltered = hasDateFilter(cfg.filter);
       for await (const ref of from.list(box, { unreadable: true })) {
         row.listed++;
         // In copy's order: done first, then unreadable, the filters, the size limit (unless already there).

@@ -84,6 +84,11 @@ export function filterKey(f: FilterSpec | undefined): string {
   return `since=${f!.since?.toISOString() ?? ''} before=${f!.before?.toISOString() ?? ''} max-size=${f!.maxSize ?? ''}`;
 }
 
+/** A filter on the date: a message whose date is known only from its body must be read to decide it. */
+export function hasDateFilter(f: FilterSpec | undefined): boolean {
+  return f?.since !== undefined || f?.before !== undefined;
+}
+
 export function hasFilter(f: FilterSpec | undefined): boolean {
   return !!f && (f.since !== undefined || f.before !== undefined || f.maxSize !== undefined);
 }

@@ -255,9 +255,10 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     const duplicates = duplicateList.length;
     const unreadable = unreadableList.length;
     const failedFolders = folders.filter((f) => f.error).length;
-    const missingFolders = folders.filter((f) => !f.error && !f.exists).length;
+    const absent = folders.filter((f) => !f.error && !f.exists);
+    const missingFolders = absent.length;
     const extraText =
-      (missingFolders > 0 ? `; ${missingFolders} folder${missingFolders === 1 ? '' : 's'} of the source ${missingFolders === 1 ? 'is' : 'are'} not in the destination (${folders.filter((f) => !f.error && !f.exists).slice(0, 5).map((f) => f.dest).join(', ')}${missingFolders > 5 ? ', …' : ''})` : '') +
+      (missingFolders > 0 ? `; ${missingFolders} folder${missingFolders === 1 ? '' : 's'} of the source ${missingFolders === 1 ? 'is' : 'are'} not in the destination (${absent.slice(0, 5).map((f) => f.dest).join(', ')}${missingFolders > 5 ? ', …' : ''})` : '') +
       (failedFolders > 0 ? `; ${failedFolders} folder${failedFolders === 1 ? '' : 's'} could not be read and ${failedFolders === 1 ? 'was' : 'were'} not compared` : '') +
       (unreadable > 0 ? `; ${unreadable} message${unreadable === 1 ? '' : 's'} of the source could not be read by its server and ${unreadable === 1 ? 'was' : 'were'} not compared` : '') +
       (extra > 0 ? ` (the destination also holds ${extra} message${extra === 1 ? '' : 's'} not in the source)` : '') +

@@ -89,8 +89,10 @@ async function sameKey(dir: string, key: string, group: FileRef[]): Promise<Arra
   return out;
 }
 
-/** Message files are opened without following a symbolic link (ELOOP: reported, never read). */
-/** Never through a link; and never waiting at the open (a FIFO swapped in after the listing). */
+/**
+ * Message files are opened without following a symbolic link (ELOOP: reported, never read), and
+ * without waiting at the open (a FIFO swapped in after the listing).
+ */
 const READ_NOFOLLOW = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
 
 interface FileRef {
