@@ -70,8 +70,10 @@ interface FolderRun {
  * message it duplicates is in the destination.
  */
 interface Claim {
-  token: string;
-  waiting: { run: FolderRun; ref: MessageRef }[];
+  run: FolderRun;
+  key: string;
+  /** Made when the first one waits (most claims never have one). */
+  waiting?: { run: FolderRun; ref: MessageRef }[];
   /**
    * The claimant failed after a put that may have landed (its connection lost, not asked since):
    * whether the identity is in the destination is not known, so no message of it is stored by
@@ -87,7 +89,8 @@ interface Claim {
  */
 type DestIndex = Map<Identity, boolean | Claim>;
 
-const tokenOf = (run: FolderRun, ref: MessageRef): string => `${run.plan.source.path}\0${ref.key}`;
+/** The message `run`, `ref` is the claim's claimant. */
+const claimedBy = (c: Claim, run: FolderRun, ref: MessageRef): boolean => c.run === run && c.key === ref.key;
 
 export { backoffDelay };
 
@@ -213,15 +216,14 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   function claim(index: DestIndex, id: Identity | undefined, run: FolderRun, ref: MessageRef): 'store' | 'present' | 'duplicate' | 'waiting' | MailferryError {
     if (p.dedupe === 'none' || id === undefined) return 'store';
     const c = index.get(id);
-    const token = tokenOf(run, ref);
     if (c === undefined) {
-      index.set(id, { token, waiting: [] });
+      index.set(id, { run, key: ref.key });
       return 'store';
     }
     if (typeof c === 'boolean') return c ? 'duplicate' : 'present';
     if (c.doubt) return c.doubt;
-    if (c.token === token) return 'store';
-    c.waiting.push({ run, ref });
+    if (claimedBy(c, run, ref)) return 'store';
+    (c.waiting ??= []).push({ run, ref });
     return 'waiting';
   }
 
@@ -230,7 +232,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     const c = index.get(id);
     if (c === undefined || typeof c === 'boolean') return;
     index.set(id, true);
-    for (const w of c.waiting) skip(w.run, w.ref, id, 'duplicate', into);
+    for (const w of c.waiting ?? []) skip(w.run, w.ref, id, 'duplicate', into);
   }
 
   /**
@@ -240,15 +242,16 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
    */
   function claimLost(index: DestIndex, id: Identity, run: FolderRun, ref: MessageRef, mayHaveLanded: boolean): void {
     const c = index.get(id);
-    if (c === undefined || typeof c === 'boolean' || c.token !== tokenOf(run, ref)) return;
+    if (c === undefined || typeof c === 'boolean' || !claimedBy(c, run, ref)) return;
     if (mayHaveLanded) {
       c.doubt = new MailferryError('MESSAGE_FAILED', `not copied: a message with the same ${id.startsWith('mid:') ? 'Message-ID' : 'content'} may have been stored just before a connection was lost; the next run looks in the destination first`, { scope: 'message' });
-      for (const w of c.waiting.splice(0)) fail(w.run, w.ref, c.doubt);
+      for (const w of c.waiting?.splice(0) ?? []) fail(w.run, w.ref, c.doubt);
       return;
     }
-    const next = c.waiting.shift();
+    const next = c.waiting?.shift();
     if (!next) return void index.delete(id);
-    c.token = tokenOf(next.run, next.ref);
+    c.run = next.run;
+    c.key = next.ref.key;
     if (stopped() || next.run.dest === undefined) return;
     const dest = next.run.dest;
     next.run.tasks.push(queue.add(once(() => runBatch(next.run, dest, index, [next.ref]))) as Promise<void>);
