@@ -59,11 +59,9 @@ export function mergeJobFile<F extends Record<string, unknown>, A extends Record
   file: string | undefined,
   defs: { flags: Record<string, unknown>; args: string[]; alsoAccepted?: Record<string, unknown> },
   parsed: { flags: F; args: A; raw: RawToken[] },
-): { flags: F; args: A; sibling: Record<string, JobValue> } {
+): { flags: F; args: A } {
   const flags = { ...parsed.flags } as Record<string, unknown>;
   const args = { ...parsed.args } as Record<string, unknown>;
-  /** The sibling command's keys the file set (copy's checkpoint, for verify). */
-  const sibling: Record<string, JobValue> = {};
   if (file) {
     const given = new Set(parsed.raw.filter((t) => t.type === 'flag').map((t) => t.flag));
     // Keys of a sibling command (copy's, for verify) are checked but not applied: one job file serves both.
@@ -77,10 +75,7 @@ export function mergeJobFile<F extends Record<string, unknown>, A extends Record
       if (group.some((k) => given.has(k) && parsed.flags[k] === true)) for (const k of group) given.add(k);
     }
     for (const [k, v] of Object.entries(values)) {
-      if (!(k in defs.flags) && !defs.args.includes(k)) {
-        sibling[k] = v;
-        continue;
-      }
+      if (!(k in defs.flags) && !defs.args.includes(k)) continue;
       if (defs.args.includes(k)) {
         if (args[k] === undefined) args[k] = v;
       } else if (!given.has(k)) flags[k] = v;
@@ -91,5 +86,5 @@ export function mergeJobFile<F extends Record<string, unknown>, A extends Record
       throw new MailferryError('USAGE', `missing ${a.toUpperCase()}`, { hint: file ? `give it as an argument or as '${a}:' in ${file}` : `give it as an argument, or use --config FILE with '${a}:'` });
     }
   }
-  return { flags: flags as F, args: args as A, sibling };
+  return { flags: flags as F, args: args as A };
 }

@@ -35,6 +35,7 @@ missing or a source message its server cannot read was not compared, 1 internal 
     ...selectionFlags,
     ...filterFlags,
     ...configFlag,
+    checkpoint: Flags.string({ description: "the copy's checkpoint, read only, for the folders earlier runs chose (default: the copy's default path, or a job file's)", helpValue: 'PATH' }),
     dedupe: Flags.option({ options: ['message-id', 'content', 'none'] as const, default: 'message-id', description: "how messages are matched ('none', from a copy job file, matches by Message-ID)" })(),
     ...retriesFlag,
     ...outputFlags,
@@ -43,7 +44,7 @@ missing or a source message its server cannot read was not compared, 1 internal 
   protected async execute(): Promise<CommandOutcome> {
     const parsed = await this.parse(Verify);
     const { default: Copy } = await import('./copy.js');
-    const { args, flags, sibling } = mergeJobFile(parsed.flags.config, { flags: Verify.flags, args: ['source', 'dest'], alsoAccepted: Copy.flags }, parsed);
+    const { args, flags } = mergeJobFile(parsed.flags.config, { flags: Verify.flags, args: ['source', 'dest'], alsoAccepted: Copy.flags }, parsed);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const { runVerify } = await import('../engine/verify.js');
     const r = await runVerify(
@@ -54,8 +55,9 @@ missing or a source message its server cannot read was not compared, 1 internal 
         ...selectionFrom(flags),
         retries: flags.retries,
         dedupe: flags.dedupe === 'content' ? 'content' : 'message-id',
-        // The copy's checkpoint (a job file's, else the default): where it put each folder.
-        checkpoint: typeof sibling.checkpoint === 'string' ? sibling.checkpoint : undefined,
+        // The copy's checkpoint (given, or a job file's, else the default): where it put each folder.
+        checkpoint: flags.checkpoint,
+        checkpointNamed: parsed.flags.checkpoint !== undefined,
       },
       { log: this.logger },
     );

@@ -29,6 +29,11 @@ export interface VerifyConfig extends NetConfig {
   dedupe: 'message-id' | 'content';
   /** The copy job's checkpoint, read (never written) for where each folder was put; default: the copy's default path. */
   checkpoint?: string;
+  /**
+   * `checkpoint` was named on the command line: one missing, unreadable or of another copy is an
+   * error (a mistyped path would otherwise verify against the wrong folders in silence).
+   */
+  checkpointNamed?: boolean;
 }
 
 export interface VerifyItem {
@@ -132,17 +137,30 @@ interface Findings {
 
 /**
  * The copy's checkpoint, read only, for where it put each folder (a destination folder earlier
- * runs chose is kept while it exists: verify must look there too). Best effort: none is fine.
+ * runs chose is kept while it exists: verify must look there too). Best effort (none is fine),
+ * unless the command line named it.
  */
 function copyCheckpoint(cfg: VerifyConfig, srcDesc: string, dstDesc: string): CheckpointState | undefined {
   const path = cfg.checkpoint ?? checkpointPathOf(srcDesc, dstDesc);
+  const named = cfg.checkpointNamed === true && cfg.checkpoint !== undefined;
+  let found: { state: CheckpointState; header: { source: string; dest: string } };
   try {
-    if (!existsSync(path)) return undefined;
-    const { state, header } = Journal.replay(path);
-    return header.source === srcDesc && header.dest === dstDesc ? state : undefined;
-  } catch {
+    if (!existsSync(path)) {
+      if (named) throw new MailferryError('BAD_CONFIG', `no checkpoint at ${path}`, { hint: 'give the --checkpoint of the copy (its --json result names it, "checkpoint"), or leave the flag out' });
+      return undefined;
+    }
+    found = Journal.replay(path);
+  } catch (err) {
+    if (named) throw err instanceof MailferryError ? err : new MailferryError('BAD_CONFIG', `cannot read the checkpoint ${path}: ${(err as Error).message}`);
     return undefined;
   }
+  if (found.header.source === srcDesc && found.header.dest === dstDesc) return found.state;
+  if (named) {
+    throw new MailferryError('BAD_CONFIG', `${path} is the checkpoint of another copy (${found.header.source} → ${found.header.dest})`, {
+      hint: `verify SOURCE DEST with the same SOURCE and DEST as that copy, or leave --checkpoint out`,
+    });
+  }
+  return undefined;
 }
 
 /** What one destination folder holds against its source folder(s); thrown failures are the folder's. */

@@ -191,6 +191,21 @@ describe('a folder below a folder mapped by role', () => {
     expect(again.result).toMatchObject({ copied: 1 });
     expect(again.result.folders[0].dest).toBe('Sent Items');
     expect(again.warnings).toEqual([]);
+    // verify finds the folder where the copy put it when given the copy's checkpoint (without it,
+    // it looks at the new, empty "Sent").
+    const verify = ['verify', imap(src), imap(dst), ...tls, '--folder', 'Sent', '--json'];
+    const blind = envelope(await runCli(verify, { env }));
+    expect(blind.status).toBe(6);
+    const v = envelope(await runCli([...verify, '--checkpoint', cp], { env }));
+    expect(v.status, JSON.stringify(v.error ?? v.result?.folders)).toBe(0);
+    expect(v.result).toMatchObject({ ok: true, missing: 0 });
+    expect(v.result.folders[0].dest).toBe('Sent Items');
+    // Named, it must be that copy's: a typo or another job's checkpoint is one line, exit 3.
+    const typo = envelope(await runCli([...verify, '--checkpoint', cp + '.typo'], { env }));
+    expect(typo).toMatchObject({ status: 3, error: { code: 'BAD_CONFIG', message: `no checkpoint at ${cp}.typo` } });
+    const other = envelope(await runCli(['verify', imap(src), `maildir:${work}`, ...tls, '--checkpoint', cp, '--json'], { env }));
+    expect(other).toMatchObject({ status: 3, error: { code: 'BAD_CONFIG' } });
+    expect(other.error?.message).toMatch(/is the checkpoint of another copy \(.*→.*\)$/);
   });
 });
 
