@@ -36,12 +36,17 @@ const hook: Hook<'command_not_found'> = async function (opts) {
   const near = known.map((k) => ({ k, d: distance(typed, k) })).sort((x, y) => x.d - y.d)[0];
   const hint = typed.startsWith('-') ? `commands: ${known.join(', ')}` : near && near.d <= Math.max(2, Math.floor(typed.length / 3)) ? `did you mean 'mailferry ${near.k}'?` : `commands: ${known.join(', ')}`;
   const message = typed.startsWith('-') ? 'no command given' : `unknown command '${typed}'`;
-  if ((opts.argv ?? []).includes('--json') || process.argv.includes('--json')) {
+  usageExit(message, hint, opts.argv ?? []);
+};
+
+/** A usage error before any command runs: one line, or the JSON envelope with --json; exit 2. */
+export function usageExit(message: string, hint: string, argv: string[]): never {
+  if (argv.includes('--json') || process.argv.includes('--json')) {
     process.stdout.write(JSON.stringify({ status: EXIT.usage, error: { code: 'USAGE', message, hint }, warnings: [] }) + '\n');
   } else {
     process.stderr.write(printable(`mailferry: error: ${message} (${hint})`) + '\n');
   }
   process.exit(EXIT.usage);
-};
+}
 
 export default hook;

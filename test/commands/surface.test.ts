@@ -348,6 +348,17 @@ describe('help and flag order', () => {
     expect(folders.stdout).toContain('pop3s://');
   });
 
+  it('a topic with flags but no command is a usage error (it printed the help and exited 0); alone or with --help it shows the help', async () => {
+    const json = await runCli(['checkpoint', '--json'], { env });
+    expect(envelope(json)).toMatchObject({ status: 2, error: { code: 'USAGE', message: "'checkpoint' needs a command", hint: 'one of: checkpoint reset, checkpoint show' } });
+    expectOneLineError(await runCli(['checkpoint', '--quiet'], { env }), 2, /'checkpoint' needs a command \(one of: checkpoint reset, checkpoint show\)/);
+    for (const args of [['checkpoint'], ['checkpoint', '--help'], ['checkpoint', '-h']]) {
+      const r = await runCli(args, { env });
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/^Show or reset the checkpoint of a copy job/);
+    }
+  });
+
   it('a repeatable flag before SOURCE and DEST takes one value, not the arguments', async () => {
     const r = await runCli(['copy', '--folder', 'Fixtures', ...tls, srcUrl(), `maildir:${join(work, 'flags-first')}`, '--dry-run', '--json'], { env });
     const out = envelope(r);
