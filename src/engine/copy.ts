@@ -67,7 +67,7 @@ interface FolderRun {
  * A message of this run on its way to store an identity (its claimant, by folder and key), and the
  * later messages with that identity waiting for its outcome: stored, they are its duplicates;
  * failed, the first of them is stored instead. A duplicate is never recorded as done before the
- * message it duplicates is in the destination.
+ * message it duplicates is durably in the destination (its batch flushed).
  */
 interface Claim {
   run: FolderRun;
@@ -227,7 +227,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     return 'waiting';
   }
 
-  /** The claimant of `id` is in the destination: what waited for it are its duplicates (recorded with `into`). */
+  /** The claimant of `id` is durably in the destination: what waited for it are its duplicates (recorded with `into`). */
   function claimStored(index: DestIndex, id: Identity, into?: JournalRecord[]): void {
     const c = index.get(id);
     if (c === undefined || typeof c === 'boolean') return;
@@ -260,6 +260,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   async function runBatch(run: FolderRun, dest: string, index: DestIndex, batch: MessageRef[]): Promise<void> {
     const box = run.plan.source.path;
     const stored: JournalRecord[] = [];
+    /**
+     * Identities this batch's puts stored: their waiting duplicates are let go once the batch has
+     * flushed (a Maildir's directory fsync), not when the put returns, so a duplicate is never
+     * journaled as done before the message it duplicates is durable.
+     */
+    const landed: Identity[] = [];
     let writer: SinkWriter | undefined;
     let remaining = batch;
     /** Messages of this batch with an outcome (copied, skipped, failed): never sent again. */
@@ -289,7 +295,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         uncertain.delete(ref.key);
         settled.add(ref.key);
         stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
-        if (id !== undefined) claimStored(index, id, stored);
+        if (id !== undefined) landed.push(id);
         run.result.copied++;
         run.result.bytes += bytes;
         emit({ type: 'message', folder: run.plan.name, bytes });
@@ -566,6 +572,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         try {
           await writer.flush();
           writers.release(writer);
+          for (const id of landed) claimStored(index, id, stored);
           for (const r of stored) j.append(r);
           await j.sync();
         } catch (err) {

@@ -1,6 +1,6 @@
 // The copy engine against in-memory drivers (the Source/Sink contracts, no protocol): how it keeps
 // its books when a put fails with the connection while the fetch of the batch goes on.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -198,5 +198,67 @@ describe('a FETCH the server breaks off at a message it cannot read', () => {
     expect(held).toEqual(['1', '2']);
     expect(result.failed).toBe(10);
     expect(fetches).toBe(1);
+  });
+});
+
+describe('a duplicate of a message stored by this run', () => {
+  it('is recorded only once the message it duplicates is durable (after its batch flushed): a crash before that must not leave the duplicate done and the first one not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-engine-'));
+    const cp = join(dir, 'cp');
+    const journal = Journal.open(cp, { header: { job: 'j', source: 's', dest: 'd' } });
+    // Two messages with one Message-ID, each in a batch of its own, two workers: the second is
+    // listed once the first is stored, while the first's batch is still flushing (a Maildir's
+    // directory fsync).
+    const same = Buffer.from('Message-ID: <same@engine.test>\r\nSubject: twice\r\n\r\nbody\r\n');
+    const refs: MessageRef[] = [1, 2].map((i) => ({ mailbox: 'INBOX', key: String(i), seq: i, size: same.length, flags: [], messageId: '<same@engine.test>' }));
+    const source: Source = {
+      ...sourceOf(2, async function* () {}),
+      async *list() {
+        yield refs[0]!;
+        await sleep(50);
+        yield refs[1]!;
+      },
+      reader: async () => ({
+        async *fetch(_m: string, want: MessageRef[]) {
+          for (const ref of want) yield { ref, body: same };
+        },
+        close: async () => {},
+      }),
+    };
+    let stored = 0;
+    const seenAtFlush: string[] = [];
+    const sink: Sink = {
+      caps: { lineEndings: 'crlf' },
+      ensureMailbox: async () => 'INBOX',
+      async *scan(): AsyncIterable<StoredMessage> {},
+      writer: async (): Promise<SinkWriter> => {
+        let dirty = false;
+        return {
+          async put() {
+            dirty = true;
+            return String(++stored);
+          },
+          async flush() {
+            if (!dirty) return;
+            dirty = false;
+            await sleep(200);
+            // What a crash at the end of this flush would leave on disk.
+            seenAtFlush.push(readFileSync(cp, 'utf8'));
+          },
+          close: async () => {},
+        };
+      },
+      close: async () => {},
+    };
+    const result = await copy({ source, sink, plans: [plan], journal, concurrency: 2, batchMessages: 1, dedupe: 'message-id', retries: 0, backoffMs: 1, log: silentLogger });
+    journal.close();
+    expect(result).toMatchObject({ copied: 1, skipped: 1, failed: 0 });
+    expect(seenAtFlush).toHaveLength(1);
+    expect(seenAtFlush[0]).not.toContain('"why":"duplicate"');
+    const lines = readFileSync(cp, 'utf8').split('\n');
+    const copiedAt = lines.findIndex((l) => l.includes('"t":"c"'));
+    const dupAt = lines.findIndex((l) => l.includes('"why":"duplicate"'));
+    expect(copiedAt).toBeGreaterThan(0);
+    expect(dupAt).toBeGreaterThan(copiedAt);
   });
 });
