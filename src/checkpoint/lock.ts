@@ -3,9 +3,15 @@
  * and host. A lock left by a dead process on this host is taken over with a warning. On Linux the
  * lock also names the boot and the owner's start time, so a lock that outlived a reboot, or whose
  * pid now belongs to another process, counts as left by a dead one (else it would block every run).
+ *
+ * A lock of another host cannot be judged by its pid: a container (each `docker run` or
+ * Kubernetes job its own host name and PID namespace, on the same kernel) or another machine
+ * sharing the volume. Its owner refreshes the lock's mtime every 30 s while it holds it, so one
+ * not refreshed for 2 minutes (as Dovecot judges its dotlocks) was left by a run that is gone;
+ * from another boot, whose clock may differ, 10 minutes.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as C, closeSync, fstatSync, linkSync, lstatSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { constants as C, closeSync, fstatSync, linkSync, lstatSync, openSync, readSync, unlinkSync, utimesSync } from 'node:fs';
 import { writeFully } from '../private-file.js';
 import { atExit } from '../at-exit.js';
 import { hostname } from 'node:os';
@@ -67,9 +73,16 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void,
       // A run that ends at once (a signal before it copies, a second signal) lets go of it too,
       // rather than leaving the next run a stale lock to take over.
       const forget = atExit(() => release());
+      const ino = inodeOf(path);
+      const refresh = setInterval(() => {
+        // Only while it is still this lock (never a lock another run made after a takeover).
+        if (ino !== undefined && inodeOf(path) === ino) touch(path);
+      }, REFRESH_MS);
+      refresh.unref();
       const release = () => {
         if (released) return;
         released = true;
+        clearInterval(refresh);
         forget();
         const cur = readLock(path);
         if (cur && cur.pid === me.pid && cur.host === me.host) rmQuiet(path);
@@ -84,6 +97,14 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void,
       removeIfStill(path, seen);
       continue;
     }
+    if (holder && holder.host !== me.host) {
+      const age = ageMs(path);
+      if (age > (holder.boot !== undefined && holder.boot === boot ? FOREIGN_STALE_MS : OTHER_BOOT_STALE_MS)) {
+        warn(`taking over the lock of process ${holder.pid} on ${holder.host}: not refreshed for ${Math.floor(age / 60_000)} minutes (its run is gone) on ${path}`);
+        removeIfStill(path, seen);
+        continue;
+      }
+    }
     if (!holder) {
       // Garbage, or a lock an older version created and had not written yet: removed only once
       // it is old enough that no run can still be about to write it.
@@ -93,12 +114,21 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void,
       continue;
     }
     throw new MailferryError('CHECKPOINT_LOCKED', `another mailferry run (pid ${holder.pid} on ${holder.host}, since ${holder.started}) ${held ?? `holds ${path}`}`, {
-      hint: `wait for it to finish; if it is gone, delete ${held ? path : 'the .lock file'}`,
+      hint:
+        holder.host === me.host
+          ? `wait for it to finish; if it is gone, delete ${held ? path : 'the .lock file'}`
+          : `wait for it to finish; a run of another host that is gone leaves a lock that is taken over once not refreshed for ${holder.boot === boot ? 2 : 10} minutes`,
     });
   }
   throw new MailferryError('CHECKPOINT_LOCKED', `could not take the lock ${path}`, { hint: 'another run is starting at the same time' });
 }
 
+/** How often a held lock's mtime is refreshed. */
+const REFRESH_MS = 30_000;
+/** A lock of another host on this boot (a container) not refreshed for this long was left by a run that is gone. */
+const FOREIGN_STALE_MS = 120_000;
+/** The same, from another boot or a host that does not say (another machine: its clock may differ). */
+const OTHER_BOOT_STALE_MS = 600_000;
 /** An unreadable lock younger than this may be one being made. */
 const GARBAGE_AGE_MS = 5000;
 /** A takeover mutex older than this was left by a run that died taking over. */
@@ -201,6 +231,23 @@ function readText(path: string): string | undefined {
 
 function notAFile(path: string, what: string): MailferryError {
   return new MailferryError('BAD_CONFIG', `the lock ${path} is ${what}: not followed`, { hint: 'nothing but mailferry writes there; remove it' });
+}
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+function touch(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // gone, or a read-only file system now: the lock is judged by its pid on this host anyway
+  }
 }
 
 function ageMs(path: string): number {

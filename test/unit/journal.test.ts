@@ -1,9 +1,9 @@
-import { appendFileSync, mkdtempSync, readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, truncateSync, utimesSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Journal } from '../../src/checkpoint/journal.js';
 import { acquireLock } from '../../src/checkpoint/lock.js';
 
@@ -249,6 +249,39 @@ catch (e) { console.log('locked', e.code); }
     }
     expect(both).toBe(0);
   }, 60_000);
+  it('a lock of another host (a container on this kernel, a killed `docker run`) is taken over once it has not been refreshed for 2 minutes (10 from another boot); a fresh one is refused', () => {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const take = (info: object, ageMs: number) => {
+      const p = join(dir(), 'cp');
+      // pid 1 of another PID namespace: alive here, but not that process.
+      writeFileSync(p + '.lock', JSON.stringify({ pid: 1, host: 'ctr-aaa', started: 'x', start: '1', ...info }));
+      const then = new Date(Date.now() - ageMs);
+      utimesSync(p + '.lock', then, then);
+      const warnings: string[] = [];
+      acquireLock(p, (m) => warnings.push(m)).release();
+      return warnings.join();
+    };
+    expect(take({ boot }, 3 * 60_000)).toMatch(/taking over the lock of process 1 on ctr-aaa: not refreshed for 3 minutes/);
+    expect(() => take({ boot }, 30_000)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_LOCKED', message: expect.stringContaining('pid 1 on ctr-aaa') }));
+    expect(() => take({ boot: 'another-boot' }, 5 * 60_000)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_LOCKED' }));
+    expect(take({ boot: 'another-boot' }, 11 * 60_000)).toMatch(/taking over the lock of process 1 on ctr-aaa: not refreshed for 11 minutes/);
+  });
+  it('a held lock is refreshed every 30 s, so another host can tell a live run from a dead one', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+    try {
+      const p = join(dir(), 'cp');
+      const l = acquireLock(p, () => {});
+      const old = new Date(Date.now() - 10 * 60_000);
+      utimesSync(p + '.lock', old, old);
+      vi.advanceTimersByTime(31_000);
+      expect(statSync(p + '.lock').mtimeMs).toBeGreaterThan(Date.now() - 5_000);
+      l.release();
+      expect(existsSync(p + '.lock')).toBe(false);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
   it('a lock names its boot and its process start time', () => {
     const p = join(dir(), 'cp');
     const l = acquireLock(p, () => {});
