@@ -119,6 +119,12 @@ export interface SourceCaps {
    * copied, not taken for done.
    */
   keysReused?: boolean;
+  /**
+   * A message not found when it is read may be there after all (a Maildir file renamed by a mail
+   * client again and again while it was looked for): one that vanished is not recorded as done,
+   * so the next run, which lists the folder in full, copies it if it is there.
+   */
+  keysReturn?: boolean;
 }
 
 export interface Source {

@@ -453,7 +453,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           }
           readers.release(reader);
           reader = undefined;
-          if (!stopped()) for (const r of part) if (!seen.has(r.key)) (settled.add(r.key), skip(run, r, undefined, 'vanished'), lost(r));
+          // Vanished: recorded as done, unless the source may find it again (caps.keysReturn): its
+          // record goes to a list no one journals.
+          if (!stopped()) for (const r of part) if (!seen.has(r.key)) (settled.add(r.key), skip(run, r, undefined, 'vanished', p.source.caps.keysReturn ? [] : undefined), lost(r));
           remaining = suspect ? remaining.filter((x) => x !== suspect) : single ? remaining.slice(1) : [];
           suspect = undefined;
           unreadableInARow = 0;

@@ -2,7 +2,7 @@
 // IMAP → Maildir (mailferry) → a fresh IMAP account gives back the same folders, bytes, flags and
 // dates; Dovecot's own Maildir and a nested (mbsync "Verbatim") layout read as sources.
 import { createHash } from 'node:crypto';
-import { linkSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, promises as fs, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -312,4 +312,39 @@ describe('Maildir source layouts', () => {
     expect(r.code).toBe(3);
     expect(envelope(r).error?.message).toMatch(/holds no Maildir/);
   });
+});
+
+describe('a Maildir source whose mail client changes flags while it is copied', () => {
+  it('files renamed again and again under the run (a client marking all read, flagging): none is recorded as gone, and a rerun holds each message exactly once', async () => {
+    const src = join(work, 'churn-src');
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(src, sub), { recursive: true });
+    const n = 3000;
+    const names: string[] = [];
+    for (let i = 0; i < n; i++) {
+      names.push(`170000${String(i).padStart(4, '0')}.M${i}P1.host:2,`);
+      writeFileSync(join(src, 'cur', names[i]!), `Message-ID: <churn-${i}@example.org>\nSubject: ${i}\n\nbody ${i}\n`);
+    }
+    // A client toggling \Seen on every file, over and over, as long as the copy runs.
+    let stop = false;
+    const churn = (async () => {
+      while (!stop) {
+        for (let i = 0; i < n && !stop; i++) {
+          const now = names[i]!;
+          const next = now.endsWith(',S') ? now.slice(0, -1) : `${now}S`;
+          await fs.rename(join(src, 'cur', now), join(src, 'cur', next)).then(() => (names[i] = next), () => {});
+        }
+      }
+    })();
+    const dst = join(work, 'churn-dst');
+    const args = ['copy', `maildir:${src}`, `maildir:${dst}`, '--checkpoint', join(work, 'churn.journal'), '--json'];
+    const first = envelope(await runCli(args, { env }));
+    stop = true;
+    await churn;
+    expect(first.status, JSON.stringify(first.error)).toBe(0);
+    const again = envelope(await runCli(args, { env }));
+    expect(again.status).toBe(0);
+    const held = readMaildirTree(dst).get('INBOX')!.map((f) => /Message-ID: <([^>]+)>/.exec(f.bytes.toString())![1]);
+    expect(held.length).toBe(n);
+    expect(new Set(held).size).toBe(n);
+  }, 120_000);
 });

@@ -17,6 +17,7 @@ import { printable, shared } from '../../strings.js';
 import { nestedSegment, segmentsOfDirName } from './names.js';
 import { readMessageId } from './read-header.js';
 import { keyOfFileName } from './unique.js';
+import { FolderFiles, RELOOKS, type FileRef } from './relook.js';
 import { mapOrdered } from '../../parallel.js';
 
 export const MAILDIR_VALIDITY = 'maildir';
@@ -36,6 +37,12 @@ function readError(err: unknown, path: string, scope: 'run' | 'mailbox' | 'messa
     return new MailferryError('MAILBOX_FAILED', `${path} is a symbolic link: not followed (a link in a Maildir can point at any file)`, { scope, messageKey, hint: 'put the message file itself in the Maildir' });
   }
   return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: ${(err as Error).message}`, { scope, messageKey });
+}
+
+/** A read's error: ENOENT as it is (the file may have been renamed: looked for again), else the message's. */
+function rethrow(err: unknown, path: string, key: string): never {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
+  throw readError(err, path, 'message', key);
 }
 
 const linkError = (path: string, what: string) =>
@@ -95,25 +102,17 @@ async function sameKey(dir: string, key: string, group: FileRef[]): Promise<Arra
  */
 const READ_NOFOLLOW = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
 
-interface FileRef {
-  /** Directory (relative to the folder) and current file name. */
-  sub: 'cur' | 'new';
-  name: string;
-  /** The inode, for a file whose key another file of the folder shares (sameKey): told apart by it when renamed. */
-  ino?: number;
-}
-
 /** A nested-layout directory name → its folder name (`.Child`, mbsync's Legacy subfolder, is `Child`). */
 function legacySegment(name: string): string {
   return nestedSegment(name.length > 1 && name.startsWith('.') ? name.slice(1) : name);
 }
 
 export class MaildirSource implements Source {
-  readonly caps = { lineEndings: 'lf' as const, parallelReaders: true };
+  readonly caps = { lineEndings: 'lf' as const, parallelReaders: true, keysReturn: true };
   /** Folder path (as listed) → its directory. */
   private readonly dirs = new Map<string, string>();
-  /** Folder path → key → file, from the last list(). */
-  private readonly files = new Map<string, Map<string, FileRef>>();
+  /** Folder path → its files by key, from the last list(). */
+  private readonly files = new Map<string, FolderFiles>();
   /** Folders listed that cannot be read (a symbolic link to a Maildir): their listing fails, saying why. */
   private readonly broken = new Map<string, MailferryError>();
 
@@ -247,7 +246,6 @@ export class MaildirSource implements Source {
     const dir = this.dirOf(mailbox);
     const broken = this.broken.get(mailbox);
     if (broken) throw broken;
-    const index = new Map<string, FileRef>();
     const refs: MessageRef[] = [];
     // Keyword letters (a–z) name the lines of the folder's dovecot-keywords (flags.ts).
     const keywords = await readKeywords(dir).catch((err) => {
@@ -293,26 +291,26 @@ export class MaildirSource implements Source {
       if (!opts.unreadable) throw new MailferryError('MAILBOX_FAILED', message, { scope: 'mailbox', hint });
       refs.push({ mailbox, key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null, unreadable: new MailferryError('MAILBOX_FAILED', message, { scope: 'message', hint, messageKey: key }) });
     }
-    // Each file's stat and header read, LIST_PARALLEL files at a time.
-    const describe = async ({ sub, name, key, ino }: FileRef & { key: string }): Promise<MessageRef | undefined> => {
+    // Every file by key; a file not found where it was seen is looked for again (relook.ts).
+    const index = new Map<string, FileRef>();
+    for (const f of files) index.set(f.key, f);
+    const folder = new FolderFiles(dir, index);
+    /** Not where it was seen: renamed by a mail client meanwhile, or removed. */
+    const MOVED = Symbol('moved');
+    const describeAt = async (f: FileRef & { key: string }): Promise<MessageRef | undefined | typeof MOVED> => {
+      const { sub, name, key } = f;
       const path = join(dir, sub, name);
-      if (opts.known?.has(key)) {
-        // Done already: the caller skips it unread, so neither a stat nor a header read.
-        index.set(key, { sub, name, ino });
-        return { mailbox, key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null };
-      }
       let st;
       try {
         st = await fs.lstat(path);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // moved by a mail client meanwhile
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return MOVED;
         throw readError(err, path);
       }
       const internalDate = new Date(Math.floor(st.mtimeMs / 1000) * 1000);
       // A symbolic link is listed but never followed: it fails with the reason, so it is reported
       // (a link planted in a Maildir being read as root must not bring in another file).
       if (st.isSymbolicLink()) {
-        index.set(key, { sub, name, ino });
         const err = readError(Object.assign(new Error('link'), { code: 'ELOOP' }), path, 'message', key);
         return { mailbox, key, seq: 0, size: 0, internalDate, flags: NO_FLAGS, messageId: null, ...(opts.unreadable ? { unreadable: err } : {}) };
       }
@@ -321,13 +319,11 @@ export class MaildirSource implements Source {
       try {
         messageId = await readMessageId(path);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return MOVED;
         // One file that cannot be read (its mode, an I/O error) fails alone; the folder is copied.
         if (!opts.unreadable) throw readError(err, path);
-        index.set(key, { sub, name, ino });
         return { mailbox, key, seq: 0, size: st.size, internalDate, flags: NO_FLAGS, messageId: null, unreadable: readError(err, path, 'message', key) };
       }
-      index.set(key, { sub, name, ino });
       return {
         mailbox,
         key,
@@ -339,12 +335,25 @@ export class MaildirSource implements Source {
         messageId,
       };
     };
+    // Each file's stat and header read, LIST_PARALLEL files at a time.
+    const describe = async (f: FileRef & { key: string }): Promise<MessageRef | undefined> => {
+      // Done already: the caller skips it unread, so neither a stat nor a header read.
+      if (opts.known?.has(f.key)) return { mailbox, key: f.key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null };
+      for (let attempt = 0; ; attempt++) {
+        const { seen } = folder.where(f.key);
+        const ref = await describeAt(f);
+        if (ref !== MOVED) return ref;
+        // Not found again: removed (not listed; were it only missed, the next run lists it).
+        if (attempt >= RELOOKS || f.ino !== undefined) return undefined;
+        await folder.relook(seen);
+      }
+    };
     for await (const ref of mapOrdered(files, LIST_PARALLEL, describe)) if (ref) refs.push(ref);
     // Stable order: by date, then by key (done keys, listed without a date, first).
     const time = (r: MessageRef) => r.internalDate?.getTime() ?? -1;
     refs.sort((a, b) => time(a) - time(b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     refs.forEach((r, i) => (r.seq = i + 1));
-    this.files.set(mailbox, index);
+    this.files.set(mailbox, folder);
     const listed = refs.filter((r) => r.seq > (opts.afterSeq ?? 0));
     opts.onCount?.(opts.known ? listed.filter((r) => !opts.known!.has(r.key)).length : listed.length);
     yield* listed;
@@ -353,7 +362,7 @@ export class MaildirSource implements Source {
   /** The file of a key now; a mail client may have renamed it (flags) since the listing. */
   private async pathOf(mailbox: string, key: string): Promise<string | undefined> {
     const dir = this.dirOf(mailbox);
-    const f = this.files.get(mailbox)?.get(key);
+    const f = this.files.get(mailbox)?.byKey.get(key);
     // A file whose key others share is known by its inode (a rename keeps it).
     const same = async (p: string) => f?.ino === undefined || (await fs.lstat(p).catch(() => null))?.ino === f.ino;
     if (f) {
@@ -378,6 +387,38 @@ export class MaildirSource implements Source {
     return undefined;
   }
 
+  /**
+   * `use` on the file of `key`, looked for again while it is not found (ENOENT: renamed by a mail
+   * client since it was seen, relook.ts); undefined when it is not found again, gone.
+   */
+  private async atFile<T>(mailbox: string, key: string, use: (path: string) => Promise<T>): Promise<T | undefined> {
+    const folder = this.files.get(mailbox);
+    const f = folder?.byKey.get(key);
+    if (!folder || !f || f.ino !== undefined) {
+      // A file whose key others share is found by its inode (pathOf), once more after a miss.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const path = await this.pathOf(mailbox, key);
+        if (!path) return undefined;
+        try {
+          return await use(path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+      return undefined;
+    }
+    for (let attempt = 0; ; attempt++) {
+      const { path, seen } = folder.where(key);
+      try {
+        return await use(path!);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      if (attempt >= RELOOKS) return undefined;
+      await folder.relook(seen);
+    }
+  }
+
   async reader(): Promise<SourceReader> {
     return {
       fetch: (mailbox, refs) => this.fetch(mailbox, refs),
@@ -388,15 +429,9 @@ export class MaildirSource implements Source {
 
   /** One large message read in chunks, never held whole; read errors are the message's own. */
   private async stream(mailbox: string, ref: MessageRef): Promise<AsyncIterable<Buffer> | null> {
-    const path = await this.pathOf(mailbox, ref.key);
-    if (!path) return null;
-    let fh: fs.FileHandle;
-    try {
-      fh = await fs.open(path, READ_NOFOLLOW);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw readError(err, path, 'message', ref.key);
-    }
+    const opened = await this.atFile(mailbox, ref.key, async (path) => ({ path, fh: await fs.open(path, READ_NOFOLLOW).catch((err) => rethrow(err, path, ref.key)) }));
+    if (!opened) return null;
+    const { path, fh } = opened;
     return (async function* () {
       try {
         for (;;) {
@@ -421,21 +456,10 @@ export class MaildirSource implements Source {
    * is read where the listing saw it; only one that moved meanwhile is looked up again.
    */
   private async *fetch(mailbox: string, refs: MessageRef[]): AsyncIterable<FetchedMessage> {
-    const dir = this.dirOf(mailbox);
-    const files = this.files.get(mailbox);
+    this.dirOf(mailbox);
     const read = async (ref: MessageRef): Promise<FetchedMessage | undefined> => {
-      const f = files?.get(ref.key);
-      let path = f ? join(dir, f.sub, f.name) : await this.pathOf(mailbox, ref.key);
-      for (let attempt = 0; path; attempt++) {
-        try {
-          return { ref, body: await fs.readFile(path, { flag: READ_NOFOLLOW }) };
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw readError(err, path, 'message', ref.key);
-          if (attempt > 0) return undefined;
-          path = await this.pathOf(mailbox, ref.key); // renamed by a mail client (flags) since the listing
-        }
-      }
-      return undefined; // vanished
+      const body = await this.atFile(mailbox, ref.key, (path) => fs.readFile(path, { flag: READ_NOFOLLOW }).catch((err) => rethrow(err, path, ref.key)));
+      return body && { ref, body }; // else vanished (the engine records nothing: caps.keysReturn)
     };
     for await (const m of mapOrdered(refs, FETCH_PARALLEL, read, { of: (r) => r.size, max: FETCH_AHEAD_BYTES })) if (m) yield m;
   }
