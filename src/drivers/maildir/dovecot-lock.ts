@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MailferryError } from '../../errors.js';
 import { pidAlive } from '../../proc.js';
 import { readMaildirFile } from './read-header.js';
+import type { Owner } from './owner.js';
 
 export const UIDLIST_LOCK = 'dovecot-uidlist.lock';
 /** Dovecot's MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT. */
@@ -39,9 +40,10 @@ async function stale(path: string): Promise<boolean> {
 
 /**
  * Takes folder `dir`'s uidlist lock, waiting while another holds it; returns its release, which
- * removes the lock only while it is still the one taken here. `onError` names a failure.
+ * removes the lock only while it is still the one taken here. `onError` names a failure; `owner`,
+ * whom the lock is given to (owner.ts: Dovecot reads a lock it finds, to judge whether it is stale).
  */
-export async function lockUidlist(dir: string, onError: (err: unknown, path: string) => MailferryError): Promise<() => Promise<void>> {
+export async function lockUidlist(dir: string, onError: (err: unknown, path: string) => MailferryError, owner?: Owner): Promise<() => Promise<void>> {
   const path = join(dir, UIDLIST_LOCK);
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
@@ -64,6 +66,7 @@ export async function lockUidlist(dir: string, onError: (err: unknown, path: str
     }
     let ino: number;
     try {
+      if (owner) await fh.chown(owner.uid, owner.gid);
       await fh.writeFile(`${process.pid}:${hostname()}`);
       ino = (await fh.stat()).ino;
     } catch (err) {

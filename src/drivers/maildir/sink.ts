@@ -5,7 +5,7 @@
  * a crash. Plain file descriptors, not FileHandles: per message that is the cheaper path on the
  * main thread, where a copy spends its CPU.
  */
-import { promises as fs, type Dir, constants as C, open as openCb, write as writeCb, futimes as futimesCb, fsync as fsyncCb, close as closeCb } from 'node:fs';
+import { promises as fs, type Dir, constants as C, open as openCb, write as writeCb, futimes as futimesCb, fsync as fsyncCb, close as closeCb, fchown as fchownCb } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join, parse, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
@@ -19,6 +19,7 @@ import { mapOrdered } from '../../parallel.js';
 import { pidAlive } from '../../proc.js';
 import { mkdirs } from '../../mkdirs.js';
 import { lockUidlist } from './dovecot-lock.js';
+import { giveDir, ownerFor, type Owner } from './owner.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -30,6 +31,7 @@ const fdWrite = promisify(writeCb) as (fd: number, buf: Buffer, off: number, len
 const fdUtimes = promisify(futimesCb);
 const fdSync = promisify(fsyncCb);
 const fdClose = promisify(closeCb);
+const fdChown = promisify(fchownCb);
 
 /** Creates `tmp` (O_EXCL, 0600) and returns its descriptor. */
 const createExclusive = (tmp: string): Promise<number> => fdOpen(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, FILE_MODE);
@@ -156,14 +158,17 @@ async function whyNotMade(err: unknown, path: string): Promise<MailferryError> {
   }
 }
 
-async function mkdirSafe(path: string): Promise<void> {
+/** Makes directory `path` unless it is one already; one made here is given to `owner` at once. */
+async function mkdirSafe(path: string, owner?: Owner): Promise<void> {
   try {
     await fs.mkdir(path, { mode: DIR_MODE });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err, path);
     const st = await fs.lstat(path);
     if (!st.isDirectory()) throw ioError(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), path);
+    return;
   }
+  if (owner) await giveDir(path, owner).catch((err) => Promise.reject(ioError(err, path)));
 }
 
 /** fsync of a directory: the renames into it survive a crash. */
@@ -193,7 +198,11 @@ class KeywordFile {
   private adding: Promise<void> = Promise.resolve();
   private writes = 0;
 
-  constructor(private readonly dir: string) {}
+  /** `owner`: whom the table and the lock are given to (owner.ts). */
+  constructor(
+    private readonly dir: string,
+    private readonly owner?: Owner,
+  ) {}
 
   private missing(flags: readonly string[]): string[] {
     return flags.filter((f) => isKeyword(f) && !this.byName.has(f.toLowerCase()) && !this.unstorable.has(f.toLowerCase()));
@@ -214,7 +223,7 @@ class KeywordFile {
 
   private async add(flags: readonly string[]): Promise<void> {
     if (this.missing(flags).length === 0) return;
-    const unlock = await lockUidlist(this.dir, ioError);
+    const unlock = await lockUidlist(this.dir, ioError, this.owner);
     try {
       this.table = await readKeywords(this.dir).catch((err) => {
         throw ioError(err, keywordsPath(this.dir));
@@ -249,6 +258,7 @@ class KeywordFile {
     try {
       const fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, FILE_MODE);
       try {
+        if (this.owner) await fh.chown(this.owner.uid, this.owner.gid);
         await fh.writeFile(formatKeywords(this.table));
         await fh.sync();
       } finally {
@@ -267,14 +277,18 @@ class KeywordFile {
 class MaildirTree {
   private readonly made = new Set<string>();
   private readonly keywords = new Map<string, KeywordFile>();
-  constructor(readonly root: string) {}
+  /** `owner`: whom what is created in it is given to (owner.ts); none, this process's. */
+  constructor(
+    readonly root: string,
+    readonly owner?: Owner,
+  ) {}
 
   /** The info suffix letters of `flags` in folder `dir` (keywords through its dovecot-keywords). */
   async info(dir: string, flags: readonly string[]): Promise<string> {
     if (!flags.some(isKeyword)) return flagsToInfo(flags);
     let kf = this.keywords.get(dir);
     if (!kf) {
-      kf = new KeywordFile(dir);
+      kf = new KeywordFile(dir, this.owner);
       this.keywords.set(dir, kf);
     }
     return flagsToInfo(flags, await kf.letters(flags));
@@ -291,20 +305,29 @@ class MaildirTree {
   async ensure(mailbox: string): Promise<string> {
     const dir = this.dirOf(mailbox);
     if (this.made.has(dir)) return dir;
-    if (dir !== this.root) await mkdirSafe(dir);
-    for (const sub of ['cur', 'new', 'tmp']) await mkdirSafe(join(dir, sub));
-    if (dir !== this.root) {
-      const marker = join(dir, 'maildirfolder');
-      // Created or left as it is, never through a symbolic link (one planted there could name any file).
-      await fs
-        .open(marker, C.O_WRONLY | C.O_CREAT | C.O_APPEND | C.O_NOFOLLOW, FILE_MODE)
-        .then((fh) => fh.close())
-        .catch((err) => {
-          throw ioError(err, marker);
-        });
-    }
+    if (dir !== this.root) await mkdirSafe(dir, this.owner);
+    for (const sub of ['cur', 'new', 'tmp']) await mkdirSafe(join(dir, sub), this.owner);
+    if (dir !== this.root) await this.marker(join(dir, 'maildirfolder'));
     this.made.add(dir);
     return dir;
+  }
+
+  /** The `maildirfolder` marker: created or left as it is, never through a symbolic link (one planted there could name any file). */
+  private async marker(path: string): Promise<void> {
+    const open = (flags: number) => fs.open(path, C.O_WRONLY | C.O_APPEND | C.O_NOFOLLOW | flags, FILE_MODE);
+    try {
+      if (!this.owner) return await (await open(C.O_CREAT)).close();
+      // Given away only when made here: an existing marker is left as it is.
+      const fh = await open(C.O_CREAT | C.O_EXCL).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? null : Promise.reject(err)));
+      if (!fh) return await (await open(0)).close();
+      try {
+        await fh.chown(this.owner.uid, this.owner.gid);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      throw ioError(err, path);
+    }
   }
 }
 
@@ -346,6 +369,8 @@ class MaildirWriter implements SinkWriter {
     let fd: number | undefined;
     try {
       fd = await createExclusive(tmp);
+      const owner = this.tree.owner;
+      if (owner) await fdChown(fd, owner.uid, owner.gid);
       const bytes = await write(fd);
       await this.settle(fd, meta);
       // Forgotten before closing: a failed close is not retried (the number may be reused by then).
@@ -380,8 +405,8 @@ export class MaildirSink implements Sink {
   readonly caps = { lineEndings: 'lf' as const, scanReadsEach: true };
   private readonly tree: MaildirTree;
 
-  private constructor(root: string) {
-    this.tree = new MaildirTree(root);
+  private constructor(root: string, owner?: Owner) {
+    this.tree = new MaildirTree(root, owner);
   }
 
   /** `readOnly`: create nothing (verify, --dry-run); a missing root is an empty Maildir. */
@@ -398,13 +423,15 @@ export class MaildirSink implements Sink {
       if (st && !st.isDirectory()) throw ioError(Object.assign(new Error(''), { code: 'ENOTDIR' }), root);
       return new MaildirSink(root);
     }
+    // Root writing into another user's existing Maildir gives that user what it creates there.
+    const before = await fs.stat(root).catch(() => null);
     try {
       // Also refuses a file standing where the root should be (ENOTDIR).
       await mkdirs(root, DIR_MODE);
     } catch (err) {
       throw await whyNotMade(err, root);
     }
-    const sink = new MaildirSink(root);
+    const sink = new MaildirSink(root, ownerFor(before));
     await sink.tree.ensure('INBOX');
     // What killed runs left in the tmp/ of any folder (one directory read each, usually empty).
     await cleanTmp(join(root, 'tmp'));
