@@ -10,6 +10,10 @@ const early = () => {
 };
 process.on('SIGINT', early);
 process.on('SIGTERM', early);
+process.on('SIGHUP', early);
+// Standard error that cannot be written (a reader gone, /dev/full) must not end the run: without a
+// listener its 'error' event is an uncaught exception, exit 1, with the messages half copied.
+process.stderr.on('error', () => {});
 // More libuv threads: fsyncs of many messages run side by side.
 process.env.UV_THREADPOOL_SIZE ??= '16';
 // The old generation may grow to 1.5× what survived the last full GC (V8 lets it reach up to

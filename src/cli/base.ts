@@ -6,6 +6,11 @@ import { Command } from '@oclif/core';
 import { EXIT, fileErrorReason, MailferryError, toMailferryError } from '../errors.js';
 import { closeLogs, createLogger, FILE_ONLY, forTerminal, redact, safeJson, type Logger } from '../log.js';
 
+/** Signals that stop a run: Ctrl-C, a service manager or `kill`, the terminal closed. */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/** The same signal again within this is the same stop delivered twice, not a second request. */
+const ECHO_MS = 250;
+
 export interface OutputSettings {
   json: boolean;
   quiet: boolean;
@@ -85,9 +90,18 @@ export abstract class BaseCommand extends Command {
 
   async run(): Promise<void> {
     (globalThis as { mailferrySignals?: boolean }).mailferrySignals = true;
-    const handler = (sig: NodeJS.Signals) => (this.onSignal ? this.onSignal(sig) : this.interruptNow(`interrupted (${sig})`));
-    process.on('SIGINT', handler);
-    process.on('SIGTERM', handler);
+    let last: { sig: NodeJS.Signals; at: number } | undefined;
+    const handler = (sig: NodeJS.Signals) => {
+      // One stop sent twice at once is one stop, not "again": coreutils `timeout` signals the
+      // process, then its process group (which holds it) a moment later; so do some supervisors.
+      const now = Date.now();
+      if (last && last.sig === sig && now - last.at < ECHO_MS) return;
+      last = { sig, at: now };
+      if (this.onSignal) this.onSignal(sig);
+      else this.interruptNow(`interrupted (${sig})`);
+    };
+    // SIGHUP: the terminal it ran in was closed; stopped like Ctrl-C (the checkpoint saved).
+    for (const sig of STOP_SIGNALS) process.on(sig, handler);
     try {
       const out = await this.execute();
       let printed = true;
@@ -102,8 +116,7 @@ export abstract class BaseCommand extends Command {
     } catch (err) {
       this.fail(err);
     } finally {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
+      for (const sig of STOP_SIGNALS) process.off(sig, handler);
       closeLogs();
     }
   }
