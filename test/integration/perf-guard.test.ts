@@ -51,7 +51,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
     await seedCorpus(h, src, { limitPerGroup: PER_FOLDER });
     work = mkdtempSync(join(tmpdir(), 'mf-guard-'));
     // A line ending in a synchronizing literal ("{1234}"): the client then waits for the server's "+".
-    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/ } });
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/, listAll: /^\S+ LIST .*"\*"/i } });
   });
   afterAll(async () => proxy?.stop());
 
@@ -82,6 +82,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
     const dst = (await h.freshUser('guard-dst')).name;
     const before = proxy.watched;
     const syncBefore = proxy.tallied.syncLiteral ?? 0;
+    const listsBefore = proxy.tallied.listAll ?? 0;
     const conns = proxy.connections;
     const r = await tracedCopy(
       ['copy', `imap://${src}@${h.host}:${proxy.port}`, `imap://${dst}@${h.host}:${proxy.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(work, 'cp2')],
@@ -93,6 +94,9 @@ describe('cost per message of a copy (counted, not timed)', () => {
     // Dovecot has LITERAL+: no message waits for a "+" continuation (imapflow, as patched in
     // patches/, sends every literal non-synchronizing then; unpatched, only those up to 4 KiB).
     expect((proxy.tallied.syncLiteral ?? 0) - syncBefore).toBe(0);
+    // The account's folders are listed once per side, not again after each folder made in the
+    // destination (which made a migration of N folders read N² LIST lines).
+    expect((proxy.tallied.listAll ?? 0) - listsBefore).toBeLessThanOrEqual(2);
     // One folder connection per side, at most one reader and one writer per worker.
     expect(proxy.connections - conns).toBeLessThanOrEqual(2 + 2 * 4);
     // The server stores the messages; mailferry syncs only its journal (per batch).
