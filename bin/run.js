@@ -21,6 +21,15 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 // GC, so it takes effect when set here. Measured on a copy of 60,460 messages: peak RSS 151 →
 // 137 MB for ~5% more CPU (docs/ARCHITECTURE.md, "Speed").
 (await import('node:v8')).setFlagsFromString('--heap-growing-percent=50');
+// oclif asks the system for the home directory as it loads, which throws when there is none
+// (HOME unset, a uid with no account entry: `docker run --user 12345`): a stand-in for oclif,
+// which mailferry's own state never uses (src/checkpoint/path.ts says there is no home).
+try {
+  (await import('node:os')).homedir();
+} catch {
+  globalThis.mailferryNoHome = true;
+  process.env.HOME = '/nonexistent';
+}
 const { execute } = await import('@oclif/core');
 const { fileURLToPath } = await import('node:url');
 // No "user plugins": oclif would otherwise read (and load code named in) a package.json in the

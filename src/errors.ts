@@ -176,6 +176,16 @@ export function fileErrorReason(err: unknown): string {
 /** Wrap anything thrown into a MailferryError; unknown errors are bugs (exit 1). */
 export function toMailferryError(err: unknown): MailferryError {
   if (err instanceof MailferryError) return err;
+  const sys = err as NodeJS.ErrnoException | undefined;
+  // Not bugs: the world the run was started in. A relative path resolved in a working
+  // directory removed since, and the process's open-file limit reached (`ulimit -n`) where no
+  // driver expected it (a module loaded on first use).
+  if (sys?.syscall === 'uv_cwd') {
+    return new MailferryError('BAD_CONFIG', 'the current directory no longer exists, so a relative path cannot be resolved', { hint: 'run it from a directory that exists, or give absolute paths', cause: err });
+  }
+  if (sys?.code === 'EMFILE' || sys?.code === 'ENFILE') {
+    return new MailferryError('BAD_CONFIG', `too many open files (${sys.code}): the process's limit is too low for this run`, { hint: 'raise it (ulimit -n 1024) or lower --concurrency', cause: err });
+  }
   const message = err instanceof Error ? err.message : String(err);
   return new MailferryError('INTERNAL', `internal error: ${message}`, {
     hint: 'this is a bug in mailferry; please report it with --log-file output',

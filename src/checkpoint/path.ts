@@ -11,8 +11,21 @@ import { mkdirsSync } from '../mkdirs.js';
  * relative, by a cron line or a script, must not put state under the current directory).
  */
 export function userHome(): string {
-  const h = homedir();
-  return isAbsolute(h) ? h : userInfo().homedir;
+  // Set by bin/run.js when the system has no home to give (HOME unset, a uid with no account
+  // entry: `docker run --user 12345`): HOME then holds a stand-in for oclif, never used here.
+  if ((globalThis as { mailferryNoHome?: boolean }).mailferryNoHome) throw noHome();
+  try {
+    const h = homedir();
+    return isAbsolute(h) ? h : userInfo().homedir;
+  } catch {
+    throw noHome();
+  }
+}
+
+function noHome(): MailferryError {
+  return new MailferryError('BAD_CONFIG', `no home directory for mailferry's state: HOME is not set to an absolute path and user ${process.getuid?.() ?? '?'} has no account entry`, {
+    hint: 'set XDG_STATE_HOME (or HOME) to a directory mailferry may keep its checkpoints and locks in',
+  });
 }
 
 /** $XDG_STATE_HOME/mailferry; a relative XDG_STATE_HOME is ignored, as the XDG spec says. */
@@ -32,7 +45,8 @@ export function makeStateDir(dir: string, what = 'the state directory'): string 
     mkdirsSync(dir, 0o700);
   } catch (err) {
     throw new MailferryError('BAD_CONFIG', `cannot create ${what} ${dir}: ${fileErrorReason(err)}`, {
-      hint: 'set XDG_STATE_HOME (or HOME) to a writable directory, or give --checkpoint PATH',
+      // The destination's lock is kept in the state directory whatever the checkpoint's path.
+      hint: what === 'the checkpoint directory' ? 'give a --checkpoint PATH in a directory you can write to' : what === 'the state directory' ? 'set XDG_STATE_HOME (or HOME) to a writable directory, or give --checkpoint PATH' : 'set XDG_STATE_HOME (or HOME) to a writable directory',
     });
   }
   checkPrivate(dir, what);

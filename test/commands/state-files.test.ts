@@ -63,3 +63,41 @@ describe('state files no other user can write', () => {
     expect(readdirSync(dir).filter((n) => n.endsWith('.tmp') && !n.startsWith('.cp.'))).toEqual([]);
   });
 });
+
+describe('a run started where the system gives it no home or no working directory', () => {
+  it('a uid with no account entry and no HOME (docker run --user 12345): --version works, a copy says in one line what to set (exit 3), and runs with XDG_STATE_HOME', async () => {
+    const { box, args } = setup();
+    // The system's answer for such a uid, in this process: os.homedir() throws unless HOME is
+    // set (libuv reads HOME first), os.userInfo() throws.
+    const preload = join(box, 'no-home.mjs');
+    writeFileSync(
+      preload,
+      `import os from 'node:os';
+import { syncBuiltinESMExports } from 'node:module';
+os.homedir = () => { if (process.env.HOME) return process.env.HOME; throw Object.assign(new Error('ENOENT (no such file or directory)'), { code: 'ENOENT', syscall: 'uv_os_homedir' }); };
+os.userInfo = () => { throw Object.assign(new Error('uv_os_get_passwd returned ENOENT'), { code: 'ENOENT', syscall: 'uv_os_get_passwd' }); };
+syncBuiltinESMExports();
+`,
+    );
+    const env = { NODE_OPTIONS: `--import=${preload}`, HOME: undefined, XDG_STATE_HOME: undefined };
+    const version = await runCli(['--version'], { env });
+    expect(version.code, version.stderr).toBe(0);
+    expect(version.stdout).toMatch(/^mailferry\//);
+    const r = envelope(await runCli(args(), { env }));
+    expect(r).toMatchObject({ status: 3, error: { code: 'BAD_CONFIG', hint: expect.stringContaining('XDG_STATE_HOME') } });
+    expect(r.error?.message).toMatch(/^no home directory for mailferry's state/);
+    const ok = envelope(await runCli(args(), { env: { ...env, XDG_STATE_HOME: join(box, 'state') } }));
+    expect(ok).toMatchObject({ status: 0, result: { copied: 1 } });
+  });
+
+  it('a working directory removed since the run began, with a relative path: one line, exit 3 (not an internal error)', async () => {
+    const { box } = setup();
+    const gone = join(box, 'gone');
+    mkdirSync(gone);
+    const r = await runCli(['copy', `maildir:${join(box, 'src')}`, 'maildir:relative-dest', '--checkpoint', join(box, 'cwd.journal'), '--json'], {
+      wrap: ['sh', '-c', 'cd "$0" && rmdir "$0" && exec "$@"', gone],
+    });
+    const out = envelope(r);
+    expect(out).toMatchObject({ status: 3, error: { code: 'BAD_CONFIG', message: 'the current directory no longer exists, so a relative path cannot be resolved' } });
+  });
+});

@@ -23,6 +23,12 @@ describe('the exit-code table', () => {
     expect(e.exitCode).toBe(1);
     expect(e.oneLine()).toMatch(/internal error.*bug/);
   });
+  it('the open-file limit reached where no driver expected it, or a working directory removed, is the setting (exit 3), not a bug', () => {
+    const emfile = toMailferryError(Object.assign(new Error("EMFILE: too many open files, open '/x/search.js'"), { code: 'EMFILE', syscall: 'open' }));
+    expect(emfile).toMatchObject({ code: 'BAD_CONFIG', exitCode: 3, hint: expect.stringContaining('ulimit -n') });
+    const cwd = toMailferryError(Object.assign(new Error('ENOENT: no such file or directory, uv_cwd'), { code: 'ENOENT', syscall: 'uv_cwd' }));
+    expect(cwd).toMatchObject({ code: 'BAD_CONFIG', exitCode: 3 });
+  });
   it('network errors are retryable, auth errors are not', () => {
     expect(new MailferryError('NETWORK', 'x').retryable).toBe(true);
     expect(new MailferryError('AUTH_FAILED', 'x').retryable).toBe(false);
