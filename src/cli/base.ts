@@ -6,6 +6,18 @@ import { Command } from '@oclif/core';
 import { EXIT, fileErrorReason, MailferryError, toMailferryError } from '../errors.js';
 import { closeLogs, createLogger, FILE_ONLY, forTerminal, redact, safeJson, type Logger } from '../log.js';
 
+/**
+ * Node decodes the command line as UTF-8 and turns each byte that is not into U+FFFD: a path
+ * named in latin1 (`maildir:/srv/lat\xe9n`) would silently become another path. Refused.
+ */
+function refuseUndecodable(argv: string[]): void {
+  const bad = argv.find((a) => a.includes('\uFFFD'));
+  if (bad === undefined) return;
+  throw new MailferryError('USAGE', `an argument is not valid UTF-8 (${bad.replace(/\uFFFD/g, '?')}): it would name something else than what was typed`, {
+    hint: 'give paths and names in UTF-8: rename a latin1 directory, or reach it through a symbolic link with a UTF-8 name',
+  });
+}
+
 /** Signals that stop a run: Ctrl-C, a service manager or `kill`, the terminal closed. */
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** The same signal again within this is the same stop delivered twice, not a second request. */
@@ -103,6 +115,7 @@ export abstract class BaseCommand extends Command {
     // SIGHUP: the terminal it ran in was closed; stopped like Ctrl-C (the checkpoint saved).
     for (const sig of STOP_SIGNALS) process.on(sig, handler);
     try {
+      refuseUndecodable(this.argv);
       const out = await this.execute();
       let printed = true;
       if (this.wantsJson()) {

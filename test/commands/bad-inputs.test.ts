@@ -219,6 +219,17 @@ describe(`${cases.length} bad inputs: one line, the right exit code, nothing los
     expect(r.stderr).toBe('');
   });
 
+  it('a path that is not UTF-8 (a latin1 directory name typed in a C locale) is refused, not silently taken for another path (U+FFFD)', async () => {
+    const into = join(work, 'lat');
+    // The last argument, as the shell passes it: "maildir:…/lat\xe9n", one byte that is not UTF-8.
+    const r = await runCli(['copy', srcUrl(), ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'latin1.journal')], {
+      env,
+      wrap: ['sh', '-c', `exec "$0" "$@" "$(printf 'maildir:${into}\\351n')"`],
+    });
+    expectOneLineError(r, 2, /an argument is not valid UTF-8 \(maildir:.*lat\?n\): it would name something else than what was typed/);
+    expect(existsSync(`${into}\uFFFDn`)).toBe(false);
+  });
+
   it('after all of it, a rerun of the good copy copies nothing and the Maildir is unchanged', async () => {
     const r = await runCli([...good(), '--json'], { env });
     expect(envelope(r)).toMatchObject({ status: 0, result: { copied: 0 } });

@@ -27,6 +27,16 @@ describe('Maildir++ folder names', () => {
   it('refuses NUL and absurd lengths, with a folder-scoped error', () => {
     expect(() => folderDirName(['a\0b'])).toThrow(/NUL/);
     expect(() => folderDirName(['x'.repeat(300)])).toThrow(/too long/);
+    // Named in 80 whole characters (an emoji is two UTF-16 units: never cut in half), with a way out.
+    try {
+      folderDirName(['a' + '📧'.repeat(40), '📧'.repeat(40)]);
+      expect.unreachable();
+    } catch (e) {
+      const err = e as Error & { hint?: string };
+      expect(err.message).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+      expect(err.message).toContain('a' + '📧'.repeat(40) + '/' + '📧'.repeat(38) + '…');
+      expect(err.hint).toMatch(/--exclude|--map/);
+    }
     try {
       folderDirName(['a\0b']);
     } catch (e) {

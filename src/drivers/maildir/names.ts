@@ -107,7 +107,11 @@ export function folderDirName(segments: string[]): string {
   }
   const name = '.' + parts.map(encodeSegment).join('.');
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
-    throw new MailferryError('BAD_MAILBOX_NAME', `folder name too long for a Maildir: ${parts.join('/').slice(0, 80)}…`, { scope: 'mailbox' });
+    // Cut at 80 characters, not UTF-16 units (half an emoji would end the line).
+    throw new MailferryError('BAD_MAILBOX_NAME', `folder name too long for a Maildir: ${Array.from(parts.join('/')).slice(0, 80).join('')}…`, {
+      scope: 'mailbox',
+      hint: "leave it out (--exclude) or give it a shorter name (--map 'NAME=SHORTER')",
+    });
   }
   return name;
 }
