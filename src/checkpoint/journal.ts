@@ -15,7 +15,8 @@
  *                           is done (the folder is copied again) and what dest folder d held
  *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c;
  *                           also what a scan of d read that the checkpoint did not know)
- *   to   {s, d}              folder s was copied into dest folder d (compaction form of c's d)
+ *   to   {s, d}              folder s goes to dest folder d (written when a run places it there, also
+ *                           when it stores nothing, e.g. all found present after --restart; and by compaction)
  */
 import { openSync, closeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync, unlinkSync, constants as C } from 'node:fs';
 import { randomBytes } from 'node:crypto';

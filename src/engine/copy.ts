@@ -595,6 +595,19 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       if (fstate.validity !== undefined) p.log.warn({ msg: `${run.plan.name}: UIDVALIDITY changed; re-scanning the folder by identity` });
       j.append({ t: 'box', s: box, uv: st.validity });
     }
+    /**
+     * The destination folder, made if missing, and remembered as where this folder went: also
+     * when none of its messages is stored by this run (all found present after --restart), so a
+     * later `lost` record knows which folder's identities to forget.
+     */
+    const place = async (): Promise<string> => {
+      const d = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.role, destHint(run.plan, j.state));
+      // Found missing before this run stored anything: nothing an earlier run stored there is in
+      // it now (a checkpoint written before `to` was recorded had no name for it in its `lost`).
+      if (run.result.destLost === 'missing' && j.state.stored.has(d)) j.append({ t: 'lost', s: box, d });
+      if (fstate.dest !== d) j.append({ t: 'to', s: box, d });
+      return d;
+    };
     let afterSeq = 0;
     // Complete under the same filters: unchanged when its UIDNEXT is, else only what is new is listed.
     if (fstate.end && fstate.end.uv === st.validity && (fstate.end.fk ?? '') === fk && st.next !== undefined) {
@@ -661,7 +674,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         const workers = Math.min(queue.concurrency, Math.ceil(announced / batchMessages));
         readers.warm(workers);
         writers.warm(workers);
-        dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.role, destHint(run.plan, j.state));
+        dest = await place();
         run.dest = dest;
         run.result.dest = p.sink.displayName?.(dest) ?? dest;
         index = await indexFor(dest);
@@ -700,7 +713,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     // Nothing to copy: the folder is still made, so the destination has the source's folders
     // (an empty Archive or Drafts too), and named as a copy names it.
     if (index === undefined && !stopped()) {
-      dest = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.role, destHint(run.plan, j.state));
+      dest = await place();
       run.result.dest = p.sink.displayName?.(dest) ?? dest;
     }
   }

@@ -1,7 +1,7 @@
 // A destination wiped between runs: the checkpoint has every message done, the destination holds
 // none of them. The rerun must notice (a warning, `destLost` in the JSON) and copy the folder again,
 // each message exactly once; a destination that still holds mail is trusted as before.
-import { mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +120,62 @@ describe('a destination wiped between runs', () => {
     expect(out.status).toBe(0);
     expect(out.result.copied).toBe(3);
     expect(idsOf(dest).Archive).toEqual([...want(FOLDERS).Archive, ...want(FOLDERS)['Archive/2024']].sort());
+  });
+
+  // After --restart the checkpoint's done keys come from messages found present, not stored:
+  // where the folder went must still be known, or the lost folder's remembered identities count
+  // as present and nothing is copied into the folder made again.
+  it('IMAP → Maildir after --restart: a destination folder removed is copied again in that run', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const dest = join(work, 'M');
+    const args = ['copy', url(), `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp'), '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    const full = idsOf(dest);
+    const restarted = envelope(await runCli([...args, '--restart'], { env }));
+    expect(restarted.result).toMatchObject({ copied: 0, skipped: 6 });
+    rmSync(join(dest, '.Archive'), { recursive: true });
+
+    const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+    expect(plan.result.folders.find((f: { folder: string }) => f.folder === 'Archive')).toMatchObject({ destLost: 'missing', copy: 2 });
+    const out = envelope(await runCli(args, { env }));
+    expect(out.status).toBe(0);
+    expect(out.result.copied).toBe(2);
+    expect(out.result.folders.find((f: { folder: string }) => f.folder === 'Archive')).toMatchObject({ destLost: 'missing', copied: 2 });
+    expect(idsOf(dest)).toEqual(full);
+  });
+
+  it('a checkpoint that never named the folder a lost one went to (no `to` record): copied again in that run', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const dest = join(work, 'M');
+    const cp = join(work, 'cp');
+    const args = ['copy', url(), `maildir:${dest}`, ...tls, '--checkpoint', cp, '--json'];
+    expect(envelope(await runCli([...args, '--folder', 'Archive'], { env })).status).toBe(0);
+    expect(envelope(await runCli([...args, '--folder', 'Archive', '--restart'], { env })).result.skipped).toBe(2);
+    // As a checkpoint written by an earlier version after --restart: done keys and identities, no folder name.
+    writeFileSync(cp, readFileSync(cp, 'utf8').split('\n').filter((l) => !l.includes('"t":"to"')).join('\n'));
+    rmSync(join(dest, '.Archive'), { recursive: true });
+
+    const out = envelope(await runCli([...args, '--folder', 'Archive'], { env }));
+    expect(out.result).toMatchObject({ copied: 2, skipped: 0 });
+    expect(idsOf(dest).Archive).toEqual(want(FOLDERS).Archive);
+  });
+
+  it('IMAP → IMAP after --restart: a deleted destination folder of messages without Message-ID is copied again in that run', async () => {
+    const noId = (n: string) => Buffer.from(`Subject: ${n}\n\nno Message-ID, ${n}\n`, 'latin1');
+    const from = (await h.freshUser('lostnoid')).name;
+    await importMessages(h, from, ['n1', 'n2', 'n3'].map((n) => ({ folder: 'Plain', bytes: noId(n), letters: 'S', internalDate: new Date('2024-05-05T05:05:05Z') })));
+    const dst = (await h.freshUser('lostnoiddst')).name;
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const args = ['copy', `imap://${from}@${h.host}:${h.ports.imap}`, `imap://${dst}@${h.host}:${h.ports.imap}`, ...tls, '--folder', 'Plain', '--checkpoint', join(work, 'cp'), '--json'];
+    expect(envelope(await runCli(args, { env })).result.copied).toBe(3);
+    expect(envelope(await runCli([...args, '--restart'], { env })).result).toMatchObject({ copied: 0, skipped: 3 });
+    await h.doveadm(['mailbox', 'delete', '-r', '-u', dst, 'Plain']);
+
+    const out = envelope(await runCli(args, { env }));
+    expect(out.status).toBe(0);
+    expect(out.result.copied).toBe(3);
+    expect(out.result.folders[0]).toMatchObject({ destLost: 'missing', copied: 3 });
+    expect(readMaildirTree(h.maildirOf(dst)).get('Plain')).toHaveLength(3);
   });
 
   it('--dry-run says the folder would be copied again', async () => {
