@@ -91,6 +91,11 @@ export interface ErrorOptions {
   messageKey?: string;
   /** The command was never sent (its connection was already closed): no answer of a server is at fault. */
   unsent?: boolean;
+  /**
+   * The source found the message gone (deleted by another client since it was listed), having
+   * checked: the engine skips it as vanished, as it does a message a fetch leaves out.
+   */
+  gone?: boolean;
 }
 
 export class MailferryError extends Error {
@@ -101,6 +106,7 @@ export class MailferryError extends Error {
   readonly retryAfterMs?: number;
   readonly messageKey?: string;
   readonly unsent?: boolean;
+  readonly gone?: boolean;
 
   constructor(code: ErrorCode, message: string, opts: ErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -112,6 +118,7 @@ export class MailferryError extends Error {
     this.retryAfterMs = opts.retryAfterMs;
     this.messageKey = opts.messageKey;
     if (opts.unsent) this.unsent = true;
+    if (opts.gone) this.gone = true;
   }
 
   get exitCode(): ExitCode {

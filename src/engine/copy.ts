@@ -281,6 +281,16 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       fail(run, ref, err);
       lost(ref);
     };
+    /** Gone from the source since it was listed (expunged by another client): skipped for good. */
+    /**
+     * Gone from the source: recorded as done, unless the source may find it again
+     * (caps.keysReturn): then its record goes to a list no one journals.
+     */
+    const vanished = (ref: MessageRef) => {
+      settled.add(ref.key);
+      skip(run, ref, undefined, 'vanished', p.source.caps.keysReturn ? [] : undefined);
+      lost(ref);
+    };
     for (const r of batch) j.append({ t: 'i', s: box, k: r.key, id: identityBeforeBody(r.messageId, p.dedupe) ?? undefined });
 
     /**
@@ -305,6 +315,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         if (e.scope !== 'message' && e.retryable) throw e;
         uncertain.delete(ref.key);
         if (e.scope !== 'message') throw e;
+        // A streamed message the source found deleted before it sent a byte of it.
+        if (e.gone) return vanished(ref);
         settled.add(ref.key);
         failed(ref, e);
       }
@@ -453,9 +465,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           }
           readers.release(reader);
           reader = undefined;
-          // Vanished: recorded as done, unless the source may find it again (caps.keysReturn): its
-          // record goes to a list no one journals.
-          if (!stopped()) for (const r of part) if (!seen.has(r.key)) (settled.add(r.key), skip(run, r, undefined, 'vanished', p.source.caps.keysReturn ? [] : undefined), lost(r));
+          if (!stopped()) for (const r of part) if (!seen.has(r.key)) vanished(r);
           remaining = suspect ? remaining.filter((x) => x !== suspect) : single ? remaining.slice(1) : [];
           suspect = undefined;
           unreadableInARow = 0;

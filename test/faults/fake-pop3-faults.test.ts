@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
-import { DEFAULT_HANDLERS, FakePop3Server } from '../harness/fake-pop3.js';
+import { DEFAULT_HANDLERS, FakePop3Server, type FakeHandler } from '../harness/fake-pop3.js';
 import { readMaildirTree } from '../harness/maildir-read.js';
 
 let server: FakePop3Server | undefined;
@@ -173,7 +173,8 @@ describe('POP3 servers that say "later" or "never"', () => {
 });
 
 describe('several RETRs refused', () => {
-  it('each failed message is reported with its own error', async () => {
+  // Dovecot says "expunged" also of a message file it cannot read: a message a second session still lists fails.
+  it('each failed message is reported with its own error (refused as expunged, yet still listed)', async () => {
     server = await FakePop3Server.start({
       user: 'u',
       pass: 'pw',
@@ -187,5 +188,63 @@ describe('several RETRs refused', () => {
     const byKey = Object.fromEntries(out.result.failures.map((f: { key: string; error: string }) => [f.key, f.error]));
     for (const n of [2, 3, 4]) expect(byKey[`u${n}`]).toMatch(new RegExp(`RETR ${n}\\b.*Message ${n} expunged`));
     expect(JSON.stringify(out.result.failures)).not.toMatch(/messages failed; first/);
+  });
+
+  /** Sessions after the first list every message but u2 (another client deleted it meanwhile). */
+  const u2Deleted: FakeHandler = (s, arg, line) => {
+    if (s.server.sessions.indexOf(s) === 0) return DEFAULT_HANDLERS.UIDL!(s, arg, line);
+    const lines = s.server.messages.map((m, i) => (m.uid === 'u2' ? '' : `${i + 1} ${m.uid}\r\n`)).join('');
+    return s.multiline('UIDL', 'unique-id listing follows', Buffer.from(lines, 'latin1'));
+  };
+
+  it('refused as expunged, and a second session no longer lists it: skipped as vanished (exit 0), and not asked for again', async () => {
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      pipelining: true,
+      messages: messages.slice(0, 4),
+      handlers: { UIDL: u2Deleted, RETR: (s, arg, line) => (arg === '2' ? void s.err('Message 2 expunged.') : DEFAULT_HANDLERS.RETR!(s, arg, line)) },
+    });
+    const { r, out, stored } = await copyFrom(server);
+    expect(out.status, JSON.stringify(out.result?.failures) + r.stderr.slice(-1500)).toBe(0);
+    expect(out.result).toMatchObject({ copied: 3, skipped: 1, failed: 0 });
+    expect(stored).toHaveLength(3);
+    // Asked once, not again after it was found gone.
+    expect(server.seen('RETR').filter((c) => c === 'RETR 2')).toHaveLength(1);
+  });
+
+  it('refused for another reason, or in other words: fails (exit 6), and no second session is opened to ask', async () => {
+    for (const answer of ['[SYS/PERM] cannot read message', 'Message 2 expunged, maybe', 'Message 3 expunged.']) {
+      server = await FakePop3Server.start({
+        user: 'u',
+        pass: 'pw',
+        pipelining: true,
+        messages: messages.slice(0, 4),
+        handlers: { UIDL: u2Deleted, RETR: (s, arg, line) => (arg === '2' ? void s.err(answer) : DEFAULT_HANDLERS.RETR!(s, arg, line)) },
+      });
+      const { out } = await copyFrom(server);
+      expect(out.status, answer).toBe(6);
+      expect(out.result.failures).toMatchObject([{ key: 'u2', code: 'MESSAGE_FAILED' }]);
+      expect(server.sessions, answer).toHaveLength(1);
+      await server.close();
+      server = undefined;
+    }
+  });
+
+  it('refused as expunged, and the server refuses a second session (it locks the maildrop): fails as before (exit 6)', async () => {
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      pipelining: true,
+      messages: messages.slice(0, 4),
+      handlers: {
+        PASS: (s, arg, line) => (s.server.sessions.indexOf(s) === 0 ? DEFAULT_HANDLERS.PASS!(s, arg, line) : void s.err('[IN-USE] Mailbox is locked by another POP3 session')),
+        RETR: (s, arg, line) => (arg === '2' ? void s.err('Message 2 expunged.') : DEFAULT_HANDLERS.RETR!(s, arg, line)),
+      },
+    });
+    const { out } = await copyFrom(server);
+    expect(out.status).toBe(6);
+    expect(out.result).toMatchObject({ copied: 3, failed: 1 });
+    expect(out.result.failures[0]).toMatchObject({ key: 'u2', error: expect.stringMatching(/refused RETR 2: Message 2 expunged\./) });
   });
 });

@@ -13,6 +13,9 @@
  *   that never arrives: the command was carried out, the client cannot know).
  * - delayMs: each chunk is forwarded after this delay (both directions).
  * - spareConnections: the first N connections pass untouched.
+ * - holdUp: the first client chunk matching is held until `release` resolves (what another
+ *   client does meanwhile, say a message expunged, happens between the client's command and
+ *   the server's reading it).
  */
 import net from 'node:net';
 
@@ -35,6 +38,8 @@ export interface FaultOptions {
   watch?: RegExp;
   /** More client-line counters, by name (see `tallied`). */
   tally?: Record<string, RegExp>;
+  /** Hold the first client chunk matching `match` (on any connection) until `release` resolves. */
+  holdUp?: { match: RegExp; release: () => Promise<void> };
 }
 
 export class FaultProxy {
@@ -49,6 +54,8 @@ export class FaultProxy {
   watched = 0;
   /** Client lines seen matching each `tally` pattern. */
   tallied: Record<string, number> = {};
+  /** The `holdUp` chunk was held (and, once `release` resolved, forwarded). */
+  held = false;
   opts: FaultOptions;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -132,7 +139,9 @@ export class FaultProxy {
     };
 
     let watchBuf = '';
-    client.on('data', (chunk: Buffer) => {
+    /** Client chunks wait here, in order, while a held one waits for its release. */
+    let upstreamTurn = Promise.resolve();
+    const onUp = (chunk: Buffer) => {
       if (this.opts.watch || this.opts.tally) {
         const lines = (watchBuf + chunk.toString('latin1')).split('\n');
         watchBuf = lines.pop()!.slice(-4096);
@@ -154,6 +163,16 @@ export class FaultProxy {
         }
       }
       forward(chunk, upstream, 'up');
+    };
+    client.on('data', (chunk: Buffer) => {
+      const hold = this.opts.holdUp;
+      if (!hold) return onUp(chunk);
+      const mine = !this.held && hold.match.test(chunk.toString('latin1'));
+      if (mine) this.held = true;
+      upstreamTurn = upstreamTurn.then(async () => {
+        if (mine) await hold.release();
+        onUp(chunk);
+      });
     });
     upstream.on('data', (chunk: Buffer) => forward(chunk, client, 'down'));
   }

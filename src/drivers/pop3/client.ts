@@ -334,6 +334,24 @@ function openSocket(o: Pop3ConnectOptions, timeoutMs: number): Promise<net.Socke
   });
 }
 
+/**
+ * Dovecot's answer to a RETR or TOP of a message its session still lists but cannot open: "-ERR
+ * Message N expunged." (N the number asked for). Another client expunged it, or its file cannot
+ * be read: the same words for both, so the source asks the server again before it takes the
+ * message for gone (Pop3Source#confirmGone).
+ */
+function saysExpunged(n: number, text: string): boolean {
+  return text === `Message ${n} expunged.`;
+}
+
+/** Refused RETRs the server answered with its "expunged" words. */
+const expungedAnswers = new WeakSet<MailferryError>();
+
+/** The server refused this RETR saying the message was expunged (see saysExpunged). */
+export function refusedAsExpunged(err: unknown): boolean {
+  return err instanceof MailferryError && expungedAnswers.has(err);
+}
+
 export class Pop3Client {
   private socket: net.Socket;
   private readonly host: string;
@@ -917,9 +935,11 @@ export class Pop3Client {
   }
 
   private retrRefused(n: number, st: Status): MailferryError {
-    return new MailferryError('MESSAGE_FAILED', `POP3 server ${this.where} refused RETR ${n}: ${sanitize(st.text, this.secrets)}`, {
+    const e = new MailferryError('MESSAGE_FAILED', `POP3 server ${this.where} refused RETR ${n}: ${sanitize(st.text, this.secrets)}`, {
       scope: 'message',
     });
+    if (saysExpunged(n, st.text)) expungedAnswers.add(e);
+    return e;
   }
 
   /** Read one RETR response completely. Message-level problems are returned; connection problems thrown. */

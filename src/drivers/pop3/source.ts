@@ -2,7 +2,9 @@
  * POP3 as a source: one folder, INBOX. The server locks the maildrop for the length of a
  * session, so there is exactly ONE session: the source's listing and the engine's readers share it
  * (reader() hands out a view over the same client; the client serialises commands itself, and a
- * RETR batch never waits for anything but its consumer, so they cannot deadlock). Speed comes
+ * RETR batch never waits for anything but its consumer, so they cannot deadlock). A short second
+ * session is opened only to see whether messages whose RETR was refused as expunged are gone
+ * (confirmGone). Speed comes
  * from pipelining (RETR and TOP in windows), not from more connections.
  *
  * Keys are UIDLs (stable across sessions); `seq` is the message number of the session that
@@ -22,7 +24,7 @@ import { headerBlock, headerValues, normalizeMessageId } from '../../mail/header
 import { arrivalDate, arrivalDateOf } from '../../mail/dates.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
-import { Pop3Client } from './client.js';
+import { Pop3Client, refusedAsExpunged } from './client.js';
 
 export const POP3_MAILBOX = 'INBOX';
 /** UIDLs are stable by RFC 1939: there is no validity to change. */
@@ -49,6 +51,8 @@ export class Pop3Source implements Source {
   readonly caps = { lineEndings: 'crlf' as const, parallelReaders: true, keysReused: true };
   private current?: Promise<Session>;
   private closed = false;
+  /** Keys a fresh session no longer listed (confirmGone): not asked for again. */
+  private readonly gone = new Set<string>();
 
   private constructor(private readonly o: NetOptions) {}
 
@@ -244,7 +248,43 @@ export class Pop3Source implements Source {
     this.checkMailbox(mailbox);
     const s = await this.session();
     const n = s.numbers.get(ref.key);
-    return n === undefined ? null : s.client.retr(n);
+    return n === undefined || this.gone.has(ref.key) ? null : this.retrUnlessGone(s.client, n, ref.key);
+  }
+
+  /** RETR chunks; a RETR refused as expunged of a message the server no longer lists fails as `gone`. */
+  private async *retrUnlessGone(client: Pop3Client, n: number, key: string): AsyncIterable<Buffer> {
+    try {
+      yield* client.retr(n);
+    } catch (err) {
+      // The refusal comes before any byte of the body: nothing of it was stored.
+      if (refusedAsExpunged(err) && (await this.confirmGone([key])).has(key)) {
+        throw new MailferryError('MESSAGE_FAILED', `${(err as MailferryError).message}: deleted by another client`, { scope: 'message', messageKey: key, gone: true });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Of these keys, those a new session's UIDL no longer lists: gone from the maildrop (another
+   * client deleted them). The run's session keeps the listing it started with, and Dovecot says
+   * "expunged" also for a message file it cannot read, so a refusal alone is no proof; a message
+   * still listed, or a second session the server refuses (one that locks the maildrop), leaves
+   * the refusal to fail the message as before.
+   */
+  private async confirmGone(keys: string[]): Promise<Set<string>> {
+    const gone = new Set<string>();
+    let s: Session | undefined;
+    try {
+      s = await this.connect();
+      for (const k of keys) if (!s.numbers.has(k)) gone.add(k);
+    } catch (err) {
+      this.o.log.debug({ msg: `could not open a second POP3 session to see whether ${keys.length} message${keys.length === 1 ? ' is' : 's are'} gone: ${toMailferryError(err).message}` });
+    } finally {
+      // Nothing was marked in it: QUIT commits nothing.
+      await s?.client.quit().catch(() => s?.client.close());
+    }
+    for (const k of gone) this.gone.add(k);
+    return gone;
   }
 
   /**
@@ -258,10 +298,12 @@ export class Pop3Source implements Source {
     const byN = new Map<number, MessageRef>();
     for (const r of refs) {
       const n = s.numbers.get(r.key);
-      if (n !== undefined) byN.set(n, r);
+      if (n !== undefined && !this.gone.has(r.key)) byN.set(n, r);
     }
     const ns = [...byN.keys()];
     const failures: MailferryError[] = [];
+    /** Keys whose RETR was refused as expunged: gone, should a new session no longer list them. */
+    const expunged: string[] = [];
     let offered: { msg: FetchedMessage; taken: () => void } | undefined;
     let wake: (() => void) | undefined;
     /** Release of the body the consumer holds now (the client waits for it). */
@@ -288,7 +330,11 @@ export class Pop3Source implements Source {
           }),
         RETR_WINDOW,
         // Each failure names its message, so the engine fails exactly that one, with its own error.
-        (n, err) => void failures.push(new MailferryError(err.code, err.message, { scope: 'message', retryable: false, hint: err.hint, messageKey: byN.get(n)?.key })),
+        (n, err) => {
+          const key = byN.get(n)?.key;
+          if (key !== undefined && refusedAsExpunged(err)) expunged.push(key);
+          failures.push(new MailferryError(err.code, err.message, { scope: 'message', retryable: false, hint: err.hint, messageKey: key }));
+        },
       )
       .catch((err) => {
         if (!(err instanceof Cancelled)) error = err;
@@ -322,9 +368,13 @@ export class Pop3Source implements Source {
       }
     }
     if (error) throw error;
+    // Deleted by another client since the listing: left out, which the engine takes for vanished
+    // (skipped, as an IMAP source's expunged message), not failed.
+    const gone = expunged.length > 0 ? await this.confirmGone(expunged) : undefined;
+    const failed = gone ? failures.filter((f) => f.messageKey === undefined || !gone.has(f.messageKey)) : failures;
     // The messages that failed were not yielded: the engine fails the first, named, and asks again
     // for the rest (each failing one is then named in its turn, with its own error).
-    if (failures.length > 0) throw failures[0];
+    if (failed.length > 0) throw failed[0];
   }
 
   /**
