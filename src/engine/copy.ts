@@ -61,6 +61,8 @@ interface FolderRun {
   dest?: string;
   validity?: string;
   next?: number;
+  /** The folder is gone (renamed or deleted since the copy began): the rest of it is not asked for. */
+  gone?: MailferryError;
 }
 
 /**
@@ -257,7 +259,23 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     next.run.tasks.push(queue.add(once(() => runBatch(next.run, dest, index, [next.ref]))) as Promise<void>);
   }
 
+  /**
+   * A folder that no longer exists (NO_SUCH_MAILBOX: renamed or deleted by another client since
+   * the copy began) fails as a whole, said once: its batches stop, and what they
+   * had not copied is left without an outcome, not journaled, so the next run copies the folder
+   * under whatever name it has then. Failing each message instead asked the server once per
+   * message (one at a time, as after a refused FETCH) and listed every one of them.
+   */
+  const folderGone = (run: FolderRun, e: MailferryError) => {
+    if (run.gone) return;
+    run.gone = e;
+    run.result.error = e.message;
+    p.log.error({ msg: `${run.plan.name}: ${e.oneLine()}; the folder was renamed or deleted during the copy: the rest of it is left for the next run` });
+  };
+
   async function runBatch(run: FolderRun, dest: string, index: DestIndex, batch: MessageRef[]): Promise<void> {
+    // Its folder was found gone while this batch waited in the queue.
+    if (run.gone) return;
     const box = run.plan.source.path;
     const stored: JournalRecord[] = [];
     /**
@@ -496,6 +514,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
             setFatal(e);
             break;
           }
+          if (e.code === 'NO_SUCH_MAILBOX') {
+            folderGone(run, e);
+            // Not stored by this batch: an identity one of them claimed passes to a message waiting for it.
+            for (const r of remaining) lost(r);
+            break;
+          }
           if (e.scope === 'message' && remaining.length > 0) {
             // The source refused one message (a literal beyond the size limit, say): the one it
             // names, else the one being streamed, else the first not yet seen (FETCH answers come
@@ -572,7 +596,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       // Every message of the batch leaves with an outcome. One without would be neither copied
       // nor failed, and the folder's `end` record would then pass over it for good: it fails
       // instead (not journaled as done), so the run is partial and the next run copies it.
-      if (!stopped()) {
+      // (A folder gone has failed as a whole, and gets no `end` record.)
+      if (!stopped() && !run.gone) {
         for (const r of batch) {
           if (settled.has(r.key)) continue;
           const e = new MailferryError('INTERNAL', 'the batch ended without an outcome for this message; the next run copies it', { scope: 'message' });
@@ -652,7 +677,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     // A source that reuses keys (POP3): what it lists now, to forget done keys it no longer has.
     const listed = p.source.caps.keysReused && afterSeq === 0 ? new Set<string>() : undefined;
     for await (const ref of listing) {
-      if (stopped()) return;
+      if (stopped() || run.gone) return;
       run.result.listed++;
       listed?.add(ref.key);
       // Done first: a message already copied is in the destination whatever the filters say now,
@@ -775,8 +800,11 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           setFatal(e);
           break;
         }
-        run.result.error = e.message;
-        p.log.error({ msg: `${plan.name}: ${e.oneLine()}` });
+        // The listing meets a folder its batches found gone: said once already.
+        if (!run.gone) {
+          run.result.error = e.message;
+          p.log.error({ msg: `${plan.name}: ${e.oneLine()}` });
+        }
       }
     }
     await queue.onIdle();
