@@ -299,10 +299,10 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       fail(run, ref, err);
       lost(ref);
     };
-    /** Gone from the source since it was listed (expunged by another client): skipped for good. */
     /**
-     * Gone from the source: recorded as done, unless the source may find it again
-     * (caps.keysReturn): then its record goes to a list no one journals.
+     * Gone from the source since it was listed (expunged by another client): skipped, recorded as
+     * done, unless the source may find it again (caps.keysReturn: a Maildir file renamed while it
+     * was looked for): then its record goes to a list no one journals.
      */
     const vanished = (ref: MessageRef) => {
       settled.add(ref.key);
