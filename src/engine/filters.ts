@@ -23,7 +23,11 @@ function usage(message: string, hint: string): MailferryError {
   return new MailferryError('USAGE', message, { hint });
 }
 
-/** YYYY-MM-DD (midnight UTC) or a full ISO 8601 date-time. */
+/**
+ * YYYY-MM-DD (midnight UTC) or an ISO 8601 date-time; one without an offset is UTC too (not the
+ * machine's local time, as Date() would take it), so one job file selects the same mail on a CI
+ * runner in UTC and on a laptop elsewhere.
+ */
 export function parseDate(flag: string, text: string): Date {
   const t = text.trim();
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(t);
@@ -32,7 +36,7 @@ export function parseDate(flag: string, text: string): Date {
     d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
     if (d.getUTCFullYear() !== Number(m[1]) || d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) d = undefined;
   } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(t)) {
-    d = new Date(t);
+    d = new Date(/(Z|[+-]\d{2}:?\d{2})$/.test(t) ? t : `${t}Z`);
     // Date() rolls a day that does not exist over (2024-02-30 → March 1st): refused, as the plain form is.
     const [y, mo, da] = t.slice(0, 10).split('-').map(Number);
     const day = new Date(Date.UTC(y!, mo! - 1, da!));

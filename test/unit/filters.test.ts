@@ -15,6 +15,18 @@ describe('filters', () => {
   it('dates: YYYY-MM-DD is midnight UTC, ISO date-times pass, nonsense is a usage error', () => {
     expect(parseDate('since', '2024-02-29').toISOString()).toBe('2024-02-29T00:00:00.000Z');
     expect(parseDate('since', '2024-01-31T08:30:00+02:00').toISOString()).toBe('2024-01-31T06:30:00.000Z');
+    // Without an offset: UTC whatever the machine's time zone (Date() would take it as local time).
+    const tz = process.env.TZ;
+    try {
+      for (const zone of ['Pacific/Kiritimati', 'America/St_Johns', 'UTC']) {
+        process.env.TZ = zone;
+        expect(parseDate('since', '2024-01-31T00:00').toISOString(), zone).toBe('2024-01-31T00:00:00.000Z');
+        expect(parseDate('since', '2024-01-31T08:30:15').toISOString(), zone).toBe('2024-01-31T08:30:15.000Z');
+      }
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
     for (const bad of ['2023-02-29', '2024-02-30T00:00:00Z', '2024-04-31T12:00', '2024-13-01', '31.01.2024', 'yesterday', '', '2024-1-1']) {
       expect(() => parseDate('since', bad), bad).toThrow(expect.objectContaining({ code: 'USAGE' }));
     }
