@@ -51,7 +51,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
     await seedCorpus(h, src, { limitPerGroup: PER_FOLDER });
     work = mkdtempSync(join(tmpdir(), 'mf-guard-'));
     // A line ending in a synchronizing literal ("{1234}"): the client then waits for the server's "+".
-    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/, listAll: /^\S+ LIST .*"\*"/i } });
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/, listAll: /^\S+ LIST .*"\*"/i, status: /^\S+ STATUS /i } });
   });
   afterAll(async () => proxy?.stop());
 
@@ -70,8 +70,12 @@ describe('cost per message of a copy (counted, not timed)', () => {
     expect(proxy.connections - conns).toBeLessThanOrEqual(1 + 4);
 
     const connsBefore = proxy.connections;
+    const statusBefore = proxy.tallied.status ?? 0;
     const again = await tracedCopy(args, work);
     expect(again).toMatchObject({ status: 0, copied: 0 });
+    // Each folder found unchanged from the LIST's own STATUS answers (LIST-STATUS): no STATUS
+    // round trip per folder.
+    expect((proxy.tallied.status ?? 0) - statusBefore).toBe(0);
     expect(again.syncs).toBeLessThanOrEqual(4);
     expect(proxy.watched - before).toBeLessThanOrEqual(3 * FOLDERS);
     // Nothing to copy: no worker connection is opened ahead of need.
