@@ -22,7 +22,7 @@ export interface FileRef {
 }
 
 /** Fresh reads of the folder before a file not found is taken for gone. */
-export const RELOOKS = 5;
+const RELOOKS = 5;
 
 export class FolderFiles {
   private generation = 0;
@@ -34,17 +34,28 @@ export class FolderFiles {
     readonly byKey: Map<string, FileRef>,
   ) {}
 
-  /** The file of `key` as last seen, and the read it was seen in (for `relook`). */
-  where(key: string): { path: string | undefined; seen: number } {
-    const f = this.byKey.get(key);
-    return { path: f ? join(this.dir, f.sub, f.name) : undefined, seen: this.generation };
+  /**
+   * `use` on the file of `key` where it was last seen; while that fails with ENOENT (renamed
+   * meanwhile), again where a fresh read of the folder finds it, RELOOKS times at most. Undefined
+   * when it is not found again: gone. A file told apart by inode (`ino`) is not looked for here.
+   */
+  async at<T>(key: string, use: (path: string) => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const f = this.byKey.get(key);
+      if (!f) return undefined;
+      const seen = this.generation;
+      try {
+        return await use(join(this.dir, f.sub, f.name));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      if (attempt >= RELOOKS || f.ino !== undefined) return undefined;
+      await this.relook(seen);
+    }
   }
 
-  /**
-   * After a file was not where it was seen in read `seen`: a fresh read of the folder, unless one
-   * finished since (its result is used). Files told apart by inode (`ino`) are left to the caller.
-   */
-  async relook(seen: number): Promise<void> {
+  /** After a file was not where it was seen in read `seen`: a fresh read of the folder, unless one finished since (its result is used). */
+  private async relook(seen: number): Promise<void> {
     if (this.generation !== seen) return;
     this.pass ??= this.read().finally(() => {
       this.generation++;

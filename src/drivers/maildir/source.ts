@@ -9,7 +9,7 @@
  * (LF line endings; the engine converts for an IMAP destination).
  */
 import { promises as fs, constants as C } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { MailferryError } from '../../errors.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { infoToFlags, keywordsPath, readKeywords } from './flags.js';
@@ -17,7 +17,7 @@ import { printable, shared } from '../../strings.js';
 import { nestedSegment, segmentsOfDirName } from './names.js';
 import { readMessageId } from './read-header.js';
 import { keyOfFileName } from './unique.js';
-import { FolderFiles, RELOOKS, type FileRef } from './relook.js';
+import { FolderFiles, type FileRef } from './relook.js';
 import { mapOrdered } from '../../parallel.js';
 
 export const MAILDIR_VALIDITY = 'maildir';
@@ -295,16 +295,13 @@ export class MaildirSource implements Source {
     const index = new Map<string, FileRef>();
     for (const f of files) index.set(f.key, f);
     const folder = new FolderFiles(dir, index);
-    /** Not where it was seen: renamed by a mail client meanwhile, or removed. */
-    const MOVED = Symbol('moved');
-    const describeAt = async (f: FileRef & { key: string }): Promise<MessageRef | undefined | typeof MOVED> => {
-      const { sub, name, key } = f;
-      const path = join(dir, sub, name);
+    /** The file of `key` at `path`; ENOENT (renamed by a mail client meanwhile, or removed) is thrown as it is. */
+    const describeAt = async (key: string, path: string): Promise<MessageRef | undefined> => {
       let st;
       try {
         st = await fs.lstat(path);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return MOVED;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
         throw readError(err, path);
       }
       const internalDate = new Date(Math.floor(st.mtimeMs / 1000) * 1000);
@@ -319,7 +316,7 @@ export class MaildirSource implements Source {
       try {
         messageId = await readMessageId(path);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return MOVED;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
         // One file that cannot be read (its mode, an I/O error) fails alone; the folder is copied.
         if (!opts.unreadable) throw readError(err, path);
         return { mailbox, key, seq: 0, size: st.size, internalDate, flags: NO_FLAGS, messageId: null, unreadable: readError(err, path, 'message', key) };
@@ -331,7 +328,7 @@ export class MaildirSource implements Source {
         size: st.size,
         internalDate,
         // new/ holds no flags by the spec, but Dovecot renames a file there to carry some.
-        flags: shared(infoToFlags(name, keywords)),
+        flags: shared(infoToFlags(basename(path), keywords)),
         messageId,
       };
     };
@@ -339,14 +336,8 @@ export class MaildirSource implements Source {
     const describe = async (f: FileRef & { key: string }): Promise<MessageRef | undefined> => {
       // Done already: the caller skips it unread, so neither a stat nor a header read.
       if (opts.known?.has(f.key)) return { mailbox, key: f.key, seq: 0, size: 0, internalDate: undefined, flags: NO_FLAGS, messageId: null };
-      for (let attempt = 0; ; attempt++) {
-        const { seen } = folder.where(f.key);
-        const ref = await describeAt(f);
-        if (ref !== MOVED) return ref;
-        // Not found again: removed (not listed; were it only missed, the next run lists it).
-        if (attempt >= RELOOKS || f.ino !== undefined) return undefined;
-        await folder.relook(seen);
-      }
+      // Not found again: removed (not listed; were it only missed, the next run lists it).
+      return folder.at(f.key, (path) => describeAt(f.key, path));
     };
     for await (const ref of mapOrdered(files, LIST_PARALLEL, describe)) if (ref) refs.push(ref);
     // Stable order: by date, then by key (done keys, listed without a date, first).
@@ -407,16 +398,7 @@ export class MaildirSource implements Source {
       }
       return undefined;
     }
-    for (let attempt = 0; ; attempt++) {
-      const { path, seen } = folder.where(key);
-      try {
-        return await use(path!);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-      if (attempt >= RELOOKS) return undefined;
-      await folder.relook(seen);
-    }
+    return folder.at(key, use);
   }
 
   async reader(): Promise<SourceReader> {
