@@ -24,11 +24,21 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 // oclif asks the system for the home directory as it loads, which throws when there is none
 // (HOME unset, a uid with no account entry: `docker run --user 12345`): a stand-in for oclif,
 // which mailferry's own state never uses (src/checkpoint/path.ts says there is no home).
+// With SHELL unset (as in most containers) oclif also asks the account entry for the login
+// shell, which throws the same way: an empty SHELL reads to oclif as "unknown".
+const os = await import('node:os');
 try {
-  (await import('node:os')).homedir();
+  os.homedir();
 } catch {
   globalThis.mailferryNoHome = true;
   process.env.HOME = '/nonexistent';
+}
+if (process.env.SHELL === undefined) {
+  try {
+    os.userInfo();
+  } catch {
+    process.env.SHELL = '';
+  }
 }
 const { execute } = await import('@oclif/core');
 const { fileURLToPath } = await import('node:url');

@@ -79,7 +79,8 @@ os.userInfo = () => { throw Object.assign(new Error('uv_os_get_passwd returned E
 syncBuiltinESMExports();
 `,
     );
-    const env = { NODE_OPTIONS: `--import=${preload}`, HOME: undefined, XDG_STATE_HOME: undefined };
+    // SHELL unset too, as in a container (and on CI): oclif then asks os.userInfo() for the login shell.
+    const env = { NODE_OPTIONS: `--import=${preload}`, HOME: undefined, SHELL: undefined, XDG_STATE_HOME: undefined };
     const version = await runCli(['--version'], { env });
     expect(version.code, version.stderr).toBe(0);
     expect(version.stdout).toMatch(/^mailferry\//);
