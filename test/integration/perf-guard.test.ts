@@ -106,4 +106,27 @@ describe('cost per message of a copy (counted, not timed)', () => {
     // The server stores the messages; mailferry syncs only its journal (per batch).
     expect(r.syncs).toBeLessThanOrEqual(4 * FOLDERS + 10);
   });
+
+  it('IMAP → IMAP rerun with one new message: the destination folder is not read whole (only what the checkpoint does not know)', async () => {
+    const dst = (await h.freshUser('guard-inc')).name;
+    // The destination alone behind this proxy: a FETCH of the Message-IDs of 1:* is the whole
+    // folder read again; any other header FETCH names only UIDs the checkpoint did not store.
+    const destProxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { tally: { wholeScan: /^\S+ UID FETCH 1:\* .*HEADER\.FIELDS/i, headerFetch: /HEADER\.FIELDS/i } });
+    try {
+      const args = ['copy', `imap://${src}@${h.host}:${h.ports.imap}`, `imap://${dst}@${h.host}:${destProxy.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(work, 'cp3')];
+      expect(await tracedCopy(args, work)).toMatchObject({ status: 0, copied: MESSAGES });
+      await h.doveadm(['save', '-u', src, '-m', 'INBOX'], Buffer.from('Message-ID: <guard-inc-new@example.org>\r\nSubject: new\r\n\r\nbody\r\n'));
+      // Another client put one in the destination too: unknown to the checkpoint, so read.
+      await h.doveadm(['save', '-u', dst, '-m', 'INBOX'], Buffer.from('Message-ID: <guard-inc-other@example.org>\r\nSubject: other\r\n\r\nbody\r\n'));
+      const whole = destProxy.tallied.wholeScan ?? 0;
+      const headers = destProxy.tallied.headerFetch ?? 0;
+      expect(await tracedCopy(args, work)).toMatchObject({ status: 0, copied: 1 });
+      expect((destProxy.tallied.wholeScan ?? 0) - whole).toBe(0);
+      expect((destProxy.tallied.headerFetch ?? 0) - headers).toBeLessThanOrEqual(1);
+      // And the dedupe still sees what is there: copied again from scratch, nothing is twice.
+      expect(await tracedCopy([...args.slice(0, -1), join(work, 'cp3-fresh')], work)).toMatchObject({ status: 0, copied: 0 });
+    } finally {
+      await destProxy.stop();
+    }
+  });
 });

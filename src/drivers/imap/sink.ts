@@ -10,7 +10,8 @@
  * (append-batcher.ts, multiappend.ts) when the server offers it. A tagged OK to APPEND means
  * the server has stored the message(s): the writer's flush() has nothing left to do. Keys are "UIDVALIDITY:UID" from APPENDUID (UIDPLUS).
  *
- * scan() reads a folder's Message-IDs with ONE bulk FETCH (UID + the Message-ID header field).
+ * scan() reads a folder's Message-IDs with ONE bulk FETCH (UID + the Message-ID header field), of
+ * the UIDs the checkpoint does not know (one UID SEARCH first when it knows some).
  * LIST, CREATE and scans go over one control connection that reconnects and retries (control.ts).
  */
 import type { ImapFlow, ListResponse } from 'imapflow';
@@ -19,15 +20,18 @@ import { headerValue, normalizeMessageId } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import type { DestHint, MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
 import { AppendBatcher, defaultBatchLimits, type BatchLimits, type Pending } from './append-batcher.js';
-import { classifyImapError, connectImap, literalLimit } from './connect.js';
+import { classifyImapError, connectImap, literalLimit, takeLoggedError } from './connect.js';
 import { bulkBudget, folderBudget } from './answer-budget.js';
 import { ControlConnection } from './control.js';
 import { fetchRows } from './fetch-rows.js';
-import { inMailbox } from './mailboxes.js';
+import { compactUidSet, inMailbox } from './mailboxes.js';
 import { canMultiappend, multiAppend, type AppendItem } from './multiappend.js';
 
 /** Roles that are mapped by role rather than by name. */
 const MAPPED_ROLES = new Set(['\\Sent', '\\Drafts', '\\Junk', '\\Trash', '\\Archive']);
+
+/** The longest UID set a scan names (else it reads the whole folder): well under servers' line limits. */
+const MAX_SET_CHARS = 16 * 1024;
 
 /** Flags a client may not set with APPEND. */
 const UNSETTABLE = new Set(['\\recent']);
@@ -341,7 +345,30 @@ export class ImapSink implements Sink {
         const box = c.mailbox;
         if (!box || box.exists === 0) return rows;
         const uv = String(box.uidValidity);
-        for await (const row of fetchRows(c, '1:*', { headerFields: ['MESSAGE-ID'] }, folderBudget(box.exists, 2048))) {
+        // What the checkpoint stored here needs no reading: one UID SEARCH, then the Message-IDs
+        // of the rest only (an incremental run into a large folder reads what is new to it).
+        let set = '1:*';
+        let count = box.exists;
+        if (known?.size) {
+          const all = await c.search({ all: true }, { uid: true });
+          // imapflow's search() answers false for a failure, after logging it.
+          if (!all) throw takeLoggedError(c) ?? Object.assign(new Error(`UID SEARCH in ${mailbox} failed`), { responseStatus: 'NO' });
+          const unread: number[] = [];
+          for (const uid of all) {
+            if (known.has(`${uv}:${uid}`)) rows.push({ key: `${uv}:${uid}`, uid, messageId: null });
+            else unread.push(uid);
+          }
+          if (unread.length === 0) return rows;
+          set = compactUidSet(unread);
+          count = unread.length;
+          // A set of many holes would make a command line past what servers take (Dovecot: 64 KiB).
+          if (set.length > MAX_SET_CHARS) {
+            rows.length = 0;
+            set = '1:*';
+            count = box.exists;
+          }
+        }
+        for await (const row of fetchRows(c, set, { headerFields: ['MESSAGE-ID'] }, folderBudget(count, 2048))) {
           if (row.uid === undefined) continue;
           rows.push({ key: `${uv}:${row.uid}`, uid: row.uid, messageId: row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null });
         }
