@@ -2,6 +2,7 @@
 // IMAP → Maildir (mailferry) → a fresh IMAP account gives back the same folders, bytes, flags and
 // dates; Dovecot's own Maildir and a nested (mbsync "Verbatim") layout read as sources.
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { linkSync, mkdirSync, mkdtempSync, promises as fs, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -347,4 +348,45 @@ describe('a Maildir source whose mail client changes flags while it is copied', 
     expect(held.length).toBe(n);
     expect(new Set(held).size).toBe(n);
   }, 120_000);
+});
+
+describe('a Maildir Dovecot stores compressed (its zlib plugin)', () => {
+  it('is read as the messages it holds: gzip files arrive byte-exact with their flags (a large one streamed); a bzip2 file fails alone, named', async () => {
+    const zsrc = (await h.freshUser('mdzip')).name;
+    // Dovecot itself writes the files compressed, as with `mail_plugins = zlib` and `zlib_save`.
+    const zlib = (kind: string) => ['-o', 'mail_plugins=zlib', '-o', `plugin/zlib_save=${kind}`];
+    const small = Buffer.from('Message-ID: <zip-1@test>\r\nSubject: zipped\r\n\r\nhello compressed world\r\n');
+    // Over the 8 MB above which a message is streamed, however small its file.
+    const big = Buffer.concat([Buffer.from('Message-ID: <zip-big@test>\r\nSubject: big\r\n\r\n'), Buffer.from('all work and no play makes a large message\r\n'.repeat(220_000))]);
+    const noId = Buffer.from('Subject: no id\r\n\r\nzipped, without a Message-ID\r\n');
+    for (const m of [small, big, noId]) await h.doveadm([...zlib('gz'), 'save', '-u', zsrc, '-m', 'INBOX'], m);
+    await h.doveadm([...zlib('bz2'), 'save', '-u', zsrc, '-m', 'INBOX'], Buffer.from('Message-ID: <zip-bz2@test>\r\nSubject: bzip2\r\n\r\nbzipped\r\n'));
+    await h.doveadm([...zlib('gz'), 'flags', 'add', '-u', zsrc, '\\Seen \\Flagged', 'mailbox', 'INBOX', 'header', 'Message-ID', 'zip-1']);
+    const files = [...readMaildirTree(h.maildirOf(zsrc)).get('INBOX')!];
+    expect(files).toHaveLength(4);
+    const gz = files.filter((f) => f.bytes[0] === 0x1f && f.bytes[1] === 0x8b);
+    const bz = files.filter((f) => f.bytes.subarray(0, 3).toString('latin1') === 'BZh');
+    expect([gz.length, bz.length]).toEqual([3, 1]);
+    // What each message is, as Dovecot stored it (its line endings): the files, decompressed.
+    const expected = gz.map((f) => sha(gunzipSync(f.bytes))).sort();
+
+    const dst = (await h.freshUser('mdzip-dst')).name;
+    const toImap = envelope(await runCli(['copy', `maildir:${h.maildirOf(zsrc)}`, imap(dst), ...tls, '--checkpoint', join(work, 'z1.journal'), '--json'], { env }));
+    expect(toImap).toMatchObject({ status: 6, result: { copied: 3, failed: 1 } });
+    expect(toImap.result.failures).toHaveLength(1);
+    expect(toImap.result.failures[0].error).toMatch(/compressed with bzip2, which mailferry does not read/);
+    const stored = readMaildirTree(h.maildirOf(dst)).get('INBOX')!;
+    expect(stored.map((f) => sha(f.bytes)).sort()).toEqual(expected);
+    const zipped1 = stored.find((f) => f.bytes.includes(Buffer.from('<zip-1@test>')))!;
+    expect(zipped1.info).toBe('FS');
+
+    const copy = join(work, 'zcopy');
+    const toMaildir = envelope(await runCli(['copy', `maildir:${h.maildirOf(zsrc)}`, `maildir:${copy}`, '--checkpoint', join(work, 'z2.journal'), '--json'], { env }));
+    expect(toMaildir).toMatchObject({ status: 6, result: { copied: 3, failed: 1 } });
+    expect([...readMaildirTree(copy).get('INBOX')!].map((f) => sha(f.bytes)).sort()).toEqual(expected);
+    // Both destinations compare equal to the source (verify reads the files as the copy did).
+    const check = envelope(await runCli(['verify', `maildir:${h.maildirOf(zsrc)}`, `maildir:${copy}`, '--json'], { env }));
+    expect(check.result).toMatchObject({ missing: 0, unreadable: 1 });
+    expect(check.result.unreadableList[0].error).toMatch(/bzip2/);
+  });
 });

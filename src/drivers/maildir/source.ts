@@ -15,7 +15,8 @@ import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRe
 import { infoToFlags, keywordsPath, readKeywords } from './flags.js';
 import { printable, shared } from '../../strings.js';
 import { nestedSegment, segmentsOfDirName } from './names.js';
-import { readMessageId } from './read-header.js';
+import { readHead, readMessageFile } from './read-header.js';
+import { messageChunks } from './compressed.js';
 import { keyOfFileName } from './unique.js';
 import { FolderFiles, type FileRef } from './relook.js';
 import { mapOrdered } from '../../parallel.js';
@@ -313,8 +314,12 @@ export class MaildirSource implements Source {
       }
       if (!st.isFile()) return undefined;
       let messageId: string | null;
+      // A compressed file's size is not its message's: its gzip trailer says that one.
+      let size = st.size;
       try {
-        messageId = await readMessageId(path);
+        const head = await readHead(path);
+        messageId = head.messageId;
+        size = head.size ?? size;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
         // One file that cannot be read (its mode, an I/O error) fails alone; the folder is copied.
@@ -325,7 +330,7 @@ export class MaildirSource implements Source {
         mailbox,
         key,
         seq: 0,
-        size: st.size,
+        size,
         internalDate,
         // new/ holds no flags by the spec, but Dovecot renames a file there to carry some.
         flags: shared(infoToFlags(basename(path), keywords)),
@@ -414,7 +419,7 @@ export class MaildirSource implements Source {
     const opened = await this.atFile(mailbox, ref.key, async (path) => ({ path, fh: await fs.open(path, READ_NOFOLLOW).catch((err) => rethrow(err, path, ref.key)) }));
     if (!opened) return null;
     const { path, fh } = opened;
-    return (async function* () {
+    const chunks = async function* () {
       try {
         for (;;) {
           const buf = Buffer.allocUnsafe(256 * 1024);
@@ -430,6 +435,14 @@ export class MaildirSource implements Source {
       } finally {
         await fh.close();
       }
+    };
+    // The message the file holds: itself, or its gzip content (compressed.ts).
+    return (async function* () {
+      try {
+        yield* messageChunks(chunks());
+      } catch (err) {
+        throw err instanceof MailferryError ? err : readError(err, path, 'message', ref.key);
+      }
     })();
   }
 
@@ -440,7 +453,8 @@ export class MaildirSource implements Source {
   private async *fetch(mailbox: string, refs: MessageRef[]): AsyncIterable<FetchedMessage> {
     this.dirOf(mailbox);
     const read = async (ref: MessageRef): Promise<FetchedMessage | undefined> => {
-      const body = await this.atFile(mailbox, ref.key, (path) => fs.readFile(path, { flag: READ_NOFOLLOW }).catch((err) => rethrow(err, path, ref.key)));
+      // The message the file holds (compressed.ts): a gzip file inflates to the size its listing found, no more.
+      const body = await this.atFile(mailbox, ref.key, (path) => readMessageFile(path, ref.size, false).catch((err) => rethrow(err, path, ref.key)));
       return body && { ref, body }; // else vanished (the engine records nothing: caps.keysReturn)
     };
     for await (const m of mapOrdered(refs, FETCH_PARALLEL, read, { of: (r) => r.size, max: FETCH_AHEAD_BYTES })) if (m) yield m;
