@@ -163,9 +163,30 @@ export function destinationKey(e: Endpoint, host = e.kind === 'maildir' ? '' : e
 const SAME_SERVER_PORT: Record<number, number> = { 993: 143 };
 
 /**
+ * An address as one spelling: IPv6 in its canonical form (lower case, zeros compressed, as URLs
+ * write it), and an IPv6 address that names an IPv4 host as that IPv4 address: `::ffff:a.b.c.d`
+ * (IPv4-mapped, in any spelling) is a.b.c.d, and `::1`, this host's loopback, is 127.0.0.1
+ * (`[::1]` and `localhost` are one server).
+ */
+function asIPv4(a: { address: string; family: number }): { address: string; family: number } {
+  if (a.family !== 6) return a;
+  let addr: string;
+  try {
+    addr = new URL(`http://[${a.address}]/`).hostname.slice(1, -1);
+  } catch {
+    return a; // a zone index (fe80::1%eth0) or other form URLs do not take: as resolved
+  }
+  if (addr === '::1') return { address: '127.0.0.1', family: 4 };
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(addr);
+  if (!mapped) return { address: addr, family: 6 };
+  const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+  return { address: `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`, family: 4 };
+}
+
+/**
  * What two runs writing into the same place share, however the destination was spelled: for a
  * Maildir its destinationKey; for IMAP the account on the server's address and port (`localhost`
- * and `127.0.0.1` are one server; 143 and 993 are one server's two ports), with the URL's folder
+ * and `127.0.0.1` are one server, so are `[::1]` and `[::ffff:127.0.0.1]`; 143 and 993 are one server's two ports), with the URL's folder
  * prefix. Other ports stay apart: two servers can share an address, and a false overlap would
  * stop a run.
  */
@@ -174,7 +195,7 @@ export async function destinationLockKey(e: Endpoint): Promise<string> {
   const port = SAME_SERVER_PORT[e.port] ?? e.port;
   let host = e.host.toLowerCase();
   try {
-    const all = await lookup(e.host, { all: true });
+    const all = (await lookup(e.host, { all: true })).map(asIPv4);
     // The lowest address, IPv4 first: the same for every spelling that resolves to the same set.
     const v4 = all.filter((a) => a.family === 4).map((a) => a.address).sort();
     host = (v4[0] ?? all.map((a) => a.address).sort()[0]) ?? host;

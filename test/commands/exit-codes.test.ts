@@ -137,6 +137,11 @@ describe('exit codes from real situations', () => {
     const plain = await key('imap://alice@127.0.0.1/Backup');
     expect(await key('imaps://alice@127.0.0.1/Backup')).toBe(plain);
     expect(await key('imap://Alice@localhost:993/Backup')).toBe(plain);
+    // The loopback and an IPv4 address spelled as IPv6 are the same server: two runs into one
+    // account, one through [::1] and one through localhost, had both copied everything.
+    expect(await key('imap://alice@[::1]/Backup')).toBe(plain);
+    expect(await key('imap://alice@[::ffff:127.0.0.1]/Backup')).toBe(plain);
+    expect(await key('imap://alice@[::FFFF:7f00:1]/Backup')).toBe(plain);
     expect(await key('imap://alice@127.0.0.1:1143/Backup')).not.toBe(plain);
     expect(await key('imap://alice@127.0.0.1/Other')).not.toBe(plain);
     // INBOX in any case is one folder: two runs into /inbox/x and /INBOX/x stored everything twice.
