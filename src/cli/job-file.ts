@@ -55,18 +55,18 @@ interface RawToken {
 /** Flags of which one at most may be on; given on the command line, one decides for all. */
 const EXCLUSIVE = [['quiet', 'verbose']];
 
-export function mergeJobFile<F extends Record<string, unknown>, A extends Record<string, unknown>>(
+export async function mergeJobFile<F extends Record<string, unknown>, A extends Record<string, unknown>>(
   file: string | undefined,
   defs: { flags: Record<string, unknown>; args: string[]; alsoAccepted?: Record<string, unknown> },
   parsed: { flags: F; args: A; raw: RawToken[] },
-): { flags: F; args: A } {
+): Promise<{ flags: F; args: A }> {
   const flags = { ...parsed.flags } as Record<string, unknown>;
   const args = { ...parsed.args } as Record<string, unknown>;
   if (file) {
     const given = new Set(parsed.raw.filter((t) => t.type === 'flag').map((t) => t.flag));
     // Keys of a sibling command (copy's, for verify) are checked but not applied: one job file serves both.
     const schema = { ...schemaOf(defs.alsoAccepted ?? {}, []), ...schemaOf(defs.flags, defs.args) };
-    const values: Record<string, JobValue> = readJobFile(file, schema);
+    const values: Record<string, JobValue> = await readJobFile(file, schema);
     for (const group of EXCLUSIVE) {
       const set = group.filter((k) => values[k] === true);
       if (set.length > 1) throw new MailferryError('BAD_CONFIG', `${file}: ${set.map((k) => `'${k}'`).join(' and ')} cannot both be on`, { hint: `keep one of them` });

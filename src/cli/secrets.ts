@@ -5,7 +5,8 @@
  * redaction in logs. A password is looked up once; an xoauth2 token from a command or a file is
  * looked up again on every connect, so a long run picks up a refreshed token.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readGivenFile } from '../given-file.js';
 import { MailferryError } from '../errors.js';
 import { passwordEnvVar, type Role } from '../engine/endpoint.js';
 import { registerSecret, type Logger } from '../log.js';
@@ -18,12 +19,12 @@ export interface SecretSpec {
   auth?: 'password' | 'xoauth2';
 }
 
-function readSecretFile(role: Role, file: string, log: Logger): string {
+async function readSecretFile(role: Role, file: string, log: Logger): Promise<string> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
-    const mode = statSync(file).mode;
-    if (mode & 0o077) log.warn({ msg: `${file} can be read by other users; chmod 600 it` });
+    text = (await readGivenFile(file, 64 * 1024)).toString('utf8');
+    const st = statSync(file);
+    if (st.isFile() && st.mode & 0o077) log.warn({ msg: `${file} can be read by other users; chmod 600 it` });
   } catch (err) {
     throw new MailferryError('MISSING_SECRET', `cannot read --${role}-password-file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
       hint: 'check the path and its permissions',
@@ -41,7 +42,7 @@ export function secretResolver(role: Role, spec: SecretSpec, log: Logger): () =>
   const lookup = async (): Promise<string> => {
     let value: string | undefined;
     if (spec.command) value = await runPasswordCommand(role, spec.command);
-    else if (spec.file) value = readSecretFile(role, spec.file, log);
+    else if (spec.file) value = await readSecretFile(role, spec.file, log);
     else if (process.env[envName] !== undefined) {
       value = process.env[envName];
       if (!value) throw new MailferryError('MISSING_SECRET', `${envName} is set but empty`, { hint: `set it to the ${role} ${what}, or unset it` });

@@ -67,7 +67,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
 
   protected async execute(): Promise<CommandOutcome> {
     const parsed = await this.parse(Copy);
-    const { args, flags } = mergeJobFile(parsed.flags.config, { flags: Copy.flags, args: ['source', 'dest'] }, parsed);
+    const { args, flags } = await mergeJobFile(parsed.flags.config, { flags: Copy.flags, args: ['source', 'dest'] }, parsed);
     // Before any of them is opened: --report truncates its file, --log-file appends to its own.
     distinctFiles({ '--checkpoint': flags.checkpoint, '--report': flags.report, '--log-file': flags['log-file'] });
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });

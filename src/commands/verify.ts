@@ -44,7 +44,7 @@ missing or a source message its server cannot read was not compared, 1 internal 
   protected async execute(): Promise<CommandOutcome> {
     const parsed = await this.parse(Verify);
     const { default: Copy } = await import('./copy.js');
-    const { args, flags } = mergeJobFile(parsed.flags.config, { flags: Verify.flags, args: ['source', 'dest'], alsoAccepted: Copy.flags }, parsed);
+    const { args, flags } = await mergeJobFile(parsed.flags.config, { flags: Verify.flags, args: ['source', 'dest'], alsoAccepted: Copy.flags }, parsed);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const { runVerify } = await import('../engine/verify.js');
     const r = await runVerify(

@@ -5,7 +5,7 @@
  * Relative paths in path-valued keys are taken relative to the job file, so cron's working
  * directory does not matter.
  */
-import { readFileSync } from 'node:fs';
+import { readGivenFile } from '../given-file.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Node, Pair } from 'yaml';
@@ -57,12 +57,12 @@ function closest(key: string, keys: string[]): string | undefined {
   return best;
 }
 
-export function readJobFile(path: string, schema: Record<string, FieldType>): Record<string, JobValue> {
+export async function readJobFile(path: string, schema: Record<string, FieldType>): Promise<Record<string, JobValue>> {
   // Loaded here rather than imported: only a run with --config pays its ~25 ms of start-up.
   const { isMap, isScalar, isSeq, LineCounter, parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = (await readGivenFile(path)).toString('utf8');
   } catch (err) {
     throw new MailferryError('BAD_CONFIG', `cannot read job file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       hint: 'check the --config path',

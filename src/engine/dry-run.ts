@@ -74,7 +74,7 @@ function readCheckpoint(path: string, ours: JobHeader, restart: boolean): Checkp
 export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Promise<DryRunResult> {
   const src = parseEndpoint(cfg.source, 'source', cfg.sourceTls);
   const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
-  const net = netFactory(cfg, hooks.log);
+  const net = await netFactory(cfg, hooks.log);
   checkNotNested(src, dst);
   const srcDesc = describeEndpoint(src);
   const dstDesc = describeEndpoint(dst);

@@ -27,7 +27,7 @@ export interface Inventory {
 
 export async function listFolders(cfg: NetConfig & { endpoint: string }, log: Logger): Promise<Inventory> {
   const ep = parseEndpoint(cfg.endpoint, 'source', cfg.sourceTls);
-  const net = netFactory(cfg, log);
+  const net = await netFactory(cfg, log);
   let source: Source | undefined;
   try {
     source = await openSource(ep, net('source'));

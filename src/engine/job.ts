@@ -81,7 +81,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     hooks.onEvent?.({ type: 'throttled', folder: '', at: ev.at, delayMs: t.ms, message: t.message });
     hooks.log.warn({ msg: `throttled by the server, waiting ${(t.ms / 1000).toFixed(1)} s: ${t.message}` });
   };
-  const net = netFactory({ ...cfg, onThrottle }, hooks.log);
+  const net = await netFactory({ ...cfg, onThrottle }, hooks.log);
 
   checkSinkKind(dst);
   checkNotNested(src, dst);

@@ -3,6 +3,7 @@
  * NetOptions each network driver gets (secret resolver, auth mechanism, TLS, timeouts).
  */
 import { readFileSync } from 'node:fs';
+import { readGivenFile } from '../given-file.js';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { MailferryError } from '../errors.js';
 import type { NetOptions } from '../drivers/net-options.js';
@@ -37,20 +38,21 @@ export interface NetConfig {
  * Built into one TLS context for the run: parsing ~150 certificates costs ~17 ms, per connection
  * if each were given the list.
  */
-export function readCa(files: string[]): SecureContext | undefined {
+export async function readCa(files: string[]): Promise<SecureContext | undefined> {
   if (files.length === 0) return undefined;
-  const own = files.map((f) => {
+  const own: Buffer[] = [];
+  for (const f of files) {
     let pem: Buffer;
     try {
-      pem = readFileSync(f);
+      pem = await readGivenFile(f);
     } catch (err) {
       throw new MailferryError('BAD_CONFIG', `cannot read --tls-ca ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
       throw new MailferryError('BAD_CONFIG', `--tls-ca ${f} holds no PEM certificate`, { hint: 'give the CA certificate as PEM (a file with -----BEGIN CERTIFICATE-----)' });
     }
-    return pem;
-  });
+    own.push(pem);
+  }
   const extra: Buffer[] = [];
   const extraFile = process.env.NODE_EXTRA_CA_CERTS;
   if (extraFile) {
@@ -69,8 +71,8 @@ function isLoopback(host: string): boolean {
 }
 
 /** NetOptions for one role; CA files are read once, here. */
-export function netFactory(cfg: NetConfig, log: Logger): (role: Role) => (e: NetEndpoint) => NetOptions {
-  const ca = readCa(cfg.tlsCa);
+export async function netFactory(cfg: NetConfig, log: Logger): Promise<(role: Role) => (e: NetEndpoint) => NetOptions> {
+  const ca = await readCa(cfg.tlsCa);
   // Said once, and only when there is a connection it applies to (not for Maildir to Maildir).
   let warned = false;
   const warnInsecure = () => {

@@ -213,7 +213,7 @@ async function verifyGroup(source: Source, sink: Sink, cfg: VerifyConfig, signal
 export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?: AbortSignal }): Promise<VerifyResult> {
   const src = parseEndpoint(cfg.source, 'source', cfg.sourceTls);
   const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
-  const net = netFactory(cfg, hooks.log);
+  const net = await netFactory(cfg, hooks.log);
   const state = copyCheckpoint(cfg, describeEndpoint(src), describeEndpoint(dst));
   let source: Source | undefined;
   let sink: Sink | undefined;

@@ -1,5 +1,6 @@
 // Password sources through the real CLI: a password command (run once, its output never shown),
 // a failing one, and a distinctive password that must appear in no output and no log at any level.
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,34 @@ describe('password sources', () => {
     writeFileSync(file, `${PW}\r\nsecond line: a note\n`, { mode: 0o600 });
     const r = await runCli(['folders', url(), ...tls, '--source-password-file', file, '--json'], { env: base });
     expect(envelope(r).status, r.stderr).toBe(0);
+  });
+
+  it('--source-password-file from a pipe (bash\'s <(pass show …)) is read as its writer writes; a FIFO nobody writes is exit 3 at once; one held open in silence yields to SIGTERM', async () => {
+    const piped = await runCli(['folders', url(), ...tls, '--json'], {
+      env: base,
+      wrap: ['bash', '-c', `exec "$@" --source-password-file <(sleep 0.5; printf '%s\\n' '${PW}')`, 'mailferry'],
+    });
+    expect(envelope(piped).status, piped.stderr).toBe(0);
+    // A FIFO no one writes: a blocking open (or a synchronous read) waited for ever, deaf to every
+    // signal but SIGKILL.
+    const fifo = join(work, 'pw-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const started = Date.now();
+    const none = await runCli(['folders', url(), ...tls, '--source-password-file', fifo, '--json'], { env: base, timeoutMs: 20_000 });
+    expect(envelope(none)).toMatchObject({ status: 3, error: { code: 'MISSING_SECRET', message: `--source-password-file ${fifo} is empty` } });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // A writer that holds it open and never writes: the run waits, and a signal still ends it.
+    const writer = spawn('sh', ['-c', `exec 3>"${fifo}"; sleep 60`], { stdio: 'ignore' });
+    try {
+      const waiting = await runCli(['folders', url(), ...tls, '--source-password-file', fifo, '--json'], {
+        env: base,
+        timeoutMs: 20_000,
+        onSpawn: (child) => setTimeout(() => child.kill('SIGTERM'), 1500),
+      });
+      expect(envelope(waiting)).toMatchObject({ status: 130, error: { code: 'INTERRUPTED' } });
+    } finally {
+      writer.kill('SIGKILL');
+    }
   });
 
   it('TLS turned off for a server that is not this machine is said (the password would cross the network in clear)', async () => {
