@@ -8,7 +8,7 @@ import { MailferryError, spoilsOneFolder } from '../errors.js';
 import { openSink, openSource } from '../drivers/registry.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { Journal, type CheckpointState } from '../checkpoint/journal.js';
 import { checkpointPathOf } from '../checkpoint/path.js';
 import { scanDestination } from './dest-scan.js';
@@ -141,13 +141,22 @@ interface Findings {
  * unless the command line named it.
  */
 function copyCheckpoint(cfg: VerifyConfig, srcDesc: string, dstDesc: string): CheckpointState | undefined {
-  const path = cfg.checkpoint ?? checkpointPathOf(srcDesc, dstDesc);
   const named = cfg.checkpointNamed === true && cfg.checkpoint !== undefined;
+  let path: string;
+  try {
+    path = cfg.checkpoint ?? checkpointPathOf(srcDesc, dstDesc);
+  } catch {
+    return undefined; // no home for a default one (a container's uid): verify without it
+  }
   let found: { state: CheckpointState; header: { source: string; dest: string } };
   try {
-    if (!existsSync(path)) {
-      if (named) throw new MailferryError('BAD_CONFIG', `no checkpoint at ${path}`, { hint: 'give the --checkpoint of the copy (its --json result names it, "checkpoint"), or leave the flag out' });
-      return undefined;
+    try {
+      statSync(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!named) return undefined;
+      if (code === 'ENOENT') throw new MailferryError('BAD_CONFIG', `no checkpoint at ${path}`, { hint: 'give the --checkpoint of the copy (its --json result names it, "checkpoint"), or leave the flag out' });
+      throw new MailferryError('BAD_CONFIG', `cannot read the checkpoint ${path}: ${code ?? (err as Error).message}`);
     }
     found = Journal.replay(path);
   } catch (err) {
@@ -156,7 +165,7 @@ function copyCheckpoint(cfg: VerifyConfig, srcDesc: string, dstDesc: string): Ch
   }
   if (found.header.source === srcDesc && found.header.dest === dstDesc) return found.state;
   if (named) {
-    throw new MailferryError('BAD_CONFIG', `${path} is the checkpoint of another copy (${found.header.source} → ${found.header.dest})`, {
+    throw new MailferryError('CHECKPOINT_MISMATCH', `${path} is the checkpoint of another copy (${found.header.source} → ${found.header.dest})`, {
       hint: `verify SOURCE DEST with the same SOURCE and DEST as that copy, or leave --checkpoint out`,
     });
   }

@@ -89,6 +89,10 @@ syncBuiltinESMExports();
     expect(r.error?.message).toMatch(/^no home directory for mailferry's state/);
     const ok = envelope(await runCli(args(), { env: { ...env, XDG_STATE_HOME: join(box, 'state') } }));
     expect(ok).toMatchObject({ status: 0, result: { copied: 1 } });
+    // verify only reads, and a checkpoint is a help to it, not a need: it works without a home.
+    const [, from, to] = args();
+    const check = envelope(await runCli(['verify', from!, to!, '--json'], { env }));
+    expect(check).toMatchObject({ status: 0, result: { ok: true, missing: 0 } });
   });
 
   it('a working directory removed since the run began, with a relative path: one line, exit 3 (not an internal error)', async () => {

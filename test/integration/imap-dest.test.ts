@@ -204,8 +204,14 @@ describe('a folder below a folder mapped by role', () => {
     const typo = envelope(await runCli([...verify, '--checkpoint', cp + '.typo'], { env }));
     expect(typo).toMatchObject({ status: 3, error: { code: 'BAD_CONFIG', message: `no checkpoint at ${cp}.typo` } });
     const other = envelope(await runCli(['verify', imap(src), `maildir:${work}`, ...tls, '--checkpoint', cp, '--json'], { env }));
-    expect(other).toMatchObject({ status: 3, error: { code: 'BAD_CONFIG' } });
+    // The code copy gives the same mistake.
+    expect(other).toMatchObject({ status: 3, error: { code: 'CHECKPOINT_MISMATCH' } });
     expect(other.error?.message).toMatch(/is the checkpoint of another copy \(.*→.*\)$/);
+    // One whose path cannot be looked at (here a file where a directory should be; EACCES for a
+    // user) is said so, not taken for missing.
+    const blocked = join(cp, 'cp');
+    const unreadable = envelope(await runCli([...verify, '--checkpoint', blocked], { env }));
+    expect(unreadable).toMatchObject({ status: 3, error: { code: 'BAD_CONFIG', message: `cannot read the checkpoint ${blocked}: ENOTDIR` } });
   });
 });
 
