@@ -11,6 +11,8 @@ import type { Role } from '../engine/endpoint.js';
 import { atExit } from '../at-exit.js';
 
 const TIMEOUT_MS = 120_000;
+/** How long the output pipe is read after the command has exited. */
+const EXIT_GRACE_MS = 500;
 
 /** Linux: every descendant of `pid` (its children's children too), from /proc. */
 function descendants(pid: number): number[] {
@@ -60,7 +62,9 @@ export function runPasswordCommand(role: Role, command: string, timeoutMs = TIME
     child.stderr.resume(); // drained, never shown: a helper may print secrets there too
     // Out of time: the shell and whatever it started (a grandchild holding the pipe open would
     // otherwise keep 'close' from ever coming), then no more waiting for the pipes.
+    let grace: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
+      clearTimeout(grace);
       killAll();
       child.stdout.destroy();
       child.stderr.destroy();
@@ -70,14 +74,26 @@ export function runPasswordCommand(role: Role, command: string, timeoutMs = TIME
       clearTimeout(timer);
       reject(failed(`could not be started (${(err as NodeJS.ErrnoException).code ?? 'error'})`));
     });
-    child.on('close', (code, signal) => {
+    // The command has ended: what it printed is in the pipe. A process it left running (an agent
+    // it started, `gpg-agent`, say) may hold the pipe open for good, so 'close' is not waited for
+    // beyond a moment; that process is the command's own, left as it is.
+    child.on('exit', (code, signal) => {
+      grace = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        settle(code, signal);
+      }, EXIT_GRACE_MS);
+    });
+    child.on('close', (code, signal) => settle(code, signal));
+    const settle = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(timer);
-      if (signal) return reject(failed(`was killed by ${signal}${signal === 'SIGKILL' ? ` (no answer within ${TIMEOUT_MS / 1000} s?)` : ''}`));
+      clearTimeout(grace);
+      if (signal) return reject(failed(`was killed by ${signal}`));
       if (code !== 0) return reject(failed(`failed with exit status ${code}`));
       const value = Buffer.concat(out).toString('utf8').replace(/\r?\n$/, '');
       if (!value) return reject(failed('printed nothing'));
       if (/[\r\n]/.test(value)) return reject(failed('printed more than one line'));
       resolve(value);
-    });
+    };
   });
 }

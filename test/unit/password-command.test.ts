@@ -33,4 +33,21 @@ describe('a password command that never answers', () => {
       delete process.env.MAILFERRY_SOURCE_PASSWORD;
     }
   });
+
+  it('a command that answered and exited, leaving behind a process that holds its output open (an agent it started), is taken at its word', async () => {
+    const marker = `${1000 + Math.floor(Math.random() * 8000)}.321`;
+    const t0 = Date.now();
+    try {
+      await expect(runPasswordCommand('source', `printf "s3cret\\n"; (sleep ${marker} &)`, 20_000)).resolves.toBe('s3cret');
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      // Left running: it is the command's (gpg-agent, say), not a stuck part of it.
+      expect(running(`sleep ${marker}`)).toBe(1);
+    } finally {
+      execFileSync('pkill', ['-f', `sleep ${marker}`]);
+    }
+  });
+
+  it('a command killed at once says so, without guessing at a time limit', async () => {
+    await expect(runPasswordCommand('source', 'kill -9 $$', 60_000)).rejects.toMatchObject({ message: '--source-password-command was killed by SIGKILL' });
+  });
 });
