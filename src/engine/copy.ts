@@ -151,7 +151,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   const fk = filterKey(p.filter);
   const tooLarge = (ref: MessageRef): MailferryError => {
     const byServer = p.sink.caps.maxMessageBytes !== undefined && p.sink.caps.maxMessageBytes === maxMessageBytes && (p.maxMessageBytes ?? Infinity) > maxMessageBytes;
-    return new MailferryError('MESSAGE_TOO_LARGE', `message too large: ${ref.size} bytes, the limit is ${maxMessageBytes} (${byServer ? "the destination's APPENDLIMIT" : '--max-message-size'}); skipped`, { scope: 'message', hint: byServer ? undefined : 'raise --max-message-size to copy it' });
+    return new MailferryError('MESSAGE_TOO_LARGE', `message too large: ${ref.size} bytes, the limit is ${maxMessageBytes} (${byServer ? "the destination's APPENDLIMIT" : '--max-message-size'}); not copied`, { scope: 'message', hint: byServer ? undefined : 'raise --max-message-size to copy it' });
   };
 
   const toSinkStream = (body: AsyncIterable<Buffer>): AsyncIterable<Buffer> => {

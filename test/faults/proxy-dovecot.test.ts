@@ -171,7 +171,7 @@ describe('through a faulty link to the real Dovecot', () => {
     expect(failed.length).toBeLessThanOrEqual(big.filter((e) => e.folder === 'Archive/2002').length);
     for (const f of failed) {
       expect(f.code).toBe('MESSAGE_TOO_LARGE');
-      expect(f.error).toMatch(/the limit is 4096 \(--max-message-size\); skipped/);
+      expect(f.error).toMatch(/the limit is 4096 \(--max-message-size\); not copied/);
     }
     expect(out.result.copied + failed.length).toBe(keep.get('Archive/2002')!.length);
     void dest;
