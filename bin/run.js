@@ -42,6 +42,19 @@ if (process.env.SHELL === undefined) {
 }
 const { execute } = await import('@oclif/core');
 const { fileURLToPath } = await import('node:url');
+// oclif's own listener on standard output throws any error but EPIPE (a stack trace, exit 1) when
+// it writes there itself (--version, --help, its last flush) and the output cannot be written (a
+// full disk, /dev/full): one line and exit 3 instead, or the exit code the run already has.
+// A command's own output replaces this listener with its own (src/cli/base.ts).
+process.stdout.removeAllListeners('error');
+process.stdout.on('error', (err) => {
+  if (err?.code === 'EPIPE' || globalThis.mailferryStdoutFailed) return;
+  globalThis.mailferryStdoutFailed = true;
+  if (!process.exitCode) {
+    process.stderr.write(`mailferry: error: cannot write to standard output (${err?.code ?? err})\n`);
+    process.exitCode = 3;
+  }
+});
 // No "user plugins": oclif would otherwise read (and load code named in) a package.json in the
 // user's data directory, ~/.local/share/mailferry, at every start.
 await execute({ loadOptions: { root: fileURLToPath(import.meta.url), userPlugins: false } });

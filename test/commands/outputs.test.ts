@@ -52,6 +52,18 @@ describe('outputs that cannot be written', () => {
     expect(head.stderr).toBe('');
   });
 
+  it("what oclif writes itself (--version, --help, its last flush) to a full disk: one line, exit 3, or the run's own exit code; never a stack trace", async () => {
+    const full = { env, wrap: ['sh', '-c', 'exec "$@" >/dev/full', 'sh'] };
+    for (const args of [['--version'], ['copy', '--help']]) {
+      const r = await runCli(args, full);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toBe('mailferry: error: cannot write to standard output (ENOSPC)\n');
+    }
+    const failed = await runCli(['copy', `maildir:${join(work, 'no-such')}`, `maildir:${join(work, 'nowhere')}`], full);
+    expect(failed.code).toBe(3);
+    expect(failed.stderr.trim().split('\n')).toEqual([`mailferry: error: ${join(work, 'no-such')} does not exist (check the maildir: path)`]);
+  });
+
   it('a --report that is a link to a file is not followed (the file is neither truncated nor re-moded); one to /dev/stderr is', async () => {
     const victim = join(work, 'victim');
     writeFileSync(victim, 'keep me', { mode: 0o644 });
