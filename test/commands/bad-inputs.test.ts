@@ -40,7 +40,9 @@ const cases: Case[] = [
   { name: 'plain on a TLS port', args: ['copy', `imap://${u}@${H}:${P.imaps}`, `maildir:${md}`, ...tls, '--timeout', '2'], code: 5, line: /sent (no IMAP greeting \(if this is a TLS port \(993\), use imaps:\/\/\)|nothing for 2 s)/ },
   { name: 'missing password', args: good(), env: { MAILFERRY_SOURCE_PASSWORD: undefined }, code: 3, line: /no password for the source/ },
   { name: 'wrong password', args: good(), env: { MAILFERRY_SOURCE_PASSWORD: 'not-the-password' }, code: 4, line: /login as .* failed.*\(check the user name and the password source\)/ },
-  { name: 'self-signed certificate without --tls-ca', args: ['copy', `imaps://${u}@${H}:${P.imaps}`, `maildir:${md}`, '--checkpoint', join(work, 'tls.journal')], code: 4, line: /TLS certificate of .* not trusted .*\(trust its CA with --tls-ca FILE/ },
+  { name: 'self-signed certificate without --tls-ca', args: ['copy', `imaps://${u}@${H}:${P.imaps}`, `maildir:${md}`, '--checkpoint', join(work, 'tls.journal')], code: 4, line: /TLS certificate of .* not trusted: self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\) \(trust its CA with --tls-ca FILE/ },
+  // Worded as for IMAP: one failure, one message.
+  { name: 'self-signed certificate without --tls-ca, POP3', args: ['copy', `pop3s://${u}@${H}:${P.pop3s}`, `maildir:${md}`, '--checkpoint', join(work, 'tls3.journal')], code: 4, line: /TLS certificate of .* not trusted: self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\) \(trust its CA with --tls-ca FILE/ },
   { name: 'non-existent folder in the URL', args: ['copy', srcUrl('NoSuchFolder'), `maildir:${md}`, ...tls], code: 3, line: /the source has no folder 'NoSuchFolder' \(it has: / },
   { name: '--folder matching nothing', args: ['copy', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Nope*', '--checkpoint', cp], code: 3, line: /no source folder matches --folder/ },
   { name: 'Maildir path under a file', args: ['copy', srcUrl(), `maildir:${aFile}/sub`, ...tls], code: 3, line: /is not a directory/ },

@@ -52,7 +52,7 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
     });
   }
   if (TLS_CERT_CODES.has(code)) {
-    return new MailferryError('TLS_FAILED', `TLS certificate of ${where} not trusted (${code})`, {
+    return new MailferryError('TLS_FAILED', `TLS certificate of ${where} not trusted: ${(e.message || code).replace(/\s+/g, ' ').trim()} (${code})`, {
       hint: tlsCertHint(code),
     });
   }

@@ -191,7 +191,8 @@ function mapSocketError(
   const code = err.code ?? '';
   const during = activity ? ` while waiting for ${activity}` : '';
   if (CERT_ERROR_CODES.has(code)) {
-    return new MailferryError('TLS_FAILED', `TLS certificate of ${where} was rejected: ${err.message}`, {
+    // Worded as the IMAP side words it: a script sees one message for one failure.
+    return new MailferryError('TLS_FAILED', `TLS certificate of ${where} not trusted: ${err.message.replace(/\s+/g, ' ').trim()} (${code})`, {
       hint: tlsCertHint(code),
       cause: err,
     });
