@@ -109,33 +109,33 @@ describe('job files', () => {
     map: { kind: 'strings' as const, pairs: true },
   };
 
-  it('types, relative paths, list-or-string, mapping form of map', () => {
-    const v = readJobFile(file('source: imaps://a@b\nsource-password-file: pw\nconcurrency: 3\ninsecure: false\nfolder: INBOX\nmap:\n  Sent Items: Sent\n  Old: Archive/Old\n'), schema);
+  it('types, relative paths, list-or-string, mapping form of map', async () => {
+    const v = await readJobFile(file('source: imaps://a@b\nsource-password-file: pw\nconcurrency: 3\ninsecure: false\nfolder: INBOX\nmap:\n  Sent Items: Sent\n  Old: Archive/Old\n'), schema);
     expect(v).toEqual({ source: 'imaps://a@b', 'source-password-file': join(dir, 'pw'), concurrency: 3, insecure: false, folder: ['INBOX'], map: ['Sent Items=Sent', 'Old=Archive/Old'] });
-    expect(readJobFile(file(''), schema)).toEqual({});
+    expect(await readJobFile(file(''), schema)).toEqual({});
   });
 
-  it('a value its flag reads as a number may be a number (max-size: 1048576), checked as the flag checks it', () => {
+  it('a value its flag reads as a number may be a number (max-size: 1048576), checked as the flag checks it', async () => {
     const sized = { ...schema, 'max-size': { kind: 'string' as const, check: (v: string) => parseSize('max-size', v) } };
-    expect(readJobFile(file('max-size: 1048576\n'), sized)).toEqual({ 'max-size': '1048576' });
-    expect(() => readJobFile(file('max-size: -5\n'), sized)).toThrow(/line 1: 'max-size': '-5' is not a size/);
-    expect(() => readJobFile(file('source: 42\n'), sized)).toThrow(/line 1: 'source' must be a string/);
+    expect(await readJobFile(file('max-size: 1048576\n'), sized)).toEqual({ 'max-size': '1048576' });
+    await expect(readJobFile(file('max-size: -5\n'), sized)).rejects.toThrow(/line 1: 'max-size': '-5' is not a size/);
+    await expect(readJobFile(file('source: 42\n'), sized)).rejects.toThrow(/line 1: 'source' must be a string/);
   });
 
-  it('errors name the file, the line and the key', () => {
+  it('errors name the file, the line and the key', async () => {
     const p = file('source: imaps://a@b\n\nconcurrency: 65\n');
-    expect(() => readJobFile(p, schema)).toThrow(`${p} line 3: 'concurrency' must be at most 64`);
-    expect(() => readJobFile(file('insecure: "yes"\n'), schema)).toThrow(/line 1: 'insecure' must be true or false/);
-    expect(() => readJobFile(file('folder: [1, 2]\n'), schema)).toThrow(/line 1: 'folder' must be a list of strings/);
-    const oneLine = (text: string) => {
+    await expect(readJobFile(p, schema)).rejects.toThrow(`${p} line 3: 'concurrency' must be at most 64`);
+    await expect(readJobFile(file('insecure: "yes"\n'), schema)).rejects.toThrow(/line 1: 'insecure' must be true or false/);
+    await expect(readJobFile(file('folder: [1, 2]\n'), schema)).rejects.toThrow(/line 1: 'folder' must be a list of strings/);
+    const oneLine = async (text: string) => {
       try {
-        readJobFile(file(text), schema);
+        await readJobFile(file(text), schema);
       } catch (err) {
         return (err as { oneLine(): string }).oneLine();
       }
       return 'no error';
     };
-    expect(oneLine('sourc: x\n')).toMatch(/line 1: unknown key 'sourc' \(did you mean 'source'\?\)$/);
-    expect(oneLine('zzzzzz: x\n')).toMatch(/unknown key 'zzzzzz' \(keys are the long flag names/);
+    expect(await oneLine('sourc: x\n')).toMatch(/line 1: unknown key 'sourc' \(did you mean 'source'\?\)$/);
+    expect(await oneLine('zzzzzz: x\n')).toMatch(/unknown key 'zzzzzz' \(keys are the long flag names/);
   });
 });
