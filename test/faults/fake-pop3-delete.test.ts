@@ -146,9 +146,10 @@ describe('--delete-source stopped while it deletes', () => {
       pass: 'pw',
       messages: three,
       handlers: {
-        // The first DELE is answered only after --max-runtime has passed.
+        // The first DELE is answered only after --max-runtime has passed (a limit that leaves a
+        // loaded machine time to start the CLI and copy three messages first).
         DELE: async (s, arg) => {
-          await new Promise((r) => setTimeout(r, Math.max(0, started + 4500 - Date.now())));
+          await new Promise((r) => setTimeout(r, Math.max(0, started + 9500 - Date.now())));
           s.deleted.add(Number(arg));
           await s.ok('Marked');
         },
@@ -156,7 +157,7 @@ describe('--delete-source stopped while it deletes', () => {
       },
     });
     const work = mkdtempSync(join(tmpdir(), 'mf-deltime-'));
-    const r = await runCli(args(server.port, work, ['--max-runtime', '3s']), { env: env(work) });
+    const r = await runCli(args(server.port, work, ['--max-runtime', '8s']), { env: env(work) });
     const out = envelope(r);
     expect(out.status, r.stderr).toBe(8);
     expect(out.result).toMatchObject({ copied: 3, interrupted: true, stoppedBy: 'max-runtime' });
