@@ -26,6 +26,22 @@ export function toMailboxInfo(e: ListResponse, prefix = ''): MailboxInfo {
   };
 }
 
+/**
+ * UIDs as sets of at most `maxChars` characters each ("1:3,7", "9:10"), for commands that must
+ * stay under a server's line limit (RFC 2683 asks servers for 8,000 octets; some allow fewer).
+ */
+export function uidSetChunks(uids: number[], maxChars: number): string[] {
+  const chunks: string[] = [];
+  let cur = '';
+  for (const part of compactUidSet(uids).split(',')) {
+    if (!part) continue;
+    if (cur && cur.length + 1 + part.length > maxChars) (chunks.push(cur), (cur = ''));
+    cur = cur ? `${cur},${part}` : part;
+  }
+  if (cur) chunks.push(cur);
+  return chunks;
+}
+
 /** "1:3,7,9:10" from ascending or unordered UIDs. */
 export function compactUidSet(uids: number[]): string {
   const s = [...uids].sort((a, b) => a - b);

@@ -11,7 +11,8 @@
  * the server has stored the message(s): the writer's flush() has nothing left to do. Keys are "UIDVALIDITY:UID" from APPENDUID (UIDPLUS).
  *
  * scan() reads a folder's Message-IDs with ONE bulk FETCH (UID + the Message-ID header field), of
- * the UIDs the checkpoint does not know (one UID SEARCH first when it knows some).
+ * the UIDs the checkpoint does not know (one UID SEARCH first when it knows some; their sets cut
+ * to short command lines).
  * LIST, CREATE and scans go over one control connection that reconnects and retries (control.ts).
  */
 import type { ImapFlow, ListResponse } from 'imapflow';
@@ -24,14 +25,16 @@ import { classifyImapError, connectImap, literalLimit, takeLoggedError } from '.
 import { bulkBudget, folderBudget } from './answer-budget.js';
 import { ControlConnection } from './control.js';
 import { fetchRows } from './fetch-rows.js';
-import { compactUidSet, inMailbox } from './mailboxes.js';
+import { inMailbox, uidSetChunks } from './mailboxes.js';
 import { canMultiappend, multiAppend, type AppendItem } from './multiappend.js';
 
 /** Roles that are mapped by role rather than by name. */
 const MAPPED_ROLES = new Set(['\\Sent', '\\Drafts', '\\Junk', '\\Trash', '\\Archive']);
 
-/** The longest UID set a scan names (else it reads the whole folder): well under servers' line limits. */
-const MAX_SET_CHARS = 16 * 1024;
+/** The longest UID set one scan command names: its line stays well under any server's limit. */
+const SET_CHUNK_CHARS = 1000;
+/** More commands than this, and the scan reads the whole folder in one. */
+const MAX_SET_CHUNKS = 16;
 
 /** Flags a client may not set with APPEND. */
 const UNSETTABLE = new Set(['\\recent']);
@@ -346,8 +349,9 @@ export class ImapSink implements Sink {
         if (!box || box.exists === 0) return rows;
         const uv = String(box.uidValidity);
         // What the checkpoint stored here needs no reading: one UID SEARCH, then the Message-IDs
-        // of the rest only (an incremental run into a large folder reads what is new to it).
-        let set = '1:*';
+        // of the rest only (an incremental run into a large folder reads what is new to it), in
+        // commands short enough for any server's line limit.
+        let sets = ['1:*'];
         let count = box.exists;
         if (known?.size) {
           const all = await c.search({ all: true }, { uid: true });
@@ -359,18 +363,20 @@ export class ImapSink implements Sink {
             else unread.push(uid);
           }
           if (unread.length === 0) return rows;
-          set = compactUidSet(unread);
+          sets = uidSetChunks(unread, SET_CHUNK_CHARS);
           count = unread.length;
-          // A set of many holes would make a command line past what servers take (Dovecot: 64 KiB).
-          if (set.length > MAX_SET_CHARS) {
+          // So many holes that the folder is read whole in fewer commands.
+          if (sets.length > MAX_SET_CHUNKS) {
             rows.length = 0;
-            set = '1:*';
+            sets = ['1:*'];
             count = box.exists;
           }
         }
-        for await (const row of fetchRows(c, set, { headerFields: ['MESSAGE-ID'] }, folderBudget(count, 2048))) {
-          if (row.uid === undefined) continue;
-          rows.push({ key: `${uv}:${row.uid}`, uid: row.uid, messageId: row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null });
+        for (const set of sets) {
+          for await (const row of fetchRows(c, set, { headerFields: ['MESSAGE-ID'] }, folderBudget(count, 2048))) {
+            if (row.uid === undefined) continue;
+            rows.push({ key: `${uv}:${row.uid}`, uid: row.uid, messageId: row.header ? normalizeMessageId(headerValue(row.header, 'message-id')) : null });
+          }
         }
         return rows;
       }, { fresh: true }),
