@@ -22,8 +22,12 @@ export interface NetOptions {
   retries?: number;
   /** Base delay of the reconnect back-off (ms); default 500. */
   backoffMs?: number;
-  /** Told when a server throttles (or says "try later") on a control connection. */
-  onThrottle?: (t: { ms: number; message: string }) => void;
+  /**
+   * Told when a server throttles (or says "try later") on a control connection. `warned`: the
+   * driver warns of this wait itself (with its retry count), so it is only counted, not warned of
+   * again.
+   */
+  onThrottle?: (t: { ms: number; message: string; warned?: boolean }) => void;
   log: Logger;
 }
 

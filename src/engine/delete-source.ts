@@ -81,9 +81,10 @@ export async function deleteFromSource(o: DeleteOptions): Promise<DeleteResult> 
     const confirmed: string[] = [];
     const byBody: MessageRef[] = [];
     let absent = 0;
-    for await (const ref of o.source.list(plan.source.path, { signal: o.signal })) {
+    // A message listed as unreadable (a POP3 one without a UIDL) is never done: passed over, never deleted.
+    for await (const ref of o.source.list(plan.source.path, { signal: o.signal, unreadable: true })) {
       if (stopped()) return interrupted();
-      if (!done.has(ref.key)) continue;
+      if (ref.unreadable || !done.has(ref.key)) continue;
       const id = identityBeforeBody(ref.messageId, mode);
       if (id === null) byBody.push(ref);
       else if (there.has(id)) confirmed.push(ref.key);

@@ -76,10 +76,11 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
   const dst = parseEndpoint(cfg.dest, 'dest', cfg.destTls);
   // One throttle log for the whole run: control connections and workers report into it.
   const throttle = new Throttle(cfg.concurrency);
-  const onThrottle = (t: { ms: number; message: string }) => {
+  const onThrottle = (t: { ms: number; message: string; warned?: boolean }) => {
     const ev = throttle.note('server', t.message, t.ms);
     hooks.onEvent?.({ type: 'throttled', folder: '', at: ev.at, delayMs: t.ms, message: t.message });
-    hooks.log.warn({ msg: `throttled by the server, waiting ${(t.ms / 1000).toFixed(1)} s: ${t.message}` });
+    // One warning per wait: a driver that warns of it itself (with its retry count) is not echoed.
+    if (!t.warned) hooks.log.warn({ msg: `throttled by the server, waiting ${(t.ms / 1000).toFixed(1)} s: ${t.message}` });
   };
   const net = await netFactory({ ...cfg, onThrottle }, hooks.log);
 

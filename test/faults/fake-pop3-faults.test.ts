@@ -248,3 +248,75 @@ describe('several RETRs refused', () => {
     expect(out.result.failures[0]).toMatchObject({ key: 'u2', error: expect.stringMatching(/refused RETR 2: Message 2 expunged\./) });
   });
 });
+
+// Dovecot with pop3_reuse_xuidl gives a message its own X-UIDL header as its UIDL: words with
+// spaces or tabs, the same words as another message, or nothing at all (an empty header, "2 ").
+describe('UIDLs taken from the messages (Dovecot pop3_reuse_xuidl)', () => {
+  const xuidls = ['u1', '', 'has space', 'tab\tinside', 'dup', 'dup', 'dup 2', 'u8  '];
+  const mixed = () => xuidls.map((uid, i) => ({ uid, body: message(i + 1) }));
+
+  it('UIDLs of several words are keys, stable from run to run; a message without one fails alone (exit 6), is named by verify and the dry run, and is never deleted', async () => {
+    server = await FakePop3Server.start({ user: 'u', pass: 'pw', pipelining: true, messages: mixed() });
+    const work = mkdtempSync(join(tmpdir(), 'mf-xuidl-'));
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pw' };
+    const src = `pop3://u@127.0.0.1:${server.port}`;
+    const md = `maildir:${join(work, 'md')}`;
+    const args = (...more: string[]) => ['copy', src, md, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--json', ...more];
+
+    const r = await runCli(args(), { env });
+    const first = envelope(r);
+    expect(first.status, JSON.stringify(first.error) + r.stderr.slice(-1500)).toBe(6);
+    expect(first.result).toMatchObject({ copied: 7, failed: 1 });
+    expect(first.result.failures).toHaveLength(1);
+    const failure = first.result.failures[0];
+    expect(failure).toMatchObject({ code: 'MESSAGE_FAILED', error: expect.stringMatching(/message 2 no UIDL.*X-UIDL/) });
+    expect(first.warnings.join('\n')).toMatch(/message 2 no UIDL/);
+    const stored = readMaildirTree(join(work, 'md')).get('INBOX')!;
+    expect(stored.map((f) => f.bytes.toString()).sort()).toEqual([1, 3, 4, 5, 6, 7, 8].map((n) => message(n).toString().replace(/\r\n/g, '\n')).sort());
+
+    // The rerun knows every keyed message by its UIDL (no header read again); the one without still fails.
+    const tops = server.seen('TOP').length;
+    const again = envelope(await runCli(args(), { env }));
+    expect(again.status, JSON.stringify(again.error)).toBe(6);
+    expect(again.result).toMatchObject({ copied: 0, skipped: 0, failed: 1 });
+    expect(again.result.folders[0]).toMatchObject({ listed: 8, already: 7, failed: 1 });
+    expect(server.seen('TOP').length).toBe(tops);
+
+    const plan = envelope(await runCli(args('--dry-run'), { env }));
+    expect(plan.status, JSON.stringify(plan.error)).toBe(6);
+    expect(plan.result).toMatchObject({ copy: 0, unreadable: 1 });
+    const check = envelope(await runCli(['verify', src, md, '--source-tls', 'none', '--json'], { env }));
+    expect(check.status, JSON.stringify(check.error)).toBe(6);
+    expect(check.result).toMatchObject({ ok: false, missing: 0, unreadable: 1 });
+    expect(check.result.unreadableList).toMatchObject([{ key: failure.key, error: expect.stringMatching(/message 2 no UIDL/) }]);
+
+    const del = envelope(await runCli(args('--delete-source'), { env }));
+    expect(del.status, JSON.stringify(del.error)).toBe(6);
+    expect(del.result).toMatchObject({ failed: 1, deleted: 7 });
+    expect(server.seen('DELE').sort()).toEqual(['DELE 1', 'DELE 3', 'DELE 4', 'DELE 5', 'DELE 6', 'DELE 7', 'DELE 8']);
+  });
+});
+
+describe("Dovecot's limit of sessions per user and address at login ([IN-USE], mail_max_userip_connections)", () => {
+  const limit = '[IN-USE] Maximum number of connections from user+IP exceeded.';
+
+  it('waited out, one warning per wait; everything copied', async () => {
+    let refused = 2;
+    server = await FakePop3Server.start({ user: 'u', pass: 'pw', messages: messages.slice(0, 3), handlers: { PASS: (s, arg, line) => (refused-- > 0 ? void s.err(limit) : DEFAULT_HANDLERS.PASS!(s, arg, line)) } });
+    const { r, out } = await copyFrom(server);
+    expect(out.status, JSON.stringify(out.error) + r.stderr.slice(-1500)).toBe(0);
+    expect(out.result).toMatchObject({ copied: 3 });
+    expect(out.result.throttled?.count).toBe(2);
+    const waits = out.warnings.filter((w: string) => w.includes('Maximum number of connections'));
+    expect(waits).toHaveLength(2);
+    expect(waits[0]).toMatch(/exceeded; retry 1\/5 in \d+ ms$/);
+    expect(waits[1]).toMatch(/exceeded; retry 2\/5 in \d+ ms$/);
+  });
+
+  it('with no retries left: exit 5, with a hint that names the limit as well as another session', async () => {
+    server = await FakePop3Server.start({ user: 'u', pass: 'pw', messages: messages.slice(0, 3), handlers: { PASS: (s) => void s.err(limit) } });
+    const out = envelope(await runCli(['copy', `pop3://u@127.0.0.1:${server.port}`, `maildir:${join(mkdtempSync(join(tmpdir(), 'mf-inuse-')), 'md')}`, '--source-tls', 'none', '--retries', '0', '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pw' } }));
+    expect(out.status).toBe(5);
+    expect(out.error).toMatchObject({ code: 'THROTTLED', hint: expect.stringMatching(/another session.*limit of sessions/) });
+  });
+});

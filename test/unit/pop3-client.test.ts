@@ -201,10 +201,26 @@ describe('listings', () => {
   });
 
   it('a garbage UIDL line is PROTOCOL', async () => {
+    for (const bad of ['nonsense', 'x1 abc', '1abc', ' 1 abc']) {
+      const { client } = await session({
+        handlers: { UIDL: (s) => s.write(b(`+OK\r\n1 abc\r\n${bad}\r\n.\r\n`)) },
+      });
+      expect((await failure(client.uidl())).code, bad).toBe('PROTOCOL');
+    }
+  });
+
+  it("UIDLs Dovecot takes from X-UIDL headers (pop3_reuse_xuidl): the rest of the line, trimmed; '' when there is none", async () => {
     const { client } = await session({
-      handlers: { UIDL: (s) => s.write(b('+OK\r\n1 abc\r\nnonsense\r\n.\r\n')) },
+      handlers: { UIDL: (s) => s.write(b('+OK\r\n1 abc\r\n2 \r\n3 has space\r\n4\ttab\tinside  \r\n5\r\n6  \t \r\n.\r\n')) },
     });
-    expect((await failure(client.uidl())).code).toBe('PROTOCOL');
+    expect(await client.uidl()).toEqual([
+      { n: 1, uid: 'abc' },
+      { n: 2, uid: '' },
+      { n: 3, uid: 'has space' },
+      { n: 4, uid: 'tab\tinside' },
+      { n: 5, uid: '' },
+      { n: 6, uid: '' },
+    ]);
   });
 
   it('a server answering garbage is PROTOCOL', async () => {

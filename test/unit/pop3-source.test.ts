@@ -70,6 +70,33 @@ describe('Pop3Source', () => {
     }
   });
 
+  it('a UIDL with spaces is a key; one that reads like the key of a repeat ("dup 2") gets a key of its own, whatever the order', async () => {
+    const body = (n: number) => b(`Message-ID: <${n}@x>\r\n\r\n${n}\r\n`);
+    const keysOf = async (uids: string[]) => (await refs((await open({ messages: uids.map((uid, i) => ({ uid, body: body(i) })) })).source)).map((r) => r.key);
+    expect(await keysOf(['dup 2', 'dup', 'has space', 'dup'])).toEqual(['dup 2 1', 'dup', 'has space', 'dup 2']);
+    expect(await keysOf(['dup', 'dup', 'dup 2', 'dup 2', 'tab\t2'])).toEqual(['dup', 'dup 2', 'dup 2 1', 'dup 2 2', 'tab\t2']);
+  });
+
+  it('a message without a UIDL: listed as unreadable (not TOPped), or the listing fails; no key reaches it for RETR or DELE', async () => {
+    const { server, source } = await open({ messages: [msgs[0]!, { uid: '', body: msgs[1]!.body }, msgs[2]!] });
+    expect(await source.status('INBOX')).toEqual({ validity: 'pop3', messages: 3 });
+    let count: number | undefined;
+    const rs: MessageRef[] = [];
+    for await (const r of source.list('INBOX', { unreadable: true, known: new Set(['u-c']), onCount: (n) => (count = n) })) rs.push(r);
+    expect(count).toBe(2);
+    expect(rs.map((r) => [r.key, r.seq, r.unreadable?.code])).toEqual([
+      ['u-a', 1, undefined],
+      ['no UIDL — message 2', 2, 'MESSAGE_FAILED'],
+      ['u-c', 3, undefined],
+    ]);
+    expect(rs[1]!.unreadable).toMatchObject({ scope: 'message', retryable: false, messageKey: 'no UIDL — message 2', message: expect.stringMatching(/gives message 2 no UIDL.*X-UIDL header is empty/) });
+    expect(server.seen('TOP')).toEqual(['TOP 1 0']);
+    expect((await refs(source).catch((e) => e)) as MailferryError).toMatchObject({ code: 'MAILBOX_FAILED', scope: 'mailbox', retryable: false });
+    expect((await bodies(source, rs)).map((x) => x.split(':')[0])).toEqual(['u-a', 'u-c']);
+    expect(await source.deleteMessages('INBOX', rs.map((r) => r.key))).toEqual({ deleted: ['u-a', 'u-c'], refused: [] });
+    expect(server.seen('DELE')).toEqual(['DELE 1', 'DELE 3']);
+  });
+
   it('lists UIDL keys, LIST sizes and Message-IDs from TOP, skipping TOP for known keys', async () => {
     const { server, source } = await open();
     expect(await source.listMailboxes()).toEqual([{ path: 'INBOX', segments: ['INBOX'], delimiter: '' }]);

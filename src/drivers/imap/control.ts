@@ -58,7 +58,8 @@ export class ControlConnection {
         this.current = undefined;
       }
       const delayMs = backoffDelay(attempt + 1, this.o.backoffMs ?? 500, err.retryAfterMs);
-      if (err.code === 'THROTTLED' && !reported(err)) this.o.onThrottle?.({ ms: delayMs, message: err.message });
+      // Counted by the run, warned of on the next line: one warning per wait.
+      if (err.code === 'THROTTLED' && !reported(err)) this.o.onThrottle?.({ ms: delayMs, message: err.message, warned: true });
       this.o.log.warn({ msg: `${what}: ${err.message}; reconnecting, retry ${attempt + 1}/${retries} in ${Math.round(delayMs)} ms` });
       await sleep(delayMs);
     }

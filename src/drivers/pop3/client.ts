@@ -64,6 +64,7 @@ export interface Pop3Stat {
 
 export interface Pop3Uid {
   n: number;
+  /** The rest of the UIDL line, trimmed: '' when the server gives the message none (see uidl()). */
   uid: string;
 }
 
@@ -861,7 +862,9 @@ export class Pop3Client {
     let hint = step === 'AUTH XOAUTH2' ? 'check the user name, and that the token is for this account and not expired' : 'check the user name and password';
     let retryable = false;
     if (code === 'IN-USE') {
-      hint = 'the mailbox is locked by another POP3 session; close it and retry';
+      // Dovecot says [IN-USE] both for a maildrop another session holds and for its limit of
+      // sessions per user and address (mail_max_userip_connections).
+      hint = "the mailbox is locked by another session, or the server's limit of sessions for this account is reached: close other mail clients of this account, or retry later";
       retryable = true;
     } else if (code === 'SYS/TEMP' || code === 'LOGIN-DELAY') {
       hint = 'the server asked to retry later';
@@ -893,7 +896,12 @@ export class Pop3Client {
     });
   }
 
-  /** UIDL: message numbers and their unique ids, in server order. */
+  /**
+   * UIDL: message numbers and their unique ids, in server order. The id is the rest of the line,
+   * trimmed: RFC 1939 has it one word, but Dovecot with pop3_reuse_xuidl gives a message the text
+   * of its own X-UIDL: header, which may hold spaces ("5 has space") or be empty ("1 ", uid '').
+   * Which keys these make is the source's business (keys.ts); here a line is only read.
+   */
   async uidl(): Promise<Pop3Uid[]> {
     return this.exclusive(async () => {
       const st = await this.simple('UIDL', 'the UIDL answer');
@@ -910,9 +918,9 @@ export class Pop3Client {
       const body = await this.readListing('the UIDL list');
       const out: Pop3Uid[] = [];
       for (const line of listingLines(body)) {
-        const m = /^(\d+)[ \t]+(\S+)\s*$/.exec(line);
+        const m = /^(\d+)(?:[ \t](.*))?$/s.exec(line);
         if (!m) throw new MailferryError('PROTOCOL', `POP3 server ${this.where} sent an unreadable UIDL line: "${sanitize(line, this.secrets, 80)}"`);
-        out.push({ n: Number(m[1]), uid: m[2]! });
+        out.push({ n: Number(m[1]), uid: (m[2] ?? '').trim() });
       }
       return out;
     });

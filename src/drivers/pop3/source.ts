@@ -7,8 +7,10 @@
  * (confirmGone). Speed comes
  * from pipelining (RETR and TOP in windows), not from more connections.
  *
- * Keys are UIDLs (stable across sessions); `seq` is the message number of the session that
- * listed it. After a reconnect the numbers are looked up again by UIDL.
+ * Keys are UIDLs (stable across sessions; keys.ts); `seq` is the message number of the session
+ * that listed it. After a reconnect the numbers are looked up again by UIDL. A message the server
+ * gives no UIDL (Dovecot's pop3_reuse_xuidl and an empty X-UIDL header) has nothing stable to be
+ * known by: it is listed as unreadable, so it fails alone, and is never fetched nor deleted.
  *
  * Header-first dedupe: the Message-ID of every message not already done by the checkpoint is read
  * with a pipelined `TOP n 0` before any body is downloaded. Measured on the 6,046-message corpus
@@ -25,6 +27,7 @@ import { arrivalDate, arrivalDateOf } from '../../mail/dates.js';
 import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { Pop3Client, refusedAsExpunged } from './client.js';
+import { noUidlKey, uidlKey } from './keys.js';
 
 export const POP3_MAILBOX = 'INBOX';
 /** UIDLs are stable by RFC 1939: there is no validity to change. */
@@ -33,8 +36,10 @@ const RETR_WINDOW = 16;
 
 interface Session {
   client: Pop3Client;
-  /** UIDL → message number in this session. */
+  /** Key (keys.ts) → message number in this session. */
   numbers: Map<string, number>;
+  /** Numbers of the messages the server gives no UIDL: in no map by key, so never fetched nor deleted. */
+  noUidl: number[];
 }
 
 class Cancelled extends Error {}
@@ -58,7 +63,8 @@ export class Pop3Source implements Source {
 
   static async open(o: NetOptions): Promise<Pop3Source> {
     const src = new Pop3Source(o);
-    // A "try later" at login ([IN-USE]: another client holds the maildrop; [SYS/TEMP],
+    // A "try later" at login ([IN-USE]: another client holds the maildrop, or the server's limit of
+    // sessions is reached; [SYS/TEMP],
     // [LOGIN-DELAY]) is waited out with back-off, --retries times, as later sessions are.
     for (let attempt = 0; ; attempt++) {
       try {
@@ -68,8 +74,9 @@ export class Pop3Source implements Source {
         const err = toMailferryError(e);
         if (err.code !== 'THROTTLED' || attempt >= (o.retries ?? 0)) throw err;
         const delayMs = backoffDelay(attempt + 1, o.backoffMs ?? 500, err.retryAfterMs);
-        o.onThrottle?.({ ms: delayMs, message: err.message });
-        o.log.warn({ msg: `${err.message}; retry ${attempt + 1}/${o.retries} in ${Math.round(delayMs)} ms` });
+        // Counted by the run, warned of here: one warning per wait.
+        o.onThrottle?.({ ms: delayMs, message: err.message, warned: true });
+        o.log.warn({ msg: `${err.message.replace(/\.$/, '')}; retry ${attempt + 1}/${o.retries} in ${Math.round(delayMs)} ms` });
         await sleep(delayMs);
       }
     }
@@ -91,18 +98,25 @@ export class Pop3Source implements Source {
     try {
       await client.login(ep.user, await this.o.secret(), this.o.auth);
       const numbers = new Map<string, number>();
+      const noUidl: number[] = [];
+      /** How many messages so far have each UIDL. */
+      const places = new Map<string, number>();
       let shared = 0;
       for (const u of await client.uidl()) {
+        if (u.uid === '') {
+          noUidl.push(u.n);
+          continue;
+        }
         // UIDLs are unique by RFC 1939; a server that repeats one would make the later message
-        // vanish behind the first. Repeats are told apart by their order ("uid 2", "uid 3": a
-        // UIDL never holds a space), stable as long as neither is deleted meanwhile.
-        let key = u.uid;
-        for (let k = 2; numbers.has(key); k++) key = `${u.uid} ${k}`;
-        if (key !== u.uid) shared++;
-        numbers.set(key, u.n);
+        // vanish behind the first. Repeats are told apart by their order ("uid 2", "uid 3"; keys
+        // no other UIDL can have, keys.ts), stable as long as neither is deleted meanwhile.
+        const place = (places.get(u.uid) ?? 0) + 1;
+        places.set(u.uid, place);
+        if (place > 1) shared++;
+        numbers.set(uidlKey(u.uid, place), u.n);
       }
       if (shared > 0) log.warn({ msg: `the POP3 server gives ${shared} message${shared === 1 ? '' : 's'} a UIDL another message already has; they are told apart by their order` });
-      return { client, numbers };
+      return { client, numbers, noUidl };
     } catch (err) {
       client.close();
       throw err;
@@ -140,11 +154,12 @@ export class Pop3Source implements Source {
   async status(mailbox: string, opts: { size?: boolean } = {}): Promise<MailboxStatus> {
     this.checkMailbox(mailbox);
     const s = await this.session();
-    if (!opts.size) return { validity: POP3_VALIDITY, messages: s.numbers.size };
+    const messages = s.numbers.size + s.noUidl.length;
+    if (!opts.size) return { validity: POP3_VALIDITY, messages };
     const sizes = await s.client.list();
     let size = 0;
-    for (const n of s.numbers.values()) size += sizes.get(n) ?? 0;
-    return { validity: POP3_VALIDITY, messages: s.numbers.size, size };
+    for (const n of [...s.numbers.values(), ...s.noUidl]) size += sizes.get(n) ?? 0;
+    return { validity: POP3_VALIDITY, messages, size };
   }
 
   /**
@@ -153,13 +168,17 @@ export class Pop3Source implements Source {
    * the TOPs go on from where they stopped, so a large box on a flaky link still gets listed. A
    * message the server breaks off at twice in a row, nothing read between, is listed without its
    * header (no Message-ID, no date): its RETR decides (the engine fails it alone if that breaks
-   * off too), and the rest of the box is listed.
+   * off too), and the rest of the box is listed. A message without a UIDL is listed as unreadable
+   * (`opts.unreadable`; without it, it fails the listing) and not TOPped.
    */
   async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
     this.checkMailbox(mailbox);
     const retries = this.o.retries ?? 0;
     let refs: MessageRef[] | undefined;
+    /** The refs whose headers are read: not known, not unreadable. */
     let wanted: MessageRef[] = [];
+    /** Refs not known: what the caller is told will come. */
+    let coming = 0;
     const headed = new Set<string>();
     const now = Date.now();
     /** The message the last header pass broke off at before reading anything. */
@@ -177,8 +196,16 @@ export class Pop3Source implements Source {
             if (n <= (opts.afterSeq ?? 0)) continue;
             refs.push({ mailbox, key: uid, seq: n, size: sizes.get(n) ?? 0, flags: [], messageId: null, headerUnread: true });
           }
+          for (const n of s.noUidl) {
+            if (n <= (opts.afterSeq ?? 0)) continue;
+            const why = this.noUidl(n);
+            if (!opts.unreadable) throw new MailferryError('MAILBOX_FAILED', why.message, { scope: 'mailbox', retryable: false, hint: why.hint });
+            refs.push({ mailbox, key: why.messageKey!, seq: n, size: sizes.get(n) ?? 0, flags: [], messageId: null, unreadable: why });
+          }
           refs.sort((a, b) => a.seq - b.seq);
-          wanted = refs.filter((r) => !opts.known?.has(r.key));
+          const unknown = refs.filter((r) => !opts.known?.has(r.key));
+          coming = unknown.length;
+          wanted = unknown.filter((r) => !r.unreadable);
         }
         // By this session's numbers (a message gone since is simply not TOPped).
         const byN = new Map<number, MessageRef>();
@@ -230,8 +257,21 @@ export class Pop3Source implements Source {
         await sleep(delayMs);
       }
     }
-    opts.onCount?.(wanted.length);
+    opts.onCount?.(coming);
     yield* refs;
+  }
+
+  /**
+   * Why message `n`, which the server gives no UIDL, is not copied. Keyed by its order it could be
+   * taken, once another such message is deleted, for one already copied (and deleted unread by
+   * --delete-source): so it fails, each run, and the rest of the box is copied.
+   */
+  private noUidl(n: number): MailferryError {
+    return new MailferryError(
+      'MESSAGE_FAILED',
+      `the POP3 server gives message ${n} no UIDL (no unique id; with Dovecot's pop3_reuse_xuidl, its X-UIDL header is empty): no run could know it again, so it is not copied, and never deleted`,
+      { scope: 'message', retryable: false, messageKey: noUidlKey(n), hint: 'remove its empty X-UIDL header on the server (Dovecot then gives it a UIDL of its own), or copy it over IMAP' },
+    );
   }
 
   async reader(): Promise<SourceReader> {
