@@ -264,3 +264,20 @@ describe('an IMAP account copied into a folder of itself', () => {
     expect(onto.error?.message).toMatch(/the source and the destination are the same IMAP account .*every folder would be copied onto itself/);
   });
 });
+
+describe('roles guessed from names', () => {
+  it("a subfolder named like a role (Projekte/Gesendet: 'Sent' in German) has none: it is copied under its own name, not into the destination's Sent", async () => {
+    const src = (await h.freshUser('nested-role')).name;
+    await h.doveadm(['mailbox', 'create', '-u', src, 'Projekte.Gesendet']); // '.' separates levels on the harness's Dovecot
+    await h.doveadm(['save', '-u', src, '-m', 'Projekte.Gesendet'], Buffer.from('Message-ID: <nested-role@example.org>\r\nSubject: kept in a project\r\n\r\nbody\r\n'));
+    const dst = (await h.freshUser('nested-role-dst')).name;
+    await h.doveadm(['mailbox', 'create', '-u', dst, 'Sent']); // \Sent by the server's configuration
+    const folders = envelope(await runCli(['folders', imap(src), ...tls, '--json'], { env }));
+    expect(folders.result.folders.find((f: { name: string }) => f.name === 'Projekte/Gesendet')).toMatchObject({ specialUse: null });
+    const r = envelope(await runCli(['copy', imap(src), imap(dst), ...tls, '--checkpoint', join(work, 'nested-role.j'), '--json'], { env }));
+    expect(r.status, JSON.stringify(r.error ?? r.result?.failures)).toBe(0);
+    const count = async (box: string) => Number(/messages=(\d+)/.exec((await h.doveadm(['mailbox', 'status', '-u', dst, 'messages', box])).stdout.toString())?.[1]);
+    expect(await count('Sent')).toBe(0);
+    expect(await count('Projekte.Gesendet')).toBe(1);
+  });
+});

@@ -3,6 +3,23 @@ import type { ImapFlow, ListResponse } from 'imapflow';
 import type { MailboxInfo } from '../types.js';
 
 /**
+ * The role of a listed folder that mailferry acts on. The server's own flag (SPECIAL-USE, XLIST)
+ * always; imapflow's guess from the name (`specialUseSource` 'name': "Sent", "Gesendet",
+ * "Entwürfe") only for a folder at the top of the personal namespace (or directly below INBOX),
+ * where a server without flags keeps its Sent or Drafts: a project's subfolder called "Gesendet"
+ * had been copied into the destination's Sent folder.
+ */
+export function trustedRole(e: Pick<ListResponse, 'path' | 'delimiter' | 'specialUse'> & { specialUseSource?: string }, prefix = ''): string | undefined {
+  if (!e.specialUse) return undefined;
+  if (e.specialUseSource !== 'name') return e.specialUse;
+  const rel = prefix && e.path.startsWith(prefix) ? e.path.slice(prefix.length) : e.path;
+  const parts = e.delimiter ? rel.split(e.delimiter) : [rel];
+  // INBOX.Sent too: the Sent folder of a Courier-style server that does not say its prefix.
+  const top = parts.length === 1 || (parts.length === 2 && parts[0]!.toUpperCase() === 'INBOX');
+  return top ? e.specialUse : undefined;
+}
+
+/**
  * A LIST entry as a folder. `prefix`: the personal namespace's (NAMESPACE; "INBOX." on Courier and
  * cPanel servers), left out of the folder's name as the destination's is put in (sink.ts), so
  * INBOX.Sent/INBOX.Work there are Sent/Work, not folders below INBOX. The path stays as listed.
@@ -21,7 +38,7 @@ export function toMailboxInfo(e: ListResponse, prefix = ''): MailboxInfo {
     path: e.path,
     segments,
     delimiter,
-    specialUse: e.specialUse || undefined,
+    specialUse: trustedRole(e, prefix),
     noselect: flags.has('\\Noselect') || flags.has('\\NonExistent'),
   };
 }

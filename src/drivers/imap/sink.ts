@@ -25,7 +25,7 @@ import { classifyImapError, connectImap, literalLimit, takeLoggedError } from '.
 import { bulkBudget, folderBudget } from './answer-budget.js';
 import { ControlConnection } from './control.js';
 import { fetchRows } from './fetch-rows.js';
-import { inMailbox, uidSetChunks } from './mailboxes.js';
+import { inMailbox, trustedRole, uidSetChunks } from './mailboxes.js';
 import { canMultiappend, multiAppend, type AppendItem } from './multiappend.js';
 
 /** Roles that are mapped by role rather than by name. */
@@ -225,7 +225,7 @@ export class ImapSink implements Sink {
   }
 
   private byRole(role: string): string | undefined {
-    for (const l of this.folders.values()) if (l.specialUse === role && !l.flags?.has('\\Noselect')) return l.path;
+    for (const l of this.folders.values()) if (trustedRole(l, this.prefix) === role && !l.flags?.has('\\Noselect')) return l.path;
     return undefined;
   }
 
