@@ -327,7 +327,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         run.result.copied++;
         run.result.bytes += bytes;
         emit({ type: 'message', folder: run.plan.name, bytes });
-        outcome({ outcome: 'copied', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, dest: p.sink.displayName?.(dest) ?? dest, destKey: dk });
+        outcome({ outcome: 'copied', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, dest: p.sink.displayName?.(dest) ?? dest, ...(dk ? { destKey: dk } : {}) });
       } catch (err) {
         const e = toMailferryError(err);
         if (e.scope !== 'message' && e.retryable) throw e;

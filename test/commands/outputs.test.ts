@@ -123,3 +123,23 @@ describe('files and places', () => {
     expect(out).not.toMatch(/\x1b\[/);
   });
 });
+
+describe('--report lines', () => {
+  it('a destination without UIDPLUS gives no key for what it stored: the line has no destKey (not an empty one)', async () => {
+    const { FakeImapServer } = await import('../harness/fake-imap.js');
+    const dst = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [] }], noUidplus: true, store: true });
+    try {
+      const report = join(work, 'no-uidplus.jsonl');
+      const r = await runCli(['copy', `maildir:${src}`, `imap://u@127.0.0.1:${dst.port}`, '--dest-tls', 'none', '--checkpoint', join(work, 'no-uidplus.cp'), '--report', report, '--json'], {
+        env: { ...env, MAILFERRY_DEST_PASSWORD: 'pass' },
+      });
+      expect(envelope(r)).toMatchObject({ status: 0, result: { copied: 300 } });
+      const lines = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const copied = lines.filter((l) => l.outcome === 'copied');
+      expect(copied).toHaveLength(300);
+      for (const l of copied) expect(l).not.toHaveProperty('destKey');
+    } finally {
+      await dst.stop();
+    }
+  });
+});

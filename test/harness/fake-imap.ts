@@ -47,6 +47,8 @@ export interface FakeImapOptions {
   capabilities?: string[];
   /** A personal namespace (NAMESPACE): "INBOX." and "." as Courier and cPanel servers have it. */
   namespace?: { prefix: string; delimiter: string };
+  /** A server without UIDPLUS: not offered, and APPEND answers no APPENDUID. */
+  noUidplus?: boolean;
   /** CREATE makes the folder and APPEND stores the message in it (listed and fetched after). */
   store?: boolean;
   /**
@@ -155,7 +157,7 @@ export class FakeImapServer {
   }
 
   capabilities(): string {
-    return ['IMAP4rev1', 'UIDPLUS', ...(this.opts.namespace ? ['NAMESPACE'] : []), ...(this.opts.capabilities ?? [])].join(' ');
+    return ['IMAP4rev1', ...(this.opts.noUidplus ? [] : ['UIDPLUS']), ...(this.opts.namespace ? ['NAMESPACE'] : []), ...(this.opts.capabilities ?? [])].join(' ');
   }
 
   async stop(): Promise<void> {
@@ -327,7 +329,7 @@ export class FakeImapSession {
           uid = Math.max(0, ...into.messages.map((x) => x.uid)) + 1;
           into.messages.push({ uid, body: Buffer.from(stored) });
         }
-        this.send(`${tag} OK [APPENDUID ${into?.uidValidity ?? 1} ${uid}] appended\r\n`);
+        this.send(this.server.opts.noUidplus ? `${tag} OK appended\r\n` : `${tag} OK [APPENDUID ${into?.uidValidity ?? 1} ${uid}] appended\r\n`);
         return;
       }
       case 'UID SEARCH': {
