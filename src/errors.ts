@@ -20,7 +20,10 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** How much of the job a failure spoils. */
+/**
+ * How much of the job a failure spoils. 'store': the destination as a whole takes nothing more
+ * (an account over quota): the run stops, as for 'run'.
+ */
 export type Scope = 'message' | 'mailbox' | 'store' | 'run';
 
 export type ErrorCode =
@@ -42,6 +45,7 @@ export type ErrorCode =
   | 'MESSAGE_FAILED'
   | 'MESSAGE_TOO_LARGE'
   | 'DEST_IO'
+  | 'DEST_FULL'
   | 'CHECKPOINT_LOCKED'
   | 'CHECKPOINT_UNREADABLE'
   | 'CHECKPOINT_MISMATCH'
@@ -69,6 +73,8 @@ const EXIT_OF: Record<ErrorCode, ExitCode> = {
   MESSAGE_FAILED: EXIT.partial,
   MESSAGE_TOO_LARGE: EXIT.partial,
   DEST_IO: EXIT.config,
+  // The destination account is over quota: like a full disk, nothing goes on until space is made.
+  DEST_FULL: EXIT.config,
   CHECKPOINT_LOCKED: EXIT.locked,
   CHECKPOINT_UNREADABLE: EXIT.locked,
   CHECKPOINT_MISMATCH: EXIT.config,

@@ -510,7 +510,11 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           // Progress since the last failure (a link that drops every few MB): the retry budget
           // is for failures in a row, not for a long batch on a bad line.
           if (progressed) (attempt = 0), (unreadableInARow = 0);
-          if (e.code === 'DEST_IO' || e.code === 'AUTH_FAILED' || e.code === 'TLS_FAILED' || e.code === 'INTERNAL') {
+          // The destination takes nothing more (a full disk, an account over quota: scope 'store'),
+          // or never will this run: stop at once. What is in flight has settled above; what was
+          // stored is journaled by `finally`, the rest is left for the rerun. Going on one message
+          // at a time would fetch and send every message left, each refused.
+          if (e.code === 'DEST_IO' || e.scope === 'store' || e.code === 'AUTH_FAILED' || e.code === 'TLS_FAILED' || e.code === 'INTERNAL') {
             setFatal(e);
             break;
           }
@@ -796,7 +800,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         releaseIndex(run, p.plans.slice(i + 1));
       } catch (err) {
         const e = toMailferryError(err);
-        if (e.scope === 'run' || e.code === 'DEST_IO' || e.code === 'INTERNAL') {
+        if (e.scope === 'run' || e.scope === 'store' || e.code === 'DEST_IO' || e.code === 'INTERNAL') {
           setFatal(e);
           break;
         }

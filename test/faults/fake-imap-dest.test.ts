@@ -1,6 +1,7 @@
-// An IMAP destination that refuses one message: NO [OVERQUOTA] to every APPEND of it. Through the
-// real CLI, fake servers on both ends: that message alone fails, with the server's reason; the
-// others are appended exactly once; exit 6.
+// An IMAP destination that refuses APPENDs over quota (NO [OVERQUOTA], as Dovecot's quota plugin
+// answers), and other refusals of an APPEND. Through the real CLI, fake servers on both ends: the
+// account is full, so the run stops at the first refusal (exit 3, one line naming the account and
+// the server's words), and once there is room the rerun copies the rest, each message once.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,16 +9,18 @@ import { envelope, runCli } from '../harness/cli.js';
 import { FakeImapServer } from '../harness/fake-imap.js';
 import { fakeMessage, sandbox } from './helpers.js';
 
-describe('NO [OVERQUOTA] on the APPEND of one message', () => {
+describe('NO [OVERQUOTA] to the APPEND of one message (too large for the room left)', () => {
   let src: FakeImapServer;
   let dst: FakeImapServer;
+  let full = true;
   const msgs = [1, 2, 3, 4, 5].map((n) => ({ uid: n, body: fakeMessage(n) }));
   beforeAll(async () => {
     src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
     dst = await FakeImapServer.start({
+      store: true,
       mailboxes: [{ name: 'INBOX', messages: [] }],
       hook: (s, tag, name) => {
-        if (name !== 'APPEND') return false;
+        if (name !== 'APPEND' || !full) return false;
         const body = s.server.lastLiteral;
         if (!body?.includes('Subject: message 3')) return false;
         s.send(`${tag} NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n`);
@@ -30,22 +33,81 @@ describe('NO [OVERQUOTA] on the APPEND of one message', () => {
     await dst.stop();
   });
 
-  it('fails that message with the reason, appends the others once, exits 6', async () => {
+  it('the account is full: the run stops there (exit 3, the account and the reason said), nothing after it is sent; the rerun copies the rest once', async () => {
     const box = sandbox('mf-quota-');
-    const r = await runCli(
-      ['copy', `imap://u@127.0.0.1:${src.port}`, `imap://u@127.0.0.1:${dst.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'],
-      { env: { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' } },
-    );
-    const out = envelope(r);
-    expect(out.status, r.stderr).toBe(6);
-    expect(out.result.copied).toBe(4);
-    expect(out.result.failures).toHaveLength(1);
-    expect(out.result.failures[0].key).toBe('3');
-    expect(out.result.failures[0].error).toMatch(/quota/i);
-    const appended = dst.appended.map((a) => a.body.toString('latin1'));
-    for (const m of msgs.filter((x) => x.uid !== 3)) expect(appended.filter((a) => a === m.body.toString('latin1')), `message ${m.uid}`).toHaveLength(1);
-    expect(appended.some((a) => a.includes('Subject: message 3'))).toBe(false);
+    const run = async () =>
+      envelope(
+        await runCli(['copy', `imap://u@127.0.0.1:${src.port}`, `imap://u@127.0.0.1:${dst.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], {
+          env: { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' },
+        }),
+      );
+    const out = await run();
+    expect(out.status, JSON.stringify(out.result ?? out.error)).toBe(3);
+    expect(out.error).toMatchObject({ code: 'DEST_FULL', message: expect.stringMatching(/u@127\.0\.0\.1 is full.*Quota exceeded \(mailbox for user is full\).*larger than the room left/), hint: expect.stringMatching(/free space.*rerun/) });
+    const subjects = () => dst.appended.map((a) => /Subject: (.*)/.exec(a.body.toString('latin1'))![1]);
+    expect(subjects()).toEqual(['message 1', 'message 2']);
+    // Message 3 refused, and 4 and 5 never sent.
+    expect(dst.commands.filter((c) => /^\S+ APPEND /i.test(c))).toHaveLength(3);
+    full = false;
+    const again = await run();
+    expect(again.status, JSON.stringify(again.result ?? again.error)).toBe(0);
+    expect(again.result).toMatchObject({ copied: 3, failed: 0 });
+    expect(subjects()).toEqual(['message 1', 'message 2', 'message 3', 'message 4', 'message 5']);
   });
+});
+
+describe("an IMAP destination account that fills up during the copy (Dovecot's quota plugin)", () => {
+  for (const multiappend of [false, true]) {
+    it(`stops at the first refusal: exit 3, one line, no APPEND after it but what was in flight; once there is room the rerun copies exactly the rest (${multiappend ? 'MULTIAPPEND' : 'an APPEND per message'})`, async () => {
+      const box = sandbox('mf-quota-fill-');
+      const srcDir = join(box, 'src');
+      const counts: Record<string, number> = { '': 500, '.Archive': 100 };
+      let total = 0;
+      let bytes = 0;
+      for (const [dir, n] of Object.entries(counts)) {
+        for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(srcDir, dir, d), { recursive: true });
+        for (let i = 1; i <= n; i++) {
+          const body = `Message-ID: <q-${dir || 'inbox'}-${i}@quota>\nSubject: ${i}\n\n${'x'.repeat(200)} ${i}\n`;
+          writeFileSync(join(srcDir, dir, 'cur', `${i}.m.host:2,S`), body);
+          total++;
+          bytes += body.length;
+        }
+      }
+      const dst = await FakeImapServer.start({ store: true, quota: Math.floor(bytes / 3), capabilities: multiappend ? ['MULTIAPPEND'] : [], mailboxes: [{ name: 'INBOX', messages: [] }] });
+      try {
+        const args = ['copy', `maildir:${srcDir}`, `imap://u@127.0.0.1:${dst.port}`, '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '-j', '3'];
+        const env = { MAILFERRY_DEST_PASSWORD: 'pass' };
+        const first = await runCli(args, { env });
+        expect(first.code, first.stderr).toBe(3);
+        // One line says it (no warning per batch, no failure per message), after the folders' lines.
+        const lines = first.stderr.trim().split('\n');
+        expect(lines.filter((l) => /^\S+: \d+ copied, 0 skipped, 0 failed/.test(l)).length, first.stderr).toBe(lines.length - 1);
+        expect(lines.at(-1)).toMatch(/^mailferry: error: destination account u@127\.0\.0\.1 is full: .*Quota exceeded \(mailbox for user is full\).*free space/);
+        // The first message refused alone: after it, no APPEND but those the other two workers had sent.
+        const refused = dst.quotaRefusals.find((r) => r.messages === 1);
+        expect(refused, JSON.stringify(dst.quotaRefusals)).toBeDefined();
+        const appendsAfter = dst.commands.slice(refused!.at + 1).filter((c) => /^\S+ APPEND /i.test(c));
+        expect(appendsAfter.length, appendsAfter.join('\n')).toBeLessThanOrEqual(2);
+        // Refused a few times (a MULTIAPPEND refused as a whole goes on one by one: what fits is
+        // stored), not once per message left.
+        expect(dst.quotaRefusals.length, JSON.stringify(dst.quotaRefusals)).toBeLessThanOrEqual(10);
+        const storedFirst = dst.appended.length;
+        expect(storedFirst).toBeGreaterThan(0);
+        expect(storedFirst).toBeLessThan(total);
+        if (multiappend) expect(dst.commands.filter((c) => /^\S+ APPEND /i.test(c)).length, 'several messages per APPEND').toBeLessThan(storedFirst);
+
+        dst.opts.quota = undefined;
+        const again = envelope(await runCli([...args, '--json'], { env }));
+        expect(again.status, JSON.stringify(again.result?.failures ?? again.error)).toBe(0);
+        expect(again.result).toMatchObject({ copied: total - storedFirst, failed: 0 });
+        const ids = dst.appended.map((a) => /Message-ID: (\S+)/.exec(a.body.toString('latin1'))![1]);
+        expect(ids).toHaveLength(total);
+        expect(new Set(ids).size).toBe(total);
+      } finally {
+        await dst.stop();
+      }
+    });
+  }
 });
 
 describe("the destination's APPENDLIMIT", () => {
@@ -110,7 +172,7 @@ describe('NO [LIMIT] "Mail size is larger than the maximum size allowed" on one 
 });
 
 describe('an IMAP destination over quota, messages known by their bytes (no Message-ID)', () => {
-  it('each refused message fails (exit 6), none is taken for a duplicate of itself; once there is room the rerun copies them, once each', async () => {
+  it('the run stops at the first refusal (exit 3), none is taken for a duplicate of itself; once there is room the rerun copies them, once each', async () => {
     const msgs = [1, 2, 3].map((n) => ({ uid: n, body: fakeMessage(n, { messageId: null }) }));
     let full = true;
     const src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
@@ -132,8 +194,9 @@ describe('an IMAP destination over quota, messages known by their bytes (no Mess
           }),
         );
       const first = await run();
-      expect(first.status, JSON.stringify(first.result ?? first.error)).toBe(6);
-      expect(first.result).toMatchObject({ copied: 0, skipped: 0, failed: 3 });
+      expect(first.status, JSON.stringify(first.result ?? first.error)).toBe(3);
+      expect(first.error?.code).toBe('DEST_FULL');
+      expect(dst.appended).toHaveLength(0);
       full = false;
       const again = await run();
       expect(again.status, JSON.stringify(again.result ?? again.error)).toBe(0);

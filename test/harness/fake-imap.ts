@@ -1,7 +1,7 @@
 /**
  * A scriptable fake IMAP server for what Dovecot will not do on demand: hostile folder names,
  * throttling answers, absurd or endless literals, FETCHes that never end, a huge message, NO to
- * an APPEND, a message whose body is left out of an answer that ends OK. It speaks just enough IMAP4rev1 for imapflow (LOGIN, LIST, LSUB, STATUS, SELECT /
+ * an APPEND, an account quota (NO [OVERQUOTA], MULTIAPPEND stored or refused whole), a message whose body is left out of an answer that ends OK. It speaks just enough IMAP4rev1 for imapflow (LOGIN, LIST, LSUB, STATUS, SELECT /
  * EXAMINE, UID SEARCH, UID FETCH with partial BODY[], APPEND, CREATE, NOOP, LOGOUT) over plain TCP on
  * 127.0.0.1, and every command can be intercepted by a test hook.
  */
@@ -51,6 +51,12 @@ export interface FakeImapOptions {
   noUidplus?: boolean;
   /** CREATE makes the folder and APPEND stores the message in it (listed and fetched after). */
   store?: boolean;
+  /**
+   * The account's quota in bytes, as Dovecot's quota plugin keeps it: an APPEND whose messages
+   * would take what was appended past it is refused whole with NO [OVERQUOTA] (a MULTIAPPEND
+   * too: one transaction). Changed at run time to raise it; undefined: no quota.
+   */
+  quota?: number;
   /**
    * Intercept a command: return true when the hook answered it. `name` is upper-case
    * ("UID FETCH" for UID commands), `args` the rest of the command line as text.
@@ -133,6 +139,8 @@ export class FakeImapServer {
   readonly appended: Array<{ mailbox: string; body: Buffer; flags: string }> = [];
   /** The last literal a client sent (an APPEND's message, for hooks to look at). */
   lastLiteral?: Buffer;
+  /** APPENDs refused over `quota`: the command's index in `commands`, and how many messages it carried. */
+  readonly quotaRefusals: Array<{ at: number; messages: number }> = [];
   private readonly server: net.Server;
 
   private constructor(readonly opts: FakeImapOptions) {
@@ -236,7 +244,7 @@ export class FakeImapSession {
     const literals = parts.filter((p): p is Buffer => Buffer.isBuffer(p));
     if (literals.length > 0) this.server.lastLiteral = literals[literals.length - 1];
     const text = parts.filter((p) => typeof p === 'string').join(' ');
-    this.server.commands.push(text);
+    const cmdAt = this.server.commands.push(text) - 1;
     const tag = toks[0] ?? '*';
     let name = (toks[1] ?? '').toUpperCase();
     let rest = toks.slice(2);
@@ -319,17 +327,32 @@ export class FakeImapSession {
         return;
       }
       case 'APPEND': {
-        const body = parts.find((p): p is Buffer => Buffer.isBuffer(p) && p !== parts[1]) ?? Buffer.alloc(0);
-        const literals = parts.filter((p): p is Buffer => Buffer.isBuffer(p));
-        const stored = literals[literals.length - 1] ?? body;
-        this.server.appended.push({ mailbox: rest[0] ?? '', body: stored, flags: rest.find((t) => t.startsWith('(')) ?? '' });
-        let uid = this.server.appended.length;
-        const into = this.server.opts.store ? this.server.mailbox(rest[0] ?? '') : undefined;
-        if (into) {
-          uid = Math.max(0, ...into.messages.map((x) => x.uid)) + 1;
-          into.messages.push({ uid, body: Buffer.from(stored) });
+        // One message, or several (MULTIAPPEND, RFC 3502): each message is a literal; the mailbox
+        // name is one too when the text before the first literal ends at APPEND.
+        const boxLiteral = typeof parts[0] === 'string' && /APPEND\s*$/i.test(parts[0]);
+        const bodies = parts.filter((p, i): p is Buffer => Buffer.isBuffer(p) && !(boxLiteral && i === 1));
+        if (bodies.length === 0) bodies.push(Buffer.alloc(0));
+        const quota = this.server.opts.quota;
+        if (quota !== undefined) {
+          const used = this.server.appended.reduce((a, m) => a + m.body.length, 0);
+          if (used + bodies.reduce((a, b) => a + b.length, 0) > quota) {
+            this.server.quotaRefusals.push({ at: cmdAt, messages: bodies.length });
+            this.send(`${tag} NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n`);
+            return;
+          }
         }
-        this.send(this.server.opts.noUidplus ? `${tag} OK appended\r\n` : `${tag} OK [APPENDUID ${into?.uidValidity ?? 1} ${uid}] appended\r\n`);
+        const into = this.server.opts.store ? this.server.mailbox(rest[0] ?? '') : undefined;
+        const uids: number[] = [];
+        for (const stored of bodies) {
+          this.server.appended.push({ mailbox: rest[0] ?? '', body: stored, flags: rest.find((t) => t.startsWith('(')) ?? '' });
+          let uid = this.server.appended.length;
+          if (into) {
+            uid = Math.max(0, ...into.messages.map((x) => x.uid)) + 1;
+            into.messages.push({ uid, body: Buffer.from(stored) });
+          }
+          uids.push(uid);
+        }
+        this.send(this.server.opts.noUidplus ? `${tag} OK appended\r\n` : `${tag} OK [APPENDUID ${into?.uidValidity ?? 1} ${uids.join(',')}] appended\r\n`);
         return;
       }
       case 'UID SEARCH': {

@@ -9,6 +9,7 @@
  * connections; the puts in flight on one writer go out together as one MULTIAPPEND
  * (append-batcher.ts, multiappend.ts) when the server offers it. A tagged OK to APPEND means
  * the server has stored the message(s): the writer's flush() has nothing left to do. Keys are "UIDVALIDITY:UID" from APPENDUID (UIDPLUS).
+ * An APPEND refused over quota makes the account full for every writer (DEST_FULL: the run stops).
  *
  * scan() reads a folder's Message-IDs with ONE bulk FETCH (UID + the Message-ID header field), of
  * the UIDs the checkpoint does not know (one UID SEARCH first when it knows some; their sets cut
@@ -43,23 +44,45 @@ function isInbox(segments: string[]): boolean {
   return segments.length === 1 && segments[0]!.toUpperCase() === 'INBOX';
 }
 
-function appendError(err: unknown, o: NetOptions, mailbox: string): MailferryError {
+/** A server's response text, fit for one line of an error. */
+const responseText = (text: string | undefined): string => (text ?? '').replace(/\s+/g, ' ').trim().slice(0, 200);
+
+/**
+ * The account is over quota: it takes no more, whatever the folder or the message. Also when the
+ * server refused only because this one message is larger than the room left (a quota plugin says
+ * the same [OVERQUOTA] then): what comes after would mostly be refused too, one round trip each,
+ * and the user's remedy is the same. Scope 'store': the engine stops the run (exit 3, as a full disk).
+ */
+function overQuota(o: NetOptions, mailbox: string, bytes: number, text: string | undefined): MailferryError {
+  const said = responseText(text);
+  return new MailferryError('DEST_FULL', `destination account ${o.endpoint.user}@${o.endpoint.host} is full: it refused a ${bytes}-byte message for ${mailbox} with [OVERQUOTA]${said ? ` ${said}` : ''} (taken as full also when only this message is larger than the room left); the copy stopped there`, {
+    scope: 'store',
+    retryable: false,
+    hint: 'free space on the destination account or have its quota raised, then rerun: it goes on from there',
+  });
+}
+
+function appendError(err: unknown, o: NetOptions, mailbox: string, bytes: number): MailferryError {
   const e = err as { serverResponseCode?: string; responseStatus?: string; responseText?: string };
   // [LIMIT] also says a message is over the server's size limit (Dovecot's quota_max_mail_size:
   // "Mail size is larger than the maximum size allowed"): that is no throttling to wait out.
   const tooBig = e?.serverResponseCode === 'LIMIT' && /\b(?:mail|message) size\b|too (?:large|big)|larger than/i.test(e.responseText ?? '');
   if (e?.serverResponseCode === 'APPENDLIMIT' || e?.serverResponseCode === 'TOOBIG' || tooBig) {
-    return new MailferryError('MESSAGE_TOO_LARGE', `${o.endpoint.host} refused a message for ${mailbox}: too large for the server${e.responseText ? ` (${e.responseText.replace(/\s+/g, ' ').trim().slice(0, 200)})` : ''}`, { scope: 'message' });
+    return new MailferryError('MESSAGE_TOO_LARGE', `${o.endpoint.host} refused a message for ${mailbox}: too large for the server${e.responseText ? ` (${responseText(e.responseText)})` : ''}`, { scope: 'message' });
   }
   if (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') {
     const c = classifyImapError(err, o, 'message');
     if (c.retryable) return c;
-    if (e.serverResponseCode === 'OVERQUOTA') {
-      return new MailferryError('MAILBOX_FAILED', `${o.endpoint.host} is over quota: ${c.message}`, { scope: 'store', hint: 'free space on the destination account and rerun' });
-    }
+    if (e.serverResponseCode === 'OVERQUOTA') return overQuota(o, mailbox, bytes, e.responseText);
     return new MailferryError('MESSAGE_FAILED', `APPEND to ${mailbox} refused: ${c.message}`, { scope: 'message' });
   }
   return classifyImapError(err, o, 'mailbox');
+}
+
+/** What the writers of one sink learn about the account, for all of them. */
+interface AccountState {
+  /** The account refused a message over quota: no writer sends another APPEND. */
+  full?: MailferryError;
 }
 
 class ImapWriter implements SinkWriter {
@@ -70,6 +93,7 @@ class ImapWriter implements SinkWriter {
   constructor(
     private readonly o: NetOptions,
     private readonly limits: BatchLimits = defaultBatchLimits(),
+    private readonly account: AccountState = {},
   ) {
     this.batcher = new AppendBatcher<AppendItem>((mailbox, batch) => this.sendBatch(mailbox, batch), limits);
   }
@@ -102,6 +126,10 @@ class ImapWriter implements SinkWriter {
   }
 
   private async sendBatch(mailbox: string, batch: Pending<AppendItem>[]): Promise<void> {
+    if (this.account.full) {
+      for (const p of batch) p.reject(this.account.full);
+      return;
+    }
     let client: ImapFlow;
     try {
       client = await this.conn();
@@ -123,17 +151,24 @@ class ImapWriter implements SinkWriter {
         if (status !== 'NO' && status !== 'BAD') {
           // A link that breaks under long commands: halve the batches (down to one message).
           this.limits.messages = Math.max(1, Math.min(this.limits.messages, Math.floor(batch.length / 2)));
-          const e = appendError(err, this.o, mailbox);
+          const e = appendError(err, this.o, mailbox, batch.reduce((a, p) => a + p.bytes, 0));
           for (const p of batch) p.reject(e);
           return;
         }
-        // Refused as a whole (none stored): one by one, so a refusal names its message.
+        // Refused as a whole (none stored): one by one, so a refusal names its message. Over
+        // quota too: what still fits is stored, up to the first message refused alone.
       }
     }
     for (const p of batch) {
+      // Found full by this writer or another: the rest are not sent (each would be refused).
+      if (this.account.full) {
+        p.reject(this.account.full);
+        continue;
+      }
       try {
         p.resolve(await this.appendOne(mailbox, p.item.body, p.item.flags, p.item.internalDate));
       } catch (err) {
+        if (err instanceof MailferryError && err.code === 'DEST_FULL') this.account.full ??= err;
         p.reject(err);
       }
     }
@@ -145,7 +180,7 @@ class ImapWriter implements SinkWriter {
     try {
       res = await client.append(mailbox, body, flags, internalDate);
     } catch (err) {
-      throw appendError(err, this.o, mailbox);
+      throw appendError(err, this.o, mailbox, body.length);
     }
     if (!res) throw new MailferryError('NETWORK', `connection to ${this.o.endpoint.host} lost during APPEND`, { scope: 'mailbox' });
     return res.uid ? `${String(res.uidValidity ?? '')}:${res.uid}` : '';
@@ -173,6 +208,8 @@ export class ImapSink implements Sink {
   private prefix = '';
   /** MULTIAPPEND batch bounds shared by this sink's writers. */
   private readonly batchLimits = defaultBatchLimits();
+  /** Shared by this sink's writers: once the account is found full, none of them appends again. */
+  private readonly account: AccountState = {};
 
   /** The control connection (LIST, CREATE, scans): reconnects and retries transient failures (control.ts). */
   private readonly ctl: ControlConnection;
@@ -403,7 +440,7 @@ export class ImapSink implements Sink {
 
   /** A writer logs in as it is made: a pool warming its writers overlaps their logins with the listing. */
   async writer(): Promise<SinkWriter> {
-    const w = new ImapWriter(this.o, this.batchLimits);
+    const w = new ImapWriter(this.o, this.batchLimits, this.account);
     w.prepare();
     return w;
   }
