@@ -47,9 +47,10 @@ const { fileURLToPath } = await import('node:url');
 // full disk, /dev/full): one line and exit 3 instead, or the exit code the run already has.
 // A command's own output replaces this listener with its own (src/cli/base.ts).
 process.stdout.removeAllListeners('error');
+let stdoutFailed = false;
 process.stdout.on('error', (err) => {
-  if (err?.code === 'EPIPE' || globalThis.mailferryStdoutFailed) return;
-  globalThis.mailferryStdoutFailed = true;
+  if (err?.code === 'EPIPE' || stdoutFailed) return;
+  stdoutFailed = true;
   if (!process.exitCode) {
     process.stderr.write(`mailferry: error: cannot write to standard output (${err?.code ?? err})\n`);
     process.exitCode = 3;

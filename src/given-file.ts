@@ -6,18 +6,19 @@
  * `--source-password-file <(pass show mail)` gives, is read as its writer writes, to the end. A
  * FIFO nobody writes reads as empty.
  */
-import { constants as C, promises as fs } from 'node:fs';
+import { constants as C, promises as fs, type Stats } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How long to wait between reads of a pipe that has nothing yet. */
 const POLL_MS = 20;
 
-export async function readGivenFile(path: string, max = 16 * 1024 * 1024): Promise<Buffer> {
+/** The file's bytes, and what the opened file is (its mode, whether it is a regular file). */
+export async function readGivenFile(path: string, max = 16 * 1024 * 1024): Promise<{ bytes: Buffer; stats: Stats }> {
   const fh = await fs.open(path, C.O_RDONLY | C.O_NONBLOCK);
   try {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: 'EISDIR' });
-    if (st.isFile() && st.size > max) throw Object.assign(new Error(`${path} is larger than ${max} bytes`), { code: 'EFBIG' });
+    const stats = await fh.stat();
+    if (stats.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: 'EISDIR' });
+    if (stats.isFile() && stats.size > max) throw Object.assign(new Error(`${path} is larger than ${max} bytes`), { code: 'EFBIG' });
     const parts: Buffer[] = [];
     let length = 0;
     for (;;) {
@@ -38,7 +39,7 @@ export async function readGivenFile(path: string, max = 16 * 1024 * 1024): Promi
       length += n;
       if (length > max) throw Object.assign(new Error(`${path} is larger than ${max} bytes`), { code: 'EFBIG' });
     }
-    return Buffer.concat(parts);
+    return { bytes: Buffer.concat(parts), stats };
   } finally {
     await fh.close();
   }

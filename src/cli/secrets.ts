@@ -5,7 +5,6 @@
  * redaction in logs. A password is looked up once; an xoauth2 token from a command or a file is
  * looked up again on every connect, so a long run picks up a refreshed token.
  */
-import { statSync } from 'node:fs';
 import { readGivenFile } from '../given-file.js';
 import { MailferryError } from '../errors.js';
 import { passwordEnvVar, type Role } from '../engine/endpoint.js';
@@ -22,9 +21,10 @@ export interface SecretSpec {
 async function readSecretFile(role: Role, file: string, log: Logger): Promise<string> {
   let text: string;
   try {
-    text = (await readGivenFile(file, 64 * 1024)).toString('utf8');
-    const st = statSync(file);
-    if (st.isFile() && st.mode & 0o077) log.warn({ msg: `${file} can be read by other users; chmod 600 it` });
+    const { bytes, stats } = await readGivenFile(file, 64 * 1024);
+    text = bytes.toString('utf8');
+    // The mode of the file read, not of whatever the path names by now.
+    if (stats.isFile() && stats.mode & 0o077) log.warn({ msg: `${file} can be read by other users; chmod 600 it` });
   } catch (err) {
     throw new MailferryError('MISSING_SECRET', `cannot read --${role}-password-file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
       hint: 'check the path and its permissions',

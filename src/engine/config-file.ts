@@ -62,7 +62,7 @@ export async function readJobFile(path: string, schema: Record<string, FieldType
   const { isMap, isScalar, isSeq, LineCounter, parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   let text: string;
   try {
-    text = (await readGivenFile(path)).toString('utf8');
+    text = (await readGivenFile(path)).bytes.toString('utf8');
   } catch (err) {
     throw new MailferryError('BAD_CONFIG', `cannot read job file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       hint: 'check the --config path',

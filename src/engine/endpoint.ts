@@ -168,7 +168,7 @@ const SAME_SERVER_PORT: Record<number, number> = { 993: 143 };
  * (IPv4-mapped, in any spelling) is a.b.c.d, and `::1`, this host's loopback, is 127.0.0.1
  * (`[::1]` and `localhost` are one server).
  */
-function asIPv4(a: { address: string; family: number }): { address: string; family: number } {
+function oneSpelling(a: { address: string; family: number }): { address: string; family: number } {
   if (a.family !== 6) return a;
   let addr: string;
   try {
@@ -195,7 +195,7 @@ export async function destinationLockKey(e: Endpoint): Promise<string> {
   const port = SAME_SERVER_PORT[e.port] ?? e.port;
   let host = e.host.toLowerCase();
   try {
-    const all = (await lookup(e.host, { all: true })).map(asIPv4);
+    const all = (await lookup(e.host, { all: true })).map(oneSpelling);
     // The lowest address, IPv4 first: the same for every spelling that resolves to the same set.
     const v4 = all.filter((a) => a.family === 4).map((a) => a.address).sort();
     host = (v4[0] ?? all.map((a) => a.address).sort()[0]) ?? host;

@@ -44,7 +44,7 @@ export async function readCa(files: string[]): Promise<SecureContext | undefined
   for (const f of files) {
     let pem: Buffer;
     try {
-      pem = await readGivenFile(f);
+      pem = (await readGivenFile(f)).bytes;
     } catch (err) {
       throw new MailferryError('BAD_CONFIG', `cannot read --tls-ca ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
