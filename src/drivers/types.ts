@@ -84,6 +84,14 @@ export interface ListOptions {
    * before the first ref (a POP3 header pass) gives up and lists nothing more.
    */
   signal?: AbortSignal;
+  /**
+   * The caller has no use for the Message-ID or date of a message of this size or less before its
+   * body (a first copy into an empty destination, no date filter: nothing to skip by them), and
+   * reads both from the body. A source with a header pass (caps.headerPass) leaves those headers
+   * unread (`headerUnread`). Larger messages keep theirs: they are streamed, never held whole,
+   * and a streamed message is deduplicated by the Message-ID its header gave.
+   */
+  headersAbove?: number;
 }
 
 /** One worker's connection to the source. */
@@ -125,6 +133,12 @@ export interface SourceCaps {
    * so the next run, which lists the folder in full, copies it if it is there.
    */
   keysReturn?: boolean;
+  /**
+   * The listing reads each message's header in a pass of its own before the first ref (POP3's
+   * `TOP n 0`, a request per message): the caller may spare it where it has no use for the
+   * header before the body (ListOptions.headersAbove).
+   */
+  headerPass?: boolean;
 }
 
 export interface Source {

@@ -624,6 +624,25 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     }
   }
 
+  /**
+   * Nothing in the destination to skip a message of this folder by, nor a date filter: the source
+   * may leave headers unread until the bodies come (ListOptions.headersAbove), which a source with
+   * a header pass (POP3: a TOP per message, all before the first RETR) is spared. Only a first
+   * copy (nothing done) into a destination folder that is missing or empty, and that no other
+   * folder of this run copies into. Each message is still deduplicated, from its body.
+   */
+  async function bodiesFirst(run: FolderRun, done: number): Promise<boolean> {
+    if (!p.source.caps.headerPass || datesFiltered || done > 0 || !p.sink.existingMailbox || !p.sink.isEmpty) return false;
+    try {
+      const d = await p.sink.existingMailbox(run.plan.destSegments, run.plan.role, destHint(run.plan, j.state));
+      if (d === null) return true;
+      return !indexes.has(d) && (await p.sink.isEmpty(d));
+    } catch {
+      // The copy meets the same failure when it makes the folder, and reports it.
+      return false;
+    }
+  }
+
   async function produce(run: FolderRun): Promise<void> {
     const box = run.plan.source.path;
     const st = await p.source.status(box);
@@ -677,7 +696,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       if (stopped()) return;
       run.tasks.push(queue.add(once(() => runBatch(run, dest!, index!, b))) as Promise<void>);
     };
-    const listing = p.source.list(box, { afterSeq, known: fstate.done, onCount: (n) => (count = n), unreadable: true, signal: stop.signal });
+    // A first copy into an empty destination: no header is needed before its message's body.
+    const headersAbove = (await bodiesFirst(run, fstate.done.size)) ? streamAbove : undefined;
+    const listing = p.source.list(box, { afterSeq, known: fstate.done, onCount: (n) => (count = n), unreadable: true, signal: stop.signal, headersAbove });
     // A source that reuses keys (POP3): what it lists now, to forget done keys it no longer has.
     const listed = p.source.caps.keysReused && afterSeq === 0 ? new Set<string>() : undefined;
     for await (const ref of listing) {

@@ -2,7 +2,7 @@
 // through the real CLI: what Dovecot will not do on demand (it answers -ERR there). The header pass
 // and the RETRs go on around that message; it alone fails, and the rest of the box is copied. One
 // whose header alone cannot be read (TOP) is copied all the same, dated from its own header.
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,12 +19,24 @@ afterEach(async () => {
 const message = (n: number) => Buffer.from(`Message-ID: <m${n}@pop.test>\r\nDate: Tue, 0${n} Jan 2019 10:00:00 +0000\r\nSubject: ${n}\r\n\r\nbody of ${n}\r\n`, 'latin1');
 const messages = Array.from({ length: 8 }, (_, i) => ({ uid: `u${i + 1}`, body: message(i + 1) }));
 
-async function copyFrom(srv: FakePop3Server) {
+/**
+ * A destination that already holds mail (one message of another source): a first copy into an
+ * empty one reads each header from its body, this one reads the headers first (TOP), to skip the
+ * bodies of what is there.
+ */
+function mailThere(md: string): string {
+  for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(md, sub), { recursive: true });
+  writeFileSync(join(md, 'cur', '1.foreign.host:2,S'), 'Message-ID: <foreign@elsewhere.test>\nSubject: there\n\nx\n');
+  return md;
+}
+
+async function copyFrom(srv: FakePop3Server, o: { headerPass?: boolean } = {}) {
   const work = mkdtempSync(join(tmpdir(), 'mf-fakepop-'));
+  if (o.headerPass) mailThere(join(work, 'md'));
   const r = await runCli(['copy', `pop3://u@127.0.0.1:${srv.port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--json'], {
     env: { MAILFERRY_SOURCE_PASSWORD: 'pw' },
   });
-  return { r, out: envelope(r), stored: readMaildirTree(join(work, 'md')).get('INBOX')! };
+  return { r, out: envelope(r), stored: readMaildirTree(join(work, 'md')).get('INBOX')!.filter((f) => !f.bytes.includes('<foreign@elsewhere.test>')) };
 }
 
 describe('a POP3 server that drops the connection at one message', () => {
@@ -40,7 +52,7 @@ describe('a POP3 server that drops the connection at one message', () => {
         RETR: (s, arg, line) => (arg === bad ? s.drop() : DEFAULT_HANDLERS.RETR!(s, arg, line)),
       },
     });
-    const { r, out, stored } = await copyFrom(server);
+    const { r, out, stored } = await copyFrom(server, { headerPass: true });
     expect(out.status, JSON.stringify(out.error) + r.stderr.slice(-1500)).toBe(6);
     expect(out.result).toMatchObject({ copied: 7, failed: 1 });
     expect(out.result.failures[0]).toMatchObject({ key: 'u3', code: 'MESSAGE_FAILED' });
@@ -56,7 +68,8 @@ describe('a POP3 server that drops the connection at one message', () => {
       messages,
       handlers: { TOP: (s, arg, line) => (arg.split(' ')[0] === '3' ? s.drop() : DEFAULT_HANDLERS.TOP!(s, arg, line)) },
     });
-    const { r, out, stored } = await copyFrom(server);
+    const { r, out, stored } = await copyFrom(server, { headerPass: true });
+    expect(server.seen('TOP').length).toBeGreaterThan(0);
     expect(out.status, JSON.stringify(out.error) + r.stderr.slice(-1500)).toBe(0);
     expect(out.result).toMatchObject({ copied: 8, failed: 0 });
     const third = stored.find((f) => f.bytes.toString().includes('<m3@pop.test>'))!;
@@ -126,6 +139,7 @@ describe('Ctrl-C during the header pass of a slow POP3 server', () => {
       handlers: { TOP: async (s, arg, line) => (await new Promise((r) => setTimeout(r, 250)), DEFAULT_HANDLERS.TOP!(s, arg, line)) },
     });
     const work = mkdtempSync(join(tmpdir(), 'mf-pop-int-'));
+    mailThere(join(work, 'md'));
     let sent = 0;
     const r = await runCli(['copy', `pop3://u@127.0.0.1:${server.port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--json'], {
       env: { MAILFERRY_SOURCE_PASSWORD: 'pw' },

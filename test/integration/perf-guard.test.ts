@@ -6,8 +6,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeMessageId } from '../../src/mail/headers.js';
 import { BIN } from '../harness/cli.js';
-import { seedCorpus } from '../harness/corpus.js';
+import { CORPUS_GROUPS, seedCorpus } from '../harness/corpus.js';
 import { harness } from '../harness/env.js';
 import { FaultProxy } from '../harness/fault-proxy.js';
 
@@ -18,7 +19,7 @@ const PER_FOLDER = 40;
 const MESSAGES = FOLDERS * PER_FOLDER;
 
 /** Runs the real CLI under `strace -f -c` and returns its JSON result and the sync call count. */
-async function tracedCopy(args: string[], work: string): Promise<{ status: number; copied: number; syncs: number }> {
+async function tracedCopy(args: string[], work: string): Promise<{ status: number; copied: number; skipped: number; syncs: number }> {
   const summary = join(work, `strace-${Date.now()}.txt`);
   const child = spawn('strace', ['-f', '-qq', '-c', '-o', summary, '-e', 'trace=fsync,fdatasync', process.execPath, BIN, ...args, '--json'], {
     env: { ...process.env, ...env },
@@ -39,7 +40,7 @@ async function tracedCopy(args: string[], work: string): Promise<{ status: numbe
     const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/.exec(line);
     if (m) syncs += Number(m[1]);
   }
-  return { status: doc.status, copied: doc.result.copied, syncs };
+  return { status: doc.status, copied: doc.result.copied, skipped: doc.result.skipped, syncs };
 }
 
 describe('cost per message of a copy (counted, not timed)', () => {
@@ -80,6 +81,35 @@ describe('cost per message of a copy (counted, not timed)', () => {
     expect(proxy.watched - before).toBeLessThanOrEqual(3 * FOLDERS);
     // Nothing to copy: no worker connection is opened ahead of need.
     expect(proxy.connections - connsBefore).toBe(1);
+  });
+
+  it('POP3 → Maildir: a first copy into an empty destination reads no header before the bodies; one that may find messages there does', async () => {
+    const pop = (await h.freshUser('guard-pop')).name;
+    const seeded = await seedCorpus(h, pop, { limitPerGroup: PER_FOLDER, layout: Object.fromEntries(CORPUS_GROUPS.map((g) => [g, 'INBOX'])) });
+    const popProxy = await FaultProxy.start({ host: h.host, port: h.ports.pop3 }, { tally: { top: /^TOP /i, retr: /^RETR /i } });
+    const count = () => ({ top: popProxy.tallied.top ?? 0, retr: popProxy.tallied.retr ?? 0 });
+    try {
+      const args = (cp: string) => ['copy', `pop3://${pop}@${h.host}:${popProxy.port}`, `maildir:${join(work, 'P')}`, '--source-tls', 'none', '--checkpoint', join(work, cp)];
+      const first = await tracedCopy(args('cp5'), work);
+      // Every message once: copied, or skipped as a duplicate of one copied (by the Message-ID of its body).
+      expect(first).toMatchObject({ status: 0 });
+      expect(first.copied + first.skipped).toBe(seeded.length);
+      expect(first.copied).toBe(new Set(seeded.map((m) => normalizeMessageId(m.messageId) ?? m.origin)).size);
+      expect(count()).toEqual({ top: 0, retr: seeded.length });
+
+      // One new message: the checkpoint has the rest, so only it is looked at, header first.
+      await h.doveadm(['save', '-u', pop, '-m', 'INBOX'], Buffer.from('Message-ID: <guard-pop-new@example.org>\r\nSubject: new\r\n\r\nbody\r\n'));
+      let before = count();
+      expect(await tracedCopy(args('cp5'), work)).toMatchObject({ status: 0, copied: 1 });
+      expect(count()).toEqual({ top: before.top + 1, retr: before.retr + 1 });
+
+      // Without the checkpoint, into the destination that holds them all: headers only, no body.
+      before = count();
+      expect(await tracedCopy(args('cp5-fresh'), work)).toMatchObject({ status: 0, copied: 0 });
+      expect(count()).toEqual({ top: before.top + seeded.length + 1, retr: before.retr });
+    } finally {
+      await popProxy.stop();
+    }
   });
 
   it('IMAP → IMAP: APPENDs go out in batches (MULTIAPPEND), not one command per message', async () => {

@@ -17,6 +17,8 @@
  * over loopback it costs a fraction of the RETRs (see docs/ARCHITECTURE.md), and it is what lets
  * a rerun without a checkpoint, or a destination that already holds some of the mail, skip
  * bodies. Messages the checkpoint has done are not even TOPped: a no-op rerun is UIDL + LIST.
+ * A first copy into an empty destination has nothing to skip by them, so its messages are not
+ * TOPped either (ListOptions.headersAbove): their Message-IDs and dates are read from the bodies.
  * The same header gives each message a date: POP3 has no INTERNALDATE, so the copy is dated by
  * the topmost Received: header (the provider's delivery), else Date: (mail/dates.ts).
  */
@@ -53,7 +55,7 @@ export class Pop3Source implements Source {
    * batches take turns on the session (the client's lock) while the other workers' APPENDs run.
    * Measured (1,450 messages POP3→IMAP, loopback): 2.6 s with 4 workers, 3.8 s with one.
    */
-  readonly caps = { lineEndings: 'crlf' as const, parallelReaders: true, keysReused: true };
+  readonly caps = { lineEndings: 'crlf' as const, parallelReaders: true, keysReused: true, headerPass: true };
   private current?: Promise<Session>;
   private closed = false;
   /** Keys a fresh session no longer listed (confirmGone): not asked for again. */
@@ -205,7 +207,8 @@ export class Pop3Source implements Source {
           refs.sort((a, b) => a.seq - b.seq);
           const unknown = refs.filter((r) => !opts.known?.has(r.key));
           coming = unknown.length;
-          wanted = unknown.filter((r) => !r.unreadable);
+          // Headers the caller will read from the bodies are not asked for (ListOptions.headersAbove).
+          wanted = unknown.filter((r) => !r.unreadable && !(r.size <= (opts.headersAbove ?? -1)));
         }
         // By this session's numbers (a message gone since is simply not TOPped).
         const byN = new Map<number, MessageRef>();
