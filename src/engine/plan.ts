@@ -47,10 +47,17 @@ export function displayName(segments: string[]): string {
   return segments.join('/');
 }
 
+/**
+ * `*`, `**`, `?` and `{a,b}`; nothing else is special. A leading `!` (negation), `[…]` (a class)
+ * and `+(…)`-style groups are the characters of a name: `--folder '!Important'` is that folder,
+ * not every other, and `[Gmail]/*` does not also match `G/…` or `a/…`.
+ */
+const GLOB_OPTIONS = { dot: true, nonegate: true, nobracket: true, noextglob: true };
+
 function matcher(globs: string[]): ((name: string) => boolean) | null {
   if (globs.length === 0) return null;
   // INBOX is INBOX in any case (RFC 3501): `--folder inbox` or `inbox/*` mean it.
-  const ms = globs.map((g) => picomatch(/^inbox(\/|$)/i.test(g) ? 'INBOX' + g.slice(5) : g, { dot: true }));
+  const ms = globs.map((g) => picomatch(/^inbox(\/|$)/i.test(g) ? 'INBOX' + g.slice(5) : g, GLOB_OPTIONS));
   return (name) => ms.some((m) => m(name) || (name.toUpperCase().startsWith('INBOX') && m('INBOX' + name.slice(5))));
 }
 

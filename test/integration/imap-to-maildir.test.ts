@@ -159,6 +159,24 @@ describe('copy: folder selection, TLS and authentication', () => {
     expect(out.result.folders.map((f: { folder: string }) => f.folder).sort()).toEqual(['Fixtures', 'Junk']);
   });
 
+  it('--folder and --exclude take "!" and "[…]" as the characters of a name ([Gmail], !Important), not as negation or a class', async () => {
+    const u = await h.freshUser('globs');
+    for (const box of ['!Important', '[Gmail]', '[Gmail]/All Mail', 'G', 'G/All Mail', 'Work']) {
+      await h.doveadm(['mailbox', 'create', '-u', u.name, box.replace(/\//g, '.')]);
+      await h.doveadm(['save', '-u', u.name, '-m', box.replace(/\//g, '.')], Buffer.from(`Message-ID: <${box}@globs.test>\r\nSubject: x\r\n\r\nbody\r\n`));
+    }
+    const from = `imap://${u.name}@${h.host}:${h.ports.imap}`;
+    const folders = async (...sel: string[]) => {
+      const out = envelope(await runCli(['copy', from, `maildir:${join(work, 'globs')}`, '--source-tls', 'none', '--dry-run', '--json', ...sel], { env: { MAILFERRY_SOURCE_PASSWORD: u.password } }));
+      expect(out.status, JSON.stringify(out.error)).toBe(0);
+      return (out.result.folders as { folder: string }[]).map((f) => f.folder).sort();
+    };
+    expect(await folders('--folder', '!Important')).toEqual(['!Important']);
+    expect(await folders('--folder', '[Gmail]/All Mail')).toEqual(['[Gmail]/All Mail']);
+    expect(await folders('--exclude', '[Gmail]/*', '--exclude', '[Gmail]', '--exclude', 'INBOX')).toEqual(['!Important', 'G', 'G/All Mail', 'Work']);
+    expect(await folders('--exclude', '!Important', '--exclude', 'INBOX')).toEqual(['G', 'G/All Mail', 'Work', '[Gmail]', '[Gmail]/All Mail']);
+  });
+
   it('a folder that does not exist is a configuration error naming what exists', async () => {
     const r = await runCli(['copy', `${src}/Nope`, `maildir:${join(work, 'nope')}`, ...tls, '--checkpoint', join(work, 'nope.cp')], { env });
     expect(r.code).toBe(3);
