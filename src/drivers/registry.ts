@@ -3,6 +3,7 @@ import { MailferryError } from '../errors.js';
 import type { Endpoint } from '../engine/endpoint.js';
 import type { NetOptions } from './net-options.js';
 import type { Sink, Source } from './types.js';
+import type { Logger } from '../log.js';
 
 export type NetFactory = (e: Endpoint & { kind: 'imap' | 'pop3' }) => NetOptions;
 
@@ -32,8 +33,8 @@ export function checkSinkKind(e: Endpoint): void {
   }
 }
 
-/** `readOnly`: for verify and --dry-run, the sink creates nothing. */
-export async function openSink(e: Endpoint, net: NetFactory, opts: { readOnly?: boolean } = {}): Promise<Sink> {
+/** `readOnly`: for verify and --dry-run, the sink creates nothing. `log`: a Maildir sink's warnings. */
+export async function openSink(e: Endpoint, net: NetFactory, opts: { readOnly?: boolean; log?: Logger } = {}): Promise<Sink> {
   switch (e.kind) {
     case 'imap': {
       const { ImapSink } = await import('./imap/sink.js');
@@ -41,7 +42,8 @@ export async function openSink(e: Endpoint, net: NetFactory, opts: { readOnly?: 
     }
     case 'maildir': {
       const { MaildirSink } = await import('./maildir/sink.js');
-      return MaildirSink.open(e.path, opts);
+      const log = opts.log;
+      return MaildirSink.open(e.path, { readOnly: opts.readOnly, warn: log && ((msg) => log.warn({ msg })) });
     }
     default:
       checkSinkKind(e);

@@ -114,7 +114,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
       header: { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc },
       restart: cfg.restart,
     });
-    sink = await openSink(dst, net('dest'));
+    sink = await openSink(dst, net('dest'), { log: hooks.log });
     // A Maildir is locked in itself too: a run with another state directory (cron's HOME, an
     // admin's sudo) has other lock files, and both would copy everything into it. In its tmp/,
     // where no reader looks for mail and no name can be a folder.

@@ -1,5 +1,6 @@
 // The fake IMAP server itself, through the real CLI: a plain copy works (so the other fake-server
 // tests fail only for the fault they inject).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
@@ -67,5 +68,32 @@ describe('a large folder is listed in chunks', () => {
     expect(asked).toEqual([250, 2000, 2000, 250]);
     const got = destMessages(dest).get('INBOX')!;
     expect(new Set(got.map((b) => b.toString('latin1'))).size).toBe(4500);
+  });
+});
+
+describe('more keywords than a Maildir folder holds (26, a–z: Dovecot\'s limit)', () => {
+  let srv: FakeImapServer;
+  // A server without that limit (Cyrus, a Dovecot on mdbox): 30 keywords in one folder.
+  const kws = Array.from({ length: 30 }, (_, i) => `label${i + 1}`);
+  const msgs = [1, 2, 3].map((n) => ({ uid: n, body: fakeMessage(n), flags: ['\\Seen', ...kws.slice((n - 1) * 10, n * 10)] }));
+  beforeAll(async () => {
+    srv = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
+  });
+  afterAll(() => srv.stop());
+
+  it('every message is copied; the keywords past the 26th are left out, each named once in a warning', async () => {
+    const box = sandbox('mf-fake-kw-');
+    const r = await runCli(['copy', `imap://u@127.0.0.1:${srv.port}`, `maildir:${join(box, 'dest')}`, '--source-tls', 'none', '--concurrency', '1', '--checkpoint', join(box, 'cp'), '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(3);
+    const warned = out.warnings.filter((w: string) => /26 keywords/.test(w));
+    expect(warned).toHaveLength(4);
+    // Which four depends on the order the puts in flight reach the table.
+    const named = warned.map((w: string) => /keyword '(label\d+)'$/.exec(w)?.[1]);
+    expect(new Set(named).size).toBe(4);
+    const table = readFileSync(join(box, 'dest', 'dovecot-keywords'), 'utf8').trim().split('\n').map((l) => l.split(' ')[1]);
+    expect(table).toHaveLength(26);
+    expect([...table, ...named].sort()).toEqual([...kws].sort());
   });
 });

@@ -1,7 +1,7 @@
 // Keywords ($Forwarded, Junk, labels) through Maildir, real CLI, real Dovecot: IMAP → Maildir
 // writes them as the lower-case info letters of a dovecot-keywords table, and Maildir → IMAP
 // gives them back, from mailferry's own Maildir and from a Maildir Dovecot wrote itself.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,5 +78,28 @@ describe('keywords through Maildir', () => {
     const dst = (await h.freshUser('kwdst')).name;
     expect((await copy(`maildir:${h.maildirOf(src)}`, imap(dst), 'cp3')).copied).toBe(4);
     expect(await flagsOf(dst)).toEqual(await flagsOf(src));
+  });
+});
+
+describe('a keyword the destination refuses', () => {
+  it('(longer than its limit: Dovecot allows 50 characters) the message is stored with the rest of its flags, and a warning names what was left out', async () => {
+    // A Maildir another server wrote (Cyrus, or a Dovecot with a higher mail_max_keyword_length).
+    const md = join(work, 'long-kw');
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(md, sub), { recursive: true });
+    const long = `Project-${'x'.repeat(100)}`;
+    writeFileSync(join(md, 'dovecot-keywords'), `0 ${long}\n1 $Forwarded\n`);
+    writeFileSync(join(md, 'cur', '1700000000.lk1.host:2,Sab'), 'Message-ID: <long-kw-1@test>\nSubject: long\n\nbody\n');
+    writeFileSync(join(md, 'cur', '1700000001.lk2.host:2,Sb'), 'Message-ID: <long-kw-2@test>\nSubject: short\n\nbody\n');
+    const dst = (await h.freshUser('kwlong')).name;
+    const args = ['copy', `maildir:${md}`, imap(dst), '--dest-tls', 'none', '--checkpoint', join(work, 'cp-long'), '--json'];
+    const out = envelope(await runCli(args, { env }));
+    expect(out.status, JSON.stringify(out.error ?? out.result?.failures)).toBe(0);
+    expect(out.result).toMatchObject({ copied: 2, failed: 0 });
+    expect(out.warnings.join('\n')).toContain(long);
+    expect(await flagsOf(dst)).toEqual({ '<long-kw-1@test>': sorted(['$Forwarded', '\\Seen']), '<long-kw-2@test>': sorted(['$Forwarded', '\\Seen']) });
+    // Nothing left to do: the rerun copies nothing and warns of nothing.
+    const again = envelope(await runCli(args, { env }));
+    expect(again.status).toBe(0);
+    expect(again.result).toMatchObject({ copied: 0, failed: 0 });
   });
 });

@@ -83,6 +83,8 @@ function appendError(err: unknown, o: NetOptions, mailbox: string, bytes: number
 interface AccountState {
   /** The account refused a message over quota: no writer sends another APPEND. */
   full?: MailferryError;
+  /** Keyword lists the destination refused, each warned of once. */
+  keywordsLeftOut?: Set<string>;
 }
 
 class ImapWriter implements SinkWriter {
@@ -166,11 +168,48 @@ class ImapWriter implements SinkWriter {
         continue;
       }
       try {
-        p.resolve(await this.appendOne(mailbox, p.item.body, p.item.flags, p.item.internalDate));
+        p.resolve(await this.appendKeeping(mailbox, p.item));
       } catch (err) {
         if (err instanceof MailferryError && err.code === 'DEST_FULL') this.account.full ??= err;
         p.reject(err);
       }
+    }
+  }
+
+  /**
+   * One APPEND. Refused for the message itself (not over quota, not too large) while it carries
+   * keywords: again without its longest keyword, then without any. A server may refuse a keyword
+   * it cannot store (Dovecot one longer than its mail_max_keyword_length, 50 by default, which
+   * another server allowed), and the message would then never be copied. It is stored with the
+   * flags the server takes, and a warning names the keywords left out (once per list in a run).
+   */
+  private async appendKeeping(mailbox: string, item: AppendItem): Promise<string> {
+    try {
+      return await this.appendOne(mailbox, item.body, item.flags, item.internalDate);
+    } catch (err) {
+      const keywords = item.flags.filter((f) => !f.startsWith('\\'));
+      if (!(err instanceof MailferryError) || err.code !== 'MESSAGE_FAILED' || keywords.length === 0) throw err;
+      const longest = keywords.reduce((a, b) => (b.length > a.length ? b : a));
+      const tries = keywords.length > 1 ? [[longest], keywords] : [keywords];
+      for (const [i, leftOut] of tries.entries()) {
+        try {
+          const key = await this.appendOne(mailbox, item.body, item.flags.filter((f) => !leftOut.includes(f)), item.internalDate);
+          const list = leftOut.join(' ');
+          const warned = (this.account.keywordsLeftOut ??= new Set());
+          if (!warned.has(list)) {
+            warned.add(list);
+            this.o.log.warn({ msg: `${mailbox}: stored without the keyword${leftOut.length === 1 ? '' : 's'} ${leftOut.map((k) => `'${k}'`).join(', ')}, which the destination refused (${err.message}); its other flags are kept` });
+          }
+          return key;
+        } catch (again) {
+          // Refused again: the next try, and after the last the first refusal says why. Anything
+          // else (the connection) is its own.
+          if (!(again instanceof MailferryError && again.code === 'MESSAGE_FAILED') || i === tries.length - 1) {
+            throw again instanceof MailferryError && again.code === 'MESSAGE_FAILED' ? err : again;
+          }
+        }
+      }
+      throw err;
     }
   }
 

@@ -199,10 +199,11 @@ class KeywordFile {
   private adding: Promise<void> = Promise.resolve();
   private writes = 0;
 
-  /** `owner`: whom the table and the lock are given to (owner.ts). */
+  /** `owner`: whom the table and the lock are given to (owner.ts); `warn`: told of each keyword left out. */
   constructor(
     private readonly dir: string,
     private readonly owner?: Owner,
+    private readonly warn?: (msg: string) => void,
   ) {}
 
   private missing(flags: readonly string[]): string[] {
@@ -237,6 +238,7 @@ class KeywordFile {
         while (free < MAX_KEYWORDS && this.table[free] !== undefined) free++;
         if (free === MAX_KEYWORDS) {
           this.unstorable.add(f.toLowerCase());
+          this.warn?.(`${this.dir}: the folder holds ${MAX_KEYWORDS} keywords, as many as a Maildir folder can (Dovecot's limit): messages are stored without the keyword '${f}'`);
           continue;
         }
         this.table[free] = f;
@@ -282,6 +284,7 @@ class MaildirTree {
   constructor(
     readonly root: string,
     readonly owner?: Owner,
+    private readonly warn?: (msg: string) => void,
   ) {}
 
   /** The info suffix letters of `flags` in folder `dir` (keywords through its dovecot-keywords). */
@@ -289,7 +292,7 @@ class MaildirTree {
     if (!flags.some(isKeyword)) return flagsToInfo(flags);
     let kf = this.keywords.get(dir);
     if (!kf) {
-      kf = new KeywordFile(dir, this.owner);
+      kf = new KeywordFile(dir, this.owner, this.warn);
       this.keywords.set(dir, kf);
     }
     return flagsToInfo(flags, await kf.letters(flags));
@@ -406,12 +409,15 @@ export class MaildirSink implements Sink {
   readonly caps = { lineEndings: 'lf' as const, scanReadsEach: true };
   private readonly tree: MaildirTree;
 
-  private constructor(root: string, owner?: Owner) {
-    this.tree = new MaildirTree(root, owner);
+  private constructor(root: string, owner?: Owner, warn?: (msg: string) => void) {
+    this.tree = new MaildirTree(root, owner, warn);
   }
 
-  /** `readOnly`: create nothing (verify, --dry-run); a missing root is an empty Maildir. */
-  static async open(path: string, opts: { readOnly?: boolean } = {}): Promise<MaildirSink> {
+  /**
+   * `readOnly`: create nothing (verify, --dry-run); a missing root is an empty Maildir. `warn`:
+   * told of what is not stored as given (keywords past the 26th of a folder).
+   */
+  static async open(path: string, opts: { readOnly?: boolean; warn?: (msg: string) => void } = {}): Promise<MaildirSink> {
     const root = resolve(path);
     if (root === parse(root).root) {
       throw new MailferryError('BAD_URL', `maildir:${root} is the root of the file system, not a place for a Maildir`, { hint: 'name a directory for it, e.g. maildir:/srv/mail/alice' });
@@ -432,7 +438,7 @@ export class MaildirSink implements Sink {
     } catch (err) {
       throw await whyNotMade(err, root);
     }
-    const sink = new MaildirSink(root, ownerFor(before));
+    const sink = new MaildirSink(root, ownerFor(before), opts.warn);
     await sink.tree.ensure('INBOX');
     // What killed runs left in the tmp/ of any folder (one directory read each, usually empty).
     await cleanTmp(join(root, 'tmp'));
