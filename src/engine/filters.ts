@@ -13,8 +13,13 @@ export interface FilterSpec {
 }
 
 export interface FolderMap {
-  /** Source folder ('/' between levels). */
+  /** Source folder ('/' between levels), each level trimmed of spaces ('Sent Items = Sent'). */
   from: string[];
+  /**
+   * The source folder as written, when spaces at the ends of a level make it differ from `from`:
+   * a source folder of that exact name is the one mapped (planJob).
+   */
+  asWritten?: string[];
   /** Destination folder ('/' between levels). */
   to: string[];
 }
@@ -65,7 +70,8 @@ export function parseMap(text: string): FolderMap {
   const from = i < 0 ? [] : split(text.slice(0, i));
   const to = i < 0 ? [] : split(text.slice(i + 1));
   if (from.length === 0 || to.length === 0) throw usage(`--map: '${text}' is not SOURCE=DEST`, "e.g. --map 'Sent Items=Sent' or --map 'Old/Archive=Archive/Old'");
-  return { from, to };
+  const asWritten = text.slice(0, i).split('/').filter((x) => x.trim().length > 0);
+  return asWritten.join('/') === from.join('/') ? { from, to } : { from, to, asWritten };
 }
 
 export function buildFilter(f: { since?: string; before?: string; maxSize?: string }): FilterSpec {

@@ -115,7 +115,11 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
       throw new MailferryError('NO_SUCH_MAILBOX', `the source has no folder '${want}'`, { hint: `it has: ${someNames(selectable)}` });
     }
   }
-  const maps = opts.map ?? [];
+  // A map's source as written when the source has a folder of that exact name (' Old' or 'Old '),
+  // else with spaces at the ends of its levels dropped ('Sent Items = Sent').
+  const maps = (opts.map ?? []).map((mp) =>
+    mp.asWritten && selectable.some((m) => named(m, (seg) => startsWith(seg, mp.asWritten!))) ? { from: mp.asWritten, to: mp.to } : mp,
+  );
   for (const mp of maps) {
     if (!selectable.some((m) => named(m, (seg) => startsWith(seg, mp.from)))) {
       throw new MailferryError('NO_SUCH_MAILBOX', `--map: the source has no folder '${displayName(mp.from)}'`, { hint: `it has: ${someNames(selectable)}` });

@@ -177,6 +177,24 @@ describe('copy: folder selection, TLS and authentication', () => {
     expect(await folders('--exclude', '!Important', '--exclude', 'INBOX')).toEqual(['G', 'G/All Mail', 'Work', '[Gmail]', '[Gmail]/All Mail']);
   });
 
+  it('--map takes a folder name with spaces at its ends as it is written, when the source has it', async () => {
+    const u = await h.freshUser('mapsp');
+    for (const box of ['trail ', 'trail', ' lead', 'Work']) {
+      await h.doveadm(['mailbox', 'create', '-u', u.name, box]);
+      await h.doveadm(['save', '-u', u.name, '-m', box], Buffer.from(`Message-ID: <${box.trim()}-${box.length}@mapsp.test>\r\nSubject: x\r\n\r\nbody\r\n`));
+    }
+    const from = `imap://${u.name}@${h.host}:${h.ports.imap}`;
+    const plan = async (...map: string[]) => {
+      const out = envelope(await runCli(['copy', from, `maildir:${join(work, 'mapsp')}`, '--source-tls', 'none', '--dry-run', '--json', '--exclude', 'INBOX', ...map.flatMap((m) => ['--map', m])], { env: { MAILFERRY_SOURCE_PASSWORD: u.password } }));
+      expect(out.status, JSON.stringify(out.error)).toBe(0);
+      return Object.fromEntries((out.result.folders as { folder: string; dest: string }[]).map((f) => [f.folder, f.dest]));
+    };
+    expect(await plan('trail =Archive/Spaced')).toEqual({ 'trail ': 'Archive/Spaced', trail: 'trail', ' lead': ' lead', Work: 'Work' });
+    expect(await plan(' lead=Lead', 'trail=T')).toEqual({ 'trail ': 'trail ', trail: 'T', ' lead': 'Lead', Work: 'Work' });
+    // Spaces around '=' as people type them: the name without them, the source having none with them.
+    expect(await plan(' Work = Archive / Work')).toEqual({ 'trail ': 'trail ', trail: 'trail', ' lead': ' lead', Work: 'Archive/Work' });
+  });
+
   it('a folder that does not exist is a configuration error naming what exists', async () => {
     const r = await runCli(['copy', `${src}/Nope`, `maildir:${join(work, 'nope')}`, ...tls, '--checkpoint', join(work, 'nope.cp')], { env });
     expect(r.code).toBe(3);
