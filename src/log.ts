@@ -6,7 +6,7 @@ import { writeSync, closeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { mkdirsSync } from './mkdirs.js';
 import { openPrivate } from './private-file.js';
-import { printable } from './strings.js';
+import { printable, shownHeaders } from './strings.js';
 import { fileErrorReason, MailferryError } from './errors.js';
 
 export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -128,7 +128,7 @@ function render(entry: LogEntry): Record<string, unknown> {
  */
 export function safeJson(obj: Record<string, unknown>): string {
   try {
-    return JSON.stringify(obj, (_k, v) => (typeof v === 'string' ? redact(v) : typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? `<${v.length} bytes>` : v));
+    return JSON.stringify(obj, (k, v) => (typeof v === 'string' ? redact(shownHeaders(k, v) as string) : typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? `<${v.length} bytes>` : v));
   } catch {
     return JSON.stringify({ msg: redact(String(obj.msg ?? '')) });
   }

@@ -30,6 +30,28 @@ export function shared(items: Iterable<string>): string[] {
   return own as string[];
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * headerText(s): a header value kept as its bytes (one character per byte, as Message-IDs and
+ * identities are, so both ends compare them alike) for display: read as UTF-8 where the bytes are
+ * valid UTF-8 (`<grüße@x>` instead of `<grÃ¼Ã\x9fe@x>`), else as they are.
+ */
+export function headerText(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/[\x80-\xff]/.test(s) || /[^\x00-\xff]/.test(s)) return s;
+  try {
+    return utf8.decode(Buffer.from(s, 'latin1'));
+  } catch {
+    return s;
+  }
+}
+
+/** JSON.stringify's replacer for what mailferry prints: Message-IDs and identities as headerText. */
+export function shownHeaders(key: string, value: unknown): unknown {
+  return typeof value === 'string' && (key === 'messageId' || key === 'identity') ? headerText(value) : value;
+}
+
 /**
  * printable(s): text from a server (folder names, error responses) made safe for a terminal. Control
  * characters (C0 but tab, DEL, C1) are shown as \xNN: an ESC from a hostile server cannot move

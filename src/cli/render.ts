@@ -4,6 +4,7 @@ import type { DryRunResult } from '../engine/dry-run.js';
 import type { Inventory } from '../engine/inventory.js';
 import type { VerifyResult } from '../engine/verify.js';
 import { formatBytes } from './progress.js';
+import { headerText } from '../strings.js';
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -53,11 +54,11 @@ export function renderVerify(r: VerifyResult, limit = 50): string[] {
   }
   for (const m of r.unreadableList.slice(0, limit)) lines.push(`unreadable: ${m.folder} #${m.key}: ${m.error}`);
   if (r.unreadableList.length > limit) lines.push(`… and ${r.unreadableList.length - limit} more unreadable (see --json)`);
-  for (const m of r.missingList.slice(0, limit)) lines.push(`missing: ${m.folder} #${m.key} ${m.messageId ?? m.identity}`);
+  for (const m of r.missingList.slice(0, limit)) lines.push(`missing: ${m.folder} #${m.key} ${headerText(m.messageId ?? m.identity)}`);
   if (r.missingList.length > limit) lines.push(`… and ${r.missingList.length - limit} more missing (see --json)`);
-  for (const m of r.extraList.slice(0, limit)) lines.push(`extra: ${m.folder} ${m.key} ${m.messageId ?? m.identity}`);
+  for (const m of r.extraList.slice(0, limit)) lines.push(`extra: ${m.folder} ${m.key} ${headerText(m.messageId ?? m.identity)}`);
   if (r.extraList.length > limit) lines.push(`… and ${r.extraList.length - limit} more extra (see --json)`);
-  for (const m of r.duplicateList.slice(0, limit)) lines.push(`duplicate: ${m.folder} ${m.key} ${m.messageId ?? m.identity}`);
+  for (const m of r.duplicateList.slice(0, limit)) lines.push(`duplicate: ${m.folder} ${m.key} ${headerText(m.messageId ?? m.identity)}`);
   if (r.duplicateList.length > limit) lines.push(`… and ${r.duplicateList.length - limit} more duplicates (see --json)`);
   lines.push(r.verdict);
   return lines;

@@ -3,6 +3,7 @@ import { writeSync, closeSync } from 'node:fs';
 import { fileErrorReason, MailferryError } from '../errors.js';
 import { openPrivate } from '../private-file.js';
 import type { Outcome } from '../engine/events.js';
+import { shownHeaders } from '../strings.js';
 
 export interface ReportWriter {
   write(o: Outcome): void;
@@ -38,7 +39,7 @@ export function openReport(path: string | undefined, onError: (message: string) 
   };
   return {
     write(o) {
-      pending.push(JSON.stringify({ time: new Date().toISOString(), ...o }) + '\n');
+      pending.push(JSON.stringify({ time: new Date().toISOString(), ...o }, shownHeaders) + '\n');
       if (pending.length >= 256) flush();
     },
     close() {

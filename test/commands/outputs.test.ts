@@ -143,3 +143,23 @@ describe('--report lines', () => {
     }
   });
 });
+
+describe('Message-IDs in UTF-8 (RFC 6532)', () => {
+  it('are shown as UTF-8 in verify\'s lines, --json and --report, not as their bytes read one by one', async () => {
+    const md = join(work, 'utf8-src');
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(md, d), { recursive: true });
+    writeFileSync(join(md, 'cur', '1700000000.u8.host:2,S'), Buffer.from('Message-ID: <grüße@example.org>\nSubject: x\n\nbody\n', 'utf8'));
+    const empty = join(work, 'utf8-empty');
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(empty, d), { recursive: true });
+    const human = await runCli(['verify', `maildir:${md}`, `maildir:${empty}`], { env });
+    expect(human.code, human.stderr).toBe(6);
+    expect(human.stdout).toContain('missing: INBOX #1700000000.u8.host <grüße@example.org>');
+    const json = envelope(await runCli(['verify', `maildir:${md}`, `maildir:${empty}`, '--json'], { env }));
+    expect(json.result.missingList[0]).toMatchObject({ messageId: '<grüße@example.org>', identity: 'mid:<grüße@example.org>' });
+    const report = join(work, 'utf8.ndjson');
+    const r = envelope(await runCli(['copy', `maildir:${md}`, `maildir:${join(work, 'utf8-dest')}`, '--checkpoint', join(work, 'utf8.cp'), '--report', report, '--json'], { env }));
+    expect(r.status).toBe(0);
+    const line = JSON.parse(readFileSync(report, 'utf8').trim().split('\n')[0]!);
+    expect(line).toMatchObject({ outcome: 'copied', messageId: '<grüße@example.org>', identity: 'mid:<grüße@example.org>' });
+  });
+});
