@@ -115,7 +115,10 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
     port = Number(url.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(role, `bad port '${url.port}'`, 'a port is 1-65535');
   }
-  if (url.search || url.hash) throw bad(role, 'query or fragment not understood', 'name a folder as the URL path: imaps://alice@host/Archive/2024');
+  // Also a bare '?' or '#' (an empty query or fragment, which URL drops): "…/What?" is no folder 'What'.
+  if (url.search || url.hash || /[?#]/.test(text)) {
+    throw bad(role, 'query or fragment not understood', "name a folder as the URL path: imaps://alice@host/Archive/2024; a '?' or '#' in a folder name is %3F or %23");
+  }
   const pathText = url.pathname.replace(/^\/+/, '').replace(/\/+$/, '');
   let folder: string[] | undefined;
   if (pathText) {

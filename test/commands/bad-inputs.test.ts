@@ -143,6 +143,8 @@ const cases: Case[] = [
   { name: '-q with -v, short forms', args: [...good(), '-q', '-v'], code: 2, line: /error: --quiet and --verbose cannot both be on/ },
   { name: 'a missing argument says which', args: ['checkpoint', 'show'], code: 2, line: /^mailferry: error: missing PATH: the checkpoint file \(see: mailferry checkpoint show --help\)$/ },
   { name: 'a missing argument with a long description, a repeatable flag given: said whole, without oclif\'s note on flag order', args: ['folders', '--tls-ca', '/nonexistent'], code: 2, line: /^mailferry: error: missing ENDPOINT: the store to look at \(imap:\/\/, imaps:\/\/, pop3:\/\/, pop3s:\/\/, maildir:PATH\) \(see: mailferry folders --help\)$/ },
+  // An empty query: URL parsing drops it, and a folder 'What' would have been looked for.
+  { name: "a '?' at the end of a folder name", args: ['copy', srcUrl('What') + '?', `maildir:${md}`, ...tls], code: 3, line: /source URL: query or fragment not understood \(.*'\?' or '#' in a folder name is %3F or %23/ },
   { name: "a '%' in a folder name that starts no escape", args: ['copy', srcUrl('Sales 100%'), `maildir:${md}`, ...tls], code: 3, line: /source URL: '.*' has a '%' that starts no %XX escape \(write a '%' in a user or folder name as %25/ },
   { name: "a '%' in the user name", args: ['folders', `imap://s%ZZrc@${H}:${P.imap}`, ...tls], code: 3, line: /has a '%' that starts no %XX escape/ },
   { name: 'maildir:// before a relative path', args: ['copy', srcUrl(), 'maildir://srv/backup', ...tls], code: 3, line: /dest URL: 'maildir:\/\/srv\/backup' names no absolute path after maildir:\/\/ \(write maildir:\/srv\/backup/ },
