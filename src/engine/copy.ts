@@ -86,10 +86,12 @@ interface Claim {
 
 /**
  * Identities known to be in (or on their way to) a destination folder: `false` already there,
- * `true` stored by this run, a Claim while a message of this run is storing it. One map, not a
- * set of present and a set of claimed: it holds an entry per message of the folder for the run.
+ * `'copied before'` stored there by an earlier run and no longer there (deleted by hand since:
+ * not copied again), `true` stored by this run, a Claim while a message of this run is storing
+ * it. One map, not a set of present and a set of claimed: it holds an entry per message of the
+ * folder for the run.
  */
-type DestIndex = Map<Identity, boolean | Claim>;
+type DestIndex = Map<Identity, boolean | 'copied before' | Claim>;
 
 /** The message `run`, `ref` is the claim's claimant. */
 const claimedBy = (c: Claim, run: FolderRun, ref: MessageRef): boolean => c.run === run && c.key === ref.key;
@@ -200,7 +202,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     }
     // Stored by an earlier run and gone since (deleted by hand from the backup): remembered as
     // copied, so not copied again, also when the source's folder was renumbered (UIDVALIDITY).
-    if (known) for (const id of known.values()) if (!index.has(id)) index.set(id, false);
+    if (known) for (const id of known.values()) if (!index.has(id)) index.set(id, 'copied before');
     return index;
   }
 
@@ -215,13 +217,14 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
    * for the claimant, 'store' again), 'present', 'duplicate' (of a message stored by this run), or
    * 'waiting' (its claimant's outcome is not known yet: it waits in the claim, unrecorded).
    */
-  function claim(index: DestIndex, id: Identity | undefined, run: FolderRun, ref: MessageRef): 'store' | 'present' | 'duplicate' | 'waiting' | MailferryError {
+  function claim(index: DestIndex, id: Identity | undefined, run: FolderRun, ref: MessageRef): 'store' | 'present' | 'copied before' | 'duplicate' | 'waiting' | MailferryError {
     if (p.dedupe === 'none' || id === undefined) return 'store';
     const c = index.get(id);
     if (c === undefined) {
       index.set(id, { run, key: ref.key });
       return 'store';
     }
+    if (c === 'copied before') return c;
     if (typeof c === 'boolean') return c ? 'duplicate' : 'present';
     if (c.doubt) return c.doubt;
     if (claimedBy(c, run, ref)) return 'store';
@@ -232,7 +235,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   /** The claimant of `id` is durably in the destination: what waited for it are its duplicates (recorded with `into`). */
   function claimStored(index: DestIndex, id: Identity, into?: JournalRecord[]): void {
     const c = index.get(id);
-    if (c === undefined || typeof c === 'boolean') return;
+    if (c === undefined || typeof c !== 'object') return;
     index.set(id, true);
     for (const w of c.waiting ?? []) skip(w.run, w.ref, id, 'duplicate', into);
   }
@@ -244,7 +247,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
    */
   function claimLost(index: DestIndex, id: Identity, run: FolderRun, ref: MessageRef, mayHaveLanded: boolean): void {
     const c = index.get(id);
-    if (c === undefined || typeof c === 'boolean' || !claimedBy(c, run, ref)) return;
+    if (c === undefined || typeof c !== 'object' || !claimedBy(c, run, ref)) return;
     if (mayHaveLanded) {
       c.doubt = new MailferryError('MESSAGE_FAILED', `not copied: a message with the same ${id.startsWith('mid:') ? 'Message-ID' : 'content'} may have been stored just before a connection was lost; the next run looks in the destination first`, { scope: 'message' });
       for (const w of c.waiting?.splice(0) ?? []) fail(w.run, w.ref, c.doubt);

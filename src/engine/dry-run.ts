@@ -95,6 +95,8 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     const maxBytes = Math.min(cfg.maxMessageBytes ?? Infinity, sink.caps.maxMessageBytes ?? Infinity);
     const indexes = new Map<string, Set<Identity>>();
     const claims = new Map<string, Set<Identity>>();
+    /** Per destination folder: identities an earlier run stored there and no longer there. */
+    const rememberedIn = new Map<string, Set<Identity>>();
     const folders: DryRunFolder[] = [];
     const [from, into] = [source, sink];
     const existingMailbox = sink.existingMailbox.bind(sink);
@@ -116,13 +118,15 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
         return;
       }
       let index = indexes.get(destName);
+      if (!rememberedIn.has(destName)) rememberedIn.set(destName, new Set());
+      const remembered = rememberedIn.get(destName)!;
       if (!index) {
         index = new Set();
         if (existing !== null && cfg.dedupe !== 'none') {
           const known = state.stored.get(existing);
           for await (const e of scanDestination(into, existing, cfg.dedupe, known)) if (e.identity) index.add(e.identity);
-          // As copy: stored by an earlier run and deleted by hand since counts as there.
-          if (known) for (const id of known.values()) index.add(id);
+          // As copy: stored by an earlier run and deleted by hand since is not copied again.
+          if (known) for (const id of known.values()) if (!index.has(id)) remembered.add(id);
         }
         indexes.set(destName, index);
       }
@@ -134,6 +138,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       const decide = (id: Identity, size: number) => {
         if (planned.has(id)) return skip('duplicate');
         if (index!.has(id)) return skip('present');
+        if (remembered.has(id)) return skip('copied before');
         planned.add(id);
         row.copy++;
         row.bytes += size;

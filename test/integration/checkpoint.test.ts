@@ -67,10 +67,17 @@ describe('checkpoint', () => {
     await h.doveadm(['mailbox', 'create', '-u', user, 'Junk']);
     await h.doveadm(['copy', '-u', user, 'Junk', 'mailbox', 'JunkOld2']);
     try {
-      const again = envelope(await runCli(args, { env }));
+      // The dry run and the report say why they are not copied: copied before, not "present".
+      const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+      expect(plan.result.folders[0].skip).toEqual({ present: files.length - 3, 'copied before': 3 });
+      const report = join(work, 'report.ndjson');
+      const again = envelope(await runCli([...args, '--report', report], { env }));
       expect(again.status).toBe(0);
       expect(again.result.copied).toBe(0);
       expect(readdirSync(cur)).toHaveLength(files.length - 3);
+      const reasons = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l).reason);
+      expect(reasons.filter((r) => r === 'copied before')).toHaveLength(3);
+      expect(reasons.filter((r) => r === 'present')).toHaveLength(files.length - 3);
       // Without the checkpoint the destination is the truth: the rebuilt one records every file
       // its scan read ('d' records), so the next scan reads none of them again.
       rmSync(cp);
