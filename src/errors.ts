@@ -49,6 +49,7 @@ export type ErrorCode =
   | 'CHECKPOINT_LOCKED'
   | 'CHECKPOINT_UNREADABLE'
   | 'CHECKPOINT_MISMATCH'
+  | 'CHECKPOINT_IO'
   | 'INTERRUPTED'
   | 'TIME_UP'
   | 'PARTIAL'
@@ -78,6 +79,8 @@ const EXIT_OF: Record<ErrorCode, ExitCode> = {
   CHECKPOINT_LOCKED: EXIT.locked,
   CHECKPOINT_UNREADABLE: EXIT.locked,
   CHECKPOINT_MISMATCH: EXIT.config,
+  // The checkpoint cannot be written (a full disk): as a destination that cannot be.
+  CHECKPOINT_IO: EXIT.config,
   INTERRUPTED: EXIT.interrupted,
   TIME_UP: EXIT.timeUp,
   PARTIAL: EXIT.partial,

@@ -527,7 +527,7 @@ export class Journal {
 /** A checkpoint that cannot be written: a one-line error naming it (exit 3), never a crash. */
 function writeError(path: string, err: unknown): MailferryError {
   if (err instanceof MailferryError) return err;
-  return new MailferryError('BAD_CONFIG', `cannot write checkpoint ${path}: ${fileErrorReason(err)}`, {
+  return new MailferryError('CHECKPOINT_IO', `cannot write checkpoint ${path}: ${fileErrorReason(err)}`, {
     hint: (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'free some space and rerun: what was copied is kept, and the rerun goes on from there' : 'check the file system the checkpoint is on',
     cause: err,
   });

@@ -22,6 +22,8 @@ describe('a checkpoint the file system will not take whole', () => {
     const first = envelope(limited);
     expect(first.status, limited.stderr).toBe(3);
     expect(first.error?.message).toMatch(/^cannot write checkpoint .*\/cp: file too large/);
+    // Named for what failed (a script tells a full disk from a wrong setting by the code).
+    expect(first.error?.code).toBe('CHECKPOINT_IO');
     expect(limited.stderr).not.toMatch(/\n\s+at /);
     const again = envelope(await runCli(args));
     expect(again.status, JSON.stringify(again.error)).toBe(0);
