@@ -1,7 +1,7 @@
 // Faults on the other protocols, real CLI, real Dovecot: the link to an IMAP destination is cut
 // in the middle of APPENDs and between an APPEND and its answer (stored, but unconfirmed: it must
 // not be sent twice), and a POP3 source's link is cut during RETR. The destination is exact.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
@@ -148,6 +148,10 @@ describe('POP3 source through a faulty link', () => {
     proxy = await FaultProxy.start({ host: h.host, port: h.ports.pop3 }, { trigger: /^TOP /im, cutAfterBytes: 12 * 1024, maxCuts: 3 });
     const box = sandbox('mf-top-');
     const dest = join(box, 'dest');
+    // A destination that holds mail already (of another source): the headers are read first, to
+    // skip what is there (into an empty one they would come with the bodies).
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(dest, sub), { recursive: true });
+    writeFileSync(join(dest, 'cur', '1.foreign.host:2,S'), 'Message-ID: <foreign@elsewhere.test>\nSubject: there\n\nx\n');
     const r = await runCli(['copy', `pop3://${user}@${h.host}:${proxy.port}`, `maildir:${dest}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], { env });
     const out = envelope(r);
     expect(out.status, JSON.stringify(out.error) + r.stderr.slice(-1500)).toBe(0);
@@ -157,6 +161,7 @@ describe('POP3 source through a faulty link', () => {
     expect(relisted.length).toBeGreaterThanOrEqual(1);
     // A cut in the RETRs may leave stored messages unconfirmed: found in the destination, skipped.
     expect(out.result.copied + out.result.skipped).toBe(total);
+    rmSync(join(dest, 'cur', '1.foreign.host:2,S'));
     expect(maildirProblems(dest, keep, { loose: true })).toEqual([]);
   });
 
