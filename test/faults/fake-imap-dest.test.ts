@@ -285,3 +285,38 @@ describe('a duplicate waiting for a message whose APPEND may have landed (its co
     });
   }
 });
+
+describe("flags a destination folder does not keep (its PERMANENTFLAGS: Exchange's has no \\*, so no keywords)", () => {
+  const msgs = [
+    { uid: 1, body: fakeMessage(1), flags: ['\\Seen', '$Forwarded', 'Project'] },
+    { uid: 2, body: fakeMessage(2), flags: ['\\Flagged', 'Project'] },
+    { uid: 3, body: fakeMessage(3), flags: ['\\Seen'] },
+  ];
+  for (const { keeps, dropped } of [
+    { keeps: ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'], dropped: ['$Forwarded', 'Project'] },
+    { keeps: ['\\Seen', '\\*'], dropped: ['\\Flagged'] },
+  ]) {
+    it(`PERMANENTFLAGS (${keeps.join(' ')}): each message is stored with the flags the folder keeps, and a warning names the ones left out, once`, async () => {
+      const src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
+      const dst = await FakeImapServer.start({ store: true, permanentFlags: keeps, mailboxes: [{ name: 'INBOX', messages: [] }] });
+      try {
+        const box = sandbox('mf-permflags-');
+        const r = await runCli(['copy', `imap://u@127.0.0.1:${src.port}`, `imap://u@127.0.0.1:${dst.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'], {
+          env: { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' },
+        });
+        const out = envelope(r);
+        expect(out.status, r.stderr).toBe(0);
+        expect(out.result.copied).toBe(3);
+        const sent = dst.appended.map((a) => a.flags).join(' ');
+        for (const f of dropped) expect(sent).not.toContain(f);
+        expect(sent).toContain('\\Seen');
+        const warned = out.warnings.filter((w: string) => /does not keep/.test(w));
+        expect(warned).toHaveLength(1);
+        for (const f of dropped) expect(warned[0]).toContain(f);
+      } finally {
+        await src.stop();
+        await dst.stop();
+      }
+    });
+  }
+});

@@ -52,6 +52,11 @@ export interface FakeImapOptions {
   /** CREATE makes the folder and APPEND stores the message in it (listed and fetched after). */
   store?: boolean;
   /**
+   * What a SELECT says the folders keep (PERMANENTFLAGS), as Exchange says no `\*` (no keywords);
+   * undefined: the response code is left out (every flag may be set). An EXAMINE says `()`.
+   */
+  permanentFlags?: string[];
+  /**
    * The account's quota in bytes, as Dovecot's quota plugin keeps it: an APPEND whose messages
    * would take what was appended past it is refused whole with NO [OVERQUOTA] (a MULTIAPPEND
    * too: one transaction). Changed at run time to raise it; undefined: no quota.
@@ -304,6 +309,7 @@ export class FakeImapSession {
         const next = Math.max(0, ...m.messages.map((x) => x.uid)) + 1;
         this.send(
           `* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)\r\n* ${m.messages.length} EXISTS\r\n* 0 RECENT\r\n` +
+            (this.server.opts.permanentFlags ? `* OK [PERMANENTFLAGS (${name === 'EXAMINE' ? '' : this.server.opts.permanentFlags.join(' ')})] ok\r\n` : '') +
             `* OK [UIDVALIDITY ${m.uidValidity ?? 1}] ok\r\n* OK [UIDNEXT ${next}] ok\r\n${tag} OK [${name === 'EXAMINE' ? 'READ-ONLY' : 'READ-WRITE'}] done\r\n`,
         );
         return;

@@ -85,6 +85,28 @@ interface AccountState {
   full?: MailferryError;
   /** Keyword lists the destination refused, each warned of once. */
   keywordsLeftOut?: Set<string>;
+  /**
+   * Per destination folder, what its SELECT said it keeps (PERMANENTFLAGS, lower case); none or
+   * null: every flag. Learnt by the sink as it makes a folder ready (ensureMailbox).
+   */
+  keeps?: Map<string, Set<string> | null>;
+  /** Flags left out per folder, each warned of once ("folder\0flag"). */
+  leftOut?: Set<string>;
+}
+
+/**
+ * The flags a folder keeps of `flags` (RFC 3501 PERMANENTFLAGS: a system flag when it is listed,
+ * a keyword when it is listed or `\*` is, "new keywords may be created"), and those it does not.
+ */
+export function keptFlags(flags: readonly string[], keeps: ReadonlySet<string> | null | undefined): { kept: string[]; dropped: string[] } {
+  if (!keeps) return { kept: [...flags], dropped: [] };
+  const kept: string[] = [];
+  const dropped: string[] = [];
+  for (const f of flags) {
+    const k = f.toLowerCase();
+    (keeps.has(k) || (!f.startsWith('\\') && keeps.has('\\*')) ? kept : dropped).push(f);
+  }
+  return { kept, dropped };
 }
 
 class ImapWriter implements SinkWriter {
@@ -123,8 +145,22 @@ class ImapWriter implements SinkWriter {
   }
 
   put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
-    const flags = meta.flags.filter((f) => !UNSETTABLE.has(f.toLowerCase()));
+    const { kept: flags, dropped } = keptFlags(
+      meta.flags.filter((f) => !UNSETTABLE.has(f.toLowerCase())),
+      this.account.keeps?.get(mailbox),
+    );
+    if (dropped.length > 0) this.leftOut(mailbox, dropped);
     return this.batcher.put(mailbox, { body, flags, internalDate: meta.internalDate }, body.length);
+  }
+
+  /** Flags the folder does not keep: stored without them, each said once per folder in a run. */
+  private leftOut(mailbox: string, flags: string[]): void {
+    const said = (this.account.leftOut ??= new Set());
+    const fresh = flags.filter((f) => !said.has(`${mailbox}\0${f.toLowerCase()}`));
+    if (fresh.length === 0) return;
+    for (const f of fresh) said.add(`${mailbox}\0${f.toLowerCase()}`);
+    const keeps = [...(this.account.keeps?.get(mailbox) ?? [])].join(' ');
+    this.o.log.warn({ msg: `${mailbox}: the destination folder does not keep the flag${fresh.length === 1 ? '' : 's'} ${fresh.join(' ')} (its PERMANENTFLAGS: ${keeps || 'none'}): messages are stored without ${fresh.length === 1 ? 'it' : 'them'}` });
   }
 
   private async sendBatch(mailbox: string, batch: Pending<AppendItem>[]): Promise<void> {
@@ -361,8 +397,31 @@ export class ImapSink implements Sink {
     if (done) return done;
     const path = this.target(segments, specialUse, hint);
     if (path !== 'INBOX' && !this.exists(path) && !this.readOnly) await this.create(path);
+    if (!this.readOnly && !this.account.keeps?.has(path)) (this.account.keeps ??= new Map()).set(path, await this.keeps(path));
     this.made.set(memo, path);
     return path;
+  }
+
+  /**
+   * What the folder keeps of the flags a message brings (PERMANENTFLAGS, which only a read-write
+   * SELECT says: EXAMINE says "()"), lower case; null when the server does not say (every flag),
+   * or the folder cannot be selected (its APPENDs then meet whatever it refuses).
+   */
+  private async keeps(path: string): Promise<Set<string> | null> {
+    try {
+      return await this.ctl.run(`opening ${path}`, 'mailbox', async (c) => {
+        const lock = await c.getMailboxLock(path, { readOnly: false });
+        try {
+          const p = c.mailbox ? c.mailbox.permanentFlags : undefined;
+          return p ? new Set([...p].map((f) => f.toLowerCase())) : null;
+        } finally {
+          lock.release();
+        }
+      });
+    } catch (err) {
+      this.o.log.debug({ msg: `could not learn which flags ${path} keeps: ${classifyImapError(err, this.o, 'mailbox').message}` });
+      return null;
+    }
   }
 
   /**
