@@ -168,8 +168,11 @@ export interface StoredMessage {
   key: string;
   /** Normalised Message-ID; null when it has none; undefined when not read (key was `known`). */
   messageId: string | null | undefined;
-  /** Reads the whole message, for content digests of messages without a Message-ID. */
-  readFull(): Promise<Buffer>;
+  /**
+   * Reads the whole message, for content digests of messages without a Message-ID; null when it
+   * is larger than `max` bytes (a Maildir file is then not read: no copy is that large).
+   */
+  readFull(max: number): Promise<Buffer | null>;
 }
 
 export interface SinkWriter {

@@ -138,6 +138,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   // Throttled already while the folders were listed: start backed off.
   queue.concurrency = Math.max(1, Math.min(throttle.current, concurrency));
   const maxMessageBytes = Math.min(p.maxMessageBytes ?? Infinity, p.sink.caps.maxMessageBytes ?? Infinity);
+  /** No stored message larger than this can be one this run copies (dest-scan.ts). */
+  const scanMax = Number.isFinite(maxMessageBytes) ? maxMessageBytes : undefined;
   const streamAbove = p.streamAboveBytes ?? 8 * 1024 * 1024;
   /** One batch at a time may hold large messages whole: its turn, and the release of it. */
   let largeTail: Promise<void> = Promise.resolve();
@@ -193,7 +195,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     const index: DestIndex = new Map();
     if (p.dedupe === 'none') return index;
     const known = j.state.stored.get(dest);
-    for await (const m of scanDestination(p.sink, dest, p.dedupe, known)) {
+    for await (const m of scanDestination(p.sink, dest, p.dedupe, known, scanMax)) {
       if (!m.identity) continue;
       index.set(m.identity, false);
       // Read now, not known to the checkpoint (a rebuilt or foreign destination): recorded, so
@@ -413,7 +415,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       if (uncertain.size === 0) return;
       if (p.dedupe !== 'none') {
         const there = new Set<Identity>();
-        for await (const m of scanDestination(p.sink, dest, p.dedupe, j.state.stored.get(dest))) if (m.identity) there.add(m.identity);
+        for await (const m of scanDestination(p.sink, dest, p.dedupe, j.state.stored.get(dest), scanMax)) if (m.identity) there.add(m.identity);
         for (const { ref, id } of uncertain.values()) {
           if (id !== undefined && there.has(id)) {
             // It did land: recorded as present, not sent twice; what waited for it are its duplicates.

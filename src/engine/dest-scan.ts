@@ -4,6 +4,7 @@
  * it recorded, others are read (header, or the whole message for a content digest).
  */
 import type { Sink } from '../drivers/types.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../drivers/imap/connect.js';
 import { contentIdentity, midIdentity, type DedupeMode, type Identity } from './identity.js';
 
 export interface DestEntry {
@@ -16,13 +17,15 @@ export interface DestEntry {
 
 /**
  * Identities of a destination folder. `known` (dest key → identity, from the checkpoint) lets
- * the scan skip reading those messages.
+ * the scan skip reading those messages. A message read whole for its digest that is larger than
+ * `maxBytes` (the largest message a run copies) has no identity: nothing copied can be it.
  */
 export async function* scanDestination(
   sink: Sink,
   mailbox: string,
   mode: Exclude<DedupeMode, 'none'>,
   known?: ReadonlyMap<string, string>,
+  maxBytes = DEFAULT_MAX_MESSAGE_BYTES,
 ): AsyncIterable<DestEntry> {
   for await (const m of sink.scan(mailbox, known ? new Set(known.keys()) : undefined)) {
     if (m.messageId === undefined) {
@@ -30,7 +33,8 @@ export async function* scanDestination(
     } else if (mode === 'message-id' && m.messageId) {
       yield { key: m.key, identity: midIdentity(m.messageId), messageId: m.messageId };
     } else {
-      yield { key: m.key, identity: contentIdentity(await m.readFull()), messageId: m.messageId };
+      const body = await m.readFull(maxBytes);
+      yield { key: m.key, identity: body ? contentIdentity(body) : undefined, messageId: m.messageId };
     }
   }
 }

@@ -124,7 +124,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
         index = new Set();
         if (existing !== null && cfg.dedupe !== 'none') {
           const known = state.stored.get(existing);
-          for await (const e of scanDestination(into, existing, cfg.dedupe, known)) if (e.identity) index.add(e.identity);
+          for await (const e of scanDestination(into, existing, cfg.dedupe, known, Number.isFinite(maxBytes) ? maxBytes : undefined)) if (e.identity) index.add(e.identity);
           // As copy: stored by an earlier run and deleted by hand since is not copied again.
           if (known) for (const id of known.values()) if (!index.has(id)) remembered.add(id);
         }

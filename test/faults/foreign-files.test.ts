@@ -2,7 +2,8 @@
 // mailferry adds its Maildir there and touches nothing else. Its tmp/ cleanup once removed any file
 // idle for 36 hours (the Maildir convention), which in $HOME/tmp is a person's files. Real CLI,
 // Maildir to Maildir, with the clock moved 40 hours on (a --require hook) so every file is "old".
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
@@ -43,5 +44,34 @@ describe("a destination directory's own files", () => {
     expect(out.status, r.stderr).toBe(3);
     expect(out.error?.message).toMatch(/maildir:\/ is the root of the file system/);
     expect(readdirSync('/').sort()).toEqual(before);
+  });
+});
+
+const openAndClose = (path: string) => (closeSync(openSync(path, 'w')), path);
+
+describe('a destination file far larger than any message copied (a sparse file, a gzip bomb), without a Message-ID', () => {
+  it('is not read whole to identify it: copy, verify and the dry run go on in bounded memory (exit 0, no crash)', async () => {
+    const box = sandbox('mf-huge-');
+    const src = join(box, 'src');
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(src, d), { recursive: true });
+    writeFileSync(join(src, 'cur', '1.a.host:2,S'), 'Subject: no id\n\nbody\n');
+    const dest = join(box, 'dest');
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(dest, d), { recursive: true });
+    // 3 GiB that take no room, and 300 MB of zeros gzipped to ~300 KB: both over 256M.
+    truncateSync(openAndClose(join(dest, 'cur', '1.sparse.host:2,S')), 3 * 1024 ** 3);
+    writeFileSync(join(dest, 'cur', '2.bomb.host:2,S'), gzipSync(Buffer.alloc(300 * 1024 * 1024), { level: 1 }));
+    const rss = (r: { stderr: string }) => Number(/maxrss=(\d+)/.exec(r.stderr)?.[1] ?? 0);
+    const wrap = ['/usr/bin/time', '-f', 'maxrss=%M'];
+    for (const args of [
+      ['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json', '--dry-run'],
+      ['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json'],
+      ['verify', `maildir:${src}`, `maildir:${dest}`, '--json'],
+    ]) {
+      const r = await runCli(args, { wrap });
+      const out = envelope(r);
+      expect(out.status, `${args[0]} ${args.at(-1)}: ${r.stderr.slice(-800)}`).toBe(0);
+      // Far below the 300 MB the bomb would inflate to (a run alone peaks near 100 MB).
+      expect(rss(r), args.join(' ')).toBeLessThan(250_000);
+    }
   });
 });

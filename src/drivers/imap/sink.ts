@@ -520,7 +520,11 @@ export class ImapSink implements Sink {
       yield {
         key: f.key,
         messageId: known?.has(f.key) ? undefined : f.messageId,
-        readFull: () => this.readFull(mailbox, f.uid),
+        // The destination's server is the user's own: what it sends is taken (the size checked after).
+        readFull: async (max: number) => {
+          const body = await this.readFull(mailbox, f.uid);
+          return body.length > max ? null : body;
+        },
       };
     }
   }

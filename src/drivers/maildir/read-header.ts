@@ -93,6 +93,32 @@ async function* fileChunks(fh: fs.FileHandle, first: Buffer): AsyncIterable<Buff
 }
 
 /**
+ * The message a Maildir file holds, as readMessageFile, or null when it is larger than `max`
+ * bytes (the file, or what it holds compressed): not read whole, so a sparse file of gigabytes or
+ * a gzip bomb planted in a Maildir costs at most `max` bytes of memory.
+ */
+export async function readMessageWithin(path: string, max: number): Promise<Buffer | null> {
+  const fh = await openMaildirFile(path);
+  let file: Buffer;
+  try {
+    if ((await fh.stat()).size > max) return null;
+    file = await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+  if (file.length > max) return null; // grown since the stat
+  // A gzip file says how much it holds (its trailer): over `max`, not inflated at all.
+  if (compressionOf(file.subarray(0, MAGIC_BYTES)) === 'gzip' && gzipSize(file.subarray(-4)) > max) return null;
+  try {
+    return await decompressed(file, max);
+  } catch (err) {
+    // zlib's "Cannot create a Buffer larger than maxOutputLength".
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) return null;
+    throw err;
+  }
+}
+
+/**
  * The message a Maildir file holds: the file, or what it holds compressed (compressed.ts), at
  * most `max` bytes of it. Never through a link (ELOOP); `strict`: nor anything but a regular
  * file (one more fstat, which the source spares: its listing saw a regular file).

@@ -12,8 +12,7 @@ import { MailferryError } from '../../errors.js';
 import type { DestHint, MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
 import { folderDirName, segmentsOfDirName } from './names.js';
-import { readMessageFile, readMessageId } from './read-header.js';
-import { constants as bufferConstants } from 'node:buffer';
+import { readMessageId, readMessageWithin } from './read-header.js';
 import { isLeftoverOfOurs, uniqueBase, keyOfFileName } from './unique.js';
 import { flat } from '../../strings.js';
 import { mapOrdered } from '../../parallel.js';
@@ -531,7 +530,7 @@ export class MaildirSink implements Sink {
         const path = join(dir, sub, name);
         // A client may rename the file (its flags) or move it to cur/ at any time: it is looked
         // up again by its key then, not taken for gone.
-        const readFull = () => readByKey(keys, key, path, (p) => readMessageFile(p, bufferConstants.MAX_LENGTH));
+        const readFull = (max: number) => readByKey(keys, key, path, (p) => readMessageWithin(p, max));
         if (known?.has(key)) return { key, messageId: undefined, readFull };
         let messageId: string | null;
         try {
