@@ -4,6 +4,7 @@ import { fileErrorReason, MailferryError } from '../errors.js';
 import { openPrivate } from '../private-file.js';
 import type { Outcome } from '../engine/events.js';
 import { shownHeaders } from '../strings.js';
+import { redact } from '../log.js';
 
 export interface ReportWriter {
   write(o: Outcome): void;
@@ -39,7 +40,8 @@ export function openReport(path: string | undefined, onError: (message: string) 
   };
   return {
     write(o) {
-      pending.push(JSON.stringify({ time: new Date().toISOString(), ...o }, shownHeaders) + '\n');
+      // A server's words (a failure) may hold a password it echoed: masked as in every output.
+      pending.push(JSON.stringify({ time: new Date().toISOString(), ...o }, (k, v) => (typeof v === 'string' ? redact(shownHeaders(k, v) as string) : v)) + '\n');
       if (pending.length >= 256) flush();
     },
     close() {

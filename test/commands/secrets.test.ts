@@ -185,3 +185,23 @@ describe('password sources', () => {
     expectOneLineError(await runCli(['folders', srcUrl(), ...tls], { env: base }), 3, /no password for the source \(set MAILFERRY_SOURCE_PASSWORD, or use --source-password-file FILE or --source-password-command CMD\)/);
   });
 });
+
+describe('a server that puts the password in its answer to a message', () => {
+  it('--report, --json, --log-file and stderr all mask it', async () => {
+    const srv = await FakeImapServer.start({
+      pass: PW,
+      mailboxes: [{ name: 'INBOX', messages: [{ uid: 1, body: Buffer.from('Message-ID: <echo@x>\r\nSubject: x\r\n\r\nbody\r\n') }] }],
+      hook: (s, tag, name, args) => (name === 'UID FETCH' && /BODY\.PEEK\[\]|BINARY\.PEEK\[\]/i.test(args) ? (s.send(`${tag} NO cannot read message, password was ${PW}\r\n`), true) : false),
+    });
+    try {
+      const report = join(work, 'echo-report.ndjson');
+      const log = join(work, 'echo-msg.log');
+      const r = await runCli(['copy', `imap://u@127.0.0.1:${srv.port}`, `maildir:${join(work, 'echo-md')}`, '--source-tls', 'none', '--retries', '0', '--json', '--report', report, '--log-file', log], { env: { ...base, MAILFERRY_SOURCE_PASSWORD: PW } });
+      expect(envelope(r).status, r.stderr).toBe(6);
+      expect(readFileSync(report, 'utf8')).toMatch(/password was \*\*\*/);
+      for (const text of [readFileSync(report, 'utf8'), r.stdout, r.stderr, readFileSync(log, 'utf8')]) expect(text).not.toContain(PW);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
