@@ -4,7 +4,7 @@ import { closeSync, constants as C, fchmodSync, fstatSync, ftruncateSync, openSy
 /**
  * An existing file opened for writing keeps its mode: take group and others' access away, as a
  * new file would not have had it. Only a regular file of this user (not /dev/stderr, a pipe, or
- * a file someone else shares with us).
+ * the file standard error is, which the shell opened).
  */
 export function makePrivate(fd: number): void {
   const st = fstatSync(fd);
@@ -32,7 +32,16 @@ export function openPrivate(path: string, how: 'append' | 'truncate'): number {
     closeSync(fd);
     throw Object.assign(new Error(`${path} is a symbolic link to a file: not followed`), { code: 'ELOOP' });
   }
-  if (how === 'truncate' && fstatSync(fd).isFile()) ftruncateSync(fd, 0);
+  const st = fstatSync(fd);
+  // Another user's file (made first in a shared directory such as /tmp): they could read what is
+  // written, and write lines of their own into it. Not written, not truncated. (The file standard
+  // error already is, `2>>log --log-file /dev/stderr`, is followed through a link, above.)
+  const me = process.getuid?.();
+  if (st.isFile() && me !== undefined && st.uid !== me && !isStdStream(st)) {
+    closeSync(fd);
+    throw Object.assign(new Error(`${path} belongs to another user, who could read it and write into it: not written`), { code: 'EFOREIGN' });
+  }
+  if (how === 'truncate' && st.isFile()) ftruncateSync(fd, 0);
   makePrivate(fd);
   return fd;
 }

@@ -4,7 +4,7 @@
 // followed), a checkpoint made wider by hand (0600 again), HOME set empty (no state under the current
 // directory) and TERM=dumb (no cursor movement). Real CLI, Maildir to Maildir.
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,23 @@ describe('outputs that cannot be written', () => {
     const text = readFileSync(cronLog, 'utf8');
     expect(text.startsWith('earlier\n')).toBe(true);
     expect(text).toMatch(/"msg":"finished: exit 0"/);
+  });
+
+  it('a --report or --log-file that another user made (in a shared directory such as /tmp) is not written: exit 3, the file as it was', async () => {
+    const shared = join(work, 'sticky');
+    mkdirSync(shared, { mode: 0o1777 });
+    chmodSync(shared, 0o1777);
+    for (const flag of ['--report', '--log-file']) {
+      const planted = join(shared, `planted${flag}`);
+      writeFileSync(planted, 'theirs\n', { mode: 0o666 });
+      chmodSync(planted, 0o666);
+      chownSync(planted, 65534, 65534);
+      const r = await runCli(copy('--json', flag, planted), { env });
+      expect(envelope(r).status, flag).toBe(3);
+      expect(envelope(r).error?.message).toMatch(/belongs to another user/);
+      const st = statSync(planted);
+      expect([readFileSync(planted, 'utf8'), st.mode & 0o777, st.uid]).toEqual(['theirs\n', 0o666, 65534]);
+    }
   });
 });
 
