@@ -70,7 +70,8 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
       // maildir:///srv/x is /srv/x; maildir://srv/x would be the relative srv/x, surely not meant.
       p = p.slice(2);
       if (!p.startsWith('/') && !p.startsWith('~')) {
-        throw bad(role, `'${shown}' names no absolute path after maildir://`, `write maildir:/${p} (or maildir:///${p}) for /${p}, maildir:${p} for a path relative to here`);
+        const q = maskUserinfo(p); // 'alice:secret@host/x' is a URL's userinfo: masked in the hint too
+        throw bad(role, `'${shown}' names no absolute path after maildir://`, `write maildir:/${q} (or maildir:///${q}) for /${q}, maildir:${q} for a path relative to here`);
       }
     }
     if (!p) throw bad(role, 'maildir: needs a path', 'e.g. maildir:/srv/backup/alice');

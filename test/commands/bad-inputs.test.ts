@@ -147,6 +147,7 @@ const cases: Case[] = [
   { name: "a '?' at the end of a folder name", args: ['copy', srcUrl('What') + '?', `maildir:${md}`, ...tls], code: 3, line: /source URL: query or fragment not understood \(.*'\?' or '#' in a folder name is %3F or %23/ },
   { name: "a '%' in a folder name that starts no escape", args: ['copy', srcUrl('Sales 100%'), `maildir:${md}`, ...tls], code: 3, line: /source URL: '.*' has a '%' that starts no %XX escape \(write a '%' in a user or folder name as %25/ },
   { name: "a '%' in the user name", args: ['folders', `imap://s%ZZrc@${H}:${P.imap}`, ...tls], code: 3, line: /has a '%' that starts no %XX escape/ },
+  { name: 'maildir:// before user:password@: masked in the hint as in the message', args: ['copy', srcUrl(), 'maildir://alice:hunter22xyz@host/x', ...tls], code: 3, line: /^(?!.*hunter22xyz).*names no absolute path after maildir:\/\/ \(write maildir:\/alice:\*\*\*@host\/x/ },
   { name: 'maildir:// before a relative path', args: ['copy', srcUrl(), 'maildir://srv/backup', ...tls], code: 3, line: /dest URL: 'maildir:\/\/srv\/backup' names no absolute path after maildir:\/\/ \(write maildir:\/srv\/backup/ },
   { name: 'a --timeout beyond a day', args: [...good(), '--timeout', '2147484'], code: 2, line: /less than or equal to 86400/ },
   {
