@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
-import { FakePop3Server } from '../harness/fake-pop3.js';
+import { DEFAULT_HANDLERS, FakePop3Server } from '../harness/fake-pop3.js';
 import { readMaildirTree } from '../harness/maildir-read.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -140,16 +140,18 @@ describe('--delete-source stopped while it deletes', () => {
 
   it('--max-runtime reached while it deletes: nothing is deleted, exit 8', async () => {
     committed = [];
-    const started = Date.now();
+    /** When the CLI first spoke to the server: it started before, so its --max-runtime ends before this + 8 s. */
+    let spoke: number | undefined;
     server = await FakePop3Server.start({
       user: 'u',
       pass: 'pw',
       messages: three,
       handlers: {
-        // The first DELE is answered only after --max-runtime has passed (a limit that leaves a
-        // loaded machine time to start the CLI and copy three messages first).
+        CAPA: (s, arg, line) => ((spoke ??= Date.now()), DEFAULT_HANDLERS.CAPA!(s, arg, line)),
+        // The first DELE is answered only once --max-runtime has surely passed, however long a
+        // loaded machine took to start the CLI (a limit that leaves it time to copy three messages first).
         DELE: async (s, arg) => {
-          await new Promise((r) => setTimeout(r, Math.max(0, started + 9500 - Date.now())));
+          await new Promise((r) => setTimeout(r, Math.max(0, (spoke ?? Date.now()) + 8500 - Date.now())));
           s.deleted.add(Number(arg));
           await s.ok('Marked');
         },
