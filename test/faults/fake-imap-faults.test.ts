@@ -376,3 +376,17 @@ describe('a token command run for every connection (xoauth2) at -j 8', () => {
     }
   });
 });
+
+describe('a plain IMAP server without STARTTLS, and imap:// (STARTTLS required by default)', () => {
+  it('exit 4 "does not offer STARTTLS", the password never sent', async () => {
+    const srv = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [] }] });
+    try {
+      const out = envelope(await runCli(['folders', `imap://u@127.0.0.1:${srv.port}`, '--json'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } }));
+      expect(out.status).toBe(4);
+      expect(out.error).toMatchObject({ code: 'TLS_UNAVAILABLE', message: expect.stringMatching(/does not offer STARTTLS/) });
+      expect(srv.commands.some((c) => /LOGIN|AUTHENTICATE/i.test(c))).toBe(false);
+    } finally {
+      await srv.stop();
+    }
+  });
+});

@@ -177,3 +177,21 @@ describe('through a faulty link to the real Dovecot', () => {
     void dest;
   });
 });
+
+describe('the link cut inside the STARTTLS handshake (after the server said "Begin TLS negotiation now")', () => {
+  it('is a network failure (exit 5, rerun), not a server without STARTTLS (exit 4, whose hint is to send the password in clear); the rerun copies', async () => {
+    // Every connection is cut 60 bytes after its STARTTLS, so within the server's TLS hello.
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { trigger: /^\S+ STARTTLS/i, direction: 'down', cutAfterBytes: 60 });
+    const box = sandbox('mf-starttls-cut-');
+    const args = ['copy', `imap://${user}@${h.host}:${proxy.port}/Fixtures`, `maildir:${join(box, 'dest')}`, '--tls-ca', h.certPem, '--checkpoint', join(box, 'cp'), '--json'];
+    const r = await runCli(args, { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } });
+    const out = envelope(r);
+    expect(proxy.cuts).toBeGreaterThan(0);
+    expect(out.status, JSON.stringify(out.error)).toBe(5);
+    expect(out.error?.code).toBe('NETWORK');
+    expect(JSON.stringify(out.error)).not.toMatch(/does not offer STARTTLS|in clear/);
+    // Through the server itself, the same copy works.
+    const direct = envelope(await runCli(args.map((a) => a.replace(`:${proxy!.port}/`, `:${h.ports.imap}/`)), { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } }));
+    expect(direct.status, JSON.stringify(direct.error)).toBe(0);
+  });
+});

@@ -56,7 +56,20 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
       hint: tlsCertHint(code),
     });
   }
-  if (e.tlsFailed) {
+  // imapflow marks every failure of the STARTTLS upgrade tlsFailed: a server that cannot do it
+  // (its own words, no code), data slipped in before the handshake, and a handshake the link broke
+  // (ECONNRESET, a timeout: those are the network's, classified below, and retried).
+  if (e.tlsFailed && code === 'STARTTLS_INJECTION') {
+    return new MailferryError('TLS_FAILED', `${where} sent data after its STARTTLS answer, before the TLS handshake (a possible attack on the connection): nothing was sent`, {
+      hint: 'check the network path to the server; imaps:// avoids STARTTLS',
+    });
+  }
+  if (e.tlsFailed && !code) {
+    if (/PREAUTH/i.test(text)) {
+      return new MailferryError('TLS_UNAVAILABLE', `${where} greeted with PREAUTH (a session without a login), where STARTTLS is not possible: nothing was sent`, {
+        hint: 'use imaps:// if it has a TLS port',
+      });
+    }
     return new MailferryError('TLS_UNAVAILABLE', `${where} does not offer STARTTLS`, {
       hint: `use imaps:// if it has a TLS port, or --source-tls/--dest-tls none to send the password in clear (unsafe)`,
     });
