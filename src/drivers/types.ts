@@ -4,6 +4,9 @@
  */
 import type { MailferryError } from '../errors.js';
 
+/** --max-message-size when it is not given (256M): the largest message a run copies. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+
 /** A folder as a store sees it. `path` is the store's own name; `segments` its hierarchy. */
 export interface MailboxInfo {
   /** The store's name for the folder, as used in its protocol (IMAP path, Maildir++ name). */

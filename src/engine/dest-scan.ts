@@ -3,8 +3,7 @@
  * extra). One pass over the sink's scan; messages the checkpoint already knows keep the identity
  * it recorded, others are read (header, or the whole message for a content digest).
  */
-import type { Sink } from '../drivers/types.js';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '../drivers/imap/connect.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type Sink } from '../drivers/types.js';
 import { contentIdentity, midIdentity, type DedupeMode, type Identity } from './identity.js';
 
 export interface DestEntry {

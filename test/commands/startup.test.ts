@@ -56,6 +56,24 @@ process.on('exit', () => writeFileSync(process.env.MF_PROBE_OUT, Object.keys(cac
     expect(again.packages).not.toContain('cli-progress');
   });
 
+  it('a Maildir → Maildir copy loads no IMAP client (imapflow, an ES module: seen by a load hook)', async () => {
+    const hook = join(work, 'esm-probe.mjs');
+    writeFileSync(
+      hook,
+      `import { register } from 'node:module';
+register('data:text/javascript,' + encodeURIComponent(\`import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) { if (url.includes('/node_modules/')) appendFileSync(process.env.MF_PROBE_ESM, url + '\\\\n'); return next(url, context); }\`));
+`,
+    );
+    const out = join(work, 'esm.txt');
+    writeFileSync(out, '');
+    const r = await runCli(['copy', `maildir:${join(work, 'src')}`, `maildir:${join(work, 'dst-esm')}`, '--checkpoint', join(work, 'cp-esm')], { env: { NODE_OPTIONS: `--import ${hook}`, MF_PROBE_ESM: out } });
+    expect(r.code, r.stderr).toBe(0);
+    const loaded = readFileSync(out, 'utf8');
+    expect(loaded).toContain('/node_modules/p-queue/');
+    expect(loaded).not.toContain('/node_modules/imapflow/');
+  });
+
   it('a run with --config loads yaml', async () => {
     const job = join(work, 'job.yaml');
     writeFileSync(job, `source: maildir:${join(work, 'src')}\ndest: maildir:${join(work, 'dst2')}\ncheckpoint: ${join(work, 'cp2')}\n`);

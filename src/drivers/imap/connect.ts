@@ -7,6 +7,7 @@ import { watchTrickle } from '../trickle.js';
 import { budgetAnswers } from './answer-budget.js';
 import { TLS_CERT_CODES, tlsCertHint, type NetOptions } from '../net-options.js';
 import { isThrottleText, MAX_SUGGESTED_BACKOFF_MS, suggestedBackoffMs } from '../throttle.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../types.js';
 
 interface ImapErrorLike {
   code?: string;
@@ -136,7 +137,7 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
 
 /** Longest response line without a literal (LIST, STATUS, FETCH metadata lines). */
 const MAX_LINE = 16 * 1024 * 1024;
-export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+export { DEFAULT_MAX_MESSAGE_BYTES };
 
 /** Largest literal accepted: the largest message, plus room for a server counting line ends differently. */
 export function literalLimit(o: NetOptions): number {
