@@ -306,6 +306,27 @@ describe('Maildir source layouts', () => {
     expect(r.result.folders.find((f: { folder: string }) => f.folder === 'INBOX')).toMatchObject({ listed: 4, already: 2, copied: 1, filtered: 1 });
   });
 
+  it('a folder with new/ and no cur/ (mail never opened, a backup tool that drops empty directories) is a folder: INBOX, Maildir++ and nested, copied and verified', async () => {
+    const md = join(work, 'no-cur');
+    const put = (dir: string, mid: string) => {
+      mkdirSync(join(md, dir, 'new'), { recursive: true });
+      writeFileSync(join(md, dir, 'new', `1700000000.M${mid}P1.host`), `From: a@x\nMessage-ID: <${mid}@no-cur.test>\n\nbody\n`);
+    };
+    put('.', 'inbox');
+    put('.Lists', 'lists');
+    put('Nested', 'nested');
+    mkdirSync(join(md, '.Sent', 'cur'), { recursive: true });
+    writeFileSync(join(md, '.Sent', 'cur', '2.a.host:2,S'), 'From: a@x\nMessage-ID: <sent@no-cur.test>\n\nbody\n');
+    const dst = (await h.freshUser('nocur')).name;
+    const out = envelope(await runCli(['copy', `maildir:${md}`, imap(dst), '--dest-tls', 'none', '--checkpoint', join(work, 'no-cur.cp'), '--json'], { env }));
+    expect(out.status, JSON.stringify(out.error ?? out.result?.failures)).toBe(0);
+    expect(out.result.copied).toBe(4);
+    expect((out.result.folders as { folder: string }[]).map((f) => f.folder).sort()).toEqual(['INBOX', 'Lists', 'Nested', 'Sent']);
+    const v = envelope(await runCli(['verify', `maildir:${md}`, imap(dst), '--dest-tls', 'none', '--json'], { env }));
+    expect(v.status).toBe(0);
+    expect(v.result.messages).toBe(4);
+  });
+
   it('a path that is not a Maildir is a clear one-line error', async () => {
     const empty = join(work, 'empty');
     mkdirSync(empty, { recursive: true });

@@ -60,16 +60,27 @@ async function isMaildir(dir: string): Promise<boolean> {
 }
 
 /**
- * Whether `dir` is a Maildir (holds cur/); the error when that cannot be told (a directory the
+ * Whether `dir` is a Maildir (holds cur/ or new/); the error when that cannot be told (a directory the
  * user may not enter): such a directory is listed as a folder that fails, never passed over.
  */
 async function maildirCheck(dir: string): Promise<boolean | MailferryError> {
-  try {
-    return (await fs.stat(join(dir, 'cur'))).isDirectory();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' || code === 'ENOTDIR' ? false : readError(err, dir);
-  }
+  // cur/, or new/ alone: mail no client has opened yet (getmail, procmail), or a backup tool that
+  // drops empty directories. Dovecot serves such a folder (it makes the cur/ it lacks). A new/
+  // that holds a cur/ of its own is a folder named "new" (a nested layout), not this one's mail.
+  const isDir = async (p: string): Promise<boolean | MailferryError> => {
+    try {
+      return (await fs.stat(p)).isDirectory();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' || code === 'ENOTDIR' ? false : readError(err, dir);
+    }
+  };
+  const cur = await isDir(join(dir, 'cur'));
+  if (cur !== false) return cur;
+  const fresh = await isDir(join(dir, 'new'));
+  if (fresh !== true) return fresh;
+  const nested = await isDir(join(dir, 'new', 'cur'));
+  return nested === false ? true : nested === true ? false : nested;
 }
 
 /** Nested folders deeper than this are not read (a loop of bind mounts, say): the one there fails. */
@@ -169,7 +180,7 @@ export class MaildirSource implements Source {
       }
     }
     if (out.length === 0) {
-      throw new MailferryError('NO_SUCH_MAILBOX', `${this.root} holds no Maildir (no cur/ directory anywhere)`, { hint: 'point maildir: at the directory that holds cur/ new/ tmp/' });
+      throw new MailferryError('NO_SUCH_MAILBOX', `${this.root} holds no Maildir (no cur/ or new/ directory anywhere)`, { hint: 'point maildir: at the directory that holds cur/ new/ tmp/' });
     }
     return out;
   }
