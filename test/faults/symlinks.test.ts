@@ -1,7 +1,7 @@
 // Symbolic links planted in a Maildir (by whoever can write there: the owner of a mailbox that root
 // backs up or restores) are never followed: a link among the messages of a source is reported, not
 // read; a link where the destination writes is refused. Through the real CLI, Maildir to Maildir.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -67,6 +67,25 @@ describe('symbolic links in a Maildir', () => {
     expect(envelope(r).status, r.stderr).toBe(3);
     expect(readFileSync(join(box, 'src', 'cur', '1.a.host:2,S'), 'utf8')).toBe(msg(1));
     expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
+  it('verify and the dry run do not count what a destination folder (or its cur/) that is a link points at: exit 3, as copy', async () => {
+    for (const at of ['folder', 'cur']) {
+      const box = sandbox('mf-links-');
+      const src = join(box, 'src');
+      maildir(src, { INBOX: {}, '.Sent': { '1.a.host:2,S': msg(1) } });
+      const dest = join(box, 'dest');
+      expect(envelope(await runCli(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json'])).status).toBe(0);
+      // The backup's folder (or its cur/) moved away and a link left in its place.
+      const from = at === 'folder' ? join(dest, '.Sent') : join(dest, '.Sent', 'cur');
+      renameSync(from, join(box, 'elsewhere'));
+      symlinkSync(join(box, 'elsewhere'), from);
+      for (const args of [['verify', `maildir:${src}`, `maildir:${dest}`, '--json'], ['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp2'), '--dry-run', '--json']]) {
+        const out = envelope(await runCli(args));
+        expect(out.status, `${at}: ${args[0]} ${JSON.stringify(out.error ?? out.result)}`).toBe(3);
+        expect(out.error?.message).toMatch(/symbolic link/);
+      }
+    }
   });
 
   it("a source folder's new/ (or cur/) that is a link is not followed: that folder fails saying so, the others are copied", async () => {

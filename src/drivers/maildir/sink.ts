@@ -511,6 +511,14 @@ export class MaildirSink implements Sink {
 
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {
     const dir = this.tree.dirOf(mailbox);
+    // What a link points at is not this Maildir's: counted, it would pass a verify (or a dry run)
+    // of a backup whose folder was moved away; copy refuses such a folder when it writes (exit 3).
+    for (const p of [...(mailbox === 'INBOX' ? [] : [dir]), join(dir, 'cur'), join(dir, 'new')]) {
+      const st = await fs.lstat(p).catch(() => null);
+      if (st?.isSymbolicLink()) {
+        throw new MailferryError('DEST_IO', `${p} is a symbolic link: not followed (a Maildir's folders are read where they are)`, { hint: 'put the folder itself there, not a link to it' });
+      }
+    }
     const keys = new KeyIndex(dir);
     // new/ first: a mail client moves files from new/ to cur/, so one moved between the two
     // readings is seen twice (given once: the keys given from new/ are remembered), never missed
