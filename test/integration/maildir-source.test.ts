@@ -327,6 +327,23 @@ describe('Maildir source layouts', () => {
     expect(v.result.messages).toBe(4);
   });
 
+  it("a backup's Sent (and Sent/2020) is restored into the account's Sent folder, whatever its name ('Sent Items'), as an IMAP source's is; a subfolder named Sent is not", async () => {
+    const md = join(work, 'roles');
+    for (const [dir, mid] of [['.Sent', 'sent'], ['.Sent.2020', 'sent2020'], ['.Projects.Sent', 'projsent']] as const) {
+      mkdirSync(join(md, dir, 'cur'), { recursive: true });
+      writeFileSync(join(md, dir, 'cur', `1.${mid}.host:2,S`), `From: a@x\nMessage-ID: <${mid}@roles.test>\n\nbody\n`);
+    }
+    mkdirSync(join(md, 'cur'), { recursive: true });
+    const dst = (await h.freshUser('roles')).name;
+    await h.doveadm(['mailbox', 'create', '-u', dst, 'Sent Items']);
+    const out = envelope(await runCli(['copy', `maildir:${md}`, imap(dst), '--dest-tls', 'none', '--checkpoint', join(work, 'roles.cp'), '--json'], { env }));
+    expect(out.status, JSON.stringify(out.error ?? out.result?.failures)).toBe(0);
+    const named = Object.fromEntries((out.result.folders as { folder: string; dest: string }[]).map((f) => [f.folder, f.dest]));
+    expect(named).toMatchObject({ Sent: 'Sent Items', 'Sent/2020': 'Sent Items/2020', 'Projects/Sent': 'Projects/Sent' });
+    const list = (await h.doveadm(['mailbox', 'list', '-u', dst])).stdout.toString().split('\n');
+    expect(list).not.toContain('Sent');
+  });
+
   it('a path that is not a Maildir is a clear one-line error', async () => {
     const empty = join(work, 'empty');
     mkdirSync(empty, { recursive: true });

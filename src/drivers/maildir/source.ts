@@ -20,6 +20,8 @@ import { messageChunks } from './compressed.js';
 import { keyOfFileName } from './unique.js';
 import { FolderFiles, type FileRef } from './relook.js';
 import { mapOrdered } from '../../parallel.js';
+// Its table of folder names alone, not the IMAP client (which a Maildir run does not load).
+import { specialUse } from 'imapflow/lib/special-use.js';
 
 export const MAILDIR_VALIDITY = 'maildir';
 const SUBDIRS = new Set(['cur', 'new', 'tmp']);
@@ -53,6 +55,19 @@ const linkError = (path: string, what: string) =>
 function utf8Name(raw: Buffer): string | undefined {
   const name = raw.toString('utf8');
   return Buffer.byteLength(name) === raw.length && Buffer.from(name, 'utf8').equals(raw) ? name : undefined;
+}
+
+/**
+ * A folder's role, from its name, as an IMAP server without SPECIAL-USE has it (imapflow's table:
+ * "Sent", "Gesendet", "Éléments envoyés", …), and as the IMAP source takes it
+ * (imap/mailboxes.ts#trustedRole): only for a folder at the top, or right below INBOX. So a
+ * backup's Sent is restored into the account's Sent folder, whatever that is called.
+ */
+function roleOf(segments: string[]): { specialUse?: string } {
+  const top = segments.length === 1 ? segments[0]! : segments.length === 2 && segments[0]!.toUpperCase() === 'INBOX' ? segments[1]! : undefined;
+  if (top === undefined || top.toUpperCase() === 'INBOX') return {};
+  const role = specialUse(false, { name: top, flags: new Set<string>() });
+  return role?.flag ? { specialUse: role.flag } : {};
 }
 
 async function isMaildir(dir: string): Promise<boolean> {
@@ -150,7 +165,7 @@ export class MaildirSource implements Source {
       if (this.dirs.has(path)) return;
       this.dirs.set(path, dir);
       if (broken) this.broken.set(path, broken);
-      out.push({ path, segments, delimiter });
+      out.push({ path, segments, delimiter, ...roleOf(segments) });
     };
     const rootIsMaildir = await isMaildir(this.root);
     if (rootIsMaildir) add('INBOX', ['INBOX'], this.root, '.');
