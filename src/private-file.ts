@@ -6,8 +6,7 @@ import { closeSync, constants as C, fchmodSync, fstatSync, ftruncateSync, openSy
  * new file would not have had it. Only a regular file of this user (not /dev/stderr, a pipe, or
  * the file standard error is, which the shell opened).
  */
-export function makePrivate(fd: number): void {
-  const st = fstatSync(fd);
+export function makePrivate(fd: number, st = fstatSync(fd)): void {
   if (st.isFile() && (st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) fchmodSync(fd, st.mode & 0o700);
 }
 
@@ -42,7 +41,7 @@ export function openPrivate(path: string, how: 'append' | 'truncate'): number {
     throw Object.assign(new Error(`${path} belongs to another user, who could read it and write into it: not written`), { code: 'EFOREIGN' });
   }
   if (how === 'truncate' && st.isFile()) ftruncateSync(fd, 0);
-  makePrivate(fd);
+  makePrivate(fd, st);
   return fd;
 }
 

@@ -3,8 +3,7 @@ import { writeSync, closeSync } from 'node:fs';
 import { fileErrorReason, MailferryError } from '../errors.js';
 import { openPrivate } from '../private-file.js';
 import type { Outcome } from '../engine/events.js';
-import { shownHeaders } from '../strings.js';
-import { redact } from '../log.js';
+import { safeJson } from '../log.js';
 
 export interface ReportWriter {
   write(o: Outcome): void;
@@ -40,8 +39,8 @@ export function openReport(path: string | undefined, onError: (message: string) 
   };
   return {
     write(o) {
-      // A server's words (a failure) may hold a password it echoed: masked as in every output.
-      pending.push(JSON.stringify({ time: new Date().toISOString(), ...o }, (k, v) => (typeof v === 'string' ? redact(shownHeaders(k, v) as string) : v)) + '\n');
+      // As every output: a server's words (a failure) may hold a password it echoed.
+      pending.push(safeJson({ time: new Date().toISOString(), ...o }) + '\n');
       if (pending.length >= 256) flush();
     },
     close() {

@@ -93,10 +93,9 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     // As copy does: a folder whose destination was wiped is planned as if the checkpoint had none of it.
     const lost = new Map((await lostDestinations(sink, plans, state, hooks.log)).lost.map((l) => [l.plan, l.why]));
     const maxBytes = Math.min(cfg.maxMessageBytes ?? Infinity, sink.caps.maxMessageBytes ?? Infinity);
-    const indexes = new Map<string, Set<Identity>>();
+    /** Per destination folder: its identities, each with why a message of it is skipped. */
+    const indexes = new Map<string, Map<Identity, 'present' | 'copied before'>>();
     const claims = new Map<string, Set<Identity>>();
-    /** Per destination folder: identities an earlier run stored there and no longer there. */
-    const rememberedIn = new Map<string, Set<Identity>>();
     const folders: DryRunFolder[] = [];
     const [from, into] = [source, sink];
     const existingMailbox = sink.existingMailbox.bind(sink);
@@ -118,15 +117,13 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
         return;
       }
       let index = indexes.get(destName);
-      if (!rememberedIn.has(destName)) rememberedIn.set(destName, new Set());
-      const remembered = rememberedIn.get(destName)!;
       if (!index) {
-        index = new Set();
+        index = new Map();
         if (existing !== null && cfg.dedupe !== 'none') {
           const known = state.stored.get(existing);
-          for await (const e of scanDestination(into, existing, cfg.dedupe, known, Number.isFinite(maxBytes) ? maxBytes : undefined)) if (e.identity) index.add(e.identity);
+          for await (const e of scanDestination(into, existing, cfg.dedupe, known, Number.isFinite(maxBytes) ? maxBytes : undefined)) if (e.identity) index.set(e.identity, 'present');
           // As copy: stored by an earlier run and deleted by hand since is not copied again.
-          if (known) for (const id of known.values()) if (!index.has(id)) remembered.add(id);
+          if (known) for (const id of known.values()) if (!index.has(id)) index.set(id, 'copied before');
         }
         indexes.set(destName, index);
       }
@@ -137,8 +134,8 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       const planned = claimed;
       const decide = (id: Identity, size: number) => {
         if (planned.has(id)) return skip('duplicate');
-        if (index!.has(id)) return skip('present');
-        if (remembered.has(id)) return skip('copied before');
+        const there = index!.get(id);
+        if (there) return skip(there);
         planned.add(id);
         row.copy++;
         row.bytes += size;

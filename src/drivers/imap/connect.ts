@@ -137,7 +137,6 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
 
 /** Longest response line without a literal (LIST, STATUS, FETCH metadata lines). */
 const MAX_LINE = 16 * 1024 * 1024;
-export { DEFAULT_MAX_MESSAGE_BYTES };
 
 /** Largest literal accepted: the largest message, plus room for a server counting line ends differently. */
 export function literalLimit(o: NetOptions): number {

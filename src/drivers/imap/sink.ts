@@ -98,8 +98,8 @@ interface AccountState {
  * The flags a folder keeps of `flags` (RFC 3501 PERMANENTFLAGS: a system flag when it is listed,
  * a keyword when it is listed or `\*` is, "new keywords may be created"), and those it does not.
  */
-export function keptFlags(flags: readonly string[], keeps: ReadonlySet<string> | null | undefined): { kept: string[]; dropped: string[] } {
-  if (!keeps) return { kept: [...flags], dropped: [] };
+export function keptFlags(flags: string[], keeps: ReadonlySet<string> | null | undefined): { kept: string[]; dropped: string[] } {
+  if (!keeps) return { kept: flags, dropped: [] };
   const kept: string[] = [];
   const dropped: string[] = [];
   for (const f of flags) {
@@ -226,8 +226,7 @@ class ImapWriter implements SinkWriter {
       const keywords = item.flags.filter((f) => !f.startsWith('\\'));
       if (!(err instanceof MailferryError) || err.code !== 'MESSAGE_FAILED' || keywords.length === 0) throw err;
       const longest = keywords.reduce((a, b) => (b.length > a.length ? b : a));
-      const tries = keywords.length > 1 ? [[longest], keywords] : [keywords];
-      for (const [i, leftOut] of tries.entries()) {
+      for (const leftOut of keywords.length > 1 ? [[longest], keywords] : [keywords]) {
         try {
           const key = await this.appendOne(mailbox, item.body, item.flags.filter((f) => !leftOut.includes(f)), item.internalDate);
           const list = leftOut.join(' ');
@@ -238,11 +237,9 @@ class ImapWriter implements SinkWriter {
           }
           return key;
         } catch (again) {
-          // Refused again: the next try, and after the last the first refusal says why. Anything
+          // Refused again: the next try (after the last, the first refusal says why). Anything
           // else (the connection) is its own.
-          if (!(again instanceof MailferryError && again.code === 'MESSAGE_FAILED') || i === tries.length - 1) {
-            throw again instanceof MailferryError && again.code === 'MESSAGE_FAILED' ? err : again;
-          }
+          if (!(again instanceof MailferryError && again.code === 'MESSAGE_FAILED')) throw again;
         }
       }
       throw err;

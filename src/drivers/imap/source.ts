@@ -2,10 +2,10 @@
 import type { ImapFlow } from 'imapflow';
 import { normalizeMessageId, headerValue } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
-import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type FetchedMessage, type ListOptions, type MailboxInfo, type MailboxStatus, type MessageRef, type Source, type SourceReader } from '../types.js';
 import { mayHideNul, withNulsRestored } from './nul-bytes.js';
 import { MailferryError, UNREADABLE_IN_A_ROW, unreadableMessage } from '../../errors.js';
-import { classifyImapError, closeImap, connectImap, DEFAULT_MAX_MESSAGE_BYTES, literalLimit, rootCause, takeLoggedError } from './connect.js';
+import { classifyImapError, closeImap, connectImap, literalLimit, rootCause, takeLoggedError } from './connect.js';
 import { bulkBudget, folderBudget } from './answer-budget.js';
 import { ControlConnection } from './control.js';
 import { compactUidSet, inMailbox, toMailboxInfo } from './mailboxes.js';
