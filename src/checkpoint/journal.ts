@@ -5,7 +5,8 @@
  * fresh journal by temp file + fsync + rename.
  *
  * Records (besides the header line):
- *   box  {s, uv}            source folder seen with this validity (a change forgets its keys)
+ *   box  {s, uv, again?}    source folder seen with this validity (a change forgets its keys, as
+ *                           does `again`: the same validity, its UIDs given out again)
  *   i    {s, k, id}         intent: about to store source message k
  *   c    {s, k, id, d, dk}  stored as dest key dk in dest folder d
  *   k    {s, k, id, why}    skipped for good (already in the destination, duplicate, vanished)
@@ -46,7 +47,7 @@ interface HeaderRecord extends JobHeader {
 }
 
 export type JournalRecord =
-  | { t: 'box'; s: string; uv: string }
+  | { t: 'box'; s: string; uv: string; again?: true }
   | { t: 'i'; s: string; k: string; id?: string }
   | { t: 'c'; s: string; k: string; id?: string; d: string; dk: string }
   | { t: 'k'; s: string; k: string; id?: string; why: string }
@@ -100,6 +101,18 @@ export interface FolderState {
   dest?: string;
 }
 
+/**
+ * The UIDNEXT a folder had past when `next` (its UIDNEXT now, same validity) is below it: the
+ * server gives out UIDs again (a store restored from a backup with its UID list), so done keys
+ * may name other messages now. Past: the UIDNEXT of the last complete run, or above the highest
+ * UID done. Undefined when all is as it should be, or for keys that are not UIDs (no `next`).
+ */
+export function uidsGivenAgain(f: FolderState, validity: string, next: number | undefined): number | undefined {
+  if (next === undefined || f.validity !== validity) return undefined;
+  const high = Math.max(f.end?.uv === validity ? f.end.next : 0, f.done.highestNumber() + 1);
+  return next < high ? high : undefined;
+}
+
 export class CheckpointState {
   readonly folders = new Map<string, FolderState>();
   /**
@@ -136,7 +149,7 @@ export class CheckpointState {
     switch (r.t) {
       case 'box': {
         const f = this.folder(r.s);
-        if (f.validity !== undefined && f.validity !== r.uv) {
+        if ((f.validity !== undefined && f.validity !== r.uv) || r.again) {
           f.done.clear();
           f.pending.clear();
           f.end = undefined;

@@ -35,6 +35,13 @@ export class KeySet implements ReadonlySet<string> {
     return n === undefined ? this.strs.delete(key) : this.nums.delete(n);
   }
 
+  /** The largest key that is a number (a UID), or 0 when none is. */
+  highestNumber(): number {
+    let high = 0;
+    for (const n of this.nums) if (n > high) high = n;
+    return high;
+  }
+
   clear(): void {
     this.nums.clear();
     this.strs.clear();

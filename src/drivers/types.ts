@@ -217,6 +217,9 @@ export interface DestHint {
   prefer?: string;
 }
 
+/** What Sink.look finds in a destination folder. */
+export type FolderLook = 'empty' | 'replaced' | 'holds';
+
 export interface Sink {
   readonly caps: SinkCaps;
   /** Make sure the folder exists; returns the sink's name for it. */
@@ -227,10 +230,13 @@ export interface Sink {
    */
   existingMailbox?(segments: string[], specialUse?: string, hint?: DestHint): Promise<string | null>;
   /**
-   * Whether an existing folder holds no message at all (cheap: IMAP STATUS, a Maildir's first
-   * directory entries). With existingMailbox, how a run finds a destination wiped since the last.
+   * What an existing folder holds, cheaply (IMAP STATUS, a Maildir's first directory entries):
+   * no message at all (`empty`), or messages of another folder than the one `earlier` keys (dest
+   * keys an earlier run stored there) were made in (`replaced`: an IMAP folder deleted and made
+   * again has another UIDVALIDITY), else `holds`. With existingMailbox, how a run finds a
+   * destination wiped since the last.
    */
-  isEmpty?(mailbox: string): Promise<boolean>;
+  look?(mailbox: string, earlier?: Iterable<string>): Promise<FolderLook>;
   /** A folder's name as a person reads it: levels joined with '/', decoded (`Archive/2024`, `INBOX`). */
   displayName?(mailbox: string): string;
   /** Scan what a folder holds. `known` keys may be skipped (their identity is already known). */

@@ -7,11 +7,11 @@
  */
 import PQueue from 'p-queue';
 import { MailferryError, toMailferryError, UNREADABLE_IN_A_ROW, unreadableMessage } from '../errors.js';
-import type { Journal, JournalRecord } from '../checkpoint/journal.js';
+import { uidsGivenAgain, type Journal, type JournalRecord } from '../checkpoint/journal.js';
 import type { MessageRef, Sink, SinkWriter, Source, SourceReader } from '../drivers/types.js';
 import { LOUD, type Logger } from '../log.js';
 import { crlfToLf, lfToCrlf } from '../mail/line-endings.js';
-import type { CopyEvent, CopyResult, Failure, FolderResult, Outcome } from './events.js';
+import { LOST_WORDS, type CopyEvent, type CopyResult, type Failure, type FolderResult, type Outcome } from './events.js';
 import { identityBeforeBody, identityOfBody, midIdentity, type DedupeMode, type Identity } from './identity.js';
 import { messageIdOf } from '../mail/headers.js';
 import { destHint, displayName, type FolderPlan } from './plan.js';
@@ -103,7 +103,7 @@ function folderLine(r: FolderResult): string {
   const to = `${r.folder} → ${r.dest ?? '-'}`;
   if (r.error) return `${to}: failed: ${r.error}`;
   if (r.unchanged) return `${to}: unchanged`;
-  return `${to}: listed ${r.listed}, copied ${r.copied}, already there ${r.already}, skipped ${r.skipped}, failed ${r.failed}${r.filtered ? `, filtered ${r.filtered}` : ''}${r.destLost ? ` (the destination was ${r.destLost === 'missing' ? 'gone' : 'empty'}: copied again)` : ''}`;
+  return `${to}: listed ${r.listed}, copied ${r.copied}, already there ${r.already}, skipped ${r.skipped}, failed ${r.failed}${r.filtered ? `, filtered ${r.filtered}` : ''}${r.destLost ? ` (the destination folder ${LOST_WORDS[r.destLost]}: copied again)` : ''}`;
 }
 
 export async function copy(p: CopyParams): Promise<CopyResult> {
@@ -637,11 +637,11 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
    * folder of this run copies into. Each message is still deduplicated, from its body.
    */
   async function bodiesFirst(run: FolderRun, done: number): Promise<boolean> {
-    if (!p.source.caps.headerPass || datesFiltered || done > 0 || !p.sink.existingMailbox || !p.sink.isEmpty) return false;
+    if (!p.source.caps.headerPass || datesFiltered || done > 0 || !p.sink.existingMailbox || !p.sink.look) return false;
     try {
       const d = await p.sink.existingMailbox(run.plan.destSegments, run.plan.role, destHint(run.plan, j.state));
       if (d === null) return true;
-      return !indexes.has(d) && (await p.sink.isEmpty(d));
+      return !indexes.has(d) && (await p.sink.look(d)) === 'empty';
     } catch {
       // The copy meets the same failure when it makes the folder, and reports it.
       return false;
@@ -657,6 +657,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     if (fstate.validity !== st.validity) {
       if (fstate.validity !== undefined) p.log.warn({ msg: `${run.plan.name}: UIDVALIDITY changed; re-scanning the folder by identity` });
       j.append({ t: 'box', s: box, uv: st.validity });
+    } else {
+      const was = uidsGivenAgain(fstate, st.validity, st.next);
+      if (was !== undefined) {
+        p.log.warn({ msg: `${run.plan.name}: UIDNEXT went back from ${was} to ${st.next} under the same UIDVALIDITY: the server gives out UIDs again (restored from a backup?); re-scanning the folder by identity` });
+        j.append({ t: 'box', s: box, uv: st.validity, again: true });
+      }
     }
     /**
      * The destination folder, made if missing, and remembered as where this folder went: also

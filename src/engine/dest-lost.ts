@@ -4,23 +4,26 @@
  * backup directory removed, an IMAP folder deleted), a rerun would report success and leave it
  * empty. Before anything is copied, each folder with done messages has its destination looked at
  * (a stat and a directory's first entries, or one IMAP STATUS); a folder found gone or empty is
- * copied again, its done keys forgotten. Looked at for every folder first, so folders merged into
- * one destination all see it as it was before this run stored anything.
+ * copied again, its done keys forgotten. So is an IMAP folder deleted and made again that holds
+ * other mail by now (a re-provisioned account's welcome message): its UIDVALIDITY is not the one
+ * of the dest keys the checkpoint has stored there. Looked at for every folder first, so folders
+ * merged into one destination all see it as it was before this run stored anything.
  *
  * Messages deleted by hand from a destination that still holds others are not noticed: the
  * checkpoint remembers them as done (`--restart` checks every message against the destination).
  */
 import { toMailferryError } from '../errors.js';
 import type { CheckpointState } from '../checkpoint/journal.js';
-import type { Sink } from '../drivers/types.js';
+import type { FolderLook, Sink } from '../drivers/types.js';
 import type { Logger } from '../log.js';
+import { LOST_WORDS, type LostWhy } from './events.js';
 import { destHint, type FolderPlan } from './plan.js';
 
 export interface LostDestination {
   plan: FolderPlan;
   /** The destination folder's name in the sink, when it still exists. */
   dest?: string;
-  why: 'missing' | 'empty';
+  why: LostWhy;
   /** Messages of the source folder the checkpoint had as done. */
   done: number;
 }
@@ -34,10 +37,10 @@ export interface DestinationLook {
 export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[], state: CheckpointState, log: Logger): Promise<DestinationLook> {
   const lost: LostDestination[] = [];
   const found = new Map<FolderPlan, string>();
-  if (!sink.existingMailbox || !sink.isEmpty) return { lost, found };
+  if (!sink.existingMailbox || !sink.look) return { lost, found };
   // Each destination asked once: folders merged into one share the answers.
   const names = new Map<string, Promise<string | null>>();
-  const empties = new Map<string, Promise<boolean>>();
+  const looks = new Map<string, Promise<FolderLook>>();
   for (const plan of plans) {
     const f = state.folders.get(plan.source.path);
     const done = f?.done.size ?? 0;
@@ -55,9 +58,10 @@ export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[],
         lost.push({ plan, why: 'missing', done });
         continue;
       }
-      let empty = empties.get(dest);
-      if (!empty) empties.set(dest, (empty = sink.isEmpty(dest)));
-      if (await empty) lost.push({ plan, dest, why: 'empty', done });
+      let look = looks.get(dest);
+      if (!look) looks.set(dest, (look = sink.look(dest, state.stored.get(dest)?.keys())));
+      const seen = await look;
+      if (seen !== 'holds') lost.push({ plan, dest, why: seen, done });
     } catch (err) {
       // Not known to be lost: the folder's copy meets the same failure and reports it.
       log.debug({ msg: `${plan.name}: could not look at the destination folder: ${toMailferryError(err).message}` });
@@ -67,6 +71,5 @@ export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[],
 }
 
 export function describeLost(l: LostDestination): string {
-  const what = l.why === 'missing' ? 'is gone' : 'is empty';
-  return `${l.plan.name}: the destination folder ${what}, though the checkpoint has ${l.done} message${l.done === 1 ? '' : 's'} of this folder done; copying the folder again`;
+  return `${l.plan.name}: the destination folder ${LOST_WORDS[l.why]}, though the checkpoint has ${l.done} message${l.done === 1 ? '' : 's'} of this folder done; copying the folder again`;
 }

@@ -4,7 +4,7 @@
  * the destination is opened read-only, the checkpoint is only read (no lock, no record).
  */
 import { existsSync } from 'node:fs';
-import { CheckpointState, Journal, otherJob, type JobHeader } from '../checkpoint/journal.js';
+import { CheckpointState, Journal, otherJob, uidsGivenAgain, type JobHeader } from '../checkpoint/journal.js';
 import { checkpointPathOf, jobKey } from '../checkpoint/path.js';
 import { MailferryError, spoilsOneFolder } from '../errors.js';
 import { openSink, openSource } from '../drivers/registry.js';
@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { scanDestination } from './dest-scan.js';
 import { checkDeleteSource } from './delete-source.js';
 import { lostDestinations } from './dest-lost.js';
+import type { LostWhy } from './events.js';
 import { checkNotNested, describeEndpoint, parseEndpoint, selfPrefix } from './endpoint.js';
 import { bodiesForDigest } from './digest-bodies.js';
 import { filterKey, filterReason, hasDateFilter } from './filters.js';
@@ -36,7 +37,7 @@ export interface DryRunFolder {
   /** Unchanged since the last complete run: not even listed. */
   unchanged: boolean;
   /** The destination folder is gone or empty though the checkpoint has messages done: copied again. */
-  destLost?: 'missing' | 'empty';
+  destLost?: LostWhy;
   /** Would fail unfetched: larger than --max-message-size or the destination's APPENDLIMIT. */
   tooLarge: number;
   /** Would fail unfetched: the source's server cannot read them (the listing broke off there). */
@@ -111,7 +112,8 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       const skip = (why: string) => (row.skip[why] = (row.skip[why] ?? 0) + 1);
       const st = await from.status(box);
       const fstate = destLost ? undefined : state.folders.get(box);
-      const sameValidity = fstate?.validity === st.validity;
+      // As copy: UIDs given out again under the same validity are taken as a new validity.
+      const sameValidity = fstate?.validity === st.validity && uidsGivenAgain(fstate, st.validity, st.next) === undefined;
       if (sameValidity && fstate?.end && fstate.end.uv === st.validity && (fstate.end.fk ?? '') === filterKey(cfg.filter) && st.next !== undefined && st.next === fstate.end.next) {
         row.unchanged = true;
         return;
@@ -120,7 +122,8 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       if (!index) {
         index = new Map();
         if (existing !== null && cfg.dedupe !== 'none') {
-          const known = state.stored.get(existing);
+          // A folder found lost: what earlier runs stored there is not in it (the copy forgets it).
+          const known = destLost ? undefined : state.stored.get(existing);
           for await (const e of scanDestination(into, existing, cfg.dedupe, known, Number.isFinite(maxBytes) ? maxBytes : undefined)) if (e.identity) index.set(e.identity, 'present');
           // As copy: stored by an earlier run and deleted by hand since is not copied again.
           if (known) for (const id of known.values()) if (!index.has(id)) index.set(id, 'copied before');

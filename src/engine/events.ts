@@ -1,6 +1,12 @@
 /** What the engine tells its observers (progress views, reports). It never writes to a terminal. */
 import type { ThrottleSummary } from './throttle.js';
 
+/** Why a destination folder counts as lost: gone, empty, or deleted and made again (engine/dest-lost.ts). */
+export type LostWhy = 'missing' | 'empty' | 'replaced';
+
+/** How each is said: "the destination folder …". */
+export const LOST_WORDS: Record<LostWhy, string> = { missing: 'is gone', empty: 'is empty', replaced: 'was made again (its UIDVALIDITY changed)' };
+
 export interface FolderResult {
   folder: string;
   dest?: string;
@@ -16,8 +22,8 @@ export interface FolderResult {
   filtered?: number;
   /** Nothing changed since the last complete run: not even listed. */
   unchanged: boolean;
-  /** The destination folder was found gone or empty although earlier runs had copied into it: copied again. */
-  destLost?: 'missing' | 'empty';
+  /** The destination folder was found gone, empty or made again although earlier runs had copied into it: copied again. */
+  destLost?: LostWhy;
   error?: string;
 }
 

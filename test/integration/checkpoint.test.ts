@@ -90,6 +90,38 @@ describe('checkpoint', () => {
     }
   });
 
+  // A server restored from a snapshot (its dovecot-uidlist with it) keeps its UIDVALIDITY and gives
+  // the UIDs of the messages after the snapshot to new ones: the checkpoint has those UIDs as done.
+  it('UIDNEXT gone back under the same UIDVALIDITY (UIDs given out again) re-scans the folder by identity', async () => {
+    const owner = (await h.freshUser('reuse')).name;
+    const mail = (id: string) => Buffer.from(`Message-ID: <${id}@reuse.test>\nSubject: ${id}\n\nbody of ${id}\n`);
+    await h.doveadm(['mailbox', 'create', '-u', owner, 'Snap']);
+    for (const id of ['m1', 'm2', 'm3', 'm4']) await h.doveadm(['save', '-u', owner, '-m', 'Snap'], mail(id));
+    const uv = /uidvalidity=(\d+)/.exec((await h.doveadm(['mailbox', 'status', '-u', owner, 'uidvalidity', 'Snap'])).stdout.toString())![1]!;
+    const work = mkdtempSync(join(tmpdir(), 'mf-reuse-'));
+    const dest = join(work, 'M');
+    const args = ['copy', `imap://${owner}@${h.host}:${h.ports.imap}`, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp'), '--folder', 'Snap', '--json'];
+    const ownEnv = { MAILFERRY_SOURCE_PASSWORD: 'pass' };
+    expect(envelope(await runCli(args, { env: ownEnv })).result.copied).toBe(4);
+    // The snapshot held m1 and m2; after it is restored, n1 arrives as UID 3 (UIDNEXT 4, was 5).
+    await h.doveadm(['mailbox', 'delete', '-u', owner, 'Snap']);
+    await h.doveadm(['mailbox', 'create', '-u', owner, 'Snap']);
+    await h.doveadm(['mailbox', 'update', '-u', owner, '--uid-validity', uv, 'Snap']);
+    for (const id of ['m1', 'm2', 'n1']) await h.doveadm(['save', '-u', owner, '-m', 'Snap'], mail(id));
+    const plan = envelope(await runCli([...args, '--dry-run'], { env: ownEnv }));
+    expect(plan.result.folders[0]).toMatchObject({ copy: 1, unchanged: false, skip: { present: 2 } });
+    const out = envelope(await runCli(args, { env: ownEnv }));
+    expect(out.status).toBe(0);
+    expect(out.result.copied).toBe(1);
+    expect(out.warnings).toContain('Snap: UIDNEXT went back from 5 to 4 under the same UIDVALIDITY: the server gives out UIDs again (restored from a backup?); re-scanning the folder by identity');
+    // From here on the folder is followed as it is now.
+    for (const id of ['n2', 'n3', 'n4']) await h.doveadm(['save', '-u', owner, '-m', 'Snap'], mail(id));
+    const later = envelope(await runCli(args, { env: ownEnv }));
+    expect(later.result.copied).toBe(3);
+    expect(later.warnings).toEqual([]);
+    expect(readMaildirTree(dest).get('Snap')!.map((f) => /Subject: (\w+)/.exec(f.bytes.toString('latin1'))![1]).sort()).toEqual(['m1', 'm2', 'm3', 'm4', 'n1', 'n2', 'n3', 'n4']);
+  });
+
   it('a checkpoint of another job is refused (exit 3) unless --restart', async () => {
     const work = mkdtempSync(join(tmpdir(), 'mf-other-'));
     const cp = join(work, 'cp');

@@ -108,6 +108,32 @@ describe('a destination wiped between runs', () => {
     expect(out.result.folders.map((f: { destLost?: string }) => f.destLost ?? null)).toEqual([null, 'missing', 'missing']);
   });
 
+  it('IMAP → IMAP: a destination folder deleted and made again, with other mail in it by now, is copied again (its UIDVALIDITY changed)', async () => {
+    const dst = (await h.freshUser('lostuv')).name;
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const args = ['copy', url(), `imap://${dst}@${h.host}:${h.ports.imap}`, ...tls, '--checkpoint', join(work, 'cp'), '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    // The account made again (a new UIDVALIDITY for INBOX), and a welcome message in it before the next run.
+    await h.doveadm(['mailbox', 'delete', '-r', '-u', dst, 'Archive']);
+    await h.doveadm(['mailbox', 'create', '-u', dst, 'Archive']);
+    await h.doveadm(['save', '-u', dst, '-m', 'Archive'], msg('welcome'));
+    const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+    expect(plan.result.folders.find((f: { folder: string }) => f.folder === 'Archive')).toMatchObject({ destLost: 'replaced', copy: 2, unchanged: false });
+
+    const r = await runCli(args, { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(3);
+    expect(idsOf(h.maildirOf(dst))).toEqual(want({ ...FOLDERS, Archive: [...FOLDERS.Archive, 'welcome'] }));
+    // Archive/2024 went with its parent.
+    expect(out.result.folders.map((f: { destLost?: string }) => f.destLost ?? null)).toEqual([null, 'replaced', 'missing']);
+    expect(out.warnings).toContain('Archive: the destination folder was made again (its UIDVALIDITY changed), though the checkpoint has 2 messages of this folder done; copying the folder again');
+    // Recorded: the next run is a no-op.
+    const again = envelope(await runCli(args, { env }));
+    expect(again.result.copied).toBe(0);
+    expect(again.warnings).toEqual([]);
+  });
+
   it('two source folders merged into one destination: both are copied again when it is emptied', async () => {
     const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
     const dest = join(work, 'M');

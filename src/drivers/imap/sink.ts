@@ -20,7 +20,7 @@ import type { ImapFlow, ListResponse } from 'imapflow';
 import { MailferryError } from '../../errors.js';
 import { headerValue, normalizeMessageId } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
-import type { DestHint, MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
+import type { DestHint, FolderLook, MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
 import { AppendBatcher, defaultBatchLimits, type BatchLimits, type Pending } from './append-batcher.js';
 import { classifyImapError, connectImap, literalLimit, takeLoggedError } from './connect.js';
 import { bulkBudget, folderBudget } from './answer-budget.js';
@@ -466,10 +466,12 @@ export class ImapSink implements Sink {
     return this.delimiter ? rel.split(this.delimiter).join('/') : rel;
   }
 
-  async isEmpty(mailbox: string): Promise<boolean> {
-    const st = await this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) => c.status(mailbox, { messages: true }));
-    // imapflow answers false for a failed STATUS other than "no such folder": not known to be empty.
-    return st !== false && st.messages === 0;
+  async look(mailbox: string, earlier?: Iterable<string>): Promise<FolderLook> {
+    const st = await this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) => c.status(mailbox, { messages: true, uidValidity: true }));
+    // imapflow answers false for a failed STATUS other than "no such folder": nothing known.
+    if (st === false) return 'holds';
+    if (st.messages === 0) return 'empty';
+    return st.uidValidity !== undefined && earlier && madeAgain(earlier, String(st.uidValidity)) ? 'replaced' : 'holds';
   }
 
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {
@@ -547,4 +549,20 @@ export class ImapSink implements Sink {
   async close(): Promise<void> {
     await this.ctl.close();
   }
+}
+
+/**
+ * Whether dest keys ("UIDVALIDITY:UID") an earlier run stored in a folder were all made under
+ * another UIDVALIDITY than `validity`: the folder was deleted and made again since. Keys without
+ * a UIDVALIDITY (a server without UIDPLUS) say nothing.
+ */
+export function madeAgain(earlier: Iterable<string>, validity: string): boolean {
+  let other = false;
+  for (const key of earlier) {
+    const colon = key.indexOf(':');
+    if (colon <= 0) continue;
+    if (key.slice(0, colon) === validity) return false;
+    other = true;
+  }
+  return other;
 }

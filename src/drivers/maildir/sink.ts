@@ -9,7 +9,7 @@ import { promises as fs, type Dir, constants as C, open as openCb, write as writ
 import { promisify } from 'node:util';
 import { dirname, join, parse, resolve, sep } from 'node:path';
 import { MailferryError } from '../../errors.js';
-import type { DestHint, MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
+import type { DestHint, FolderLook, MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
 import { folderDirName, segmentsOfDirName } from './names.js';
 import { readMessageId, readMessageWithin } from './read-header.js';
@@ -489,7 +489,8 @@ export class MaildirSink implements Sink {
     return segmentsOfDirName(mailbox === 'INBOX' ? '' : mailbox).join('/');
   }
 
-  async isEmpty(mailbox: string): Promise<boolean> {
+  /** Empty or not: a Maildir folder has no validity (its dest keys are file names). */
+  async look(mailbox: string): Promise<FolderLook> {
     const dir = this.tree.dirOf(mailbox);
     for (const sub of ['cur', 'new']) {
       let d: Dir;
@@ -501,12 +502,12 @@ export class MaildirSink implements Sink {
       }
       try {
         // Reads the directory a few entries at a time: stops at the first message file.
-        for await (const e of d) if (!e.name.startsWith('.')) return false;
+        for await (const e of d) if (!e.name.startsWith('.')) return 'holds';
       } finally {
         await d.close().catch(() => {});
       }
     }
-    return true;
+    return 'empty';
   }
 
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {
