@@ -8,6 +8,8 @@
  *   reads them so);
  * - no final newline counts as one (POP3 adds one to a message that has none). More than one is
  *   kept: messages differing in their trailing blank lines are different messages;
+ * - CRs at the very end count as none (Dovecot drops them as it stores an APPEND: an old Mac
+ *   file's "body\r" is served back as "body");
  * - an `X-TUID:` header line counts as none: mbsync adds one to every message it stores (its own
  *   tracking of what it sent), so a message restored from mbsync's Maildir is the one it copied.
  * The kind is part of the value.
@@ -36,11 +38,13 @@ export function contentIdentity(body: Buffer): Identity {
     for (let i = b.indexOf(0); i >= 0; i = b.indexOf(0, i + 1)) b[i] = 0x80;
   }
   b = withoutTuid(b);
-  let end = b.length;
+  let stop = b.length;
+  while (stop > 0 && b[stop - 1] === 0x0d) stop--;
+  let end = stop;
   while (end > 0 && b[end - 1] === 0x0a) end--;
   const h = createHash('sha256').update(b.subarray(0, end));
   // Zero or one final newline hash as before; more are part of the message.
-  if (b.length - end > 1) h.update(b.subarray(end));
+  if (stop - end > 1) h.update(b.subarray(end, stop));
   return flat('sha256:' + h.digest('hex'));
 }
 

@@ -107,6 +107,10 @@ describe('identity', () => {
   it('is the same for a message as stored and as Dovecot serves it back (NUL as 0x80, CR CR LF as CR LF)', () => {
     expect(contentIdentity(b('A: 1\n\na\x00b\n'))).toBe(contentIdentity(b('A: 1\r\n\r\na\x80b\r\n')));
     expect(contentIdentity(b('A: 1\n\na\r\r\nb\n'))).toBe(contentIdentity(b('A: 1\r\n\r\na\r\nb\r\n')));
+    // A CR at the very end is dropped as the message is stored; one inside stays.
+    expect(contentIdentity(b('A: 1\n\nbody\r'))).toBe(contentIdentity(b('A: 1\r\n\r\nbody')));
+    expect(contentIdentity(b('A: 1\n\nbody\n\n\r'))).toBe(contentIdentity(b('A: 1\n\nbody\n\n')));
+    expect(contentIdentity(b('A: 1\n\nbo\rdy'))).not.toBe(contentIdentity(b('A: 1\n\nbody')));
     const body = b('A: 1\n\na\x00b\n');
     contentIdentity(body);
     expect(body.includes(0)).toBe(true); // the message itself is not changed
