@@ -16,7 +16,7 @@ export function renderPlan(r: DryRunResult): string[] {
   const lines = [`dry run: ${r.source} → ${r.dest} (nothing is written)`];
   for (const f of r.folders) {
     if (f.error) {
-      lines.push(`  ${f.folder} → ${f.dest}: would fail: ${f.error}`);
+      lines.push(`  ${f.folder}${f.dest ? ` → ${f.dest}` : ''}: would fail: ${f.error}`);
       continue;
     }
     if (f.unchanged) {
@@ -48,7 +48,7 @@ export function renderVerify(r: VerifyResult, limit = 50): string[] {
   const lines: string[] = [];
   for (const f of r.folders) {
     if (f.error) {
-      lines.push(`${f.folder} → ${f.dest}: not compared: ${f.error}`);
+      lines.push(`${f.folder}${f.dest ? ` → ${f.dest}` : ''}: not compared: ${f.error}`);
       continue;
     }
     lines.push(`${f.folder} → ${f.dest}: ${f.source} in source, ${f.destination} in destination, ${f.missing} missing, ${f.extra} extra${f.duplicates ? `, ${f.duplicates} duplicate${f.duplicates === 1 ? '' : 's'}` : ''}${f.filtered ? `, ${f.filtered} filtered out` : ''}${f.unreadable ? `, ${f.unreadable} unreadable in the source` : ''}${f.exists ? '' : ' (destination folder does not exist)'}`);

@@ -90,7 +90,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     source = await openSource(src, net('source'));
     // As the copy would refuse it: --delete-source needs a source that can delete (POP3).
     if (cfg.deleteSource) checkDeleteSource(source);
-    const plans = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
+    const { plans, unmatched } = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
     // As copy does: a folder whose destination was wiped is planned as if the checkpoint had none of it.
     const lost = new Map((await lostDestinations(sink, plans, state, hooks.log)).lost.map((l) => [l.plan, l.why]));
     const maxBytes = Math.min(cfg.maxMessageBytes ?? Infinity, sink.caps.maxMessageBytes ?? Infinity);
@@ -191,6 +191,8 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
         row.error = err.message;
       }
     }
+    // As copy: a --folder that named nothing would fail.
+    for (const u of unmatched) folders.push({ folder: u.glob, dest: '', destExists: false, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0, unreadable: 0, error: u.error.message });
     const skipped = folders.reduce((n, f) => n + Object.values(f.skip).reduce((a, b) => a + b, 0), 0);
     return {
       dryRun: true,

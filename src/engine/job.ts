@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { toMailferryError, type MailferryError } from '../errors.js';
 import { copy } from './copy.js';
 import { checkNotNested, describeEndpoint, destinationLockKey, parseEndpoint, realPathOf, selfPrefix } from './endpoint.js';
-import type { CopyEvent, CopyResult, Outcome } from './events.js';
+import type { CopyEvent, CopyResult, FolderResult, Outcome } from './events.js';
 import type { DedupeMode } from './identity.js';
 import { planJob } from './plan.js';
 import { Throttle } from './throttle.js';
@@ -109,7 +109,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     source = await openSource(src, net('source'));
     if (cfg.deleteSource) checkDeleteSource(source);
     const mailboxes = await source.listMailboxes();
-    const plans = planJob(mailboxes, src, dst, cfg, self);
+    const { plans, unmatched } = planJob(mailboxes, src, dst, cfg, self);
     const openJournal = Journal.prepare(checkpoint, {
       header: { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc },
       restart: cfg.restart,
@@ -121,6 +121,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     if (dst.kind === 'maildir') inDestLock = acquireLock(join(realPathOf(dst.path), 'tmp', 'mailferry'), warn, `is copying into ${dstDesc}`);
     journal = openJournal();
     hooks.onCopying?.();
+    for (const u of unmatched) hooks.log.error({ msg: u.error.oneLine() });
     const result = await copy({
       source,
       sink,
@@ -154,6 +155,8 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     if (cfg.deleteSource && interrupted) hooks.log.warn({ msg: `interrupted: ${deletion?.deleted ? `deleted ${deletion.deleted} messages from the source, nothing more` : 'nothing deleted from the source'} (the next complete run deletes what is copied)` });
     return {
       ...result,
+      // A --folder that named nothing fails as a folder: the run is partial (exit 6).
+      folders: [...result.folders, ...unmatched.map((u): FolderResult => ({ folder: u.glob, listed: 0, already: 0, copied: 0, skipped: 0, failed: 0, bytes: 0, unchanged: false, error: u.error.message }))],
       interrupted,
       checkpoint,
       ...(deletion ? { deleted: deletion.deleted, keptOnSource: deletion.kept + deletion.refused, ...(deletion.refused ? { deleteRefused: deletion.refused } : {}) } : cfg.deleteSource && !deleteError ? { deleted: 0 } : {}),

@@ -100,7 +100,8 @@ function someNames(mailboxes: MailboxInfo[]): string {
   return mailboxes.length > 12 ? `${names} and ${mailboxes.length - 12} more (mailferry folders lists them)` : names;
 }
 
-export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): FolderPlan[] {
+/** The folders a plan chooses from: every folder that holds messages, or the source URL's one. */
+function chosenFolders(mailboxes: MailboxInfo[], opts: PlanOptions): MailboxInfo[] {
   const selectable = mailboxes.filter((m) => !m.noselect);
   let chosen = selectable;
   if (opts.only) {
@@ -115,6 +116,12 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
       throw new MailferryError('NO_SUCH_MAILBOX', `the source has no folder '${want}'`, { hint: `it has: ${someNames(selectable)}` });
     }
   }
+  return chosen;
+}
+
+export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): FolderPlan[] {
+  const selectable = mailboxes.filter((m) => !m.noselect);
+  const chosen = chosenFolders(mailboxes, opts);
   // A map's source as written when the source has a folder of that exact name (' Old' or 'Old '),
   // else with spaces at the ends of its levels dropped ('Sent Items = Sent').
   const maps = (opts.map ?? []).map((mp) =>
@@ -154,6 +161,25 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
   return plans;
 }
 
+/**
+ * Each --folder glob that matches no folder the plan chooses from, with the error that names it:
+ * of several, one that matches nothing (a folder renamed at the source since the job was written)
+ * fails as a folder would, while the others are copied. (When none matches, planFolders refuses
+ * the run.)
+ */
+export function unmatchedFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Array<{ glob: string; error: MailferryError }> {
+  const chosen = chosenFolders(mailboxes, opts);
+  return opts.include
+    .filter((g) => {
+      const m = matcher([g])!;
+      return !chosen.some((f) => named(f, (seg) => m(displayName(seg))));
+    })
+    .map((glob) => ({
+      glob,
+      error: new MailferryError('NO_SUCH_MAILBOX', `no source folder matches --folder '${glob}'`, { hint: `the source has: ${someNames(mailboxes.filter((m) => !m.noselect))}` }),
+    }));
+}
+
 /** The nearest folder above `m` with a role, when `m`'s destination lies below that folder's (no --map apart). */
 function roleAbove(m: MailboxInfo, mailboxes: MailboxInfo[], dest: string[], maps: FolderMap[]): FolderPlan['under'] {
   for (let k = m.segments.length - 1; k >= 1; k--) {
@@ -179,13 +205,14 @@ export function planJob(
   sel: { folders: string[]; exclude: string[]; map?: FolderMap[] },
   /** The destination's prefix when it is in the source account (endpoint.ts#selfPrefix). */
   self?: string[],
-): FolderPlan[] {
-  return planFolders(mailboxes, {
+): { plans: FolderPlan[]; unmatched: Array<{ glob: string; error: MailferryError }> } {
+  const opts: PlanOptions = {
     only: src.kind === 'imap' ? src.folder : undefined,
     include: sel.folders,
     exclude: sel.exclude,
     destPrefix: dst.kind === 'imap' ? dst.folder : undefined,
     map: sel.map,
     skipUnder: self,
-  });
+  };
+  return { plans: planFolders(mailboxes, opts), unmatched: unmatchedFolders(mailboxes, opts) };
 }

@@ -234,7 +234,7 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     sink = await openSink(dst, net('dest'), { readOnly: true });
     if (!sink.existingMailbox) throw new MailferryError('USAGE', `verify cannot read a ${dst.scheme}: destination yet`, { hint: 'verify a maildir: or imap: destination' });
     source = await openSource(src, net('source'));
-    const plans = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
+    const { plans, unmatched } = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
     // Several source folders may land in one destination folder (--map; two folders with one
     // role, which the destination routes to its own): compare per destination folder, as found.
     const folders: VerifyFolder[] = [];
@@ -256,6 +256,8 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
       if (g) g.group.push(p);
       else groups.set(k, { destName, box, group: [p] });
     }
+    // A --folder that named nothing was not compared: failed, as a folder that could not be read.
+    for (const u of unmatched) folders.push({ folder: u.glob, dest: '', exists: false, source: 0, destination: 0, filtered: 0, missing: 0, extra: 0, duplicates: 0, unreadable: 0, error: u.error.message });
     const missingList: VerifyItem[] = [];
     const extraList: VerifyItem[] = [];
     const duplicateList: VerifyItem[] = [];

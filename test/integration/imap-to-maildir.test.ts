@@ -195,6 +195,30 @@ describe('copy: folder selection, TLS and authentication', () => {
     expect(await plan(' Work = Archive / Work')).toEqual({ 'trail ': 'trail ', trail: 'trail', ' lead': ' lead', Work: 'Archive/Work' });
   });
 
+  it('a --folder that matches nothing beside one that does (a folder renamed at the source since the job was written): the rest is copied, that one fails (exit 6), in copy, dry run and verify', async () => {
+    const dest = join(work, 'gone-sel');
+    const args = [src, `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--folder', 'Sent', '--folder', 'Old/*'];
+    const r = await runCli(['copy', ...args, '--checkpoint', join(work, 'gone-sel.cp'), '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(6);
+    expect(out.result.copied).toBe(expectedByFolder(h.manifest()).keep.get('Fixtures')!.length);
+    expect(out.result.folders.map((f: { folder: string; error?: string }) => [f.folder, f.error ?? null])).toEqual([
+      ['Fixtures', null],
+      ['Sent', "no source folder matches --folder 'Sent'"],
+      ['Old/*', "no source folder matches --folder 'Old/*'"],
+    ]);
+    const text = await runCli(['copy', ...args, '--checkpoint', join(work, 'gone-sel.cp')], { env });
+    expect(text.code).toBe(6);
+    expect(text.stderr).toMatch(/error: no source folder matches --folder 'Sent' \(the source has: .*Fixtures/);
+    expect(text.stdout).toContain("folder failed: Sent: no source folder matches --folder 'Sent'");
+    const plan = await runCli(['copy', ...args, '--dry-run'], { env });
+    expect(plan.code).toBe(6);
+    expect(plan.stdout).toContain("  Sent: would fail: no source folder matches --folder 'Sent'");
+    const v = envelope(await runCli(['verify', ...args, '--json'], { env }));
+    expect(v.status).toBe(6);
+    expect(v.result.folders.filter((f: { error?: string }) => f.error).map((f: { folder: string }) => f.folder)).toEqual(['Sent', 'Old/*']);
+  });
+
   it('a folder that does not exist is a configuration error naming what exists', async () => {
     const r = await runCli(['copy', `${src}/Nope`, `maildir:${join(work, 'nope')}`, ...tls, '--checkpoint', join(work, 'nope.cp')], { env });
     expect(r.code).toBe(3);
