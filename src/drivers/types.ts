@@ -215,6 +215,8 @@ export interface DestHint {
   under?: { specialUse: string; depth: number };
   /** The sink's name of the folder earlier runs copied this one into (the checkpoint): kept while it exists. */
   prefer?: string;
+  /** The source folder's name ('/' between levels), to name it in errors the user acts on (--map). */
+  source?: string;
 }
 
 /** What Sink.look finds in a destination folder. */
@@ -229,6 +231,11 @@ export interface Sink {
    * Needed by verify and --dry-run (a sink without it cannot be verified yet).
    */
   existingMailbox?(segments: string[], specialUse?: string, hint?: DestHint): Promise<string | null>;
+  /**
+   * The sink's name a folder that does not exist yet would be made under by ensureMailbox, creating
+   * nothing (a subfolder of Sent under the account's Sent Items): what a dry run and verify name.
+   */
+  plannedMailbox?(segments: string[], specialUse?: string, hint?: DestHint): Promise<string>;
   /**
    * What an existing folder holds, cheaply (IMAP STATUS, a Maildir's first directory entries):
    * no message at all (`empty`), or messages of another folder than the one `earlier` keys (dest

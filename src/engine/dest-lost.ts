@@ -47,7 +47,7 @@ export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[],
     // A folder the checkpoint knows nothing of has nothing to lose (and no name to report unchanged).
     if (done === 0 && !f?.end) continue;
     const hint = destHint(plan, state);
-    const memo = `${plan.role ?? ''}\0${JSON.stringify(hint)}\0${plan.destSegments.join('\0')}`;
+    const memo = `${plan.role ?? ''}\0${JSON.stringify([hint.under, hint.prefer])}\0${plan.destSegments.join('\0')}`;
     try {
       let name = names.get(memo);
       if (!name) names.set(memo, (name = sink.existingMailbox(plan.destSegments, plan.role, hint)));

@@ -105,7 +105,9 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       const box = plan.source.path;
       const destName = displayName(plan.destSegments);
       const existing = await existingMailbox(plan.destSegments, plan.role, destHint(plan, state));
-      const row: DryRunFolder = { folder: plan.name, dest: existing !== null ? (into.displayName?.(existing) ?? destName) : destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0, unreadable: 0 };
+      // Not there yet: named where the copy would make it (Sent/2020 under the account's Sent Items).
+      const plannedBox = existing === null && into.plannedMailbox ? await into.plannedMailbox(plan.destSegments, plan.role, destHint(plan, state)) : existing;
+      const row: DryRunFolder = { folder: plan.name, dest: plannedBox !== null ? (into.displayName?.(plannedBox) ?? destName) : destName, destExists: existing !== null, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0, unreadable: 0 };
       const destLost = lost.get(plan);
       if (destLost) row.destLost = destLost;
       folders.push(row);

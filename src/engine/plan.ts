@@ -194,7 +194,7 @@ function roleAbove(m: MailboxInfo, mailboxes: MailboxInfo[], dest: string[], map
 
 /** What the sink is told of where a folder should land: its role ancestor, and where earlier runs put it. */
 export function destHint(plan: FolderPlan, state?: CheckpointState): DestHint {
-  return { under: plan.under, prefer: state?.folders.get(plan.source.path)?.dest };
+  return { under: plan.under, prefer: state?.folders.get(plan.source.path)?.dest, source: plan.name };
 }
 
 /** The plan of a job: the source URL's folder (IMAP), the selection, the destination URL's prefix (IMAP). */

@@ -241,10 +241,12 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     const failedRow = (group: FolderPlan[], destName: string, err: Error): VerifyFolder => ({ folder: group.map((p) => p.name).join(', '), dest: destName, exists: false, source: 0, destination: 0, filtered: 0, missing: 0, extra: 0, duplicates: 0, unreadable: 0, error: err.message });
     const groups = new Map<string, { destName: string; box: string | null; group: FolderPlan[] }>();
     for (const p of plans) {
-      const destName = displayName(p.destSegments);
+      let destName = displayName(p.destSegments);
       let box: string | null;
       try {
         box = await sink.existingMailbox!(p.destSegments, p.role, destHint(p, state));
+        // Not there: named where the copy would make it (Sent/2020 under the account's Sent Items).
+        if (box === null && sink.plannedMailbox) destName = sink.displayName?.(await sink.plannedMailbox(p.destSegments, p.role, destHint(p, state))) ?? destName;
       } catch (err) {
         if (!spoilsOneFolder(err)) throw err;
         hooks.log.debug({ msg: `verify: ${destName}: ${err.message}` });

@@ -279,6 +279,15 @@ describe('Maildir source layouts', () => {
     const v = envelope(await runCli(['verify', `maildir:${root}`, imap(dst), ...tls, '--json'], { env }));
     expect(v.status).toBe(6);
     expect(v.result.failedFolders).toBe(1);
+    // Into a prefix, the folders are named as the source names them: the hint's --map works as written.
+    const into = (await h.freshUser('mdcollide2')).name;
+    const prefixed = ['copy', `maildir:${root}`, `${imap(into)}/P2`, ...tls, '--checkpoint', join(work, 'co2.journal'), '--json'];
+    const clash = envelope(await runCli(prefixed, { env }));
+    expect(clash.status).toBe(6);
+    expect(clash.result.folders.find((f: { error?: string }) => f.error).error).toMatch(/^'Lists_2024' and 'Lists\.2024' would both be the folder 'P2\.Lists_2024' on /);
+    const r2 = await runCli(prefixed.filter((a) => a !== '--json'), { env });
+    expect(r2.stderr).toContain("(map one of them to another name (--map 'Lists_2024=NEW'))");
+    expect(envelope(await runCli([...prefixed, '--map', 'Lists_2024=Other'], { env })).status).toBe(0);
     const mapped = envelope(await runCli([...args, '--map', 'Lists_2024=Lists-underscore'], { env }));
     expect(mapped.status, JSON.stringify(mapped)).toBe(0);
     const held = [...readMaildirTree(h.maildirOf(dst))].filter(([, f]) => f.length).map(([k, f]) => [k, f.length]);
@@ -337,6 +346,11 @@ describe('Maildir source layouts', () => {
     mkdirSync(join(md, 'cur'), { recursive: true });
     const dst = (await h.freshUser('roles')).name;
     await h.doveadm(['mailbox', 'create', '-u', dst, 'Sent Items']);
+    // Before the copy, the plan and verify name where it will go, not a folder it will never make.
+    const plan = envelope(await runCli(['copy', `maildir:${md}`, imap(dst), '--dest-tls', 'none', '--dry-run', '--json'], { env }));
+    expect(Object.fromEntries((plan.result.folders as { folder: string; dest: string }[]).map((f) => [f.folder, f.dest]))).toMatchObject({ Sent: 'Sent Items', 'Sent/2020': 'Sent Items/2020', 'Projects/Sent': 'Projects/Sent' });
+    const before = envelope(await runCli(['verify', `maildir:${md}`, imap(dst), '--dest-tls', 'none', '--json'], { env }));
+    expect(Object.fromEntries((before.result.folders as { folder: string; dest: string }[]).map((f) => [f.folder, f.dest]))).toMatchObject({ Sent: 'Sent Items', 'Sent/2020': 'Sent Items/2020', 'Projects/Sent': 'Projects/Sent' });
     const out = envelope(await runCli(['copy', `maildir:${md}`, imap(dst), '--dest-tls', 'none', '--checkpoint', join(work, 'roles.cp'), '--json'], { env }));
     expect(out.status, JSON.stringify(out.error ?? out.result?.failures)).toBe(0);
     const named = Object.fromEntries((out.result.folders as { folder: string; dest: string }[]).map((f) => [f.folder, f.dest]));

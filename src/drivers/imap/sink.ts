@@ -274,8 +274,8 @@ export class ImapSink implements Sink {
   readonly caps: SinkCaps = { lineEndings: 'crlf', putWindow: 64 };
   private folders = new Map<string, ListResponse>();
   private readonly made = new Map<string, string>();
-  /** Folder name by name → the source folder (its segments) that named it: two may not (`claim`). */
-  private readonly named = new Map<string, string[]>();
+  /** Folder name by name → the source folder (its segments, and its name) that named it: two may not (`claim`). */
+  private readonly named = new Map<string, { segments: string[]; source: string }>();
   private delimiter = '.';
   private prefix = '';
   /** MULTIAPPEND batch bounds shared by this sink's writers. */
@@ -350,7 +350,7 @@ export class ImapSink implements Sink {
    * may give the same role and which a later run might then pick); else by name.
    */
   private target(segments: string[], specialUse?: string, hint?: DestHint): string {
-    const byName = this.claim(segments);
+    const byName = this.claim(segments, hint?.source);
     if (hint?.prefer && (hint.prefer === 'INBOX' || this.exists(hint.prefer))) return hint.prefer;
     if (this.o.endpoint.folder?.length) return byName;
     if (specialUse && MAPPED_ROLES.has(specialUse)) return this.byRole(specialUse) ?? byName;
@@ -369,15 +369,16 @@ export class ImapSink implements Sink {
    * one elsewhere. Source folders merged on purpose (--map, or two spellings of INBOX) have the
    * same segments and pass.
    */
-  private claim(segments: string[]): string {
+  private claim(segments: string[], source = segments.join('/')): string {
     const byName = this.pathOf(segments);
     const other = this.named.get(byName);
-    if (!other) this.named.set(byName, segments);
-    else if (other.join('\0') !== segments.join('\0')) {
-      throw new MailferryError('BAD_MAILBOX_NAME', `'${segments.join('/')}' and '${other.join('/')}' would both be the folder '${byName}' on ${this.o.endpoint.host} (its folder names cannot hold '${this.delimiter}'): '${segments.join('/')}' is not copied`, {
+    if (!other) this.named.set(byName, { segments, source });
+    else if (other.segments.join('\0') !== segments.join('\0')) {
+      // Named as the source names them: what --map takes (the destination URL's prefix is not theirs).
+      throw new MailferryError('BAD_MAILBOX_NAME', `'${source}' and '${other.source}' would both be the folder '${byName}' on ${this.o.endpoint.host} (its folder names cannot hold '${this.delimiter}'): '${source}' is not copied`, {
         scope: 'mailbox',
         retryable: false,
-        hint: `map one of them to another name (--map '${segments.join('/')}=NEW')`,
+        hint: `map one of them to another name (--map '${source}=NEW')`,
       });
     }
     return byName;
@@ -386,6 +387,10 @@ export class ImapSink implements Sink {
   async existingMailbox(segments: string[], specialUse?: string, hint?: DestHint): Promise<string | null> {
     const path = this.target(segments, specialUse, hint);
     return path === 'INBOX' || this.exists(path) ? path : null;
+  }
+
+  async plannedMailbox(segments: string[], specialUse?: string, hint?: DestHint): Promise<string> {
+    return this.target(segments, specialUse, hint);
   }
 
   async ensureMailbox(segments: string[], specialUse?: string, hint?: DestHint): Promise<string> {
