@@ -217,18 +217,35 @@ export class CheckpointState {
   }
 }
 
-/** The file starts with a mailferry checkpoint header (read: its first line only). */
+/** How every header line begins (its first field is written first). */
+const HEADER_START = '{"t":"mailferry-checkpoint"';
+
+/**
+ * A first line without its line end that is the start of a header, torn as it was written or cut
+ * short since; or NUL bytes only, what a file system that allocates on write-back leaves of a
+ * file written just before a power cut.
+ */
+function tornHeader(text: string): boolean {
+  if (text.length === 0 || text.includes('\n')) return false;
+  return text.startsWith(HEADER_START) || HEADER_START.startsWith(text) || /^\0+$/.test(text);
+}
+
+/**
+ * The file starts with a mailferry checkpoint header, whole or torn (read: its first line only):
+ * what `checkpoint reset` and --restart may start over, as the copy calls it a checkpoint.
+ */
 export function looksLikeCheckpoint(path: string): boolean {
-  let first = '';
+  let head = '';
   try {
     const fd = openSync(path, 'r');
     try {
       const buf = Buffer.alloc(4096);
-      first = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8').split('\n')[0]!;
+      head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
     } finally {
       closeSync(fd);
     }
-    return (JSON.parse(first) as { t?: string }).t === 'mailferry-checkpoint';
+    if (tornHeader(head)) return true;
+    return (JSON.parse(head.split('\n')[0]!) as { t?: string }).t === 'mailferry-checkpoint';
   } catch {
     return false;
   }
@@ -420,7 +437,11 @@ export class Journal {
 
     function done() {
       // Anything after the last complete line is a torn write: ignored, truncated away on open.
-      if (!header) throw unreadable(path, 'empty or truncated header');
+      // Without a header line: a torn one, or a file that was never a checkpoint (no line end in it).
+      if (!header) {
+        if (size > 0 && !tornHeader(data.subarray(0, Math.min(data.length, 4096)).toString('utf8'))) throw notACheckpoint(path);
+        throw unreadable(path, 'empty or truncated header');
+      }
       return { state, goodBytes: pos, header };
     }
   }

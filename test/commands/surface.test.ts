@@ -248,6 +248,24 @@ describe('copy --dry-run, verify, checkpoint', () => {
     expect(envelope(await runCli(['copy', ...base().slice(1).map((a) => (a === cp ? empty : a)), '--json'], { env })).status).toBe(7);
     expect(envelope(await runCli(['checkpoint', 'reset', empty, '--json'], { env })).status).toBe(0);
     expect(existsSync(empty)).toBe(false);
+    // So are a header torn as it was written, and the NULs a power cut leaves of a file: copy calls
+    // them unreadable checkpoints (exit 7), and reset and --restart take them. A file without a
+    // line end that is neither is not a checkpoint to either (exit 3), and stays as it is.
+    const withCp = (p: string) => base().slice(1).map((a) => (a === cp ? p : a));
+    for (const [name, body] of [['torn.journal', '{"t":"mailferry-checkpoint","v":1,"crea'], ['nul.journal', '\0'.repeat(300)]] as const) {
+      const p = join(work, name);
+      writeFileSync(p, body);
+      expectOneLineError(await runCli(['copy', ...withCp(p)], { env }), 7, /unreadable: empty or truncated header/);
+      expect(envelope(await runCli(['checkpoint', 'reset', p, '--json'], { env })).status, name).toBe(0);
+      expect(existsSync(p)).toBe(false);
+      writeFileSync(p, body);
+      expect(envelope(await runCli(['copy', ...withCp(p), '--restart', '--json'], { env })).status, name).toBe(0);
+    }
+    const blob = join(work, 'blob.bin');
+    writeFileSync(blob, 'PK\x03\x04 no line end in here');
+    expectOneLineError(await runCli(['copy', ...withCp(blob)], { env }), 3, /is not a mailferry checkpoint/);
+    expectOneLineError(await runCli(['checkpoint', 'reset', blob], { env }), 3, /is not a mailferry checkpoint/);
+    expect(readFileSync(blob, 'utf8')).toBe('PK\x03\x04 no line end in here');
     const c = await runCli([...base(), '--json'], { env });
     expect(envelope(c).status, c.stderr).toBe(0);
     writeFileSync(cp + '.lock', JSON.stringify({ pid: 1, host: (await import('node:os')).hostname(), started: 'then' }) + '\n');
