@@ -5,7 +5,7 @@ import type { Inventory } from '../engine/inventory.js';
 import type { VerifyResult } from '../engine/verify.js';
 import { LOST_WORDS } from '../engine/events.js';
 import { formatBytes } from './progress.js';
-import { headerText } from '../strings.js';
+import { counted, headerText } from '../strings.js';
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -34,7 +34,7 @@ export function renderPlan(r: DryRunResult): string[] {
     );
   }
   lines.push(
-    `would copy ${r.copy} messages (${formatBytes(r.bytes)}), skip ${r.skipped}` +
+    `would copy ${counted(r.copy, 'message')} (${formatBytes(r.bytes)}), skip ${r.skipped}` +
       (r.tooLarge ? `, fail ${r.tooLarge} too large` : '') +
       (r.unreadable ? `, fail ${r.unreadable} unreadable` : '') +
       (r.failedFolders ? `, fail ${r.failedFolders} folder${r.failedFolders === 1 ? '' : 's'}` : '') +
@@ -77,7 +77,7 @@ export function renderCheckpoint(c: CheckpointSummary): string[] {
     `checkpoint ${c.path}`,
     `  job: ${c.source} → ${c.dest}`,
     `  created ${c.created}; ${c.records} records, ${formatBytes(c.bytes)}`,
-    `  ${c.done} messages done, ${c.pending} pending (checked against the destination on the next run)`,
+    `  ${counted(c.done, 'message')} done, ${c.pending} pending (checked against the destination on the next run)`,
     c.locked ? `  locked by pid ${c.locked.pid} on ${c.locked.host} since ${c.locked.started}` : '  not locked',
   ];
   for (const f of c.folders) lines.push(`  ${f.folder}: ${f.done} done, ${f.pending} pending${f.completeUpTo !== null ? `, complete below UID ${f.completeUpTo}` : ''} (validity ${f.validity ?? '?'})`);

@@ -3,7 +3,7 @@ import { BaseCommand, type CommandOutcome } from '../cli/base.js';
 import { configFlag, connectionFlags, filterFlags, outputFlags, retriesFlag, selectionFlags } from '../cli/flags.js';
 import { mergeJobFile } from '../cli/job-file.js';
 import { netConfigFrom, selectionFrom } from '../cli/options.js';
-import { headerText } from '../strings.js';
+import { counted, headerText } from '../strings.js';
 import { renderPlan } from '../cli/render.js';
 import { formatBytes, progressView } from '../cli/progress.js';
 import { openReport } from '../cli/report.js';
@@ -147,13 +147,13 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
       const copyExit = r.interrupted ? (timeUp ? EXIT.timeUp : EXIT.interrupted) : r.failed > 0 || r.deleteRefused || r.folders.some((f) => f.error) ? EXIT.partial : EXIT.ok;
       const exitCode = r.deleteError && (copyExit === EXIT.ok || copyExit === EXIT.partial) ? r.deleteError.exitCode : copyExit;
       const human = [
-        `${r.interrupted ? (timeUp ? 'stopped at --max-runtime: ' : 'interrupted: ') : ''}copied ${r.copied} messages (${formatBytes(r.bytes)}), skipped ${r.skipped}${filtered ? `, left out by filters ${filtered}` : ''}, failed ${r.failed}, in ${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}, ${secs.toFixed(1)} s`,
+        `${r.interrupted ? (timeUp ? 'stopped at --max-runtime: ' : 'interrupted: ') : ''}copied ${counted(r.copied, 'message')} (${formatBytes(r.bytes)}), skipped ${r.skipped}${filtered ? `, left out by filters ${filtered}` : ''}, failed ${r.failed}, in ${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}, ${secs.toFixed(1)} s`,
         ...r.failures.slice(0, 50).map((f) => `failed: ${f.folder} #${f.key}${f.messageId ? ` ${headerText(f.messageId)}` : ''}: ${f.error}`),
         ...(r.failures.length > 50 ? [`… and ${r.failures.length - 50} more (see --report)`] : []),
         ...r.folders.filter((f) => f.error).map((f) => `folder failed: ${f.folder}: ${f.error}`),
         ...(r.deleted !== undefined && !(r.interrupted && r.deleted === 0)
           ? [
-              `deleted ${r.deleted} messages from the source` +
+              `deleted ${counted(r.deleted, 'message')} from the source` +
                 (r.keptOnSource && r.keptOnSource > (r.deleteRefused ?? 0) ? `; ${r.keptOnSource - (r.deleteRefused ?? 0)} left there: not in the destination now (rerun with --restart to copy them)` : '') +
                 (r.deleteRefused ? `; ${r.deleteRefused} left there: the server refused to delete them (rerun to try again)` : ''),
             ]

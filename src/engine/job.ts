@@ -19,6 +19,7 @@ import { Throttle } from './throttle.js';
 import { checkDeleteSource, deleteFromSource, type DeleteResult } from './delete-source.js';
 import type { FilterSpec, FolderMap } from './filters.js';
 import { netFactory, type NetConfig } from './session.js';
+import { counted } from '../strings.js';
 
 export interface CopyJobConfig extends NetConfig {
   source: string;
@@ -152,7 +153,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     }
     // Stopped during the deletions too (Ctrl-C, --max-runtime): an interrupted run, as it says.
     const interrupted = result.interrupted || deletion?.interrupted === true;
-    if (cfg.deleteSource && interrupted) hooks.log.warn({ msg: `interrupted: ${deletion?.deleted ? `deleted ${deletion.deleted} messages from the source, nothing more` : 'nothing deleted from the source'} (the next complete run deletes what is copied)` });
+    if (cfg.deleteSource && interrupted) hooks.log.warn({ msg: `interrupted: ${deletion?.deleted ? `deleted ${counted(deletion.deleted, 'message')} from the source, nothing more` : 'nothing deleted from the source'} (the next complete run deletes what is copied)` });
     return {
       ...result,
       // A --folder that named nothing fails as a folder: the run is partial (exit 6).

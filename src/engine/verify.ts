@@ -294,10 +294,12 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
       (unreadable > 0 ? `; ${unreadable} message${unreadable === 1 ? '' : 's'} of the source could not be read by its server and ${unreadable === 1 ? 'was' : 'were'} not compared` : '') +
       (extra > 0 ? ` (the destination also holds ${extra} message${extra === 1 ? '' : 's'} not in the source)` : '') +
       (duplicates > 0 ? ` (and ${duplicates} second cop${duplicates === 1 ? 'y' : 'ies'} of source messages it holds already)` : '');
+    const compared = messages - unreadable;
+    const readable = unreadable > 0 ? 'readable ' : '';
     const verdict =
       missing === 0
-        ? `verify: all ${messages - unreadable} ${unreadable > 0 ? 'readable ' : ''}messages ${failedFolders > 0 ? 'compared' : 'of the source'} are in the destination${extraText}`
-        : `verify: ${missing} of ${messages - unreadable} ${unreadable > 0 ? 'readable ' : ''}messages of the source are missing from the destination${extraText}`;
+        ? `verify: ${compared === 1 ? 'the one' : `all ${compared}`} ${readable}message${compared === 1 ? '' : 's'} ${failedFolders > 0 ? 'compared' : 'of the source'} ${compared === 1 ? 'is' : 'are'} in the destination${extraText}`
+        : `verify: ${missing} of ${compared} ${readable}message${compared === 1 ? '' : 's'} of the source ${missing === 1 ? 'is' : 'are'} missing from the destination${extraText}`;
     return {
       source: describeEndpoint(src),
       dest: describeEndpoint(dst),

@@ -183,7 +183,7 @@ describe('copy --dry-run, verify, checkpoint', () => {
     expect(out.result).toMatchObject({ ok: false, missing: 1, extra: 1 });
     expect(out.result.missingList).toEqual([expect.objectContaining({ folder: 'Fixtures', messageId: victimId })]);
     expect(out.result.extraList).toEqual([expect.objectContaining({ folder: 'Fixtures', key: '1700000000.M1P1.test', messageId: '<added-by-hand@example.org>' })]);
-    expect(out.result.verdict).toBe(`verify: 1 of ${fixtures.length} messages of the source are missing from the destination (the destination also holds 1 message not in the source)`);
+    expect(out.result.verdict).toBe(`verify: 1 of ${fixtures.length} messages of the source is missing from the destination (the destination also holds 1 message not in the source)`);
     const human = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures'], { env });
     expect(human.code).toBe(6);
     expect(human.stdout).toContain(`missing: Fixtures #`);
