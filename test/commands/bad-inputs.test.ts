@@ -38,6 +38,8 @@ const cases: Case[] = [
   { name: 'wrong port (nothing listening)', args: ['copy', `imap://${u}@${H}:1`, `maildir:${md}`], code: 5, line: /connection to 127\.0\.0\.1:1 refused/ },
   { name: 'TLS on a plain port', args: ['copy', `imaps://${u}@${H}:${P.imap}`, `maildir:${md}`, ...tls], code: 4, line: /does not speak TLS/ },
   { name: 'plain on a TLS port', args: ['copy', `imap://${u}@${H}:${P.imaps}`, `maildir:${md}`, ...tls, '--timeout', '2'], code: 5, line: /sent (no IMAP greeting \(if this is a TLS port \(993\), use imaps:\/\/\)|nothing for 2 s)/ },
+  // Said at the POP3 greeting, not after the greeting timeout (16 s here).
+  { name: 'imap:// on a POP3 port', args: ['copy', `imap://${u}@${H}:${P.pop3}`, `maildir:${md}`, '--checkpoint', join(work, 'imap-on-pop3.journal')], code: 5, line: /127\.0\.0\.1:\d+ greets as a POP3 server, not IMAP \(use pop3:\/\/ for this port, or the IMAP port: 143, 993 with imaps:\/\/\)/ },
   { name: 'missing password', args: good(), env: { MAILFERRY_SOURCE_PASSWORD: undefined }, code: 3, line: /no password for the source/ },
   { name: 'wrong password', args: good(), env: { MAILFERRY_SOURCE_PASSWORD: 'not-the-password' }, code: 4, line: /login as .* failed.*\(check the user name and the password source\)/ },
   { name: 'self-signed certificate without --tls-ca', args: ['copy', `imaps://${u}@${H}:${P.imaps}`, `maildir:${md}`, '--checkpoint', join(work, 'tls.journal')], code: 4, line: /TLS certificate of .* not trusted: self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\) \(trust its CA with --tls-ca FILE/ },
