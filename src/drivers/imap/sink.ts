@@ -274,6 +274,8 @@ export class ImapSink implements Sink {
   readonly caps: SinkCaps = { lineEndings: 'crlf', putWindow: 64 };
   private folders = new Map<string, ListResponse>();
   private readonly made = new Map<string, string>();
+  /** Each folder's STATUS as the opening LIST gave it (LIST-STATUS), taken once by `look`. */
+  private readonly listed = new Map<string, { messages: number; uidValidity?: bigint }>();
   /** Folder name by name → the source folder (its segments, and its name) that named it: two may not (`claim`). */
   private readonly named = new Map<string, { segments: string[]; source: string }>();
   private delimiter = '.';
@@ -310,10 +312,18 @@ export class ImapSink implements Sink {
   }
 
   private async refresh(): Promise<void> {
+    // Where the server answers it within the LIST (LIST-STATUS, RFC 5819): each folder's count and
+    // UIDVALIDITY, for the look a run takes at every folder it copied into before (`look`), so
+    // a rerun of N folders is not N STATUS round trips.
     const { list, ns } = await this.ctl.run('listing destination folders', 'run', async (c) => ({
-      list: await c.list(),
+      list: await c.list(c.capabilities.has('LIST-STATUS') ? { statusQuery: { messages: true, uidValidity: true } } : undefined),
       ns: c.namespace as { prefix?: string; delimiter?: string } | undefined,
     }));
+    this.listed.clear();
+    for (const l of list) {
+      const st = l.status as { messages?: number; uidValidity?: bigint; error?: unknown } | undefined;
+      if (st && st.error === undefined && st.messages !== undefined) this.listed.set(l.path, { messages: st.messages, uidValidity: st.uidValidity });
+    }
     this.folders = new Map(list.map((l) => [l.path, l]));
     this.prefix = ns?.prefix ?? '';
     this.delimiter = ns?.delimiter || list.find((l) => l.delimiter)?.delimiter || '.';
@@ -472,7 +482,10 @@ export class ImapSink implements Sink {
   }
 
   async look(mailbox: string, earlier?: Iterable<string>): Promise<FolderLook> {
-    const st = await this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) => c.status(mailbox, { messages: true, uidValidity: true }));
+    // What the opening LIST said, once: a run looks before it stores anything into the folder.
+    const listed = this.listed.get(mailbox);
+    this.listed.delete(mailbox);
+    const st = listed ?? (await this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) => c.status(mailbox, { messages: true, uidValidity: true })));
     // imapflow answers false for a failed STATUS other than "no such folder": nothing known.
     if (st === false) return 'holds';
     if (st.messages === 0) return 'empty';
