@@ -667,10 +667,13 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     /**
      * The destination folder, made if missing, and remembered as where this folder went: also
      * when none of its messages is stored by this run (all found present after --restart), so a
-     * later `lost` record knows which folder's identities to forget.
+     * later `lost` record knows which folder's identities to forget. `nothing`: none of its
+     * messages is to be stored, so a folder that exists is taken as it is (an IMAP destination
+     * readies a folder for APPENDs with a SELECT: a rerun of N folders would be N of them).
      */
-    const place = async (): Promise<string> => {
-      const d = await p.sink.ensureMailbox(run.plan.destSegments, run.plan.role, destHint(run.plan, j.state));
+    const place = async (nothing = false): Promise<string> => {
+      const hint = destHint(run.plan, j.state);
+      const d = (nothing && (await p.sink.existingMailbox?.(run.plan.destSegments, run.plan.role, hint))) || (await p.sink.ensureMailbox(run.plan.destSegments, run.plan.role, hint));
       // Found missing before this run stored anything: nothing an earlier run stored there is in
       // it now (a checkpoint written before `to` was recorded had no name for it in its `lost`).
       if (run.result.destLost === 'missing' && j.state.stored.has(d)) j.append({ t: 'lost', s: box, d });
@@ -784,7 +787,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     // Nothing to copy: the folder is still made, so the destination has the source's folders
     // (an empty Archive or Drafts too), and named as a copy names it.
     if (index === undefined && !stopped()) {
-      dest = await place();
+      dest = await place(true);
       run.result.dest = p.sink.displayName?.(dest) ?? dest;
     }
   }

@@ -164,4 +164,24 @@ describe('cost per message of a copy (counted, not timed)', () => {
       await destProxy.stop();
     }
   });
+
+  it('Maildir → IMAP no-op rerun: every folder is listed again, and the destination folders are taken as they are (no SELECT or STATUS each)', async () => {
+    const dst = (await h.freshUser('guard-md')).name;
+    const md = join(work, 'MD');
+    // Every message of the account (an earlier test may have added one).
+    const backup = await tracedCopy(['copy', `imap://${src}@${h.host}:${h.ports.imap}`, `maildir:${md}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp6')], work);
+    expect(backup).toMatchObject({ status: 0 });
+    const destProxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { tally: { select: /^\S+ SELECT /i, status: /^\S+ STATUS /i } });
+    try {
+      const args = ['copy', `maildir:${md}`, `imap://${dst}@${h.host}:${destProxy.port}`, '--dest-tls', 'none', '--checkpoint', join(work, 'cp7')];
+      expect(await tracedCopy(args, work)).toMatchObject({ status: 0, copied: backup.copied });
+      const selects = destProxy.tallied.select ?? 0;
+      const statuses = destProxy.tallied.status ?? 0;
+      expect(await tracedCopy(args, work)).toMatchObject({ status: 0, copied: 0 });
+      expect((destProxy.tallied.select ?? 0) - selects).toBe(0);
+      expect((destProxy.tallied.status ?? 0) - statuses).toBe(0);
+    } finally {
+      await destProxy.stop();
+    }
+  });
 });
