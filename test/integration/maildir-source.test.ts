@@ -359,6 +359,31 @@ describe('Maildir source layouts', () => {
     expect(list).not.toContain('Sent');
   });
 
+  it('a folder whose directory name is not UTF-8 (an old latin1 client\'s) fails, named by its bytes, in copy, dry run and verify; the rest is copied', async () => {
+    const md = join(work, 'latin1');
+    const b = (s: string) => Buffer.from(s, 'latin1');
+    const at = (...parts: Buffer[]) => Buffer.concat(parts.flatMap((p, i) => (i ? [Buffer.from('/'), p] : [p])));
+    for (const dir of [b(md), at(b(md), b('.Archiv-M\xe4rz')), at(b(md), b('Caf\xe9')), at(b(md), b('Good'))]) {
+      for (const s of ['cur', 'new', 'tmp']) mkdirSync(at(dir, b(s)), { recursive: true });
+    }
+    writeFileSync(at(b(md), b('.Archiv-M\xe4rz'), b('cur'), b('1.m.host:2,S')), 'Message-ID: <maerz@latin1.test>\n\nbody\n');
+    writeFileSync(at(b(md), b('Caf\xe9'), b('cur'), b('1.c.host:2,S')), 'Message-ID: <cafe@latin1.test>\n\nbody\n');
+    writeFileSync(at(b(md), b('Good'), b('cur'), b('1.g.host:2,S')), 'Message-ID: <good@latin1.test>\n\nbody\n');
+    const args = [`maildir:${md}`, `maildir:${join(work, 'latin1-out')}`];
+    const out = envelope(await runCli(['copy', ...args, '--checkpoint', join(work, 'latin1.cp'), '--json'], { env }));
+    expect(out.status).toBe(6);
+    expect(out.result.copied).toBe(1);
+    const failed = Object.fromEntries((out.result.folders as { folder: string; error?: string }[]).filter((f) => f.error).map((f) => [f.folder, f.error]));
+    expect(failed).toEqual({
+      'Archiv-M\\xe4rz': `${md}/.Archiv-M\\xe4rz: the folder's name is not UTF-8, so it is not read`,
+      'Caf\\xe9': `${md}/Caf\\xe9: the folder's name is not UTF-8, so it is not read`,
+    });
+    expect(envelope(await runCli(['copy', ...args, '--dry-run', '--json'], { env })).result.failedFolders).toBe(2);
+    const v = envelope(await runCli(['verify', ...args, '--json'], { env }));
+    expect(v.status).toBe(6);
+    expect(v.result.failedFolders).toBe(2);
+  });
+
   it('a path that is not a Maildir is a clear one-line error', async () => {
     const empty = join(work, 'empty');
     mkdirSync(empty, { recursive: true });

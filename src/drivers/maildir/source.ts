@@ -57,6 +57,40 @@ function utf8Name(raw: Buffer): string | undefined {
   return Buffer.byteLength(name) === raw.length && Buffer.from(name, 'utf8').equals(raw) ? name : undefined;
 }
 
+/** A name that is not UTF-8 as a person can read it: its bytes, `\xNN` for each beyond ASCII. */
+function bytesShown(raw: Buffer): string {
+  let s = '';
+  for (const b of raw) s += b < 0x80 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  return printable(s);
+}
+
+/**
+ * The Maildir folders in `dir` whose directory names are not UTF-8 (an old latin1 client's
+ * `.Archiv-März`), named by their bytes. fs reads such a name with U+FFFD in it, a path that does
+ * not exist, so the folder would be passed over unseen, its mail never copied: each is listed,
+ * and fails, named. Looked for only when a name read holds U+FFFD.
+ */
+async function nonUtf8Folders(dir: string, names: readonly string[]): Promise<Array<{ shown: string; error: MailferryError }>> {
+  if (!names.some((n) => n.includes('\uFFFD'))) return [];
+  const out: Array<{ shown: string; error: MailferryError }> = [];
+  const base = Buffer.from(dir + '/');
+  for (const raw of await fs.readdir(dir, { encoding: 'buffer' }).catch(() => [] as Buffer[])) {
+    if (utf8Name(raw) !== undefined) continue;
+    const path = Buffer.concat([base, raw]);
+    const sub = async (s: string) => (await fs.stat(Buffer.concat([path, Buffer.from(`/${s}`)])).catch(() => null))?.isDirectory() === true;
+    if (!(await sub('cur')) && !(await sub('new'))) continue;
+    const shown = bytesShown(raw);
+    out.push({
+      shown,
+      error: new MailferryError('MAILBOX_FAILED', `${printable(dir)}/${shown}: the folder's name is not UTF-8, so it is not read`, {
+        scope: 'mailbox',
+        hint: 'rename the directory to its UTF-8 spelling (e.g. convmv -f latin1 -t utf-8), then rerun',
+      }),
+    });
+  }
+  return out;
+}
+
 /**
  * A folder's role, from its name, as an IMAP server without SPECIAL-USE has it (imapflow's table:
  * "Sent", "Gesendet", "Éléments envoyés", …), and as the IMAP source takes it
@@ -194,6 +228,10 @@ export class MaildirSource implements Source {
         await this.walkNested(dir, [e.name], add);
       }
     }
+    for (const bad of await nonUtf8Folders(this.root, entries.map((e) => e.name))) {
+      const dotted = bad.shown.startsWith('.');
+      add(bad.shown, dotted ? segmentsOfDirName(bad.shown) : [bad.shown], join(this.root, bad.shown), dotted ? '.' : '/', bad.error);
+    }
     if (out.length === 0) {
       throw new MailferryError('NO_SUCH_MAILBOX', `${this.root} holds no Maildir (no cur/ or new/ directory anywhere)`, { hint: 'point maildir: at the directory that holds cur/ new/ tmp/' });
     }
@@ -241,6 +279,9 @@ export class MaildirSource implements Source {
       }
       if (!e.isDirectory()) continue;
       await this.walkNested(sub, [...segments, e.name], add, depth + 1, hidden || e.name.startsWith('.'));
+    }
+    for (const bad of await nonUtf8Folders(dir, entries.map((e) => e.name))) {
+      add([...segments, bad.shown].join('/'), [...segments, bad.shown].map(legacySegment), join(dir, bad.shown), '/', bad.error);
     }
   }
 
