@@ -11,9 +11,7 @@
  * Lines are looked at where they lie in the chunk (a listing reads thousands of headers): only a
  * line that goes on in the next chunk, and the fields kept, are copied.
  */
-
-/** Bytes kept of one field: above RFC 5322's 998-character line, so a Message-ID cut here counts as none. */
-const MAX_FIELD = 8 * 1024;
+import { MAX_FIELD } from './headers.js';
 
 export class HeaderFields {
   /** The first field of each name, its lines as they came (cut at MAX_FIELD). */

@@ -24,8 +24,18 @@ export function headerBlock(buf: Buffer): Buffer {
 }
 
 /**
+ * Bytes of one header field read (its name, lines and line ends): a reader that streams headers
+ * (header-fields.ts) keeps no more, so whoever reads a field reads its first MAX_FIELD bytes.
+ * Above RFC 5322's 998-character line, so a Message-ID cut here counts as none.
+ */
+export const MAX_FIELD = 8 * 1024;
+
+/**
  * The unfolded values of the first header of each name (lower case), in one pass over the block:
- * for a caller that wants several (the POP3 listing: Message-ID, Received, Date).
+ * for a caller that wants several (the POP3 listing: Message-ID, Received, Date). Of a field,
+ * its first MAX_FIELD bytes, as a streaming reader keeps them: the same message has the same
+ * values read whole from an IMAP server's answer or streamed from a file (a Message-ID after
+ * 10 KB of folding whitespace is none to both).
  */
 export function headerValues(block: Buffer, names: readonly string[]): Map<string, string> {
   const text = block.toString('latin1');
@@ -38,12 +48,13 @@ export function headerValues(block: Buffer, names: readonly string[]): Map<strin
     // far past it: a header of lines without one would cost the square of its length).
     const name = names.find((n) => pos + n.length < eol && !out.has(n) && text.charCodeAt(pos + n.length) === 0x3a && text.slice(pos, pos + n.length).toLowerCase() === n);
     if (name !== undefined) {
-      let value = text.slice(pos + name.length + 1, eol);
+      const cut = pos + MAX_FIELD;
+      let value = text.slice(pos + name.length + 1, Math.min(eol, cut));
       let next = eol + 1;
-      while (next < text.length && (text[next] === ' ' || text[next] === '\t')) {
+      while (next < text.length && next < cut && (text[next] === ' ' || text[next] === '\t')) {
         let e = text.indexOf('\n', next);
         if (e < 0) e = text.length;
-        value += ' ' + text.slice(next, e);
+        value += ' ' + text.slice(next, Math.min(e, cut));
         next = e + 1;
       }
       out.set(name, value.replace(/\r/g, '').trim());
