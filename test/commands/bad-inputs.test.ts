@@ -2,7 +2,7 @@
 // one clear line on stderr (no stack trace), the documented exit code, and the Maildir filled by
 // a good copy first is byte-for-byte the same afterwards.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -201,6 +201,22 @@ describe(`${cases.length} bad inputs: one line, the right exit code, nothing los
       expect(snapshot(md)).toEqual(before);
     });
   }
+
+  it("a destination folder's cur/ that cannot be written is named (not the tmp/ file that could not be moved into it); the rerun copies", async () => {
+    const dest = join(work, 'curro');
+    for (const d of ['cur', 'new', 'tmp', '.Fixtures/cur', '.Fixtures/new', '.Fixtures/tmp']) mkdirSync(join(dest, d), { recursive: true });
+    const args = ['copy', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'curro.journal')];
+    execFileSync('chattr', ['+i', join(dest, '.Fixtures', 'cur')]);
+    try {
+      const r = await runCli(args, { env });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain(`mailferry: error: cannot write ${dest}/.Fixtures/cur: permission denied (choose a directory you can write to)`);
+    } finally {
+      execFileSync('chattr', ['-i', join(dest, '.Fixtures', 'cur')]);
+    }
+    expect(readdirSync(join(dest, '.Fixtures', 'tmp'))).toEqual([]);
+    expect(envelope(await runCli([...args, '--json'], { env })).status).toBe(0);
+  });
 
   it('with --json the same errors are one envelope with the code', async () => {
     const r = await runCli([...good(), '--since', 'tomorrow', '--json'], { env });

@@ -370,6 +370,8 @@ class MaildirWriter implements SinkWriter {
     const base = uniqueBase();
     const tmp = join(dir, 'tmp', base);
     let fd: number | undefined;
+    // What a failure names: the file being written, then the cur/ it is moved into.
+    let at = tmp;
     try {
       fd = await createExclusive(tmp);
       const owner = this.tree.owner;
@@ -382,14 +384,15 @@ class MaildirWriter implements SinkWriter {
       await fdClose(done);
       const key = flat(`${base},S=${bytes}`);
       const info = await this.tree.info(dir, meta.flags);
-      await fs.rename(tmp, join(dir, 'cur', `${key}:2,${info}`));
+      at = join(dir, 'cur');
+      await fs.rename(tmp, join(at, `${key}:2,${info}`));
       this.dirty.add(join(dir, 'cur'));
       return { key, bytes };
     } catch (err) {
       if (fd !== undefined) await fdClose(fd).catch(() => {});
       await fs.unlink(tmp).catch(() => {});
       if (err instanceof MailferryError) throw err;
-      throw ioError(err, tmp);
+      throw ioError(err, at);
     }
   }
 
