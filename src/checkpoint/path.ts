@@ -46,7 +46,8 @@ export function makeStateDir(dir: string, what = 'the state directory'): string 
   } catch (err) {
     throw new MailferryError('BAD_CONFIG', `cannot create ${what} ${dir}: ${fileErrorReason(err)}`, {
       // The destination's lock is kept in the state directory whatever the checkpoint's path.
-      hint: what === 'the checkpoint directory' ? 'give a --checkpoint PATH in a directory you can write to' : what === 'the state directory' ? 'set XDG_STATE_HOME (or HOME) to a writable directory, or give --checkpoint PATH' : 'set XDG_STATE_HOME (or HOME) to a writable directory',
+      // (A --checkpoint elsewhere would not do: the lock directory is made there next.)
+      hint: what === 'the checkpoint directory' ? 'give a --checkpoint PATH in a directory you can write to' : 'set XDG_STATE_HOME (or HOME) to a writable directory',
     });
   }
   checkPrivate(dir, what);
