@@ -122,7 +122,7 @@ const cases: Case[] = [
   // Node's recursive mkdir never returns there (ENOENT with the parent present): each is one line, at once.
   { name: 'a destination under /proc', args: ['copy', srcUrl(), 'maildir:/proc/mailferry-backup/alice', ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'proc.journal')], code: 3, line: /cannot create \/proc\/mailferry-backup\/alice: \/proc takes no new directories/ },
   { name: 'a checkpoint under /proc', args: good().slice(0, -2).concat(['--checkpoint', '/proc/mailferry/cp.journal']), code: 3, line: /cannot create the checkpoint directory \/proc\/mailferry: no such directory/ },
-  { name: 'a state directory under /proc', args: ['copy', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Fixtures'], env: { XDG_STATE_HOME: '/proc/mailferry-state' }, code: 3, line: /cannot create the state directory \/proc\/mailferry-state\/mailferry: no such directory/ },
+  { name: 'a state directory under /proc', args: ['copy', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Fixtures'], env: { XDG_STATE_HOME: '/proc/mailferry-state' }, code: 3, line: /cannot create the state directory \/proc\/mailferry-state\/mailferry: no such directory \(set XDG_STATE_HOME \(or HOME\) to a writable directory\)$/ },
   { name: "a destination under a symbolic link to nothing", args: ['copy', srcUrl(), `maildir:${join(work, 'dangling')}/backup`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'dangling.journal')], setup: () => symlinkSync(join(work, 'no-such-target'), join(work, 'dangling')), code: 3, line: /dangling is a symbolic link to nothing/ },
   {
     name: 'a new Maildir deep under a directory that cannot be written',
