@@ -221,6 +221,21 @@ describe('Maildir files that cannot be read', () => {
     expect(v.result).toMatchObject({ missing: 0, unreadable: 1 });
   });
 
+  it('a source Maildir the user may not read at all is a configuration error (exit 3, one line), in copy and verify, as one that does not exist', async () => {
+    const box = sandbox('mf-unread-root-');
+    const src = join(box, 'private');
+    maildir(src, { INBOX: { '1.p.host:2,S': msg(1) } });
+    chmodSync(src, 0o700);
+    maildir(join(box, 'dest'), { INBOX: {} }); // verify reads an existing destination
+    const asNobody = (args: string[]) => runCli(args, { wrap: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'], env: { XDG_STATE_HOME: join(box, 'state') } });
+    chmodSync(box, 0o1777);
+    for (const cmd of ['copy', 'verify']) {
+      const r = await asNobody([cmd, `maildir:${src}`, `maildir:${join(box, 'dest')}`, ...(cmd === 'copy' ? ['--checkpoint', join(box, 'cp')] : [])]);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toBe(`mailferry: error: cannot read ${src}: permission denied (run mailferry as a user who may read this Maildir)\n`);
+    }
+  });
+
   it('a folder the user may not enter, Maildir++ or nested, fails named (exit 6), not passed over; the rest is copied', async () => {
     const box = sandbox('mf-unread-dirs-');
     const src = join(box, 'src');

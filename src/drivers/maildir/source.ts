@@ -35,7 +35,11 @@ const FETCH_AHEAD_BYTES = 4 * 1024 * 1024;
 function readError(err: unknown, path: string, scope: 'run' | 'mailbox' | 'message' = 'mailbox', messageKey?: string): MailferryError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new MailferryError('NO_SUCH_MAILBOX', `${path} does not exist`, { scope, hint: 'check the maildir: path', messageKey });
-  if (code === 'EACCES' || code === 'EPERM') return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: permission denied`, { scope, messageKey });
+  if (code === 'EACCES' || code === 'EPERM') {
+    // The Maildir itself (scope 'run'): nothing can be copied, a configuration error (exit 3), as a path that does not exist is.
+    if (scope === 'run') return new MailferryError('BAD_CONFIG', `cannot read ${path}: permission denied`, { scope, hint: 'run mailferry as a user who may read this Maildir' });
+    return new MailferryError('MAILBOX_FAILED', `cannot read ${path}: permission denied`, { scope, messageKey });
+  }
   if (code === 'ELOOP') {
     return new MailferryError('MAILBOX_FAILED', `${path} is a symbolic link: not followed (a link in a Maildir can point at any file)`, { scope, messageKey, hint: 'put the message file itself in the Maildir' });
   }
