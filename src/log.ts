@@ -9,6 +9,18 @@ import { openPrivate } from './private-file.js';
 import { printable, shownHeaders } from './strings.js';
 import { fileErrorReason, MailferryError } from './errors.js';
 
+/** Where a line for stderr goes: stderr, or what draws on the terminal meanwhile (the progress bars, above them). */
+let lineSink: ((text: string) => void) | undefined;
+function stderrLine(text: string): void {
+  if (lineSink) lineSink(text);
+  else process.stderr.write(text);
+}
+
+/** Lines for stderr go to `sink` until it is undefined again (the progress bars draw them above themselves). */
+export function divertStderrLines(sink: ((text: string) => void) | undefined): void {
+  lineSink = sink;
+}
+
 export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
 
@@ -152,7 +164,7 @@ class SinkLogger implements Logger {
     if ((n >= this.out.stderrMin || (loud && this.out.loudToStderr)) && !fileOnly) {
       const { msg, ...rest } = rec;
       const extra = Object.keys(rest).length ? ' ' + safeJson(rest) : '';
-      process.stderr.write(forTerminal(`mailferry: ${level === 'info' ? '' : level + ': '}${String(msg ?? '')}${extra}`) + '\n');
+      stderrLine(forTerminal(`mailferry: ${level === 'info' ? '' : level + ': '}${String(msg ?? '')}${extra}`) + '\n');
     }
     if (this.out.fd !== undefined && n >= this.out.fileMin) {
       try {
@@ -163,7 +175,7 @@ class SinkLogger implements Logger {
         this.out.fileMin = Infinity;
         const message = `cannot write --log-file ${this.out.file} (${fileErrorReason(err)}): nothing more is logged there`;
         if (this.out.onFileError) this.out.onFileError(message);
-        else process.stderr.write(forTerminal(`mailferry: warning: ${message}`) + '\n');
+        else stderrLine(forTerminal(`mailferry: warning: ${message}`) + '\n');
       }
     }
   }

@@ -6,8 +6,8 @@
 import { createRequire } from 'node:module';
 import type cliProgressType from 'cli-progress';
 import type { CopyEvent } from '../engine/events.js';
-import { forTerminal } from '../log.js';
-import { printable } from '../strings.js';
+import { divertStderrLines, forTerminal } from '../log.js';
+import { fitColumns, printable } from '../strings.js';
 
 export interface ProgressView {
   onEvent(e: CopyEvent): void;
@@ -15,7 +15,7 @@ export interface ProgressView {
 }
 
 export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
+  if (n < 1024) return `${Math.round(n)} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
   return `${(n / 1024 ** 3).toFixed(2)} GB`;
@@ -55,12 +55,43 @@ class BarView implements ProgressView {
   private total?: cliProgressType.SingleBar;
   private totalCount = 0;
   private readonly announced = new Map<string, number>();
-  private bytes = 0;
-  private readonly started = Date.now();
+  /** Per folder (and 'total' for the run): messages and bytes done since it started. */
+  private readonly done = new Map<string, { started: number; messages: number; bytes: number }>();
+
+  /**
+   * Lines logged while the bars are drawn are drawn above them, whole: the bars turn line wrap
+   * off (a bar line wider than the terminal would break their redraw), so each line turns it on
+   * for itself. Ctrl-Z gives the terminal back its cursor and wrapping while mailferry is stopped.
+   */
+  private readonly onSuspend = () => {
+    process.stderr.write('\x1b[?25h\x1b[?7h');
+    process.kill(process.pid, 'SIGSTOP');
+  };
+  private readonly onResume = () => process.stderr.write('\x1b[?25l\x1b[?7l');
+
+  constructor() {
+    this.done.set('total', { started: Date.now(), messages: 0, bytes: 0 });
+    // Only while bars are drawn: before the first (and when there is none) a line is written as it is.
+    divertStderrLines((text) => (this.multi.isActive ? this.multi.log(`\x1b[?7h${text}\x1b[?7l`) : process.stderr.write(text)));
+    process.on('SIGTSTP', this.onSuspend);
+    process.on('SIGCONT', this.onResume);
+  }
 
   private payload(name: string) {
-    const secs = Math.max(0.001, (Date.now() - this.started) / 1000);
-    return { name: printable(name).padEnd(20).slice(0, 20), rate: Math.round((this.total?.getProgress() ?? 0) * this.totalCount / secs) || 0, mb: `${formatBytes(this.bytes)} ${formatBytes(this.bytes / secs)}/s` };
+    const d = this.done.get(name) ?? { started: Date.now(), messages: 0, bytes: 0 };
+    const secs = Math.max(0.001, (Date.now() - d.started) / 1000);
+    // Cut to 20 columns by whole characters (an emoji is two UTF-16 units, and two columns wide).
+    return { name: fitColumns(printable(name), 20), rate: Math.round(d.messages / secs), mb: `${formatBytes(d.bytes)} ${formatBytes(d.bytes / secs)}/s` };
+  }
+
+  /** One message of `folder` done (copied or skipped): its bar and the total move. */
+  private step(folder: string, bytes: number): void {
+    for (const name of [folder, 'total']) {
+      const d = this.done.get(name);
+      if (d) (d.messages++, (d.bytes += bytes));
+    }
+    this.bars.get(folder)?.increment(1, this.payload(folder));
+    this.total?.increment(1, this.payload('total'));
   }
 
   onEvent(e: CopyEvent): void {
@@ -68,6 +99,7 @@ class BarView implements ProgressView {
       this.totalCount += e.messages;
       if (!this.total) this.total = this.multi.create(this.totalCount, 0, this.payload('total'));
       else this.total.setTotal(this.totalCount);
+      this.done.set(e.folder, { started: Date.now(), messages: 0, bytes: 0 });
       this.bars.set(e.folder, this.multi.create(e.messages, 0, this.payload(e.folder)));
       this.announced.set(e.folder, e.messages);
     } else if (e.type === 'folder-total') {
@@ -77,24 +109,27 @@ class BarView implements ProgressView {
       this.total?.setTotal(this.totalCount);
       this.bars.get(e.folder)?.setTotal(e.messages);
     } else if (e.type === 'message') {
-      this.bytes += e.bytes;
-      this.bars.get(e.folder)?.increment(1, this.payload(e.folder));
-      this.total?.increment(1, this.payload('total'));
+      this.step(e.folder, e.bytes);
     } else if (e.type === 'skipped') {
-      this.bars.get(e.folder)?.increment(1, this.payload(e.folder));
-      this.total?.increment(1, this.payload('total'));
+      this.step(e.folder, 0);
     } else if (e.type === 'folder-done') {
       const bar = this.bars.get(e.result.folder);
       if (bar) {
         bar.stop();
         this.multi.remove(bar);
         this.bars.delete(e.result.folder);
+        this.done.delete(e.result.folder);
       }
     }
   }
 
   stop(): void {
+    // Lines logged since the last redraw are drawn with it: one more, or they would be lost.
+    if (this.multi.isActive) (this.multi as unknown as { update(): void }).update();
     this.multi.stop();
+    divertStderrLines(undefined);
+    process.off('SIGTSTP', this.onSuspend);
+    process.off('SIGCONT', this.onResume);
   }
 }
 

@@ -5,11 +5,13 @@ import type { Inventory } from '../engine/inventory.js';
 import type { VerifyResult } from '../engine/verify.js';
 import { LOST_WORDS } from '../engine/events.js';
 import { formatBytes } from './progress.js';
-import { counted, headerText } from '../strings.js';
+import { counted, displayWidth, headerText } from '../strings.js';
 
 function table(rows: string[][]): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd());
+  // Padded by the columns a cell takes on a terminal (a folder named in CJK, or with an emoji).
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => displayWidth(r[i]))));
+  const pad = (c: string, w: number) => ' '.repeat(Math.max(0, w - displayWidth(c)));
+  return rows.map((r) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c + pad(c, widths[i]) : pad(c, widths[i]) + c)).join('  ').trimEnd());
 }
 
 export function renderPlan(r: DryRunResult): string[] {

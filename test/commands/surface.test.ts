@@ -1,11 +1,12 @@
 // The command surface through the real CLI against the real Dovecot: --json shapes of folders,
 // copy --dry-run, verify and checkpoint show/reset; --dry-run touches nothing; verify finds a
 // message deleted from the destination and one added to it.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { normalizeMessageId } from '../../src/mail/headers.js';
+import { displayWidth } from '../../src/strings.js';
 import { envelope, runCli } from '../harness/cli.js';
 import { seedFixtures } from '../harness/fixtures.js';
 import { expectOneLineError, h, seeded, snapshot, srcUrl, tls } from './helpers.js';
@@ -61,6 +62,20 @@ describe('folders on other stores', () => {
     const inbox = m.result.folders.find((f: any) => f.name === 'INBOX');
     expect(inbox.messages).toBe(seededFx.length);
     expect(inbox.bytes).toBe(seededFx.reduce((n, x) => n + x.bytes.length, 0));
+  });
+
+  it('the table is aligned by the columns a name takes on a terminal (CJK and emoji are two wide)', async () => {
+    const md = join(work, 'wide');
+    // Maildir++ names in modified UTF-7: 日本語 and "Mail 📧".
+    for (const dir of ['', '.&ZeVnLIqe-', '.Mail &2D3c5w-', '.Plain']) for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(md, dir, s), { recursive: true });
+    const r = await runCli(['folders', `maildir:${md}`], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split('\n');
+    expect(rows.some((l) => l.startsWith('日本語'))).toBe(true);
+    expect(rows.some((l) => l.startsWith('Mail 📧'))).toBe(true);
+    // Every row's MESSAGES column ends in the same terminal column as the header's.
+    const end = (l: string) => displayWidth(/^.+? {2,}(\d+|MESSAGES)(?= )/.exec(l)![0]);
+    expect(new Set(rows.map(end)).size, r.stdout).toBe(1);
   });
 });
 

@@ -49,6 +49,20 @@ describe('progress and prompts', () => {
     expect(r.out).not.toMatch(/^Junk\/Old: \d+ copied/m); // no plain lines on a TTY
   });
 
+  it('on a TTY: a warning logged while the bars are drawn is drawn above them whole (line wrap on for it), rates have no long decimals', async () => {
+    const r = await onTty(['copy', srcUrl(), `maildir:${join(work, 'w')}`, ...tls, '--folder', 'Junk/Old', '--checkpoint', join(work, 'w.j'), '--max-message-size', '3K']);
+    expect(r.code, r.out).toBe(6);
+    // The bars turn wrapping off (\x1b[?7l); each logged line turns it on for itself, so a line
+    // wider than the terminal is not cut at its edge.
+    const warnings = r.out.match(/(\x1b\[\?7h)?mailferry: warn: Junk\/Old: message \d+/g) ?? [];
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.filter((w) => !w.startsWith('\x1b[?7h'))).toEqual([]);
+    expect(r.out).not.toMatch(/\d\.\d{3,} B\/s/);
+    // Given back as it was: cursor shown, wrapping on.
+    expect(r.out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(r.out.lastIndexOf('\x1b[?25l'));
+    expect(r.out.lastIndexOf('\x1b[?7h')).toBeGreaterThan(r.out.lastIndexOf('\x1b[?7l'));
+  });
+
   it('on a TTY with a filter: the bars are set to what passed it when the listing ends, and end full', async () => {
     // The folder is copied while it is listed; the source announced every message, the filter
     // let through the later half (dates are distinct: the median's second splits them).
