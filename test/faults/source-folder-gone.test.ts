@@ -4,6 +4,7 @@
 // after the batch fell back to one message at a time). Its messages not copied are not journaled,
 // and the next run copies the folder under its new name. Real CLI, real Dovecot; a proxy holds
 // the first body FETCH while doveadm renames the folder.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
@@ -54,5 +55,43 @@ describe('an IMAP source folder renamed during the copy', () => {
     expect(again.status).toBe(0);
     expect(again.result.folders.find((f: { folder: string }) => f.folder === 'After')).toMatchObject({ copied: N, failed: 0 });
     expect(readMaildirTree(dest).get('After')).toHaveLength(N);
+  });
+});
+
+describe('a Maildir source folder renamed during the copy', () => {
+  /** A Maildir source of `folders`, each of `n` messages. */
+  const source = (root: string, folders: string[], n: number) => {
+    for (const f of ['', ...folders.map((x) => `.${x}`)]) for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(root, f, s), { recursive: true });
+    for (const f of folders) for (let i = 1; i <= n; i++) writeFileSync(join(root, `.${f}`, 'cur', `${i}.${f}.host:2,S`), msg(i + 1000 * folders.indexOf(f)));
+  };
+
+  it('the folder being copied, or one not reached yet, fails as a folder (exit 6), not as messages vanished or an empty folder with exit 0; the next run copies it under its new name', async () => {
+    for (const which of ['being copied', 'not reached']) {
+      const user = (await h.freshUser('mdgone')).name;
+      const box = sandbox('mf-mdgone-');
+      const src = join(box, 'src');
+      source(src, ['First', 'Second'], N);
+      // Renamed while the first APPEND to the destination is held: the folder being copied is First.
+      const renamed = which === 'being copied' ? 'First' : 'Second';
+      proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { holdUp: { match: /APPEND/i, release: async () => renameSync(join(src, `.${renamed}`), join(src, `.${renamed}-new`)) } });
+      const args = ['copy', `maildir:${src}`, `imap://${user}@${h.host}:${proxy.port}`, '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json', '-j', '1'];
+      const env = { MAILFERRY_DEST_PASSWORD: 'pass' };
+      const r = await runCli(args, { env });
+      const out = envelope(r);
+      expect(proxy.held, which).toBe(true);
+      expect(out.status, `${which}: ${r.stderr.slice(-1500)}`).toBe(6);
+      const row = out.result.folders.find((f: { folder: string }) => f.folder === renamed);
+      expect(row.error, which).toMatch(/is gone: the folder was renamed or deleted since this run listed it/);
+      expect(out.result.failed, which).toBe(0);
+      if (which === 'not reached') expect(readMaildirTree(h.maildirOf(user)).get('Second'), which).toBeUndefined();
+      await proxy.stop();
+      proxy = undefined;
+
+      // Straight to the server now (another URL, so another checkpoint).
+      const again = envelope(await runCli(args.map((a) => (a.startsWith('imap://') ? `imap://${user}@${h.host}:${h.ports.imap}` : a === join(box, 'cp') ? join(box, 'cp2') : a)), { env }));
+      expect(again.status, which).toBe(0);
+      expect(again.result.folders.find((f: { folder: string }) => f.folder === `${renamed}-new`), which).toMatchObject({ failed: 0 });
+      expect(readMaildirTree(h.maildirOf(user)).get(`${renamed}-new`), which).toHaveLength(N);
+    }
   });
 });

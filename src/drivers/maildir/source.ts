@@ -295,10 +295,25 @@ export class MaildirSource implements Source {
     return d;
   }
 
+  /**
+   * The folder's directory is gone since the run listed it (renamed or deleted by another
+   * program): the folder fails, as an IMAP folder renamed under a copy does (NO_SUCH_MAILBOX),
+   * rather than reading as empty or its messages as vanished one by one with exit 0. Its messages
+   * are not recorded: the next run copies it under its new name.
+   */
+  private async gone(mailbox: string): Promise<MailferryError | undefined> {
+    const dir = this.dirOf(mailbox);
+    const st = await fs.stat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? null : undefined));
+    if (st !== null && (st === undefined || st.isDirectory())) return undefined;
+    return new MailferryError('NO_SUCH_MAILBOX', `${printable(dir)} is gone: the folder was renamed or deleted since this run listed it`, { scope: 'mailbox', hint: 'the next run copies it under its new name' });
+  }
+
   async status(mailbox: string, opts: { size?: boolean } = {}): Promise<MailboxStatus> {
     const dir = this.dirOf(mailbox);
     const broken = this.broken.get(mailbox);
     if (broken) throw broken;
+    const gone = await this.gone(mailbox);
+    if (gone) throw gone;
     let messages = 0;
     let size = 0;
     for (const sub of ['cur', 'new']) {
@@ -415,7 +430,13 @@ export class MaildirSource implements Source {
       // Not found again: removed (not listed; were it only missed, the next run lists it).
       return folder.at(f.key, (path) => describeAt(f.key, path));
     };
-    for await (const ref of mapOrdered(files, LIST_PARALLEL, describe)) if (ref) refs.push(ref);
+    let described = 0;
+    for await (const ref of mapOrdered(files, LIST_PARALLEL, describe)) if (ref) (refs.push(ref), described++);
+    // Files not found again, or none at all: the folder itself may be gone meanwhile.
+    if (described < files.length || files.length === 0) {
+      const gone = await this.gone(mailbox);
+      if (gone) throw gone;
+    }
     // Stable order: by date, then by key (done keys, listed without a date, first).
     const time = (r: MessageRef) => r.internalDate?.getTime() ?? -1;
     refs.sort((a, b) => time(a) - time(b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -488,7 +509,11 @@ export class MaildirSource implements Source {
   /** One large message read in chunks, never held whole; read errors are the message's own. */
   private async stream(mailbox: string, ref: MessageRef): Promise<AsyncIterable<Buffer> | null> {
     const opened = await this.atFile(mailbox, ref.key, async (path) => ({ path, fh: await fs.open(path, READ_NOFOLLOW).catch((err) => rethrow(err, path, ref.key)) }));
-    if (!opened) return null;
+    if (!opened) {
+      const gone = await this.gone(mailbox);
+      if (gone) throw gone;
+      return null;
+    }
     const { path, fh } = opened;
     const chunks = async function* () {
       try {
@@ -526,7 +551,11 @@ export class MaildirSource implements Source {
     const read = async (ref: MessageRef): Promise<FetchedMessage | undefined> => {
       // The message the file holds (compressed.ts): a gzip file inflates to the size its listing found, no more.
       const body = await this.atFile(mailbox, ref.key, (path) => readMessageFile(path, ref.size, false).catch((err) => rethrow(err, path, ref.key)));
-      return body && { ref, body }; // else vanished (the engine records nothing: caps.keysReturn)
+      if (body) return { ref, body };
+      // Not found: vanished (the engine records nothing: caps.keysReturn), unless its folder is gone.
+      const gone = await this.gone(mailbox);
+      if (gone) throw gone;
+      return undefined;
     };
     for await (const m of mapOrdered(refs, FETCH_PARALLEL, read, { of: (r) => r.size, max: FETCH_AHEAD_BYTES })) if (m) yield m;
   }
