@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+
 /**
  * flat(s): the same string, stored as one piece. A string built by concatenation is a tree of
  * pieces in V8 (and a slice keeps its whole parent alive); a Message-ID built that way costs
@@ -67,38 +69,25 @@ export function counted(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
-/** Columns a character takes on a terminal: 2 for East Asian wide ones and emoji, 0 for combining marks. */
-function columns(cp: number): number {
-  if ((cp >= 0x300 && cp <= 0x36f) || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f)) return 0;
-  if (
-    (cp >= 0x1100 && cp <= 0x115f) ||
-    (cp >= 0x2e80 && cp <= 0xa4cf && cp !== 0x303f) ||
-    (cp >= 0xac00 && cp <= 0xd7a3) ||
-    (cp >= 0xf900 && cp <= 0xfaff) ||
-    (cp >= 0xfe30 && cp <= 0xfe4f) ||
-    (cp >= 0xff00 && cp <= 0xff60) ||
-    (cp >= 0xffe0 && cp <= 0xffe6) ||
-    (cp >= 0x1f300 && cp <= 0x1faff) ||
-    (cp >= 0x20000 && cp <= 0x3fffd)
-  ) {
-    return 2;
-  }
-  return 1;
-}
+/**
+ * Terminal columns of a string: the `string-width` package (an East Asian wide character or an
+ * emoji is two, a combining mark none), what cli-progress and oclif measure with; loaded when a
+ * table or a bar is drawn.
+ */
+const stringWidth = () => createRequire(import.meta.url)('string-width') as (s: string) => number;
 
 /** Columns `s` takes on a terminal (for tables and bars: padding by UTF-16 units misaligns). */
 export function displayWidth(s: string): number {
-  let n = 0;
-  for (const ch of s) n += columns(ch.codePointAt(0)!);
-  return n;
+  return stringWidth()(s);
 }
 
 /** `s` cut to at most `width` columns, whole characters only, and padded with spaces to it. */
 export function fitColumns(s: string, width: number): string {
+  const measure = stringWidth();
   let out = '';
   let n = 0;
   for (const ch of s) {
-    const w = columns(ch.codePointAt(0)!);
+    const w = measure(ch);
     if (n + w > width) break;
     out += ch;
     n += w;

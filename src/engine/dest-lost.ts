@@ -18,6 +18,7 @@ import type { FolderLook, Sink } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { LOST_WORDS, type LostWhy } from './events.js';
 import { destHint, type FolderPlan } from './plan.js';
+import { counted } from '../strings.js';
 
 export interface LostDestination {
   plan: FolderPlan;
@@ -71,5 +72,5 @@ export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[],
 }
 
 export function describeLost(l: LostDestination): string {
-  return `${l.plan.name}: the destination folder ${LOST_WORDS[l.why]}, though the checkpoint has ${l.done} message${l.done === 1 ? '' : 's'} of this folder done; copying the folder again`;
+  return `${l.plan.name}: the destination folder ${LOST_WORDS[l.why]}, though the checkpoint has ${counted(l.done, 'message')} of this folder done; copying the folder again`;
 }

@@ -283,7 +283,8 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
   // A server of another protocol on this port (a POP3 or SMTP port given as imap://) greets at
   // once in its own words, which imapflow passes over until its greeting timeout: said at once.
   first?.once('data', (chunk: Buffer) => {
-    const other = /^\+OK\b/.test(chunk.toString('latin1', 0, 4)) ? 'POP3' : /^220[ -]/.test(chunk.toString('latin1', 0, 4)) ? 'SMTP' : undefined;
+    const greeting = chunk.toString('latin1', 0, 4);
+    const other = /^\+OK\b/.test(greeting) ? 'POP3' : /^220[ -]/.test(greeting) ? 'SMTP' : undefined;
     if (!other) return;
     logged.stream = new MailferryError('PROTOCOL', `${ep.host}:${ep.port} greets as a ${other} server, not IMAP`, {
       hint: `${other === 'POP3' ? 'use pop3:// for this port, or ' : 'give '}the IMAP port: 143, 993 with imaps://`,
