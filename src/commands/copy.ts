@@ -160,7 +160,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
           : []),
         ...(r.deleteError ? [`deleting from the source failed: ${r.deleteError.oneLine()}; what the server deleted is not known (the copy is complete; rerun to delete what is copied)`] : []),
         ...(r.interrupted ? [timeUp ? 'rerun the same command to continue' : 'rerun the same command to resume'] : []),
-        ...(r.throttled ? [`throttled: the server slowed the run down ${r.throttled.count} time(s), ${(r.throttled.totalWaitMs / 1000).toFixed(1)} s of waiting, from ${r.throttled.first} to ${r.throttled.last}; workers went down to ${r.throttled.minWorkers}`] : []),
+        ...(r.throttled ? [`throttled: the server slowed the run down ${counted(r.throttled.count, 'time')}, ${(r.throttled.totalWaitMs / 1000).toFixed(1)} s of waiting, from ${r.throttled.first} to ${r.throttled.last}; workers went down to ${r.throttled.minWorkers}`] : []),
       ];
       const result = {
         copied: r.copied,

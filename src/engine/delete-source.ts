@@ -19,6 +19,7 @@ import { MailferryError, spoilsOneFolder } from '../errors.js';
 import type { Journal } from '../checkpoint/journal.js';
 import type { MessageRef, Sink, Source } from '../drivers/types.js';
 import { LOUD, type Logger } from '../log.js';
+import { counted } from '../strings.js';
 import { scanDestination } from './dest-scan.js';
 import { bodiesForDigest } from './digest-bodies.js';
 import { identityBeforeBody, identityOfFetched, type DedupeMode, type Identity } from './identity.js';
@@ -99,7 +100,7 @@ export async function deleteFromSource(o: DeleteOptions): Promise<DeleteResult> 
     // A listing stopped by the signal ends early, with what it had: nothing to decide from.
     if (stopped()) return interrupted();
     if (absent > 0) {
-      o.log.warn({ msg: `${plan.name}: ${absent} message(s) the checkpoint has as copied are not in the destination now: left on the server (rerun with --restart to copy them, then delete)`, [LOUD]: true });
+      o.log.warn({ msg: `${plan.name}: ${counted(absent, 'message')} the checkpoint has as copied ${absent === 1 ? 'is' : 'are'} not in the destination now: left on the server (rerun with --restart to copy them, then delete)`, [LOUD]: true });
     }
     kept += absent;
     if (confirmed.length === 0) continue;
@@ -119,7 +120,7 @@ export async function deleteFromSource(o: DeleteOptions): Promise<DeleteResult> 
     }
     deleted += outcome.deleted.length;
     refused += outcome.refused.length;
-    o.log.info({ msg: `${plan.name}: deleted ${outcome.deleted.length} copied messages from the source` });
+    o.log.info({ msg: `${plan.name}: deleted ${counted(outcome.deleted.length, 'copied message')} from the source` });
   }
   return { deleted, kept, refused, interrupted: false };
 }
