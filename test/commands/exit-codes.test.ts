@@ -23,6 +23,8 @@ describe('exit codes from real situations', () => {
     [EXIT.auth, 'a wrong password', copyFx('a'), { MAILFERRY_SOURCE_PASSWORD: 'wrong' }],
     [EXIT.network, 'nothing listening on the port', ['copy', `imap://x@${h.host}:1`, `maildir:${join(work, 'n')}`, '--json']],
     [EXIT.partial, 'messages over --max-message-size', copyFx('p', '--max-message-size', '1K', '--checkpoint', join(work, 'p.j'))],
+    // A limit smaller than the listing's own answers (a Message-ID header) still fails message by message.
+    [EXIT.partial, 'every message over a one-byte --max-message-size', copyFx('p1', '--max-message-size', '1', '--checkpoint', join(work, 'p1.j'))],
   ];
   for (const [code, what, args, extra] of table) {
     it(`${code}: ${what}`, async () => {

@@ -138,10 +138,14 @@ export function classifyImapError(err: unknown, o: NetOptions, scope: Scope = 'r
 /** Longest response line without a literal (LIST, STATUS, FETCH metadata lines). */
 const MAX_LINE = 16 * 1024 * 1024;
 
-/** Largest literal accepted: the largest message, plus room for a server counting line ends differently. */
+/**
+ * Largest literal accepted: the largest message, plus room for a server counting line ends
+ * differently; at least 1 MB, so a small --max-message-size still lets the listing's own literals
+ * (Message-ID headers, folder names) through: each message over it then fails by its size.
+ */
 export function literalLimit(o: NetOptions): number {
   const max = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  return max + Math.min(max, 1024 * 1024);
+  return Math.max(max + Math.min(max, 1024 * 1024), 1024 * 1024);
 }
 
 /**
