@@ -23,7 +23,7 @@ import { counted } from '../strings.js';
 import { scanDestination } from './dest-scan.js';
 import { bodiesForDigest } from './digest-bodies.js';
 import { identityBeforeBody, identityOfFetched, type DedupeMode, type Identity } from './identity.js';
-import type { FolderPlan } from './plan.js';
+import { destHint, type FolderPlan } from './plan.js';
 
 export function checkDeleteSource(source: Source): void {
   if (!source.deleteMessages) {
@@ -66,9 +66,10 @@ export async function deleteFromSource(o: DeleteOptions): Promise<DeleteResult> 
     if (stopped()) return interrupted();
     const done = o.journal.state.folder(plan.source.path).done;
     if (done.size === 0) continue;
-    // Read only (a sink that cannot say which folder it is confirms nothing, so deletes nothing).
+    // Read only (a sink that cannot say which folder it is confirms nothing, so deletes nothing),
+    // where the copy puts the folder: where earlier runs put it (a --map given then, not now).
     // A folder whose destination cannot be named (two source folders would be one) confirms nothing.
-    const box = (await o.sink.existingMailbox?.(plan.destSegments, plan.role)?.catch((err: unknown) => {
+    const box = (await o.sink.existingMailbox?.(plan.destSegments, plan.role, destHint(plan, o.journal.state))?.catch((err: unknown) => {
       if (spoilsOneFolder(err)) return null;
       throw err;
     })) ?? null;

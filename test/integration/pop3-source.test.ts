@@ -213,6 +213,24 @@ describe('POP3 --delete-source keeps what is not durably copied', () => {
     expect(readMaildirTree(dest).get('INBOX')!.length).toBe(3);
   });
 
+  it('deletes what an earlier run copied under --map from where it put it, a run without the --map (no false warning)', async () => {
+    const src = (await h.freshUser('p3map')).name;
+    const msg = (i: number) => Buffer.from(`From: a@example.test\nMessage-ID: <m${i}@map.test>\nSubject: ${i}\n\nmessage ${i}\n`);
+    await importMessages(h, src, [1, 2, 3].map((i) => ({ folder: 'INBOX', bytes: msg(i), letters: '', internalDate: new Date('2020-02-02T00:00:00Z') })));
+    const dest = join(work, 'map-md');
+    const base = ['copy', `pop3://${src}@${h.host}:${h.ports.pop3}`, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'map.journal'), '--json'];
+    expect(envelope(await runCli([...base, '--map', 'INBOX=Fetched'], { env })).result.copied).toBe(3);
+    const r = await runCli([...base, '--delete-source'], { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result).toMatchObject({ copied: 0, deleted: 3, keptOnSource: 0 });
+    expect(out.warnings).toEqual([]);
+    expect(readMaildirTree(h.maildirOf(src)).get('INBOX') ?? []).toEqual([]);
+    const tree = readMaildirTree(dest);
+    expect(tree.get('Fetched')!.length).toBe(3);
+    expect(tree.get('INBOX') ?? []).toEqual([]);
+  });
+
   it('--dry-run with --delete-source deletes nothing', async () => {
     const src = (await h.freshUser('p3dry')).name;
     const seeded = await seedCorpus(h, src, { layout: allToInbox, limitPerGroup: 2 });
