@@ -220,7 +220,7 @@ export interface DestHint {
 }
 
 /** What Sink.look finds in a destination folder. */
-export type FolderLook = 'empty' | 'replaced' | 'holds';
+export type FolderLook = 'empty' | 'replaced' | 'holds' | 'missing';
 
 export interface Sink {
   readonly caps: SinkCaps;
@@ -240,7 +240,8 @@ export interface Sink {
    * What an existing folder holds, cheaply (IMAP STATUS, a Maildir's first directory entries):
    * no message at all (`empty`), or messages of another folder than the one `earlier` keys (dest
    * keys an earlier run stored there) were made in (`replaced`: an IMAP folder deleted and made
-   * again has another UIDVALIDITY), else `holds`. With existingMailbox, how a run finds a
+   * again has another UIDVALIDITY), `missing` when it turns out not to exist after all (listed by
+   * a server that cannot select it), else `holds`. With existingMailbox, how a run finds a
    * destination wiped since the last.
    */
   look?(mailbox: string, earlier?: Iterable<string>): Promise<FolderLook>;

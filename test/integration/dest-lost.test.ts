@@ -108,6 +108,32 @@ describe('a destination wiped between runs', () => {
     expect(out.result.folders.map((f: { destLost?: string }) => f.destLost ?? null)).toEqual([null, 'missing', 'missing']);
   });
 
+  it('IMAP → IMAP: a destination folder deleted while a subfolder stays (Dovecot still lists it, with no \\Noselect) is created and filled again, also after --restart', async () => {
+    const dst = (await h.freshUser('lostpar')).name;
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const args = ['copy', url(), `imap://${dst}@${h.host}:${h.ports.imap}`, ...tls, '--checkpoint', join(work, 'cp'), '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    // Archive/2024 stays: the server lists Archive as its parent, though it holds nothing and cannot be selected.
+    await h.doveadm(['mailbox', 'delete', '-u', dst, 'Archive']);
+    expect(idsOf(h.maildirOf(dst)).Archive).toBeUndefined();
+    const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+    expect(plan.result.folders.find((f: { folder: string }) => f.folder === 'Archive')).toMatchObject({ destLost: 'missing', copy: 2, unchanged: false });
+
+    const r = await runCli(args, { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.copied).toBe(2);
+    expect(idsOf(h.maildirOf(dst))).toEqual(want(FOLDERS));
+    expect(out.result.folders.map((f: { destLost?: string }) => f.destLost ?? null)).toEqual([null, 'missing', null]);
+
+    // Without the checkpoint's word: the folder is made and filled in that run, each message once.
+    await h.doveadm(['mailbox', 'delete', '-u', dst, 'Archive']);
+    const restart = await runCli([...args, '--restart'], { env });
+    expect(envelope(restart).status, restart.stderr).toBe(0);
+    expect(envelope(restart).result.copied).toBe(2);
+    expect(idsOf(h.maildirOf(dst))).toEqual(want(FOLDERS));
+  });
+
   it('IMAP → IMAP: a destination folder deleted and made again, with other mail in it by now, is copied again (its UIDVALIDITY changed)', async () => {
     const dst = (await h.freshUser('lostuv')).name;
     const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));

@@ -276,6 +276,11 @@ export class ImapSink implements Sink {
   private readonly made = new Map<string, string>();
   /** Each folder's STATUS as the opening LIST gave it (LIST-STATUS), taken once by `look`. */
   private readonly listed = new Map<string, { messages: number; uidValidity?: bigint }>();
+  /**
+   * Folders the server lists but says do not exist (NONEXISTENT): Dovecot lists a folder deleted
+   * while a subfolder of it stays as the subfolder's parent, with no \\Noselect or \\NonExistent.
+   */
+  private readonly phantom = new Set<string>();
   /** Folder name by name → the source folder (its segments, and its name) that named it: two may not (`claim`). */
   private readonly named = new Map<string, { segments: string[]; source: string }>();
   private delimiter = '.';
@@ -315,8 +320,9 @@ export class ImapSink implements Sink {
     // Where the server answers it within the LIST (LIST-STATUS, RFC 5819): each folder's count and
     // UIDVALIDITY, for the look a run takes at every folder it copied into before (`look`), so
     // a rerun of N folders is not N STATUS round trips.
+    let askedStatus = false;
     const { list, ns } = await this.ctl.run('listing destination folders', 'run', async (c) => ({
-      list: await c.list(c.capabilities.has('LIST-STATUS') ? { statusQuery: { messages: true, uidValidity: true } } : undefined),
+      list: await c.list((askedStatus = c.capabilities.has('LIST-STATUS')) ? { statusQuery: { messages: true, uidValidity: true } } : undefined),
       ns: c.namespace as { prefix?: string; delimiter?: string } | undefined,
     }));
     this.listed.clear();
@@ -325,6 +331,15 @@ export class ImapSink implements Sink {
       if (st && st.error === undefined && st.messages !== undefined) this.listed.set(l.path, { messages: st.messages, uidValidity: st.uidValidity });
     }
     this.folders = new Map(list.map((l) => [l.path, l]));
+    // A selectable folder has its STATUS in a LIST-STATUS answer: one without it is asked alone
+    // (such folders are few: the server could not answer for them), and one that does not exist noted.
+    this.phantom.clear();
+    if (askedStatus) {
+      for (const l of list) {
+        if (l.status || l.path === 'INBOX' || l.flags?.has('\\Noselect') || l.flags?.has('\\NonExistent')) continue;
+        if ((await this.statusOf(l.path)) === 'gone') this.phantom.add(l.path);
+      }
+    }
     this.prefix = ns?.prefix ?? '';
     this.delimiter = ns?.delimiter || list.find((l) => l.delimiter)?.delimiter || '.';
   }
@@ -350,7 +365,20 @@ export class ImapSink implements Sink {
 
   private exists(path: string): boolean {
     const l = this.folders.get(path);
-    return l !== undefined && !l.flags?.has('\\Noselect') && !l.flags?.has('\\NonExistent');
+    return l !== undefined && !l.flags?.has('\\Noselect') && !l.flags?.has('\\NonExistent') && !this.phantom.has(path);
+  }
+
+  /**
+   * A folder's STATUS (count, UIDVALIDITY); `gone` when the server says it does not exist, false
+   * when it says nothing (imapflow answers a failed STATUS so, after logging why).
+   */
+  private statusOf(mailbox: string): Promise<{ messages?: number; uidValidity?: bigint } | false | 'gone'> {
+    return this.ctl.run(`reading ${mailbox}`, 'mailbox', async (c) => {
+      const st = await c.status(mailbox, { messages: true, uidValidity: true });
+      if (st !== false) return st;
+      const err = takeLoggedError(c);
+      return err !== undefined && classifyImapError(err, this.o, 'mailbox').code === 'NO_SUCH_MAILBOX' ? 'gone' : false;
+    });
   }
 
   /**
@@ -452,6 +480,7 @@ export class ImapSink implements Sink {
         const p = this.prefix + parts.slice(0, i).join(d);
         if (this.exists(p)) continue;
         made.push(p);
+        this.phantom.delete(p);
         // Sent again after a lost connection, a CREATE that was done meets ALREADYEXISTS,
         // which imapflow answers as success ({created: false}).
         await this.ctl.run(`creating ${p}`, 'mailbox', (c) => c.mailboxCreate(p));
@@ -485,8 +514,13 @@ export class ImapSink implements Sink {
     // What the opening LIST said, once: a run looks before it stores anything into the folder.
     const listed = this.listed.get(mailbox);
     this.listed.delete(mailbox);
-    const st = listed ?? (await this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) => c.status(mailbox, { messages: true, uidValidity: true })));
-    // imapflow answers false for a failed STATUS other than "no such folder": nothing known.
+    const st = listed ?? (await this.statusOf(mailbox));
+    // Listed, but not there (a server without LIST-STATUS): made again when the copy comes to it.
+    if (st === 'gone') {
+      this.phantom.add(mailbox);
+      return 'missing';
+    }
+    // Nothing known.
     if (st === false) return 'holds';
     if (st.messages === 0) return 'empty';
     return st.uidValidity !== undefined && earlier && madeAgain(earlier, String(st.uidValidity)) ? 'replaced' : 'holds';
