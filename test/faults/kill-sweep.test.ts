@@ -16,7 +16,7 @@ const env = { MAILFERRY_SOURCE_PASSWORD: h.user.password };
 const src = `imap://${h.user.name}@${h.host}:${h.ports.imap}`;
 const tls = ['--tls-ca', h.certPem];
 
-describe('kill -9 sweep: IMAP → Maildir', () => {
+describe('kill -9 sweep: IMAP → Maildir', { timeout: 300_000 }, () => {
   it('SIGKILL at 20 points, rerun: every message exactly once, byte-exact; then a rerun copies 0', async () => {
     const work = mkdtempSync(join(tmpdir(), 'mf-sweep-'));
     const dest = join(work, 'Maildir');
@@ -80,7 +80,7 @@ async function sweepToImap(srcUrl: string, manifest: ReturnType<typeof h.manifes
   expect(again.result.copied).toBe(0);
 }
 
-describe('kill -9 sweep: IMAP, Maildir and POP3 → IMAP', () => {
+describe('kill -9 sweep: IMAP, Maildir and POP3 → IMAP', { timeout: 300_000 }, () => {
   it('IMAP → IMAP: SIGKILL at 20 points, rerun: every message exactly once', async () => {
     await sweepToImap(`imap://${h.user.name}@${h.host}:${h.ports.imap}`, h.manifest(), {
       loose: true,

@@ -25,6 +25,12 @@ export interface FaultOptions {
   /** Which bytes count: server → client ('down', FETCH/RETR) or client → server ('up', APPEND). */
   direction?: 'down' | 'up';
   cutAfterBytes?: number;
+  /**
+   * Count from each client line matching `trigger` again, not only from the first on the
+   * connection: each command gets its `cutAfterBytes` (a FETCH of one message is never cut, one of
+   * many is), so the cuts do not depend on which pooled connection a command was sent on.
+   */
+  recount?: boolean;
   /** Stop cutting after this many cuts (default: never stop). */
   maxCuts?: number;
   stallAfterBytes?: number;
@@ -150,7 +156,7 @@ export class FaultProxy {
           for (const [name, re] of Object.entries(this.opts.tally ?? {})) if (re.test(l)) this.tallied[name] = (this.tallied[name] ?? 0) + 1;
         }
       }
-      if (!counting && !spared) {
+      if ((!counting || this.opts.recount) && !spared) {
         // The whole chunk is searched (a command and its non-synchronizing literals come as one),
         // with the tail of the previous ones for a trigger split across chunks.
         const text = lineBuf + chunk.toString('latin1');
@@ -158,6 +164,7 @@ export class FaultProxy {
         const trigger = this.opts.trigger;
         if (!trigger || trigger.test(text)) {
           counting = true;
+          counted = 0;
           this.triggered++;
           lineBuf = '';
         }
