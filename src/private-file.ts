@@ -11,13 +11,14 @@ export function makePrivate(fd: number, st = fstatSync(fd)): void {
 }
 
 /**
- * Opens `path` for writing (created 0600, appended to or truncated), made private. A symbolic
+ * Opens `path` for writing (created 0600, appended to, truncated, or `keep`: neither, the caller
+ * truncates it when it begins writing), made private. A symbolic
  * link is followed only to what is not a regular file (/dev/stderr on a terminal or a pipe), or to
  * the very file standard output or error already is (`2>>cron.log --log-file /dev/stderr`: then
  * neither truncated nor re-moded): a link planted where a report or log is written would
  * otherwise have another file truncated and made 0600. What is checked is what was opened.
  */
-export function openPrivate(path: string, how: 'append' | 'truncate'): number {
+export function openPrivate(path: string, how: 'append' | 'truncate' | 'keep'): number {
   const flags = C.O_WRONLY | (how === 'append' ? C.O_APPEND : 0);
   let fd: number;
   try {

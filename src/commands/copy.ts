@@ -139,7 +139,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     try {
       const r = await runCopyJob(
         cfg,
-        { log: this.logger, signal: abort.signal, onCopying: () => (copying = true), onEvent: (e) => (view.onEvent(e), crash(e)), onOutcome: (o) => report.write(o) },
+        { log: this.logger, signal: abort.signal, onCopying: () => (copying = true), onLocked: () => report.begin(), onEvent: (e) => (view.onEvent(e), crash(e)), onOutcome: (o) => report.write(o) },
       );
       const secs = (Date.now() - started) / 1000;
       const filtered = r.folders.reduce((n, f) => n + (f.filtered ?? 0), 0);

@@ -50,6 +50,8 @@ export interface JobHooks {
    * then nothing is in flight: a caller asked to stop may end the process at once.
    */
   onCopying?: () => void;
+  /** Called once the run holds the checkpoint's and the destination's locks. */
+  onLocked?: () => void;
   onEvent?: (e: CopyEvent) => void;
   onOutcome?: (o: Outcome) => void;
 }
@@ -103,6 +105,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
   try {
     // One run at a time into a destination, whatever checkpoint it names.
     destLock = acquireLock(destinationLockPath(await destinationLockKey(dst)), warn, `is copying into ${dstDesc}`);
+    hooks.onLocked?.();
     // The source, the plan and the checkpoint's checks first, then the destination, then the
     // checkpoint is written: a folder that does not exist, --delete-source with a source that
     // cannot delete or a checkpoint of another job fails before the destination is made, and a

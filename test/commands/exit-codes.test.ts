@@ -37,12 +37,17 @@ describe('exit codes from real situations', () => {
     });
   }
 
-  it('7: the checkpoint is held by a running copy', async () => {
+  it('7: the checkpoint is held by a running copy, whose --report the refused run leaves as it is', async () => {
     const cp = join(work, 'locked.j');
     writeFileSync(cp + '.lock', JSON.stringify({ pid: 1, host: hostname(), started: 'now' }) + '\n');
-    const r = await runCli(copyFx('l', '--checkpoint', cp), { env });
+    // The running copy's report, being written (the cron job's next run names the same file).
+    const report = join(work, 'locked.ndjson');
+    const lines = '{"outcome":"copied","key":"1"}\n{"outcome":"copied","key":"2"}\n';
+    writeFileSync(report, lines, { mode: 0o600 });
+    const r = await runCli(copyFx('l', '--checkpoint', cp, '--report', report), { env });
     expect(r.code).toBe(EXIT.locked);
     expect(envelope(r).error?.code).toBe('CHECKPOINT_LOCKED');
+    expect(readFileSync(report, 'utf8')).toBe(lines);
   });
 
   it('7 without a word with --skip-if-locked (cron: no mail for an overlap), recorded in --log-file', async () => {
