@@ -171,6 +171,43 @@ describe('NO [LIMIT] "Mail size is larger than the maximum size allowed" on one 
   });
 });
 
+describe('a destination that throttles APPENDs (Office 365: NO [LIMIT] Request is throttled. Suggested Backoff Time: N milliseconds)', () => {
+  for (const multiappend of [true, false]) {
+    it(`each throttled APPEND is waited out and sent again, not failed: every message appended once, exit 0 (${multiappend ? 'MULTIAPPEND' : 'an APPEND per message'})`, async () => {
+      const src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [1, 2, 3, 4, 5].map((n) => ({ uid: n, body: fakeMessage(n) })) }] });
+      let throttled = 0;
+      const dst = await FakeImapServer.start({
+        mailboxes: [{ name: 'INBOX', messages: [] }],
+        capabilities: multiappend ? ['MULTIAPPEND'] : [],
+        store: true,
+        hook: (s, tag, name) => {
+          if (name !== 'APPEND' || throttled >= 3) return false;
+          throttled++;
+          s.send(`${tag} NO [LIMIT] Request is throttled. Suggested Backoff Time: 200 milliseconds\r\n`);
+          return true;
+        },
+      });
+      try {
+        const box = sandbox('mf-throttle-');
+        const r = await runCli(
+          ['copy', `imap://u@127.0.0.1:${src.port}`, `imap://u@127.0.0.1:${dst.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--json'],
+          { env: { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' } },
+        );
+        const out = envelope(r);
+        expect(out.status, JSON.stringify(out.result?.failures) + r.stderr).toBe(0);
+        expect(out.result).toMatchObject({ copied: 5, failed: 0 });
+        expect(throttled).toBe(3);
+        expect(out.result.throttled?.count).toBeGreaterThanOrEqual(1);
+        const subjects = dst.appended.map((m) => /Subject: (.*)/.exec(m.body.toString('latin1'))![1]).sort();
+        expect(subjects).toEqual([1, 2, 3, 4, 5].map((n) => `message ${n}`));
+      } finally {
+        await src.stop();
+        await dst.stop();
+      }
+    });
+  }
+});
+
 describe('an IMAP destination over quota, messages known by their bytes (no Message-ID)', () => {
   it('the run stops at the first refusal (exit 3), none is taken for a duplicate of itself; once there is room the rerun copies them, once each', async () => {
     const msgs = [1, 2, 3].map((n) => ({ uid: n, body: fakeMessage(n, { messageId: null }) }));

@@ -71,7 +71,8 @@ function appendError(err: unknown, o: NetOptions, mailbox: string, bytes: number
     return new MailferryError('MESSAGE_TOO_LARGE', `${o.endpoint.host} refused a message for ${mailbox}: too large for the server${e.responseText ? ` (${responseText(e.responseText)})` : ''}`, { scope: 'message' });
   }
   if (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') {
-    const c = classifyImapError(err, o, 'message');
+    // Refused for now (throttling): not the message's failure, the batch's, waited out and sent again.
+    const c = classifyImapError(err, o, 'mailbox');
     if (c.retryable) return c;
     if (e.serverResponseCode === 'OVERQUOTA') return overQuota(o, mailbox, bytes, e.responseText);
     return new MailferryError('MESSAGE_FAILED', `APPEND to ${mailbox} refused: ${c.message}`, { scope: 'message' });
@@ -186,6 +187,12 @@ class ImapWriter implements SinkWriter {
         }
       } catch (err) {
         const status = (err as { responseStatus?: string })?.responseStatus;
+        const throttled = status === 'NO' || status === 'BAD' ? appendError(err, this.o, mailbox, 0) : undefined;
+        if (throttled?.code === 'THROTTLED') {
+          // Refused as a whole for now: one by one would only be throttled message by message.
+          for (const p of batch) p.reject(throttled);
+          return;
+        }
         if (status !== 'NO' && status !== 'BAD') {
           // A link that breaks under long commands: halve the batches (down to one message).
           this.limits.messages = Math.max(1, Math.min(this.limits.messages, Math.floor(batch.length / 2)));
@@ -197,16 +204,23 @@ class ImapWriter implements SinkWriter {
         // quota too: what still fits is stored, up to the first message refused alone.
       }
     }
+    let throttled: MailferryError | undefined;
     for (const p of batch) {
       // Found full by this writer or another: the rest are not sent (each would be refused).
       if (this.account.full) {
         p.reject(this.account.full);
         continue;
       }
+      // Throttled: the rest wait with it (the batch is sent again once it is waited out).
+      if (throttled) {
+        p.reject(throttled);
+        continue;
+      }
       try {
         p.resolve(await this.appendKeeping(mailbox, p.item));
       } catch (err) {
         if (err instanceof MailferryError && err.code === 'DEST_FULL') this.account.full ??= err;
+        if (err instanceof MailferryError && err.code === 'THROTTLED') throttled = err;
         p.reject(err);
       }
     }
