@@ -14,8 +14,10 @@
  *                           the filters `fk` (filters.ts#filterKey)
  *   lost {s, d?}            the destination of folder s was found gone or emptied: forget what
  *                           is done (the folder is copied again) and what dest folder d held
- *   d    {d, dk, id}         dest folder d holds dest key dk with this identity (compaction form of c;
- *                           also what a scan of d read that the checkpoint did not know)
+ *   d    {d, dk, id, seen?}  dest folder d holds dest key dk with this identity (compaction form of c;
+ *                           with `seen`, what a scan of d read that the checkpoint did not know: a
+ *                           message of the user's own, or one copied before the checkpoint was lost,
+ *                           which once deleted is not taken for one copied before)
  *   to   {s, d}              folder s goes to dest folder d (written when a run places it there, also
  *                           when it stores nothing, e.g. all found present after --restart; and by compaction)
  */
@@ -53,7 +55,7 @@ export type JournalRecord =
   | { t: 'k'; s: string; k: string; id?: string; why: string }
   | { t: 'end'; s: string; uv: string; next: number; fk?: string }
   | { t: 'lost'; s: string; d?: string }
-  | { t: 'd'; d: string; dk: string; id: string }
+  | { t: 'd'; d: string; dk: string; id: string; seen?: true }
   | { t: 'to'; s: string; d: string }
   /** A done key forgotten: its message is gone from a source that may give the key to a new one (POP3 UIDL). */
   | { t: 'f'; s: string; k: string };
@@ -121,6 +123,8 @@ export class CheckpointState {
    * here: memory does not grow by a dest key and an identity per message copied.
    */
   readonly stored = new Map<string, Map<string, string>>();
+  /** Of `stored`, the dest keys only read by a scan (`d` records with `seen`), per dest folder. */
+  readonly seen = new Map<string, Set<string>>();
   records = 0;
 
   folder(s: string): FolderState {
@@ -137,10 +141,27 @@ export class CheckpointState {
     return n;
   }
 
-  private remember(d: string, dk: string, id: string): void {
+  private remember(d: string, dk: string, id: string, seen?: boolean): void {
     let m = this.stored.get(d);
     if (!m) this.stored.set(d, (m = new Map()));
-    m.set(flat(dk), flat(id));
+    const key = flat(dk);
+    m.set(key, flat(id));
+    let s = this.seen.get(d);
+    if (seen) {
+      if (!s) this.seen.set(d, (s = new Set()));
+      s.add(key);
+    } else s?.delete(key);
+  }
+
+  /**
+   * Identities stored in dest folder `d` by this job's earlier runs (not those a scan only read
+   * there): one of them no longer there was deleted by hand since, and is not copied again.
+   */
+  *copiedBefore(d: string): Iterable<string> {
+    const m = this.stored.get(d);
+    if (!m) return;
+    const s = this.seen.get(d);
+    for (const [dk, id] of m) if (!s?.has(dk)) yield id;
   }
 
   /** `replayed`: a record read back from the file (false: one this run is appending). */
@@ -173,7 +194,7 @@ export class CheckpointState {
         break;
       case 'd':
         // As for `c`: what this run records is in its index already; kept once read back.
-        if (replayed) this.remember(r.d, r.dk, r.id);
+        if (replayed) this.remember(r.d, r.dk, r.id, r.seen === true);
         break;
       case 'k': {
         const f = this.folder(r.s);
@@ -198,7 +219,10 @@ export class CheckpointState {
         f.pending.clear();
         f.end = undefined;
         f.dest = undefined;
-        if (d !== undefined) this.stored.delete(d);
+        if (d !== undefined) {
+          this.stored.delete(d);
+          this.seen.delete(d);
+        }
         break;
       }
     }
@@ -213,7 +237,10 @@ export class CheckpointState {
       for (const k of f.pending) yield { t: 'i', s, k };
       if (f.end) yield { t: 'end', s, uv: f.end.uv, next: f.end.next, ...(f.end.fk ? { fk: f.end.fk } : {}) };
     }
-    for (const [d, m] of this.stored) for (const [dk, id] of m) yield { t: 'd', d, dk, id };
+    for (const [d, m] of this.stored) {
+      const s = this.seen.get(d);
+      for (const [dk, id] of m) yield s?.has(dk) ? { t: 'd', d, dk, id, seen: true } : { t: 'd', d, dk, id };
+    }
   }
 }
 

@@ -200,11 +200,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       index.set(m.identity, false);
       // Read now, not known to the checkpoint (a rebuilt or foreign destination): recorded, so
       // the next scan of this folder does not read it again.
-      if (m.messageId !== undefined && (p.sink.caps.scanReadsEach || m.identity.startsWith('sha256:'))) j.append({ t: 'd', d: dest, dk: m.key, id: m.identity });
+      if (m.messageId !== undefined && (p.sink.caps.scanReadsEach || m.identity.startsWith('sha256:'))) j.append({ t: 'd', d: dest, dk: m.key, id: m.identity, seen: true });
     }
     // Stored by an earlier run and gone since (deleted by hand from the backup): remembered as
     // copied, so not copied again, also when the source's folder was renumbered (UIDVALIDITY).
-    if (known) for (const id of known.values()) if (!index.has(id)) index.set(id, 'copied before');
+    // Not what a scan only read there (the user's own message, deleted since): never copied.
+    for (const id of j.state.copiedBefore(dest)) if (!index.has(id)) index.set(id, 'copied before');
     return index;
   }
 

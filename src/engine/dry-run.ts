@@ -128,7 +128,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
           const known = destLost ? undefined : state.stored.get(existing);
           for await (const e of scanDestination(into, existing, cfg.dedupe, known, Number.isFinite(maxBytes) ? maxBytes : undefined)) if (e.identity) index.set(e.identity, 'present');
           // As copy: stored by an earlier run and deleted by hand since is not copied again.
-          if (known) for (const id of known.values()) if (!index.has(id)) index.set(id, 'copied before');
+          if (known) for (const id of state.copiedBefore(existing)) if (!index.has(id)) index.set(id, 'copied before');
         }
         indexes.set(destName, index);
       }

@@ -243,3 +243,39 @@ describe('a destination wiped between runs', () => {
     expect(plan.result.folders.find((f: { folder: string }) => f.folder === 'INBOX')).toMatchObject({ unchanged: true });
   });
 });
+
+describe("a message of the user's own in the destination, read by a scan and deleted since", () => {
+  // The user files a message into the backup (through a client), a run reads it while deduplicating,
+  // the user deletes it; later the same message (Message-ID, or bytes) arrives in the source. It was
+  // never copied by mailferry: "copied before" (deleted by hand, not copied again) is not its case.
+  for (const withId of [true, false]) {
+    it(`the source's message is copied, not skipped as copied before (${withId ? 'by Message-ID' : 'by content, no Message-ID'}); the dry run agrees`, async () => {
+      const src = (await h.freshUser(withId ? 'ownmid' : 'ownsha')).name;
+      const one = (n: string) => Buffer.from(`${withId ? `Message-ID: <${n}@own.example.org>\n` : ''}Subject: ${n}\n\nbody of ${n}\n`, 'latin1');
+      const date = new Date('2024-05-05T05:05:05Z');
+      const save = (n: string) => importMessages(h, src, [{ folder: 'Trip', bytes: one(n), letters: '', internalDate: date }]);
+      await save('t1');
+      const work = mkdtempSync(join(tmpdir(), 'mf-own-'));
+      const dest = join(work, 'M');
+      const args = ['copy', `imap://${src}@${h.host}:${h.ports.imap}`, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp'), '--json'];
+      expect(envelope(await runCli(args, { env })).result.copied).toBe(1);
+      // The user's own message, filed into the backup's folder.
+      const own = join(dest, '.Trip', 'cur', '1700000000.own1.host:2,S');
+      writeFileSync(own, one('t2'));
+      // New mail: this run reads the folder, t2 with it.
+      await save('t3');
+      const second = envelope(await runCli(args, { env }));
+      expect(second.result).toMatchObject({ copied: 1, failed: 0 });
+      unlinkSync(own);
+      // The same message arrives in the source.
+      await save('t2');
+      const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+      expect(plan.result.folders.find((f: { folder: string }) => f.folder === 'Trip')).toMatchObject({ copy: 1 });
+      const third = envelope(await runCli(args, { env }));
+      expect(third.status).toBe(0);
+      expect(third.result).toMatchObject({ copied: 1, skipped: 0 });
+      const subjects = readMaildirTree(dest).get('Trip')!.map((f) => /Subject: (\w+)/.exec(f.bytes.toString('latin1'))![1]).sort();
+      expect(subjects).toEqual(['t1', 't2', 't3']);
+    });
+  }
+});

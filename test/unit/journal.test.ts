@@ -176,6 +176,24 @@ describe('checkpoint journal', () => {
     // Which destination folder the source folder went to survives compaction.
     expect(s.folder('A').dest).toBe('.A');
   });
+
+  it('what a scan only read in a destination folder (`seen`) is no message copied before, also after compaction', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    j.append({ t: 'c', s: 'A', k: '1', id: 'mid:<1@x>', d: '.A', dk: 'f1' });
+    j.append({ t: 'd', d: '.A', dk: 'f2', id: 'mid:<2@x>', seen: true });
+    await j.sync();
+    j.close();
+    const replayed = Journal.open(p, { header });
+    expect([...replayed.state.copiedBefore('.A')]).toEqual(['mid:<1@x>']);
+    // Both still known to the scan (not read again).
+    expect(replayed.state.stored.get('.A')?.size).toBe(2);
+    replayed.compact();
+    replayed.close();
+    const s = Journal.open(p, { header }).state;
+    expect([...s.copiedBefore('.A')]).toEqual(['mid:<1@x>']);
+    expect(s.stored.get('.A')?.get('f2')).toBe('mid:<2@x>');
+  });
 });
 
 describe('checkpoint lock', () => {
