@@ -54,11 +54,12 @@ export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[],
       if (!name) names.set(memo, (name = sink.existingMailbox(plan.destSegments, plan.role, hint)));
       const dest = await name;
       if (dest !== null) found.set(plan, dest);
-      if (done === 0) continue;
+      // Gone, also when it held nothing (an empty source folder's, made by the run that ended it).
       if (dest === null) {
         lost.push({ plan, why: 'missing', done });
         continue;
       }
+      if (done === 0) continue;
       let look = looks.get(dest);
       if (!look) looks.set(dest, (look = sink.look(dest, state.stored.get(dest)?.keys())));
       const seen = await look;
@@ -72,5 +73,6 @@ export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[],
 }
 
 export function describeLost(l: LostDestination): string {
+  if (l.done === 0) return `${l.plan.name}: the destination folder ${LOST_WORDS[l.why]}; making it again`;
   return `${l.plan.name}: the destination folder ${LOST_WORDS[l.why]}, though the checkpoint has ${counted(l.done, 'message')} of this folder done; copying the folder again`;
 }

@@ -279,3 +279,30 @@ describe("a message of the user's own in the destination, read by a scan and del
     });
   }
 });
+
+describe('an empty source folder whose destination folder was removed', () => {
+  it('is made again (README: an empty folder is made too), said in destLost; the dry run and verify agree', async () => {
+    const src = (await h.freshUser('lostempty')).name;
+    await h.doveadm(['mailbox', 'create', '-u', src, 'Empty']);
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const dest = join(work, 'M');
+    const url = `imap://${src}@${h.host}:${h.ports.imap}`;
+    const args = ['copy', url, `maildir:${dest}`, ...tls, '--checkpoint', join(work, 'cp'), '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    expect(readdirSync(dest)).toContain('.Empty');
+    rmSync(join(dest, '.Empty'), { recursive: true });
+    const plan = envelope(await runCli([...args, '--dry-run'], { env }));
+    expect(plan.result.folders.find((f: { folder: string }) => f.folder === 'Empty')).toMatchObject({ destLost: 'missing', unchanged: false });
+    const r = await runCli(args, { env });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.folders.find((f: { folder: string }) => f.folder === 'Empty')).toMatchObject({ destLost: 'missing' });
+    expect(readdirSync(dest)).toContain('.Empty');
+    const v = await runCli(['verify', url, `maildir:${dest}`, ...tls, '--json'], { env });
+    expect(envelope(v).status, v.stdout + v.stderr).toBe(0);
+    // Recorded: the next run says nothing.
+    const again = envelope(await runCli(args, { env }));
+    expect(again.warnings).toEqual([]);
+    expect(again.result.folders.every((f: { unchanged: boolean }) => f.unchanged)).toBe(true);
+  });
+});
