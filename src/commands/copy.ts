@@ -158,7 +158,11 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
                 (r.deleteRefused ? `; ${r.deleteRefused} left there: the server refused to delete them (rerun to try again)` : ''),
             ]
           : []),
-        ...(r.deleteError ? [`deleting from the source failed: ${r.deleteError.oneLine()}; what the server deleted is not known (the copy is complete; rerun to delete what is copied)`] : []),
+        ...(r.deleteError
+          ? [
+              `deleting from the source failed: ${r.deleteError.oneLine()}; ${r.deleteUncertain ? 'what the server deleted of that folder is not known' : r.deleted ? `only the ${counted(r.deleted, 'message')} above ${r.deleted === 1 ? 'was' : 'were'} deleted` : 'nothing was deleted'} (${copyExit === EXIT.ok ? 'the copy is complete; ' : ''}rerun to delete what is copied)`,
+            ]
+          : []),
         ...(r.interrupted ? [timeUp ? 'rerun the same command to continue' : 'rerun the same command to resume'] : []),
         ...(r.throttled ? [`throttled: the server slowed the run down ${counted(r.throttled.count, 'time')}, ${(r.throttled.totalWaitMs / 1000).toFixed(1)} s of waiting, from ${r.throttled.first} to ${r.throttled.last}; workers went down to ${r.throttled.minWorkers}`] : []),
       ];
@@ -173,7 +177,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
         ...(r.interrupted ? { stoppedBy: timeUp ? 'max-runtime' : 'signal' } : {}),
         checkpoint: r.checkpoint,
         ...(r.deleted !== undefined ? { deleted: r.deleted, keptOnSource: r.keptOnSource ?? 0, ...(r.deleteRefused ? { deleteRefused: r.deleteRefused } : {}) } : {}),
-        ...(r.deleteError ? { deleteError: { code: r.deleteError.code, message: r.deleteError.message } } : {}),
+        ...(r.deleteError ? { deleteError: { code: r.deleteError.code, message: r.deleteError.message, ...(r.deleteUncertain ? { uncertain: true } : {}) } } : {}),
         folders: r.folders,
         failures: r.failures,
         ...(r.throttled ? { throttled: r.throttled } : {}),

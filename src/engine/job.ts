@@ -68,10 +68,13 @@ export interface CopyJobResult extends CopyResult {
   /** --delete-source: messages whose deletion the server refused (exit 6; the next run tries again). */
   deleteRefused?: number;
   /**
-   * --delete-source failed after the copy (its connection lost, say): whether the server deleted
-   * anything is not known; the copy's counts stand, and the next run deletes what is copied.
+   * --delete-source failed after the copy (a destination that could not be read, a connection
+   * lost, a checkpoint that could not be written): `deleted` counts what was deleted before it;
+   * the copy's counts stand, and the next run deletes what is copied.
    */
   deleteError?: MailferryError;
+  /** The deletion failed while the server was deleting: what it deleted of that folder is not known. */
+  deleteUncertain?: boolean;
 }
 
 export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<CopyJobResult> {
@@ -149,6 +152,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     if (cfg.deleteSource && !result.interrupted) {
       try {
         deletion = await deleteFromSource({ source, sink, journal, plans, dedupe: cfg.dedupe, log: hooks.log, signal: hooks.signal });
+        deleteError = deletion.error;
       } catch (err) {
         // The copy stands (its records are durable); only the deletion's outcome is not known.
         deleteError = toMailferryError(err);
@@ -164,7 +168,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
       interrupted,
       checkpoint,
       ...(deletion ? { deleted: deletion.deleted, keptOnSource: deletion.kept + deletion.refused, ...(deletion.refused ? { deleteRefused: deletion.refused } : {}) } : cfg.deleteSource && !deleteError ? { deleted: 0 } : {}),
-      ...(deleteError ? { deleteError } : {}),
+      ...(deleteError ? { deleteError, ...(!deletion || deletion.uncertain ? { deleteUncertain: true } : {}) } : {}),
     };
   } finally {
     await source?.close().catch(() => {});

@@ -81,13 +81,53 @@ describe('--delete-source whose QUIT answer is lost', () => {
     const r = await runCli(args, { env });
     const out = envelope(r);
     expect(out.status, r.stderr).toBe(5);
-    expect(out.result).toMatchObject({ copied: 2, failed: 0, deleteError: { code: expect.stringMatching(/NETWORK|PROTOCOL/) } });
-    expect(out.result.deleted).toBeUndefined();
+    expect(out.result).toMatchObject({ copied: 2, failed: 0, deleted: 0, deleteError: { code: expect.stringMatching(/NETWORK|PROTOCOL/), uncertain: true } });
     dropQuit = false;
     const again = envelope(await runCli(args, { env }));
     expect(again.status, JSON.stringify(again)).toBe(0);
     expect(again.result).toMatchObject({ copied: 0, deleted: 2 });
     expect(readMaildirTree(join(work, 'md')).get('INBOX')).toHaveLength(2);
+  });
+});
+
+describe('--delete-source whose deletions are done but cannot be recorded (the checkpoint fails after QUIT)', () => {
+  it('says what the server deleted (exit 3, deleted: 2, not "not known"); the rerun copies nothing twice', async () => {
+    server = await FakePop3Server.start({
+      user: 'u',
+      pass: 'pw',
+      pipelining: true,
+      messages: [
+        { uid: 'a', body: b('Message-ID: <a@x>\r\n\r\nA\r\n') },
+        { uid: 'b', body: b('Message-ID: <b@x>\r\n\r\nB\r\n') },
+      ],
+    });
+    const work = mkdtempSync(join(tmpdir(), 'mf-fakedel-'));
+    const cp = join(work, 'cp');
+    const args = ['copy', `pop3://u@127.0.0.1:${server.port}`, `maildir:${join(work, 'md')}`, '--source-tls', 'none', '--checkpoint', cp, '--json'];
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pw', XDG_STATE_HOME: join(work, 'state') };
+    expect(envelope(await runCli(args, { env })).result.copied).toBe(2);
+    // The rerun copies nothing: the checkpoint's one write and sync are those of the deletions (the forgotten UIDLs).
+    const r = await runCli([...args, '--delete-source'], { env, wrap: ['strace', '-f', '-qq', '-o', '/dev/null', '-P', cp, '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO:when=1'] });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(3);
+    expect(out.result).toMatchObject({ copied: 0, deleted: 2, deleteError: { code: 'CHECKPOINT_IO' } });
+    expect(out.result.deleteError.uncertain).toBeUndefined();
+    const human = await runCli([...args.filter((a) => a !== '--json'), '--delete-source'], { env });
+    expect(human.code, human.stderr).toBe(0);
+    expect(readMaildirTree(join(work, 'md')).get('INBOX')).toHaveLength(2);
+  });
+
+  it('a destination that cannot be read before any deletion: "nothing was deleted" (exit 3), not "not known"', async () => {
+    server = await FakePop3Server.start({ user: 'u', pass: 'pw', pipelining: true, messages: [{ uid: 'a', body: b('Message-ID: <a@x>\r\n\r\nA\r\n') }] });
+    const work = mkdtempSync(join(tmpdir(), 'mf-fakedel-'));
+    const md = join(work, 'md');
+    const args = ['copy', `pop3://u@127.0.0.1:${server.port}`, `maildir:${md}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp')];
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pw', XDG_STATE_HOME: join(work, 'state') };
+    expect((await runCli(args, { env })).code).toBe(0);
+    const r = await runCli([...args, '--delete-source'], { env, wrap: ['strace', '-f', '-qq', '-o', '/dev/null', '-P', join(md, 'cur'), '-e', 'trace=getdents64', '-e', 'inject=getdents64:error=EIO'] });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout + r.stderr).toMatch(/deleting from the source failed: .*; nothing was deleted \(the copy is complete; rerun to delete what is copied\)/);
+    expect(server.seen('DELE')).toEqual([]);
   });
 });
 
