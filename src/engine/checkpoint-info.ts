@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { Journal, looksLikeCheckpoint } from '../checkpoint/journal.js';
 import { acquireLock } from '../checkpoint/lock.js';
 import { MailferryError } from '../errors.js';
+import { segmentsOfDirName } from '../drivers/maildir/names.js';
 
 export interface CheckpointFolder {
   folder: string;
@@ -48,8 +49,10 @@ export function showCheckpoint(path: string): CheckpointSummary {
   if (!existsSync(path)) throw missing(path);
   if (statSync(path).isDirectory()) throw new MailferryError('BAD_CONFIG', `${path} is a directory, not a checkpoint`, { hint: 'give the path of the checkpoint file (copy prints it: see its --json result, "checkpoint")' });
   const { state, header } = Journal.replay(path);
+  // A Maildir source keeps a folder by its directory name (.Sent.2020): named as copy names it (Sent/2020).
+  const named = (folder: string) => (header.source.startsWith('maildir:') && folder.startsWith('.') ? segmentsOfDirName(folder).join('/') : folder);
   const folders: CheckpointFolder[] = [...state.folders].map(([folder, f]) => ({
-    folder,
+    folder: named(folder),
     validity: f.validity ?? null,
     done: f.done.size,
     pending: f.pending.size,

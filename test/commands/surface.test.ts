@@ -251,6 +251,21 @@ describe('copy --dry-run, verify, checkpoint', () => {
     expect(envelope(again)).toMatchObject({ status: 0, result: { removed: false } });
   });
 
+  it('checkpoint show names the folders of a Maildir source as copy does (Sent/2020, not .Sent.2020)', async () => {
+    const src = join(work, 'show-src');
+    for (const dir of ['', '.Keep', '.Sent.2020']) {
+      for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(src, dir, sub), { recursive: true });
+      writeFileSync(join(src, dir, 'cur', '1.m.host:2,S'), `Message-ID: <show${dir}@x>\n\nbody\n`);
+    }
+    const showCp = join(work, 'show.journal');
+    const copied = await runCli(['copy', `maildir:${src}`, `maildir:${join(work, 'show-dst')}`, '--checkpoint', showCp, '--json'], { env });
+    const names = envelope(copied).result.folders.map((f: { folder: string }) => f.folder).sort();
+    expect(names).toEqual(['INBOX', 'Keep', 'Sent/2020']);
+    const out = envelope(await runCli(['checkpoint', 'show', showCp, '--json'], { env }));
+    expect(out.result.folders.map((f: { folder: string }) => f.folder).sort()).toEqual(names);
+    expect((await runCli(['checkpoint', 'show', showCp], { env })).stdout).toContain('Sent/2020');
+  });
+
   it('checkpoint reset refuses a file that is not a checkpoint, and a locked one', async () => {
     const notOurs = join(work, 'notes.txt');
     writeFileSync(notOurs, 'precious\n');
