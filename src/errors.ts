@@ -100,6 +100,8 @@ export interface ErrorOptions {
   messageKey?: string;
   /** The command was never sent (its connection was already closed): no answer of a server is at fault. */
   unsent?: boolean;
+  /** The server answered the command with a refusal (NO, BAD): nothing it asked for was done. */
+  refused?: boolean;
   /**
    * The source found the message gone (deleted by another client since it was listed), having
    * checked: the engine skips it as vanished, as it does a message a fetch leaves out.
@@ -115,6 +117,7 @@ export class MailferryError extends Error {
   readonly retryAfterMs?: number;
   readonly messageKey?: string;
   readonly unsent?: boolean;
+  readonly refused?: boolean;
   readonly gone?: boolean;
 
   constructor(code: ErrorCode, message: string, opts: ErrorOptions = {}) {
@@ -127,6 +130,7 @@ export class MailferryError extends Error {
     this.retryAfterMs = opts.retryAfterMs;
     this.messageKey = opts.messageKey;
     if (opts.unsent) this.unsent = true;
+    if (opts.refused) this.refused = true;
     if (opts.gone) this.gone = true;
   }
 

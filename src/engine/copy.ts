@@ -336,7 +336,11 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         outcome({ outcome: 'copied', folder: run.plan.name, key: ref.key, messageId: ref.messageId, identity: id, dest: p.sink.displayName?.(dest) ?? dest, ...(dk ? { destKey: dk } : {}) });
       } catch (err) {
         const e = toMailferryError(err);
-        if (e.scope !== 'message' && e.retryable) throw e;
+        if (e.scope !== 'message' && e.retryable) {
+          // Refused (throttled) or never sent: not stored, so nothing to ask the destination first.
+          if (e.refused || e.unsent) uncertain.delete(ref.key);
+          throw e;
+        }
         uncertain.delete(ref.key);
         if (e.scope !== 'message') throw e;
         // A streamed message the source found deleted before it sent a byte of it.

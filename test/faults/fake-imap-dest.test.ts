@@ -177,7 +177,8 @@ describe('a destination that throttles APPENDs (Office 365: NO [LIMIT] Request i
       const src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: [1, 2, 3, 4, 5].map((n) => ({ uid: n, body: fakeMessage(n) })) }] });
       let throttled = 0;
       const dst = await FakeImapServer.start({
-        mailboxes: [{ name: 'INBOX', messages: [] }],
+        // Mail of its own: a run reads its Message-IDs once (its dedupe index), and not again.
+        mailboxes: [{ name: 'INBOX', messages: [101, 102].map((n) => ({ uid: n, body: fakeMessage(n) })) }],
         capabilities: multiappend ? ['MULTIAPPEND'] : [],
         store: true,
         hook: (s, tag, name) => {
@@ -198,6 +199,8 @@ describe('a destination that throttles APPENDs (Office 365: NO [LIMIT] Request i
         expect(out.result).toMatchObject({ copied: 5, failed: 0 });
         expect(throttled).toBe(3);
         expect(out.result.throttled?.count).toBeGreaterThanOrEqual(1);
+        // A refusal stored nothing: the destination is not read again to find out whether it did.
+        expect(dst.commands.filter((c) => /FETCH/i.test(c))).toHaveLength(1);
         const subjects = dst.appended.map((m) => /Subject: (.*)/.exec(m.body.toString('latin1'))![1]).sort();
         expect(subjects).toEqual([1, 2, 3, 4, 5].map((n) => `message ${n}`));
       } finally {

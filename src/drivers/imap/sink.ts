@@ -71,9 +71,10 @@ function appendError(err: unknown, o: NetOptions, mailbox: string, bytes: number
     return new MailferryError('MESSAGE_TOO_LARGE', `${o.endpoint.host} refused a message for ${mailbox}: too large for the server${e.responseText ? ` (${responseText(e.responseText)})` : ''}`, { scope: 'message' });
   }
   if (e?.responseStatus === 'NO' || e?.responseStatus === 'BAD') {
-    // Refused for now (throttling): not the message's failure, the batch's, waited out and sent again.
+    // Refused for now (throttling): not the message's failure, the batch's, waited out and sent
+    // again; refused, so not stored (the destination need not be asked whether it was).
     const c = classifyImapError(err, o, 'mailbox');
-    if (c.retryable) return c;
+    if (c.retryable) return new MailferryError(c.code, c.message, { scope: c.scope, hint: c.hint, retryable: true, retryAfterMs: c.retryAfterMs, cause: c.cause, refused: true });
     if (e.serverResponseCode === 'OVERQUOTA') return overQuota(o, mailbox, bytes, e.responseText);
     return new MailferryError('MESSAGE_FAILED', `APPEND to ${mailbox} refused: ${c.message}`, { scope: 'message' });
   }
