@@ -164,20 +164,27 @@ async function mkdirSafe(path: string, owner?: Owner): Promise<void> {
     await fs.mkdir(path, { mode: DIR_MODE });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err, path);
-    const st = await fs.lstat(path);
+    const st = await fs.lstat(path).catch((e: unknown) => Promise.reject(ioError(e, path)));
     if (!st.isDirectory()) throw ioError(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), path);
     return;
   }
   if (owner) await giveDir(path, owner).catch((err) => Promise.reject(ioError(err, path)));
 }
 
-/** fsync of a directory: the renames into it survive a crash. */
+/**
+ * fsync of a directory: the renames into it survive a crash. One that fails (a full or failing
+ * disk) is the destination's failure, named as such (exit 3), as a message's own fsync is.
+ */
 async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
   try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await fs.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw ioError(err, dir);
   }
 }
 

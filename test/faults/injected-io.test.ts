@@ -1,0 +1,54 @@
+// File system errors where the disk gives them (a full disk, a failing disk, a quota, a file that
+// may not be changed), injected into the real CLI with strace: each ends the run with one line
+// naming what failed and its documented exit code, never an "internal error" or a stack trace.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { envelope, runCli, type CliResult } from '../harness/cli.js';
+import { sandbox } from './helpers.js';
+
+/**
+ * Runs the CLI under strace, `syscall` failing with `errno` the `when`-th time it is made on
+ * `path` (a path, or a file descriptor open on it); no `path`: any call of it.
+ */
+function injected(args: string[], syscall: string, errno: string, opts: { path?: string; when?: number } = {}): Promise<CliResult> {
+  const wrap = ['strace', '-qq', '-f', '-o', '/dev/null', ...(opts.path ? ['-P', opts.path] : []), '-e', `trace=${syscall}`, '-e', `inject=${syscall}:error=${errno}:when=${opts.when ?? 1}`];
+  return runCli(args, { wrap });
+}
+
+/** A source Maildir with `n` messages in folder `.Work`. */
+function sourceWithWork(box: string, n = 1): string {
+  const src = join(box, 'src');
+  for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(src, '.Work', d), { recursive: true });
+  for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(src, d), { recursive: true });
+  for (let i = 0; i < n; i++) writeFileSync(join(src, '.Work', 'cur', `${1000 + i}.m${i}.host:2,S`), `Message-ID: <m${i}@inject.example>\nSubject: ${i}\n\nbody ${i}\n`);
+  return src;
+}
+
+function expectOneLine(r: CliResult, status: number, code: string): { message: string; hint?: string } {
+  const out = envelope(r);
+  expect(out.status, JSON.stringify(out.error) + r.stderr).toBe(status);
+  expect(out.error?.code).toBe(code);
+  expect(out.error?.message).not.toMatch(/internal error|this is a bug/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  return out.error!;
+}
+
+describe('a Maildir destination whose directory fsync fails', () => {
+  for (const errno of ['ENOSPC', 'EIO']) {
+    it(`${errno} on the fsync of the folder's cur/: exit 3 naming it; the rerun copies it, once`, async () => {
+      const box = sandbox('mf-dirsync-');
+      const src = sourceWithWork(box, 3);
+      const dest = join(box, 'dest');
+      const args = ['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json'];
+      const r = await injected(args, 'fsync', errno, { path: join(dest, '.Work', 'cur') });
+      const err = expectOneLine(r, 3, 'DEST_IO');
+      expect(err.message).toContain(join(dest, '.Work', 'cur'));
+      if (errno === 'ENOSPC') expect(err.message).toMatch(/^no space left writing /);
+      const again = envelope(await runCli(args));
+      expect(again.status, JSON.stringify(again.error)).toBe(0);
+      const show = envelope(await runCli(['verify', `maildir:${src}`, `maildir:${dest}`, '--json']));
+      expect(show.status, JSON.stringify(show.error)).toBe(0);
+    });
+  }
+});
