@@ -357,13 +357,20 @@ export class Journal {
       if (replayed && replayed.header.job === opts.header.job && !opts.restart) {
         const r = replayed;
         return () => {
-          const fd = openSync(path, 'r+', 0o600);
-          ftruncateSync(fd, r.goodBytes);
-          // A checkpoint made wider by hand (or by an older version) is this user's alone again.
-          makePrivate(fd);
-          closeSync(fd);
+          // A checkpoint that may not be written (read-only, immutable, a failing disk) is one
+          // that cannot be written: exit 3 naming it, as when it is made new.
+          const fd = openForWriting(path, 'r+');
+          try {
+            ftruncateSync(fd, r.goodBytes);
+            // A checkpoint made wider by hand (or by an older version) is this user's alone again.
+            makePrivate(fd);
+          } catch (err) {
+            throw writeError(path, err);
+          } finally {
+            closeSync(fd);
+          }
           const { job, source, dest } = r.header;
-          const j = new Journal(path, r.state, openSync(path, 'a', 0o600), { job, source, dest });
+          const j = new Journal(path, r.state, openForWriting(path, 'a'), { job, source, dest });
           // Nothing appended yet: the state just replayed is the whole file's.
           if (r.state.records > 2 * r.state.liveSize() + 10_000) {
             try {
@@ -378,7 +385,7 @@ export class Journal {
     }
     return () => {
       Journal.writeFresh(path, opts.header, []);
-      return new Journal(path, state, openSync(path, 'a', 0o600), opts.header);
+      return new Journal(path, state, openForWriting(path, 'a'), opts.header);
     };
   }
 
@@ -532,7 +539,7 @@ export class Journal {
       Journal.writeFresh(this.path, this.header, state.snapshot());
     } finally {
       // The new file, or (it could not be written) the old one, which is whole.
-      this.fd = openSync(this.path, 'a', 0o600);
+      this.fd = openForWriting(this.path, 'a');
     }
   }
 
@@ -582,6 +589,15 @@ export class Journal {
     } finally {
       closeSync(this.fd);
     }
+  }
+}
+
+/** `openSync(path, flags)` of the checkpoint, a failure its writeError. */
+function openForWriting(path: string, flags: 'r+' | 'a'): number {
+  try {
+    return openSync(path, flags, 0o600);
+  } catch (err) {
+    throw writeError(path, err);
   }
 }
 

@@ -52,3 +52,30 @@ describe('a Maildir destination whose directory fsync fails', () => {
     });
   }
 });
+
+describe('an existing checkpoint that cannot be opened for writing', () => {
+  const cases: { what: string; syscall: string; errno: string; when: number }[] = [
+    // Its opens in a rerun: read (the replay), read-write (to cut a torn last line away), append.
+    { what: 'EROFS on its reopen for writing', syscall: 'openat', errno: 'EROFS', when: 2 },
+    { what: 'EPERM on its reopen for writing (chattr +i)', syscall: 'openat', errno: 'EPERM', when: 2 },
+    { what: 'EIO on its open for appending', syscall: 'openat', errno: 'EIO', when: 3 },
+    { what: 'EIO on cutting its torn tail', syscall: 'ftruncate', errno: 'EIO', when: 1 },
+    { what: 'EROFS on cutting its torn tail', syscall: 'ftruncate', errno: 'EROFS', when: 1 },
+  ];
+  for (const c of cases) {
+    it(`${c.what}: exit 3 naming the checkpoint, as --restart on it gives`, async () => {
+      const box = sandbox('mf-cpreopen-');
+      const src = sourceWithWork(box);
+      const cp = join(box, 'cp.j');
+      const args = ['copy', `maildir:${src}`, `maildir:${join(box, 'dest')}`, '--checkpoint', cp, '--json'];
+      expect(envelope(await runCli(args)).status).toBe(0);
+      const r = await injected(args, c.syscall, c.errno, { path: cp, when: c.when });
+      const err = expectOneLine(r, 3, 'CHECKPOINT_IO');
+      expect(err.message).toMatch(new RegExp(`^cannot write checkpoint ${cp}: `));
+      // Nothing was lost: the rerun goes on from the checkpoint as it was.
+      const again = envelope(await runCli(args));
+      expect(again.status, JSON.stringify(again.error)).toBe(0);
+      expect(again.result).toMatchObject({ copied: 0 });
+    });
+  }
+});
