@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { Journal, looksLikeCheckpoint } from '../checkpoint/journal.js';
 import { acquireLock } from '../checkpoint/lock.js';
-import { MailferryError } from '../errors.js';
+import { fileErrorReason, MailferryError } from '../errors.js';
 import { segmentsOfDirName } from '../drivers/maildir/names.js';
 
 export interface CheckpointFolder {
@@ -82,6 +82,14 @@ export function resetCheckpoint(path: string, warn: (m: string) => void): { path
   const lock = acquireLock(path, warn);
   try {
     unlinkSync(path);
+  } catch (err) {
+    // Immutable (chattr +i), a directory it may not write, a read-only file system: the
+    // checkpoint stays as it was, and the next copy goes on from it.
+    const hint =
+      (err as NodeJS.ErrnoException).code === 'EPERM'
+        ? 'the checkpoint was kept; an immutable file (lsattr) must be made mutable first (chattr -i)'
+        : 'the checkpoint was kept; check the permissions of its directory and the file system it is on';
+    throw new MailferryError('CHECKPOINT_IO', `cannot delete checkpoint ${path}: ${fileErrorReason(err)}`, { hint, cause: err });
   } finally {
     lock.release();
   }

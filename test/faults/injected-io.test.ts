@@ -79,3 +79,23 @@ describe('an existing checkpoint that cannot be opened for writing', () => {
     });
   }
 });
+
+describe('checkpoint reset of a checkpoint it cannot delete', () => {
+  for (const errno of ['EPERM', 'EACCES', 'EROFS']) {
+    it(`${errno} on its unlink: exit 3 naming it, the checkpoint kept and its lock let go`, async () => {
+      const box = sandbox('mf-cpreset-');
+      const src = sourceWithWork(box);
+      const cp = join(box, 'cp.j');
+      const args = ['copy', `maildir:${src}`, `maildir:${join(box, 'dest')}`, '--checkpoint', cp, '--json'];
+      expect(envelope(await runCli(args)).status).toBe(0);
+      const r = await injected(['checkpoint', 'reset', cp, '--json'], 'unlink,unlinkat', errno, { path: cp });
+      const err = expectOneLine(r, 3, 'CHECKPOINT_IO');
+      expect(err.message).toMatch(new RegExp(`^cannot delete checkpoint ${cp}: `));
+      // Kept as it was: the next copy goes on from it; reset works once it can.
+      const again = envelope(await runCli(args));
+      expect(again.status, JSON.stringify(again.error)).toBe(0);
+      expect(again.result).toMatchObject({ copied: 0 });
+      expect(envelope(await runCli(['checkpoint', 'reset', cp, '--json'])).status).toBe(0);
+    });
+  }
+});
