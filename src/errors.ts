@@ -3,6 +3,7 @@
  * a scope (how much of the job it spoils), whether retrying can help, and the exit code the
  * CLI ends with. User errors carry a hint; bugs say they are bugs.
  */
+import { constants as osConstants } from 'node:os';
 
 export const EXIT = {
   ok: 0,
@@ -167,9 +168,23 @@ export function exitCodeOf(code: ErrorCode): ExitCode {
   return EXIT_OF[code];
 }
 
+/** EDQUOT's number here (122 on Linux): Node 20 has no name for it. */
+const EDQUOT = osConstants.errno.EDQUOT as number | undefined;
+
+/**
+ * The errno code of a failed file operation. A disk quota reached comes from Node 20 without its
+ * name ('Unknown system error -122' from a callback, 'UNKNOWN' from a sync call): known by its
+ * number instead, so it is said as what it is.
+ */
+export function errnoCode(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (EDQUOT !== undefined && typeof e?.errno === 'number' && Math.abs(e.errno) === EDQUOT) return 'EDQUOT';
+  return e?.code;
+}
+
 /** Why a file operation failed, in a few words (for a one-line error), from its errno code. */
 export function fileErrorReason(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException).code) {
+  switch (errnoCode(err)) {
     case 'EACCES':
     case 'EPERM':
       return 'permission denied';

@@ -24,7 +24,7 @@
 import { openSync, closeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync, unlinkSync, constants as C } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { fileErrorReason, MailferryError } from '../errors.js';
+import { errnoCode, fileErrorReason, MailferryError } from '../errors.js';
 import { makePrivate, writeFully } from '../private-file.js';
 import { flat } from '../strings.js';
 import { KeySet } from './key-set.js';
@@ -605,7 +605,10 @@ function openForWriting(path: string, flags: 'r+' | 'a'): number {
 function writeError(path: string, err: unknown): MailferryError {
   if (err instanceof MailferryError) return err;
   return new MailferryError('CHECKPOINT_IO', `cannot write checkpoint ${path}: ${fileErrorReason(err)}`, {
-    hint: (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'free some space and rerun: what was copied is kept, and the rerun goes on from there' : 'check the file system the checkpoint is on',
+    hint: {
+      ENOSPC: 'free some space and rerun: what was copied is kept, and the rerun goes on from there',
+      EDQUOT: 'raise the quota or free some space and rerun: what was copied is kept, and the rerun goes on from there',
+    }[errnoCode(err) ?? ''] ?? 'check the file system the checkpoint is on',
     cause: err,
   });
 }

@@ -99,3 +99,34 @@ describe('checkpoint reset of a checkpoint it cannot delete', () => {
     });
   }
 });
+
+// Node 20 has no name for EDQUOT (errno -122 on Linux: "Unknown system error -122", or "UNKNOWN").
+describe('a disk quota reached', () => {
+  // The Maildir sink's errors all go through one mapping; the fsync of a folder's cur/ is the one
+  // strace can single out (a message's file has a name made at random, and strace counts calls
+  // per thread, so the checkpoint's own fsync at the end would fail too).
+  it('on an fsync in a Maildir destination: exit 3, said as a disk quota', async () => {
+    const box = sandbox('mf-quota-msg-');
+    const src = sourceWithWork(box, 2);
+    const dest = join(box, 'dest');
+    const args = ['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json'];
+    const err = expectOneLine(await injected(args, 'fsync', 'EDQUOT', { path: join(dest, '.Work', 'cur') }), 3, 'DEST_IO');
+    expect(err.message).toBe(`disk quota exceeded writing ${join(dest, '.Work', 'cur')}`);
+    expect(err.hint).toMatch(/quota/);
+    expect(envelope(await runCli(args)).status).toBe(0);
+  });
+
+  it('on a write of the checkpoint: exit 3, said as a disk quota', async () => {
+    const box = sandbox('mf-quota-cp-');
+    const src = sourceWithWork(box, 0);
+    const cp = join(box, 'cp');
+    const args = ['copy', `maildir:${src}`, `maildir:${join(box, 'dest')}`, '--checkpoint', cp, '--json'];
+    expect(envelope(await runCli(args)).status).toBe(0);
+    writeFileSync(join(src, '.Work', 'cur', '1.q.host:2,S'), 'Message-ID: <q@inject.example>\n\nbody\n');
+    const err = expectOneLine(await injected(args, 'write', 'EDQUOT', { path: cp }), 3, 'CHECKPOINT_IO');
+    expect(err.message).toBe(`cannot write checkpoint ${cp}: disk quota exceeded`);
+    expect(err.hint).toMatch(/quota/);
+    const again = envelope(await runCli(args));
+    expect(again.status, JSON.stringify(again.error)).toBe(0);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EXIT, MailferryError, exitCodeOf, toMailferryError } from '../../src/errors.js';
+import { EXIT, MailferryError, errnoCode, exitCodeOf, fileErrorReason, toMailferryError } from '../../src/errors.js';
 import { classifyImapError } from '../../src/drivers/imap/connect.js';
 import type { NetOptions } from '../../src/drivers/net-options.js';
 
@@ -48,5 +48,19 @@ describe('the exit-code table', () => {
     // Cut while it ran (BYE, a reset): the server's side of it, as before.
     expect(closed('taggedBye').unsent).toBeUndefined();
     expect(classifyImapError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), o).unsent).toBeUndefined();
+  });
+});
+
+describe('a disk quota reached (EDQUOT), which Node 20 does not name', () => {
+  // As Node gives it: from a callback fsync, from a sync write.
+  const fromFsync = Object.assign(new Error('Unknown system error -122: Unknown system error -122, fsync'), { errno: -122, code: 'Unknown system error -122', syscall: 'fsync' });
+  const fromWrite = Object.assign(new Error('UNKNOWN: unknown error, write'), { errno: -122, code: 'UNKNOWN', syscall: 'write' });
+  it.runIf(process.platform === 'linux')('is known by its number and said as a quota', () => {
+    for (const e of [fromFsync, fromWrite]) {
+      expect(errnoCode(e)).toBe('EDQUOT');
+      expect(fileErrorReason(e)).toBe('disk quota exceeded');
+    }
+    expect(errnoCode(Object.assign(new Error('x'), { errno: -28, code: 'ENOSPC' }))).toBe('ENOSPC');
+    expect(errnoCode(new Error('x'))).toBeUndefined();
   });
 });

@@ -8,7 +8,7 @@
 import { promises as fs, type Dir, constants as C, open as openCb, write as writeCb, futimes as futimesCb, fsync as fsyncCb, close as closeCb, fchown as fchownCb } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join, parse, resolve, sep } from 'node:path';
-import { MailferryError } from '../../errors.js';
+import { errnoCode, MailferryError } from '../../errors.js';
 import type { DestHint, FolderLook, MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
 import { folderDirName, segmentsOfDirName } from './names.js';
@@ -42,10 +42,11 @@ async function writeAll(fd: number, buf: Buffer): Promise<void> {
 }
 
 function ioError(err: unknown, path: string): MailferryError {
-  const code = (err as NodeJS.ErrnoException).code;
+  const code = errnoCode(err);
   if (code === 'EACCES' || code === 'EPERM') return new MailferryError('DEST_IO', `cannot write ${path}: permission denied`, { hint: 'choose a directory you can write to' });
   if (code === 'ENOTDIR' || code === 'EEXIST') return new MailferryError('DEST_IO', `${path} is not a directory`, { hint: 'a file stands where the Maildir should be; choose another path' });
   if (code === 'ENOSPC') return new MailferryError('DEST_IO', `no space left writing ${path}`, { hint: 'free some space and rerun: what was copied is kept' });
+  if (code === 'EDQUOT') return new MailferryError('DEST_IO', `disk quota exceeded writing ${path}`, { hint: 'raise the quota or free some space and rerun: what was copied is kept' });
   if (code === 'EROFS') return new MailferryError('DEST_IO', `${path} is on a read-only file system`);
   if (code === 'ELOOP') return new MailferryError('DEST_IO', `${path} is a symbolic link: not followed`, { hint: 'a Maildir holds no links; remove it (it could name any file)' });
   return new MailferryError('DEST_IO', `cannot write ${path}: ${(err as Error).message}`);
