@@ -203,6 +203,8 @@ export function fileErrorReason(err: unknown): string {
       return 'file too large (a file size limit)';
     case 'EDQUOT':
       return 'disk quota exceeded';
+    case 'EIO':
+      return 'input/output error (EIO)';
     default:
       return (err as Error).message;
   }

@@ -1,7 +1,7 @@
 // File system errors where the disk gives them (a full disk, a failing disk, a quota, a file that
 // may not be changed), injected into the real CLI with strace: each ends the run with one line
 // naming what failed and its documented exit code, never an "internal error" or a stack trace.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envelope, runCli, type CliResult } from '../harness/cli.js';
@@ -128,5 +128,36 @@ describe('a disk quota reached', () => {
     expect(err.hint).toMatch(/quota/);
     const again = envelope(await runCli(args));
     expect(again.status, JSON.stringify(again.error)).toBe(0);
+  });
+});
+
+describe('a Maildir destination that cannot be read', () => {
+  /** A destination `.Work` holding two messages copied by a first run; its cur/ and one file in it. */
+  async function copiedOnce(prefix: string) {
+    const box = sandbox(prefix);
+    const src = sourceWithWork(box, 2);
+    const dest = join(box, 'dest');
+    expect(envelope(await runCli(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cpA'), '--json'])).status).toBe(0);
+    const cur = join(dest, '.Work', 'cur');
+    return { box, src, dest, cur, file: join(cur, readdirSync(cur).sort()[0]!) };
+  }
+
+  it('EIO reading its folder directory in the scan of a copy: exit 3, said as a read', async () => {
+    const { box, src, dest, cur } = await copiedOnce('mf-readdir-');
+    // Another checkpoint: the copy scans the destination for what it holds.
+    const r = await injected(['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cpB'), '--json'], 'getdents64', 'EIO', { path: cur });
+    expect(expectOneLine(r, 3, 'DEST_IO').message).toBe(`cannot read ${cur}: input/output error (EIO)`);
+  });
+
+  it('EIO reading its folder directory in a verify: exit 3, said as a read', async () => {
+    const { src, dest, cur } = await copiedOnce('mf-readdir-v-');
+    const r = await injected(['verify', `maildir:${src}`, `maildir:${dest}`, '--json'], 'getdents64', 'EIO', { path: cur });
+    expect(expectOneLine(r, 3, 'DEST_IO').message).toBe(`cannot read ${cur}: input/output error (EIO)`);
+  });
+
+  it('EIO reading a message of it in a verify: exit 3, said as a read', async () => {
+    const { src, dest, file } = await copiedOnce('mf-readmsg-v-');
+    const r = await injected(['verify', `maildir:${src}`, `maildir:${dest}`, '--json'], 'read,pread64', 'EIO', { path: file });
+    expect(expectOneLine(r, 3, 'DEST_IO').message).toBe(`cannot read ${file}: input/output error (EIO)`);
   });
 });

@@ -8,7 +8,7 @@
 import { promises as fs, type Dir, constants as C, open as openCb, write as writeCb, futimes as futimesCb, fsync as fsyncCb, close as closeCb, fchown as fchownCb } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join, parse, resolve, sep } from 'node:path';
-import { errnoCode, MailferryError } from '../../errors.js';
+import { errnoCode, fileErrorReason, MailferryError } from '../../errors.js';
 import type { DestHint, FolderLook, MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
 import { folderDirName, segmentsOfDirName } from './names.js';
@@ -50,6 +50,18 @@ function ioError(err: unknown, path: string): MailferryError {
   if (code === 'EROFS') return new MailferryError('DEST_IO', `${path} is on a read-only file system`);
   if (code === 'ELOOP') return new MailferryError('DEST_IO', `${path} is a symbolic link: not followed`, { hint: 'a Maildir holds no links; remove it (it could name any file)' });
   return new MailferryError('DEST_IO', `cannot write ${path}: ${(err as Error).message}`);
+}
+
+/**
+ * A destination that cannot be read (a scan for dedupe or verify, a message read back): said as
+ * a read, not as a write; a wrong kind of file or a link as ioError says them.
+ */
+function readError(err: unknown, path: string): MailferryError {
+  if (err instanceof MailferryError) return err;
+  const code = errnoCode(err);
+  if (code === 'ENOTDIR' || code === 'ELOOP') return ioError(err, path);
+  const hint = code === 'EACCES' || code === 'EPERM' ? 'the destination must be readable by the user mailferry runs as' : undefined;
+  return new MailferryError('DEST_IO', `cannot read ${path}: ${fileErrorReason(err)}`, { hint });
 }
 
 const GONE = Symbol('gone');
@@ -381,7 +393,12 @@ class MaildirWriter implements SinkWriter {
     // What a failure names: the file being written, then the cur/ it is moved into.
     let at = tmp;
     try {
-      fd = await createExclusive(tmp);
+      fd = await createExclusive(tmp).catch((err: NodeJS.ErrnoException) => {
+        // Its name is unique to this process and message: a file of it there was made by another
+        // program (ioError would take EEXIST for a file where a directory should be).
+        if (err.code === 'EEXIST') throw new MailferryError('DEST_IO', `${tmp} exists already: not overwritten`, { hint: 'another program writes files of mailferry\'s names into tmp/; rerun' });
+        throw err;
+      });
       const owner = this.tree.owner;
       if (owner) await fdChown(fd, owner.uid, owner.gid);
       const bytes = await write(fd);
@@ -435,7 +452,7 @@ export class MaildirSink implements Sink {
     if (opts.readOnly) {
       const st = await fs.stat(root).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return null;
-        throw ioError(err, root);
+        throw readError(err, root);
       });
       if (st && !st.isDirectory()) throw ioError(Object.assign(new Error(''), { code: 'ENOTDIR' }), root);
       return new MaildirSink(root);
@@ -509,11 +526,13 @@ export class MaildirSink implements Sink {
         d = await fs.opendir(join(dir, sub));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw ioError(err, join(dir, sub));
+        throw readError(err, join(dir, sub));
       }
       try {
         // Reads the directory a few entries at a time: stops at the first message file.
         for await (const e of d) if (!e.name.startsWith('.')) return 'holds';
+      } catch (err) {
+        throw readError(err, join(dir, sub));
       } finally {
         await d.close().catch(() => {});
       }
@@ -542,7 +561,7 @@ export class MaildirSink implements Sink {
         names = await fs.readdir(join(dir, sub));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw ioError(err, join(dir, sub));
+        throw readError(err, join(dir, sub));
       }
       // Headers of files the journal does not know, SCAN_PARALLEL files at a time, in order.
       const look = async (name: string): Promise<StoredMessage | undefined> => {
@@ -550,7 +569,7 @@ export class MaildirSink implements Sink {
         const path = join(dir, sub, name);
         // A client may rename the file (its flags) or move it to cur/ at any time: it is looked
         // up again by its key then, not taken for gone.
-        const readFull = (max: number) => readByKey(keys, key, path, (p) => readMessageWithin(p, max));
+        const readFull = (max: number) => readByKey(keys, key, path, (p) => readMessageWithin(p, max)).catch((err: unknown) => Promise.reject(readError(err, path)));
         if (known?.has(key)) return { key, messageId: undefined, readFull };
         let messageId: string | null;
         try {
@@ -561,7 +580,7 @@ export class MaildirSink implements Sink {
           // A symbolic link, a FIFO: not a message of ours, never followed or read.
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'ELOOP' || code === 'ENOTREG') return undefined;
-          throw ioError(err, path);
+          throw readError(err, path);
         }
         return { key, messageId, readFull };
       };
