@@ -218,7 +218,7 @@ class KeywordFile {
   private adding: Promise<void> = Promise.resolve();
   private writes = 0;
 
-  /** `owner`: whom the table and the lock are given to (owner.ts); `warn`: told of each keyword left out. */
+  /** `owner`: whom the table and the lock are given to (owner.ts); `warn`: told of each keyword left out, and of a long wait for the lock. */
   constructor(
     private readonly dir: string,
     private readonly owner?: Owner,
@@ -244,7 +244,7 @@ class KeywordFile {
 
   private async add(flags: readonly string[]): Promise<void> {
     if (this.missing(flags).length === 0) return;
-    const unlock = await lockUidlist(this.dir, ioError, this.owner);
+    const unlock = await lockUidlist(this.dir, ioError, this.owner, this.warn);
     try {
       this.table = await readKeywords(this.dir).catch((err) => {
         throw ioError(err, keywordsPath(this.dir));
