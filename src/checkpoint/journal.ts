@@ -21,11 +21,12 @@
  *   to   {s, d}              folder s goes to dest folder d (written when a run places it there, also
  *                           when it stores nothing, e.g. all found present after --restart; and by compaction)
  */
-import { openSync, closeSync, fsyncSync, fdatasync, fstatSync, readSync, ftruncateSync, renameSync, statSync, unlinkSync, constants as C } from 'node:fs';
+import { openSync, closeSync, fsyncSync, fdatasync, fstatSync, lstatSync, readdirSync, readSync, ftruncateSync, renameSync, statSync, unlinkSync, constants as C } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { errnoCode, fileErrorReason, MailferryError } from '../errors.js';
 import { makePrivate, writeFully } from '../private-file.js';
+import { pidAlive } from '../proc.js';
 import { flat } from '../strings.js';
 import { KeySet } from './key-set.js';
 
@@ -357,6 +358,7 @@ export class Journal {
       if (replayed && replayed.header.job === opts.header.job && !opts.restart) {
         const r = replayed;
         return () => {
+          removeLeftovers(path);
           // A checkpoint that may not be written (read-only, immutable, a failing disk) is one
           // that cannot be written: exit 3 naming it, as when it is made new.
           const fd = openForWriting(path, 'r+');
@@ -384,6 +386,7 @@ export class Journal {
       }
     }
     return () => {
+      removeLeftovers(path);
       Journal.writeFresh(path, opts.header, []);
       return new Journal(path, state, openForWriting(path, 'a'), opts.header);
     };
@@ -482,6 +485,7 @@ export class Journal {
 
   private static writeFresh(path: string, header: JobHeader, records: Iterable<JournalRecord>): void {
     // A name no one can guess, created new (O_EXCL: never through a link someone planted there).
+    // A kill before the rename leaves it (a whole copy of the checkpoint): see removeLeftovers.
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     let fd: number;
     try {
@@ -598,6 +602,34 @@ function openForWriting(path: string, flags: 'r+' | 'a'): number {
     return openSync(path, flags, 0o600);
   } catch (err) {
     throw writeError(path, err);
+  }
+}
+
+/**
+ * What runs killed while writing this checkpoint afresh (writeFresh: a compaction, a new or
+ * restarted checkpoint) left: `.NAME.PID.RAND.tmp`, a copy never renamed into place, each as large
+ * as the checkpoint, one more per such kill. Called with the checkpoint's lock held, so no run is
+ * writing one now; and only files of that exact name whose process is not running (the pid is
+ * judged on this host: a file of a live pid stays). Best effort: what cannot be removed stays.
+ */
+function removeLeftovers(path: string): void {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length)) : null;
+    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    const file = join(dir, name);
+    try {
+      if (lstatSync(file).isFile()) unlinkSync(file);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
   }
 }
 

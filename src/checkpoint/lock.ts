@@ -11,7 +11,8 @@
  * from another boot, whose clock may differ, 10 minutes.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as C, closeSync, fstatSync, linkSync, lstatSync, openSync, readSync, unlinkSync, utimesSync } from 'node:fs';
+import { constants as C, closeSync, fstatSync, linkSync, lstatSync, openSync, readdirSync, readSync, unlinkSync, utimesSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { writeFully } from '../private-file.js';
 import { atExit } from '../at-exit.js';
 import { hostname } from 'node:os';
@@ -67,6 +68,7 @@ export function acquireLock(checkpointPath: string, warn: (msg: string) => void,
   if (boot !== undefined) me.boot = boot;
   if (start !== undefined) me.start = start;
   const text = JSON.stringify(me) + '\n';
+  removeLeftovers(path);
   for (let attempt = 0; attempt < 5; attempt++) {
     if (create(path, text)) {
       let released = false;
@@ -150,7 +152,8 @@ function writeNew(path: string, flags: number, text: string): void {
 /**
  * The lock made with its content in one step: written to a file of our own, then hard-linked to
  * the lock's name (which fails if it exists), so no run ever sees a lock half-written. Where the
- * file system has no hard links, an exclusive create and a write.
+ * file system has no hard links, an exclusive create and a write. A kill before that file is
+ * removed again leaves it: removeLeftovers.
  */
 function create(path: string, text: string): boolean {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
@@ -173,6 +176,47 @@ function create(path: string, text: string): boolean {
     throw new MailferryError('BAD_CONFIG', `cannot create the lock ${path}: ${fileErrorReason(err)}`, {
       hint: 'choose a --checkpoint path in a directory you can write to',
     });
+  }
+}
+
+/** The name create() writes a lock under before linking it into place: `PATH.PID.RAND`. */
+const TEMP_NAME = /^\.(\d+)\.[0-9a-f]{8}$/;
+
+/**
+ * What runs killed while making this lock left (the file of create(), written and never linked or
+ * removed): each run would otherwise add one, beside the lock, for ever. Only names create() makes,
+ * only regular files, and only once their writer is gone, judged as a lock is: the text names its
+ * pid, host, boot and start (a file of another host, or of a process still running, stays). A file
+ * with no readable text (killed before it was written) names no host: removed when its pid runs
+ * nowhere here and it is older than a lock of another boot is ever kept. Best effort.
+ */
+function removeLeftovers(path: string): void {
+  const dir = dirname(path);
+  const prefix = basename(path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? TEMP_NAME.exec(name.slice(prefix.length)) : null;
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid) continue;
+    const file = join(dir, name);
+    let text: string | undefined;
+    try {
+      text = readText(file);
+    } catch {
+      continue; // a link or no regular file: not one of ours
+    }
+    if (text === undefined) continue;
+    const holder = readLock(file, text);
+    const gone = holder
+      ? holder.pid === pid && holder.host === hostname() && !ownerAlive(holder)
+      : !pidAlive(pid) && ageMs(file) > OTHER_BOOT_STALE_MS;
+    if (gone) rmQuiet(file);
   }
 }
 

@@ -52,11 +52,12 @@ describe("Dovecot's uidlist lock (dovecot-uidlist.lock)", { timeout: 240_000 }, 
       }
 
       const t0 = Date.now();
-      const again = await runCli(args, { env, timeoutMs: 40_000 });
+      const again = await runCli(args, { env, timeoutMs: 100_000 });
       const secs = (Date.now() - t0) / 1000;
       expect(again.signal, `${call}: the rerun was still waiting after ${secs} s: ${again.stderr}`).toBeNull();
       expect(envelope(again).status, again.stderr).toBe(0);
-      expect(secs, call).toBeLessThan(20);
+      // Waiting the lock out took 119 s; a run on a loaded machine, a few.
+      expect(secs, call).toBeLessThan(60);
       expect(existsSync(lock), call).toBe(false);
       expect(readdirSync(join(dest, 'cur')), call).toHaveLength(MESSAGES);
       expect(readdirSync(join(dest, 'tmp')), call).toEqual([]);
@@ -70,18 +71,99 @@ describe("Dovecot's uidlist lock (dovecot-uidlist.lock)", { timeout: 240_000 }, 
     const dest = join(work, 'held');
     for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(dest, d), { recursive: true });
     const lock = join(dest, 'dovecot-uidlist.lock');
-    // A Dovecot of this host (this test's process: alive) holds it for 5 s.
+    // A Dovecot of this host (this test's process: alive) holds it, and lets go once the run has
+    // said it waits (at the latest after 30 s, when the test fails for want of the notice).
     writeFileSync(lock, `${process.pid}:${hostname()}`);
-    const letGo = setTimeout(() => rmSync(lock, { force: true }), 5000);
-    const t0 = Date.now();
-    const r = await runCli(copyArgs(dest, join(work, 'held.journal'), false), { env, timeoutMs: 60_000 });
-    clearTimeout(letGo);
+    const letGo = () => rmSync(lock, { force: true });
+    const timer = setTimeout(letGo, 30_000);
+    let heard = 0;
+    const r = await runCli(copyArgs(dest, join(work, 'held.journal'), false), {
+      env,
+      timeoutMs: 60_000,
+      onSpawn: (child) =>
+        child.stderr!.on('data', (d: Buffer) => {
+          if (String(d).includes('dovecot-uidlist.lock') && heard++ === 0) setTimeout(letGo, 1000);
+        }),
+    });
+    clearTimeout(timer);
     expect(r.code, r.stderr).toBe(0);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(5000);
     const notices = r.stderr.split('\n').filter((l) => l.includes('dovecot-uidlist.lock'));
     expect(notices, r.stderr).toHaveLength(1);
     expect(notices[0]).toMatch(new RegExp(`^mailferry: warn(ing)?: .*held by process ${process.pid} on ${hostname()}.*wait`));
     expect(readdirSync(join(dest, 'cur'))).toHaveLength(MESSAGES);
     expect(existsSync(lock)).toBe(false);
+  });
+});
+
+describe('what a run killed while making a lock or compacting the checkpoint leaves', { timeout: 240_000 }, () => {
+  /** Files of `dir` whose names match `re` (none when the directory is not there). */
+  const matching = (dir: string, re: RegExp) => (existsSync(dir) ? readdirSync(dir).filter((n) => re.test(n)) : []);
+
+  it('the copy of the checkpoint a compaction was writing is removed by the next run; files of a live process and other names stay', async () => {
+    const dest = join(work, 'compact');
+    const cp = join(work, 'compact.journal');
+    const args = copyArgs(dest, cp);
+    const first = envelope(await runCli(args, { env }));
+    expect(first.status).toBe(0);
+    // History the state does not need (a key forgotten that was never done): the next open compacts.
+    appendFileSync(cp, '{"t":"f","s":"INBOX","k":"0"}\n'.repeat(12_000));
+    const leftover = /^\.compact\.journal\.\d+\.[0-9a-f]{12}\.tmp$/;
+    const live = `.compact.journal.${process.pid}.0123456789ab.tmp`;
+    const other = '.compact.journal.999999999.tmp';
+    writeFileSync(join(work, live), 'a live process is writing this\n');
+    writeFileSync(join(work, other), 'not a name mailferry makes\n');
+
+    // The first rename of a run with nothing new to copy is the compaction's (strace's -P does not
+    // see a rename by its second path).
+    const killed = await runCli(args, { env, wrap: killAt('rename', 1) });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    expect(matching(work, leftover).filter((n) => n !== live)).toHaveLength(1);
+
+    const again = await runCli(args, { env });
+    expect(envelope(again).status, again.stderr).toBe(0);
+    expect(matching(work, leftover)).toEqual([live]);
+    expect(existsSync(join(work, other))).toBe(true);
+    // Compacted: the history is gone.
+    expect(readFileSync(cp, 'utf8').split('\n').length).toBeLessThan(100);
+  });
+
+  it("the files locks are made from (checkpoint's, destination's, the Maildir's own) are removed by the next run; files of a live process or another host stay", async () => {
+    const dest = join(work, 'locks');
+    const cp = join(work, 'locks.journal');
+    const state = join(work, 'locks-state');
+    const args = copyArgs(dest, cp);
+    const envs = { ...env, XDG_STATE_HOME: state };
+    const places = [
+      { dir: work, re: /^locks\.journal\.lock\.\d+\.[0-9a-f]{8}$/ },
+      { dir: join(state, 'mailferry', 'locks'), re: /^[0-9a-f]{16}\.lock\.\d+\.[0-9a-f]{8}$/ },
+      { dir: join(dest, 'tmp'), re: /^mailferry\.lock\.\d+\.[0-9a-f]{8}$/ },
+    ];
+    // Not leftovers: being written by a live process; written by a process of another host; not a name of ours.
+    const keep = [
+      [`locks.journal.lock.${process.pid}.0123abcd`, JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() })],
+      ['locks.journal.lock.999999999.0123abcd', JSON.stringify({ pid: 999999999, host: 'elsewhere', started: new Date().toISOString() })],
+      ['locks.journal.lock.999999999.mine', JSON.stringify({ pid: 999999999, host: hostname(), started: new Date().toISOString() })],
+    ];
+    for (const [name, text] of keep) writeFileSync(join(work, name!), text!);
+
+    // Killed as each of the three locks was to be put in place. First at the second link of a run
+    // that finds no lock (the checkpoint's is made, the destination's is not): that leaves the
+    // name of the destination's lock (a digest of its key) for -P; the others by their own names.
+    const kill = async (wrap: string[], place: number) => {
+      const r = await runCli(args, { env: envs, wrap });
+      expect(r.signal, `${place}: ${r.stderr}`).toBe('SIGKILL');
+      expect(matching(places[place]!.dir, places[place]!.re).length, `lock ${place}`).toBeGreaterThan(0);
+    };
+    await kill(killAt('link', 2), 1);
+    const destLock = join(places[1]!.dir, matching(places[1]!.dir, places[1]!.re)[0]!.replace(/\.\d+\.[0-9a-f]{8}$/, ''));
+    await kill(killAt('link', 1, `${cp}.lock`), 0);
+    await kill(killAt('link', 1, destLock), 1);
+    await kill(killAt('link', 1, join(dest, 'tmp', 'mailferry.lock')), 2);
+    const left = () => places.flatMap((p) => matching(p.dir, p.re));
+
+    const again = await runCli(args, { env: envs });
+    expect(envelope(again).status, again.stderr).toBe(0);
+    expect(left().sort()).toEqual(keep.map(([k]) => k!).filter((k) => places[0]!.re.test(k)).sort());
+    for (const [name] of keep) expect(existsSync(join(work, name!)), name).toBe(true);
   });
 });

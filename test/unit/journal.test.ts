@@ -1,9 +1,9 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, truncateSync, utimesSync, writeFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { spawn } from 'node:child_process';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Journal } from '../../src/checkpoint/journal.js';
 import { acquireLock } from '../../src/checkpoint/lock.js';
 
@@ -307,6 +307,34 @@ catch (e) { console.log('locked', e.code); }
     } finally {
       vi.useRealTimers();
     }
+  });
+  it("removes what killed runs left while making it (PATH.lock.PID.RAND), judged as a lock is; nothing else", () => {
+    const d = dir();
+    const p = join(d, 'cp');
+    const dead = 2 ** 22 + 12345;
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    onTestFinished(() => void child.kill());
+    const info = (pid: number, more: object = {}) => JSON.stringify({ pid, host: hostname(), started: 'x', ...more });
+    const old = (name: string) => utimesSync(join(d, name), new Date(Date.now() - 11 * 60_000), new Date(Date.now() - 11 * 60_000));
+    const files: Record<string, string> = {
+      [`cp.lock.${dead}.0123abcd`]: info(dead), // gone: removed
+      [`cp.lock.${child.pid}.0123abce`]: info(child.pid!, { start: '1' }), // its pid now another process's (pid reuse): removed
+      [`cp.lock.${child.pid}.0123abc0`]: info(child.pid!), // a live process making its lock: stays
+      [`cp.lock.${dead}.0123abcf`]: JSON.stringify({ pid: dead, host: 'elsewhere', started: 'x' }), // another host: stays
+      [`cp.lock.${dead}.01234567`]: '', // killed before writing, 11 minutes ago: removed
+      [`cp.lock.${dead}.89abcdef`]: '', // killed before writing, or being written now: stays
+      [`cp.lock.${dead}.0123abcdx`]: info(dead), // not a name of ours
+      [`other.lock.${dead}.0123abcd`]: info(dead), // another lock's: its own run removes it
+    };
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(d, name), text);
+    old(`cp.lock.${dead}.01234567`);
+    const l = acquireLock(p, () => {});
+    l.release();
+    expect(readdirSync(d).sort()).toEqual(
+      Object.keys(files)
+        .filter((n) => ![`cp.lock.${dead}.0123abcd`, `cp.lock.${dead}.01234567`, `cp.lock.${child.pid}.0123abce`].includes(n))
+        .sort(),
+    );
   });
   it('a lock names its boot and its process start time', () => {
     const p = join(dir(), 'cp');
