@@ -216,7 +216,6 @@ class KeywordFile {
   /** Keywords that found the table full: not asked for again. */
   private readonly unstorable = new Set<string>();
   private adding: Promise<void> = Promise.resolve();
-  private writes = 0;
 
   /** `owner`: whom the table and the lock are given to (owner.ts); `warn`: told of each keyword left out, and of a long wait for the lock. */
   constructor(
@@ -276,7 +275,8 @@ class KeywordFile {
 
   private async save(): Promise<void> {
     const path = keywordsPath(this.dir);
-    const tmp = join(this.dir, 'tmp', `dovecot-keywords.${process.pid}.${++this.writes}`);
+    // A Maildir tmp/ name of ours: one a kill leaves is removed by a later run with the rest of tmp/.
+    const tmp = join(this.dir, 'tmp', uniqueBase());
     try {
       const fh = await fs.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, FILE_MODE);
       try {
