@@ -21,12 +21,13 @@
  *   to   {s, d}              folder s goes to dest folder d (written when a run places it there, also
  *                           when it stores nothing, e.g. all found present after --restart; and by compaction)
  */
-import { openSync, closeSync, fsyncSync, fdatasync, fstatSync, lstatSync, readdirSync, readSync, ftruncateSync, renameSync, statSync, unlinkSync, constants as C } from 'node:fs';
+import { openSync, closeSync, fsyncSync, fdatasync, fstatSync, lstatSync, readSync, ftruncateSync, renameSync, statSync, unlinkSync, constants as C } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { errnoCode, fileErrorReason, MailferryError } from '../errors.js';
 import { makePrivate, writeFully } from '../private-file.js';
 import { pidAlive } from '../proc.js';
+import { leftoversBeside } from '../leftovers.js';
 import { flat } from '../strings.js';
 import { KeySet } from './key-set.js';
 
@@ -613,18 +614,8 @@ function openForWriting(path: string, flags: 'r+' | 'a'): number {
  * judged on this host: a file of a live pid stays). Best effort: what cannot be removed stays.
  */
 function removeLeftovers(path: string): void {
-  const dir = dirname(path);
-  const prefix = `.${basename(path)}.`;
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = name.startsWith(prefix) ? /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length)) : null;
-    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
-    const file = join(dir, name);
+  for (const { file, match: m } of leftoversBeside(dirname(path), `.${basename(path)}.`, /^(\d+)\.[0-9a-f]{12}\.tmp$/)) {
+    if (Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
     try {
       if (lstatSync(file).isFile()) unlinkSync(file);
     } catch {

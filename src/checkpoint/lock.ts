@@ -11,9 +11,10 @@
  * from another boot, whose clock may differ, 10 minutes.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as C, closeSync, fstatSync, linkSync, lstatSync, openSync, readdirSync, readSync, unlinkSync, utimesSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { constants as C, closeSync, fstatSync, linkSync, lstatSync, openSync, readSync, unlinkSync, utimesSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { writeFully } from '../private-file.js';
+import { leftoversBeside } from '../leftovers.js';
 import { atExit } from '../at-exit.js';
 import { hostname } from 'node:os';
 import { fileErrorReason, MailferryError } from '../errors.js';
@@ -191,20 +192,9 @@ const TEMP_NAME = /^\.(\d+)\.[0-9a-f]{8}$/;
  * nowhere here and it is older than a lock of another boot is ever kept. Best effort.
  */
 function removeLeftovers(path: string): void {
-  const dir = dirname(path);
-  const prefix = basename(path);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = name.startsWith(prefix) ? TEMP_NAME.exec(name.slice(prefix.length)) : null;
-    if (!m) continue;
+  for (const { file, match: m } of leftoversBeside(dirname(path), basename(path), TEMP_NAME)) {
     const pid = Number(m[1]);
     if (pid === process.pid) continue;
-    const file = join(dir, name);
     let text: string | undefined;
     try {
       text = readText(file);
