@@ -14,6 +14,13 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c + pad(c, widths[i]) : pad(c, widths[i]) + c)).join('  ').trimEnd());
 }
 
+/** A plan larger than the room its destination has left (sizes as the source gives them, so approximate). */
+export function notFitting(r: DryRunResult): string | undefined {
+  if (!r.wouldNotFit || !r.room) return undefined;
+  const left = r.room.what === 'quota' ? `${formatBytes(r.room.free)} left of its ${formatBytes(r.room.limit)} quota` : `${formatBytes(r.room.free)} free on its file system`;
+  return `the destination has ${left}: the ${formatBytes(r.bytes)} this plan copies will not fit, and the copy stops when it is full (exit 3)`;
+}
+
 export function renderPlan(r: DryRunResult): string[] {
   const lines = [`dry run: ${r.source} → ${r.dest} (nothing is written)`];
   for (const f of r.folders) {

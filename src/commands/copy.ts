@@ -4,7 +4,7 @@ import { configFlag, connectionFlags, filterFlags, outputFlags, retriesFlag, sel
 import { mergeJobFile } from '../cli/job-file.js';
 import { netConfigFrom, selectionFrom } from '../cli/options.js';
 import { counted, headerText } from '../strings.js';
-import { renderPlan } from '../cli/render.js';
+import { notFitting, renderPlan } from '../cli/render.js';
 import { formatBytes, progressView } from '../cli/progress.js';
 import { openReport } from '../cli/report.js';
 import { crashHook } from '../cli/crash-hook.js';
@@ -93,6 +93,8 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
       if (flags.report) this.logger.warn({ msg: '--report is not written by a dry run' });
       const { planCopy } = await import('../engine/dry-run.js');
       const plan = await planCopy(cfg, { log: this.logger });
+      const full = notFitting(plan);
+      if (full) this.logger.warn({ msg: full, [LOUD]: true });
       const human = renderPlan(plan);
       // The plan in --log-file too, so a dry run leaves a trace there like a copy does.
       for (const line of human) this.logger.info({ msg: line.trim() });

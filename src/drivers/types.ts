@@ -222,6 +222,9 @@ export interface DestHint {
 /** What Sink.look finds in a destination folder. */
 export type FolderLook = 'empty' | 'replaced' | 'holds' | 'missing';
 
+/** Bytes free in a destination: under its account's quota (with what is used of what limit), or on its disk. */
+export type Room = { what: 'quota'; free: number; used: number; limit: number } | { what: 'disk'; free: number };
+
 export interface Sink {
   readonly caps: SinkCaps;
   /** Make sure the folder exists; returns the sink's name for it. */
@@ -245,6 +248,12 @@ export interface Sink {
    * destination wiped since the last.
    */
   look?(mailbox: string, earlier?: Iterable<string>): Promise<FolderLook>;
+  /**
+   * Room left for messages, when the destination says: an IMAP account's storage quota (QUOTA,
+   * RFC 2087/9208), a Maildir's free space on its file system. For the dry run to say when a
+   * plan will not fit; null when not known.
+   */
+  room?(): Promise<Room | null>;
   /** A folder's name as a person reads it: levels joined with '/', decoded (`Archive/2024`, `INBOX`). */
   displayName?(mailbox: string): string;
   /** Scan what a folder holds. `known` keys may be skipped (their identity is already known). */

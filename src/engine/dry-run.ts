@@ -8,7 +8,7 @@ import { CheckpointState, Journal, otherJob, uidsGivenAgain, type JobHeader } fr
 import { checkpointPathOf, jobKey } from '../checkpoint/path.js';
 import { MailferryError, spoilsOneFolder } from '../errors.js';
 import { openSink, openSource } from '../drivers/registry.js';
-import type { MessageRef, Sink, Source } from '../drivers/types.js';
+import type { MessageRef, Room, Sink, Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { scanDestination } from './dest-scan.js';
 import { checkDeleteSource } from './delete-source.js';
@@ -63,6 +63,10 @@ export interface DryRunResult {
   failedFolders: number;
   /** --delete-source: messages the copy would delete from the source (done, copied, or already there). */
   delete?: number;
+  /** Room left in the destination, where it says (an IMAP quota, a Maildir's disk). */
+  room?: Room;
+  /** The plan copies more bytes than `room` has left: the copy would stop when it is full (exit 3). */
+  wouldNotFit?: boolean;
 }
 
 function readCheckpoint(path: string, ours: JobHeader, restart: boolean): CheckpointState {
@@ -196,6 +200,10 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     // As copy: a --folder that named nothing would fail.
     for (const u of unmatched) folders.push({ folder: u.glob, dest: '', destExists: false, listed: 0, copy: 0, bytes: 0, byContent: 0, skip: {}, unchanged: false, tooLarge: 0, unreadable: 0, error: u.error.message });
     const skipped = folders.reduce((n, f) => n + Object.values(f.skip).reduce((a, b) => a + b, 0), 0);
+    const bytes = folders.reduce((n, f) => n + f.bytes, 0);
+    // Not known (no QUOTA, a server that will not say): nothing to compare with.
+    const room = (await sink.room?.().catch(() => null)) ?? undefined;
+    const wouldNotFit = room !== undefined && bytes > room.free;
     return {
       dryRun: true,
       source: srcDesc,
@@ -203,7 +211,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       checkpoint,
       folders,
       copy: folders.reduce((n, f) => n + f.copy, 0),
-      bytes: folders.reduce((n, f) => n + f.bytes, 0),
+      bytes,
       skipped,
       tooLarge: folders.reduce((n, f) => n + f.tooLarge, 0),
       unreadable: folders.reduce((n, f) => n + f.unreadable, 0),
@@ -211,6 +219,8 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       ...(cfg.deleteSource
         ? { delete: folders.reduce((n, f) => n + (f.unchanged ? 0 : f.copy + (f.skip['done (checkpoint)'] ?? 0) + (f.skip.present ?? 0) + (f.skip.duplicate ?? 0)), 0) }
         : {}),
+      ...(room ? { room } : {}),
+      ...(wouldNotFit ? { wouldNotFit } : {}),
     };
   } finally {
     await source?.close().catch(() => {});

@@ -2,7 +2,7 @@
 // answers), and other refusals of an APPEND. Through the real CLI, fake servers on both ends: the
 // account is full, so the run stops at the first refusal (exit 3, one line naming the account and
 // the server's words), and once there is room the rerun copies the rest, each message once.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelope, runCli } from '../harness/cli.js';
@@ -359,4 +359,43 @@ describe("flags a destination folder does not keep (its PERMANENTFLAGS: Exchange
       }
     });
   }
+});
+
+describe("the dry run and the destination's room (an IMAP account's QUOTA, a Maildir's disk)", () => {
+  it('says when the plan will not fit the quota left (a warning, wouldNotFit), and not when it will; a Maildir destination says its free disk', async () => {
+    const box = sandbox('mf-room-');
+    const srcDir = join(box, 'src');
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(srcDir, d), { recursive: true });
+    for (let i = 1; i <= 5; i++) writeFileSync(join(srcDir, 'cur', `${i}.m.host:2,S`), `Message-ID: <room-${i}@x>\nSubject: ${i}\n\n${'x'.repeat(2000)}\n`);
+    // STORAGE in KB, as RFC 2087 counts it: 1000 used of `limitKb`.
+    let limitKb = 1001;
+    const dst = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [] }],
+      capabilities: ['QUOTA'],
+      hook: (s, tag, name) => {
+        if (name !== 'GETQUOTAROOT') return false;
+        s.send(`* QUOTAROOT INBOX ""\r\n* QUOTA "" (STORAGE 1000 ${limitKb})\r\n${tag} OK done\r\n`);
+        return true;
+      },
+    });
+    try {
+      const env = { MAILFERRY_DEST_PASSWORD: 'pass', XDG_STATE_HOME: join(box, 'state') };
+      const plan = () => runCli(['copy', `maildir:${srcDir}`, `imap://u@127.0.0.1:${dst.port}`, '--dest-tls', 'none', '--checkpoint', join(box, 'cp'), '--dry-run', '--json'], { env });
+      const tight = envelope(await plan());
+      expect(tight.status).toBe(0);
+      expect(tight.result).toMatchObject({ copy: 5, wouldNotFit: true, room: { what: 'quota', used: 1000 * 1024, limit: 1001 * 1024, free: 1024 } });
+      expect(tight.warnings).toEqual([expect.stringMatching(/^the destination has 1(\.0)? KB left of its 1001(\.0)? KB quota: the (9|10)(\.\d)? KB this plan copies will not fit, and the copy stops when it is full \(exit 3\)$/)]);
+      limitKb = 5000;
+      const roomy = envelope(await plan());
+      expect(roomy.result.wouldNotFit).toBeUndefined();
+      expect(roomy.result.room).toMatchObject({ what: 'quota', free: 4000 * 1024 });
+      expect(roomy.warnings).toEqual([]);
+      const md = envelope(await runCli(['copy', `maildir:${srcDir}`, `maildir:${join(box, 'not-made-yet', 'md')}`, '--checkpoint', join(box, 'cp2'), '--dry-run', '--json'], { env }));
+      expect(md.result.room).toMatchObject({ what: 'disk', free: expect.any(Number) });
+      expect(md.result.room.free).toBeGreaterThan(0);
+      expect(existsSync(join(box, 'not-made-yet'))).toBe(false);
+    } finally {
+      await dst.stop();
+    }
+  });
 });

@@ -20,7 +20,7 @@ import type { ImapFlow, ListResponse } from 'imapflow';
 import { MailferryError } from '../../errors.js';
 import { headerValue, normalizeMessageId } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
-import type { DestHint, FolderLook, MessageMeta, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
+import type { DestHint, FolderLook, MessageMeta, Room, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
 import { AppendBatcher, defaultBatchLimits, type BatchLimits, type Pending } from './append-batcher.js';
 import { classifyImapError, connectImap, literalLimit, takeLoggedError } from './connect.js';
 import { bulkBudget, folderBudget } from './answer-budget.js';
@@ -539,6 +539,15 @@ export class ImapSink implements Sink {
     if (st === false) return 'holds';
     if (st.messages === 0) return 'empty';
     return st.uidValidity !== undefined && earlier && madeAgain(earlier, String(st.uidValidity)) ? 'replaced' : 'holds';
+  }
+
+  /** The account's storage quota (GETQUOTAROOT INBOX), where the server has QUOTA and sets a limit. */
+  async room(): Promise<Room | null> {
+    const q = await this.ctl.run('reading the quota', 'run', (c) => c.getQuota('INBOX'));
+    const st = q ? (q as { storage?: { usage?: number; limit?: number } }).storage : undefined;
+    if (!st?.limit) return null;
+    const used = st.usage ?? 0;
+    return { what: 'quota', used, limit: st.limit, free: Math.max(0, st.limit - used) };
   }
 
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {

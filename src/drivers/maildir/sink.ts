@@ -9,7 +9,7 @@ import { promises as fs, type Dir, constants as C, open as openCb, write as writ
 import { promisify } from 'node:util';
 import { dirname, join, parse, resolve, sep } from 'node:path';
 import { errnoCode, fileErrorReason, MailferryError } from '../../errors.js';
-import type { DestHint, FolderLook, MessageMeta, Sink, SinkWriter, StoredMessage } from '../types.js';
+import type { DestHint, FolderLook, MessageMeta, Room, Sink, SinkWriter, StoredMessage } from '../types.js';
 import { flagsToInfo, formatKeywords, isKeyword, keywordLetter, keywordsPath, MAX_KEYWORDS, readKeywords } from './flags.js';
 import { folderDirName, segmentsOfDirName } from './names.js';
 import { readMessageId, readMessageWithin } from './read-header.js';
@@ -518,6 +518,18 @@ export class MaildirSink implements Sink {
   }
 
   /** Empty or not: a Maildir folder has no validity (its dest keys are file names). */
+  /** Free space on the file system the Maildir is (or would be made) on, as its owner may use it. */
+  async room(): Promise<Room | null> {
+    for (let at = this.tree.root; ; at = dirname(at)) {
+      try {
+        const st = await fs.statfs(at);
+        return { what: 'disk', free: st.bavail * st.bsize };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(at) === at) return null;
+      }
+    }
+  }
+
   async look(mailbox: string): Promise<FolderLook> {
     const dir = this.tree.dirOf(mailbox);
     for (const sub of ['cur', 'new']) {
