@@ -74,7 +74,8 @@ export function counted(n: number, noun: string): string {
  * emoji is two, a combining mark none), what cli-progress and oclif measure with; loaded when a
  * table or a bar is drawn.
  */
-const stringWidth = () => createRequire(import.meta.url)('string-width') as (s: string) => number;
+let measureColumns: ((s: string) => number) | undefined;
+const stringWidth = () => (measureColumns ??= createRequire(import.meta.url)('string-width') as (s: string) => number);
 
 /** Columns `s` takes on a terminal (for tables and bars: padding by UTF-16 units misaligns). */
 export function displayWidth(s: string): number {

@@ -57,6 +57,8 @@ class BarView implements ProgressView {
   private readonly announced = new Map<string, number>();
   /** Per folder (and 'total' for the run): messages and bytes done since it started. */
   private readonly done = new Map<string, { started: number; messages: number; bytes: number }>();
+  /** Each bar's name as drawn, measured once (a bar's payload is made at every message). */
+  private readonly shown = new Map<string, string>();
 
   /**
    * Lines logged while the bars are drawn are drawn above them, whole: the bars turn line wrap
@@ -81,7 +83,9 @@ class BarView implements ProgressView {
     const d = this.done.get(name) ?? { started: Date.now(), messages: 0, bytes: 0 };
     const secs = Math.max(0.001, (Date.now() - d.started) / 1000);
     // Cut to 20 columns by whole characters (an emoji is two UTF-16 units, and two columns wide).
-    return { name: fitColumns(printable(name), 20), rate: Math.round(d.messages / secs), mb: `${formatBytes(d.bytes)} ${formatBytes(d.bytes / secs)}/s` };
+    let shown = this.shown.get(name);
+    if (shown === undefined) this.shown.set(name, (shown = fitColumns(printable(name), 20)));
+    return { name: shown, rate: Math.round(d.messages / secs), mb: `${formatBytes(d.bytes)} ${formatBytes(d.bytes / secs)}/s` };
   }
 
   /** One message of `folder` done (copied or skipped): its bar and the total move. */
@@ -119,6 +123,7 @@ class BarView implements ProgressView {
         this.multi.remove(bar);
         this.bars.delete(e.result.folder);
         this.done.delete(e.result.folder);
+        this.shown.delete(e.result.folder);
       }
     }
   }

@@ -517,7 +517,6 @@ export class MaildirSink implements Sink {
     return segmentsOfDirName(mailbox === 'INBOX' ? '' : mailbox).join('/');
   }
 
-  /** Empty or not: a Maildir folder has no validity (its dest keys are file names). */
   /** Free space on the file system the Maildir is (or would be made) on, as its owner may use it. */
   async room(): Promise<Room | null> {
     for (let at = this.tree.root; ; at = dirname(at)) {
@@ -530,6 +529,7 @@ export class MaildirSink implements Sink {
     }
   }
 
+  /** Empty or not: a Maildir folder has no validity (its dest keys are file names). */
   async look(mailbox: string): Promise<FolderLook> {
     const dir = this.tree.dirOf(mailbox);
     for (const sub of ['cur', 'new']) {
