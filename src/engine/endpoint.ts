@@ -209,18 +209,43 @@ export async function destinationLockKey(e: Endpoint): Promise<string> {
   return destinationKey(e, host, port);
 }
 
+/** An account as one spelling (user, the server's address), whatever the port: a POP3 and an IMAP URL can name one mailbox. */
+async function accountKey(e: NetEndpoint): Promise<string> {
+  return destinationLockKey({ ...e, kind: 'imap', port: 0, folder: [] });
+}
+
+/** INBOX in any case (RFC 3501), other names as written. */
+const folderName = (f: string[] | undefined): string[] => (f ?? []).map((s, i) => (i === 0 && s.toUpperCase() === 'INBOX' ? 'INBOX' : s));
+
 /**
  * An IMAP account copied into itself: the destination's folder prefix, whose folders the plan
  * then leaves out (else each run copies the last run's copy one level deeper: Backup/Backup/…);
- * without a prefix every folder would be copied onto itself, which is refused.
+ * without a prefix every folder would be copied onto itself, which is refused, and so is a
+ * source folder that is the prefix or lies inside it (nothing would be copied). A POP3 mailbox
+ * copied into the INBOX of its own account is refused too: every message is there already, and
+ * --delete-source would delete each one, the only copy.
  */
 export async function selfPrefix(src: Endpoint, dst: Endpoint): Promise<string[] | undefined> {
-  if (src.kind !== 'imap' || dst.kind !== 'imap') return undefined;
+  if (src.kind === 'maildir' || dst.kind !== 'imap') return undefined;
+  if (src.kind === 'pop3') {
+    const into = folderName(dst.folder);
+    if (into.length > 1 || (into.length === 1 && into[0] !== 'INBOX')) return undefined;
+    if ((await accountKey(src)) !== (await accountKey(dst))) return undefined;
+    throw new MailferryError('BAD_CONFIG', `the POP3 source and the IMAP destination are the same account (${src.user}@${src.host}): its INBOX would be copied onto itself`, {
+      hint: 'copy into a folder of it (imap://user@host/Migrated) or into another account',
+    });
+  }
   const [a, b] = await Promise.all([destinationLockKey({ ...src, folder: [] }), destinationLockKey({ ...dst, folder: [] })]);
   if (a !== b) return undefined;
   if (!dst.folder?.length) {
     throw new MailferryError('BAD_CONFIG', `the source and the destination are the same IMAP account (${src.user}@${src.host}): every folder would be copied onto itself`, {
       hint: 'copy into a folder of it (imap://user@host/Backup) or into another account',
+    });
+  }
+  const [from, into] = [folderName(src.folder), folderName(dst.folder)];
+  if (from.length >= into.length && into.every((s, i) => s === from[i])) {
+    throw new MailferryError('BAD_CONFIG', `the source folder ${from.join('/')} is the destination folder ${into.join('/')} of the same IMAP account, or inside it: it would be copied into itself`, {
+      hint: 'copy into another folder (imap://user@host/Backup) or into another account',
     });
   }
   return dst.folder;

@@ -262,6 +262,15 @@ describe('an IMAP account copied into a folder of itself', () => {
     const onto = envelope(await runCli(['copy', imap(me), imap(me), ...tls, '--checkpoint', join(work, 'onto.journal'), '--json'], { env }));
     expect(onto.status).toBe(3);
     expect(onto.error?.message).toMatch(/the source and the destination are the same IMAP account .*every folder would be copied onto itself/);
+    // A folder copied into itself (the source URL's folder is the destination's prefix, or inside
+    // it): refused too, where it was a run that copied nothing and said so as a success.
+    for (const [from, to] of [['/INBOX', '/inbox'], ['/Work', '/Work'], ['/Backup/Work', '/Backup']]) {
+      const r = await runCli(['copy', imap(me, from), `imap://${me}@localhost:${h.ports.imap}${to}`, ...tls, '--checkpoint', join(work, 'onto-folder.journal'), '--json'], { env });
+      expect(envelope(r).status, `${from} → ${to}: ${r.stdout}`).toBe(3);
+      expect(envelope(r).error?.message).toMatch(/would be copied into itself/);
+      const dry = envelope(await runCli(['copy', imap(me, from), `imap://${me}@localhost:${h.ports.imap}${to}`, ...tls, '--dry-run', '--json'], { env }));
+      expect(dry.status).toBe(3);
+    }
   });
 });
 

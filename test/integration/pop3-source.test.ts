@@ -171,6 +171,31 @@ describe('POP3 --delete-source', () => {
   });
 });
 
+describe('POP3 source and IMAP destination of one account', () => {
+  it("is refused when the POP3 mailbox would be copied into its own INBOX (every message there already: --delete-source deleted them all); a folder of it is a move", async () => {
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+    const me = (await h.freshUser('p3self')).name;
+    const seeded = await seedCorpus(h, me, { layout: allToInbox, limitPerGroup: 2 });
+    const pop = `pop3://${me}@${h.host}:${h.ports.pop3}`;
+    for (const dest of [`imap://${me}@localhost:${h.ports.imap}`, `imap://${me.toUpperCase()}@${h.host}:${h.ports.imap}/inbox`]) {
+      for (const extra of [['--delete-source'], ['--dry-run', '--delete-source']]) {
+        const r = await runCli(['copy', pop, dest, ...tls, '--checkpoint', join(work, 'p3self.journal'), ...extra, '--json'], { env });
+        const out = envelope(r);
+        expect(out.status, `${dest} ${extra.join(' ')}: ${r.stdout}`).toBe(3);
+        expect(out.error?.message).toMatch(/same account/);
+      }
+    }
+    expect(readMaildirTree(h.maildirOf(me)).get('INBOX')!.length).toBe(seeded.length);
+    const v = envelope(await runCli(['verify', pop, `imap://${me}@${h.host}:${h.ports.imap}`, ...tls, '--json'], { env }));
+    expect(v.status).toBe(3);
+    // Into a folder of the same account: the POP3 mail is moved there.
+    const moved = envelope(await runCli(['copy', pop, `imap://${me}@${h.host}:${h.ports.imap}/Migrated`, ...tls, '--checkpoint', join(work, 'p3self-moved.journal'), '--delete-source', '--json'], { env }));
+    expect(moved.status, JSON.stringify(moved.error)).toBe(0);
+    expect(moved.result.deleted).toBe(seeded.length);
+    expect(readMaildirTree(h.maildirOf(me)).get('Migrated')!.length).toBe(dedupe(seeded).keep.length);
+  });
+});
+
 describe('POP3 --delete-source keeps what is not durably copied', () => {
   const env = { MAILFERRY_SOURCE_PASSWORD: 'pass' };
 
