@@ -10,6 +10,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Node, Pair } from 'yaml';
 import { MailferryError } from '../errors.js';
+import { userHome } from '../checkpoint/path.js';
 
 /**
  * Checks a value as its flag would (e.g. a date for `since`); throws a MailferryError whose message
@@ -81,7 +82,8 @@ export async function readJobFile(path: string, schema: Record<string, FieldType
     throw bad(line, e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''), 'a job file is YAML or JSON: key: value, one per line');
   }
   const base = dirname(resolve(path));
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  // ~ is the home directory, as in a maildir: URL (no shell expands it in a file), not a directory named ~.
+  const abs = (p: string) => (p === '~' || p.startsWith('~/') ? userHome() + p.slice(1) : isAbsolute(p) ? p : resolve(base, p));
   // `maildir:backup` in a job file is beside the file, like the other paths in it (not ~/…).
   const relativeMaildir = (url: string) => {
     const m = /^maildir:(.*)$/i.exec(url);

@@ -59,6 +59,19 @@ describe('job files', () => {
     expect(existsSync(join(work, 'logs', 'new', 'rel.log'))).toBe(true);
   });
 
+  it('~/ in a job file\'s paths is the home directory, as in its maildir: (it made a directory named ~ beside the file)', async () => {
+    const home = join(work, 'home');
+    const p = job('tilde.yaml', `source: ${srcUrl()}\ndest: maildir:~/tilde-md\nfolder: Fixtures\ntls-ca: ${h.certPem}\nsource-password-file: ~/../pw\ncheckpoint: ~/state/tilde.journal\nlog-file: ~/logs/tilde.log\nreport: ~/tilde.ndjson\n`);
+    const r = await runCli(['copy', '--config', p, '--json'], { env: { ...env, HOME: home }, cwd: '/' });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.checkpoint).toBe(join(home, 'state', 'tilde.journal'));
+    expect(existsSync(join(home, 'tilde-md', '.Fixtures', 'cur'))).toBe(true);
+    expect(existsSync(join(home, 'logs', 'tilde.log'))).toBe(true);
+    expect(existsSync(join(home, 'tilde.ndjson'))).toBe(true);
+    expect(existsSync(join(work, '~'))).toBe(false);
+  });
+
   it('dry-run left in a job file is said even under --quiet, and the plan is in the log file', async () => {
     const p = job('dry.yaml', good('dry-run: true\nlog-file: logs/dry.log\n'));
     const r = await runCli(['copy', '--config', p, '--quiet'], { env });
