@@ -1,8 +1,7 @@
 /** Turning parsed flags into engine configuration shared by copy, verify and folders. */
-import { resolve } from 'node:path';
 import { MailferryError } from '../errors.js';
 import type { NetConfig } from '../engine/session.js';
-import type { TlsMode } from '../engine/endpoint.js';
+import { realPathOf, type TlsMode } from '../engine/endpoint.js';
 import { buildFilter, parseMap, type FilterSpec, type FolderMap } from '../engine/filters.js';
 import type { Logger } from '../log.js';
 import { secretResolver } from './secrets.js';
@@ -68,19 +67,25 @@ export function selectionFrom(f: SelectionFlags): { folders: string[]; exclude: 
   };
 }
 
-/** Files named by different flags must be different files (the checkpoint, the report, the log). */
-export function distinctFiles(files: Record<string, string | undefined>): void {
+/**
+ * Files named by different flags must be different files (the checkpoint, the report, the log),
+ * and none of them a file the run reads (the job file, a password file, a --tls-ca): --report
+ * would truncate it, --log-file append to it. Compared by real path, so a link is no way around.
+ */
+export function distinctFiles(files: Record<string, string | undefined>, reads: Record<string, string | string[] | undefined> = {}): void {
   const seen = new Map<string, string>();
+  for (const [flag, paths] of Object.entries(reads)) {
+    for (const path of [paths ?? []].flat()) if (path.trim() !== '' && !seen.has(realPathOf(path))) seen.set(realPathOf(path), flag);
+  }
   for (const [flag, path] of Object.entries(files)) {
     if (path === undefined) continue;
     if (path.trim() === '') throw new MailferryError('USAGE', `${flag} needs a file name, not an empty string`, { hint: `leave ${flag} out, or name a file` });
-    const abs = resolve(path);
+    const abs = realPathOf(path);
     const other = seen.get(abs);
-    if (other) throw new MailferryError('USAGE', `${other} and ${flag} name the same file ${abs}`, { hint: 'give each its own file: one would overwrite the other' });
+    if (other) throw new MailferryError('USAGE', `${other} and ${flag} name the same file ${abs}`, { hint: reads[other] !== undefined ? `${flag} would overwrite what the run reads: give it a file of its own` : 'give each its own file: one would overwrite the other' });
     seen.set(abs, flag);
   }
 }
-
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 

@@ -70,7 +70,10 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     const parsed = await this.parse(Copy);
     const { args, flags } = await mergeJobFile(parsed.flags.config, { flags: Copy.flags, args: ['source', 'dest'] }, parsed);
     // Before any of them is opened: --report truncates its file, --log-file appends to its own.
-    distinctFiles({ '--checkpoint': flags.checkpoint, '--report': flags.report, '--log-file': flags['log-file'] });
+    distinctFiles(
+      { '--checkpoint': flags.checkpoint, '--report': flags.report, '--log-file': flags['log-file'] },
+      { '--config': parsed.flags.config, '--source-password-file': flags['source-password-file'], '--dest-password-file': flags['dest-password-file'], '--tls-ca': flags['tls-ca'] },
+    );
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     if (flags['skip-if-locked']) this.silentErrors.add('CHECKPOINT_LOCKED');
     const cfg = {

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand, type CommandOutcome } from '../cli/base.js';
 import { configFlag, connectionFlags, filterFlags, outputFlags, retriesFlag, selectionFlags } from '../cli/flags.js';
 import { mergeJobFile } from '../cli/job-file.js';
-import { netConfigFrom, selectionFrom } from '../cli/options.js';
+import { distinctFiles, netConfigFrom, selectionFrom } from '../cli/options.js';
 import { renderVerify } from '../cli/render.js';
 import { EXIT } from '../errors.js';
 
@@ -45,6 +45,11 @@ missing or a source message its server cannot read was not compared, 1 internal 
     const parsed = await this.parse(Verify);
     const { default: Copy } = await import('./copy.js');
     const { args, flags } = await mergeJobFile(parsed.flags.config, { flags: Verify.flags, args: ['source', 'dest'], alsoAccepted: Copy.flags }, parsed);
+    // The log is appended to: never to a file verify reads (the checkpoint, the job file, a password file).
+    distinctFiles(
+      { '--log-file': flags['log-file'] },
+      { '--checkpoint': flags.checkpoint, '--config': parsed.flags.config, '--source-password-file': flags['source-password-file'], '--dest-password-file': flags['dest-password-file'], '--tls-ca': flags['tls-ca'] },
+    );
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const { runVerify } = await import('../engine/verify.js');
     const r = await runVerify(

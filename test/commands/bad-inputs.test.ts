@@ -114,6 +114,33 @@ const cases: Case[] = [
   { name: '--checkpoint naming a directory', args: good().map((a) => (a === cp ? md : a)), code: 3, line: /checkpoint .*\/md is a directory/ },
   { name: '--report and --checkpoint the same file', args: good('--report', cp), code: 2, line: /--checkpoint and --report name the same file/ },
   { name: '--log-file and --checkpoint the same file', args: good('--log-file', cp), code: 2, line: /--checkpoint and --log-file name the same file/ },
+  // A file the run reads is never one it writes: --report truncated the password file (and the run
+  // then failed on an empty one), or the job file; --log-file appended to either, or to a --tls-ca.
+  {
+    name: '--report naming the password file',
+    args: [...good(), '--source-password-file', join(work, 'keep.pw'), '--report', join(work, 'keep.pw')],
+    setup: () => writeFileSync(join(work, 'keep.pw'), h.user.password + '\n', { mode: 0o600 }),
+    code: 2,
+    line: /--source-password-file and --report name the same file .*keep\.pw/,
+    cleanup: () => expect(readFileSync(join(work, 'keep.pw'), 'utf8')).toBe(h.user.password + '\n'),
+  },
+  {
+    name: '--report naming the job file',
+    args: ['copy', '--config', join(work, 'keep.yaml'), '--report', join(work, 'keep.yaml')],
+    setup: () => writeFileSync(join(work, 'keep.yaml'), `source: ${srcUrl()}\ndest: maildir:md\ntls-ca: ${h.certPem}\nfolder: Fixtures\ncheckpoint: cp.journal\n`),
+    code: 2,
+    line: /--config and --report name the same file .*keep\.yaml/,
+    cleanup: () => expect(readFileSync(join(work, 'keep.yaml'), 'utf8')).toMatch(/^source: /),
+  },
+  {
+    name: '--log-file naming a --tls-ca file',
+    args: [...good(), '--tls-ca', join(work, 'ca.pem'), '--log-file', join(work, 'ca.pem')],
+    setup: () => writeFileSync(join(work, 'ca.pem'), readFileSync(h.certPem)),
+    code: 2,
+    line: /--tls-ca and --log-file name the same file/,
+    cleanup: () => expect(readFileSync(join(work, 'ca.pem')).equals(readFileSync(h.certPem))).toBe(true),
+  },
+  { name: "verify's --log-file naming the copy's checkpoint", args: ['verify', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Fixtures', '--checkpoint', cp, '--log-file', cp], code: 2, line: /--checkpoint and --log-file name the same file/ },
   { name: 'an unwritable --log-file', args: good('--log-file', join(aFile, 'log')), code: 3, line: /cannot write --log-file .*a-file\/log: / },
   { name: 'no writable state directory (cron as a system user)', args: ['copy', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Fixtures'], env: { XDG_STATE_HOME: join(aFile, 'state') }, code: 3, line: /cannot create the state directory .*a-file\/state\/mailferry: a file stands in the way \(set XDG_STATE_HOME/ },
   { name: 'a checkpoint directory that cannot be made', args: good().map((a) => (a === cp ? join(aFile, 'cp.journal') : a)), code: 3, line: /cannot create the checkpoint directory .*a-file/ },
