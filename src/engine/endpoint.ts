@@ -191,7 +191,7 @@ function oneSpelling(a: { address: string; family: number }): { address: string;
  * What two runs writing into the same place share, however the destination was spelled: for a
  * Maildir its destinationKey; for IMAP the account on the server's address and port (`localhost`
  * and `127.0.0.1` are one server, so are `[::1]` and `[::ffff:127.0.0.1]`; 143 and 993 are one server's two ports), with the URL's folder
- * prefix. Other ports stay apart: two servers can share an address, and a false overlap would
+ * prefix (INBOX alone is none). Other ports stay apart: two servers can share an address, and a false overlap would
  * stop a run.
  */
 export async function destinationLockKey(e: Endpoint): Promise<string> {
@@ -206,7 +206,10 @@ export async function destinationLockKey(e: Endpoint): Promise<string> {
   } catch {
     // unresolvable: the connection will say so; the name as written
   }
-  return destinationKey(e, host, port);
+  // INBOX as the prefix writes the INBOX a run without one writes too (a POP3 source's mail goes
+  // there either way): one destination.
+  const inboxOnly = e.folder?.length === 1 && e.folder[0]!.toUpperCase() === 'INBOX';
+  return destinationKey(inboxOnly ? { ...e, folder: [] } : e, host, port);
 }
 
 /** An account as one spelling (user, the server's address), whatever the port: a POP3 and an IMAP URL can name one mailbox. */

@@ -124,6 +124,7 @@ describe('exit codes from real situations', () => {
     const locks = [
       destinationLockPath(await destinationLockKey(parseEndpoint(`maildir:${join(real, 'backup')}`, 'dest'))) + '.lock',
       destinationLockPath(await destinationLockKey(parseEndpoint(`imap://${h.user.name}@localhost:${h.ports.imap}/Prefix`, 'dest'))) + '.lock',
+      destinationLockPath(await destinationLockKey(parseEndpoint(`imap://${h.user.name}@localhost:${h.ports.imap}`, 'dest'))) + '.lock',
     ];
     process.env.XDG_STATE_HOME = saved;
     for (const lock of locks) writeFileSync(lock, JSON.stringify({ pid: 1, host: hostname(), started: 'then' }) + '\n');
@@ -134,6 +135,12 @@ describe('exit codes from real situations', () => {
         env: { ...env, MAILFERRY_DEST_PASSWORD: h.user.password },
       });
       expect(byAddress.code, byAddress.stderr + byAddress.stdout).toBe(EXIT.locked);
+      // The account's INBOX as the prefix: the same INBOX a run without one writes (a POP3
+      // source's mail goes there either way): two such runs at once had both copied everything.
+      const intoInbox = await runCli(['copy', srcUrl(), `imap://${h.user.name}@127.0.0.1:${h.ports.imap}/inbox`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'inbox.j'), '--json'], {
+        env: { ...env, MAILFERRY_DEST_PASSWORD: h.user.password },
+      });
+      expect(intoInbox.code, intoInbox.stderr + intoInbox.stdout).toBe(EXIT.locked);
     } finally {
       for (const lock of locks) unlinkSync(lock);
     }
@@ -154,6 +161,7 @@ describe('exit codes from real situations', () => {
     // INBOX in any case is one folder: two runs into /inbox/x and /INBOX/x stored everything twice.
     expect(await key('imap://alice@127.0.0.1/inbox/Backup')).toBe(await key('imap://alice@127.0.0.1/INBOX/Backup'));
     expect(await key('imap://alice@127.0.0.1/Inbox')).toBe(await key('imap://alice@127.0.0.1/INBOX'));
+    expect(await key('imap://alice@127.0.0.1/INBOX')).toBe(await key('imap://alice@127.0.0.1'));
     expect(await key('imap://alice@127.0.0.1/Backup/inbox')).not.toBe(await key('imap://alice@127.0.0.1/Backup/INBOX'));
   });
 
