@@ -1,7 +1,8 @@
 /** Turning parsed flags into engine configuration shared by copy, verify and folders. */
 import { MailferryError } from '../errors.js';
 import type { NetConfig } from '../engine/session.js';
-import { realPathOf, type TlsMode } from '../engine/endpoint.js';
+import { isAbsolute, relative, sep } from 'node:path';
+import { parseEndpoint, realPathOf, type TlsMode } from '../engine/endpoint.js';
 import { buildFilter, parseMap, type FilterSpec, type FolderMap } from '../engine/filters.js';
 import type { Logger } from '../log.js';
 import { secretResolver } from './secrets.js';
@@ -84,6 +85,34 @@ export function distinctFiles(files: Record<string, string | undefined>, reads: 
     const other = seen.get(abs);
     if (other) throw new MailferryError('USAGE', `${other} and ${flag} name the same file ${abs}`, { hint: reads[other] !== undefined ? `${flag} would overwrite what the run reads: give it a file of its own` : 'give each its own file: one would overwrite the other' });
     seen.set(abs, flag);
+  }
+}
+
+/**
+ * Files the run writes are never in a Maildir's cur/, new/ or tmp/ (its root's or a folder's, a
+ * source's or a destination's): there they are mail, read back as messages (a copy of that
+ * Maildir stored the run's own report and log) or cleaned away. A URL that does not parse is
+ * passed over here: the run says so.
+ */
+export function outsideMaildirs(files: Record<string, string | undefined>, urls: Array<string | undefined>): void {
+  const roots: string[] = [];
+  for (const url of urls) {
+    try {
+      const e = url === undefined ? undefined : parseEndpoint(url, 'source');
+      if (e?.kind === 'maildir') roots.push(realPathOf(e.path));
+    } catch {
+      // the engine reports it
+    }
+  }
+  for (const [flag, path] of Object.entries(files)) {
+    if (path === undefined || path.trim() === '') continue;
+    const abs = realPathOf(path);
+    for (const root of roots) {
+      const rel = relative(root, abs);
+      if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) continue;
+      if (!rel.split(sep).slice(0, -1).some((d) => d === 'cur' || d === 'new' || d === 'tmp')) continue;
+      throw new MailferryError('USAGE', `${flag} ${abs} is in the Maildir ${root}'s cur/, new/ or tmp/: it would be read as a message`, { hint: `put it outside them (the Maildir's top directory is fine)` });
+    }
   }
 }
 

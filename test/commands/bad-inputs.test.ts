@@ -141,6 +141,11 @@ const cases: Case[] = [
     cleanup: () => expect(readFileSync(join(work, 'ca.pem')).equals(readFileSync(h.certPem))).toBe(true),
   },
   { name: "verify's --log-file naming the copy's checkpoint", args: ['verify', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Fixtures', '--checkpoint', cp, '--log-file', cp], code: 2, line: /--checkpoint and --log-file name the same file/ },
+  // A file the run writes inside a Maildir's cur/, new/ or tmp/: read back as a message (a copy of
+  // that Maildir stored the run's own report and log; a mail client lists the checkpoint).
+  { name: "--report in the source Maildir's cur/", args: ['copy', `maildir:${md}`, `maildir:${join(work, 'md-copy')}`, '--checkpoint', join(work, 'md-copy.j'), '--report', join(md, 'cur', 'report.ndjson')], code: 2, line: /--report .*md\/cur\/report\.ndjson is in the Maildir .*md's cur\/, new\/ or tmp\/: it would be read as a message/ },
+  { name: "--checkpoint in a folder's new/ of the destination Maildir", args: good().map((a) => (a === cp ? join(md, '.Fixtures', 'new', 'cp.journal') : a)), code: 2, line: /--checkpoint .*\.Fixtures\/new\/cp\.journal is in the Maildir/ },
+  { name: "verify's --log-file in the destination Maildir's tmp/", args: ['verify', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Fixtures', '--log-file', join(md, 'tmp', 'verify.log')], code: 2, line: /--log-file .*md\/tmp\/verify\.log is in the Maildir/ },
   { name: 'an unwritable --log-file', args: good('--log-file', join(aFile, 'log')), code: 3, line: /cannot write --log-file .*a-file\/log: / },
   { name: 'no writable state directory (cron as a system user)', args: ['copy', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Fixtures'], env: { XDG_STATE_HOME: join(aFile, 'state') }, code: 3, line: /cannot create the state directory .*a-file\/state\/mailferry: a file stands in the way \(set XDG_STATE_HOME/ },
   { name: 'a checkpoint directory that cannot be made', args: good().map((a) => (a === cp ? join(aFile, 'cp.journal') : a)), code: 3, line: /cannot create the checkpoint directory .*a-file/ },
