@@ -81,6 +81,7 @@ export function distinctFiles(files: Record<string, string | undefined>, reads: 
   for (const [flag, path] of Object.entries(files)) {
     if (path === undefined) continue;
     if (path.trim() === '') throw new MailferryError('USAGE', `${flag} needs a file name, not an empty string`, { hint: `leave ${flag} out, or name a file` });
+    if (path.endsWith('/')) throw new MailferryError('USAGE', `${flag} ${path} ends with '/': it names a directory, not a file`, { hint: `name a file in it, e.g. ${path}${flag === '--checkpoint' ? 'alice.journal' : flag === '--report' ? 'report.ndjson' : 'mailferry.log'}` });
     const abs = realPathOf(path);
     const other = seen.get(abs);
     if (other) throw new MailferryError('USAGE', `${other} and ${flag} name the same file ${abs}`, { hint: reads[other] !== undefined ? `${flag} would overwrite what the run reads: give it a file of its own` : 'give each its own file: one would overwrite the other' });
