@@ -22,6 +22,8 @@ export interface FolderPlan {
    * folder's special use, unless --map names the place (then the map is where it goes).
    */
   role?: string;
+  /** --map names the place (destSegments), which a folder earlier runs put elsewhere does not follow. */
+  mapped?: true;
 }
 
 export interface PlanOptions {
@@ -153,6 +155,7 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
       destSegments: dest,
       ...(isMapped ? {} : { under: roleAbove(m, mailboxes, dest, maps) }),
       ...(!isMapped && m.specialUse ? { role: m.specialUse } : {}),
+      ...(isMapped ? { mapped: true as const } : {}),
     });
   }
   if (plans.length === 0 && (opts.include.length || opts.exclude.length)) {

@@ -74,6 +74,12 @@ describe('the destination folder a source folder went to', () => {
     expect(again.status, JSON.stringify(again)).toBe(0);
     expect(again.result.folders[0]).toMatchObject({ folder: 'Work', dest: 'Old', copied: 1 });
     expect(readdirSync(join(md, '.Old', 'cur'))).toHaveLength(2);
+    // A --map that now names another place is not followed either, and that is said (it was silent).
+    const remapped = envelope(await runCli([...args, '--map', 'Work=New'], { env: env2 }));
+    expect(remapped.status, JSON.stringify(remapped)).toBe(0);
+    expect(remapped.result.folders[0]).toMatchObject({ folder: 'Work', dest: 'Old' });
+    expect(remapped.warnings.join('\n')).toMatch(/Work: stays in Old, where earlier runs copied it, not in New as --map says \(--restart/);
+    expect(envelope(await runCli([...args, '--map', 'Work=Old'], { env: env2 })).warnings).toEqual([]);
     // verify looks where the copy put it.
     const v = envelope(await runCli(['verify', ...args.slice(1)], { env: env2 }));
     expect(v.status, JSON.stringify(v)).toBe(0);
