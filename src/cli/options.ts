@@ -1,7 +1,8 @@
 /** Turning parsed flags into engine configuration shared by copy, verify and folders. */
 import { MailferryError } from '../errors.js';
 import type { NetConfig } from '../engine/session.js';
-import { isAbsolute, relative, sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { parseEndpoint, realPathOf, type TlsMode } from '../engine/endpoint.js';
 import { buildFilter, parseMap, type FilterSpec, type FolderMap } from '../engine/filters.js';
 import type { Logger } from '../log.js';
@@ -111,8 +112,11 @@ export function outsideMaildirs(files: Record<string, string | undefined>, urls:
     for (const root of roots) {
       const rel = relative(root, abs);
       if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) continue;
-      if (!rel.split(sep).slice(0, -1).some((d) => d === 'cur' || d === 'new' || d === 'tmp')) continue;
-      throw new MailferryError('USAGE', `${flag} ${abs} is in the Maildir ${root}'s cur/, new/ or tmp/: it would be read as a message`, { hint: `put it outside them (the Maildir's top directory is fine)` });
+      // In the root's cur/, new/ or tmp/, or in those of a folder below it (a directory holding cur/ or new/).
+      const dirs = rel.split(sep).slice(0, -1);
+      const isFolder = (i: number) => i === 0 || dirs[i - 1]!.startsWith('.') || ['cur', 'new'].some((d) => existsSync(join(root, ...dirs.slice(0, i), d)));
+      if (!dirs.some((d, i) => (d === 'cur' || d === 'new' || d === 'tmp') && isFolder(i))) continue;
+      throw new MailferryError('USAGE', `${flag} ${abs} is in the Maildir ${root}'s cur/, new/ or tmp/: it would be read as a message`, { hint: "put it outside them; the Maildir's top directory is fine" });
     }
   }
 }
