@@ -63,6 +63,8 @@ interface FolderRun {
   next?: number;
   /** The folder is gone (renamed or deleted since the copy began): the rest of it is not asked for. */
   gone?: MailferryError;
+  /** Listed to its end and every batch queued before the run was stopped (if it was). */
+  listedAll?: boolean;
 }
 
 /**
@@ -851,6 +853,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       runs.push(run);
       try {
         await produce(run);
+        if (!stopped() && !run.gone) run.listedAll = true;
         releaseIndex(run, p.plans.slice(i + 1));
       } catch (err) {
         const e = toMailferryError(err);
@@ -880,8 +883,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         p.log.error({ msg: `${r.folder}: ${r.error}` });
       }
       // Every message listed done, or left out by the filters (which the record names: under
-      // others the folder is listed again in full).
-      if (!stopped() && !r.error && r.failed === 0 && !r.unchanged && run.validity !== undefined && run.next !== undefined) {
+      // others the folder is listed again in full). Also in a run stopped later (--max-runtime, a
+      // signal), for a folder listed whole before the stop whose every message has its outcome:
+      // else each night of a first backup spread over several would list again all the nights
+      // before it copied.
+      const whole = !stopped() || (run.listedAll === true && accounted === r.listed);
+      if (whole && !r.error && r.failed === 0 && !r.unchanged && run.validity !== undefined && run.next !== undefined) {
         j.append({ t: 'end', s: run.plan.source.path, uv: run.validity, next: run.next, ...(fk ? { fk } : {}) });
       }
       emit({ type: 'folder-done', result: r });

@@ -143,6 +143,40 @@ describe('timeouts', () => {
     expect(seconds).toBeLessThan(20);
   });
 
+  it('--max-runtime reached in a later folder: a folder copied whole before the stop is recorded complete, so the next night does not list it again', async () => {
+    // A first backup spread over several nights: were a finished folder recorded complete only
+    // when a whole run ends, every night would list again all that the nights before copied.
+    let slow = true;
+    const srv = await FakeImapServer.start({
+      mailboxes: [
+        { name: 'INBOX', uidValidity: 7, messages: [1, 2, 3].map((n) => ({ uid: n, body: fakeMessage(n) })) },
+        { name: 'Later', uidValidity: 8, messages: [{ uid: 1, body: fakeMessage(4) }] },
+      ],
+      // Later's bodies come after the deadline (and within twice --timeout): the run stops while copying it.
+      hook: async (s, _tag, name, args) => {
+        if (slow && name === 'UID FETCH' && s.selected?.name === 'Later' && /BODY\.PEEK\[\]/.test(args)) await new Promise((r) => setTimeout(r, 3000));
+        return false;
+      },
+    });
+    closers.push(() => srv.stop());
+    const box = sandbox('mf-nights-');
+    const night = (extra: string[]) =>
+      runCli(['copy', `imap://u@127.0.0.1:${srv.port}`, `maildir:${join(box, 'dest')}`, '--source-tls', 'none', '--checkpoint', join(box, 'cp'), '--json', '--timeout', '2', '-j', '1', ...extra], {
+        env: { MAILFERRY_SOURCE_PASSWORD: 'pass' },
+        timeoutMs: 60_000,
+      });
+    const first = await night(['--max-runtime', '2s']);
+    const one = envelope(first);
+    expect(one.status, first.stderr).toBe(8);
+    expect(one.result?.folders.find((f: { folder: string }) => f.folder === 'INBOX')).toMatchObject({ listed: 3, copied: 3 });
+    slow = false;
+    const second = await night([]);
+    const two = envelope(second);
+    expect(two.status, second.stderr).toBe(0);
+    expect(two.result?.folders.find((f: { folder: string }) => f.folder === 'INBOX')).toMatchObject({ listed: 0, copied: 0, unchanged: true });
+    expect(two.result?.folders.find((f: { folder: string }) => f.folder === 'Later')).toMatchObject({ copied: 1 });
+  });
+
   describe('stopped before anything is copied (a login that does not come, a password command that hangs)', () => {
     const mute = async () => {
       const sockets: net.Socket[] = [];
