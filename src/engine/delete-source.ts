@@ -7,7 +7,8 @@
  *
  * "Holds now" is checked against a fresh scan of each destination folder, because the checkpoint
  * can be out of date: a copy deleted from the destination since (by a person, a client, a
- * retention rule), say.
+ * retention rule), say. The scan lists every file; those the checkpoint knows by name keep the
+ * identity it recorded, and only the others are read.
  * Such messages stay on the server, with a warning; the next run without the checkpoint's
  * word for it (`--restart`) copies them.
  *
@@ -84,7 +85,12 @@ export async function deleteFromSource(o: DeleteOptions): Promise<DeleteResult> 
       })) ?? null;
       const there = new Set<Identity>();
       if (box !== null) {
-        for await (const m of scanDestination(o.sink, box, mode)) {
+        // A file the checkpoint knows (stored or read by an earlier run) is there by its name, with
+        // the identity recorded: only the others are read, as the copy's own scan does. Else every
+        // night would read the whole backup, which grows while the mailbox stays small. (Under
+        // --dedupe none what was recorded is not the content identity compared here.)
+        const known = o.dedupe === mode ? o.journal.state.stored.get(box) : undefined;
+        for await (const m of scanDestination(o.sink, box, mode, known)) {
           if (stopped()) return interrupted();
           if (m.identity) there.add(m.identity);
         }

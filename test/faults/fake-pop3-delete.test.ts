@@ -2,7 +2,7 @@
 // do on demand: refuse one RETR, or a DELE, lose the QUIT answer, be stopped while it deletes. A
 // second message with the same Message-ID waits for the first: when the first fails, the second
 // is stored instead (and then deleted); the first stays on the server.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -258,5 +258,29 @@ describe('a POP3 server that gives a UIDL again to a new message (RFC 1939 allow
     const third = await run(server.port, work);
     expect(third.result).toMatchObject({ copied: 1, skipped: 0 });
     expect(readMaildirTree(join(work, 'md')).get('INBOX')).toHaveLength(3);
+  });
+});
+
+describe('a --delete-source job run night after night', () => {
+  it('reads from the destination only what it has not stored or read before: the files of earlier nights are known by the checkpoint, not opened again', async () => {
+    // The mailbox stays small, the backup grows: were every file of it read at each deletion,
+    // a job moving mail for a year would read the whole year's mail every night.
+    const msg = (id: string) => b(`Message-ID: <${id}@nights>\r\nSubject: ${id}\r\n\r\n${id}\r\n`);
+    server = await FakePop3Server.start({ user: 'u', pass: 'pw', messages: ['a1', 'a2', 'a3'].map((id) => ({ uid: id, body: msg(id) })) });
+    const work = mkdtempSync(join(tmpdir(), 'mf-nights-'));
+    const md = join(work, 'md');
+    const args = ['copy', `pop3://u@127.0.0.1:${server.port}`, `maildir:${md}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--delete-source', '--json'];
+    const env = { MAILFERRY_SOURCE_PASSWORD: 'pw', XDG_STATE_HOME: join(work, 'state') };
+    expect(envelope(await runCli(args, { env })).result).toMatchObject({ copied: 3, deleted: 3 });
+    // The server deleted them (the fake keeps its messages); a new one came the next day.
+    server.messages.splice(0, server.messages.length, { uid: 'b1', body: msg('b1') });
+    const trace = join(work, 'trace');
+    const r = await runCli(args, { env, wrap: ['strace', '-f', '-qq', '-o', trace, '-e', 'trace=openat'] });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result).toMatchObject({ copied: 1, deleted: 1 });
+    const opened = readFileSync(trace, 'latin1').split('\n').filter((l) => l.includes(`"${join(md, 'cur')}/`));
+    expect(opened).toHaveLength(1);
+    expect(readMaildirTree(md).get('INBOX')).toHaveLength(4);
   });
 });
