@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import parser from 'imapflow/lib/handler/imap-parser.js';
-import { readRow } from '../../src/drivers/imap/fetch-rows.js';
+import { fetchRows, readRow } from '../../src/drivers/imap/fetch-rows.js';
+import { closeImap, connectImap } from '../../src/drivers/imap/connect.js';
+import type { NetOptions } from '../../src/drivers/net-options.js';
+import { silentLogger } from '../../src/log.js';
+import { FakeImapServer } from '../harness/fake-imap.js';
 
 /** A FETCH response line as imapflow's own parser gives it to an untagged handler. */
 const parse = (line: string, literals: string[] = []) => parser(Buffer.from(line), { literals: literals.map((l) => Buffer.from(l)) }) as Promise<{ attributes?: unknown[] }>;
@@ -31,4 +35,46 @@ describe('readRow()', () => {
   it('a header section the server answered NIL is an empty header (the message has no such field)', async () => {
     expect(readRow(await parse('* 3 FETCH (UID 3 BODY[HEADER.FIELDS (MESSAGE-ID)] NIL)')).header).toEqual(Buffer.alloc(0));
   });
+});
+
+describe('fetchRows() and the idle-read timeout', () => {
+  const servers: FakeImapServer[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.stop();
+  });
+
+  it('counts the server silent from when the consumer is ready for the next row, not while it works on one (a slow disk)', async () => {
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    // Row 1 at once, row 2 2.2 s later: 0.7 s after a consumer busy 1.5 s with row 1 asks for it.
+    const server = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [] }],
+      hook: (s, tag, name) => {
+        if (name !== 'UID FETCH') return false;
+        s.send('* 1 FETCH (UID 1 BODY[] {3}\r\na\r\n)\r\n');
+        void sleep(2200).then(() => s.send(`* 2 FETCH (UID 2 BODY[] {3}\r\nb\r\n)\r\n${tag} OK done\r\n`));
+        return true;
+      },
+    });
+    servers.push(server);
+    const o = {
+      endpoint: { kind: 'imap', scheme: 'imap', host: '127.0.0.1', port: server.port, user: 'u', tls: 'none' },
+      secret: async () => 'pass',
+      auth: 'password',
+      insecure: false,
+      compress: false,
+      timeoutMs: 1000,
+      log: silentLogger,
+    } as unknown as NetOptions;
+    const client = await connectImap(o);
+    try {
+      const uids: number[] = [];
+      for await (const row of fetchRows(client, '1:2', { body: 'body' })) {
+        uids.push(row.uid!);
+        if (row.uid === 1) await sleep(1500); // the message written to a slow disk
+      }
+      expect(uids).toEqual([1, 2]);
+    } finally {
+      await closeImap(client, false);
+    }
+  }, 20_000);
 });

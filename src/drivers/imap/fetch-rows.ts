@@ -6,6 +6,7 @@
  * a listing 0.59 → 0.35 CPU-s, the bodies 0.55 → 0.33). Here a row is read in one pass, and only
  * the items asked for are kept.
  */
+import type { Socket } from 'node:net';
 import type { ImapFlow } from 'imapflow';
 import type { BudgetOption } from './answer-budget.js';
 
@@ -94,6 +95,17 @@ export function readRow(untagged: Untagged): FetchRow {
 }
 
 /**
+ * Start the connection's idle-read timer (--timeout) again. imapflow puts off a timeout that
+ * comes while a row is being handled, but one that comes in the moment between two rows (the
+ * next still on its way, after the server was held back by a slow consumer) was taken for a
+ * silent server: a false "sent nothing", a reconnect and a retry of the batch.
+ */
+function rearmIdleTimer(client: ImapFlow): void {
+  const c = client as unknown as { socket?: Socket; armSocketTimeout?: (socket: Socket) => void };
+  if (c.socket && !c.socket.destroyed) c.armSocketTimeout?.(c.socket);
+}
+
+/**
  * UID FETCH `set` for `items`, row by row as the server sends them. The server waits while a row
  * is not taken (imapflow reads the next response once the handler returns), so rows are never
  * piled up. Failures come as imapflow reports them (classify with classifyImapError).
@@ -146,6 +158,10 @@ export async function* fetchRows(client: ImapFlow, set: string, items: FetchItem
         const r = row;
         row = undefined;
         yield r;
+        // The consumer is back for the next row: the server's silence counts from now. The time
+        // it took over this one (a message written to a slow disk) is this side's, and the
+        // server, held back by it, may have sent nothing meanwhile.
+        rearmIdleTimer(client);
         const t = taken;
         taken = undefined;
         t?.();
