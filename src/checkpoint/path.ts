@@ -14,12 +14,26 @@ export function userHome(): string {
   // Set by bin/run.js when the system has no home to give (HOME unset, a uid with no account
   // entry: `docker run --user 12345`): HOME then holds a stand-in for oclif, never used here.
   if ((globalThis as { mailferryNoHome?: boolean }).mailferryNoHome) throw noHome();
+  let h: string;
   try {
-    const h = homedir();
-    return isAbsolute(h) ? h : userInfo().homedir;
+    h = homedir();
+    if (!isAbsolute(h)) h = userInfo().homedir;
   } catch {
     throw noHome();
   }
+  return utf8Path(process.env.HOME === h ? 'HOME' : `the home directory of user ${process.getuid?.() ?? '?'}`, h);
+}
+
+/**
+ * Node reads the environment (and the account entry) as UTF-8 and turns each byte that is not into
+ * U+FFFD: a state directory named in latin1 (`HOME=/home/j\xf6rg`) would silently be another
+ * directory, made afresh, and two such names could be one. Refused, as such an argument is.
+ */
+function utf8Path(what: string, path: string): string {
+  if (!path.includes('\uFFFD')) return path;
+  throw new MailferryError('BAD_CONFIG', `${what} is not valid UTF-8 (${path.replace(/\uFFFD/g, '?')}): read as UTF-8 it names another directory`, {
+    hint: 'set XDG_STATE_HOME to a directory whose path is UTF-8 (a symbolic link with a UTF-8 name will do)',
+  });
 }
 
 function noHome(): MailferryError {
@@ -31,7 +45,7 @@ function noHome(): MailferryError {
 /** $XDG_STATE_HOME/mailferry; a relative XDG_STATE_HOME is ignored, as the XDG spec says. */
 export function stateDir(): string {
   const xdg = process.env.XDG_STATE_HOME;
-  const base = xdg && isAbsolute(xdg) ? xdg : join(userHome(), '.local', 'state');
+  const base = xdg && isAbsolute(xdg) ? utf8Path('XDG_STATE_HOME', xdg) : join(userHome(), '.local', 'state');
   return join(base, 'mailferry');
 }
 

@@ -127,6 +127,25 @@ describe('files and places', () => {
     expect(existsSync(join(cwd, 'relative-state'))).toBe(false);
   });
 
+  it('XDG_STATE_HOME or HOME not valid UTF-8 (a latin1 path): exit 3 naming it, no state kept in a directory of another name', async () => {
+    // Bytes a JS string cannot carry into the environment: set by the shell the CLI runs under.
+    const base = mkdtempSync(join(tmpdir(), 'mf-latin1-'));
+    for (const [name, extra] of [
+      ['XDG_STATE_HOME', ''],
+      ['HOME', 'unset XDG_STATE_HOME; '],
+    ] as const) {
+      const wrap = ['sh', '-c', `${extra}${name}="$(printf '%s/st\\344t-${name}' "$BASE")"; export ${name}; exec "$0" "$@"`];
+      const r = await runCli(['copy', `maildir:${src}`, `maildir:${join(base, `dest-${name}`)}`, '--json'], { env: { BASE: base }, wrap });
+      const out = envelope(r);
+      expect(out.status, r.stderr).toBe(3);
+      expect(out.error?.code).toBe('BAD_CONFIG');
+      expect(out.error?.message).toContain(`${name} is not valid UTF-8`);
+      // Node reads the byte as U+FFFD: nothing was made under that other name.
+      expect(existsSync(join(base, `st\uFFFDt-${name}`))).toBe(false);
+      expect(existsSync(join(base, `dest-${name}`))).toBe(false);
+    }
+  });
+
   it('TERM=dumb on a terminal: progress as plain lines, no cursor movement', async () => {
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     const cmd = [process.execPath, BIN, ...copy()].map(q).join(' ');
