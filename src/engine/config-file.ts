@@ -8,6 +8,7 @@
 import { readGivenFile } from '../given-file.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createRequire } from 'node:module';
+import { isUtf8 } from 'node:buffer';
 import type { Node, Pair } from 'yaml';
 import { MailferryError } from '../errors.js';
 import { userHome } from '../checkpoint/path.js';
@@ -62,8 +63,11 @@ export async function readJobFile(path: string, schema: Record<string, FieldType
   // Loaded here rather than imported: only a run with --config pays its ~25 ms of start-up.
   const { isMap, isScalar, isSeq, LineCounter, parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   let text: string;
+  let notUtf8: boolean;
   try {
-    text = (await readGivenFile(path)).bytes.toString('utf8');
+    const { bytes } = await readGivenFile(path);
+    text = bytes.toString('utf8');
+    notUtf8 = text.includes('\uFFFD') && !isUtf8(bytes);
   } catch (err) {
     throw new MailferryError('BAD_CONFIG', `cannot read job file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       hint: 'check the --config path',
@@ -106,6 +110,12 @@ export async function readJobFile(path: string, schema: Record<string, FieldType
     const vnode = pair.value as Node | null;
     const vline = vnode ? lineOf(vnode) : line;
     const v: unknown = vnode && 'toJSON' in vnode ? (vnode as { toJSON(): unknown }).toJSON() : null;
+    // A file saved in latin1: its bytes read as UTF-8 become U+FFFD, and a path or folder name
+    // would silently be another (`dest: maildir:/srv/J\xf6rg`). Refused, as such an argument is;
+    // a comment in latin1 is no matter.
+    if (notUtf8 && JSON.stringify(v)?.includes('\uFFFD')) {
+      throw bad(vline, `'${key}' is not valid UTF-8 (${JSON.stringify(v).replace(/\uFFFD/g, '?').replace(/^"|"$/g, '').slice(0, 200)})`, 'save the job file in UTF-8: read as UTF-8 the value names something else than what was written');
+    }
     const wrong = (want: string) => bad(vline, `'${key}' must be ${want}`, `got ${v === null ? 'nothing' : JSON.stringify(v).slice(0, 60)}`);
     const checked = (x: string, check?: ValueCheck): string => {
       try {

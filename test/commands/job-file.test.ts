@@ -133,6 +133,14 @@ describe('job files', () => {
     });
   }
 
+  it('refuses a value that is not UTF-8 (a job file saved in latin1: the path would be another), naming its key and line; a latin1 comment is no matter', async () => {
+    const p = join(work, 'latin1.yaml');
+    writeFileSync(p, Buffer.from(`# J\xf6rg's backup\nsource: ${srcUrl()}\ndest: maildir:${join(work, 'j\xe4b')}\n`, 'latin1'));
+    const r = await runCli(['copy', '--config', p], { env });
+    expectOneLineError(r, 3, /line 3: 'dest' is not valid UTF-8 \(maildir:.*j\?b\)/);
+    expect(existsSync(join(work, 'j\uFFFDb'))).toBe(false);
+  });
+
   it('verify checks copy-only keys too (a typo is still an error)', async () => {
     const r = await runCli(['verify', '--config', job('verify-typo.yaml', good('restrat: true\n'))], { env });
     expectOneLineError(r, 3, /line 10: unknown key 'restrat' \(did you mean 'restart'\?\)/);
