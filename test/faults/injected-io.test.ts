@@ -161,3 +161,24 @@ describe('a Maildir destination that cannot be read', () => {
     expect(expectOneLine(r, 3, 'DEST_IO').message).toBe(`cannot read ${file}: input/output error (EIO)`);
   });
 });
+
+describe('a message larger than the file size limit (ulimit -f, RLIMIT_FSIZE; a file system maximum)', () => {
+  it('EFBIG fails that message alone (exit 6, named), the others are copied, no file is left in tmp/; the rerun without the limit copies it', async () => {
+    const box = sandbox('mf-efbig-');
+    const src = sourceWithWork(box, 3);
+    writeFileSync(join(src, '.Work', 'cur', '2000.big.host:2,S'), `Message-ID: <big@inject.example>\nSubject: big\n\n${'x'.repeat(300_000)}\n`);
+    const dest = join(box, 'dest');
+    const args = ['copy', `maildir:${src}`, `maildir:${dest}`, '--checkpoint', join(box, 'cp'), '--json'];
+    const r = await runCli(args, { wrap: ['prlimit', '--fsize=100000', '--'] });
+    const out = envelope(r);
+    expect(out.status, JSON.stringify(out.error) + r.stderr).toBe(6);
+    expect(out.result.copied).toBe(3);
+    expect(out.result.failures).toHaveLength(1);
+    expect(out.result.failures[0]).toMatchObject({ key: '2000.big.host', code: 'MESSAGE_TOO_LARGE' });
+    expect(out.result.failures[0].error).toMatch(/file size limit/);
+    expect(readdirSync(join(dest, '.Work', 'tmp'))).toEqual([]);
+    const again = envelope(await runCli(args));
+    expect(again.status, JSON.stringify(again.error)).toBe(0);
+    expect(again.result.copied).toBe(1);
+  });
+});

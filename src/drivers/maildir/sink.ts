@@ -417,6 +417,15 @@ class MaildirWriter implements SinkWriter {
       if (fd !== undefined) await fdClose(fd).catch(() => {});
       await fs.unlink(tmp).catch(() => {});
       if (err instanceof MailferryError) throw err;
+      // Larger than a file may be here (`ulimit -f` in a cron or CI environment, a file system's
+      // largest file): this message fails alone; a smaller one still fits, so the run goes on.
+      if (errnoCode(err) === 'EFBIG') {
+        throw new MailferryError('MESSAGE_TOO_LARGE', `message too large for a file in ${dir} (a file size limit: ulimit -f, or the file system's largest file)`, {
+          scope: 'message',
+          retryable: false,
+          hint: 'raise the limit (ulimit -f) or choose another file system, and rerun: it copies the message then',
+        });
+      }
       throw ioError(err, at);
     }
   }
