@@ -94,7 +94,8 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
     source = await openSource(src, net('source'));
     // As the copy would refuse it: --delete-source needs a source that can delete (POP3).
     if (cfg.deleteSource) checkDeleteSource(source);
-    const { plans, unmatched } = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
+    const { plans, unmatched, unusedExcludes } = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
+    for (const w of unusedExcludes) hooks.log.warn({ msg: w });
     // As copy does: a folder whose destination was wiped is planned as if the checkpoint had none of it.
     const lost = new Map((await lostDestinations(sink, plans, state, hooks.log)).lost.map((l) => [l.plan, l.why]));
     const maxBytes = Math.min(cfg.maxMessageBytes ?? Infinity, sink.caps.maxMessageBytes ?? Infinity);

@@ -116,7 +116,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     source = await openSource(src, net('source'));
     if (cfg.deleteSource) checkDeleteSource(source);
     const mailboxes = await source.listMailboxes();
-    const { plans, unmatched } = planJob(mailboxes, src, dst, cfg, self);
+    const { plans, unmatched, unusedExcludes } = planJob(mailboxes, src, dst, cfg, self);
     const openJournal = Journal.prepare(checkpoint, {
       header: { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc },
       restart: cfg.restart,
@@ -129,6 +129,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     journal = openJournal();
     hooks.onCopying?.();
     for (const u of unmatched) hooks.log.error({ msg: u.error.oneLine() });
+    for (const w of unusedExcludes) hooks.log.warn({ msg: w });
     const result = await copy({
       source,
       sink,

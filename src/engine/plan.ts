@@ -183,6 +183,27 @@ export function unmatchedFolders(mailboxes: MailboxInfo[], opts: PlanOptions): A
     }));
 }
 
+/**
+ * Each --exclude glob that matches no folder the plan chooses from, as a warning: a typo there (a
+ * folder's name in another case: globs are case-sensitive) silently copies what was meant to be
+ * left out. Names a folder it may have meant when one matches it ignoring case.
+ */
+export function unusedExcludes(mailboxes: MailboxInfo[], opts: PlanOptions): string[] {
+  const chosen = chosenFolders(mailboxes, opts);
+  const matches = (globs: string[]) => {
+    const m = matcher(globs)!;
+    return chosen.filter((f) => named(f, (seg) => m(displayName(seg))));
+  };
+  return opts.exclude
+    .filter((g) => matches([g]).length === 0)
+    .map((g) => {
+      const anyCase = picomatch(g, { ...GLOB_OPTIONS, nocase: true });
+      const near = chosen.find((f) => named(f, (seg) => anyCase(displayName(seg))));
+      const meant = near ? ` (folder names are case-sensitive: did you mean '${displayName(near.segments)}'?)` : '';
+      return `--exclude '${g}' matches no source folder, so it leaves nothing out${meant}`;
+    });
+}
+
 /** The nearest folder above `m` with a role, when `m`'s destination lies below that folder's (no --map apart). */
 function roleAbove(m: MailboxInfo, mailboxes: MailboxInfo[], dest: string[], maps: FolderMap[]): FolderPlan['under'] {
   for (let k = m.segments.length - 1; k >= 1; k--) {
@@ -208,7 +229,7 @@ export function planJob(
   sel: { folders: string[]; exclude: string[]; map?: FolderMap[] },
   /** The destination's prefix when it is in the source account (endpoint.ts#selfPrefix). */
   self?: string[],
-): { plans: FolderPlan[]; unmatched: Array<{ glob: string; error: MailferryError }> } {
+): { plans: FolderPlan[]; unmatched: Array<{ glob: string; error: MailferryError }>; unusedExcludes: string[] } {
   const opts: PlanOptions = {
     only: src.kind === 'imap' ? src.folder : undefined,
     include: sel.folders,
@@ -217,5 +238,5 @@ export function planJob(
     map: sel.map,
     skipUnder: self,
   };
-  return { plans: planFolders(mailboxes, opts), unmatched: unmatchedFolders(mailboxes, opts) };
+  return { plans: planFolders(mailboxes, opts), unmatched: unmatchedFolders(mailboxes, opts), unusedExcludes: unusedExcludes(mailboxes, opts) };
 }

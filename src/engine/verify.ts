@@ -234,7 +234,8 @@ export async function runVerify(cfg: VerifyConfig, hooks: { log: Logger; signal?
     sink = await openSink(dst, net('dest'), { readOnly: true });
     if (!sink.existingMailbox) throw new MailferryError('USAGE', `verify cannot read a ${dst.scheme}: destination yet`, { hint: 'verify a maildir: or imap: destination' });
     source = await openSource(src, net('source'));
-    const { plans, unmatched } = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
+    const { plans, unmatched, unusedExcludes } = planJob(await source.listMailboxes(), src, dst, cfg, await selfPrefix(src, dst));
+    for (const w of unusedExcludes) hooks.log.warn({ msg: w });
     // Several source folders may land in one destination folder (--map; two folders with one
     // role, which the destination routes to its own): compare per destination folder, as found.
     const folders: VerifyFolder[] = [];

@@ -177,6 +177,25 @@ describe('copy: folder selection, TLS and authentication', () => {
     expect(await folders('--exclude', '!Important', '--exclude', 'INBOX')).toEqual(['G', 'G/All Mail', 'Work', '[Gmail]', '[Gmail]/All Mail']);
   });
 
+  it('an --exclude that matches no folder (a typo, another case) is warned about, naming a folder it may have meant, in copy, dry run and verify', async () => {
+    const u = await h.freshUser('exctypo');
+    for (const box of ['Junk', 'Work']) {
+      await h.doveadm(['mailbox', 'create', '-u', u.name, box]);
+      await h.doveadm(['save', '-u', u.name, '-m', box], Buffer.from(`Message-ID: <${box}@exctypo.test>\r\nSubject: x\r\n\r\nbody\r\n`));
+    }
+    const from = `imap://${u.name}@${h.host}:${h.ports.imap}`;
+    const env = { MAILFERRY_SOURCE_PASSWORD: u.password };
+    const dest = `maildir:${join(work, 'exctypo')}`;
+    const sel = ['--source-tls', 'none', '--json', '--exclude', 'junk', '--exclude', 'Nowhere/*', '--exclude', 'INBOX', '--checkpoint', join(work, 'exctypo.cp')];
+    for (const args of [['copy', from, dest, '--dry-run', ...sel], ['copy', from, dest, ...sel], ['verify', from, dest, ...sel]]) {
+      const out = envelope(await runCli(args, { env }));
+      expect(out.status, JSON.stringify(out.error)).toBe(0);
+      expect(out.warnings).toContainEqual(expect.stringMatching(/--exclude 'junk' matches no source folder.*Junk/));
+      expect(out.warnings).toContainEqual(expect.stringMatching(/--exclude 'Nowhere\/\*' matches no source folder/));
+      expect(out.warnings.join('\n')).not.toMatch(/'INBOX' matches no/);
+    }
+  });
+
   it('--map takes a folder name with spaces at its ends as it is written, when the source has it', async () => {
     const u = await h.freshUser('mapsp');
     for (const box of ['trail ', 'trail', ' lead', 'Work']) {
