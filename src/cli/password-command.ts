@@ -3,6 +3,7 @@
  * its standard output (one trailing newline stripped) as the password or token. Its output is
  * never echoed, logged or put in an error: a failure names only the exit status.
  */
+import { isUtf8 } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { procStat } from '../proc.js';
@@ -90,10 +91,20 @@ export function runPasswordCommand(role: Role, command: string, timeoutMs = TIME
       clearTimeout(grace);
       if (signal) return reject(failed(`was killed by ${signal}`));
       if (code !== 0) return reject(failed(`failed with exit status ${code}`));
-      const value = Buffer.concat(out).toString('utf8').replace(/\r?\n$/, '');
+      const bytes = Buffer.concat(out);
+      if (!isUtf8(bytes)) return reject(notUtf8(`--${role}-password-command printed a password that is not valid UTF-8`));
+      const value = bytes.toString('utf8').replace(/\r?\n$/, '');
       if (!value) return reject(failed('printed nothing'));
       if (/[\r\n]/.test(value)) return reject(failed('printed more than one line'));
       resolve(value);
     };
   });
+}
+
+/**
+ * A password saved in another encoding (latin1 `Grün`): read as UTF-8 its bytes become U+FFFD, and
+ * the login would send other bytes than the password and fail as a wrong one. Said as it is.
+ */
+export function notUtf8(what: string): MailferryError {
+  return new MailferryError('MISSING_SECRET', `${what} (saved in another encoding?)`, { hint: 'save it in UTF-8: the password is sent as UTF-8' });
 }

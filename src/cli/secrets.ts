@@ -5,11 +5,12 @@
  * redaction in logs. A password is looked up once; an xoauth2 token from a command or a file is
  * looked up again on every connect, so a long run picks up a refreshed token.
  */
+import { isUtf8 } from 'node:buffer';
 import { readGivenFile } from '../given-file.js';
 import { MailferryError } from '../errors.js';
 import { passwordEnvVar, type Role } from '../engine/endpoint.js';
 import { registerSecret, type Logger } from '../log.js';
-import { runPasswordCommand } from './password-command.js';
+import { notUtf8, runPasswordCommand } from './password-command.js';
 import { canPrompt, promptHidden } from './prompt.js';
 
 export interface SecretSpec {
@@ -20,8 +21,11 @@ export interface SecretSpec {
 
 async function readSecretFile(role: Role, file: string, log: Logger): Promise<string> {
   let text: string;
+  let bytes: Buffer;
   try {
-    const { bytes, stats } = await readGivenFile(file, 64 * 1024);
+    const given = await readGivenFile(file, 64 * 1024);
+    bytes = given.bytes;
+    const { stats } = given;
     text = bytes.toString('utf8');
     // The mode of the file read, not of whatever the path names by now.
     if (stats.isFile() && stats.mode & 0o077) log.warn({ msg: `${file} can be read by other users; chmod 600 it` });
@@ -33,6 +37,7 @@ async function readSecretFile(role: Role, file: string, log: Logger): Promise<st
   // The first line (a note or a second line after it is not part of the password).
   const value = text.split(/\r?\n/, 1)[0]!;
   if (!value) throw new MailferryError('MISSING_SECRET', `--${role}-password-file ${file} is empty`, { hint: 'put the password in it, on one line' });
+  if (!isUtf8(bytes.subarray(0, Buffer.byteLength(value)))) throw notUtf8(`--${role}-password-file ${file} is not valid UTF-8`);
   return value;
 }
 

@@ -41,6 +41,16 @@ describe('password sources', () => {
     expect(envelope(r).status, r.stderr).toBe(0);
   });
 
+  it('a password file or command output that is not UTF-8 (saved in latin1) is exit 3 saying so, not a failed login (it would be sent as other bytes)', async () => {
+    const file = join(work, 'pw-latin1');
+    writeFileSync(file, Buffer.concat([Buffer.from('Gr'), Buffer.from([0xfc]), Buffer.from('n-Pw\n')]), { mode: 0o600 });
+    const fromFile = await runCli(['folders', url(), ...tls, '--source-password-file', file], { env: base });
+    expectOneLineError(fromFile, 3, new RegExp(`--source-password-file ${file} is not valid UTF-8`));
+    const fromCommand = await runCli(['folders', url(), ...tls, '--source-password-command', `printf 'Gr\\374n-Pw\\n'`], { env: base });
+    expectOneLineError(fromCommand, 3, /--source-password-command printed a password that is not valid UTF-8/);
+    expect(fromFile.stdout + fromFile.stderr + fromCommand.stdout + fromCommand.stderr).not.toMatch(/Gr.n-Pw/);
+  });
+
   it('--source-password-file from a pipe (bash\'s <(pass show …)) is read as its writer writes; a FIFO nobody writes is exit 3 at once; one held open in silence yields to SIGTERM', async () => {
     const piped = await runCli(['folders', url(), ...tls, '--json'], {
       env: base,
