@@ -20,7 +20,14 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 // 4× when GC looks cheap, which a long copy turns into garbage held as RSS). Read by V8 at each
 // GC, so it takes effect when set here. Measured on a copy of 60,460 messages: peak RSS 151 →
 // 137 MB for ~5% more CPU (docs/ARCHITECTURE.md, "Speed").
-(await import('node:v8')).setFlagsFromString('--heap-growing-percent=50');
+const v8 = await import('node:v8');
+v8.setFlagsFromString('--heap-growing-percent=50');
+// A function is optimized (TurboFan, on a helper thread) after 4× the default work: a copy of a
+// few thousand messages spent ~30% of its CPU compiling (the IMAP parser several times over, as
+// each new phase deoptimized it), most of it for code that then ran a few seconds. Read whenever
+// a function's budget is reset, so it takes effect when set here, before the rest is loaded.
+// IMAP→IMAP ×1: ~10% less CPU; the other copies the same (docs/ARCHITECTURE.md, "Speed").
+v8.setFlagsFromString('--interrupt-budget=270336');
 // oclif asks the system for the home directory as it loads, which throws when there is none
 // (HOME unset, a uid with no account entry: `docker run --user 12345`): a stand-in for oclif,
 // which mailferry's own state never uses (src/checkpoint/path.ts says there is no home).
