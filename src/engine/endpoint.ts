@@ -61,6 +61,15 @@ export function maskUserinfo(text: string): string {
   return scheme + rest.slice(0, colon) + ':***' + rest.slice(at);
 }
 
+/** The port as written after the host of `rest` (what follows `scheme://`), if any. */
+function portOf(rest: string): string | undefined {
+  const authority = rest.split(/[/?#]/, 1)[0]!;
+  const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
+  const after = hostPort.startsWith('[') ? hostPort.slice(hostPort.indexOf(']') + 1) : hostPort;
+  const colon = after.lastIndexOf(':');
+  return colon < 0 ? undefined : after.slice(colon + 1);
+}
+
 export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): Endpoint {
   const text = raw.trim();
   const shown = maskUserinfo(text);
@@ -88,6 +97,12 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
   const scheme = m[1].toLowerCase();
   const def = SCHEMES[scheme];
   if (!def) throw bad(role, `unknown scheme '${scheme}:'`, `use imap, imaps, pop3, pop3s or maildir (${EXAMPLES})`);
+  // The port, said as what is wrong with it (URL says only that the whole does not parse).
+  const written = portOf(text.slice(m[0].length));
+  if (written !== undefined && written !== '') {
+    if (!/^-?\d+$/.test(written)) throw bad(role, `port '${written}' is not a number`, `e.g. ${scheme}://alice@mail.example.org:${def.port}`);
+    if (Number(written) < 1 || Number(written) > 65535) throw bad(role, `port ${written} is out of range (1 to 65535)`, `e.g. ${scheme}://alice@mail.example.org:${def.port}, or leave it out for ${def.port}`);
+  }
   let url: URL;
   try {
     url = new URL(text);
