@@ -101,7 +101,8 @@ export function outsideMaildirs(files: Record<string, string | undefined>, urls:
   for (const url of urls) {
     try {
       const e = url === undefined ? undefined : parseEndpoint(url, 'source');
-      if (e?.kind === 'maildir') roots.push(realPathOf(e.path));
+      // maildir:/ is refused by the run as the root of the file system, not for these files.
+      if (e?.kind === 'maildir' && realPathOf(e.path) !== '/') roots.push(realPathOf(e.path));
     } catch {
       // the engine reports it
     }
