@@ -657,20 +657,19 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
 
   /**
    * A folder stays where earlier runs put it while that exists, also when --map now names another
-   * place: said, so a changed map is not taken as followed.
+   * place: said, so a changed map is not taken as followed. Where it is was found by the check
+   * before the copy (lostDestinations), which asked the destination with the same hint.
    */
-  async function sayMapNotFollowed(run: FolderRun): Promise<void> {
-    const hint = destHint(run.plan, j.state);
-    if (!run.plan.mapped || hint.prefer === undefined || !p.sink.existingMailbox) return;
-    const d = await p.sink.existingMailbox(run.plan.destSegments, run.plan.role, hint).catch(() => null);
-    if (d !== hint.prefer) return;
+  function sayMapNotFollowed(run: FolderRun): void {
+    const d = foundDest.get(run.plan);
+    if (!run.plan.mapped || d === undefined || d !== destHint(run.plan, j.state).prefer) return;
     const [kept, named] = [p.sink.displayName?.(d) ?? d, run.plan.destSegments.join('/')];
     if (kept !== named) p.log.warn({ msg: `${run.plan.name}: stays in ${kept}, where earlier runs copied it, not in ${named} as --map says (--restart copies it there)` });
   }
 
   async function produce(run: FolderRun): Promise<void> {
     const box = run.plan.source.path;
-    await sayMapNotFollowed(run);
+    sayMapNotFollowed(run);
     const st = await p.source.status(box);
     run.validity = st.validity;
     run.next = st.next;
