@@ -11,21 +11,23 @@ export function makePrivate(fd: number, st = fstatSync(fd)): void {
 }
 
 /**
- * Opens `path` for writing (created 0600, appended to, truncated, or `keep`: neither, the caller
- * truncates it when it begins writing), made private. A symbolic
+ * Opens `path` for writing (created 0600, appended to, or `keep`: as it is, for `emptyOwn` when
+ * writing begins), made private. A symbolic
  * link is followed only to what is not a regular file (/dev/stderr on a terminal or a pipe), or to
  * the very file standard output or error already is (`2>>cron.log --log-file /dev/stderr`: then
  * neither truncated nor re-moded): a link planted where a report or log is written would
  * otherwise have another file truncated and made 0600. What is checked is what was opened.
  */
-export function openPrivate(path: string, how: 'append' | 'truncate' | 'keep'): number {
+export function openPrivate(path: string, how: 'append' | 'keep'): number {
   const flags = C.O_WRONLY | (how === 'append' ? C.O_APPEND : 0);
   let fd: number;
   try {
     fd = openSync(path, flags | C.O_CREAT | C.O_NOFOLLOW, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
-    fd = openSync(path, flags);
+    // Appended to: opened again through the link, a regular file (`2>>cron.log`) starts at 0 here,
+    // and would be written over from its first byte (a pipe or a terminal is the same either way).
+    fd = openSync(path, flags | C.O_APPEND);
     const st = fstatSync(fd);
     if (!st.isFile()) return fd;
     if (isStdStream(st)) return fd;
@@ -41,9 +43,18 @@ export function openPrivate(path: string, how: 'append' | 'truncate' | 'keep'): 
     closeSync(fd);
     throw Object.assign(new Error(`${path} belongs to another user, who could read it and write into it: not written`), { code: 'EFOREIGN' });
   }
-  if (how === 'truncate' && st.isFile()) ftruncateSync(fd, 0);
   makePrivate(fd, st);
   return fd;
+}
+
+/**
+ * Empties a file openPrivate opened (`keep`), when writing to it begins: a regular file, but never
+ * the one standard output or error is open on (`--report /dev/stderr 2>>cron.log`: the shell's
+ * file, appended to, not the run's to empty).
+ */
+export function emptyOwn(fd: number): void {
+  const st = fstatSync(fd);
+  if (st.isFile() && !isStdStream(st)) ftruncateSync(fd, 0);
 }
 
 /** The file is the one standard output or standard error is open on. */

@@ -1,7 +1,7 @@
 /** --report FILE: one NDJSON line per message outcome, file mode 0600. */
-import { closeSync, fstatSync, ftruncateSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { fileErrorReason, MailferryError } from '../errors.js';
-import { openPrivate } from '../private-file.js';
+import { emptyOwn, openPrivate } from '../private-file.js';
 import type { Outcome } from '../engine/events.js';
 import { safeJson } from '../log.js';
 
@@ -35,7 +35,7 @@ export function openReport(path: string | undefined, onError: (message: string) 
     if (begun) return;
     begun = true;
     try {
-      if (fstatSync(fd).isFile()) ftruncateSync(fd, 0);
+      emptyOwn(fd);
     } catch (err) {
       failed = true;
       onError(`cannot write --report ${path} (${fileErrorReason(err)}): no outcome is written to it; the result has them all`);

@@ -85,6 +85,10 @@ describe('outputs that cannot be written', () => {
     const text = readFileSync(cronLog, 'utf8');
     expect(text.startsWith('earlier\n')).toBe(true);
     expect(text).toMatch(/"msg":"finished: exit 0"/);
+    // The report to /dev/stderr in that file: appended too, never emptied (it is the shell's file, not the report's).
+    const reported = await runCli(copy('--quiet', '--report', '/dev/stderr'), { env, wrap: ['sh', '-c', `"$@" 2>>'${cronLog}'`, 'sh'] });
+    expect(reported.code, reported.stderr).toBe(0);
+    expect(readFileSync(cronLog, 'utf8').startsWith(text)).toBe(true);
   });
 
   it('a --report or --log-file that another user made (in a shared directory such as /tmp) is not written: exit 3, the file as it was', async () => {
