@@ -57,6 +57,15 @@ export function emptyOwn(fd: number): void {
   if (st.isFile() && !isStdStream(st)) ftruncateSync(fd, 0);
 }
 
+/**
+ * link() failed so: the file system has no hard links (or none between the two directories). A
+ * lock made whole by a link into place (checkpoint/lock.ts, maildir/dovecot-lock.ts) falls back
+ * to an exclusive create and a write there.
+ */
+export function noHardLinks(err: unknown): boolean {
+  return ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'EXDEV'].includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
 /** The file is the one standard output or standard error is open on. */
 function isStdStream(st: { dev: number; ino: number }): boolean {
   for (const std of [1, 2]) {

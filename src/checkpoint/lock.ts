@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as C, closeSync, fstatSync, linkSync, lstatSync, openSync, readSync, unlinkSync, utimesSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { writeFully } from '../private-file.js';
+import { noHardLinks, writeFully } from '../private-file.js';
 import { leftoversBeside } from '../leftovers.js';
 import { atExit } from '../at-exit.js';
 import { hostname } from 'node:os';
@@ -164,9 +164,8 @@ function create(path: string, text: string): boolean {
       linkSync(tmp, path);
       return true;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return false;
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw err;
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      if (!noHardLinks(err)) throw err;
     } finally {
       unlinkSync(tmp);
     }

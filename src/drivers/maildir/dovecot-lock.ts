@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MailferryError } from '../../errors.js';
 import { pidAlive } from '../../proc.js';
+import { noHardLinks } from '../../private-file.js';
 import { readMaildirFile } from './read-header.js';
 import { uniqueBase } from './unique.js';
 import type { Owner } from './owner.js';
@@ -31,8 +32,6 @@ const WAIT_MS = 180_000;
 const POLL_MS = 50;
 /** A wait this long is no passing moment (Dovecot holds the lock for milliseconds): it is said, once. */
 const NOTICE_MS = 2000;
-/** link() failing so: the file system has no hard links (or none between tmp/ and the folder). */
-const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'EXDEV']);
 
 /** The lock's holder as its text names it ("PID:HOST"); null for a lock that names none (empty, garbage, gone). */
 async function holderOf(path: string): Promise<{ pid: number; host: string } | null> {
@@ -82,9 +81,8 @@ async function create(dir: string, path: string, text: string, owner?: Owner): P
     await fs.link(tmp, path);
     return ino;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code === 'EEXIST') return undefined;
-    if (!NO_LINKS.has(code)) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    if (!noHardLinks(err)) throw err;
   } finally {
     await fs.unlink(tmp).catch(() => {});
   }
