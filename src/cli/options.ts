@@ -90,6 +90,12 @@ export function distinctFiles(files: Record<string, string | undefined>, reads: 
   }
 }
 
+/** The files every run reads, by flag (for distinctFiles): the job file, the password files, a --tls-ca. */
+export function filesRead(flags: Record<string, unknown>, config: string | undefined): Record<string, string | undefined> {
+  const named = (flag: string) => flags[flag] as string | undefined;
+  return { '--config': config, '--source-password-file': named('source-password-file'), '--dest-password-file': named('dest-password-file'), '--tls-ca': named('tls-ca') };
+}
+
 /**
  * Files the run writes are never in a Maildir's cur/, new/ or tmp/ (its root's or a folder's, a
  * source's or a destination's): there they are mail, read back as messages (a copy of that

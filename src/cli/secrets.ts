@@ -20,13 +20,10 @@ export interface SecretSpec {
 }
 
 async function readSecretFile(role: Role, file: string, log: Logger): Promise<string> {
-  let text: string;
   let bytes: Buffer;
   try {
-    const given = await readGivenFile(file, 64 * 1024);
-    bytes = given.bytes;
-    const { stats } = given;
-    text = bytes.toString('utf8');
+    let stats;
+    ({ bytes, stats } = await readGivenFile(file, 64 * 1024));
     // The mode of the file read, not of whatever the path names by now.
     if (stats.isFile() && stats.mode & 0o077) log.warn({ msg: `${file} can be read by other users; chmod 600 it` });
   } catch (err) {
@@ -35,9 +32,10 @@ async function readSecretFile(role: Role, file: string, log: Logger): Promise<st
     });
   }
   // The first line (a note or a second line after it is not part of the password).
-  const value = text.split(/\r?\n/, 1)[0]!;
+  const value = bytes.toString('utf8').split(/\r?\n/, 1)[0]!;
   if (!value) throw new MailferryError('MISSING_SECRET', `--${role}-password-file ${file} is empty`, { hint: 'put the password in it, on one line' });
-  if (!isUtf8(bytes.subarray(0, Buffer.byteLength(value)))) throw notUtf8(`--${role}-password-file ${file} is not valid UTF-8`);
+  // A byte that is not UTF-8 reads as U+FFFD (as a job file is checked).
+  if (value.includes('\uFFFD') && !isUtf8(bytes)) throw notUtf8(`--${role}-password-file ${file} is not valid UTF-8`);
   return value;
 }
 

@@ -12,7 +12,7 @@ import { EXIT } from '../errors.js';
 import { LOUD } from '../log.js';
 import { parseSize } from '../engine/filters.js';
 import { longTimeout } from '../retry.js';
-import { distinctFiles, outsideMaildirs, parseDuration } from '../cli/options.js';
+import { distinctFiles, filesRead, outsideMaildirs, parseDuration } from '../cli/options.js';
 
 export default class Copy extends BaseCommand {
   static summary = 'Copy every folder of SOURCE into DEST: one-way, additive, resumable, deduplicated by Message-ID.';
@@ -72,7 +72,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     // Before any of them is opened: --report truncates its file, --log-file appends to its own.
     distinctFiles(
       { '--checkpoint': flags.checkpoint, '--report': flags.report, '--log-file': flags['log-file'] },
-      { '--config': parsed.flags.config, '--source-password-file': flags['source-password-file'], '--dest-password-file': flags['dest-password-file'], '--tls-ca': flags['tls-ca'] },
+      filesRead(flags, parsed.flags.config),
     );
     outsideMaildirs({ '--checkpoint': flags.checkpoint, '--report': flags.report, '--log-file': flags['log-file'] }, [args.source, args.dest]);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });

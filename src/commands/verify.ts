@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand, type CommandOutcome } from '../cli/base.js';
 import { configFlag, connectionFlags, filterFlags, outputFlags, retriesFlag, selectionFlags } from '../cli/flags.js';
 import { mergeJobFile } from '../cli/job-file.js';
-import { distinctFiles, netConfigFrom, outsideMaildirs, selectionFrom } from '../cli/options.js';
+import { distinctFiles, filesRead, netConfigFrom, outsideMaildirs, selectionFrom } from '../cli/options.js';
 import { renderVerify } from '../cli/render.js';
 import { EXIT } from '../errors.js';
 
@@ -48,7 +48,7 @@ missing or a source message its server cannot read was not compared, 1 internal 
     // The log is appended to: never to a file verify reads (the checkpoint, the job file, a password file).
     distinctFiles(
       { '--log-file': flags['log-file'] },
-      { '--checkpoint': flags.checkpoint, '--config': parsed.flags.config, '--source-password-file': flags['source-password-file'], '--dest-password-file': flags['dest-password-file'], '--tls-ca': flags['tls-ca'] },
+      { '--checkpoint': flags.checkpoint, ...filesRead(flags, parsed.flags.config) },
     );
     outsideMaildirs({ '--log-file': flags['log-file'] }, [args.source, args.dest]);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
