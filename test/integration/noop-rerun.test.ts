@@ -69,3 +69,37 @@ describe('no-op rerun', () => {
     expect(wider.result.copied).toBe(first.result.filtered - wider.result.filtered);
   });
 });
+
+describe('rerun of a folder that is not complete', () => {
+  it('one message failed (over --max-message-size): the rerun asks the server for the metadata of that message alone, not of every message done', async () => {
+    // A metadata FETCH (the listing) naming more than one UID.
+    const proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { tally: { wideListing: /UID FETCH \S*[:,]\S* .*HEADER\.FIELDS/i, listing: /UID FETCH .*HEADER\.FIELDS/i } });
+    try {
+      const work = mkdtempSync(join(tmpdir(), 'mf-partial-'));
+      const env = { MAILFERRY_SOURCE_PASSWORD: h.user.password };
+      // The size the server gives (CRLF line endings): only the largest message of the corpus is over the limit.
+      const sizes = h.manifest().map((e) => e.bytes.length + (e.bytes.toString('latin1').match(/(?<!\r)\n/g)?.length ?? 0)).sort((a, b) => b - a);
+      expect(sizes[0]).toBeGreaterThan(sizes[1]! + 1);
+      const args = ['copy', `imap://${h.user.name}@127.0.0.1:${proxy.port}`, `maildir:${join(work, 'M')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp'), '--max-message-size', String(sizes[1]! + 1), '--json'];
+      const first = envelope(await runCli(args, { env }));
+      expect(first.status).toBe(6);
+      expect(first.result.failed).toBe(1);
+      expect(proxy.tallied.wideListing).toBeGreaterThan(0);
+      const wide = proxy.tallied.wideListing ?? 0;
+      const listings = proxy.tallied.listing ?? 0;
+      const again = envelope(await runCli(args, { env }));
+      expect(again.status).toBe(6);
+      expect(again.result).toMatchObject({ copied: 0, failed: 1 });
+      // The other folders are complete (unchanged); the one with the failure is listed again.
+      const partial = again.result.folders.filter((f: { unchanged: boolean }) => !f.unchanged);
+      expect(partial).toHaveLength(1);
+      expect(partial[0]).toMatchObject({ failed: 1, listed: partial[0].already + 1 });
+      expect(partial[0].already).toBeGreaterThan(100);
+      // Its folder is listed again (no `end` record), but only the failed message is asked about.
+      expect(proxy.tallied.wideListing ?? 0).toBe(wide);
+      expect((proxy.tallied.listing ?? 0) - listings).toBe(1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

@@ -181,6 +181,8 @@ const STREAM_CHUNK = 1024 * 1024;
 const LIST_CHUNK = 2000;
 /** The first FETCH of a listing is short, so the first batch of a folder starts after it. */
 const FIRST_LIST_CHUNK = 250;
+/** The flags of a done message listed again (not asked for). */
+const NO_FLAGS = shared([]);
 
 /** Which of these UIDs the open folder still holds (a NOOP, so expunges by others are seen, then one UID SEARCH). */
 async function stillThere(client: ImapFlow, mailbox: string, uids: number[]): Promise<Set<number>> {
@@ -287,10 +289,26 @@ export class ImapSource implements Source {
   async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
     const after = opts.afterSeq ?? 0;
     const uids = await this.ctl.run(`listing ${mailbox}`, 'mailbox', () => this.uidsOnce(mailbox, after));
-    opts.onCount?.(opts.known ? uids.reduce((n, u) => (opts.known!.has(String(u)) ? n : n + 1), 0) : uids.length);
-    for (let i = 0; i < uids.length; ) {
-      const chunk = uids.subarray(i, i + (i === 0 ? FIRST_LIST_CHUNK : LIST_CHUNK));
-      i += chunk.length;
+    const known = opts.known;
+    opts.onCount?.(known ? uids.reduce((n, u) => (known.has(String(u)) ? n : n + 1), 0) : uids.length);
+    // A done UID is listed as it is, with nothing asked of the server (ListOptions.known): a
+    // folder listed again without its `end` record (a run stopped, a message that failed) costs
+    // the metadata of what is not done only.
+    let todo: number[] = [];
+    let chunks = 0;
+    for (let i = 0; i <= uids.length; i++) {
+      const uid = uids[i];
+      if (uid !== undefined) {
+        if (known?.has(String(uid))) {
+          yield new ImapRef(mailbox, uid, 0, undefined, NO_FLAGS, null);
+          continue;
+        }
+        todo.push(uid);
+        if (todo.length < (chunks === 0 ? FIRST_LIST_CHUNK : LIST_CHUNK)) continue;
+      } else if (todo.length === 0) break;
+      const chunk = Uint32Array.from(todo);
+      todo = [];
+      chunks++;
       yield* await this.listChunk(mailbox, chunk, opts.unreadable ?? false);
     }
   }
