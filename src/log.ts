@@ -2,10 +2,10 @@
  * The one logger factory. Logs go to stderr (human lines) and/or a --log-file (JSON lines),
  * never to stdout. Every registered secret is masked in every line, at every level.
  */
-import { writeSync, closeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { mkdirsSync } from './mkdirs.js';
-import { openPrivate } from './private-file.js';
+import { closePrivate, openPrivate } from './private-file.js';
 import { printable, shownHeaders } from './strings.js';
 import { fileErrorReason, MailferryError } from './errors.js';
 
@@ -216,7 +216,7 @@ export function createLogger(opts: LogOptions): Logger {
 export function closeLogs(): void {
   for (const fd of openFds) {
     try {
-      closeSync(fd);
+      closePrivate(fd);
     } catch {
       // its last lines could not be written (said when they were not)
     }

@@ -12,11 +12,14 @@ export function makePrivate(fd: number, st = fstatSync(fd)): void {
 
 /**
  * Opens `path` for writing (created 0600, appended to, or `keep`: as it is, for `emptyOwn` when
- * writing begins), made private. A symbolic
+ * writing begins), made private; close it with closePrivate. A symbolic
  * link is followed only to what is not a regular file (/dev/stderr on a terminal or a pipe), or to
  * the very file standard output or error already is (`2>>cron.log --log-file /dev/stderr`: then
  * neither truncated nor re-moded): a link planted where a report or log is written would
  * otherwise have another file truncated and made 0600. What is checked is what was opened.
+ * The file standard output or error is open on is written through that descriptor (1 or 2), not
+ * a second one: the shell's `>out` is not opened to append, so a second description would have
+ * the run's own lines (its summary, its log on stderr) written over the first lines of the file.
  */
 export function openPrivate(path: string, how: 'append' | 'keep'): number {
   const flags = C.O_WRONLY | (how === 'append' ? C.O_APPEND : 0);
@@ -30,16 +33,25 @@ export function openPrivate(path: string, how: 'append' | 'keep'): number {
     fd = openSync(path, flags | C.O_APPEND);
     const st = fstatSync(fd);
     if (!st.isFile()) return fd;
-    if (isStdStream(st)) return fd;
+    const std = stdStreamOf(st);
+    if (std !== undefined) {
+      closeSync(fd);
+      return std;
+    }
     closeSync(fd);
     throw Object.assign(new Error(`${path} is a symbolic link to a file: not followed`), { code: 'ELOOP' });
   }
   const st = fstatSync(fd);
+  const std = st.isFile() ? stdStreamOf(st) : undefined;
+  if (std !== undefined) {
+    closeSync(fd);
+    return std;
+  }
   // Another user's file (made first in a shared directory such as /tmp): they could read what is
   // written, and write lines of their own into it. Not written, not truncated. (The file standard
-  // error already is, `2>>log --log-file /dev/stderr`, is followed through a link, above.)
+  // output or error is open on, the shell's, is written through that descriptor, above.)
   const me = process.getuid?.();
-  if (st.isFile() && me !== undefined && st.uid !== me && !isStdStream(st)) {
+  if (st.isFile() && me !== undefined && st.uid !== me) {
     closeSync(fd);
     throw Object.assign(new Error(`${path} belongs to another user, who could read it and write into it: not written`), { code: 'EFOREIGN' });
   }
@@ -54,7 +66,12 @@ export function openPrivate(path: string, how: 'append' | 'keep'): number {
  */
 export function emptyOwn(fd: number): void {
   const st = fstatSync(fd);
-  if (st.isFile() && !isStdStream(st)) ftruncateSync(fd, 0);
+  if (st.isFile() && stdStreamOf(st) === undefined) ftruncateSync(fd, 0);
+}
+
+/** Closes what openPrivate opened: never standard output or error, which it may have given. */
+export function closePrivate(fd: number): void {
+  if (fd > 2) closeSync(fd);
 }
 
 /**
@@ -66,17 +83,17 @@ export function noHardLinks(err: unknown): boolean {
   return ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'EXDEV'].includes((err as NodeJS.ErrnoException).code ?? '');
 }
 
-/** The file is the one standard output or standard error is open on. */
-function isStdStream(st: { dev: number; ino: number }): boolean {
-  for (const std of [1, 2]) {
+/** Standard output (1) or error (2), if the file is the one it is open on. */
+export function stdStreamOf(st: { dev: number; ino: number }): 1 | 2 | undefined {
+  for (const std of [1, 2] as const) {
     try {
       const o = fstatSync(std);
-      if (o.dev === st.dev && o.ino === st.ino) return true;
+      if (o.dev === st.dev && o.ino === st.ino) return std;
     } catch {
       // closed
     }
   }
-  return false;
+  return undefined;
 }
 
 /** `text` written in full: a write may take only part of it (a disk nearly full, a file size limit). */

@@ -4,6 +4,7 @@
  */
 import { Command } from '@oclif/core';
 import { EXIT, fileErrorReason, MailferryError, toMailferryError } from '../errors.js';
+import { besideJson } from './beside-json.js';
 import { closeLogs, createLogger, FILE_ONLY, forTerminal, redact, safeJson, type Logger } from '../log.js';
 
 /**
@@ -54,6 +55,7 @@ export abstract class BaseCommand extends Command {
     if (o.logFile !== undefined && o.logFile.trim() === '') throw new MailferryError('USAGE', '--log-file needs a file name, not an empty string', { hint: 'leave --log-file out, or name a file' });
     // Checked here, on the values: oclif's own check counts --no-verbose as --verbose.
     if (o.quiet && o.verbose) throw new MailferryError('USAGE', '--quiet and --verbose cannot both be on', { hint: 'keep one of them' });
+    besideJson({ '--log-file': o.logFile }, o.json);
     const warnings = this.warnings;
     const base = createLogger({
       stderrLevel: o.quiet ? 'error' : o.verbose ? 'debug' : o.json ? 'error' : 'warn',

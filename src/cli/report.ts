@@ -1,7 +1,7 @@
 /** --report FILE: one NDJSON line per message outcome, file mode 0600. */
-import { closeSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { fileErrorReason, MailferryError } from '../errors.js';
-import { emptyOwn, openPrivate } from '../private-file.js';
+import { closePrivate, emptyOwn, openPrivate } from '../private-file.js';
 import type { Outcome } from '../engine/events.js';
 import { safeJson } from '../log.js';
 
@@ -64,7 +64,7 @@ export function openReport(path: string | undefined, onError: (message: string) 
     close() {
       flush();
       try {
-        closeSync(fd);
+        closePrivate(fd);
       } catch {
         // the lines that failed were said already
       }

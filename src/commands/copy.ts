@@ -13,6 +13,7 @@ import { LOUD } from '../log.js';
 import { parseSize } from '../engine/filters.js';
 import { longTimeout } from '../retry.js';
 import { distinctFiles, filesRead, outsideMaildirs, parseDuration } from '../cli/options.js';
+import { besideJson } from '../cli/beside-json.js';
 
 export default class Copy extends BaseCommand {
   static summary = 'Copy every folder of SOURCE into DEST: one-way, additive, resumable, deduplicated by Message-ID.';
@@ -75,6 +76,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
       filesRead(flags, parsed.flags.config),
     );
     outsideMaildirs({ '--checkpoint': flags.checkpoint, '--report': flags.report, '--log-file': flags['log-file'] }, [args.source, args.dest]);
+    besideJson({ '--report': flags.report }, flags.json);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     if (flags['skip-if-locked']) this.silentErrors.add('CHECKPOINT_LOCKED');
     const cfg = {

@@ -91,6 +91,34 @@ describe('outputs that cannot be written', () => {
     expect(readFileSync(cronLog, 'utf8').startsWith(text)).toBe(true);
   });
 
+  it('a --report or --log-file to /dev/stdout or /dev/stderr sent by the shell to a file (`>out`, not appended): every line whole, none written over by the run\'s own output', async () => {
+    const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    for (const [flag, stream, redirect] of [['--report', '/dev/stdout', '>'], ['--report', '/dev/stderr', '2>'], ['--log-file', '/dev/stderr', '2>']] as const) {
+      const out = join(work, `shell-${++n}.out`);
+      const r = await runCli(copy(flag, stream), { env, wrap: ['sh', '-c', `"$@" ${redirect}'${out}'`, 'sh'] });
+      expect(r.code, `${flag} ${stream}: ${r.stderr}`).toBe(0);
+      const got = lines(out);
+      // The report's lines and the log's are JSON; the run's own lines (the summary) are whole lines too.
+      const json = got.filter((l) => l.startsWith('{'));
+      for (const l of json) expect(() => JSON.parse(l), `${flag} ${stream}: ${l.slice(0, 120)}`).not.toThrow();
+      if (flag === '--report') expect(json.filter((l) => l.includes('"outcome":"copied"')), `${flag} ${stream}`).toHaveLength(300);
+      else expect(json.some((l) => l.includes('"msg":"finished: exit 0"')), `${flag} ${stream}`).toBe(true);
+      expect(got.filter((l) => !l.startsWith('{') && !/^(copied \d+ messages|\S+: \d+ copied)/.test(l) && !/^mailferry: /.test(l)), `${flag} ${stream}`).toEqual([]);
+    }
+  });
+
+  it('with --json, a --report or --log-file to standard output is refused (exit 2): the one JSON document would have other lines in it', async () => {
+    for (const flag of ['--report', '--log-file']) {
+      for (const stream of ['/dev/stdout', '/proc/self/fd/1']) {
+        // (standard output a pipe, as to a program reading the JSON: the exit code is cat's, the status the run's)
+        const r = await runCli(copy('--json', flag, stream), { env, wrap: ['sh', '-c', '"$@" | cat', 'sh'] });
+        expect(envelope(r).status, `${flag} ${stream}`).toBe(2);
+        expect(envelope(r).error?.message, `${flag} ${stream}`).toMatch(/is standard output, where --json writes its one document/);
+        expect(existsSync(join(work, `dest${n}`)), 'nothing copied').toBe(false);
+      }
+    }
+  });
+
   it('a --report or --log-file that another user made (in a shared directory such as /tmp) is not written: exit 3, the file as it was', async () => {
     const shared = join(work, 'sticky');
     mkdirSync(shared, { mode: 0o1777 });
