@@ -3,7 +3,7 @@
 // directory entry reached the disk. These tests read the order of the real CLI's system calls
 // (strace) instead: a message is recorded as copied, and a POP3 message deleted, only once its
 // file was fsynced, renamed into cur/, and that directory fsynced after the rename.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,8 @@ const CALLS = ['rename', 'fsync', 'fdatasync', 'write'];
 let work: string;
 
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'mf-durable-'));
+  // Its real path: strace names files by theirs.
+  work = realpathSync(mkdtempSync(join(tmpdir(), 'mf-durable-')));
 });
 
 interface Durable {
