@@ -30,6 +30,7 @@ import { pidAlive } from '../proc.js';
 import { leftoversBeside } from '../leftovers.js';
 import { flat } from '../strings.js';
 import { KeySet } from './key-set.js';
+import { hostInOneCase, sameJob } from './same-job.js';
 
 export const JOURNAL_VERSION = 1;
 
@@ -282,7 +283,7 @@ export function looksLikeCheckpoint(path: string): boolean {
 
 /** The error for a checkpoint of another job; the same source and destination differ in --dedupe. */
 export function otherJob(path: string, theirs: JobHeader, ours: JobHeader): MailferryError {
-  if (theirs.source === ours.source && theirs.dest === ours.dest) {
+  if (hostInOneCase(theirs.source) === ours.source && hostInOneCase(theirs.dest) === ours.dest) {
     return new MailferryError('CHECKPOINT_MISMATCH', `checkpoint ${path} is of the same copy with another --dedupe mode`, {
       hint: 'rerun with the --dedupe of the runs before, or --restart to start over with this one',
     });
@@ -307,6 +308,8 @@ export interface OpenOptions {
   header: JobHeader;
   /** Start over when the checkpoint belongs to another job (or is unreadable). */
   restart?: boolean;
+  /** The job's dedupe mode: a checkpoint written with the host in another case is taken under it (same-job.ts). */
+  dedupe?: string;
 }
 
 export class Journal {
@@ -355,8 +358,9 @@ export class Journal {
       } catch (err) {
         if (!opts.restart) throw err;
       }
-      if (replayed && replayed.header.job !== opts.header.job && !opts.restart) throw otherJob(path, replayed.header, opts.header);
-      if (replayed && replayed.header.job === opts.header.job && !opts.restart) {
+      const ours = replayed !== undefined && sameJob(replayed.header, opts.header, opts.dedupe);
+      if (replayed && !ours && !opts.restart) throw otherJob(path, replayed.header, opts.header);
+      if (replayed && ours && !opts.restart) {
         const r = replayed;
         return () => {
           removeLeftovers(path);

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { CheckpointState, Journal, otherJob, uidsGivenAgain, type JobHeader } from '../checkpoint/journal.js';
 import { checkpointPathOf, jobKey } from '../checkpoint/path.js';
+import { sameJob } from '../checkpoint/same-job.js';
 import { MailferryError, spoilsOneFolder } from '../errors.js';
 import { openSink, openSource } from '../drivers/registry.js';
 import type { MessageRef, Room, Sink, Source } from '../drivers/types.js';
@@ -69,10 +70,10 @@ export interface DryRunResult {
   wouldNotFit?: boolean;
 }
 
-function readCheckpoint(path: string, ours: JobHeader, restart: boolean): CheckpointState {
+function readCheckpoint(path: string, ours: JobHeader, restart: boolean, dedupe: string): CheckpointState {
   if (restart || !existsSync(path)) return new CheckpointState();
   const { state, header } = Journal.replay(path);
-  if (header.job !== ours.job) throw otherJob(path, header, ours);
+  if (!sameJob(header, ours, dedupe)) throw otherJob(path, header, ours);
   return state;
 }
 
@@ -85,7 +86,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
   const dstDesc = describeEndpoint(dst);
   // Same path as the real run, computed without creating the state directory.
   const checkpoint = cfg.checkpoint ?? checkpointPathOf(srcDesc, dstDesc);
-  const state = readCheckpoint(checkpoint, { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc }, cfg.restart);
+  const state = readCheckpoint(checkpoint, { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc }, cfg.restart, cfg.dedupe);
   let source: Source | undefined;
   let sink: Sink | undefined;
   try {

@@ -144,11 +144,16 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
   return { kind: def.kind, scheme, host, port, user, tls: tlsOverride ?? def.tls, folder };
 }
 
-/** A display form without secrets (there are none in a parsed endpoint) for logs and keys. */
+/**
+ * A display form without secrets (there are none in a parsed endpoint) for logs and keys. The host
+ * in lower case (URL keeps an imap: host as written): `MAIL.example.org` is the same server, and
+ * so the same job and checkpoint.
+ */
 export function describeEndpoint(e: Endpoint): string {
   if (e.kind === 'maildir') return `maildir:${e.path}`;
   const f = e.folder ? '/' + e.folder.map(encodeURIComponent).join('/') : '';
-  return `${e.scheme}://${encodeURIComponent(e.user)}@${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}${f}`;
+  const host = e.host.toLowerCase();
+  return `${e.scheme}://${encodeURIComponent(e.user)}@${host.includes(':') ? `[${host}]` : host}:${e.port}${f}`;
 }
 
 /** The real path of `p`: symbolic links resolved in the part that exists, the rest as written. */

@@ -120,6 +120,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     const openJournal = Journal.prepare(checkpoint, {
       header: { job: jobKey(srcDesc, `${dstDesc}\n${cfg.dedupe}`), source: srcDesc, dest: dstDesc },
       restart: cfg.restart,
+      dedupe: cfg.dedupe,
     });
     sink = await openSink(dst, net('dest'), { log: hooks.log });
     // A Maildir is locked in itself too: a run with another state directory (cron's HOME, an

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { existsSync, statSync } from 'node:fs';
 import { Journal, type CheckpointState } from '../checkpoint/journal.js';
 import { checkpointPathOf } from '../checkpoint/path.js';
+import { hostInOneCase } from '../checkpoint/same-job.js';
 import { scanDestination } from './dest-scan.js';
 import { describeEndpoint, parseEndpoint, selfPrefix } from './endpoint.js';
 import { filterReason, type FilterSpec, type FolderMap } from './filters.js';
@@ -163,7 +164,7 @@ function copyCheckpoint(cfg: VerifyConfig, srcDesc: string, dstDesc: string): Ch
     if (named) throw err instanceof MailferryError ? err : new MailferryError('BAD_CONFIG', `cannot read the checkpoint ${path}: ${(err as Error).message}`);
     return undefined;
   }
-  if (found.header.source === srcDesc && found.header.dest === dstDesc) return found.state;
+  if (hostInOneCase(found.header.source) === srcDesc && hostInOneCase(found.header.dest) === dstDesc) return found.state;
   if (named) {
     throw new MailferryError('CHECKPOINT_MISMATCH', `${path} is the checkpoint of another copy (${found.header.source} → ${found.header.dest})`, {
       hint: `verify SOURCE DEST with the same SOURCE and DEST as that copy, or leave --checkpoint out`,

@@ -134,6 +134,27 @@ describe('checkpoint', () => {
     expect(envelope(restarted).status).toBe(0);
   });
 
+  it('a host name written in another case is the same job: the same checkpoint, taken as its own', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-hostcase-'));
+    const state = join(work, 'state');
+    const dest = `maildir:${join(work, 'M')}`;
+    const at = (host: string) => `imap://${user}@${host}:${h.ports.imap}/Fixtures`;
+    const run = async (host: string, more: string[] = []) => envelope(await runCli(['copy', at(host), dest, ...tls, '--json', ...more], { env: { ...env, XDG_STATE_HOME: state } }));
+    const first = await run('localhost');
+    expect(first.status).toBe(0);
+    // Host names are case-insensitive (DNS): one server, one job, one default checkpoint.
+    const again = await run('LocalHost');
+    expect(again.status).toBe(0);
+    expect(again.result.checkpoint).toBe(first.result.checkpoint);
+    expect(again.result.folders.every((f: { unchanged: boolean }) => f.unchanged)).toBe(true);
+    // A checkpoint named in a job file is taken too, rather than refused as another job's.
+    const cp = join(work, 'cp');
+    expect((await run('LOCALHOST', ['--checkpoint', cp])).status).toBe(0);
+    const named = await run('localhost', ['--checkpoint', cp]);
+    expect(named.error).toBeUndefined();
+    expect(named.result.folders.every((f: { unchanged: boolean }) => f.unchanged)).toBe(true);
+  });
+
   it('a corrupt checkpoint exits 7 with a hint; moved away, the rerun rebuilds from the destination', async () => {
     const work = mkdtempSync(join(tmpdir(), 'mf-corrupt-'));
     const cp = join(work, 'cp');

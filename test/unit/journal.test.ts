@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Journal } from '../../src/checkpoint/journal.js';
 import { acquireLock } from '../../src/checkpoint/lock.js';
+import { jobKey } from '../../src/checkpoint/path.js';
 
 const header = { job: 'job-a', source: 'imap://a@h:143', dest: 'maildir:/x' };
 const dir = () => mkdtempSync(join(tmpdir(), 'mf-journal-'));
@@ -113,6 +114,20 @@ describe('checkpoint journal', () => {
     Journal.open(p, { header }).close();
     expect(() => Journal.open(p, { header: { ...header, job: 'job-b' } })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_MISMATCH', exitCode: 3 }));
     expect(() => Journal.open(p, { header: { ...header, job: 'job-b' }, restart: true })).not.toThrow();
+  });
+
+  it('takes a checkpoint written with the host in another case as its own, under the same dedupe mode only', () => {
+    const p = join(dir(), 'cp');
+    const old = { source: 'imap://Alice@MAIL.Example.org:143/Work', dest: 'maildir:/srv/B' };
+    const theirs = { ...old, job: jobKey(old.source, `${old.dest}\nmessage-id`) };
+    Journal.open(p, { header: theirs }).close();
+    const source = 'imap://Alice@mail.example.org:143/Work';
+    const ours = (dedupe: string) => ({ job: jobKey(source, `${old.dest}\n${dedupe}`), source, dest: old.dest });
+    expect(() => Journal.open(p, { header: ours('message-id'), dedupe: 'message-id' }).close()).not.toThrow();
+    expect(() => Journal.open(p, { header: ours('content'), dedupe: 'content' })).toThrow(/another --dedupe mode/);
+    // The user keeps its case: an account name may be case-sensitive on its server.
+    const lower = 'imap://alice@mail.example.org:143/Work';
+    expect(() => Journal.open(p, { header: { job: jobKey(lower, `${old.dest}\nmessage-id`), source: lower, dest: old.dest }, dedupe: 'message-id' })).toThrow(/belongs to another job/);
   });
 
   it('a lost destination forgets the folder (done, pending, end) and what the dest folder held, also on replay', async () => {
