@@ -288,8 +288,11 @@ export function otherJob(path: string, theirs: JobHeader, ours: JobHeader): Mail
       hint: 'rerun with the --dedupe of the runs before, or --restart to start over with this one',
     });
   }
-  return new MailferryError('CHECKPOINT_MISMATCH', `checkpoint ${path} belongs to another job (${theirs.source} → ${theirs.dest})`, {
-    hint: 'use another --checkpoint path, or --restart to start this one over',
+  // A server or a backup directory that moved: the job's URL or path was edited. Starting over
+  // costs one scan of the destination, never a second copy (say so: "start over" sounds like one).
+  const changed = theirs.dest === ours.dest ? 'the source changed (a server moved?): ' : theirs.source === ours.source ? 'the destination changed (moved?): ' : '';
+  return new MailferryError('CHECKPOINT_MISMATCH', `checkpoint ${path} belongs to another job (${theirs.source} → ${theirs.dest}), not this one (${ours.source} → ${ours.dest})`, {
+    hint: `${changed}--restart starts it over for this job (the destination is scanned: nothing already in the destination is copied again), or use another --checkpoint path`,
   });
 }
 

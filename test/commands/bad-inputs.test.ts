@@ -99,7 +99,7 @@ const cases: Case[] = [
   { name: 'no user name', args: ['copy', `imap://${H}`, `maildir:${md}`], code: 3, line: /no user name \(put it before the host/ },
   { name: '--tls-ca file missing', args: [...good(), '--tls-ca', join(work, 'nope.pem')], code: 3, line: /cannot read --tls-ca .*nope\.pem: ENOENT/ },
   { name: 'password file missing', args: [...good(), '--source-password-file', join(work, 'nope.pw')], env: { MAILFERRY_SOURCE_PASSWORD: undefined }, code: 3, line: /cannot read --source-password-file/ },
-  { name: 'checkpoint of another job', args: ['copy', srcUrl('Junk'), `maildir:${md}`, ...tls, '--checkpoint', cp], code: 3, line: /belongs to another job .*\(use another --checkpoint path, or --restart/ },
+  { name: 'checkpoint of another job', args: ['copy', srcUrl('Junk'), `maildir:${md}`, ...tls, '--checkpoint', cp], code: 3, line: /belongs to another job .*, not this one .*\(the source changed .*--restart starts it over for this job .*, or use another --checkpoint path\)/ },
   {
     name: 'checkpoint locked by a running copy',
     args: good(),

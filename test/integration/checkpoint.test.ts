@@ -134,6 +134,22 @@ describe('checkpoint', () => {
     expect(envelope(restarted).status).toBe(0);
   });
 
+  it('a job whose source moved (another URL, the same destination): the refusal names both copies and says --restart copies nothing twice', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mf-moved-'));
+    const cp = join(work, 'cp');
+    const dest = `maildir:${join(work, 'A')}`;
+    expect(envelope(await runCli(['copy', `${url()}/Fixtures`, dest, ...tls, '--checkpoint', cp, '--json'], { env })).status).toBe(0);
+    const moved = `imap://${user}@localhost:${h.ports.imap}/Fixtures`;
+    const refused = await runCli(['copy', moved, dest, ...tls, '--checkpoint', cp], { env });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toContain(`belongs to another job (imap://${user}@127.0.0.1:${h.ports.imap}/Fixtures → ${dest}), not this one (imap://${user}@localhost:${h.ports.imap}/Fixtures → ${dest})`);
+    expect(refused.stderr).toMatch(/the source changed.*--restart.*nothing already in the destination is copied again/);
+    const restarted = envelope(await runCli(['copy', moved, dest, ...tls, '--checkpoint', cp, '--restart', '--json'], { env }));
+    expect(restarted.status).toBe(0);
+    expect(restarted.result.copied).toBe(0);
+  });
+
   it('a host name written in another case is the same job: the same checkpoint, taken as its own', async () => {
     const work = mkdtempSync(join(tmpdir(), 'mf-hostcase-'));
     const state = join(work, 'state');
