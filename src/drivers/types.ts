@@ -217,6 +217,11 @@ export interface DestHint {
   prefer?: string;
   /** The source folder's name ('/' between levels), to name it in errors the user acts on (--map). */
   source?: string;
+  /**
+   * Where each folder of the run lands by name (destination segments): a sink that places a folder
+   * by its role (a Maildir's Sent) takes none of these, which another source folder is copied into.
+   */
+  planned?: string[][];
 }
 
 /** What Sink.look finds in a destination folder. */

@@ -24,6 +24,8 @@ export interface FolderPlan {
   role?: string;
   /** --map names the place (destSegments), which a folder earlier runs put elsewhere does not follow. */
   mapped?: true;
+  /** Every folder's destSegments in this plan (DestHint.planned). */
+  planned?: string[][];
 }
 
 export interface PlanOptions {
@@ -158,6 +160,8 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
       ...(isMapped ? { mapped: true as const } : {}),
     });
   }
+  const planned = plans.map((p) => p.destSegments);
+  for (const p of plans) p.planned = planned;
   if (plans.length === 0 && (opts.include.length || opts.exclude.length)) {
     throw new MailferryError('NO_SUCH_MAILBOX', 'no source folder matches --folder/--exclude', { hint: `the source has: ${someNames(selectable)}` });
   }
@@ -218,7 +222,7 @@ function roleAbove(m: MailboxInfo, mailboxes: MailboxInfo[], dest: string[], map
 
 /** What the sink is told of where a folder should land: its role ancestor, and where earlier runs put it. */
 export function destHint(plan: FolderPlan, state?: CheckpointState): DestHint {
-  return { under: plan.under, prefer: state?.folders.get(plan.source.path)?.dest, source: plan.name };
+  return { under: plan.under, prefer: state?.folders.get(plan.source.path)?.dest, source: plan.name, planned: plan.planned };
 }
 
 /** The plan of a job: the source URL's folder (IMAP), the selection, the destination URL's prefix (IMAP). */

@@ -20,6 +20,7 @@ import { pidAlive } from '../../proc.js';
 import { mkdirs } from '../../mkdirs.js';
 import { lockUidlist } from './dovecot-lock.js';
 import { giveDir, ownerFor, type Owner } from './owner.js';
+import { PLACED_ROLES, roleOf } from './roles.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -441,6 +442,12 @@ class MaildirWriter implements SinkWriter {
   }
 }
 
+/** The Maildir folder (directory name, or INBOX) a hierarchy is stored in by name. */
+function mailboxOf(segments: string[]): string {
+  const name = folderDirName(segments);
+  return name === '' ? 'INBOX' : name;
+}
+
 export class MaildirSink implements Sink {
   readonly caps = { lineEndings: 'lf' as const, scanReadsEach: true };
   private readonly tree: MaildirTree;
@@ -489,21 +496,59 @@ export class MaildirSink implements Sink {
     return sink;
   }
 
-  async ensureMailbox(segments: string[], _specialUse?: string, hint?: DestHint): Promise<string> {
+  async ensureMailbox(segments: string[], specialUse?: string, hint?: DestHint): Promise<string> {
     const kept = await this.remembered(hint);
     if (kept) return kept;
-    const name = folderDirName(segments);
-    const mailbox = name === '' ? 'INBOX' : name;
+    const mailbox = (await this.byRole(segments, specialUse, hint)) ?? mailboxOf(segments);
     await this.tree.ensure(mailbox);
     return mailbox;
   }
 
-  async existingMailbox(segments: string[], _specialUse?: string, hint?: DestHint): Promise<string | null> {
+  async existingMailbox(segments: string[], specialUse?: string, hint?: DestHint): Promise<string | null> {
     const kept = await this.remembered(hint);
     if (kept) return kept;
-    const name = folderDirName(segments);
-    const mailbox = name === '' ? 'INBOX' : name;
+    const mailbox = (await this.byRole(segments, specialUse, hint)) ?? mailboxOf(segments);
     return (await this.holds(mailbox)) ? mailbox : null;
+  }
+
+  /**
+   * A folder with a role (Sent) whose own name this Maildir does not have goes into the Maildir's
+   * folder of that role, one named like one (`Sent`, `Sent Items`, `Gesendet`: as a Maildir source
+   * reads roles), as into an IMAP destination; a folder below it follows it (Sent Items/2020 →
+   * Sent/2020). So a backup whose source moved to a server that names its Sent folder otherwise
+   * goes on in the Sent folder it has, instead of storing every sent message again beside it. A
+   * folder another folder of the run is copied into by name is not taken: a source with both
+   * Sent and Sent Items keeps both apart.
+   */
+  private async byRole(segments: string[], specialUse: string | undefined, hint: DestHint | undefined): Promise<string | undefined> {
+    if (specialUse && PLACED_ROLES.has(specialUse)) {
+      return (await this.holds(mailboxOf(segments))) ? undefined : this.roleFolder(specialUse, hint?.planned);
+    }
+    const under = hint?.under;
+    if (!under || !PLACED_ROLES.has(under.specialUse) || under.depth >= segments.length) return undefined;
+    if ((await this.holds(mailboxOf(segments))) || (await this.holds(mailboxOf(segments.slice(0, under.depth))))) return undefined;
+    const root = await this.roleFolder(under.specialUse, hint?.planned);
+    return root === undefined ? undefined : mailboxOf([...segmentsOfDirName(root), ...segments.slice(under.depth)]);
+  }
+
+  /** The Maildir's folder with this role (the first by name), but none a folder of the run is copied into by name. */
+  private async roleFolder(role: string, planned: string[][] = []): Promise<string | undefined> {
+    const taken = new Set<string>();
+    for (const p of planned) {
+      try {
+        taken.add(mailboxOf(p));
+      } catch {
+        // a name no Maildir folder can have: it takes none
+      }
+    }
+    const names = (await fs.readdir(this.tree.root, { withFileTypes: true }).catch(() => []))
+      .filter((d) => d.isDirectory() && d.name.startsWith('.') && d.name !== '.' && d.name !== '..' && !taken.has(d.name))
+      .map((d) => d.name)
+      .sort();
+    for (const name of names) {
+      if (roleOf(segmentsOfDirName(name)).specialUse === role && (await this.holds(name))) return name;
+    }
+    return undefined;
   }
 
   /**

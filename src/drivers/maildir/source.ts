@@ -20,8 +20,8 @@ import { messageChunks } from './compressed.js';
 import { keyOfFileName } from './unique.js';
 import { FolderFiles, type FileRef } from './relook.js';
 import { mapOrdered } from '../../parallel.js';
+import { roleOf } from './roles.js';
 // Its table of folder names alone, not the IMAP client (which a Maildir run does not load).
-import { specialUse } from 'imapflow/lib/special-use.js';
 
 export const MAILDIR_VALIDITY = 'maildir';
 const SUBDIRS = new Set(['cur', 'new', 'tmp']);
@@ -93,19 +93,6 @@ async function nonUtf8Folders(dir: string, names: readonly string[]): Promise<Ar
     });
   }
   return out;
-}
-
-/**
- * A folder's role, from its name, as an IMAP server without SPECIAL-USE has it (imapflow's table:
- * "Sent", "Gesendet", "Éléments envoyés", …), and as the IMAP source takes it
- * (imap/mailboxes.ts#trustedRole): only for a folder at the top, or right below INBOX. So a
- * backup's Sent is restored into the account's Sent folder, whatever that is called.
- */
-function roleOf(segments: string[]): { specialUse?: string } {
-  const top = segments.length === 1 ? segments[0]! : segments.length === 2 && segments[0]!.toUpperCase() === 'INBOX' ? segments[1]! : undefined;
-  if (top === undefined || top.toUpperCase() === 'INBOX') return {};
-  const role = specialUse(false, { name: top, flags: new Set<string>() });
-  return role?.flag ? { specialUse: role.flag } : {};
 }
 
 async function isMaildir(dir: string): Promise<boolean> {
