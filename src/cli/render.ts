@@ -3,7 +3,7 @@ import type { CheckpointSummary } from '../engine/checkpoint-info.js';
 import type { DryRunResult } from '../engine/dry-run.js';
 import type { Inventory } from '../engine/inventory.js';
 import type { VerifyResult } from '../engine/verify.js';
-import { LOST_WORDS } from '../engine/events.js';
+import { LOST_AGAIN, LOST_WORDS } from '../engine/events.js';
 import { formatBytes } from './progress.js';
 import { counted, displayWidth, headerText } from '../strings.js';
 
@@ -33,7 +33,7 @@ export function renderPlan(r: DryRunResult): string[] {
       continue;
     }
     const skips = Object.entries(f.skip).map(([why, n]) => `${n} ${why}`);
-    const lost = f.destLost ? ` (the destination folder ${LOST_WORDS[f.destLost]}: copied again)` : '';
+    const lost = f.destLost ? ` (the destination folder ${LOST_WORDS[f.destLost]}: ${LOST_AGAIN[f.destLost]})` : '';
     lines.push(
       `  ${f.folder} → ${f.dest}${f.destExists ? '' : ' (new)'}${lost}: copy ${f.copy} (${formatBytes(f.bytes)})` +
         (skips.length ? `, skip ${skips.join(', ')}` : '') +

@@ -11,7 +11,7 @@ import { uidsGivenAgain, type Journal, type JournalRecord } from '../checkpoint/
 import type { MessageRef, Sink, SinkWriter, Source, SourceReader } from '../drivers/types.js';
 import { LOUD, type Logger } from '../log.js';
 import { crlfToLf, lfToCrlf } from '../mail/line-endings.js';
-import { LOST_WORDS, type CopyEvent, type CopyResult, type Failure, type FolderResult, type Outcome } from './events.js';
+import { LOST_AGAIN, LOST_WORDS, type CopyEvent, type CopyResult, type Failure, type FolderResult, type Outcome } from './events.js';
 import { identityBeforeBody, identityOfBody, midIdentity, type DedupeMode, type Identity } from './identity.js';
 import { messageIdOf } from '../mail/headers.js';
 import { destHint, displayName, type FolderPlan } from './plan.js';
@@ -105,7 +105,7 @@ function folderLine(r: FolderResult): string {
   const to = `${r.folder} → ${r.dest ?? '-'}`;
   if (r.error) return `${to}: failed: ${r.error}`;
   if (r.unchanged) return `${to}: unchanged`;
-  return `${to}: listed ${r.listed}, copied ${r.copied}, already there ${r.already}, skipped ${r.skipped}, failed ${r.failed}${r.filtered ? `, filtered ${r.filtered}` : ''}${r.destLost ? ` (the destination folder ${LOST_WORDS[r.destLost]}: copied again)` : ''}`;
+  return `${to}: listed ${r.listed}, copied ${r.copied}, already there ${r.already}, skipped ${r.skipped}, failed ${r.failed}${r.filtered ? `, filtered ${r.filtered}` : ''}${r.destLost ? ` (the destination folder ${LOST_WORDS[r.destLost]}: ${LOST_AGAIN[r.destLost]})` : ''}`;
 }
 
 export async function copy(p: CopyParams): Promise<CopyResult> {

@@ -74,5 +74,6 @@ export async function lostDestinations(sink: Sink, plans: readonly FolderPlan[],
 
 export function describeLost(l: LostDestination): string {
   if (l.done === 0) return `${l.plan.name}: the destination folder ${LOST_WORDS[l.why]}; making it again`;
-  return `${l.plan.name}: the destination folder ${LOST_WORDS[l.why]}, though the checkpoint has ${counted(l.done, 'message')} of this folder done; copying the folder again`;
+  const again = l.why === 'replaced' ? 'checking each against it again: what is not there is copied' : 'copying the folder again';
+  return `${l.plan.name}: the destination folder ${LOST_WORDS[l.why]}, though the checkpoint has ${counted(l.done, 'message')} of this folder done; ${again}`;
 }

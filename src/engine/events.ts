@@ -4,8 +4,14 @@ import type { ThrottleSummary } from './throttle.js';
 /** Why a destination folder counts as lost: gone, empty, or deleted and made again (engine/dest-lost.ts). */
 export type LostWhy = 'missing' | 'empty' | 'replaced';
 
-/** How each is said: "the destination folder …". */
-export const LOST_WORDS: Record<LostWhy, string> = { missing: 'is gone', empty: 'is empty', replaced: 'was made again (its UIDVALIDITY changed)' };
+/**
+ * How each is said: "the destination folder …". A new UIDVALIDITY is also what a migration of the
+ * destination's server gives a folder that still holds every message: not said to be wiped.
+ */
+export const LOST_WORDS: Record<LostWhy, string> = { missing: 'is gone', empty: 'is empty', replaced: 'has a new UIDVALIDITY (deleted and made again, or its server migrated)' };
+
+/** What the run does about it: a folder gone or empty is copied again; one renumbered is checked message by message (what is still there is skipped). */
+export const LOST_AGAIN: Record<LostWhy, string> = { missing: 'copied again', empty: 'copied again', replaced: 'each message checked again' };
 
 export interface FolderResult {
   folder: string;

@@ -153,11 +153,27 @@ describe('a destination wiped between runs', () => {
     expect(idsOf(h.maildirOf(dst))).toEqual(want({ ...FOLDERS, Archive: [...FOLDERS.Archive, 'welcome'] }));
     // Archive/2024 went with its parent.
     expect(out.result.folders.map((f: { destLost?: string }) => f.destLost ?? null)).toEqual([null, 'replaced', 'missing']);
-    expect(out.warnings).toContain('Archive: the destination folder was made again (its UIDVALIDITY changed), though the checkpoint has 2 messages of this folder done; copying the folder again');
+    expect(out.warnings).toContain('Archive: the destination folder has a new UIDVALIDITY (deleted and made again, or its server migrated), though the checkpoint has 2 messages of this folder done; checking each against it again: what is not there is copied');
     // Recorded: the next run is a no-op.
     const again = envelope(await runCli(args, { env }));
     expect(again.result.copied).toBe(0);
     expect(again.warnings).toEqual([]);
+  });
+
+  it('IMAP → IMAP: a destination server migrated (a new UIDVALIDITY, the same messages): the warning says each message is checked again, and none is copied', async () => {
+    const dst = (await h.freshUser('lostmig')).name;
+    const work = mkdtempSync(join(tmpdir(), 'mf-lost-'));
+    const args = ['copy', url(), `imap://${dst}@${h.host}:${h.ports.imap}`, ...tls, '--checkpoint', join(work, 'cp'), '--folder', 'Archive', '--json'];
+    expect(envelope(await runCli(args, { env })).status).toBe(0);
+    // What a migration of the destination account does to a folder: the same messages, renumbered.
+    await h.doveadm(['mailbox', 'rename', '-u', dst, 'Archive', 'Moving']);
+    await h.doveadm(['mailbox', 'create', '-u', dst, 'Archive']);
+    await h.doveadm(['copy', '-u', dst, 'Archive', 'mailbox', 'Moving']);
+    await h.doveadm(['mailbox', 'delete', '-u', dst, 'Moving']);
+    const out = envelope(await runCli(args, { env }));
+    expect(out.status).toBe(0);
+    expect(out.result.copied).toBe(0);
+    expect(out.warnings).toEqual(['Archive: the destination folder has a new UIDVALIDITY (deleted and made again, or its server migrated), though the checkpoint has 2 messages of this folder done; checking each against it again: what is not there is copied']);
   });
 
   it('two source folders merged into one destination: both are copied again when it is emptied', async () => {
