@@ -8,8 +8,9 @@
  *   box  {s, uv, again?}    source folder seen with this validity (a change forgets its keys, as
  *                           does `again`: the same validity, its UIDs given out again)
  *   i    {s, k, id}         intent: about to store source message k
- *   c    {s, k, id, d, dk}  stored as dest key dk in dest folder d
- *   k    {s, k, id, why}    skipped for good (already in the destination, duplicate, vanished)
+ *   c    {s, k, id, d, dk, z?}  stored as dest key dk in dest folder d (z: the source's size of
+ *                           the message, for a source that gives a key out again: POP3)
+ *   k    {s, k, id, why, z?}  skipped for good (already in the destination, duplicate, vanished)
  *   end  {s, uv, next, fk?} every message below `next` of this folder is done, or left out by
  *                           the filters `fk` (filters.ts#filterKey)
  *   lost {s, d?}            the destination of folder s was found gone or emptied: forget what
@@ -54,8 +55,8 @@ interface HeaderRecord extends JobHeader {
 export type JournalRecord =
   | { t: 'box'; s: string; uv: string; again?: true }
   | { t: 'i'; s: string; k: string; id?: string }
-  | { t: 'c'; s: string; k: string; id?: string; d: string; dk: string }
-  | { t: 'k'; s: string; k: string; id?: string; why: string }
+  | { t: 'c'; s: string; k: string; id?: string; d: string; dk: string; z?: number }
+  | { t: 'k'; s: string; k: string; id?: string; why: string; z?: number }
   | { t: 'end'; s: string; uv: string; next: number; fk?: string }
   | { t: 'lost'; s: string; d?: string }
   | { t: 'd'; d: string; dk: string; id: string; seen?: true }
@@ -64,6 +65,7 @@ export type JournalRecord =
   | { t: 'f'; s: string; k: string };
 
 const str = (v: unknown): v is string => typeof v === 'string';
+const size = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
 
 /** A line has the fields its record type needs (the journal is read back from a file anyone may have edited). */
 function isRecord(r: unknown): r is JournalRecord {
@@ -75,9 +77,9 @@ function isRecord(r: unknown): r is JournalRecord {
     case 'i':
       return str(x.s) && str(x.k);
     case 'c':
-      return str(x.s) && str(x.k) && str(x.d) && str(x.dk);
+      return str(x.s) && str(x.k) && str(x.d) && str(x.dk) && size(x.z);
     case 'k':
-      return str(x.s) && str(x.k) && str(x.why);
+      return str(x.s) && str(x.k) && str(x.why) && size(x.z);
     case 'end':
       return str(x.s) && str(x.uv) && typeof x.next === 'number' && (x.fk === undefined || typeof x.fk === 'string');
     case 'lost':
@@ -104,6 +106,23 @@ export interface FolderState {
   end?: { uv: string; next: number; fk?: string };
   /** The destination folder its messages were last stored in (a rerun keeps to it while it exists). */
   dest?: string;
+  /**
+   * Done keys → the size the source listed their message with, for a source that may give a key
+   * to another message (POP3: a server whose index was rebuilt numbers its UIDLs from 1 again). A
+   * done key listed with another size names another message now (copy.ts).
+   */
+  sizes?: Map<string, number>;
+}
+
+/**
+ * Whether a listed message is done: its key is, and, from a source that gives keys out again
+ * (POP3), it is listed with the size the message copied under it had (else the key names another
+ * message now). A key done before sizes were journaled counts as done.
+ */
+export function doneAsListed(f: FolderState | undefined, ref: { key: string; size: number }, keysReused: boolean | undefined): boolean {
+  if (!f?.done.has(ref.key)) return false;
+  const was = keysReused ? f.sizes?.get(ref.key) : undefined;
+  return was === undefined || was === ref.size;
 }
 
 /**
@@ -116,6 +135,12 @@ export function uidsGivenAgain(f: FolderState, validity: string, next: number | 
   if (next === undefined || f.validity !== validity) return undefined;
   const high = Math.max(f.end?.uv === validity ? f.end.next : 0, f.done.highestNumber() + 1);
   return next < high ? high : undefined;
+}
+
+/** A done key's size as its record gives it (none: forgotten, as a record without one says nothing of it). */
+function sizeOf(f: FolderState, k: string, z: number | undefined): void {
+  if (z !== undefined) (f.sizes ??= new Map()).set(k, z);
+  else f.sizes?.delete(k);
 }
 
 export class CheckpointState {
@@ -177,6 +202,7 @@ export class CheckpointState {
           f.done.clear();
           f.pending.clear();
           f.end = undefined;
+          f.sizes = undefined;
         }
         f.validity = r.uv;
         break;
@@ -188,6 +214,7 @@ export class CheckpointState {
         const f = this.folder(r.s);
         f.pending.delete(r.k);
         f.done.add(r.k);
+        sizeOf(f, r.k, r.z);
         if (f.dest !== r.d) f.dest = flat(r.d);
         if (r.id && replayed) this.remember(r.d, r.dk, r.id);
         break;
@@ -203,6 +230,7 @@ export class CheckpointState {
         const f = this.folder(r.s);
         f.pending.delete(r.k);
         f.done.add(r.k);
+        sizeOf(f, r.k, r.z);
         break;
       }
       case 'end':
@@ -212,6 +240,7 @@ export class CheckpointState {
         const f = this.folder(r.s);
         f.done.delete(r.k);
         f.pending.delete(r.k);
+        f.sizes?.delete(r.k);
         break;
       }
       case 'lost': {
@@ -222,6 +251,7 @@ export class CheckpointState {
         f.pending.clear();
         f.end = undefined;
         f.dest = undefined;
+        f.sizes = undefined;
         if (d !== undefined) {
           this.stored.delete(d);
           this.seen.delete(d);
@@ -236,7 +266,10 @@ export class CheckpointState {
     for (const [s, f] of this.folders) {
       if (f.validity !== undefined) yield { t: 'box', s, uv: f.validity };
       if (f.dest !== undefined) yield { t: 'to', s, d: f.dest };
-      for (const k of f.done) yield { t: 'k', s, k, why: 'done' };
+      for (const k of f.done) {
+        const z = f.sizes?.get(k);
+        yield z === undefined ? { t: 'k', s, k, why: 'done' } : { t: 'k', s, k, why: 'done', z };
+      }
       for (const k of f.pending) yield { t: 'i', s, k };
       if (f.end) yield { t: 'end', s, uv: f.end.uv, next: f.end.next, ...(f.end.fk ? { fk: f.end.fk } : {}) };
     }

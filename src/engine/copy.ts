@@ -7,7 +7,7 @@
  */
 import PQueue from 'p-queue';
 import { MailferryError, toMailferryError, UNREADABLE_IN_A_ROW, unreadableMessage } from '../errors.js';
-import { uidsGivenAgain, type Journal, type JournalRecord } from '../checkpoint/journal.js';
+import { doneAsListed, uidsGivenAgain, type Journal, type JournalRecord } from '../checkpoint/journal.js';
 import type { MessageRef, Sink, SinkWriter, Source, SourceReader } from '../drivers/types.js';
 import { LOUD, type Logger } from '../log.js';
 import { crlfToLf, lfToCrlf } from '../mail/line-endings.js';
@@ -23,6 +23,7 @@ import { crlfToLfStream, lfToCrlfStream } from '../mail/line-endings-stream.js';
 import { Throttle } from './throttle.js';
 import { once } from './once.js';
 import { describeLost, lostDestinations } from './dest-lost.js';
+import { counted } from '../strings.js';
 
 export interface CopyParams {
   source: Source;
@@ -178,9 +179,12 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     outcome({ outcome: 'failed', folder: run.plan.name, key: ref.key, messageId: ref.messageId, error: err.message });
   };
 
+  /** A source that may give a key to another message (POP3) has each done key's size journaled: checked at the next listing. */
+  const sized = (ref: MessageRef): { z?: number } => (p.source.caps.keysReused ? { z: ref.size } : {});
+
   /** Journaled at once, or with `into` (a batch's records, written after its flush). */
   const skip = (run: FolderRun, ref: MessageRef, id: Identity | undefined, why: string, into?: JournalRecord[]) => {
-    const record: JournalRecord = { t: 'k', s: run.plan.source.path, k: ref.key, id, why };
+    const record: JournalRecord = { t: 'k', s: run.plan.source.path, k: ref.key, id, why, ...sized(ref) };
     if (into) into.push(record);
     else j.append(record);
     run.result.skipped++;
@@ -330,7 +334,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         const { dk, bytes } = await put();
         uncertain.delete(ref.key);
         settled.add(ref.key);
-        stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk });
+        stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk, ...sized(ref) });
         if (id !== undefined) landed.push(id);
         run.result.copied++;
         run.result.bytes += bytes;
@@ -735,6 +739,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     const listing = p.source.list(box, { afterSeq, known: fstate.done, onCount: (n) => (count = n), unreadable: true, signal: stop.signal, headersAbove });
     // A source that reuses keys (POP3): what it lists now, to forget done keys it no longer has.
     const listed = p.source.caps.keysReused && afterSeq === 0 ? new Set<string>() : undefined;
+    /** Done keys listed for another message than the one copied under them (see below). */
+    let reissued = 0;
     for await (const ref of listing) {
       if (stopped() || run.gone) return;
       run.result.listed++;
@@ -742,8 +748,18 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       // Done first: a message already copied is in the destination whatever the filters say now,
       // and a source may list a done key without its size or date (ListOptions.known).
       if (fstate.done.has(ref.key)) {
-        run.result.already++;
-        continue;
+        if (doneAsListed(fstate, ref, p.source.caps.keysReused)) {
+          // A key done before sizes were journaled learns its size (once).
+          if (p.source.caps.keysReused && !fstate.sizes?.has(ref.key)) j.append({ t: 'k', s: box, k: ref.key, why: 'done', z: ref.size });
+          run.result.already++;
+          continue;
+        }
+        // Listed with another size than the message copied under it: the key names another
+        // message now (a POP3 server whose index was rebuilt numbers its UIDLs from 1 again, and
+        // a message that arrived since gets the UIDL of one copied before). Forgotten, and the
+        // message checked against the destination as any new one is.
+        j.append({ t: 'f', s: box, k: ref.key });
+        reissued++;
       }
       if (ref.unreadable) {
         // The server cannot read it: it fails, unfetched, and the rest of the folder is copied.
@@ -797,6 +813,11 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       batch.push(ref);
       bytes += ref.size;
       if (batch.length >= batchMessages || bytes >= batchBytes) await enqueue();
+    }
+    if (reissued > 0) {
+      // Keys a source gives out again are POP3 UIDLs.
+      const one = reissued === 1;
+      p.log.warn({ msg: `${run.plan.name}: ${counted(reissued, 'UIDL')} an earlier run copied a message under now ${one ? 'names' : 'name'} a message of another size: the server gave ${one ? 'it' : 'them'} out again (its index rebuilt?); ${one ? 'that message is' : 'those messages are'} checked against the destination as new ones` });
     }
     if (listed && !stopped()) {
       // The whole listing came: a done key not in it names a message gone from the source.

@@ -4,7 +4,7 @@
  * the destination is opened read-only, the checkpoint is only read (no lock, no record).
  */
 import { existsSync } from 'node:fs';
-import { CheckpointState, Journal, otherJob, uidsGivenAgain, type JobHeader } from '../checkpoint/journal.js';
+import { CheckpointState, doneAsListed, Journal, otherJob, uidsGivenAgain, type JobHeader } from '../checkpoint/journal.js';
 import { checkpointPathOf, jobKey } from '../checkpoint/path.js';
 import { sameJob } from '../checkpoint/same-job.js';
 import { MailferryError, spoilsOneFolder } from '../errors.js';
@@ -156,7 +156,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       for await (const ref of from.list(box, { unreadable: true })) {
         row.listed++;
         // In copy's order: done first, then unreadable, the filters, the size limit (unless already there).
-        if (sameValidity && fstate?.done.has(ref.key)) {
+        if (sameValidity && doneAsListed(fstate, ref, from.caps.keysReused)) {
           skip('done (checkpoint)');
           continue;
         }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { spawn } from 'node:child_process';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { Journal } from '../../src/checkpoint/journal.js';
+import { doneAsListed, Journal } from '../../src/checkpoint/journal.js';
 import { acquireLock } from '../../src/checkpoint/lock.js';
 import { jobKey } from '../../src/checkpoint/path.js';
 
@@ -128,6 +128,25 @@ describe('checkpoint journal', () => {
     // The user keeps its case: an account name may be case-sensitive on its server.
     const lower = 'imap://alice@mail.example.org:143/Work';
     expect(() => Journal.open(p, { header: { job: jobKey(lower, `${old.dest}\nmessage-id`), source: lower, dest: old.dest }, dedupe: 'message-id' })).toThrow(/belongs to another job/);
+  });
+
+  it('keeps the size a reused key (POP3 UIDL) was done with, through replay and compaction: listed with another, it is not done', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    j.append({ t: 'c', s: 'INBOX', k: '4', id: 'mid:<m4@x>', d: 'INBOX', dk: 'f4', z: 120 });
+    j.append({ t: 'k', s: 'INBOX', k: '5', why: 'present', z: 90 });
+    j.append({ t: 'k', s: 'INBOX', k: '6', why: 'present' });
+    await j.sync();
+    j.compact();
+    j.close();
+    const f = Journal.open(p, { header }).state.folder('INBOX');
+    expect(doneAsListed(f, { key: '4', size: 120 }, true)).toBe(true);
+    expect(doneAsListed(f, { key: '4', size: 121 }, true)).toBe(false);
+    expect(doneAsListed(f, { key: '5', size: 90 }, true)).toBe(true);
+    // Done before sizes were journaled: done whatever its size; a source whose keys are never reused: by key alone.
+    expect(doneAsListed(f, { key: '6', size: 1 }, true)).toBe(true);
+    expect(doneAsListed(f, { key: '4', size: 121 }, false)).toBe(true);
+    expect(doneAsListed(f, { key: '7', size: 1 }, true)).toBe(false);
   });
 
   it('a lost destination forgets the folder (done, pending, end) and what the dest folder held, also on replay', async () => {
