@@ -4,6 +4,7 @@
  * restored into the account's Sent, whatever that is called) and the sink (a source's Sent goes
  * into the Maildir's Sent, whatever that one is called).
  */
+// Its table of folder names alone, not the IMAP client (which a Maildir run does not load).
 import { specialUse } from 'imapflow/lib/special-use.js';
 
 /**

@@ -21,7 +21,6 @@ import { keyOfFileName } from './unique.js';
 import { FolderFiles, type FileRef } from './relook.js';
 import { mapOrdered } from '../../parallel.js';
 import { roleOf } from './roles.js';
-// Its table of folder names alone, not the IMAP client (which a Maildir run does not load).
 
 export const MAILDIR_VALIDITY = 'maildir';
 const SUBDIRS = new Set(['cur', 'new', 'tmp']);
