@@ -293,24 +293,42 @@ function tornHeader(text: string): boolean {
   return text.startsWith(HEADER_START) || HEADER_START.startsWith(text) || /^\0+$/.test(text);
 }
 
+/** The first 4 KiB of a file, as text ('' when it cannot be read). */
+function headOf(path: string): string {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(4096);
+      return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
 /**
  * The file starts with a mailferry checkpoint header, whole or torn (read: its first line only):
  * what `checkpoint reset` and --restart may start over, as the copy calls it a checkpoint.
  */
 export function looksLikeCheckpoint(path: string): boolean {
-  let head = '';
+  const head = headOf(path);
+  return tornHeader(head) || firstRecord(head)?.t === 'mailferry-checkpoint';
+}
+
+/** A checkpoint's job, from its first line alone (`checkpoint list`); null if that is no whole header. */
+export function readHeader(path: string): (JobHeader & { created: string }) | null {
+  const h = firstRecord(headOf(path));
+  return h?.t === 'mailferry-checkpoint' && typeof h.source === 'string' && typeof h.dest === 'string' && typeof h.job === 'string' ? (h as HeaderRecord) : null;
+}
+
+function firstRecord(head: string): Partial<HeaderRecord> | null {
   try {
-    const fd = openSync(path, 'r');
-    try {
-      const buf = Buffer.alloc(4096);
-      head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
-    } finally {
-      closeSync(fd);
-    }
-    if (tornHeader(head)) return true;
-    return (JSON.parse(head.split('\n')[0]!) as { t?: string }).t === 'mailferry-checkpoint';
+    const r: unknown = JSON.parse(head.split('\n')[0]!);
+    return typeof r === 'object' && r !== null ? (r as Partial<HeaderRecord>) : null;
   } catch {
-    return false;
+    return null;
   }
 }
 

@@ -1,5 +1,6 @@
 /** Human renderings of engine results (dry-run plan, verify, folders, checkpoint). */
 import type { CheckpointSummary } from '../engine/checkpoint-info.js';
+import type { CheckpointList } from '../engine/checkpoint-list.js';
 import type { DryRunResult } from '../engine/dry-run.js';
 import type { Inventory } from '../engine/inventory.js';
 import type { VerifyResult } from '../engine/verify.js';
@@ -90,5 +91,16 @@ export function renderCheckpoint(c: CheckpointSummary): string[] {
     c.locked ? `  locked by pid ${c.locked.pid} on ${c.locked.host} since ${c.locked.started}` : '  not locked',
   ];
   for (const f of c.folders) lines.push(`  ${f.folder}: ${f.done} done, ${f.pending} pending${f.completeUpTo !== null ? `, complete below UID ${f.completeUpTo}` : ''} (validity ${f.validity ?? '?'})`);
+  return lines;
+}
+
+export function renderCheckpointList(r: CheckpointList): string[] {
+  if (r.checkpoints.length === 0) return [`no checkpoints in ${r.dir}`];
+  const lines = [`${counted(r.checkpoints.length, 'checkpoint')} in ${r.dir}, newest first:`];
+  for (const c of r.checkpoints) {
+    lines.push(`  ${c.path}`);
+    lines.push(`    ${c.source} → ${c.dest}`);
+    lines.push(`    last written ${c.modified.slice(0, 16).replace('T', ' ')} UTC, ${formatBytes(c.bytes)}${c.locked ? `, locked by pid ${c.locked.pid} on ${c.locked.host}` : ''}`);
+  }
   return lines;
 }

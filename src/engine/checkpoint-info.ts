@@ -36,7 +36,7 @@ function assertCheckpoint(path: string): void {
   if (!looksLikeCheckpoint(path)) throw new MailferryError('BAD_CONFIG', `${path} is not a mailferry checkpoint`, { hint: 'nothing was changed; check the path' });
 }
 
-function lockHolder(path: string): CheckpointSummary['locked'] {
+export function lockHolder(path: string): CheckpointSummary['locked'] {
   try {
     const info = JSON.parse(readFileSync(path + '.lock', 'utf8'));
     return typeof info.pid === 'number' ? { pid: info.pid, host: String(info.host), started: String(info.started) } : null;

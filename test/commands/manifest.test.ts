@@ -17,6 +17,6 @@ describe('oclif.manifest.json', () => {
     }
     const built = JSON.parse(readFileSync(`${root}/oclif.manifest.json`, 'utf8')); // written by `npm run build`
     expect(JSON.parse(committed).commands, 'run `npm run build` and commit oclif.manifest.json').toEqual(built.commands);
-    expect(Object.keys(built.commands).sort()).toEqual(['checkpoint:reset', 'checkpoint:show', 'copy', 'folders', 'verify']);
+    expect(Object.keys(built.commands).sort()).toEqual(['checkpoint:list', 'checkpoint:reset', 'checkpoint:show', 'copy', 'folders', 'verify']);
   });
 });
