@@ -388,7 +388,7 @@ describe('help and flag order', () => {
       expect(r.stdout).toMatch(/^Copy every folder of SOURCE into DEST/);
     }
     const root = await runCli(['help'], { env });
-    expect(root.stdout).toMatch(/checkpoint\s+Show or reset the checkpoint of a copy job/);
+    expect(root.stdout).toMatch(/checkpoint\s+List, show or reset the checkpoints of copy jobs/);
     expectOneLineError(await runCli(['help', 'cpoy'], { env }), 2, /unknown command 'cpoy' \(did you mean 'mailferry copy'\?\)/);
     const folders = await runCli(['folders', '--help'], { env });
     expect(folders.stdout).toContain('--source-password-file');
@@ -398,12 +398,12 @@ describe('help and flag order', () => {
 
   it('a topic with flags but no command is a usage error (it printed the help and exited 0); alone or with --help it shows the help', async () => {
     const json = await runCli(['checkpoint', '--json'], { env });
-    expect(envelope(json)).toMatchObject({ status: 2, error: { code: 'USAGE', message: "'checkpoint' needs a command", hint: 'one of: checkpoint reset, checkpoint show' } });
-    expectOneLineError(await runCli(['checkpoint', '--quiet'], { env }), 2, /'checkpoint' needs a command \(one of: checkpoint reset, checkpoint show\)/);
+    expect(envelope(json)).toMatchObject({ status: 2, error: { code: 'USAGE', message: "'checkpoint' needs a command", hint: 'one of: checkpoint list, checkpoint reset, checkpoint show' } });
+    expectOneLineError(await runCli(['checkpoint', '--quiet'], { env }), 2, /'checkpoint' needs a command \(one of: checkpoint list, checkpoint reset, checkpoint show\)/);
     for (const args of [['checkpoint'], ['checkpoint', '--help'], ['checkpoint', '-h']]) {
       const r = await runCli(args, { env });
       expect(r.code, args.join(' ')).toBe(0);
-      expect(r.stdout).toMatch(/^Show or reset the checkpoint of a copy job/);
+      expect(r.stdout).toMatch(/^List, show or reset the checkpoints of copy jobs/);
     }
   });
 
