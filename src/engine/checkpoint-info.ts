@@ -4,6 +4,8 @@ import { Journal, looksLikeCheckpoint } from '../checkpoint/journal.js';
 import { acquireLock } from '../checkpoint/lock.js';
 import { fileErrorReason, MailferryError } from '../errors.js';
 import { segmentsOfDirName } from '../drivers/maildir/names.js';
+import { checkpointPathOf } from '../checkpoint/path.js';
+import { describeEndpoint, parseEndpoint } from './endpoint.js';
 
 export interface CheckpointFolder {
   folder: string;
@@ -29,6 +31,11 @@ export interface CheckpointSummary {
 
 function missing(path: string): MailferryError {
   return new MailferryError('BAD_CONFIG', `no checkpoint at ${path}`, { hint: 'copy prints the checkpoint path it uses (see its --json result, "checkpoint")' });
+}
+
+/** The checkpoint a copy from `source` to `dest` uses when none is named (as job.ts resolves it). */
+export function jobCheckpointPath(source: string, dest: string): string {
+  return checkpointPathOf(describeEndpoint(parseEndpoint(source, 'source')), describeEndpoint(parseEndpoint(dest, 'dest')));
 }
 
 /** The first line must be a mailferry header: reset never deletes a file that is not ours. */

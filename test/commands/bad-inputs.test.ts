@@ -180,7 +180,7 @@ const cases: Case[] = [
   { name: 'folders of a folder that does not exist', args: ['folders', srcUrl('NoSuchFolder'), ...tls], code: 3, line: /has no folder 'NoSuchFolder'/ },
   { name: 'a mistyped command', args: ['cpoy', srcUrl(), `maildir:${md}`], code: 2, line: /unknown command 'cpoy' \(did you mean 'mailferry copy'\?\)/ },
   { name: '-q with -v, short forms', args: [...good(), '-q', '-v'], code: 2, line: /error: --quiet and --verbose cannot both be on/ },
-  { name: 'a missing argument says which', args: ['checkpoint', 'show'], code: 2, line: /^mailferry: error: missing PATH: the checkpoint file \(see: mailferry checkpoint show --help\)$/ },
+  { name: 'a missing argument says which', args: ['checkpoint', 'show'], code: 2, line: /^mailferry: error: missing PATH: the checkpoint file \(or --config FILE for a job file's; see: mailferry checkpoint show --help\)$/ },
   { name: 'a missing argument with a long description, a repeatable flag given: said whole, without oclif\'s note on flag order', args: ['folders', '--tls-ca', '/nonexistent'], code: 2, line: /^mailferry: error: missing ENDPOINT: the store to look at \(imap:\/\/, imaps:\/\/, pop3:\/\/, pop3s:\/\/, maildir:PATH\) \(see: mailferry folders --help\)$/ },
   // An empty query: URL parsing drops it, and a folder 'What' would have been looked for.
   { name: "a '?' at the end of a folder name", args: ['copy', srcUrl('What') + '?', `maildir:${md}`, ...tls], code: 3, line: /source URL: query or fragment not understood \(.*'\?' or '#' in a folder name is %3F or %23/ },
@@ -203,6 +203,10 @@ const cases: Case[] = [
     line: /a-file is not a mailferry checkpoint/,
     cleanup: () => expect(existsSync(join(work, 'fresh2'))).toBe(false),
   },
+  // A script's unset "$CP": reset said 'no checkpoint at : nothing to do' (exit 0), show 'no checkpoint at ' (exit 3).
+  { name: 'checkpoint reset of an empty PATH', args: ['checkpoint', 'reset', ''], code: 2, line: /PATH needs a file name, not an empty string/ },
+  { name: 'checkpoint show of an empty --config', args: ['checkpoint', 'show', '--config', ''], code: 2, line: /--config needs a file name, not an empty string/ },
+  { name: 'checkpoint show of an empty PATH', args: ['checkpoint', 'show', ''], code: 2, line: /PATH needs a file name, not an empty string/ },
   { name: 'checkpoint show of a directory', args: ['checkpoint', 'show', work], code: 3, line: /is a directory, not a checkpoint/ },
   { name: '--dry-run --delete-source with an IMAP source', args: [...good(), '--dry-run', '--delete-source'], code: 2, line: /--delete-source works only with a POP3 source/ },
 ];

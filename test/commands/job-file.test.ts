@@ -146,6 +146,35 @@ describe('job files', () => {
     expectOneLineError(r, 3, /line 10: unknown key 'restrat' \(did you mean 'restart'\?\)/);
   });
 
+  it("checkpoint show/reset -c JOB take the job's checkpoint as copy resolves it: the file's checkpoint:, else the default path", async () => {
+    // With checkpoint: in the file (relative to it), from another working directory.
+    const named = job('cp-named.yaml', good());
+    expect(envelope(await runCli(['copy', '-c', named, '--json'], { env, cwd: '/' })).status).toBe(0);
+    const shown = await runCli(['checkpoint', 'show', '-c', named, '--json'], { env, cwd: '/' });
+    expect(envelope(shown), shown.stderr).toMatchObject({ status: 0, result: { path: join(work, 'state', 'fixtures.journal'), source: srcUrl() } });
+    expect(envelope(shown).result.done).toBeGreaterThan(0);
+    // Without it: the default path under the state directory, the one copy printed.
+    const plain = job('cp-default.yaml', good().replace(/^checkpoint: .*\n/m, ''));
+    const copied = envelope(await runCli(['copy', '--config', plain, '--json'], { env }));
+    expect(copied.status).toBe(0);
+    expect(copied.result.checkpoint).toMatch(new RegExp(`^${join(work, 'state', 'mailferry')}/[0-9a-f]{16}\\.journal$`));
+    const human = await runCli(['checkpoint', 'show', '--config', plain], { env });
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(copied.result.checkpoint);
+    // reset -c deletes that one, and says so; the next show says there is none (exit 3).
+    const reset = await runCli(['checkpoint', 'reset', '-c', plain, '--json'], { env });
+    expect(envelope(reset), reset.stderr).toMatchObject({ status: 0, result: { path: copied.result.checkpoint, removed: true } });
+    expect(existsSync(copied.result.checkpoint)).toBe(false);
+    expectOneLineError(await runCli(['checkpoint', 'show', '-c', plain], { env }), 3, /no checkpoint at .*\.journal/);
+    // A PATH and a job file both: which one was meant cannot be told (usage, nothing deleted).
+    expectOneLineError(await runCli(['checkpoint', 'reset', join(work, 'state', 'fixtures.journal'), '-c', named], { env }), 2, /give the checkpoint's PATH or --config FILE, not both/);
+    expect(existsSync(join(work, 'state', 'fixtures.journal'))).toBe(true);
+    // The job file is checked as copy checks it: a typo is named with its line.
+    expectOneLineError(await runCli(['checkpoint', 'show', '-c', job('cp-typo.yaml', good('restrat: true\n'))], { env }), 3, /line 10: unknown key 'restrat' \(did you mean 'restart'\?\)/);
+    // A job file without source and dest names no default checkpoint.
+    expectOneLineError(await runCli(['checkpoint', 'show', '-c', job('cp-none.yaml', 'folder: INBOX\n')], { env }), 3, /cp-none\.yaml names no checkpoint: it has no 'checkpoint:', nor 'source:' and 'dest:'/);
+  });
+
   it('a missing job file and missing SOURCE are one line each', async () => {
     expectOneLineError(await runCli(['copy', '--config', join(work, 'nope.yaml')], { env }), 3, /cannot read job file .*nope\.yaml: ENOENT/);
     expectOneLineError(await runCli(['copy', '--config', job('nodest.yaml', `source: ${srcUrl()}\n`)], { env }), 2, /missing DEST \(give it as an argument or as 'dest:'/);
