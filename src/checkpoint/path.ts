@@ -25,6 +25,14 @@ export function userHome(): string {
 }
 
 /**
+ * A leading `~` or `~/` of a path is the home directory, where no shell expanded it: in a job file,
+ * a `maildir:` URL, or after `=` in a flag (`--checkpoint=~/x`). Anything else is left as it is.
+ */
+export function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? userHome() + p.slice(1) : p;
+}
+
+/**
  * Node reads the environment (and the account entry) as UTF-8 and turns each byte that is not into
  * U+FFFD: a state directory named in latin1 (`HOME=/home/j\xf6rg`) would silently be another
  * directory, made afresh, and two such names could be one. Refused, as such an argument is.

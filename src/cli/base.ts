@@ -2,10 +2,18 @@
  * The base of every command: one JSON envelope on stdout ({status, result|error, warnings}),
  * exit codes from the one table, user errors as one line with a hint, bugs said to be bugs.
  */
-import { Command } from '@oclif/core';
+import { Command, type Interfaces } from '@oclif/core';
+import { expandHome } from '../checkpoint/path.js';
+import { PATH_FLAGS } from './flags.js';
 import { EXIT, fileErrorReason, MailferryError, toMailferryError } from '../errors.js';
 import { besideJson } from './beside-json.js';
 import { closeLogs, createLogger, FILE_ONLY, forTerminal, redact, safeJson, type Logger } from '../log.js';
+
+// As oclif's parser types them (not exported by name).
+type FlagOutput = { [name: string]: any };
+type ArgOutput = { [name: string]: any };
+type Input<F extends FlagOutput, B extends FlagOutput, A extends ArgOutput> = Interfaces.Input<F, B, A>;
+type ParserOutput<F extends FlagOutput, B extends FlagOutput, A extends ArgOutput> = Interfaces.ParserOutput<F, B, A>;
 
 /**
  * Node decodes the command line as UTF-8 and turns each byte that is not into U+FFFD: a path
@@ -48,6 +56,18 @@ export abstract class BaseCommand extends Command {
 
   /** Parse, do the work, say what happened. */
   protected abstract execute(): Promise<CommandOutcome>;
+
+  /** oclif's parse, with a leading `~/` of a path flag's value made the home directory (flags.ts#PATH_FLAGS). */
+  protected async parse<F extends FlagOutput, B extends FlagOutput, A extends ArgOutput>(options?: Input<F, B, A>, argv?: string[]): Promise<ParserOutput<F, B, A>> {
+    const out = await super.parse(options, argv);
+    const flags = out.flags as Record<string, unknown>;
+    for (const name of PATH_FLAGS) {
+      const v = flags[name];
+      if (typeof v === 'string') flags[name] = expandHome(v);
+      else if (Array.isArray(v)) flags[name] = v.map((x) => (typeof x === 'string' ? expandHome(x) : x));
+    }
+    return out;
+  }
 
   /** Set up output from parsed flags; commands call this right after parse(). */
   protected setOutput(o: OutputSettings): void {

@@ -1,6 +1,13 @@
 /** Flags shared by the commands that move or compare mail. */
 import { Flags } from '@oclif/core';
 
+/**
+ * Flags that name a file: a job file takes them relative to itself, and a leading `~/` is the home
+ * directory in a job file and on the command line alike (`--checkpoint=~/x`: no shell expands it
+ * after `=`; it made a directory named `~` in the current one).
+ */
+export const PATH_FLAGS: ReadonlySet<string> = new Set(['config', 'source-password-file', 'dest-password-file', 'tls-ca', 'checkpoint', 'report', 'log-file']);
+
 const tlsOptions = ['implicit', 'starttls', 'none'] as const;
 
 export const connectionFlags = {

@@ -6,6 +6,7 @@ import { MailferryError } from '../errors.js';
 import { readJobFile, type FieldType, type JobValue, type ValueCheck } from '../engine/config-file.js';
 import { parseDate, parseMap, parseSize } from '../engine/filters.js';
 import { parseDuration } from './options.js';
+import { PATH_FLAGS } from './flags.js';
 
 interface FlagDef {
   type: 'boolean' | 'option';
@@ -26,7 +27,6 @@ const CHECKS: Record<string, ValueCheck> = {
   map: parseMap,
   'max-runtime': (v) => parseDuration('max-runtime', v),
 };
-const PATHS = new Set(['source-password-file', 'dest-password-file', 'password-file', 'tls-ca', 'checkpoint', 'report', 'log-file']);
 
 export function schemaOf(flags: Record<string, unknown>, args: string[]): Record<string, FieldType> {
   const schema: Record<string, FieldType> = {};
@@ -35,10 +35,10 @@ export function schemaOf(flags: Record<string, unknown>, args: string[]): Record
     if (NOT_IN_FILE.has(name)) continue;
     const f = raw as FlagDef;
     if (f.type === 'boolean') schema[name] = { kind: 'boolean' };
-    else if (f.multiple) schema[name] = { kind: 'strings', path: PATHS.has(name), pairs: name === 'map', check: CHECKS[name] };
+    else if (f.multiple) schema[name] = { kind: 'strings', path: PATH_FLAGS.has(name), pairs: name === 'map', check: CHECKS[name] };
     else if (f.options) schema[name] = { kind: 'option', options: f.options };
     else if ('min' in f || 'max' in f || typeof f.default === 'number') schema[name] = { kind: 'integer', min: f.min, max: f.max };
-    else schema[name] = { kind: 'string', path: PATHS.has(name), check: CHECKS[name] };
+    else schema[name] = { kind: 'string', path: PATH_FLAGS.has(name), check: CHECKS[name] };
   }
   return schema;
 }

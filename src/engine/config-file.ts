@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { isUtf8 } from 'node:buffer';
 import type { Node, Pair } from 'yaml';
 import { MailferryError } from '../errors.js';
-import { userHome } from '../checkpoint/path.js';
+import { expandHome } from '../checkpoint/path.js';
 
 /**
  * Checks a value as its flag would (e.g. a date for `since`); throws a MailferryError whose message
@@ -87,7 +87,10 @@ export async function readJobFile(path: string, schema: Record<string, FieldType
   }
   const base = dirname(resolve(path));
   // ~ is the home directory, as in a maildir: URL (no shell expands it in a file), not a directory named ~.
-  const abs = (p: string) => (p === '~' || p.startsWith('~/') ? userHome() + p.slice(1) : isAbsolute(p) ? p : resolve(base, p));
+  const abs = (p: string) => {
+    const q = expandHome(p);
+    return isAbsolute(q) ? q : resolve(base, q);
+  };
   // `maildir:backup` in a job file is beside the file, like the other paths in it (not ~/…).
   const relativeMaildir = (url: string) => {
     const m = /^maildir:(.*)$/i.exec(url);

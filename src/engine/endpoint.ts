@@ -6,7 +6,7 @@ import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { MailferryError } from '../errors.js';
-import { userHome } from '../checkpoint/path.js';
+import { expandHome } from '../checkpoint/path.js';
 
 export type TlsMode = 'implicit' | 'starttls' | 'none';
 export type Role = 'source' | 'dest';
@@ -84,8 +84,7 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
       }
     }
     if (!p) throw bad(role, 'maildir: needs a path', 'e.g. maildir:/srv/backup/alice');
-    if (p === '~' || p.startsWith('~/')) p = userHome() + p.slice(1);
-    return { kind: 'maildir', scheme: 'maildir', path: resolve(p) };
+    return { kind: 'maildir', scheme: 'maildir', path: resolve(expandHome(p)) };
   }
   const m = /^([a-z0-9+.-]+):\/\//i.exec(text);
   if (!m) {

@@ -1,6 +1,6 @@
 // --config job files through the real CLI: YAML and JSON, paths relative to the file, flags
 // overriding the file, and every kind of mistake named with its key and line (exit 3).
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -70,6 +70,29 @@ describe('job files', () => {
     expect(existsSync(join(home, 'logs', 'tilde.log'))).toBe(true);
     expect(existsSync(join(home, 'tilde.ndjson'))).toBe(true);
     expect(existsSync(join(work, '~'))).toBe(false);
+  });
+
+  it('~/ after = in a path flag (--checkpoint=~/x: no shell expands it) is the home directory, as in a job file: it made a directory named ~ here', async () => {
+    const home = join(work, 'home-flags');
+    const here = join(work, 'cwd-flags');
+    mkdirSync(home, { recursive: true });
+    mkdirSync(here, { recursive: true });
+    writeFileSync(join(home, 'pw'), h.user.password + '\n', { mode: 0o600 });
+    writeFileSync(join(home, 'ca.pem'), readFileSync(h.certPem));
+    writeFileSync(join(home, 'flags.yaml'), `source: ${srcUrl()}\ndest: maildir:~/flags-md\nfolder: Fixtures\n`);
+    writeFileSync(join(home, 'shown.yaml'), `source: ${srcUrl()}\ndest: maildir:~/flags-md\ncheckpoint: ~/state/flags.journal\n`);
+    const e = { ...env, HOME: home };
+    const r = await runCli(['copy', '--config=~/flags.yaml', '--checkpoint=~/state/flags.journal', '--report=~/flags.ndjson', '--log-file=~/logs/flags.log', '--source-password-file=~/pw', '--tls-ca=~/ca.pem', '--json'], { env: e, cwd: here });
+    const out = envelope(r);
+    expect(out.status, r.stderr).toBe(0);
+    expect(out.result.checkpoint).toBe(join(home, 'state', 'flags.journal'));
+    for (const f of ['flags.ndjson', 'logs/flags.log', 'flags-md/.Fixtures/cur']) expect(existsSync(join(home, f)), f).toBe(true);
+    const v = await runCli(['verify', '--config=~/flags.yaml', '--checkpoint=~/state/flags.journal', '--log-file=~/logs/verify.log', '--source-password-file=~/pw', '--tls-ca=~/ca.pem', '--json'], { env: e, cwd: here });
+    expect(envelope(v), v.stderr).toMatchObject({ status: 0, result: { ok: true } });
+    const shown = await runCli(['checkpoint', 'show', '--config=~/shown.yaml', '--log-file=~/logs/show.log', '--json'], { env: e, cwd: here });
+    expect(envelope(shown), shown.stderr).toMatchObject({ status: 0, result: { path: join(home, 'state', 'flags.journal') } });
+    expect(existsSync(join(home, 'logs', 'show.log'))).toBe(true);
+    expect(readdirSync(here)).toEqual([]);
   });
 
   it('dry-run left in a job file is said even under --quiet, and the plan is in the log file', async () => {
