@@ -58,10 +58,10 @@ export function displayName(segments: string[]): string {
  */
 const GLOB_OPTIONS = { dot: true, nonegate: true, nobracket: true, noextglob: true };
 
-function matcher(globs: string[]): ((name: string) => boolean) | null {
+function matcher(globs: string[], nocase = false): ((name: string) => boolean) | null {
   if (globs.length === 0) return null;
   // INBOX is INBOX in any case (RFC 3501): `--folder inbox` or `inbox/*` mean it.
-  const ms = globs.map((g) => picomatch(/^inbox(\/|$)/i.test(g) ? 'INBOX' + g.slice(5) : g, GLOB_OPTIONS));
+  const ms = globs.map((g) => picomatch(/^inbox(\/|$)/i.test(g) ? 'INBOX' + g.slice(5) : g, { ...GLOB_OPTIONS, nocase }));
   return (name) => ms.some((m) => m(name) || (name.toUpperCase().startsWith('INBOX') && m('INBOX' + name.slice(5))));
 }
 
@@ -163,9 +163,36 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
   const planned = plans.map((p) => p.destSegments);
   for (const p of plans) p.planned = planned;
   if (plans.length === 0 && (opts.include.length || opts.exclude.length)) {
-    throw new MailferryError('NO_SUCH_MAILBOX', 'no source folder matches --folder/--exclude', { hint: `the source has: ${someNames(selectable)}` });
+    // No --folder matches at all (not: what they match is all excluded): each is named, with the folder it may have meant.
+    const none = inc !== null && !chosen.some((m) => named(m, (seg) => inc(displayName(seg))));
+    const what = none ? opts.include.map((g) => `--folder '${g}'${meantFolder(g, chosen)}`).join(', ') : '--folder/--exclude';
+    throw new MailferryError('NO_SUCH_MAILBOX', `no source folder matches ${what}`, { hint: `the source has: ${someNames(selectable)}` });
   }
   return plans;
+}
+
+/** Each level without spaces at its ends: 'Archive/ 2024 ' → 'Archive/2024'. */
+const trimLevels = (segments: string[]) => segments.map((x) => x.trim());
+
+/**
+ * The folder a --folder or --exclude glob that matches none was likely meant for, as a note for
+ * its message: one it matches once spaces at the ends of each level are dropped, from the glob
+ * and the names alike (a copy-paste slip: 'Work '), or ignoring case (globs are case-sensitive).
+ * '' when none is near.
+ */
+function meantFolder(glob: string, chosen: MailboxInfo[]): string {
+  const trimmed = trimLevels(glob.split('/')).join('/');
+  const tries: Array<[string, boolean, boolean]> = [
+    ['spaces at the ends of a name count', true, false],
+    ['folder names are case-sensitive', false, true],
+    ['spaces at the ends of a name count, and case', true, true],
+  ];
+  for (const [why, trim, nocase] of tries) {
+    const m = matcher([trim ? trimmed : glob], nocase)!;
+    const near = chosen.find((f) => named(f, (seg) => m(displayName(trim ? trimLevels(seg) : seg))));
+    if (near) return ` (${why}: did you mean '${displayName(near.segments)}'?)`;
+  }
+  return '';
 }
 
 /**
@@ -183,7 +210,7 @@ export function unmatchedFolders(mailboxes: MailboxInfo[], opts: PlanOptions): A
     })
     .map((glob) => ({
       glob,
-      error: new MailferryError('NO_SUCH_MAILBOX', `no source folder matches --folder '${glob}'`, { hint: `the source has: ${someNames(mailboxes.filter((m) => !m.noselect))}` }),
+      error: new MailferryError('NO_SUCH_MAILBOX', `no source folder matches --folder '${glob}'${meantFolder(glob, chosen)}`, { hint: `the source has: ${someNames(mailboxes.filter((m) => !m.noselect))}` }),
     }));
 }
 
@@ -200,12 +227,7 @@ export function unusedExcludes(mailboxes: MailboxInfo[], opts: PlanOptions): str
   };
   return opts.exclude
     .filter((g) => matches([g]).length === 0)
-    .map((g) => {
-      const anyCase = picomatch(g, { ...GLOB_OPTIONS, nocase: true });
-      const near = chosen.find((f) => named(f, (seg) => anyCase(displayName(seg))));
-      const meant = near ? ` (folder names are case-sensitive: did you mean '${displayName(near.segments)}'?)` : '';
-      return `--exclude '${g}' matches no source folder, so it leaves nothing out${meant}`;
-    });
+    .map((g) => `--exclude '${g}' matches no source folder, so it leaves nothing out${meantFolder(g, chosen)}`);
 }
 
 /** The nearest folder above `m` with a role, when `m`'s destination lies below that folder's (no --map apart). */

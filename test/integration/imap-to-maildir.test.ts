@@ -1,7 +1,7 @@
 // mailferry copy IMAP → Maildir through the real CLI against the real Dovecot of the harness.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -212,6 +212,44 @@ describe('copy: folder selection, TLS and authentication', () => {
     expect(await plan(' lead=Lead', 'trail=T')).toEqual({ 'trail ': 'trail ', trail: 'T', ' lead': 'Lead', Work: 'Work' });
     // Spaces around '=' as people type them: the name without them, the source having none with them.
     expect(await plan(' Work = Archive / Work')).toEqual({ 'trail ': 'trail ', trail: 'trail', ' lead': ' lead', Work: 'Archive/Work' });
+  });
+
+  it("a --folder or --exclude that matches a folder once spaces at the ends of its levels are dropped, or ignoring case, names it (did you mean 'Work'?)", async () => {
+    const u = await h.freshUser('nearsel');
+    for (const box of ['Work', 'Private', ' lead', 'Archive', 'Archive.2024']) {
+      await h.doveadm(['mailbox', 'create', '-u', u.name, box]);
+      await h.doveadm(['save', '-u', u.name, '-m', box], Buffer.from(`Message-ID: <${box.trim()}@nearsel.test>\r\nSubject: x\r\n\r\nbody\r\n`));
+    }
+    const from = `imap://${u.name}@${h.host}:${h.ports.imap}`;
+    const uenv = { MAILFERRY_SOURCE_PASSWORD: u.password };
+    const dest = `maildir:${join(work, 'nearsel')}`;
+    const base = ['--source-tls', 'none', '--checkpoint', join(work, 'nearsel.cp')];
+    // Alone: the run is refused (exit 3), in one line that names the folder meant.
+    const alone = await runCli(['copy', from, dest, ...base, '--folder', 'Work '], { env: uenv });
+    expect(alone.code, alone.stderr).toBe(3);
+    expect(alone.stderr.trim().split('\n')).toHaveLength(1);
+    expect(alone.stderr).toMatch(/no source folder matches --folder 'Work ' \(spaces at the ends of a name count: did you mean 'Work'\?\)/);
+    expect(existsSync(join(work, 'nearsel'))).toBe(false);
+    // Beside one that matches: that folder fails (exit 6) and says which was meant, in copy's dry run and verify.
+    const made = join(work, 'nearsel-v');
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(made, d), { recursive: true });
+    for (const cmd of ['copy', 'verify']) {
+      const out = envelope(await runCli([cmd, from, `maildir:${made}`, '--source-tls', 'none', ...(cmd === 'copy' ? ['--dry-run'] : []), '--json', '--folder', 'work', '--folder', 'lead', '--folder', 'Archive/ 2024 ', '--folder', 'Private'], { env: uenv }));
+      expect(out.status, JSON.stringify(out.error)).toBe(6);
+      const errors = Object.fromEntries((out.result.folders as { folder: string; error?: string }[]).map((f) => [f.folder, f.error ?? null]));
+      expect(errors).toEqual({
+        Private: null,
+        work: "no source folder matches --folder 'work' (folder names are case-sensitive: did you mean 'Work'?)",
+        lead: "no source folder matches --folder 'lead' (spaces at the ends of a name count: did you mean ' lead'?)",
+        'Archive/ 2024 ': "no source folder matches --folder 'Archive/ 2024 ' (spaces at the ends of a name count: did you mean 'Archive/2024'?)",
+      });
+    }
+    // An --exclude with a space too: its warning names the folder.
+    const ex = envelope(await runCli(['copy', from, dest, ...base, '--dry-run', '--json', '--exclude', 'Private '], { env: uenv }));
+    expect(ex.warnings).toContainEqual("--exclude 'Private ' matches no source folder, so it leaves nothing out (spaces at the ends of a name count: did you mean 'Private'?)");
+    // Nothing near: no guess.
+    const far = await runCli(['copy', from, dest, ...base, '--folder', 'Nowhere'], { env: uenv });
+    expect(far.stderr).not.toMatch(/did you mean/);
   });
 
   it('a --folder that matches nothing beside one that does (a folder renamed at the source since the job was written): the rest is copied, that one fails (exit 6), in copy, dry run and verify', async () => {
