@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BaseCommand, type CommandOutcome } from '../cli/base.js';
 import { connectionFlags, outputFlags } from '../cli/flags.js';
-import { netConfigFrom } from '../cli/options.js';
+import { distinctFiles, filesRead, netConfigFrom, outsideMaildirs } from '../cli/options.js';
 import { renderFolders } from '../cli/render.js';
 import { EXIT } from '../errors.js';
 
@@ -32,6 +32,9 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
 
   protected async execute(): Promise<CommandOutcome> {
     const { args, flags } = await this.parse(Folders);
+    // The log is appended to: never to a file the run reads (a password file, a --tls-ca), nor into the Maildir's cur/, new/, tmp/.
+    distinctFiles({ '--log-file': flags['log-file'] }, filesRead(flags, undefined));
+    outsideMaildirs({ '--log-file': flags['log-file'] }, [args.endpoint]);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const { listFolders } = await import('../engine/inventory.js');
     const inv = await listFolders({ endpoint: args.endpoint, ...netConfigFrom(flags, this.logger) }, this.logger);

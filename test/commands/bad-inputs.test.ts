@@ -144,6 +144,35 @@ const cases: Case[] = [
     cleanup: () => expect(readFileSync(join(work, 'ca.pem')).equals(readFileSync(h.certPem))).toBe(true),
   },
   { name: "verify's --log-file naming the copy's checkpoint", args: ['verify', srcUrl(), `maildir:${md}`, ...tls, '--folder', 'Fixtures', '--checkpoint', cp, '--log-file', cp], code: 2, line: /--checkpoint and --log-file name the same file/ },
+  // The same for checkpoint show/reset and folders, which also take --log-file: it appended its lines to
+  // the checkpoint (the next copy: exit 7, unreadable), the job file or the password file.
+  {
+    name: 'checkpoint show with --log-file naming the checkpoint',
+    args: ['checkpoint', 'show', cp, '--log-file', cp],
+    setup: () => writeFileSync(join(work, 'cp.saved'), readFileSync(cp)),
+    code: 2,
+    line: /PATH and --log-file name the same file .*cp\.journal/,
+    cleanup: () => expect(readFileSync(cp).equals(readFileSync(join(work, 'cp.saved')))).toBe(true),
+  },
+  {
+    name: 'checkpoint reset -c with --log-file naming the job file',
+    args: ['checkpoint', 'reset', '-c', join(work, 'keep2.yaml'), '--log-file', join(work, 'keep2.yaml')],
+    setup: () => writeFileSync(join(work, 'keep2.yaml'), `source: ${srcUrl()}\ndest: maildir:md\ncheckpoint: cp.journal\n`),
+    code: 2,
+    line: /--config and --log-file name the same file .*keep2\.yaml/,
+    cleanup: () => {
+      expect(readFileSync(join(work, 'keep2.yaml'), 'utf8')).toBe(`source: ${srcUrl()}\ndest: maildir:md\ncheckpoint: cp.journal\n`);
+      expect(existsSync(cp)).toBe(true);
+    },
+  },
+  {
+    name: 'folders with --log-file naming the password file',
+    args: ['folders', srcUrl(), ...tls, '--source-password-file', join(work, 'keep3.pw'), '--log-file', join(work, 'keep3.pw')],
+    setup: () => writeFileSync(join(work, 'keep3.pw'), h.user.password + '\n', { mode: 0o600 }),
+    code: 2,
+    line: /--source-password-file and --log-file name the same file .*keep3\.pw/,
+    cleanup: () => expect(readFileSync(join(work, 'keep3.pw'), 'utf8')).toBe(h.user.password + '\n'),
+  },
   // A file the run writes inside a Maildir's cur/, new/ or tmp/: read back as a message (a copy of
   // that Maildir stored the run's own report and log; a mail client lists the checkpoint).
   { name: "--report in the source Maildir's cur/", args: ['copy', `maildir:${md}`, `maildir:${join(work, 'md-copy')}`, '--checkpoint', join(work, 'md-copy.j'), '--report', join(md, 'cur', 'report.ndjson')], code: 2, line: /--report .*md\/cur\/report\.ndjson is in the Maildir .*md's cur\/, new\/ or tmp\/: it would be read as a message/ },

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand, type CommandOutcome } from '../../cli/base.js';
 import { outputFlags } from '../../cli/flags.js';
 import { checkpointArg } from '../../cli/checkpoint-arg.js';
+import { distinctFiles } from '../../cli/options.js';
 import { resetCheckpoint } from '../../engine/checkpoint-info.js';
 import { EXIT } from '../../errors.js';
 
@@ -29,8 +30,10 @@ of that job file's copy.`;
 
   protected async execute(): Promise<CommandOutcome> {
     const { args, flags } = await this.parse(CheckpointReset);
-    this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const path = await checkpointArg(args.path, flags.config, 'reset');
+    // The log is appended to: never to the checkpoint or the job file (as copy and verify refuse it).
+    distinctFiles({ '--log-file': flags['log-file'] }, { '--config': flags.config, [args.path === undefined ? "the job's checkpoint" : 'PATH']: path });
+    this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const r = resetCheckpoint(path, (m) => this.logger.warn({ msg: m }));
     return { result: r, human: [r.removed ? `removed checkpoint ${r.path}` : `no checkpoint at ${r.path}: nothing to do`], exitCode: EXIT.ok };
   }

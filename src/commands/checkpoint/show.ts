@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand, type CommandOutcome } from '../../cli/base.js';
 import { outputFlags } from '../../cli/flags.js';
 import { checkpointArg } from '../../cli/checkpoint-arg.js';
+import { distinctFiles } from '../../cli/options.js';
 import { renderCheckpoint } from '../../cli/render.js';
 import { showCheckpoint } from '../../engine/checkpoint-info.js';
 import { EXIT } from '../../errors.js';
@@ -29,8 +30,10 @@ export default class CheckpointShow extends BaseCommand {
 
   protected async execute(): Promise<CommandOutcome> {
     const { args, flags } = await this.parse(CheckpointShow);
-    this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const path = await checkpointArg(args.path, flags.config, 'show');
+    // The log is appended to: never to the checkpoint or the job file (as copy and verify refuse it).
+    distinctFiles({ '--log-file': flags['log-file'] }, { '--config': flags.config, [args.path === undefined ? "the job's checkpoint" : 'PATH']: path });
+    this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const c = showCheckpoint(path);
     return { result: c, human: renderCheckpoint(c), exitCode: EXIT.ok };
   }
