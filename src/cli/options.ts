@@ -3,7 +3,7 @@ import { MailferryError } from '../errors.js';
 import type { NetConfig } from '../engine/session.js';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { parseEndpoint, realPathOf, type TlsMode } from '../engine/endpoint.js';
+import { parseEndpoint, passwordEnvVar, realPathOf, type TlsMode } from '../engine/endpoint.js';
 import { buildFilter, parseMap, type FilterSpec, type FolderMap } from '../engine/filters.js';
 import type { Logger } from '../log.js';
 import { secretResolver } from './secrets.js';
@@ -23,7 +23,23 @@ export interface NetFlags {
   'dest-auth'?: 'password' | 'xoauth2';
 }
 
-export function netConfigFrom(f: NetFlags, log: Logger): NetConfig {
+/** A password or token is given for the role (a file, a command, the environment): a prompt aside. */
+const secretGiven = (f: NetFlags, role: 'source' | 'dest') => f[`${role}-password-file`] !== undefined || f[`${role}-password-command`] !== undefined || process.env[passwordEnvVar(role)] !== undefined;
+
+/**
+ * SOURCE and DEST the wrong way round, as a hurried restore or verify has them (the backup's
+ * maildir: first): the source password is given, the Maildir takes none, and the destination has
+ * none. Said with the missing destination password, the error such a run meets first.
+ */
+function swappedHint(f: NetFlags, endpoints: { source?: string; dest?: string } | undefined): string | undefined {
+  const { source, dest } = endpoints ?? {};
+  if (source === undefined || dest === undefined) return undefined;
+  const isMaildir = (url: string) => /^\s*maildir:/i.test(url);
+  if (!isMaildir(source) || isMaildir(dest) || !secretGiven(f, 'source') || secretGiven(f, 'dest')) return undefined;
+  return `SOURCE comes first, then DEST: is ${source.trim()} meant as DEST?`;
+}
+
+export function netConfigFrom(f: NetFlags, log: Logger, endpoints?: { source?: string; dest?: string }): NetConfig {
   return {
     sourceTls: f['source-tls'],
     destTls: f['dest-tls'],
@@ -34,7 +50,7 @@ export function netConfigFrom(f: NetFlags, log: Logger): NetConfig {
     sourceAuth: f['source-auth'],
     destAuth: f['dest-auth'],
     sourceSecret: secretResolver('source', { file: f['source-password-file'], command: f['source-password-command'], auth: f['source-auth'] }, log),
-    destSecret: secretResolver('dest', { file: f['dest-password-file'], command: f['dest-password-command'], auth: f['dest-auth'] }, log),
+    destSecret: secretResolver('dest', { file: f['dest-password-file'], command: f['dest-password-command'], auth: f['dest-auth'], missingHint: swappedHint(f, endpoints) }, log),
   };
 }
 

@@ -17,6 +17,8 @@ export interface SecretSpec {
   file?: string;
   command?: string;
   auth?: 'password' | 'xoauth2';
+  /** Said after the usual hint when none is found (SOURCE and DEST swapped, say). */
+  missingHint?: string;
 }
 
 async function readSecretFile(role: Role, file: string, log: Logger): Promise<string> {
@@ -53,7 +55,7 @@ export function secretResolver(role: Role, spec: SecretSpec, log: Logger): () =>
     else if (canPrompt()) value = await promptHidden(`${role === 'source' ? 'Source' : 'Destination'} ${what}: `);
     if (!value) {
       throw new MailferryError('MISSING_SECRET', `no ${what} for the ${role}`, {
-        hint: `set ${envName}, or use --${role}-password-file FILE or --${role}-password-command CMD`,
+        hint: `set ${envName}, or use --${role}-password-file FILE or --${role}-password-command CMD${spec.missingHint ? `; ${spec.missingHint}` : ''}`,
       });
     }
     registerSecret(value);

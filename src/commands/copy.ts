@@ -82,7 +82,7 @@ Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 configuration, 4 authenti
     const cfg = {
       source: args.source!,
       dest: args.dest!,
-      ...netConfigFrom(flags, this.logger),
+      ...netConfigFrom(flags, this.logger, args),
       ...selectionFrom(flags),
       concurrency: flags.concurrency,
       checkpoint: flags.checkpoint,

@@ -57,7 +57,7 @@ missing or a source message its server cannot read was not compared, 1 internal 
       {
         source: args.source!,
         dest: args.dest!,
-        ...netConfigFrom(flags, this.logger),
+        ...netConfigFrom(flags, this.logger, args),
         ...selectionFrom(flags),
         retries: flags.retries,
         dedupe: flags.dedupe === 'content' ? 'content' : 'message-id',

@@ -43,6 +43,9 @@ const cases: Case[] = [
   { name: 'plain on a TLS port', args: ['copy', `imap://${u}@${H}:${P.imaps}`, `maildir:${md}`, ...tls, '--timeout', '2'], code: 5, line: /sent (no IMAP greeting \(if this is a TLS port \(993\), use imaps:\/\/\)|nothing for 2 s)/ },
   // Said at the POP3 greeting, not after the greeting timeout (16 s here).
   { name: 'imap:// on a POP3 port', args: ['copy', `imap://${u}@${H}:${P.pop3}`, `maildir:${md}`, '--checkpoint', join(work, 'imap-on-pop3.journal')], code: 5, line: /127\.0\.0\.1:\d+ greets as a POP3 server, not IMAP \(use pop3:\/\/ for this port, or the IMAP port: 143, 993 with imaps:\/\/\)/ },
+  // SOURCE and DEST the wrong way round (the backup first): the source password is set, the Maildir takes none, the destination finds none.
+  { name: 'verify with SOURCE and DEST swapped', args: ['verify', `maildir:${md}`, srcUrl(), ...tls], code: 3, line: /no password for the dest \(.*; SOURCE comes first, then DEST: is maildir:.*\/md meant as DEST\?\)$/ },
+  { name: 'copy with SOURCE and DEST swapped', args: ['copy', `maildir:${md}`, srcUrl(), ...tls, '--checkpoint', join(work, 'swapped.journal')], code: 3, line: /no password for the dest \(.*; SOURCE comes first, then DEST: is maildir:.*\/md meant as DEST\?\)$/, cleanup: () => expect(existsSync(join(work, 'swapped.journal'))).toBe(false) },
   { name: 'missing password', args: good(), env: { MAILFERRY_SOURCE_PASSWORD: undefined }, code: 3, line: /no password for the source/ },
   { name: 'wrong password', args: good(), env: { MAILFERRY_SOURCE_PASSWORD: 'not-the-password' }, code: 4, line: /login as .* failed.*\(check the user name and the password source\)/ },
   { name: 'self-signed certificate without --tls-ca', args: ['copy', `imaps://${u}@${H}:${P.imaps}`, `maildir:${md}`, '--checkpoint', join(work, 'tls.journal')], code: 4, line: /TLS certificate of .* not trusted: self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\) \(trust its CA with --tls-ca FILE/ },
