@@ -94,7 +94,8 @@ export async function readJobFile(path: string, schema: Record<string, FieldType
   // `maildir:backup` in a job file is beside the file, like the other paths in it (not ~/…).
   const relativeMaildir = (url: string) => {
     const m = /^maildir:(.*)$/i.exec(url);
-    return m && m[1] && !isAbsolute(m[1]) && !m[1].startsWith('~') ? `maildir:${abs(m[1])}` : url;
+    // A space after the colon is left for the URL's parser to refuse, not made a path beside the file.
+    return m && m[1] && !isAbsolute(m[1]) && !m[1].startsWith('~') && !/^\s/.test(m[1]) ? `maildir:${abs(m[1])}` : url;
   };
   const root = doc.contents;
   if (root === null || root === undefined) return {};

@@ -75,6 +75,8 @@ export function parseEndpoint(raw: string, role: Role, tlsOverride?: TlsMode): E
   const shown = maskUserinfo(text);
   if (/^maildir:/i.test(text)) {
     let p = text.slice('maildir:'.length);
+    // 'maildir: /srv/backup' is a slip, not the relative path ' /srv/backup' (a directory named ' ' made here).
+    if (/^\s/.test(p)) throw bad(role, `'${shown}' has a space after 'maildir:'`, `write maildir:${p.trimStart()}; for a directory whose name begins with a space, write maildir:./ name`);
     if (p.startsWith('//')) {
       // maildir:///srv/x is /srv/x; maildir://srv/x would be the relative srv/x, surely not meant.
       p = p.slice(2);

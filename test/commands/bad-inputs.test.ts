@@ -29,6 +29,7 @@ interface Case {
   env?: Record<string, string | undefined>;
   setup?: () => void;
   cleanup?: () => void;
+  cwd?: string;
 }
 
 const cases: Case[] = [
@@ -219,6 +220,24 @@ const cases: Case[] = [
   { name: "a '%' in a folder name that starts no escape", args: ['copy', srcUrl('Sales 100%'), `maildir:${md}`, ...tls], code: 3, line: /source URL: '.*' has a '%' that starts no %XX escape \(write a '%' in a user or folder name as %25/ },
   { name: "a '%' in the user name", args: ['folders', `imap://s%ZZrc@${H}:${P.imap}`, ...tls], code: 3, line: /has a '%' that starts no %XX escape/ },
   { name: 'maildir:// before user:password@: masked in the hint as in the message', args: ['copy', srcUrl(), 'maildir://alice:hunter22xyz@host/x', ...tls], code: 3, line: /^(?!.*hunter22xyz).*names no absolute path after maildir:\/\/ \(write maildir:\/alice:\*\*\*@host\/x/ },
+  // 'maildir: /srv/backup' (a space after the colon): it was the relative path ' /srv/backup', a directory named ' ' made here.
+  {
+    name: 'a space after maildir:',
+    args: ['copy', srcUrl(), `maildir: ${join(work, 'spaced')}`, ...tls, '--folder', 'Fixtures', '--checkpoint', join(work, 'spaced.journal')],
+    cwd: work,
+    code: 3,
+    line: /dest URL: 'maildir: .*spaced' has a space after 'maildir:' \(write maildir:\/.*spaced; for a directory whose name begins with a space, write maildir:\.\/ name\)$/,
+    cleanup: () => expect([existsSync(join(work, ' ')), existsSync(join(work, 'spaced')), existsSync(join(work, 'spaced.journal'))]).toEqual([false, false, false]),
+  },
+  {
+    name: 'a space after maildir: in a job file (quoted)',
+    args: ['copy', '--config', join(work, 'spaced.yaml')],
+    setup: () => writeFileSync(join(work, 'spaced.yaml'), `source: ${srcUrl()}\ndest: "maildir: ${join(work, 'spaced2')}"\ntls-ca: ${h.certPem}\nfolder: Fixtures\ncheckpoint: spaced2.journal\n`),
+    code: 3,
+    line: /dest URL: 'maildir: .*spaced2' has a space after 'maildir:'/,
+    cleanup: () => expect([existsSync(join(work, ' ')), existsSync(join(work, 'spaced2.journal'))]).toEqual([false, false]),
+  },
+  { name: 'a space after maildir: in folders', args: ['folders', `maildir:\t${md}`], cwd: work, code: 3, line: /source URL: 'maildir:\t.*md' has a space after 'maildir:'/ },
   { name: 'maildir:// before a relative path', args: ['copy', srcUrl(), 'maildir://srv/backup', ...tls], code: 3, line: /dest URL: 'maildir:\/\/srv\/backup' names no absolute path after maildir:\/\/ \(write maildir:\/srv\/backup/ },
   { name: 'a --timeout beyond a day', args: [...good(), '--timeout', '2147484'], code: 2, line: /less than or equal to 86400/ },
   {
@@ -266,7 +285,7 @@ describe(`${cases.length} bad inputs: one line, the right exit code, nothing los
     it(c.name, async () => {
       c.setup?.();
       try {
-        const r = await runCli(c.args, { env: { ...env, ...c.env } });
+        const r = await runCli(c.args, { env: { ...env, ...c.env }, cwd: c.cwd });
         expectOneLineError(r, c.code, c.line);
       } finally {
         c.cleanup?.();
