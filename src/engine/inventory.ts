@@ -4,7 +4,7 @@ import { openSource } from '../drivers/registry.js';
 import type { Source } from '../drivers/types.js';
 import type { Logger } from '../log.js';
 import { describeEndpoint, parseEndpoint } from './endpoint.js';
-import { displayName } from './plan.js';
+import { displayName, literalGlob, meantFolder } from './plan.js';
 import { netFactory, type NetConfig } from './session.js';
 
 export interface FolderInfo {
@@ -41,7 +41,7 @@ export async function listFolders(cfg: NetConfig & { endpoint: string }, log: Lo
         })
       : all;
     if (want && boxes.length === 0 && ep.kind !== 'maildir') {
-      throw new MailferryError('NO_SUCH_MAILBOX', `${describeEndpoint({ ...ep, folder: undefined })} has no folder '${want}'`, { hint: 'leave the folder out of the URL to list them all' });
+      throw new MailferryError('NO_SUCH_MAILBOX', `${describeEndpoint({ ...ep, folder: undefined })} has no folder '${want}'${meantFolder(literalGlob(want), all)}`, { hint: 'leave the folder out of the URL to list them all' });
     }
     const folders: FolderInfo[] = [];
     for (const m of boxes) {

@@ -117,7 +117,7 @@ function chosenFolders(mailboxes: MailboxInfo[], opts: PlanOptions): MailboxInfo
           hint: `to copy the folders under it, drop it from the URL and add --folder '${want}/**'`,
         });
       }
-      throw new MailferryError('NO_SUCH_MAILBOX', `the source has no folder '${want}'`, { hint: `it has: ${someNames(selectable)}` });
+      throw new MailferryError('NO_SUCH_MAILBOX', `the source has no folder '${want}'${meantFolder(literalGlob(want), selectable)}`, { hint: `it has: ${someNames(selectable)}` });
     }
   }
   return chosen;
@@ -171,6 +171,9 @@ export function planFolders(mailboxes: MailboxInfo[], opts: PlanOptions): Folder
   return plans;
 }
 
+/** A folder name as a glob that matches just it (`*`, `?`, `{` and the like escaped). */
+export const literalGlob = (name: string) => name.replace(/[\\*?{}[\]()!+@]/g, '\\$&');
+
 /** Each level without spaces at its ends: 'Archive/ 2024 ' → 'Archive/2024'. */
 const trimLevels = (segments: string[]) => segments.map((x) => x.trim());
 
@@ -180,7 +183,7 @@ const trimLevels = (segments: string[]) => segments.map((x) => x.trim());
  * and the names alike (a copy-paste slip: 'Work '), or ignoring case (globs are case-sensitive).
  * '' when none is near.
  */
-function meantFolder(glob: string, chosen: MailboxInfo[]): string {
+export function meantFolder(glob: string, chosen: MailboxInfo[]): string {
   const trimmed = trimLevels(glob.split('/')).join('/');
   const tries: Array<[string, boolean, boolean]> = [
     ['spaces at the ends of a name count', true, false],

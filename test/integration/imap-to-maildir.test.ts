@@ -250,6 +250,12 @@ describe('copy: folder selection, TLS and authentication', () => {
     // Nothing near: no guess.
     const far = await runCli(['copy', from, dest, ...base, '--folder', 'Nowhere'], { env: uenv });
     expect(far.stderr).not.toMatch(/did you mean/);
+    // A folder in the URL, for copy and for folders: the same note.
+    const inUrl = await runCli(['copy', `${from}/Work%20`, dest, ...base], { env: uenv });
+    expect([inUrl.code, inUrl.stderr]).toEqual([3, expect.stringMatching(/^mailferry: error: the source has no folder 'Work ' \(spaces at the ends of a name count: did you mean 'Work'\?\) \(it has: /)]);
+    const listed = await runCli(['folders', `${from}/work`, '--source-tls', 'none'], { env: uenv });
+    expect([listed.code, listed.stderr]).toEqual([3, expect.stringMatching(/has no folder 'work' \(folder names are case-sensitive: did you mean 'Work'\?\) \(leave the folder out/)]);
+    expect(existsSync(join(work, 'nearsel'))).toBe(false);
   });
 
   it('a --folder that matches nothing beside one that does (a folder renamed at the source since the job was written): the rest is copied, that one fails (exit 6), in copy, dry run and verify', async () => {
