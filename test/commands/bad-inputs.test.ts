@@ -258,6 +258,15 @@ const cases: Case[] = [
   { name: 'checkpoint reset of an empty PATH', args: ['checkpoint', 'reset', ''], code: 2, line: /PATH needs a file name, not an empty string/ },
   { name: 'checkpoint show of an empty --config', args: ['checkpoint', 'show', '--config', ''], code: 2, line: /--config needs a file name, not an empty string/ },
   { name: 'checkpoint show of an empty PATH', args: ['checkpoint', 'show', ''], code: 2, line: /PATH needs a file name, not an empty string/ },
+  // A job file given where its checkpoint was meant: the line says how to get that.
+  {
+    name: 'checkpoint reset of a job file',
+    args: ['checkpoint', 'reset', join(work, 'keep4.yml')],
+    setup: () => writeFileSync(join(work, 'keep4.yml'), `source: ${srcUrl()}\ndest: maildir:md\n`),
+    code: 3,
+    line: /keep4\.yml is not a mailferry checkpoint \(a job file\? mailferry checkpoint reset -c .*keep4\.yml takes its checkpoint; nothing was changed\)$/,
+    cleanup: () => expect(readFileSync(join(work, 'keep4.yml'), 'utf8')).toMatch(/^source: /),
+  },
   { name: 'checkpoint show of a directory', args: ['checkpoint', 'show', work], code: 3, line: /is a directory, not a checkpoint/ },
   { name: '--dry-run --delete-source with an IMAP source', args: [...good(), '--dry-run', '--delete-source'], code: 2, line: /--delete-source works only with a POP3 source/ },
 ];
