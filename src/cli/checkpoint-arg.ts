@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { MailferryError } from '../errors.js';
 import { looksLikeCheckpoint } from '../checkpoint/journal.js';
+import { expandHome } from '../checkpoint/path.js';
 import { readJobFile } from '../engine/config-file.js';
 import { jobCheckpointPath } from '../engine/checkpoint-info.js';
 import { schemaOf } from './job-file.js';
@@ -19,6 +20,8 @@ export async function checkpointArg(path: string | undefined, config: string | u
     if (path === undefined) throw new MailferryError('USAGE', 'missing PATH: the checkpoint file', { hint: `or --config FILE for a job file's; see: mailferry checkpoint ${command} --help` });
     // A script's unset "$CP": no file is named (reset would say there is nothing to do).
     if (path.trim() === '') throw new MailferryError('USAGE', 'PATH needs a file name, not an empty string', { hint: 'name the checkpoint file, or use --config FILE for a job file\'s' });
+    // Quoted (a script's CP='~/…'), ~/ is still the home directory, as in the path flags.
+    path = expandHome(path);
     // A job file where its checkpoint was meant (`checkpoint show job.yaml`): said how to get that.
     if (/\.(ya?ml|json)$/i.test(path) && isFile(path) && !looksLikeCheckpoint(path)) {
       throw new MailferryError('BAD_CONFIG', `${path} is not a mailferry checkpoint`, { hint: `a job file? mailferry checkpoint ${command} -c ${path} takes its checkpoint; nothing was changed` });

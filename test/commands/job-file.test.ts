@@ -92,6 +92,9 @@ describe('job files', () => {
     const shown = await runCli(['checkpoint', 'show', '--config=~/shown.yaml', '--log-file=~/logs/show.log', '--json'], { env: e, cwd: here });
     expect(envelope(shown), shown.stderr).toMatchObject({ status: 0, result: { path: join(home, 'state', 'flags.journal') } });
     expect(existsSync(join(home, 'logs', 'show.log'))).toBe(true);
+    // checkpoint show/reset's PATH too, quoted (a script's CP='~/…'): as the shell would have it.
+    const quoted = await runCli(['checkpoint', 'show', '~/state/flags.journal', '--json'], { env: e, cwd: here });
+    expect(envelope(quoted), quoted.stderr).toMatchObject({ status: 0, result: { path: join(home, 'state', 'flags.journal') } });
     expect(readdirSync(here)).toEqual([]);
   });
 
