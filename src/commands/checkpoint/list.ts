@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 import { BaseCommand, type CommandOutcome } from '../../cli/base.js';
 import { outputFlags } from '../../cli/flags.js';
 import { renderCheckpointList } from '../../cli/render.js';
-import { stateDir } from '../../checkpoint/path.js';
+import { expandHome, stateDir } from '../../checkpoint/path.js';
 import { listCheckpoints } from '../../engine/checkpoint-list.js';
 import { EXIT } from '../../errors.js';
 
@@ -26,7 +26,8 @@ Exit 3 when DIR cannot be read.`;
     const { args, flags } = await this.parse(CheckpointList);
     this.setOutput({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose, logFile: flags['log-file'] });
     const given = args.dir !== undefined && args.dir !== '';
-    const r = listCheckpoints(given ? args.dir! : stateDir(), given);
+    // Quoted (a script's DIR='~/…'), ~/ is still the home directory, as in checkpoint show's PATH.
+    const r = listCheckpoints(given ? expandHome(args.dir!) : stateDir(), given);
     return { result: r, human: renderCheckpointList(r), exitCode: EXIT.ok };
   }
 }
