@@ -13,9 +13,10 @@ import { seedFixtures } from '../harness/fixtures.js';
 import { readMaildirTree } from '../harness/maildir-read.js';
 
 const h = harness();
-const env = { MAILFERRY_SOURCE_PASSWORD: 'pass' };
 const tls = ['--tls-ca', h.certPem];
 const work = mkdtempSync(join(tmpdir(), 'mf-moved-'));
+// The jobs keep their default checkpoints (a moved source is a new job): in the test's own state directory.
+const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', XDG_STATE_HOME: join(work, 'state') };
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const imap = (user: string) => `imap://${user}@${h.host}:${h.ports.imap}`;
 const sent2020 = { 'easy-ham-1': 'Sent/2020', 'easy-ham-2': 'Sent/2020', 'hard-ham-1': 'Sent/2020', 'spam-1': 'Sent/2020', 'spam-2': 'Sent/2020' };
