@@ -28,18 +28,15 @@ export function openPrivate(path: string, how: 'append' | 'keep'): number {
     fd = openSync(path, flags | C.O_CREAT | C.O_NOFOLLOW, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
-    // Appended to: opened again through the link, a regular file (`2>>cron.log`) starts at 0 here,
-    // and would be written over from its first byte (a pipe or a terminal is the same either way).
-    fd = openSync(path, flags | C.O_APPEND);
-    const st = fstatSync(fd);
-    if (!st.isFile()) return fd;
-    const std = stdStreamOf(st);
-    if (std !== undefined) {
+    // Through the link: to a pipe or a terminal, or to the file standard output or error is open
+    // on (given back as that descriptor, below); to any other file, not.
+    fd = openSync(path, flags);
+    const linked = fstatSync(fd);
+    if (!linked.isFile()) return fd;
+    if (stdStreamOf(linked) === undefined) {
       closeSync(fd);
-      return std;
+      throw Object.assign(new Error(`${path} is a symbolic link to a file: not followed`), { code: 'ELOOP' });
     }
-    closeSync(fd);
-    throw Object.assign(new Error(`${path} is a symbolic link to a file: not followed`), { code: 'ELOOP' });
   }
   const st = fstatSync(fd);
   const std = st.isFile() ? stdStreamOf(st) : undefined;
@@ -61,12 +58,11 @@ export function openPrivate(path: string, how: 'append' | 'keep'): number {
 
 /**
  * Empties a file openPrivate opened (`keep`), when writing to it begins: a regular file, but never
- * the one standard output or error is open on (`--report /dev/stderr 2>>cron.log`: the shell's
- * file, appended to, not the run's to empty).
+ * standard output or error, which openPrivate gives for the file the shell opened
+ * (`--report /dev/stderr 2>>cron.log`: the shell's file, not the run's to empty).
  */
 export function emptyOwn(fd: number): void {
-  const st = fstatSync(fd);
-  if (st.isFile() && stdStreamOf(st) === undefined) ftruncateSync(fd, 0);
+  if (fd > 2 && fstatSync(fd).isFile()) ftruncateSync(fd, 0);
 }
 
 /** Closes what openPrivate opened: never standard output or error, which it may have given. */
