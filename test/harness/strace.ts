@@ -16,15 +16,9 @@ export interface TracedCall {
   strings: Buffer[];
 }
 
-export async function runTraced(
-  args: string[],
-  opts: { env: Record<string, string>; trace: string; calls: string[] },
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    'strace',
-    ['-f', '-qq', '-y', '-xx', '-s', String(1 << 24), '-o', opts.trace, '-e', `trace=${opts.calls.join(',')}`, process.execPath, BIN, ...args],
-    { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/** The real CLI under strace with these options (`-o FILE` among them), and what it printed. */
+export async function underStrace(strace: string[], args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn('strace', [...strace, process.execPath, BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -34,6 +28,14 @@ export async function runTraced(
     child.on('close', resolve);
   });
   return { code, stdout, stderr };
+}
+
+/** The real CLI with these calls traced into `trace`, each with its data and file paths (readTrace). */
+export function runTraced(
+  args: string[],
+  opts: { env: Record<string, string>; trace: string; calls: string[] },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return underStrace(['-f', '-qq', '-y', '-xx', '-s', String(1 << 24), '-o', opts.trace, '-e', `trace=${opts.calls.join(',')}`], args, opts.env);
 }
 
 const STRING = /"((?:\\x[0-9a-f]{2})*)"/g;

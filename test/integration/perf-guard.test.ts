@@ -1,16 +1,15 @@
 // Speed guard that is not a timing: counts what a copy costs per message, at the wire
 // (IMAP commands, through a proxy) and at the kernel (fsync/fdatasync calls, through strace).
 // Every message must be fsynced once; nothing else may cost a sync or a command per message.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeMessageId } from '../../src/mail/headers.js';
-import { BIN } from '../harness/cli.js';
 import { CORPUS_GROUPS, seedCorpus } from '../harness/corpus.js';
 import { harness } from '../harness/env.js';
 import { FaultProxy } from '../harness/fault-proxy.js';
+import { underStrace } from '../harness/strace.js';
 
 const h = harness();
 const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
@@ -21,18 +20,7 @@ const MESSAGES = FOLDERS * PER_FOLDER;
 /** Runs the real CLI under `strace -f -c` and returns its JSON result and the sync call count. */
 async function tracedCopy(args: string[], work: string): Promise<{ status: number; copied: number; skipped: number; syncs: number }> {
   const summary = join(work, `strace-${Date.now()}.txt`);
-  const child = spawn('strace', ['-f', '-qq', '-c', '-o', summary, '-e', 'trace=fsync,fdatasync', process.execPath, BIN, ...args, '--json'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', (e) => reject(new Error(`cannot run strace (apt-get install strace): ${e.message}`)));
-    child.on('close', resolve);
-  });
+  const { code, stdout: out, stderr: err } = await underStrace(['-f', '-qq', '-c', '-o', summary, '-e', 'trace=fsync,fdatasync'], [...args, '--json'], env);
   expect(code, err.slice(-2000)).toBe(0);
   const doc = JSON.parse(out.trim().split('\n').at(-1)!);
   let syncs = 0;
