@@ -22,7 +22,8 @@ export interface MachineNote {
   commit: string;
 }
 
-export function machineNote(workDir: string, root: string): MachineNote {
+/** `made`: what the work dir is, when the bench made it (scratch-fs.ts). */
+export function machineNote(workDir: string, root: string, made?: string): MachineNote {
   const dirty = sh('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no']) ? ' (with uncommitted changes)' : '';
   return {
     cpu: os.cpus()[0]?.model.trim() ?? '?',
@@ -31,14 +32,14 @@ export function machineNote(workDir: string, root: string): MachineNote {
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     dovecot: sh('dovecot', ['--version']),
-    workFs: workFsNote(workDir),
+    workFs: workFsNote(workDir) + (made ? `: ${made}` : ''),
     commit: sh('git', ['-C', root, 'rev-parse', '--short', 'HEAD']) + dirty,
   };
 }
 
 /**
  * "ext4 /dev/vda (/tmp), no journal". An ext4 without a journal skips recently freed inodes when
- * it allocates (recently_deleted()), so the figures depend on what was deleted in the minutes
+ * it allocates (recently_deleted()), so the figures depend on what was deleted in the hours
  * before: worth knowing when two results differ.
  */
 function workFsNote(workDir: string): string {

