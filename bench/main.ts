@@ -227,8 +227,7 @@ async function main(o: BenchOptions): Promise<void> {
     if (o.keep) {
       fs?.keep();
       log(`kept ${work}${fs ? ` (mounted from ${fs.note}: umount it and losetup -d the device when done)` : ''}`);
-    }
-    else if (fs) fs.release();
+    } else if (fs) fs.release();
     else await rm(work, { recursive: true, force: true });
   }
 
