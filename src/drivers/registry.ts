@@ -33,12 +33,16 @@ export function checkSinkKind(e: Endpoint): void {
   }
 }
 
-/** `readOnly`: for verify and --dry-run, the sink creates nothing. `log`: a Maildir sink's warnings. */
-export async function openSink(e: Endpoint, net: NetFactory, opts: { readOnly?: boolean; log?: Logger } = {}): Promise<Sink> {
+/**
+ * `readOnly`: for verify and --dry-run, the sink creates nothing. `log`: a Maildir sink's warnings.
+ * `sourceAccount`: the destination is the source's own account (an IMAP sink then opens no extra
+ * connections: the account's connection limit is shared with the source's readers).
+ */
+export async function openSink(e: Endpoint, net: NetFactory, opts: { readOnly?: boolean; log?: Logger; sourceAccount?: boolean } = {}): Promise<Sink> {
   switch (e.kind) {
     case 'imap': {
       const { ImapSink } = await import('./imap/sink.js');
-      return ImapSink.open(net(e), opts);
+      return ImapSink.open(net(e), { readOnly: opts.readOnly, lanes: opts.sourceAccount ? 1 : undefined });
     }
     case 'maildir': {
       const { MaildirSink } = await import('./maildir/sink.js');

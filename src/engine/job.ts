@@ -122,7 +122,7 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
       restart: cfg.restart,
       dedupe: cfg.dedupe,
     });
-    sink = await openSink(dst, net('dest'), { log: hooks.log });
+    sink = await openSink(dst, net('dest'), { log: hooks.log, sourceAccount: self !== undefined });
     // A Maildir is locked in itself too: a run with another state directory (cron's HOME, an
     // admin's sudo) has other lock files, and both would copy everything into it. In its tmp/,
     // where no reader looks for mail and no name can be a folder.

@@ -17,6 +17,8 @@ export interface ConfParams {
   instanceName: string;
   /** Dovecot's mail_fsync; default 'never' (a throwaway server). The benchmark uses 'optimized'. */
   mailFsync?: 'never' | 'optimized' | 'always';
+  /** Dovecot's mail_max_userip_connections; default 100 (Dovecot's own default is 10). */
+  maxUserIpConnections?: number;
   /**
    * An oauth2 passdb file (oauth.ts): XOAUTH2 logins are then offered (as Microsoft's servers do:
    * XOAUTH2 alone), with bearer tokens (JWTs) validated by Dovecot itself against a local key.
@@ -45,7 +47,7 @@ first_valid_gid = 1
 default_login_user = dovenull
 default_internal_user = dovecot
 mail_location = maildir:~/Maildir
-mail_max_userip_connections = 100
+mail_max_userip_connections = ${p.maxUserIpConnections ?? 100}
 # a throwaway server: no fsync per saved message (unless asked, as the benchmark does)
 mail_fsync = ${p.mailFsync ?? 'never'}
 pop3_uidl_format = %08Xu%08Xv

@@ -37,6 +37,8 @@ export interface StartOptions {
   mailFsync?: 'never' | 'optimized' | 'always';
   /** Offer XOAUTH2, validating tokens minted by oauth.ts#oauthToken (the tests do). */
   oauth2?: boolean;
+  /** Logins per user and IP address the server allows (mail_max_userip_connections; default 100). */
+  maxUserIpConnections?: number;
 }
 
 export async function startDovecot(opts: StartOptions = {}): Promise<Dovecot> {
@@ -111,7 +113,7 @@ interface Prepared {
 }
 
 /** Directories, certificate, ports, dovecot.conf and initial users. */
-async function prepare(dir: string, users: string[], { mailFsync, oauth2 }: StartOptions): Promise<Prepared> {
+async function prepare(dir: string, users: string[], { mailFsync, oauth2, maxUserIpConnections }: StartOptions): Promise<Prepared> {
   await chmod(dir, 0o755); // mail processes run as nobody and must reach the homes
   for (const d of ['run', 'lib', 'home', 'ssl', 'passwd.d']) {
     await mkdir(path.join(dir, d));
@@ -125,7 +127,7 @@ async function prepare(dir: string, users: string[], { mailFsync, oauth2 }: Star
   const conf = path.join(dir, 'dovecot.conf');
   const instanceName = path.basename(dir); // mf-dovecot-XXXXXX: unique, shows in ps
   const oauth2Conf = oauth2 ? await prepareOauth2(dir) : undefined;
-  await writeFile(conf, renderConf({ dir, passwdDir, certPem, keyPem, ports, instanceName, mailFsync, oauth2Conf }));
+  await writeFile(conf, renderConf({ dir, passwdDir, certPem, keyPem, ports, instanceName, mailFsync, oauth2Conf, maxUserIpConnections }));
   const ctl: DovecotControl = { dir, conf, passwdDir, mailUid: ids.uid, mailGid: ids.gid };
   for (const u of users) await control.addUser(ctl, u);
   return { ctl, certPem, ports };

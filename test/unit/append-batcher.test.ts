@@ -1,6 +1,6 @@
 // APPEND group commit: puts issued together go out together, per folder, within the limits.
 import { describe, expect, it } from 'vitest';
-import { AppendBatcher, type Pending } from '../../src/drivers/imap/append-batcher.js';
+import { AppendBatcher, LANE_RETIRED, type Pending } from '../../src/drivers/imap/append-batcher.js';
 import { expandUidSet } from '../../src/drivers/imap/multiappend.js';
 
 describe('AppendBatcher', () => {
@@ -39,6 +39,81 @@ describe('AppendBatcher', () => {
     await expect(p1).rejects.toThrow('link down');
     expect(await Promise.all(later)).toEqual(['2', '3', '4', '5']);
     expect(sizes).toEqual([1, 4]);
+  });
+});
+
+describe('AppendBatcher with lanes (connections of one writer)', () => {
+  const tick = () => new Promise((r) => setImmediate(r));
+  /** A sender whose batches stay on the wire until released, recording which lane took each. */
+  const wire = () => {
+    const sent: Array<{ lane: number; items: number[]; release: () => void }> = [];
+    const send = (_m: string, batch: Pending<number>[], lane: number) =>
+      new Promise<void>((resolve) =>
+        sent.push({ lane, items: batch.map((p) => p.item), release: () => (batch.forEach((p) => p.resolve(`${lane}:${p.item}`)), resolve()) }),
+      );
+    return { sent, send };
+  };
+
+  it('sends the next batch on an idle lane while the first is on the wire, and back on the first lane when it is free', async () => {
+    const w = wire();
+    const b = new AppendBatcher<number>(w.send, undefined, 2);
+    const p1 = b.put('A', 1, 1);
+    await tick();
+    const p2 = [2, 3].map((i) => b.put('A', i, 1));
+    await tick();
+    expect(w.sent.map((s) => [s.lane, s.items])).toEqual([[0, [1]], [1, [2, 3]]]);
+    const p3 = b.put('A', 4, 1);
+    await tick();
+    expect(w.sent).toHaveLength(2); // both lanes busy: it waits for one
+    w.sent[0]!.release();
+    expect(await p1).toBe('0:1');
+    await tick();
+    expect(w.sent.map((s) => [s.lane, s.items])).toEqual([[0, [1]], [1, [2, 3]], [0, [4]]]);
+    w.sent[1]!.release();
+    w.sent[2]!.release();
+    expect(await Promise.all([...p2, p3])).toEqual(['1:2', '1:3', '0:4']);
+  });
+
+  it('a lane that cannot connect is given up: its batch goes out on the first lane, whole and in order, and nothing again on it', async () => {
+    const lanes: number[] = [];
+    const b = new AppendBatcher<number>(async (_m, batch, lane) => {
+      lanes.push(lane);
+      if (lane === 1) return LANE_RETIRED;
+      await new Promise((r) => setTimeout(r, 5));
+      batch.forEach((p) => p.resolve(`${lane}:${p.item}`));
+    }, undefined, 2);
+    const first = b.put('A', 1, 1);
+    await tick();
+    const rest = [2, 3, 4].map((i) => b.put('A', i, 1));
+    expect(await Promise.all([first, ...rest])).toEqual(['0:1', '0:2', '0:3', '0:4']);
+    expect(b.laneCount).toBe(1);
+    await b.put('A', 5, 1);
+    expect(lanes).toEqual([0, 1, 0, 0]);
+  });
+
+  it('retireExtraLanes: resolves once the other lanes have answered their batches, then only the first lane is used', async () => {
+    const w = wire();
+    const b = new AppendBatcher<number>(w.send, undefined, 2);
+    const p1 = b.put('A', 1, 1);
+    await tick();
+    const p2 = b.put('A', 2, 1);
+    await tick();
+    let retired = false;
+    const r = b.retireExtraLanes().then(() => (retired = true));
+    w.sent[0]!.release();
+    await p1;
+    await tick();
+    expect(retired).toBe(false); // lane 1's batch is still on the wire
+    w.sent[1]!.release();
+    await r;
+    expect(await p2).toBe('1:2');
+    const p3 = b.put('A', 3, 1);
+    const p4 = b.put('A', 4, 1);
+    await tick();
+    expect(w.sent.slice(2).map((s) => [s.lane, s.items])).toEqual([[0, [3, 4]]]);
+    w.sent[2]!.release();
+    expect(await Promise.all([p3, p4])).toEqual(['0:3', '0:4']);
+    expect(b.laneCount).toBe(1);
   });
 });
 

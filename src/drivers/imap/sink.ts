@@ -5,8 +5,10 @@
  * \Drafts, \Junk, \Trash, \Archive) lands in the destination's folder with that role, whatever its
  * name, unless the destination URL names a prefix folder (then everything goes under the prefix).
  *
- * Writers are separate connections (one per engine worker) so APPENDs are spread over
- * connections; the puts in flight on one writer go out together as one MULTIAPPEND
+ * Writers are separate connections (one per engine worker, and a second each that a batch goes
+ * out on while the first waits for its answer; not when the destination is the source's own
+ * account, whose connection limit the readers share) so APPENDs are spread over connections; the
+ * puts in flight on one writer go out together as one MULTIAPPEND per connection
  * (append-batcher.ts, multiappend.ts) when the server offers it. A tagged OK to APPEND means
  * the server has stored the message(s): the writer's flush() has nothing left to do. Keys are "UIDVALIDITY:UID" from APPENDUID (UIDPLUS).
  * An APPEND refused over quota makes the account full for every writer (DEST_FULL: the run stops).
@@ -21,7 +23,7 @@ import { MailferryError } from '../../errors.js';
 import { headerValue, normalizeMessageId } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import type { DestHint, FolderLook, MessageMeta, Room, Sink, SinkCaps, SinkWriter, StoredMessage } from '../types.js';
-import { AppendBatcher, defaultBatchLimits, type BatchLimits, type Pending } from './append-batcher.js';
+import { AppendBatcher, defaultBatchLimits, LANE_RETIRED, type BatchLimits, type Pending } from './append-batcher.js';
 import { classifyImapError, connectImap, literalLimit, takeLoggedError } from './connect.js';
 import { bulkBudget, folderBudget } from './answer-budget.js';
 import { ControlConnection } from './control.js';
@@ -36,6 +38,14 @@ const MAPPED_ROLES = new Set(['\\Sent', '\\Drafts', '\\Junk', '\\Trash', '\\Arch
 const SET_CHUNK_CHARS = 1000;
 /** More commands than this, and the scan reads the whole folder in one. */
 const MAX_SET_CHUNKS = 16;
+
+/**
+ * Connections per writer that its APPEND batches go out on (append-batcher.ts): while one waits
+ * for the server to store a batch (Dovecot fsyncs each message, one at a time per connection),
+ * the next batch is sent on the other. IMAP→IMAP ×1 on a journaled ext4: ~12% faster with 2
+ * than with 1; 4 no faster than 2 (docs/ARCHITECTURE.md, "Speed").
+ */
+const APPEND_LANES = 2;
 
 /** Flags a client may not set with APPEND. */
 const UNSETTABLE = new Set(['\\recent']);
@@ -94,6 +104,26 @@ interface AccountState {
   keeps?: Map<string, Set<string> | null>;
   /** Flags left out per folder, each warned of once ("folder\0flag"). */
   leftOut?: Set<string>;
+  /**
+   * Where the server limits connections per account, the writers' extra connections (lanes) are
+   * what goes without: an extra one logs in only while no writer's first connection is logging
+   * in (`firstLogins`); once one is refused no writer tries another (`noExtraLanes`); and a
+   * first connection refused at login while extra ones are open has them closed (`makeRoom`),
+   * then logs in again.
+   */
+  firstLogins: Set<Promise<unknown>>;
+  noExtraLanes?: boolean;
+  writers: Set<ImapWriter>;
+}
+
+const newAccountState = (): AccountState => ({ firstLogins: new Set(), writers: new Set() });
+
+/** Close the extra connections of every writer of the sink (none is opened again): false when none was open. */
+async function makeRoom(account: AccountState): Promise<boolean> {
+  account.noExtraLanes = true;
+  const open = [...account.writers].filter((w) => w.hasExtraLanes());
+  await Promise.all(open.map((w) => w.dropExtraLanes()));
+  return open.length > 0;
 }
 
 /**
@@ -112,38 +142,80 @@ export function keptFlags(flags: string[], keeps: ReadonlySet<string> | null | u
 }
 
 class ImapWriter implements SinkWriter {
-  /** One connection, shared by the puts in flight (imapflow queues their APPENDs). */
-  private client?: Promise<ImapFlow>;
+  /** A connection per lane, each shared by the batches sent on it (imapflow queues their APPENDs). */
+  private readonly clients: Array<Promise<ImapFlow> | undefined> = [];
   /** Puts in flight are grouped into MULTIAPPEND commands (one server transaction each). */
   private readonly batcher: AppendBatcher<AppendItem>;
   constructor(
     private readonly o: NetOptions,
     private readonly limits: BatchLimits = defaultBatchLimits(),
-    private readonly account: AccountState = {},
+    private readonly account: AccountState = newAccountState(),
+    lanes = 1,
   ) {
-    this.batcher = new AppendBatcher<AppendItem>((mailbox, batch) => this.sendBatch(mailbox, batch), limits);
+    this.batcher = new AppendBatcher<AppendItem>((mailbox, batch, lane) => this.sendBatch(mailbox, batch, lane), limits, lanes);
+    account.writers.add(this);
   }
 
-  /** The connection; a new one when the last broke (puts in flight share one connect). */
-  private async conn(): Promise<ImapFlow> {
-    const cur = this.client;
+  /** An extra connection is open or on its way. */
+  hasExtraLanes(): boolean {
+    return this.clients.some((c, lane) => lane > 0 && c !== undefined);
+  }
+
+  /** Lane 0 alone from now on: the extra connections log out once their batches are answered. */
+  async dropExtraLanes(): Promise<void> {
+    await this.batcher.retireExtraLanes();
+    await Promise.all(this.clients.splice(1).map(logout));
+  }
+
+  /**
+   * The first connection. Refused at login for the server's limit on connections while extra
+   * connections of this sink hold some: those are closed, and it logs in again.
+   */
+  private async firstConn(): Promise<ImapFlow> {
+    try {
+      return await this.conn(0);
+    } catch (err) {
+      const e = classifyImapError(err, this.o, 'run');
+      if (e.code !== 'THROTTLED' || !(await makeRoom(this.account))) throw err;
+      this.o.log.debug({ msg: `${this.o.endpoint.host} refused a connection (${e.message}): extra APPEND connections closed to make room` });
+      return this.conn(0);
+    }
+  }
+
+  /** The lane's connection; a new one when the last broke (batches in flight share one connect). */
+  private async conn(lane: number): Promise<ImapFlow> {
+    const cur = this.clients[lane];
     if (cur) {
       const c = await cur.catch(() => undefined);
       if (c?.usable) return c;
-      if (this.client !== cur) return this.conn();
+      if (this.clients[lane] !== cur) return this.conn(lane);
       c?.close();
     }
-    const next = connectImap(this.o);
-    this.client = next;
+    const next = lane === 0 ? connectImap(this.o) : this.afterFirstLogins().then(() => connectImap(this.o));
+    this.clients[lane] = next;
     next.catch(() => {
-      if (this.client === next) this.client = undefined;
+      if (this.clients[lane] === next) this.clients[lane] = undefined;
     });
+    if (lane === 0) {
+      const logins = this.account.firstLogins;
+      logins.add(next);
+      const done = () => void logins.delete(next);
+      next.then(done, done);
+    }
     return next;
   }
 
-  /** Log in now, in the background; a failure is met again (and reported) by the first put. */
+  /** Once no writer of the sink is logging in its first connection. */
+  private async afterFirstLogins(): Promise<void> {
+    while (this.account.firstLogins.size > 0) await Promise.allSettled([...this.account.firstLogins]);
+  }
+
+  /**
+   * Log in now, in the background; a failure is met again (and reported) by the first put. The
+   * extra lanes log in when a batch first goes out on one (AccountState says in what order).
+   */
   prepare(): void {
-    this.conn().catch(() => {});
+    this.conn(0).catch(() => {});
   }
 
   put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
@@ -165,15 +237,23 @@ class ImapWriter implements SinkWriter {
     this.o.log.warn({ msg: `${mailbox}: the destination folder does not keep the flag${fresh.length === 1 ? '' : 's'} ${fresh.join(' ')} (its PERMANENTFLAGS: ${keeps || 'none'}): messages are stored without ${fresh.length === 1 ? 'it' : 'them'}` });
   }
 
-  private async sendBatch(mailbox: string, batch: Pending<AppendItem>[]): Promise<void> {
+  private async sendBatch(mailbox: string, batch: Pending<AppendItem>[], lane: number): Promise<void | typeof LANE_RETIRED> {
     if (this.account.full) {
       for (const p of batch) p.reject(this.account.full);
       return;
     }
+    if (lane > 0 && this.account.noExtraLanes) return LANE_RETIRED;
     let client: ImapFlow;
     try {
-      client = await this.conn();
+      client = lane === 0 ? await this.firstConn() : await this.conn(lane);
     } catch (err) {
+      // An extra lane that cannot connect (a server's limit on connections, say) is given up,
+      // and no writer of the sink tries another: the batch goes out on the first connection.
+      if (lane > 0) {
+        this.account.noExtraLanes = true;
+        this.o.log.debug({ msg: `${this.o.endpoint.host}: an extra APPEND connection could not be made (${classifyImapError(err, this.o, 'run').message}); going on without it` });
+        return LANE_RETIRED;
+      }
       // No connection (refused at login: a connection limit, say): no APPEND was sent, and one
       // by one would only ask for a login per message.
       for (const p of batch) p.reject(err);
@@ -218,7 +298,7 @@ class ImapWriter implements SinkWriter {
         continue;
       }
       try {
-        p.resolve(await this.appendKeeping(mailbox, p.item));
+        p.resolve(await this.appendKeeping(lane, mailbox, p.item));
       } catch (err) {
         if (err instanceof MailferryError && err.code === 'DEST_FULL') this.account.full ??= err;
         if (err instanceof MailferryError && err.code === 'THROTTLED') throttled = err;
@@ -234,16 +314,16 @@ class ImapWriter implements SinkWriter {
    * another server allowed), and the message would then never be copied. It is stored with the
    * flags the server takes, and a warning names the keywords left out (once per list in a run).
    */
-  private async appendKeeping(mailbox: string, item: AppendItem): Promise<string> {
+  private async appendKeeping(lane: number, mailbox: string, item: AppendItem): Promise<string> {
     try {
-      return await this.appendOne(mailbox, item.body, item.flags, item.internalDate);
+      return await this.appendOne(lane, mailbox, item.body, item.flags, item.internalDate);
     } catch (err) {
       const keywords = item.flags.filter((f) => !f.startsWith('\\'));
       if (!(err instanceof MailferryError) || err.code !== 'MESSAGE_FAILED' || keywords.length === 0) throw err;
       const longest = keywords.reduce((a, b) => (b.length > a.length ? b : a));
       for (const leftOut of keywords.length > 1 ? [[longest], keywords] : [keywords]) {
         try {
-          const key = await this.appendOne(mailbox, item.body, item.flags.filter((f) => !leftOut.includes(f)), item.internalDate);
+          const key = await this.appendOne(lane, mailbox, item.body, item.flags.filter((f) => !leftOut.includes(f)), item.internalDate);
           const list = leftOut.join(' ');
           const warned = (this.account.keywordsLeftOut ??= new Set());
           if (!warned.has(list)) {
@@ -261,8 +341,8 @@ class ImapWriter implements SinkWriter {
     }
   }
 
-  private async appendOne(mailbox: string, body: Buffer, flags: string[], internalDate?: Date): Promise<string> {
-    const client = await this.conn();
+  private async appendOne(lane: number, mailbox: string, body: Buffer, flags: string[], internalDate?: Date): Promise<string> {
+    const client = await this.conn(lane);
     let res;
     try {
       res = await client.append(mailbox, body, flags, internalDate);
@@ -277,10 +357,14 @@ class ImapWriter implements SinkWriter {
   async flush(): Promise<void> {}
 
   async close(): Promise<void> {
-    const c = await this.client?.catch(() => undefined);
-    this.client = undefined;
-    await c?.logout().catch(() => c.close());
+    this.account.writers.delete(this);
+    await Promise.all(this.clients.splice(0).map(logout));
   }
+}
+
+async function logout(p: Promise<ImapFlow> | undefined): Promise<void> {
+  const c = await p?.catch(() => undefined);
+  await c?.logout().catch(() => c.close());
 }
 
 export class ImapSink implements Sink {
@@ -303,7 +387,7 @@ export class ImapSink implements Sink {
   /** MULTIAPPEND batch bounds shared by this sink's writers. */
   private readonly batchLimits = defaultBatchLimits();
   /** Shared by this sink's writers: once the account is found full, none of them appends again. */
-  private readonly account: AccountState = {};
+  private readonly account: AccountState = newAccountState();
 
   /** The control connection (LIST, CREATE, scans): reconnects and retries transient failures (control.ts). */
   private readonly ctl: ControlConnection;
@@ -312,14 +396,18 @@ export class ImapSink implements Sink {
     client: ImapFlow,
     private readonly o: NetOptions,
     private readonly readOnly: boolean,
+    private readonly lanes: number,
   ) {
     this.ctl = new ControlConnection(o, client);
   }
 
-  /** `readOnly`: for verify and --dry-run: creates no folder. */
-  static async open(o: NetOptions, opts: { readOnly?: boolean } = {}): Promise<ImapSink> {
+  /**
+   * `readOnly`: for verify and --dry-run: creates no folder. `lanes`: connections per writer
+   * (APPEND_LANES unless told; 1 when the destination is the source's own account).
+   */
+  static async open(o: NetOptions, opts: { readOnly?: boolean; lanes?: number } = {}): Promise<ImapSink> {
     const client = await connectImap(o);
-    const sink = new ImapSink(client, o, opts.readOnly ?? false);
+    const sink = new ImapSink(client, o, opts.readOnly ?? false, opts.lanes ?? APPEND_LANES);
     const appendLimit = client.capabilities.get('APPENDLIMIT');
     if (typeof appendLimit === 'number' && appendLimit > 0) sink.caps.maxMessageBytes = appendLimit;
     try {
@@ -617,7 +705,7 @@ export class ImapSink implements Sink {
 
   /** A writer logs in as it is made: a pool warming its writers overlaps their logins with the listing. */
   async writer(): Promise<SinkWriter> {
-    const w = new ImapWriter(this.o, this.batchLimits, this.account);
+    const w = new ImapWriter(this.o, this.batchLimits, this.account, this.lanes);
     w.prepare();
     return w;
   }

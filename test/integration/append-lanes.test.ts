@@ -1,0 +1,59 @@
+// An IMAP destination's writers send their APPEND batches on two connections each, the second
+// logged in once every writer's first one is. Against a server that limits connections per
+// account (Dovecot's mail_max_userip_connections), the extra connections are what goes without:
+// quietly, with nothing throttled or retried, and every message stored once.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelope, runCli } from '../harness/cli.js';
+import { seedCorpus } from '../harness/corpus.js';
+import { startDovecot, type Dovecot } from '../harness/dovecot.js';
+import { expectedByFolder } from '../harness/expected.js';
+import { messageCounts } from '../harness/stage.js';
+import { sandbox } from '../faults/helpers.js';
+
+const LIMIT_MET = /Maximum number of connections from user\+IP exceeded/;
+const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
+
+async function withLimit(limit: number, users: string[], seedUser: string): Promise<{ dc: Dovecot; kept: Map<string, unknown[]> }> {
+  const dc = await startDovecot({ users, maxUserIpConnections: limit });
+  return { dc, kept: expectedByFolder(await seedCorpus(dc, seedUser, { limitPerGroup: 200 })).keep };
+}
+
+const totalOf = (kept: Map<string, unknown[]>) => [...kept.values()].reduce((a, l) => a + l.length, 0);
+const log = (dc: Dovecot) => readFileSync(join(dc.dir, 'dovecot.log'), 'utf8');
+
+describe("APPEND on a second connection per writer, against a server's limit on connections per account", () => {
+  const started: Dovecot[] = [];
+  afterAll(async () => Promise.all(started.map((d) => d.stop())));
+
+  it('another account allowing 5 connections (a control connection and 4 writers): the extra ones are refused, nothing is throttled, each message stored once', async () => {
+    const { dc, kept } = await withLimit(5, ['from', 'to'], 'from');
+    started.push(dc);
+    const url = (user: string) => `imap://${user}@${dc.host}:${dc.ports.imap}`;
+    const r = await runCli(['copy', url('from'), url('to'), '--tls-ca', dc.certPem, '--checkpoint', join(sandbox('mf-lanes-'), 'cp'), '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, `${r.stderr} ${JSON.stringify(out.error)}`).toBe(0);
+    expect(out.result).toMatchObject({ copied: totalOf(kept), failed: 0 });
+    // The limit was met, by the extra connections alone: the copy never noticed.
+    expect(log(dc)).toMatch(LIMIT_MET);
+    expect(out.warnings.join('\n')).not.toMatch(/throttl|retry/i);
+    const counts = await messageCounts(dc, 'to');
+    for (const [folder, list] of kept) expect(counts.get(folder.replaceAll('/', '.')), folder).toBe(list.length);
+  });
+
+  it("one account into a folder of itself at Dovecot's default limit (10: its readers and writers share it): no extra connection is tried", async () => {
+    const { dc, kept } = await withLimit(10, ['one'], 'one');
+    started.push(dc);
+    const url = (folder = '') => `imap://one@${dc.host}:${dc.ports.imap}${folder}`;
+    const r = await runCli(['copy', url(), url('/Backup'), '--tls-ca', dc.certPem, '--checkpoint', join(sandbox('mf-lanes-'), 'cp'), '--json'], { env });
+    const out = envelope(r);
+    expect(out.status, `${r.stderr} ${JSON.stringify(out.error)}`).toBe(0);
+    expect(out.result).toMatchObject({ copied: totalOf(kept), failed: 0 });
+    expect(log(dc)).not.toMatch(LIMIT_MET);
+    expect(out.warnings.join('\n')).not.toMatch(/throttl|retry/i);
+    const counts = await messageCounts(dc, 'one');
+    // INBOX lands in the prefix folder itself.
+    for (const [folder, list] of kept) expect(counts.get(folder === 'INBOX' ? 'Backup' : `Backup.${folder.replaceAll('/', '.')}`), folder).toBe(list.length);
+  });
+});
