@@ -369,8 +369,11 @@ async function logout(p: Promise<ImapFlow> | undefined): Promise<void> {
 
 export class ImapSink implements Sink {
   /** maxMessageBytes: the server's APPENDLIMIT=N, so the engine skips larger messages unfetched. */
-  /** putWindow: the puts in flight become one MULTIAPPEND (one server transaction) per batch. */
-  readonly caps: SinkCaps = { lineEndings: 'crlf', putWindow: 64 };
+  /**
+   * putWindow: the puts in flight become one MULTIAPPEND (one server transaction) per batch, of
+   * at most 64 messages: 128 in flight fill a batch on each of a writer's two connections.
+   */
+  readonly caps: SinkCaps = { lineEndings: 'crlf', putWindow: 128 };
   private folders = new Map<string, ListResponse>();
   private readonly made = new Map<string, string>();
   /** Each folder's STATUS as the opening LIST gave it (LIST-STATUS), taken once by `look`. */
