@@ -9,15 +9,19 @@ import { envelope, runCli } from '../harness/cli.js';
 import { seedCorpus } from '../harness/corpus.js';
 import { startDovecot, type Dovecot } from '../harness/dovecot.js';
 import { expectedByFolder } from '../harness/expected.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
 import { messageCounts } from '../harness/stage.js';
 import { sandbox } from '../faults/helpers.js';
 
 const LIMIT_MET = /Maximum number of connections from user\+IP exceeded/;
 const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
 
+/** 1,000 messages in one folder: four batches at once, so four writers, each wanting its second connection. */
+const ONE_FOLDER = { 'easy-ham-1': 'INBOX', 'easy-ham-2': 'INBOX', 'hard-ham-1': 'INBOX', 'spam-1': 'INBOX', 'spam-2': 'INBOX' } as const;
+
 async function withLimit(limit: number, users: string[], seedUser: string): Promise<{ dc: Dovecot; kept: Map<string, unknown[]> }> {
   const dc = await startDovecot({ users, maxUserIpConnections: limit });
-  return { dc, kept: expectedByFolder(await seedCorpus(dc, seedUser, { limitPerGroup: 200 })).keep };
+  return { dc, kept: expectedByFolder(await seedCorpus(dc, seedUser, { limitPerGroup: 200, layout: ONE_FOLDER })).keep };
 }
 
 const totalOf = (kept: Map<string, unknown[]>) => [...kept.values()].reduce((a, l) => a + l.length, 0);
@@ -25,13 +29,21 @@ const log = (dc: Dovecot) => readFileSync(join(dc.dir, 'dovecot.log'), 'utf8');
 
 describe("APPEND on a second connection per writer, against a server's limit on connections per account", () => {
   const started: Dovecot[] = [];
-  afterAll(async () => Promise.all(started.map((d) => d.stop())));
+  const proxies: FaultProxy[] = [];
+  afterAll(async () => {
+    await Promise.all(proxies.map((p) => p.stop()));
+    await Promise.all(started.map((d) => d.stop()));
+  });
 
   it('another account allowing 5 connections (a control connection and 4 writers): the extra ones are refused, nothing is throttled, each message stored once', async () => {
     const { dc, kept } = await withLimit(5, ['from', 'to'], 'from');
     started.push(dc);
-    const url = (user: string) => `imap://${user}@${dc.host}:${dc.ports.imap}`;
-    const r = await runCli(['copy', url('from'), url('to'), '--tls-ca', dc.certPem, '--checkpoint', join(sandbox('mf-lanes-'), 'cp'), '--json'], { env });
+    // The destination answers through a proxy that delays every chunk: a writer's first
+    // connection is still waiting for its answer when the next batch is ready, so the second
+    // connection is wanted (as on a real server busy storing), whatever the load on this machine.
+    const proxy = await FaultProxy.start({ host: dc.host, port: dc.ports.imap }, { delayMs: 20 });
+    proxies.push(proxy);
+    const r = await runCli(['copy', `imap://from@${dc.host}:${dc.ports.imap}`, `imap://to@127.0.0.1:${proxy.port}`, '--tls-ca', dc.certPem, '--dest-tls', 'none', '--checkpoint', join(sandbox('mf-lanes-'), 'cp'), '--json'], { env });
     const out = envelope(r);
     expect(out.status, `${r.stderr} ${JSON.stringify(out.error)}`).toBe(0);
     expect(out.result).toMatchObject({ copied: totalOf(kept), failed: 0 });

@@ -75,19 +75,29 @@ describe('AppendBatcher with lanes (connections of one writer)', () => {
   });
 
   it('a lane that cannot connect is given up: its batch goes out on the first lane, whole and in order, and nothing again on it', async () => {
+    const w = wire();
     const lanes: number[] = [];
-    const b = new AppendBatcher<number>(async (_m, batch, lane) => {
+    const b = new AppendBatcher<number>(async (m, batch, lane) => {
       lanes.push(lane);
       if (lane === 1) return LANE_RETIRED;
-      await new Promise((r) => setTimeout(r, 5));
-      batch.forEach((p) => p.resolve(`${lane}:${p.item}`));
+      return w.send(m, batch, lane);
     }, undefined, 2);
     const first = b.put('A', 1, 1);
     await tick();
     const rest = [2, 3, 4].map((i) => b.put('A', i, 1));
-    expect(await Promise.all([first, ...rest])).toEqual(['0:1', '0:2', '0:3', '0:4']);
+    await tick();
+    expect(lanes).toEqual([0, 1]); // lane 0 busy: the batch was offered to lane 1, which gave up
     expect(b.laneCount).toBe(1);
-    await b.put('A', 5, 1);
+    w.sent[0]!.release();
+    await first;
+    await tick();
+    expect(w.sent.map((s) => [s.lane, s.items])).toEqual([[0, [1]], [0, [2, 3, 4]]]);
+    w.sent[1]!.release();
+    expect(await Promise.all(rest)).toEqual(['0:2', '0:3', '0:4']);
+    const last = b.put('A', 5, 1);
+    await tick();
+    w.sent[2]!.release();
+    expect(await last).toBe('0:5');
     expect(lanes).toEqual([0, 1, 0, 0]);
   });
 
@@ -114,6 +124,48 @@ describe('AppendBatcher with lanes (connections of one writer)', () => {
     w.sent[2]!.release();
     expect(await Promise.all([p3, p4])).toEqual(['0:3', '0:4']);
     expect(b.laneCount).toBe(1);
+  });
+  it('with openLane: a further lane is opened only when batches wait with every open lane busy, and no batch waits for its login', async () => {
+    const w = wire();
+    const opens: Array<{ lane: number; done: (ok: boolean) => void }> = [];
+    const b = new AppendBatcher<number>(w.send, undefined, 2, (lane) => new Promise<boolean>((done) => opens.push({ lane, done })));
+    const p1 = b.put('A', 1, 1);
+    await tick();
+    expect(opens).toHaveLength(0); // lane 0 was idle: nothing waited
+    const p2 = b.put('A', 2, 1);
+    await tick();
+    expect(opens.map((o) => o.lane)).toEqual([1]); // a batch waits, lane 0 busy: lane 1 is opened
+    // Lane 0 frees before lane 1 is open: the waiting batch goes out on lane 0.
+    w.sent[0]!.release();
+    expect(await p1).toBe('0:1');
+    await tick();
+    expect(w.sent.map((s) => [s.lane, s.items])).toEqual([[0, [1]], [0, [2]]]);
+    opens[0]!.done(true);
+    const p3 = b.put('A', 3, 1);
+    await tick();
+    expect(w.sent.map((s) => [s.lane, s.items])).toEqual([[0, [1]], [0, [2]], [1, [3]]]);
+    w.sent[1]!.release();
+    w.sent[2]!.release();
+    expect(await Promise.all([p2, p3])).toEqual(['0:2', '1:3']);
+    expect(opens).toHaveLength(1);
+    expect(b.laneCount).toBe(2);
+  });
+
+  it('with openLane: a lane that cannot be opened is given up, and its would-be batches go out on lane 0', async () => {
+    const w = wire();
+    const b = new AppendBatcher<number>(w.send, undefined, 2, async () => false);
+    const p1 = b.put('A', 1, 1);
+    await tick();
+    const p2 = b.put('A', 2, 1);
+    await tick();
+    await tick();
+    expect(b.laneCount).toBe(1);
+    w.sent[0]!.release();
+    await p1;
+    await tick();
+    w.sent[1]!.release();
+    expect(await p2).toBe('0:2');
+    expect(w.sent.map((s) => s.lane)).toEqual([0, 0]);
   });
 });
 

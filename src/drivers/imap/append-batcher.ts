@@ -7,6 +7,8 @@
  * With several lanes (connections of one writer), a batch goes out on whichever lane is idle:
  * a server that stores the messages of one connection one at a time, each fsynced (Dovecot),
  * then stores on several connections at once, and their fsyncs share the file system's commits.
+ * Given `openLane`, a further lane is opened when batches wait with every open lane busy, and
+ * takes batches once it is open: no batch waits for a lane's login.
  */
 export interface Pending<T> {
   mailbox: string;
@@ -35,7 +37,11 @@ export class AppendBatcher<T> {
   private pending: Pending<T>[] = [];
   /** Lanes in use; lane 0 is never given up. */
   private readonly live = new Set<number>();
-  /** Live lanes with no batch on the wire (the last one is taken first). */
+  /** Live lanes not opened yet (with `openLane`). */
+  private readonly closed = new Set<number>();
+  /** Lanes being opened. */
+  private readonly opening = new Set<number>();
+  /** Open lanes with no batch on the wire (the last one is taken first). */
   private readonly idle: number[] = [];
   /** Lanes with a batch on the wire. */
   private readonly running = new Set<number>();
@@ -47,9 +53,15 @@ export class AppendBatcher<T> {
     private readonly send: (mailbox: string, batch: Pending<T>[], lane: number) => Promise<void | typeof LANE_RETIRED>,
     private readonly limits: BatchLimits = defaultBatchLimits(),
     lanes = 1,
+    /** Opens a further lane (its connection): false when it cannot be, and it is given up. Without it every lane is open. */
+    private readonly openLane?: (lane: number) => Promise<boolean>,
   ) {
     // Lane 0 is taken first: with few puts, one connection does the work.
-    for (let i = Math.max(1, lanes) - 1; i >= 0; i--) (this.live.add(i), this.idle.push(i));
+    for (let i = Math.max(1, lanes) - 1; i >= 0; i--) {
+      this.live.add(i);
+      if (i > 0 && openLane) this.closed.add(i);
+      else this.idle.push(i);
+    }
   }
 
   /** Lanes still in use (one at least). */
@@ -67,6 +79,7 @@ export class AppendBatcher<T> {
   /** Use lane 0 alone from now on; resolves once no other lane has a batch on the wire. */
   retireExtraLanes(): Promise<void> {
     for (const lane of [...this.live]) if (lane > 0) this.live.delete(lane);
+    this.closed.clear();
     this.idle.splice(0, this.idle.length, ...this.idle.filter((l) => this.live.has(l)));
     if (!this.extraRunning()) return Promise.resolve();
     return new Promise((resolve) => this.whenQuiet.push(resolve));
@@ -78,7 +91,9 @@ export class AppendBatcher<T> {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.idle.length === 0) return;
+    if (this.scheduled) return;
+    // Nothing to do now: every open lane is busy, and none is left to open (or one is opening).
+    if (this.idle.length === 0 && (!this.openLane || this.closed.size === 0 || this.opening.size > 0)) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -88,6 +103,23 @@ export class AppendBatcher<T> {
 
   private dispatch(): void {
     while (this.idle.length > 0 && this.pending.length > 0) void this.run(this.idle.pop()!, this.take());
+    // Batches wait with every open lane busy: open one more, for the batches after these.
+    if (this.pending.length > 0 && this.openLane && this.opening.size === 0) {
+      const lane = this.closed.values().next().value;
+      if (lane !== undefined) this.open(lane);
+    }
+  }
+
+  private open(lane: number): void {
+    this.closed.delete(lane);
+    this.opening.add(lane);
+    const opened = (ok: boolean) => {
+      this.opening.delete(lane);
+      if (ok && this.live.has(lane)) this.idle.push(lane);
+      else this.live.delete(lane);
+      this.dispatch();
+    };
+    this.openLane!(lane).then(opened, () => opened(false));
   }
 
   /** The next batch: the first pending put's folder, within the limits. */

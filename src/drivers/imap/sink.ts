@@ -152,8 +152,24 @@ class ImapWriter implements SinkWriter {
     private readonly account: AccountState = newAccountState(),
     lanes = 1,
   ) {
-    this.batcher = new AppendBatcher<AppendItem>((mailbox, batch, lane) => this.sendBatch(mailbox, batch, lane), limits, lanes);
+    this.batcher = new AppendBatcher<AppendItem>((mailbox, batch, lane) => this.sendBatch(mailbox, batch, lane), limits, lanes, (lane) => this.openLane(lane));
     account.writers.add(this);
+  }
+
+  /**
+   * An extra lane's connection, logged in when the batcher first wants it: false when it cannot
+   * be (a server's limit on connections, say), and no writer of the sink tries another.
+   */
+  private async openLane(lane: number): Promise<boolean> {
+    if (this.account.noExtraLanes) return false;
+    try {
+      await this.conn(lane);
+      return true;
+    } catch (err) {
+      this.account.noExtraLanes = true;
+      this.o.log.debug({ msg: `${this.o.endpoint.host}: an extra APPEND connection could not be made (${classifyImapError(err, this.o, 'run').message}); going on without it` });
+      return false;
+    }
   }
 
   /** An extra connection is open or on its way. */
@@ -191,7 +207,7 @@ class ImapWriter implements SinkWriter {
       if (this.clients[lane] !== cur) return this.conn(lane);
       c?.close();
     }
-    const next = lane === 0 ? connectImap(this.o) : this.afterFirstLogins().then(() => connectImap(this.o));
+    const next = lane === 0 ? connectImap(this.o) : this.afterFirstLogins().then(() => this.extraConnection());
     this.clients[lane] = next;
     next.catch(() => {
       if (this.clients[lane] === next) this.clients[lane] = undefined;
@@ -205,6 +221,12 @@ class ImapWriter implements SinkWriter {
     return next;
   }
 
+  /** An extra lane's connection, unless the sink has stopped using them meanwhile (a retryable failure, as a lost connection). */
+  private extraConnection(): Promise<ImapFlow> {
+    if (this.account.noExtraLanes) return Promise.reject(new MailferryError('NETWORK', `no more connections to ${this.o.endpoint.host}: the server limits them`, { scope: 'mailbox', retryable: true }));
+    return connectImap(this.o);
+  }
+
   /** Once no writer of the sink is logging in its first connection. */
   private async afterFirstLogins(): Promise<void> {
     while (this.account.firstLogins.size > 0) await Promise.allSettled([...this.account.firstLogins]);
@@ -212,7 +234,7 @@ class ImapWriter implements SinkWriter {
 
   /**
    * Log in now, in the background; a failure is met again (and reported) by the first put. The
-   * extra lanes log in when a batch first goes out on one (AccountState says in what order).
+   * extra lanes log in when batches first wait for one (`openLane`; AccountState says in what order).
    */
   prepare(): void {
     this.conn(0).catch(() => {});
@@ -247,8 +269,8 @@ class ImapWriter implements SinkWriter {
     try {
       client = lane === 0 ? await this.firstConn() : await this.conn(lane);
     } catch (err) {
-      // An extra lane that cannot connect (a server's limit on connections, say) is given up,
-      // and no writer of the sink tries another: the batch goes out on the first connection.
+      // An extra lane whose connection was lost and cannot be made again is given up, and no
+      // writer of the sink tries another: the batch goes out on the first connection.
       if (lane > 0) {
         this.account.noExtraLanes = true;
         this.o.log.debug({ msg: `${this.o.endpoint.host}: an extra APPEND connection could not be made (${classifyImapError(err, this.o, 'run').message}); going on without it` });
