@@ -166,10 +166,15 @@ class ImapWriter implements SinkWriter {
       await this.conn(lane);
       return true;
     } catch (err) {
-      this.account.noExtraLanes = true;
-      this.o.log.debug({ msg: `${this.o.endpoint.host}: an extra APPEND connection could not be made (${classifyImapError(err, this.o, 'run').message}); going on without it` });
+      this.noMoreLanes(err);
       return false;
     }
+  }
+
+  /** An extra connection could not be made: no writer of the sink tries another. */
+  private noMoreLanes(err: unknown): void {
+    this.account.noExtraLanes = true;
+    this.o.log.debug({ msg: `${this.o.endpoint.host}: an extra APPEND connection could not be made (${classifyImapError(err, this.o, 'run').message}); going on without it` });
   }
 
   /** An extra connection is open or on its way. */
@@ -269,11 +274,10 @@ class ImapWriter implements SinkWriter {
     try {
       client = lane === 0 ? await this.firstConn() : await this.conn(lane);
     } catch (err) {
-      // An extra lane whose connection was lost and cannot be made again is given up, and no
-      // writer of the sink tries another: the batch goes out on the first connection.
+      // An extra lane whose connection was lost and cannot be made again is given up: the
+      // batch goes out on the first connection.
       if (lane > 0) {
-        this.account.noExtraLanes = true;
-        this.o.log.debug({ msg: `${this.o.endpoint.host}: an extra APPEND connection could not be made (${classifyImapError(err, this.o, 'run').message}); going on without it` });
+        this.noMoreLanes(err);
         return LANE_RETIRED;
       }
       // No connection (refused at login: a connection limit, say): no APPEND was sent, and one
