@@ -1,5 +1,5 @@
 // An IMAP destination's writers send their APPEND batches on two connections each, the second
-// logged in once every writer's first one is. Against a server that limits connections per
+// logged in when batches wait with the first busy. Against a server that limits connections per
 // account (Dovecot's mail_max_userip_connections), the extra connections are what goes without:
 // quietly, with nothing throttled or retried, and every message stored once.
 import { readFileSync } from 'node:fs';

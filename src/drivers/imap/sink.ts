@@ -269,7 +269,6 @@ class ImapWriter implements SinkWriter {
       for (const p of batch) p.reject(this.account.full);
       return;
     }
-    if (lane > 0 && this.account.noExtraLanes) return LANE_RETIRED;
     let client: ImapFlow;
     try {
       client = lane === 0 ? await this.firstConn() : await this.conn(lane);
