@@ -101,6 +101,8 @@ async function main(o: BenchOptions): Promise<void> {
     else if (o.peers) log(`${p} is not installed: its rows are left out (see bench/README.md)`);
   }
 
+  /** A build's CLI entry: bin/run.cjs, or bin/run.js in a build from before it (a --variant). */
+  const entryOf = (root: string): string => [path.join(root, 'bin', 'run.cjs'), path.join(root, 'bin', 'run.js')].find((f) => existsSync(f))!;
   const dovecot = await startDovecot({ tmpdir: work, mailFsync: 'optimized' });
   const runs: RunRecord[] = [];
   const notes: string[] = [];
@@ -113,7 +115,7 @@ async function main(o: BenchOptions): Promise<void> {
       builds: [{ tool: 'mailferry', root: o.mfRoot }, ...o.variants.map((v) => ({ tool: `mailferry@${v.name}`, root: v.root }))],
       mailferry: (src, dst, checkpoint, root): Invocation => ({
         cmd: process.execPath,
-        args: [path.join(root, 'bin', 'run.js'), 'copy', src, dst, '--source-tls', 'none',
+        args: [entryOf(root), 'copy', src, dst, '--source-tls', 'none',
           ...(dst.startsWith('imap:') ? ['--dest-tls', 'none'] : []), '--checkpoint', checkpoint, '--json', ...o.mfArgs],
         env: { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass', XDG_STATE_HOME: path.join(work, 'state'), ...o.mfEnv },
       }),

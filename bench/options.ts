@@ -34,7 +34,7 @@ export interface BenchOptions {
   /** Extra arguments for every mailferry copy (experiments), and extra environment. */
   mfArgs: string[];
   mfEnv: Record<string, string>;
-  /** Project root whose bin/run.js (and dist/) is "mailferry". */
+  /** Project root whose bin/run.cjs (bin/run.js in builds before it) and dist/ are "mailferry". */
   mfRoot: string;
   /** Other builds measured beside it, as tools "mailferry@NAME" (before/after comparisons). */
   variants: Array<{ name: string; root: string }>;

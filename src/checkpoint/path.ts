@@ -11,7 +11,7 @@ import { mkdirsSync } from '../mkdirs.js';
  * relative, by a cron line or a script, must not put state under the current directory).
  */
 export function userHome(): string {
-  // Set by bin/run.js when the system has no home to give (HOME unset, a uid with no account
+  // Set by bin/run.cjs when the system has no home to give (HOME unset, a uid with no account
   // entry: `docker run --user 12345`): HOME then holds a stand-in for oclif, never used here.
   if ((globalThis as { mailferryNoHome?: boolean }).mailferryNoHome) throw noHome();
   let h: string;

@@ -1,8 +1,8 @@
-// Runs the real CLI binary (bin/run.js over the built dist/) as a child process.
+// Runs the real CLI binary (bin/run.cjs over the built dist/) as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/run.cjs', import.meta.url));
 
 export interface CliResult {
   code: number | null;

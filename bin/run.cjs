@@ -1,4 +1,10 @@
 #!/usr/bin/env node
+'use strict';
+// CommonJS, not an ES module, for one reason: libuv sizes its thread pool from UV_THREADPOOL_SIZE
+// when the pool is first used, and Node's ES module loader reads the entry file through that pool,
+// so an ES module entry could only set it after the pool had started with its default 4 threads.
+// A CommonJS entry is read synchronously, so the UV_THREADPOOL_SIZE line below comes before the
+// pool starts. The rest of the program is ES modules, loaded with import().
 // First of all: Ctrl-C or SIGTERM before a command has taken over its signals (while Node and oclif load):
 // exit 130 as documented, with the one JSON document a script expects (not 143 and nothing).
 const early = () => {
@@ -16,13 +22,13 @@ process.on('SIGHUP', early);
 process.stderr.on('error', () => {});
 // More libuv threads: fsyncs of many messages run side by side. 64, so that every message store
 // in flight (4 workers × 16) can wait in its fsync for the same journal commit, instead of the
-// rest queuing behind 16 of them (docs/ARCHITECTURE.md, "Speed").
+// rest queuing behind the pool's default 4 (docs/ARCHITECTURE.md, "Speed").
 process.env.UV_THREADPOOL_SIZE ??= '64';
 // The old generation may grow to 1.5× what survived the last full GC (V8 lets it reach up to
 // 4× when GC looks cheap, which a long copy turns into garbage held as RSS). Read by V8 at each
 // GC, so it takes effect when set here. Measured on a copy of 60,460 messages: peak RSS 151 →
 // 137 MB for ~5% more CPU (docs/ARCHITECTURE.md, "Speed").
-const v8 = await import('node:v8');
+const v8 = require('node:v8');
 v8.setFlagsFromString('--heap-growing-percent=50');
 // A function is optimized (TurboFan, on a helper thread) after 4× the default work: a copy of a
 // few thousand messages spent ~30% of its CPU compiling (the IMAP parser several times over, as
@@ -35,7 +41,7 @@ v8.setFlagsFromString('--interrupt-budget=270336');
 // which mailferry's own state never uses (src/checkpoint/path.ts says there is no home).
 // With SHELL unset (as in most containers) oclif also asks the account entry for the login
 // shell, which throws the same way: an empty SHELL reads to oclif as "unknown".
-const os = await import('node:os');
+const os = require('node:os');
 try {
   os.homedir();
 } catch {
@@ -49,22 +55,22 @@ if (process.env.SHELL === undefined) {
     process.env.SHELL = '';
   }
 }
-const { execute } = await import('@oclif/core');
-const { fileURLToPath } = await import('node:url');
-// oclif's own listener on standard output throws any error but EPIPE (a stack trace, exit 1) when
-// it writes there itself (--version, --help, its last flush) and the output cannot be written (a
-// full disk, /dev/full): one line and exit 3 instead, or the exit code the run already has.
-// A command's own output replaces this listener with its own (src/cli/base.ts).
-process.stdout.removeAllListeners('error');
-let stdoutFailed = false;
-process.stdout.on('error', (err) => {
-  if (err?.code === 'EPIPE' || stdoutFailed) return;
-  stdoutFailed = true;
-  if (!process.exitCode) {
-    process.stderr.write(`mailferry: error: cannot write to standard output (${err?.code ?? err})\n`);
-    process.exitCode = 3;
-  }
+import('@oclif/core').then(({ execute }) => {
+  // oclif's own listener on standard output throws any error but EPIPE (a stack trace, exit 1) when
+  // it writes there itself (--version, --help, its last flush) and the output cannot be written (a
+  // full disk, /dev/full): one line and exit 3 instead, or the exit code the run already has.
+  // A command's own output replaces this listener with its own (src/cli/base.ts).
+  process.stdout.removeAllListeners('error');
+  let stdoutFailed = false;
+  process.stdout.on('error', (err) => {
+    if (err?.code === 'EPIPE' || stdoutFailed) return;
+    stdoutFailed = true;
+    if (!process.exitCode) {
+      process.stderr.write(`mailferry: error: cannot write to standard output (${err?.code ?? err})\n`);
+      process.exitCode = 3;
+    }
+  });
+  // No "user plugins": oclif would otherwise read (and load code named in) a package.json in the
+  // user's data directory, ~/.local/share/mailferry, at every start.
+  return execute({ loadOptions: { root: __filename, userPlugins: false } });
 });
-// No "user plugins": oclif would otherwise read (and load code named in) a package.json in the
-// user's data directory, ~/.local/share/mailferry, at every start.
-await execute({ loadOptions: { root: fileURLToPath(import.meta.url), userPlugins: false } });
