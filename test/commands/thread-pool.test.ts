@@ -4,7 +4,7 @@
 // at once. The setting must come before the pool starts; from an ES module entry it came too late
 // (Node's module loader reads the entry through the pool) and a copy ran on 4 threads.
 // The threads are counted in /proc while the CLI waits for a server's greeting that never comes.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of sockets) s.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  rmSync(work, { recursive: true, force: true });
 });
 
 /** The threads of a CLI copy once it has connected to the source (the pool has started by then). */
@@ -40,7 +41,8 @@ async function threadsOfRun(name: string, env: Record<string, string | undefined
   let kill: (() => void) | undefined;
   const connected = new Promise<void>((resolve) => (onConnection = () => resolve()));
   const run = runCli(['copy', `imap://u@127.0.0.1:${port}`, `maildir:${join(work, name)}`, '--source-tls', 'none', '--checkpoint', join(work, `${name}.cp`)], {
-    env: { MAILFERRY_SOURCE_PASSWORD: 'pw', ...env },
+    // Its own state directory: the run is killed, and leaves its job's lock file there.
+    env: { MAILFERRY_SOURCE_PASSWORD: 'pw', XDG_STATE_HOME: join(work, 'state'), ...env },
     timeoutMs: 60_000,
     onSpawn: (child) => {
       pid = child.pid;
