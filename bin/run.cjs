@@ -30,6 +30,8 @@ process.env.UV_THREADPOOL_SIZE ??= '64';
 // 137 MB for ~5% more CPU (docs/ARCHITECTURE.md, "Speed").
 const v8 = require('node:v8');
 v8.setFlagsFromString('--heap-growing-percent=50');
+// The young generation at 8 MiB, not Node's 32 (bin/young-generation.cjs).
+require('./young-generation.cjs')();
 // A function is optimized (TurboFan, on a helper thread) after 4× the default work: a copy of a
 // few thousand messages spent ~30% of its CPU compiling (the IMAP parser several times over, as
 // each new phase deoptimized it), most of it for code that then ran a few seconds. Read whenever

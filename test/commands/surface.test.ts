@@ -181,7 +181,7 @@ describe('copy --dry-run, verify, checkpoint', () => {
     expect(out.result.folders[0]).toEqual({ folder: 'Fixtures', dest: 'Fixtures', exists: true, source: fixtures.length, destination: expectedCopies, filtered: 0, missing: 0, extra: 0, duplicates: 0, unreadable: 0 });
     expect(out.result.verdict).toBe(`verify: all ${fixtures.length} messages of the source are in the destination`);
     const human = await runCli(['verify', srcUrl(), `maildir:${dest}`, ...tls, '--folder', 'Fixtures'], { env });
-    expect(human.code).toBe(0);
+    expect(human.code, human.stderr + human.stdout).toBe(0);
     expect(human.stdout.trim().split('\n').at(-1)).toBe(`verify: all ${fixtures.length} messages of the source are in the destination`);
   });
 

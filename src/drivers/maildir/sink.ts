@@ -2,8 +2,9 @@
  * Maildir as a sink: each message is created in tmp/ (O_EXCL, 0600), written, given its
  * INTERNALDATE as mtime, fsynced (data and mtime) and renamed into cur/ with its flags in the
  * ":2," suffix. flush() fsyncs the directories renamed into, so the renames themselves survive
- * a crash. Plain file descriptors, not FileHandles: per message that is the cheaper path on the
- * main thread, where a copy spends its CPU.
+ * a crash. A message up to 1 MiB is made on the sink's file thread (file-thread.ts), which spares
+ * the main thread, where a copy spends its CPU, a hand-off to the thread pool per call; a larger or
+ * streamed one is made from here, through plain file descriptors (no FileHandle per message).
  */
 import { promises as fs, type Dir, constants as C, open as openCb, write as writeCb, futimes as futimesCb, fsync as fsyncCb, close as closeCb, fchown as fchownCb } from 'node:fs';
 import { promisify } from 'node:util';
@@ -21,6 +22,7 @@ import { mkdirs } from '../../mkdirs.js';
 import { lockUidlist } from './dovecot-lock.js';
 import { giveDir, ownerFor, type Owner } from './owner.js';
 import { PLACED_ROLES, roleOf } from './roles.js';
+import { FileJobError, FileThread } from './file-thread.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -355,9 +357,38 @@ class MaildirTree {
   }
 }
 
+/** Messages up to this size are written by the file thread; larger ones from here (rare). */
+const THREAD_MAX = 1 << 20;
+
+/**
+ * Its name is unique to this process and message: a file of it in tmp/ was made by another
+ * program (ioError would take EEXIST for a file where a directory should be).
+ */
+const tmpExists = (tmp: string): MailferryError =>
+  new MailferryError('DEST_IO', `${tmp} exists already: not overwritten`, { hint: 'another program writes files of mailferry\'s names into tmp/; rerun' });
+
+/** A message's store that failed in folder `dir`, at `at` (its tmp/ file, or the cur/ it went to). */
+function storeError(err: unknown, dir: string, at: string): MailferryError {
+  if (err instanceof MailferryError) return err;
+  if (err instanceof FileJobError && err.step === 'create' && err.code === 'EEXIST') return tmpExists(at);
+  // Larger than a file may be here (`ulimit -f` in a cron or CI environment, a file system's
+  // largest file): this message fails alone; a smaller one still fits, so the run goes on.
+  if (errnoCode(err) === 'EFBIG') {
+    return new MailferryError('MESSAGE_TOO_LARGE', `message too large for a file in ${dir} (a file size limit: ulimit -f, or the file system's largest file)`, {
+      scope: 'message',
+      retryable: false,
+      hint: 'raise the limit (ulimit -f) or choose another file system, and rerun: it copies the message then',
+    });
+  }
+  return ioError(err, at);
+}
+
 class MaildirWriter implements SinkWriter {
   private readonly dirty = new Set<string>();
-  constructor(private readonly tree: MaildirTree) {}
+  constructor(
+    private readonly tree: MaildirTree,
+    private readonly files: FileThread,
+  ) {}
 
   /** mtime = INTERNALDATE, then fsync (data and the mtime with it). */
   private async settle(fd: number, meta: MessageMeta): Promise<void> {
@@ -366,7 +397,21 @@ class MaildirWriter implements SinkWriter {
   }
 
   async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
-    return (await this.store(mailbox, meta, async (fd) => (await writeAll(fd, body), body.length))).key;
+    if (body.length > THREAD_MAX) return (await this.store(mailbox, meta, async (fd) => (await writeAll(fd, body), body.length))).key;
+    const dir = await this.tree.ensure(mailbox);
+    const base = uniqueBase();
+    const tmp = join(dir, 'tmp', base);
+    const key = flat(`${base},S=${body.length}`);
+    const info = await this.tree.info(dir, meta.flags);
+    const at = join(dir, 'cur');
+    const owner = this.tree.owner;
+    try {
+      await this.files.run({ tmp, final: join(at, `${key}:2,${info}`), body, mtime: meta.internalDate && meta.internalDate.getTime() / 1000, uid: owner?.uid, gid: owner?.gid });
+    } catch (err) {
+      throw storeError(err, dir, err instanceof FileJobError && err.step === 'rename' ? at : tmp);
+    }
+    this.dirty.add(at);
+    return key;
   }
 
   /**
@@ -393,13 +438,13 @@ class MaildirWriter implements SinkWriter {
     let fd: number | undefined;
     // What a failure names: the file being written, then the cur/ it is moved into.
     let at = tmp;
+    // Removed on failure only once made here: a file at its name that was there before is not ours.
+    let made = false;
     try {
       fd = await createExclusive(tmp).catch((err: NodeJS.ErrnoException) => {
-        // Its name is unique to this process and message: a file of it there was made by another
-        // program (ioError would take EEXIST for a file where a directory should be).
-        if (err.code === 'EEXIST') throw new MailferryError('DEST_IO', `${tmp} exists already: not overwritten`, { hint: 'another program writes files of mailferry\'s names into tmp/; rerun' });
-        throw err;
+        throw err.code === 'EEXIST' ? tmpExists(tmp) : err;
       });
+      made = true;
       const owner = this.tree.owner;
       if (owner) await fdChown(fd, owner.uid, owner.gid);
       const bytes = await write(fd);
@@ -416,18 +461,8 @@ class MaildirWriter implements SinkWriter {
       return { key, bytes };
     } catch (err) {
       if (fd !== undefined) await fdClose(fd).catch(() => {});
-      await fs.unlink(tmp).catch(() => {});
-      if (err instanceof MailferryError) throw err;
-      // Larger than a file may be here (`ulimit -f` in a cron or CI environment, a file system's
-      // largest file): this message fails alone; a smaller one still fits, so the run goes on.
-      if (errnoCode(err) === 'EFBIG') {
-        throw new MailferryError('MESSAGE_TOO_LARGE', `message too large for a file in ${dir} (a file size limit: ulimit -f, or the file system's largest file)`, {
-          scope: 'message',
-          retryable: false,
-          hint: 'raise the limit (ulimit -f) or choose another file system, and rerun: it copies the message then',
-        });
-      }
-      throw ioError(err, at);
+      if (made) await fs.unlink(tmp).catch(() => {});
+      throw storeError(err, dir, at);
     }
   }
 
@@ -451,6 +486,7 @@ function mailboxOf(segments: string[]): string {
 export class MaildirSink implements Sink {
   readonly caps = { lineEndings: 'lf' as const, scanReadsEach: true };
   private readonly tree: MaildirTree;
+  private readonly files = new FileThread();
 
   private constructor(root: string, owner?: Owner, warn?: (msg: string) => void) {
     this.tree = new MaildirTree(root, owner, warn);
@@ -659,8 +695,10 @@ export class MaildirSink implements Sink {
   }
 
   async writer(): Promise<SinkWriter> {
-    return new MaildirWriter(this.tree);
+    return new MaildirWriter(this.tree, this.files);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.files.close();
+  }
 }
