@@ -1,11 +1,14 @@
+import { NumberRanges } from './number-ranges.js';
+
 /**
  * A set of source message keys that stores the keys written as plain decimal numbers (IMAP UIDs)
- * as numbers: a checkpoint holds a key per message done for the whole run, and a Set of small
- * integers holds no string per key (~24 bytes less each). Other keys (POP3 UIDLs, Maildir names)
- * are kept as strings. Reads back exactly the strings that were added.
+ * as runs of numbers (number-ranges.ts): a checkpoint holds a key per message done for the whole
+ * run, and the UIDs done in a folder are mostly consecutive, so they take a few runs, not a
+ * string or a Set entry each. Other keys (POP3 UIDLs, Maildir names) are kept as strings. Reads
+ * back exactly the strings that were added (numbers in ascending order, then the strings).
  */
 export class KeySet implements ReadonlySet<string> {
-  private readonly nums = new Set<number>();
+  private readonly nums = new NumberRanges();
   private readonly strs = new Set<string>();
 
   /** The key as a number when String(number) gives it back exactly (and it fits a small integer). */
@@ -37,9 +40,7 @@ export class KeySet implements ReadonlySet<string> {
 
   /** The largest key that is a number (a UID), or 0 when none is. */
   highestNumber(): number {
-    let high = 0;
-    for (const n of this.nums) if (n > high) high = n;
-    return high;
+    return this.nums.max();
   }
 
   clear(): void {
