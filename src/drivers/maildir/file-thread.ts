@@ -210,6 +210,7 @@ export class FileThread {
   }
 
   private start(): Worker {
+    Atomics.store(this.started, 0, 0);
     const w = new Worker(`(${workerMain.toString()})()`, {
       eval: true,
       workerData: { ring: this.ring, taken: this.taken.buffer, started: this.started.buffer },
