@@ -95,6 +95,9 @@ export function normalizeMessageId(value: string | null): string | null {
   return flat('<' + (at < 0 ? id : id.slice(0, at) + '@' + id.slice(at + 1).toLowerCase()) + '>');
 }
 
+const SPACE = /\s/;
+const SPACES = /\s+/g;
+
 /**
  * The inside of the first <...> outside comments and quotes, with unquoted whitespace dropped;
  * undefined when there is none (or it is empty or never closed).
@@ -114,6 +117,13 @@ function angleToken(v: string): string | undefined {
     } else if (c === '(') depth = 1;
     else if (c === '"') quoted = true;
     else if (c === '<') {
+      // Almost every id: no quote before its '>' (so that '>' ends it), whitespace at most. A
+      // slice, not a string grown by a character at a time (~4 KB of heap per message).
+      const close = v.indexOf('>', i + 1);
+      if (close >= 0) {
+        const inside = v.slice(i + 1, close);
+        if (!inside.includes('"')) return (SPACE.test(inside) ? inside.replace(SPACES, '') : inside) || undefined;
+      }
       let out = '';
       let q = false;
       for (let j = i + 1; j < v.length; j++) {

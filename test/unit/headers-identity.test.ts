@@ -47,6 +47,56 @@ describe('header block and Message-ID', () => {
     expect(normalizeMessageId('<unclosed@x')).toBe('<unclosed@x>');
     expect(normalizeMessageId('<>')).toBeNull();
   });
+  it('the token inside <...> equals the rule, character by character, for every mix of brackets, quotes, escapes, comments and spaces', () => {
+    // The rule, the slow way: the first '<' outside comments and quotes; inside it, up to a '>'
+    // outside quotes, unquoted whitespace dropped, a quoted backslash keeping the character after it.
+    const token = (v: string): string | undefined => {
+      let depth = 0;
+      let quoted = false;
+      for (let i = 0; i < v.length; i++) {
+        const c = v[i]!;
+        if (quoted) {
+          if (c === '\\') i++;
+          else if (c === '"') quoted = false;
+        } else if (depth > 0) {
+          if (c === '\\') i++;
+          else if (c === '(') depth++;
+          else if (c === ')') depth--;
+        } else if (c === '(') depth = 1;
+        else if (c === '"') quoted = true;
+        else if (c === '<') {
+          let out = '';
+          let q = false;
+          for (let j = i + 1; j < v.length; j++) {
+            const d = v[j]!;
+            if (q) {
+              out += d;
+              if (d === '\\' && j + 1 < v.length) out += v[++j];
+              else if (d === '"') q = false;
+            } else if (d === '>') return out || undefined;
+            else if (d === '"') (q = true), (out += d);
+            else if (!/\s/.test(d)) out += d;
+          }
+          return undefined;
+        }
+      }
+      return undefined;
+    };
+    const slow = (v: string): string | null => {
+      const id = token(v) ?? v.replace(/\([^()]*\)/g, '').replace(/\s+/g, '').replace(/[<>]/g, '');
+      if (!id) return null;
+      const at = id.lastIndexOf('@');
+      return '<' + (at < 0 ? id : id.slice(0, at) + '@' + id.slice(at + 1).toLowerCase()) + '>';
+    };
+    const alphabet = ['<', '>', '"', '\\', ' ', '\t', '(', ')', 'a', '@', 'B'];
+    let level = [''];
+    const wrong: string[] = [];
+    for (let len = 1; len <= 6; len++) {
+      level = level.flatMap((s) => alphabet.map((c) => s + c));
+      for (const v of level) if (normalizeMessageId(v) !== slow(v)) wrong.push(v);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+  });
   it('does not read a Message-ID from the body', () => {
     expect(messageIdOf(b('Subject: x\n\nMessage-ID: <body@x>\n'))).toBeNull();
   });

@@ -26,6 +26,29 @@ describe('line endings', () => {
       for (const s of level) expect(crlfToLf(b(s)), JSON.stringify(s)).toEqual(slow(b(s)));
     }
   });
+  it('LF → CRLF equals the rule, byte by byte, for every mix of CR, LF and text', () => {
+    // The rule, written the slow way: a CR before every LF that has none.
+    const slow = (x: Buffer) => Buffer.from([...x].flatMap((c, k) => (c === 0x0a && x[k - 1] !== 0x0d ? [0x0d, 0x0a] : [c])));
+    const alphabet = ['\r', '\n', 'a'];
+    let level = [''];
+    for (let len = 1; len <= 8; len++) {
+      level = level.flatMap((s) => alphabet.map((c) => s + c));
+      for (const s of level) expect(lfToCrlf(b(s)), JSON.stringify(s)).toEqual(slow(b(s)));
+    }
+  });
+  it('both ways equal the rule on long lines and long runs of line ends', () => {
+    const dropCr = (x: Buffer) => Buffer.from([...x].filter((c, k) => !(c === 0x0d && x[k + 1] === 0x0a && x[k - 1] !== 0x0d)));
+    const addCr = (x: Buffer) => Buffer.from([...x].flatMap((c, k) => (c === 0x0a && x[k - 1] !== 0x0d ? [0x0d, 0x0a] : [c])));
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+    for (let t = 0; t < 300; t++) {
+      const parts: string[] = [];
+      for (let k = rand(40); k >= 0; k--) parts.push(['\r\n', '\n', '\r', '\r\r\n', 'x'.repeat(rand(3) === 0 ? rand(5000) : rand(80))][rand(5)]!);
+      const x = b(parts.join(''));
+      expect(crlfToLf(x).equals(dropCr(x)), JSON.stringify(parts)).toBe(true);
+      expect(lfToCrlf(x).equals(addCr(x)), JSON.stringify(parts)).toBe(true);
+    }
+  });
   it('round-trips every mix of CR, LF and text without bare LFs', () => {
     const alphabet = ['\r', '\n', 'a'];
     const all: string[] = [''];

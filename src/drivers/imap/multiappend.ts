@@ -6,7 +6,7 @@
  * All or nothing: a tagged NO means none of the messages was stored.
  */
 import type { ImapFlow } from 'imapflow';
-import { encodePath, formatDateTime, normalizePath } from 'imapflow/lib/tools.js';
+import { encodePath, normalizePath } from 'imapflow/lib/tools.js';
 
 export interface AppendItem {
   body: Buffer;
@@ -22,6 +22,22 @@ interface Exec {
 
 export function canMultiappend(client: ImapFlow): boolean {
   return client.capabilities.has('MULTIAPPEND');
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number) => (n < 10 ? '0' : '') + n;
+
+/**
+ * An APPEND's date-time (RFC 3501: " 5-Jan-2024 08:09:10 +0000", in UTC), or undefined for a date
+ * that has none (invalid, or a year outside 0–9999). Read from the UTC fields: imapflow's
+ * formatDateTime, which says the same, makes the date's local-time string (to test it) and two ISO
+ * strings per message, ~10 µs each.
+ */
+export function imapDateTime(d: Date): string | undefined {
+  const year = d.getUTCFullYear();
+  if (!(year >= 0 && year <= 9999)) return undefined;
+  const day = d.getUTCDate();
+  return `${day < 10 ? ' ' : ''}${day}-${MONTHS[d.getUTCMonth()]}-${String(year).padStart(4, '0')} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
 }
 
 /** "5:7,9" → [5, 6, 7, 9]; undefined when malformed or absurdly long. */
@@ -51,7 +67,7 @@ export async function multiAppend(client: ImapFlow, mailbox: string, items: Appe
   const attributes: unknown[] = [{ type: 'ATOM', value: encodePath(conn, normalizePath(conn, mailbox)) }];
   for (const it of items) {
     attributes.push(it.flags.map((f) => ({ type: 'ATOM', value: f })));
-    const date = it.internalDate ? formatDateTime(it.internalDate) : undefined;
+    const date = it.internalDate ? imapDateTime(it.internalDate) : undefined;
     if (date) attributes.push({ type: 'STRING', value: date });
     // A literal may not hold NUL bytes; literal8 (BINARY, RFC 3516) may.
     attributes.push({ type: 'LITERAL', value: it.body, isLiteral8: binary && it.body.indexOf(0) >= 0 });

@@ -298,9 +298,17 @@ class KeywordFile {
   }
 }
 
+/** A folder's directory, its tmp/ and its cur/. */
+interface FolderDirs {
+  dir: string;
+  tmp: string;
+  cur: string;
+}
+
 /** The folder directories of a Maildir root, created on demand. */
 class MaildirTree {
-  private readonly made = new Set<string>();
+  /** The folders made (or found) so far, by mailbox name. */
+  private readonly made = new Map<string, FolderDirs>();
   private readonly keywords = new Map<string, KeywordFile>();
   /** `owner`: whom what is created in it is given to (owner.ts); none, this process's. */
   constructor(
@@ -329,13 +337,20 @@ class MaildirTree {
   }
 
   async ensure(mailbox: string): Promise<string> {
+    return (await this.dirs(mailbox)).dir;
+  }
+
+  /** A folder's directory and its tmp/ and cur/, made on first use, then kept (no path work per message). */
+  async dirs(mailbox: string): Promise<FolderDirs> {
+    const had = this.made.get(mailbox);
+    if (had) return had;
     const dir = this.dirOf(mailbox);
-    if (this.made.has(dir)) return dir;
     if (dir !== this.root) await mkdirSafe(dir, this.owner);
     for (const sub of ['cur', 'new', 'tmp']) await mkdirSafe(join(dir, sub), this.owner);
     if (dir !== this.root) await this.marker(join(dir, 'maildirfolder'));
-    this.made.add(dir);
-    return dir;
+    const made = { dir, tmp: join(dir, 'tmp'), cur: join(dir, 'cur') };
+    this.made.set(mailbox, made);
+    return made;
   }
 
   /** The `maildirfolder` marker: created or left as it is, never through a symbolic link (one planted there could name any file). */
@@ -398,15 +413,15 @@ class MaildirWriter implements SinkWriter {
 
   async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
     if (body.length > THREAD_MAX) return (await this.store(mailbox, meta, async (fd) => (await writeAll(fd, body), body.length))).key;
-    const dir = await this.tree.ensure(mailbox);
+    const { dir, tmp: tmpDir, cur: at } = await this.tree.dirs(mailbox);
     const base = uniqueBase();
-    const tmp = join(dir, 'tmp', base);
+    // Joined by hand: the directories are whole paths already, the names ours (path.join per name cost ~2 KB of heap).
+    const tmp = `${tmpDir}/${base}`;
     const key = flat(`${base},S=${body.length}`);
     const info = await this.tree.info(dir, meta.flags);
-    const at = join(dir, 'cur');
     const owner = this.tree.owner;
     try {
-      await this.files.run({ tmp, final: join(at, `${key}:2,${info}`), body, mtime: meta.internalDate && meta.internalDate.getTime() / 1000, uid: owner?.uid, gid: owner?.gid });
+      await this.files.run({ tmp, final: `${at}/${key}:2,${info}`, body, mtime: meta.internalDate && meta.internalDate.getTime() / 1000, uid: owner?.uid, gid: owner?.gid });
     } catch (err) {
       throw storeError(err, dir, err instanceof FileJobError && err.step === 'rename' ? at : tmp);
     }
