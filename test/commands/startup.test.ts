@@ -50,6 +50,8 @@ process.on('exit', () => writeFileSync(process.env.MF_PROBE_OUT, Object.keys(cac
     expect(first.packages).toContain('@oclif/core');
     expect(first.packages).not.toContain('yaml');
     expect(first.packages).not.toContain('cli-progress');
+    // oclif's check of the Node.js version (bin/run.cjs checks it instead).
+    expect(first.packages).not.toContain('semver');
     const again = await loadedPackages([...args, '--json'], 'again');
     expect(again.code).toBe(0);
     expect(again.packages).not.toContain('yaml');
@@ -92,6 +94,22 @@ export async function load(url, context, next) { if (url.includes('/node_modules
     for (const p of ['socks', 'pino', '@zone-eu/mailsplit', 'libmime', 'libqp', 'libbase64', 'encoding-japanese', 'yaml', 'cli-progress']) {
       expect(r.packages, p).not.toContain(p);
     }
+  });
+});
+
+describe('an older Node.js', () => {
+  it('is refused in one line, exit 3 (with --json, as the one JSON document), before anything else', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-old-node-'));
+    const fake = join(dir, 'node18.cjs');
+    writeFileSync(fake, "Object.defineProperty(process.versions, 'node', { value: '18.19.1' });\n");
+    const args = ['copy', `maildir:${join(dir, 'src')}`, `maildir:${join(dir, 'dst')}`, '--checkpoint', join(dir, 'cp')];
+    const r = await runCli(args, { env: { NODE_OPTIONS: `--require ${fake}` } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe('mailferry: error: Node.js 18.19.1 is too old: mailferry needs Node.js 20 or later\n');
+    const j = await runCli([...args, '--json'], { env: { NODE_OPTIONS: `--require ${fake}` } });
+    expect(j.code).toBe(3);
+    expect(JSON.parse(j.stdout)).toEqual({ status: 3, error: { code: 'NODE_TOO_OLD', message: 'Node.js 18.19.1 is too old: mailferry needs Node.js 20 or later' }, warnings: [] });
+    expect(() => readFileSync(join(dir, 'cp'))).toThrow();
   });
 });
 
