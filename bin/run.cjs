@@ -21,7 +21,8 @@ process.on('SIGHUP', early);
 // listener its 'error' event is an uncaught exception, exit 1, with the messages half copied.
 process.stderr.on('error', () => {});
 // Node.js 20 or later (package.json "engines"): an older one is told so in one line, exit 3, not
-// met with a stack trace from whatever it lacks. This stands in for oclif's own check, which
+// met with a stack trace from whatever it lacks (down to Node.js 14: this file's syntax is kept
+// to what 14 parses). This stands in for oclif's own check, which
 // loads semver (~20 ms of every start) and warns only below oclif's minimum (18).
 if (!(Number(process.versions.node.split('.')[0]) >= 20)) {
   const message = `Node.js ${process.versions.node} is too old: mailferry needs Node.js 20 or later`;
@@ -35,7 +36,7 @@ if (oclifEngineCheck) process.env.OCLIF_DISABLE_ENGINE_WARNING = '1';
 // More libuv threads: fsyncs of many messages run side by side. 64, so that every message store
 // in flight (4 workers × 16) can wait in its fsync for the same journal commit, instead of the
 // rest queuing behind the pool's default 4 (docs/ARCHITECTURE.md, "Speed").
-process.env.UV_THREADPOOL_SIZE ??= '64';
+if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '64';
 // The old generation may grow to 1.5× what survived the last full GC (V8 lets it reach up to
 // 4× when GC looks cheap, which a long copy turns into garbage held as RSS). Read by V8 at each
 // GC, so it takes effect when set here. Measured on a copy of 60,460 messages: peak RSS 151 →
