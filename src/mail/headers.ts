@@ -97,6 +97,7 @@ export function normalizeMessageId(value: string | null): string | null {
 
 const SPACE = /\s/;
 const SPACES = /\s+/g;
+const unspaced = (t: string): string => (SPACE.test(t) ? t.replace(SPACES, '') : t);
 
 /**
  * The inside of the first <...> outside comments and quotes, with unquoted whitespace dropped;
@@ -117,26 +118,25 @@ function angleToken(v: string): string | undefined {
     } else if (c === '(') depth = 1;
     else if (c === '"') quoted = true;
     else if (c === '<') {
-      // Almost every id: no quote before its '>' (so that '>' ends it), whitespace at most. A
-      // slice, not a string grown by a character at a time (~4 KB of heap per message).
-      const close = v.indexOf('>', i + 1);
-      if (close >= 0) {
-        const inside = v.slice(i + 1, close);
-        if (!inside.includes('"')) return (SPACE.test(inside) ? inside.replace(SPACES, '') : inside) || undefined;
-      }
+      // Up to the first '>' outside quotes, in slices (not a character at a time: ~4 KB of heap
+      // per message): unquoted runs lose their whitespace, quoted strings are kept as they are.
       let out = '';
-      let q = false;
-      for (let j = i + 1; j < v.length; j++) {
-        const d = v[j]!;
-        if (q) {
-          out += d;
-          if (d === '\\' && j + 1 < v.length) out += v[++j];
-          else if (d === '"') q = false;
-        } else if (d === '>') return out || undefined;
-        else if (d === '"') (q = true), (out += d);
-        else if (!/\s/.test(d)) out += d;
+      let j = i + 1;
+      for (;;) {
+        const close = v.indexOf('>', j);
+        const quote = v.indexOf('"', j);
+        if (quote < 0 || (close >= 0 && close < quote)) {
+          if (close < 0) return undefined;
+          out += unspaced(v.slice(j, close));
+          return out || undefined;
+        }
+        out += unspaced(v.slice(j, quote));
+        let k = quote + 1;
+        while (k < v.length && v[k] !== '"') k += v[k] === '\\' ? 2 : 1;
+        if (k >= v.length) return undefined;
+        out += v.slice(quote, k + 1);
+        j = k + 1;
       }
-      return undefined;
     }
   }
   return undefined;

@@ -340,7 +340,11 @@ class MaildirTree {
     return (await this.dirs(mailbox)).dir;
   }
 
-  /** A folder's directory and its tmp/ and cur/, made on first use, then kept (no path work per message). */
+  /**
+   * A folder's directory and its tmp/ and cur/, made on first use, then kept: a message's names
+   * are joined to them by hand (whole paths already, the names ours), as path.join per name cost
+   * ~2 KB of heap per message.
+   */
   async dirs(mailbox: string): Promise<FolderDirs> {
     const had = this.made.get(mailbox);
     if (had) return had;
@@ -415,7 +419,6 @@ class MaildirWriter implements SinkWriter {
     if (body.length > THREAD_MAX) return (await this.store(mailbox, meta, async (fd) => (await writeAll(fd, body), body.length))).key;
     const { dir, tmp: tmpDir, cur: at } = await this.tree.dirs(mailbox);
     const base = uniqueBase();
-    // Joined by hand: the directories are whole paths already, the names ours (path.join per name cost ~2 KB of heap).
     const tmp = `${tmpDir}/${base}`;
     const key = flat(`${base},S=${body.length}`);
     const info = await this.tree.info(dir, meta.flags);
@@ -447,9 +450,9 @@ class MaildirWriter implements SinkWriter {
 
   /** tmp/ file (O_EXCL), `write` (returns the bytes written), mtime + fsync, rename into cur/. */
   private async store(mailbox: string, meta: MessageMeta, write: (fd: number) => Promise<number>): Promise<{ key: string; bytes: number }> {
-    const dir = await this.tree.ensure(mailbox);
+    const { dir, tmp: tmpDir, cur } = await this.tree.dirs(mailbox);
     const base = uniqueBase();
-    const tmp = join(dir, 'tmp', base);
+    const tmp = `${tmpDir}/${base}`;
     let fd: number | undefined;
     // What a failure names: the file being written, then the cur/ it is moved into.
     let at = tmp;
@@ -470,9 +473,9 @@ class MaildirWriter implements SinkWriter {
       await fdClose(done);
       const key = flat(`${base},S=${bytes}`);
       const info = await this.tree.info(dir, meta.flags);
-      at = join(dir, 'cur');
-      await fs.rename(tmp, join(at, `${key}:2,${info}`));
-      this.dirty.add(join(dir, 'cur'));
+      at = cur;
+      await fs.rename(tmp, `${cur}/${key}:2,${info}`);
+      this.dirty.add(cur);
       return { key, bytes };
     } catch (err) {
       if (fd !== undefined) await fdClose(fd).catch(() => {});
