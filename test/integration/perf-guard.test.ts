@@ -10,6 +10,11 @@ import { CORPUS_GROUPS, seedCorpus } from '../harness/corpus.js';
 import { harness } from '../harness/env.js';
 import { FaultProxy } from '../harness/fault-proxy.js';
 import { underStrace } from '../harness/strace.js';
+import { fetchResponseCounts } from 'imapflow/lib/handler/fetch-response.js';
+import { fetchRows } from '../../src/drivers/imap/fetch-rows.js';
+import { closeImap, connectImap } from '../../src/drivers/imap/connect.js';
+import type { NetOptions } from '../../src/drivers/net-options.js';
+import { silentLogger } from '../../src/log.js';
 
 const h = harness();
 const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
@@ -69,6 +74,37 @@ describe('cost per message of a copy (counted, not timed)', () => {
     expect(proxy.watched - before).toBeLessThanOrEqual(3 * FOLDERS);
     // Nothing to copy: no worker connection is opened ahead of need.
     expect(proxy.connections - connsBefore).toBe(1);
+  });
+
+  it("IMAP source: the FETCH rows Dovecot sends for a copy (listing and bodies) are read by the parser's fast path, not its tokenizer", async () => {
+    const o = {
+      endpoint: { kind: 'imap', scheme: 'imap', host: h.host, port: h.ports.imap, user: src, tls: 'none' },
+      secret: async () => 'pass',
+      auth: 'password',
+      insecure: false,
+      compress: false,
+      timeoutMs: 30_000,
+      log: silentLogger,
+    } as unknown as NetOptions;
+    const client = await connectImap(o);
+    try {
+      await client.mailboxOpen('Junk', { readOnly: true });
+      const before = fetchResponseCounts.read;
+      let rows = 0;
+      // What the IMAP source asks for (drivers/imap/source.ts): the listing, then the bodies.
+      for await (const row of fetchRows(client, '1:*', { flags: true, internalDate: true, size: true, headerFields: ['MESSAGE-ID'] })) {
+        expect(row.header).toBeDefined();
+        rows++;
+      }
+      for await (const row of fetchRows(client, '1:*', { body: 'body' })) {
+        expect(row.body?.length).toBeGreaterThan(0);
+        rows++;
+      }
+      expect(rows).toBe(2 * PER_FOLDER);
+      expect(fetchResponseCounts.read - before).toBe(rows);
+    } finally {
+      await closeImap(client, false);
+    }
   });
 
   it('POP3 → Maildir: a first copy into an empty destination reads no header before the bodies; one that may find messages there does', async () => {
