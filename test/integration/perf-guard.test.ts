@@ -13,8 +13,7 @@ import { underStrace } from '../harness/strace.js';
 import { fetchResponseCounts } from 'imapflow/lib/handler/fetch-response.js';
 import { fetchRows } from '../../src/drivers/imap/fetch-rows.js';
 import { closeImap, connectImap } from '../../src/drivers/imap/connect.js';
-import type { NetOptions } from '../../src/drivers/net-options.js';
-import { silentLogger } from '../../src/log.js';
+import { plainImapOptions } from '../harness/imap-options.js';
 
 const h = harness();
 const env = { MAILFERRY_SOURCE_PASSWORD: 'pass', MAILFERRY_DEST_PASSWORD: 'pass' };
@@ -77,16 +76,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
   });
 
   it("IMAP source: the FETCH rows Dovecot sends for a copy (listing and bodies) are read by the parser's fast path, not its tokenizer", async () => {
-    const o = {
-      endpoint: { kind: 'imap', scheme: 'imap', host: h.host, port: h.ports.imap, user: src, tls: 'none' },
-      secret: async () => 'pass',
-      auth: 'password',
-      insecure: false,
-      compress: false,
-      timeoutMs: 30_000,
-      log: silentLogger,
-    } as unknown as NetOptions;
-    const client = await connectImap(o);
+    const client = await connectImap(plainImapOptions({ host: h.host, port: h.ports.imap, user: src, timeoutMs: 30_000 }));
     try {
       await client.mailboxOpen('Junk', { readOnly: true });
       const before = fetchResponseCounts.read;

@@ -2,9 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import parser from 'imapflow/lib/handler/imap-parser.js';
 import { fetchRows, readRow } from '../../src/drivers/imap/fetch-rows.js';
 import { closeImap, connectImap } from '../../src/drivers/imap/connect.js';
-import type { NetOptions } from '../../src/drivers/net-options.js';
-import { silentLogger } from '../../src/log.js';
 import { FakeImapServer } from '../harness/fake-imap.js';
+import { plainImapOptions } from '../harness/imap-options.js';
 
 /** A FETCH response line as imapflow's own parser gives it to an untagged handler. */
 const parse = (line: string, literals: string[] = []) => parser(Buffer.from(line), { literals: literals.map((l) => Buffer.from(l)) }) as Promise<{ attributes?: unknown[] }>;
@@ -56,16 +55,7 @@ describe('fetchRows() and the idle-read timeout', () => {
       },
     });
     servers.push(server);
-    const o = {
-      endpoint: { kind: 'imap', scheme: 'imap', host: '127.0.0.1', port: server.port, user: 'u', tls: 'none' },
-      secret: async () => 'pass',
-      auth: 'password',
-      insecure: false,
-      compress: false,
-      timeoutMs: 1000,
-      log: silentLogger,
-    } as unknown as NetOptions;
-    const client = await connectImap(o);
+    const client = await connectImap(plainImapOptions({ port: server.port, user: 'u', timeoutMs: 1000 }));
     try {
       const uids: number[] = [];
       for await (const row of fetchRows(client, '1:2', { body: 'body' })) {
