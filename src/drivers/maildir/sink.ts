@@ -336,10 +336,6 @@ class MaildirTree {
     return join(this.root, mailbox);
   }
 
-  async ensure(mailbox: string): Promise<string> {
-    return (await this.dirs(mailbox)).dir;
-  }
-
   /**
    * A folder's directory and its tmp/ and cur/, made on first use, then kept: a message's names
    * are joined to them by hand (whole paths already, the names ours), as path.join per name cost
@@ -536,7 +532,7 @@ export class MaildirSink implements Sink {
       throw await whyNotMade(err, root);
     }
     const sink = new MaildirSink(root, ownerFor(before), opts.warn);
-    await sink.tree.ensure('INBOX');
+    await sink.tree.dirs('INBOX');
     // What killed runs left in the tmp/ of any folder (one directory read each, usually empty).
     await cleanTmp(join(root, 'tmp'));
     for (const d of await fs.readdir(root, { withFileTypes: true }).catch(() => [])) {
@@ -554,7 +550,7 @@ export class MaildirSink implements Sink {
     const kept = await this.remembered(hint);
     if (kept) return kept;
     const mailbox = (await this.byRole(segments, specialUse, hint)) ?? mailboxOf(segments);
-    await this.tree.ensure(mailbox);
+    await this.tree.dirs(mailbox);
     return mailbox;
   }
 
