@@ -159,17 +159,18 @@ export class FileThread {
     if (this.broken) return Promise.reject(this.broken);
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
-    const { body, ...rest } = job;
+    const body = job.body;
     const len = body.length;
     const at = this.place(len);
-    let sent: Job;
+    // Named one by one: a `{ body, ...rest }` copy costs ~4 µs a message where this costs ~0.1.
+    const sent: Job = { tmp: job.tmp, final: job.final, mtime: job.mtime, uid: job.uid, gid: job.gid, id, off: 0, len };
     if (at === undefined) {
-      sent = { ...rest, id, off: 0, len, body };
+      sent.body = body;
       this.counts.copied++;
     } else {
       const off = at % RING;
       this.ringBytes.set(body, off);
-      sent = { ...rest, id, off, len };
+      sent.off = off;
       this.counts.ring++;
       if (at !== this.head) this.counts.wrapped++;
       this.head = at + len;
