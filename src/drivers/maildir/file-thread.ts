@@ -20,6 +20,7 @@
  */
 import { Worker } from 'node:worker_threads';
 
+/** Each field is named where FileThread#run makes the job it sends: one added here is added there. */
 export interface FileJob {
   /** The file created (O_EXCL, 0600) and written in tmp/. */
   tmp: string;
