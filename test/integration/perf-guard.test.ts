@@ -44,7 +44,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
     await seedCorpus(h, src, { limitPerGroup: PER_FOLDER });
     work = mkdtempSync(join(tmpdir(), 'mf-guard-'));
     // A line ending in a synchronizing literal ("{1234}"): the client then waits for the server's "+".
-    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/, listAll: /^\S+ LIST .*"\*"/i, status: /^\S+ STATUS /i } });
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/, listAll: /^\S+ LIST .*"\*"/i, list: /^\S+ (LIST|LSUB) /i, status: /^\S+ STATUS /i } });
   });
   afterAll(async () => proxy?.stop());
 
@@ -52,8 +52,12 @@ describe('cost per message of a copy (counted, not timed)', () => {
     const args = ['copy', `imap://${src}@${h.host}:${proxy.port}`, `maildir:${join(work, 'M')}`, '--source-tls', 'none', '--checkpoint', join(work, 'cp1')];
     const before = proxy.watched;
     const conns = proxy.connections;
+    const listsBefore = proxy.tallied.list ?? 0;
     const first = await tracedCopy(args, work);
     expect(first).toMatchObject({ status: 0, copied: MESSAGES });
+    // The account's folders are listed once (a LIST and its LSUB), on the folder connection; a
+    // worker opening a folder does not list it again (imapflow would, before its EXAMINE).
+    expect((proxy.tallied.list ?? 0) - listsBefore).toBe(2);
     // Each message file is synced (durability), plus per batch and folder: directories and the journal.
     expect(first.syncs).toBeGreaterThanOrEqual(MESSAGES);
     expect(first.syncs).toBeLessThanOrEqual(MESSAGES + 6 * FOLDERS + 10);

@@ -11,12 +11,18 @@ import { ControlConnection } from './control.js';
 import { compactUidSet, inMailbox, toMailboxInfo } from './mailboxes.js';
 import { shared } from '../../strings.js';
 import { fetchRows } from './fetch-rows.js';
+import { normalizePath } from 'imapflow/lib/tools.js';
+
+/** A folder as the account's LIST gave it (imapflow's entry: delimiter, special use, subscribed). */
+type ListEntry = Awaited<ReturnType<ImapFlow['list']>>[number];
 
 class ImapReader implements SourceReader {
   private open?: string;
   constructor(
     private client: ImapFlow,
     private readonly o: NetOptions,
+    /** The folder's entry from the source's listing, when it has one. */
+    private readonly listedAs: (mailbox: string) => ListEntry | undefined = () => undefined,
   ) {}
 
   async ready(mailbox?: string): Promise<void> {
@@ -44,6 +50,13 @@ class ImapReader implements SourceReader {
   private async select(mailbox: string): Promise<void> {
     await this.ready();
     if (this.open === mailbox && this.client.mailbox) return;
+    // imapflow LISTs a folder (and LSUBs it) on each connection before its first SELECT or
+    // EXAMINE there, for what the account's listing already said: given that, it does not (two
+    // round trips per worker and folder). A folder gone meanwhile still fails its EXAMINE.
+    const folders = (this.client as unknown as { folders?: Map<string, ListEntry> }).folders;
+    const path = normalizePath(this.client, mailbox);
+    const entry = folders && !folders.has(path) ? this.listedAs(path) : undefined;
+    if (entry) folders!.set(path, entry);
     await this.client.mailboxOpen(mailbox, { readOnly: true });
     this.open = mailbox;
   }
@@ -209,6 +222,8 @@ export class ImapSource implements Source {
    * folders: ~5 s on loopback, a minute at 30 ms a round trip). A later status() asks the server.
    */
   private readonly listed = new Map<string, MailboxStatus>();
+  /** Each folder's entry from the latest listing, by path, for the workers' connections (ImapReader#select). */
+  private entries = new Map<string, ListEntry>();
 
   private constructor(
     client: ImapFlow,
@@ -234,6 +249,7 @@ export class ImapSource implements Source {
         const withStatus = this.client.capabilities.has('LIST-STATUS');
         const list = await this.client.list(withStatus ? { statusQuery: { messages: true, uidNext: true, uidValidity: true } } : undefined);
         this.listed.clear();
+        this.entries = new Map(list.map((e) => [e.path, e]));
         for (const e of list) {
           const st = e.status as { messages?: number; uidNext?: number; uidValidity?: bigint; error?: unknown } | undefined;
           if (st && st.error === undefined && st.uidNext !== undefined && st.uidValidity !== undefined) {
@@ -442,7 +458,7 @@ export class ImapSource implements Source {
   }
 
   async reader(): Promise<SourceReader> {
-    return new ImapReader(await connectImap(this.o), this.o);
+    return new ImapReader(await connectImap(this.o), this.o, (path) => this.entries.get(path));
   }
 
   async close(): Promise<void> {
