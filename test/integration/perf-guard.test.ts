@@ -44,7 +44,9 @@ describe('cost per message of a copy (counted, not timed)', () => {
     await seedCorpus(h, src, { limitPerGroup: PER_FOLDER });
     work = mkdtempSync(join(tmpdir(), 'mf-guard-'));
     // A line ending in a synchronizing literal ("{1234}"): the client then waits for the server's "+".
-    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/, listAll: /^\S+ LIST .*"\*"/i, list: /^\S+ (LIST|LSUB) /i, status: /^\S+ STATUS /i } });
+    // Commands are told by imapflow's tags (hex) and upper-case names: the lines of the messages an
+    // APPEND carries pass here too ("Please subscribe ...").
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/, listAll: /^\S+ LIST .*"\*"/i, list: /^[0-9A-F]+ (LIST|LSUB) /, subscribe: /^[0-9A-F]+ SUBSCRIBE /, noop: /^[0-9A-F]+ NOOP\r?$/, status: /^\S+ STATUS /i } });
   });
   afterAll(async () => proxy?.stop());
 
@@ -135,6 +137,8 @@ describe('cost per message of a copy (counted, not timed)', () => {
     const before = proxy.watched;
     const syncBefore = proxy.tallied.syncLiteral ?? 0;
     const listsBefore = proxy.tallied.listAll ?? 0;
+    const tally = (name: string) => proxy.tallied[name] ?? 0;
+    const [listBefore, subscribeBefore, noopBefore] = [tally('list'), tally('subscribe'), tally('noop')];
     const conns = proxy.connections;
     const r = await tracedCopy(
       ['copy', `imap://${src}@${h.host}:${proxy.port}`, `imap://${dst}@${h.host}:${proxy.port}`, '--source-tls', 'none', '--dest-tls', 'none', '--checkpoint', join(work, 'cp2')],
@@ -149,6 +153,14 @@ describe('cost per message of a copy (counted, not timed)', () => {
     // The account's folders are listed once per side, not again after each folder made in the
     // destination (which made a migration of N folders read N² LIST lines).
     expect((proxy.tallied.listAll ?? 0) - listsBefore).toBeLessThanOrEqual(2);
+    // Each folder made costs its CREATE, one SUBSCRIBE, one LIST of it and the SELECT that says
+    // which flags it keeps: it is not listed again before that SELECT, and, made empty by this
+    // run, not read for dedupe (an EXAMINE and a NOOP: only INBOX, which was there, is read);
+    // besides, each side's account LIST and LSUB. The seeded folders need five made (Archive and
+    // Archive/2002, Junk and Junk/Old, and one more).
+    expect(tally('subscribe') - subscribeBefore).toBe(5);
+    expect(tally('list') - listBefore).toBe(4 + 5);
+    expect(tally('noop') - noopBefore).toBe(1);
     // One folder connection per side, at most one reader and one writer per worker.
     expect(proxy.connections - conns).toBeLessThanOrEqual(2 + 2 * 4);
     // The server stores the messages; mailferry syncs only its journal (per batch).

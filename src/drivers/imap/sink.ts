@@ -114,9 +114,14 @@ interface AccountState {
   firstLogins: Set<Promise<unknown>>;
   noExtraLanes?: boolean;
   writers: Set<ImapWriter>;
+  /**
+   * Folders this run's CREATE made (the server said so) that no APPEND has gone to since: empty,
+   * so not read for dedupe (ImapSink#scan). A writer takes a folder out before its first APPEND.
+   */
+  madeEmpty: Set<string>;
 }
 
-const newAccountState = (): AccountState => ({ firstLogins: new Set(), writers: new Set() });
+const newAccountState = (): AccountState => ({ firstLogins: new Set(), writers: new Set(), madeEmpty: new Set() });
 
 /** Close the extra connections of every writer of the sink (none is opened again): false when none was open. */
 async function makeRoom(account: AccountState): Promise<boolean> {
@@ -265,6 +270,7 @@ class ImapWriter implements SinkWriter {
   }
 
   private async sendBatch(mailbox: string, batch: Pending<AppendItem>[], lane: number): Promise<void | typeof LANE_RETIRED> {
+    this.account.madeEmpty.delete(mailbox);
     if (this.account.full) {
       for (const p of batch) p.reject(this.account.full);
       return;
@@ -614,13 +620,21 @@ export class ImapSink implements Sink {
         this.phantom.delete(p);
         // Sent again after a lost connection, a CREATE that was done meets ALREADYEXISTS,
         // which imapflow answers as success ({created: false}).
-        await this.ctl.run(`creating ${p}`, 'mailbox', (c) => c.mailboxCreate(p));
-        // imapflow subscribes after a CREATE but passes over a SUBSCRIBE lost with the connection
-        // (and one not sent again when the retried CREATE finds the folder made): so again, here.
-        // A server that refuses subscriptions (NO) is left as it is.
-        await this.ctl.run(`subscribing ${p}`, 'mailbox', async (c) => {
-          if ((await c.mailboxSubscribe(p)) === false && !c.usable) throw Object.assign(new Error('Connection not available'), { code: 'NoConnection' });
+        let subscribed = false;
+        await this.ctl.run(`creating ${p}`, 'mailbox', async (c) => {
+          const r = await c.mailboxCreate(p);
+          // imapflow subscribes after a CREATE it made, on the same connection: done, unless the
+          // connection was lost meanwhile (it passes over that).
+          subscribed = r?.created === true && c.usable;
         });
+        if (subscribed) this.account.madeEmpty.add(p);
+        // Else (a lost SUBSCRIBE, or none sent when a retried CREATE found the folder made) again,
+        // here. A server that refuses subscriptions (NO) is left as it is.
+        else {
+          await this.ctl.run(`subscribing ${p}`, 'mailbox', async (c) => {
+            if ((await c.mailboxSubscribe(p)) === false && !c.usable) throw Object.assign(new Error('Connection not available'), { code: 'NoConnection' });
+          });
+        }
       }
     } catch (err) {
       const e = classifyImapError(err, this.o, 'mailbox');
@@ -630,7 +644,14 @@ export class ImapSink implements Sink {
       });
     }
     for (const p of made) {
-      const listed = await this.ctl.run(`listing ${p}`, 'mailbox', (c) => (c as unknown as { run(cmd: 'LIST', ref: string, name: string, o: object): Promise<ListResponse[]> }).run('LIST', '', p, {}));
+      const listed = await this.ctl.run(`listing ${p}`, 'mailbox', async (c) => {
+        const got = await (c as unknown as { run(cmd: 'LIST', ref: string, name: string, o: object): Promise<ListResponse[]> }).run('LIST', '', p, {});
+        // Given to imapflow too, which would otherwise LIST the folder again before the SELECT
+        // that reads which flags it keeps (`keeps`).
+        const cache = (c as unknown as { folders?: Map<string, ListResponse> }).folders;
+        for (const l of got ?? []) cache?.set(l.path, l);
+        return got;
+      });
       for (const l of listed) this.folders.set(l.path, l);
     }
   }
@@ -667,6 +688,9 @@ export class ImapSink implements Sink {
   }
 
   async *scan(mailbox: string, known?: ReadonlySet<string>): AsyncIterable<StoredMessage> {
+    // Made by this run's CREATE, and no APPEND sent there since: nothing in it to read (an EXAMINE
+    // and a NOOP saved per folder a migration makes).
+    if (this.account.madeEmpty.has(mailbox)) return;
     // Collected whole, so a retry after a lost connection starts over cleanly.
     const found = await this.ctl.run(`reading ${mailbox}`, 'mailbox', (c) =>
       inMailbox(c, mailbox, async () => {
