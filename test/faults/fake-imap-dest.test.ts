@@ -13,6 +13,8 @@ describe('NO [OVERQUOTA] to the APPEND of one message (too large for the room le
   let src: FakeImapServer;
   let dst: FakeImapServer;
   let full = true;
+  /** How many commands the destination had received when it refused message 3. */
+  let refusedAt = -1;
   const msgs = [1, 2, 3, 4, 5].map((n) => ({ uid: n, body: fakeMessage(n) }));
   beforeAll(async () => {
     src = await FakeImapServer.start({ mailboxes: [{ name: 'INBOX', messages: msgs }] });
@@ -23,6 +25,7 @@ describe('NO [OVERQUOTA] to the APPEND of one message (too large for the room le
         if (name !== 'APPEND' || !full) return false;
         const body = s.server.lastLiteral;
         if (!body?.includes('Subject: message 3')) return false;
+        refusedAt = dst.commands.length;
         s.send(`${tag} NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n`);
         return true;
       },
@@ -33,7 +36,7 @@ describe('NO [OVERQUOTA] to the APPEND of one message (too large for the room le
     await dst.stop();
   });
 
-  it('the account is full: the run stops there (exit 3, the account and the reason said), nothing after it is sent; the rerun copies the rest once', async () => {
+  it('the account is full: the run stops there (exit 3, the account and the reason said), nothing is sent after it but what was in flight; the rerun copies the rest once', async () => {
     const box = sandbox('mf-quota-');
     const run = async () =>
       envelope(
@@ -45,14 +48,21 @@ describe('NO [OVERQUOTA] to the APPEND of one message (too large for the room le
     expect(out.status, JSON.stringify(out.result ?? out.error)).toBe(3);
     expect(out.error).toMatchObject({ code: 'DEST_FULL', message: expect.stringMatching(/u@127\.0\.0\.1 is full.*Quota exceeded \(mailbox for user is full\).*larger than the room left/), hint: expect.stringMatching(/free space.*rerun/) });
     const subjects = () => dst.appended.map((a) => /Subject: (.*)/.exec(a.body.toString('latin1'))![1]);
-    expect(subjects()).toEqual(['message 1', 'message 2']);
-    // Message 3 refused, and 4 and 5 never sent.
-    expect(dst.commands.filter((c) => /^\S+ APPEND /i.test(c))).toHaveLength(3);
+    const storedFirst = subjects();
+    expect(storedFirst).toEqual(expect.arrayContaining(['message 1', 'message 2']));
+    expect(storedFirst).not.toContain('message 3');
+    // Message 3 refused; after the refusal no APPEND but the one the writer's other connection
+    // may have had on the wire then (it appends on two), so 4 or 5 at most, never both.
+    expect(refusedAt).toBeGreaterThan(0);
+    const appendsAfter = dst.commands.slice(refusedAt).filter((c) => /^\S+ APPEND /i.test(c));
+    expect(appendsAfter.length, appendsAfter.join('\n')).toBeLessThanOrEqual(1);
+    expect(storedFirst.length).toBeLessThanOrEqual(3);
     full = false;
     const again = await run();
     expect(again.status, JSON.stringify(again.result ?? again.error)).toBe(0);
-    expect(again.result).toMatchObject({ copied: 3, failed: 0 });
-    expect(subjects()).toEqual(['message 1', 'message 2', 'message 3', 'message 4', 'message 5']);
+    expect(again.result).toMatchObject({ copied: 5 - storedFirst.length, failed: 0 });
+    // Each message once.
+    expect([...subjects()].sort()).toEqual(['message 1', 'message 2', 'message 3', 'message 4', 'message 5']);
   });
 });
 
