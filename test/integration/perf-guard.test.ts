@@ -157,7 +157,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
     // which flags it keeps: it is not listed again before that SELECT, and, made empty by this
     // run, not read for dedupe (an EXAMINE and a NOOP: only INBOX, which was there, is read);
     // besides, each side's account LIST and LSUB. The seeded folders need five made (Archive and
-    // Archive/2002, Junk and Junk/Old, and one more).
+    // Archive/2002, Junk and Junk/Old, Café ☕).
     expect(tally('subscribe') - subscribeBefore).toBe(5);
     expect(tally('list') - listBefore).toBe(4 + 5);
     expect(tally('noop') - noopBefore).toBe(1);

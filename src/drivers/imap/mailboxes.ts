@@ -89,3 +89,14 @@ export async function inMailbox<T>(client: ImapFlow, mailbox: string, fn: () => 
     lock.release();
   }
 }
+
+/**
+ * Tells `client` what a LIST already said of these folders. imapflow LISTs a folder (and LSUBs it)
+ * on a connection before that connection first SELECTs or EXAMINEs it, to learn its delimiter,
+ * special use and subscription; a folder it knows is opened without them (two round trips). One
+ * gone meanwhile still fails its SELECT.
+ */
+export function knownToImapflow(client: ImapFlow, entries: Iterable<ListResponse>): void {
+  const cache = (client as unknown as { folders?: Map<string, ListResponse> }).folders;
+  if (cache) for (const e of entries) cache.set(e.path, e);
+}

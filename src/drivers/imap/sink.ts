@@ -28,7 +28,7 @@ import { classifyImapError, connectImap, literalLimit, takeLoggedError } from '.
 import { bulkBudget, folderBudget } from './answer-budget.js';
 import { ControlConnection } from './control.js';
 import { fetchRows } from './fetch-rows.js';
-import { inMailbox, trustedRole, uidSetChunks } from './mailboxes.js';
+import { inMailbox, knownToImapflow, trustedRole, uidSetChunks } from './mailboxes.js';
 import { canMultiappend, multiAppend, type AppendItem } from './multiappend.js';
 
 /** Roles that are mapped by role rather than by name. */
@@ -646,10 +646,8 @@ export class ImapSink implements Sink {
     for (const p of made) {
       const listed = await this.ctl.run(`listing ${p}`, 'mailbox', async (c) => {
         const got = await (c as unknown as { run(cmd: 'LIST', ref: string, name: string, o: object): Promise<ListResponse[]> }).run('LIST', '', p, {});
-        // Given to imapflow too, which would otherwise LIST the folder again before the SELECT
-        // that reads which flags it keeps (`keeps`).
-        const cache = (c as unknown as { folders?: Map<string, ListResponse> }).folders;
-        for (const l of got ?? []) cache?.set(l.path, l);
+        // Not listed again by imapflow before the SELECT that reads which flags it keeps (`keeps`).
+        knownToImapflow(c, got ?? []);
         return got;
       });
       for (const l of listed) this.folders.set(l.path, l);

@@ -1,5 +1,5 @@
 /** IMAP as a source: LIST, STATUS, UID SEARCH, metadata FETCHes per folder, body FETCHes by UID set (fetch-rows.ts). */
-import type { ImapFlow } from 'imapflow';
+import type { ImapFlow, ListResponse } from 'imapflow';
 import { normalizeMessageId, headerValue } from '../../mail/headers.js';
 import type { NetOptions } from '../net-options.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type FetchedMessage, type ListOptions, type MailboxInfo, type MailboxStatus, type MessageRef, type Source, type SourceReader } from '../types.js';
@@ -8,13 +8,10 @@ import { MailferryError, UNREADABLE_IN_A_ROW, unreadableMessage } from '../../er
 import { classifyImapError, closeImap, connectImap, literalLimit, rootCause, takeLoggedError } from './connect.js';
 import { bulkBudget, folderBudget } from './answer-budget.js';
 import { ControlConnection } from './control.js';
-import { compactUidSet, inMailbox, toMailboxInfo } from './mailboxes.js';
+import { compactUidSet, inMailbox, knownToImapflow, toMailboxInfo } from './mailboxes.js';
 import { shared } from '../../strings.js';
 import { fetchRows } from './fetch-rows.js';
 import { normalizePath } from 'imapflow/lib/tools.js';
-
-/** A folder as the account's LIST gave it (imapflow's entry: delimiter, special use, subscribed). */
-type ListEntry = Awaited<ReturnType<ImapFlow['list']>>[number];
 
 class ImapReader implements SourceReader {
   private open?: string;
@@ -22,7 +19,7 @@ class ImapReader implements SourceReader {
     private client: ImapFlow,
     private readonly o: NetOptions,
     /** The folder's entry from the source's listing, when it has one. */
-    private readonly listedAs: (mailbox: string) => ListEntry | undefined = () => undefined,
+    private readonly listedAs: (mailbox: string) => ListResponse | undefined = () => undefined,
   ) {}
 
   async ready(mailbox?: string): Promise<void> {
@@ -50,13 +47,9 @@ class ImapReader implements SourceReader {
   private async select(mailbox: string): Promise<void> {
     await this.ready();
     if (this.open === mailbox && this.client.mailbox) return;
-    // imapflow LISTs a folder (and LSUBs it) on each connection before its first SELECT or
-    // EXAMINE there, for what the account's listing already said: given that, it does not (two
-    // round trips per worker and folder). A folder gone meanwhile still fails its EXAMINE.
-    const folders = (this.client as unknown as { folders?: Map<string, ListEntry> }).folders;
-    const path = normalizePath(this.client, mailbox);
-    const entry = folders && !folders.has(path) ? this.listedAs(path) : undefined;
-    if (entry) folders!.set(path, entry);
+    // What the account's listing said of the folder: no LIST of it per worker and folder.
+    const entry = this.listedAs(normalizePath(this.client, mailbox));
+    if (entry) knownToImapflow(this.client, [entry]);
     await this.client.mailboxOpen(mailbox, { readOnly: true });
     this.open = mailbox;
   }
@@ -223,7 +216,7 @@ export class ImapSource implements Source {
    */
   private readonly listed = new Map<string, MailboxStatus>();
   /** Each folder's entry from the latest listing, by path, for the workers' connections (ImapReader#select). */
-  private entries = new Map<string, ListEntry>();
+  private entries = new Map<string, ListResponse>();
 
   private constructor(
     client: ImapFlow,
