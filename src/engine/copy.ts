@@ -671,6 +671,16 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     if (kept !== named) p.log.warn({ msg: `${run.plan.name}: stays in ${kept}, where earlier runs copied it, not in ${named} as --map says (--restart copies it there)` });
   }
 
+  /**
+   * Open the workers' connections in the background, as many as there will be batches of a folder
+   * of `messages` at once (none for a folder with nothing to copy): readers and writers.
+   */
+  function warm(messages: number): void {
+    const workers = Math.min(queue.concurrency, Math.ceil(messages / batchMessages));
+    readers.warm(workers);
+    writers.warm(workers);
+  }
+
   async function produce(run: FolderRun): Promise<void> {
     const box = run.plan.source.path;
     sayMapNotFollowed(run);
@@ -717,6 +727,11 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       }
       afterSeq = fstate.end.next - 1;
     }
+    // Messages to copy by the count STATUS gives (without filters, which may leave out any of
+    // them): the workers' connections log in now, while the folder is opened and listed, not once
+    // its first listing chunk is in, when their logins compete with the listing for the server (a
+    // first IMAP→IMAP copy on loopback: its first APPEND ~0.2 s sooner). Topped up below.
+    if (!fk && st.messages > fstate.done.size) warm(st.messages - fstate.done.size);
     // Refs are taken as the source lists them and queued in batches: only a source's chunk and
     // the queued batches are held, whatever the size of the folder.
     let count: number | undefined;
@@ -779,11 +794,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         // What the source said is coming (else what STATUS says the folder holds, less what is
         // done); set right when the listing ends if filters or changes made it differ.
         announced = count ?? Math.max(1, st.messages - fstate.done.size);
-        // The workers' connections log in while the destination folder is made and read, as many
-        // as there will be batches of this folder at once (none for a folder with nothing to copy).
-        const workers = Math.min(queue.concurrency, Math.ceil(announced / batchMessages));
-        readers.warm(workers);
-        writers.warm(workers);
+        // The workers' connections log in while the destination folder is made and read (when
+        // STATUS did not already say there is something to copy).
+        warm(announced);
         dest = await place();
         run.dest = dest;
         run.result.dest = p.sink.displayName?.(dest) ?? dest;
