@@ -185,8 +185,13 @@ class ImapRef implements MessageRef {
 const STREAM_CHUNK = 1024 * 1024;
 /** UIDs per metadata FETCH of a listing (~200 bytes of refs each while they wait to be queued). */
 const LIST_CHUNK = 2000;
-/** The first FETCH of a listing is short, so the first batch of a folder starts after it. */
-const FIRST_LIST_CHUNK = 250;
+/**
+ * The first FETCHes of a listing are shorter: the first batch of a folder starts after 250 rows,
+ * the other three workers' (of the default four, batches of 250) after 750 more. A second FETCH
+ * of 2,000 rows kept them waiting for it, and the first batch's bodies too (the main thread reads
+ * those rows first: the first body stored ~150 ms after its FETCH was sent, on loopback).
+ */
+const FIRST_LIST_CHUNKS = [250, 750];
 /** The flags of a done message listed again (not asked for). */
 const NO_FLAGS = shared([]);
 
@@ -292,7 +297,7 @@ export class ImapSource implements Source {
 
   /**
    * The folder's UIDs above `afterSeq` (one UID SEARCH), then their metadata in FETCHes of
-   * LIST_CHUNK UIDs (the first shorter), each yielded before the next is asked for: the engine
+   * LIST_CHUNK UIDs (the first two shorter), each yielded before the next is asked for: the engine
    * takes refs as it queues them, so a folder of any size holds a chunk of refs at a time.
    */
   async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
@@ -313,7 +318,7 @@ export class ImapSource implements Source {
           continue;
         }
         todo.push(uid);
-        if (todo.length < (chunks === 0 ? FIRST_LIST_CHUNK : LIST_CHUNK)) continue;
+        if (todo.length < (FIRST_LIST_CHUNKS[chunks] ?? LIST_CHUNK)) continue;
       } else if (todo.length === 0) break;
       const chunk = Uint32Array.from(todo);
       todo = [];
