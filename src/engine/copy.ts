@@ -328,10 +328,20 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
      * the batch's flush), counted and reported; a message-scoped refusal fails the message alone;
      * a lost connection leaves it uncertain (the put may have stored it) and is rethrown.
      */
-    const putTracked = async (ref: MessageRef, id: Identity | undefined, put: () => Promise<{ dk: string; bytes: number }>) => {
+    const putTracked = (ref: MessageRef, id: Identity | undefined, put: () => Promise<{ dk: string; bytes: number }>): Promise<void> => {
+      uncertain.set(ref.key, { ref, id });
+      let putting: Promise<{ dk: string; bytes: number }>;
       try {
-        uncertain.set(ref.key, { ref, id });
-        const { dk, bytes } = await put();
+        putting = put();
+      } catch (err) {
+        putting = Promise.reject(err);
+      }
+      return settlePut(ref, id, putting);
+    };
+    /** putTracked's wait: it holds the put's promise, not the message (see storeOne). */
+    const settlePut = async (ref: MessageRef, id: Identity | undefined, putting: Promise<{ dk: string; bytes: number }>) => {
+      try {
+        const { dk, bytes } = await putting;
         uncertain.delete(ref.key);
         settled.add(ref.key);
         stored.push({ t: 'c', s: box, k: ref.key, id, d: dest, dk, ...sized(ref) });
@@ -356,7 +366,23 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       }
     };
 
-    const storeOne = async (ref: MessageRef, raw: Buffer, w: SinkWriter) => {
+    /** The put's key with its size. Not a closure of startStore's: one would hold the body until the put is done. */
+    const withBytes = (putting: Promise<string>, bytes: number) => putting.then((dk) => ({ dk, bytes }));
+    /**
+     * Not an async function, and the put is not awaited in it: the message's bytes are let go of
+     * as soon as the sink has taken them (a Maildir's file thread copies them into its ring), not
+     * held until the put is durable. Held across that wait (an fsync), a batch's buffers outlived
+     * two young-generation collections and were freed only by a full one, so a copy's garbage
+     * outside the heap grew in bursts of 10–20 MB that the C library's allocator then kept.
+     */
+    const storeOne = (ref: MessageRef, raw: Buffer, w: SinkWriter): Promise<void> => {
+      try {
+        return startStore(ref, raw, w) ?? Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+    const startStore = (ref: MessageRef, raw: Buffer, w: SinkWriter): Promise<void> | void => {
       // A server that understated the size in the listing: the limit holds for what it sent.
       if (raw.length > maxMessageBytes) return (settled.add(ref.key), failed(ref, tooLarge({ ...ref, size: raw.length })));
       const body = toSink(raw);
@@ -385,10 +411,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       } else if (id === undefined && ref.messageId) {
         id = midIdentity(ref.messageId);
       }
-      await putTracked(ref, id, async () => {
-        const dk = await w.put(dest, body, { flags: ref.flags, internalDate: ref.internalDate });
-        return { dk, bytes: body.length };
-      });
+      return putTracked(ref, id, () => withBytes(w.put(dest, body, { flags: ref.flags, internalDate: ref.internalDate }), body.length));
     };
 
     /** A large message, streamed source → sink without being held whole. */

@@ -411,21 +411,42 @@ class MaildirWriter implements SinkWriter {
     await fdSync(fd);
   }
 
-  async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
-    if (body.length > THREAD_MAX) return (await this.store(mailbox, meta, async (fd) => (await writeAll(fd, body), body.length))).key;
+  /**
+   * Not an async function: the body is handed to the file thread (copied into its ring) and not
+   * held while the file is written and fsynced, so it dies young (see the engine's storeOne).
+   */
+  put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
+    if (body.length > THREAD_MAX) return this.store(mailbox, meta, async (fd) => (await writeAll(fd, body), body.length)).then((r) => r.key);
+    return this.named(mailbox, body.length, meta).then((n) => {
+      const owner = this.tree.owner;
+      let job: Promise<void>;
+      try {
+        job = this.files.run({ tmp: n.tmp, final: n.final, body, mtime: meta.internalDate && meta.internalDate.getTime() / 1000, uid: owner?.uid, gid: owner?.gid });
+      } catch (err) {
+        job = Promise.reject(err);
+      }
+      return this.written(n, job);
+    });
+  }
+
+  /** Where a message of `len` bytes goes: its tmp/ file, its final name in cur/, its key. */
+  private async named(mailbox: string, len: number, meta: MessageMeta): Promise<{ dir: string; at: string; tmp: string; final: string; key: string }> {
     const { dir, tmp: tmpDir, cur: at } = await this.tree.dirs(mailbox);
     const base = uniqueBase();
-    const tmp = `${tmpDir}/${base}`;
-    const key = flat(`${base},S=${body.length}`);
+    const key = flat(`${base},S=${len}`);
     const info = await this.tree.info(dir, meta.flags);
-    const owner = this.tree.owner;
+    return { dir, at, tmp: `${tmpDir}/${base}`, final: `${at}/${key}:2,${info}`, key };
+  }
+
+  /** The file thread's job for `n` done: its key, or its failure named. */
+  private async written(n: { dir: string; at: string; tmp: string; key: string }, job: Promise<void>): Promise<string> {
     try {
-      await this.files.run({ tmp, final: `${at}/${key}:2,${info}`, body, mtime: meta.internalDate && meta.internalDate.getTime() / 1000, uid: owner?.uid, gid: owner?.gid });
+      await job;
     } catch (err) {
-      throw storeError(err, dir, err instanceof FileJobError && err.step === 'rename' ? at : tmp);
+      throw storeError(err, n.dir, err instanceof FileJobError && err.step === 'rename' ? n.at : n.tmp);
     }
-    this.dirty.add(at);
-    return key;
+    this.dirty.add(n.at);
+    return n.key;
   }
 
   /**
