@@ -34,8 +34,9 @@ if (!(Number(process.versions.node.split('.')[0]) >= 20)) {
 const oclifEngineCheck = process.env.OCLIF_DISABLE_ENGINE_WARNING === undefined;
 if (oclifEngineCheck) process.env.OCLIF_DISABLE_ENGINE_WARNING = '1';
 // More libuv threads: fsyncs of many messages run side by side. 64, so that every message store
-// in flight (4 workers × 16) can wait in its fsync for the same journal commit, instead of the
-// rest queuing behind the pool's default 4 (docs/ARCHITECTURE.md, "Speed").
+// a Maildir destination keeps in flight (64, from any number of workers) can wait in its fsync for
+// the same journal commit, instead of the rest queuing behind the pool's default 4
+// (docs/ARCHITECTURE.md, "Speed").
 if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '64';
 // The old generation may grow to 1.5× what survived the last full GC (V8 lets it reach up to
 // 4× when GC looks cheap, which a long copy turns into garbage held as RSS). Read by V8 at each

@@ -124,6 +124,11 @@ export interface SourceCaps {
    */
   parallelReaders: boolean;
   /**
+   * Its readers take turns on one session (POP3): one reader fetches at a time, so the puts one
+   * worker keeps in flight are all the copy has (SinkCaps.putsInFlight).
+   */
+  oneSession?: boolean;
+  /**
    * A key may name a new message once the message it named is gone (a POP3 UIDL: RFC 1939 only
    * forbids reuse while the message exists, and a server whose index was rebuilt numbers from 1
    * again): done keys the listing no longer has are forgotten, so a new message under one is
@@ -197,6 +202,12 @@ export interface SinkCaps {
   maxMessageBytes?: number;
   /** Puts a worker keeps in flight, when the sink gains from more than the engine's default (16). */
   putWindow?: number;
+  /**
+   * Puts the sink gains from having in flight in all, whatever the number of workers fetching
+   * (a Maildir: its fsyncs wait for the same journal commit, on the process's 64 file threads):
+   * each worker's window is this shared among them, and never less than `putWindow`.
+   */
+  putsInFlight?: number;
   /**
    * A scan reads each message it does not know (a Maildir opens each file for its header): what a
    * scan read is worth recording, so the next scan need not read it again. Without it, only the

@@ -114,9 +114,13 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   const outcome = p.onOutcome ?? (() => {});
   const batchMessages = p.batchMessages ?? 250;
   const batchBytes = p.batchBytes ?? 16 * 1024 * 1024;
-  const putWindow = p.putWindow ?? p.sink.caps.putWindow ?? 16;
   const backoffMs = p.backoffMs ?? 500;
   const concurrency = p.source.caps.parallelReaders ? p.concurrency : 1;
+  // A sink that gains from many puts in flight in all (a Maildir) has them from one worker as from
+  // four: POP3 (one session, one reader fetching at a time) had 16 where IMAP had 64, and waited on
+  // its fsyncs a quarter at a time.
+  const fetchingAtOnce = p.source.caps.oneSession ? 1 : concurrency;
+  const putWindow = p.putWindow ?? Math.max(p.sink.caps.putWindow ?? 16, Math.ceil((p.sink.caps.putsInFlight ?? 0) / fetchingAtOnce));
   const j = p.journal;
   const failures: Failure[] = [];
   const runs: FolderRun[] = [];

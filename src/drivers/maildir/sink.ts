@@ -519,7 +519,7 @@ function mailboxOf(segments: string[]): string {
 }
 
 export class MaildirSink implements Sink {
-  readonly caps = { lineEndings: 'lf' as const, scanReadsEach: true };
+  readonly caps = { lineEndings: 'lf' as const, scanReadsEach: true, putsInFlight: 64 };
   private readonly tree: MaildirTree;
   private readonly files = new FileThread();
 
