@@ -124,8 +124,8 @@ export interface SourceCaps {
    */
   parallelReaders: boolean;
   /**
-   * Its readers take turns on one session (POP3): one reader fetches at a time, so the puts one
-   * worker keeps in flight are all the copy has (SinkCaps.putsInFlight).
+   * Its readers take turns on one session (POP3): one reader fetches at a time, so the puts in
+   * flight are mostly one worker's (SinkCaps.putsInFlight).
    */
   oneSession?: boolean;
   /**

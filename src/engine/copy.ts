@@ -377,7 +377,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
      * as soon as the sink has taken them (a Maildir's file thread copies them into its ring), not
      * held until the put is durable. Held across that wait (an fsync), a batch's buffers outlived
      * two young-generation collections and were freed only by a full one, so a copy's garbage
-     * outside the heap grew in bursts of 10–20 MB that the C library's allocator then kept.
+     * outside the heap grew in bursts of 10–20 MB until then (docs/ARCHITECTURE.md, "Speed").
      */
     const storeOne = (ref: MessageRef, raw: Buffer, w: SinkWriter): Promise<void> => {
       try {
