@@ -370,23 +370,16 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       }
     };
 
-    /** The put's key with its size. Not a closure of startStore's: one would hold the body until the put is done. */
+    /** The put's key with its size. Not a closure of storeOne's: one would hold the body until the put is done. */
     const withBytes = (putting: Promise<string>, bytes: number) => putting.then((dk) => ({ dk, bytes }));
     /**
-     * Not an async function, and the put is not awaited in it: the message's bytes are let go of
-     * as soon as the sink has taken them (a Maildir's file thread copies them into its ring), not
-     * held until the put is durable. Held across that wait (an fsync), a batch's buffers outlived
-     * two young-generation collections and were freed only by a full one, so a copy's garbage
-     * outside the heap grew in bursts of 10–20 MB until then (docs/ARCHITECTURE.md, "Speed").
+     * The put is returned, not awaited: the message's bytes are let go of as soon as the sink has
+     * taken them (a Maildir's file thread copies them into its ring), not held until the put is
+     * durable. Held across that wait (an fsync), a batch's buffers outlived two young-generation
+     * collections and were freed only by a full one, so a copy's garbage outside the heap grew in
+     * bursts of 10–20 MB until then (docs/ARCHITECTURE.md, "Speed").
      */
-    const storeOne = (ref: MessageRef, raw: Buffer, w: SinkWriter): Promise<void> => {
-      try {
-        return startStore(ref, raw, w) ?? Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    };
-    const startStore = (ref: MessageRef, raw: Buffer, w: SinkWriter): Promise<void> | void => {
+    const storeOne = async (ref: MessageRef, raw: Buffer, w: SinkWriter): Promise<void> => {
       // A server that understated the size in the listing: the limit holds for what it sent.
       if (raw.length > maxMessageBytes) return (settled.add(ref.key), failed(ref, tooLarge({ ...ref, size: raw.length })));
       const body = toSink(raw);

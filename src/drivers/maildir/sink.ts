@@ -411,42 +411,34 @@ class MaildirWriter implements SinkWriter {
     await fdSync(fd);
   }
 
-  /**
-   * Not an async function: the body is handed to the file thread (copied into its ring) and not
-   * held while the file is written and fsynced, so it dies young (see the engine's storeOne).
-   */
-  put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
-    if (body.length > THREAD_MAX) return this.store(mailbox, meta, async (fd) => (await writeAll(fd, body), body.length)).then((r) => r.key);
-    return this.named(mailbox, body.length, meta).then((n) => {
-      const owner = this.tree.owner;
-      let job: Promise<void>;
-      try {
-        job = this.files.run({ tmp: n.tmp, final: n.final, body, mtime: meta.internalDate && meta.internalDate.getTime() / 1000, uid: owner?.uid, gid: owner?.gid });
-      } catch (err) {
-        job = Promise.reject(err);
-      }
-      return this.written(n, job);
-    });
-  }
-
-  /** Where a message of `len` bytes goes: its tmp/ file, its final name in cur/, its key. */
-  private async named(mailbox: string, len: number, meta: MessageMeta): Promise<{ dir: string; at: string; tmp: string; final: string; key: string }> {
+  async put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string> {
+    if (body.length > THREAD_MAX) return (await this.store(mailbox, meta, async (fd) => (await writeAll(fd, body), body.length))).key;
     const { dir, tmp: tmpDir, cur: at } = await this.tree.dirs(mailbox);
     const base = uniqueBase();
-    const key = flat(`${base},S=${len}`);
+    const tmp = `${tmpDir}/${base}`;
+    const key = flat(`${base},S=${body.length}`);
     const info = await this.tree.info(dir, meta.flags);
-    return { dir, at, tmp: `${tmpDir}/${base}`, final: `${at}/${key}:2,${info}`, key };
+    const owner = this.tree.owner;
+    let job: Promise<void>;
+    try {
+      job = this.files.run({ tmp, final: `${at}/${key}:2,${info}`, body, mtime: meta.internalDate && meta.internalDate.getTime() / 1000, uid: owner?.uid, gid: owner?.gid });
+    } catch (err) {
+      job = Promise.reject(err);
+    }
+    // Returned, not awaited: this frame, and the body in it, ends once the body is in the file
+    // thread's ring, not when the file is fsynced, so the body dies young (see the engine's storeOne).
+    return this.written(job, dir, at, tmp, key);
   }
 
-  /** The file thread's job for `n` done: its key, or its failure named. */
-  private async written(n: { dir: string; at: string; tmp: string; key: string }, job: Promise<void>): Promise<string> {
+  /** The file thread's job done: the message's key, or its failure named. */
+  private async written(job: Promise<void>, dir: string, at: string, tmp: string, key: string): Promise<string> {
     try {
       await job;
     } catch (err) {
-      throw storeError(err, n.dir, err instanceof FileJobError && err.step === 'rename' ? n.at : n.tmp);
+      throw storeError(err, dir, err instanceof FileJobError && err.step === 'rename' ? at : tmp);
     }
-    this.dirty.add(n.at);
-    return n.key;
+    this.dirty.add(at);
+    return key;
   }
 
   /**
