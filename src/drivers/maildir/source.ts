@@ -20,6 +20,7 @@ import { messageChunks } from './compressed.js';
 import { keyOfFileName } from './unique.js';
 import { FolderFiles, type FileRef } from './relook.js';
 import { mapOrdered } from '../../parallel.js';
+import { handOver } from '../../hand-over.js';
 import { roleOf } from './roles.js';
 
 export const MAILDIR_VALIDITY = 'maildir';
@@ -430,7 +431,8 @@ export class MaildirSource implements Source {
     this.files.set(mailbox, folder);
     const listed = refs.filter((r) => r.seq > (opts.afterSeq ?? 0));
     opts.onCount?.(opts.known ? listed.filter((r) => !opts.known!.has(r.key)).length : listed.length);
-    yield* listed;
+    refs.length = 0;
+    yield* handOver(listed);
   }
 
   /** The file of a key now; a mail client may have renamed it (flags) since the listing. */

@@ -30,6 +30,7 @@ import type { NetOptions } from '../net-options.js';
 import type { FetchedMessage, ListOptions, MailboxInfo, MailboxStatus, MessageRef, Source, SourceReader } from '../types.js';
 import { Pop3Client, refusedAsExpunged } from './client.js';
 import { noUidlKey, uidlKey } from './keys.js';
+import { handOver } from '../../hand-over.js';
 
 export const POP3_MAILBOX = 'INBOX';
 /** UIDLs are stable by RFC 1939: there is no validity to change. */
@@ -175,6 +176,16 @@ export class Pop3Source implements Source {
    */
   async *list(mailbox: string, opts: ListOptions = {}): AsyncIterable<MessageRef> {
     this.checkMailbox(mailbox);
+    // Made by a function of its own, not in this generator: a generator keeps the values of its
+    // block's locals (a filtered copy of the refs) to its end, and so every ref.
+    const listed = await this.listAll(mailbox, opts);
+    if (!listed) return;
+    opts.onCount?.(listed.coming);
+    yield* handOver(listed.refs);
+  }
+
+  /** The refs of the listing (the caller's to hand over) and how many are not known; undefined when stopped. */
+  private async listAll(mailbox: string, opts: ListOptions): Promise<{ refs: MessageRef[]; coming: number } | undefined> {
     const retries = this.o.retries ?? 0;
     let refs: MessageRef[] | undefined;
     /** The refs whose headers are read: not known, not unreadable. */
@@ -239,7 +250,7 @@ export class Pop3Source implements Source {
           const cur = this.current;
           this.current = undefined;
           (await cur?.catch(() => undefined))?.client.close();
-          return;
+          return undefined;
         }
         const err = toMailferryError(e);
         // Progress since the last failure: the retry budget is for failures in a row.
@@ -260,8 +271,7 @@ export class Pop3Source implements Source {
         await sleep(delayMs);
       }
     }
-    opts.onCount?.(coming);
-    yield* refs;
+    return { refs, coming };
   }
 
   /**
