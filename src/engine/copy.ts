@@ -387,7 +387,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       // body, and so is the date --since/--before filter on (the source dated the ref from it).
       if (ref.headerUnread) {
         ref.messageId = messageIdOf(body);
-        const filtered = filterReason(p.filter, { ...ref, headerUnread: false });
+        const filtered = filterReason(p.filter, ref, true);
         if (filtered) {
           settled.add(ref.key);
           run.result.filtered = (run.result.filtered ?? 0) + 1;

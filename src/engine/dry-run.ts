@@ -183,7 +183,7 @@ export async function planCopy(cfg: CopyJobConfig, hooks: { log: Logger }): Prom
       // Decided by content, as copy decides them: the bodies are read (never written anywhere).
       row.byContent = needBody.length;
       for await (const m of bodiesForDigest(from, box, needBody, () => row.unreadable++, undefined, cfg.retries ?? 5)) {
-        const filtered = m.ref.headerUnread ? filterReason(cfg.filter, { ...m.ref, headerUnread: false }) : null;
+        const filtered = m.ref.headerUnread ? filterReason(cfg.filter, m.ref, true) : null;
         if (filtered) skip(filtered);
         else if (cfg.dedupe === 'none') (row.copy++, (row.bytes += m.ref.size));
         else decide(identityOfFetched(m.ref, m.body, cfg.dedupe), m.ref.size);

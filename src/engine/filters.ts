@@ -103,13 +103,16 @@ export function hasFilter(f: FilterSpec | undefined): boolean {
   return !!f && (f.since !== undefined || f.before !== undefined || f.maxSize !== undefined);
 }
 
-/** Why a message is filtered out, or null when it passes. */
-export function filterReason(f: FilterSpec | undefined, ref: MessageRef): string | null {
+/**
+ * Why a message is filtered out, or null when it passes. `headerRead`: its header has been read
+ * (from its body, where the listing could not), which the ref still says it is not.
+ */
+export function filterReason(f: FilterSpec | undefined, ref: MessageRef, headerRead = !ref.headerUnread): string | null {
   if (!f) return null;
   if (f.maxSize !== undefined && ref.size > f.maxSize) return 'larger than --max-size';
   // A message with no date of its own (a POP3 header without a usable Received: or Date:) is
   // dated when it is written: now. One whose header is unread yet (no TOP) cannot be decided.
-  const date = ref.internalDate ?? (ref.headerUnread ? undefined : new Date());
+  const date = ref.internalDate ?? (headerRead ? new Date() : undefined);
   if (f.since && date && date < f.since) return 'older than --since';
   if (f.before && date && date >= f.before) return 'not before --before';
   return null;

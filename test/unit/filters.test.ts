@@ -56,6 +56,8 @@ describe('filters', () => {
     expect(filterReason(buildFilter({ since: '2030-01-01' }), undated)).toBe('older than --since');
     expect(filterReason(buildFilter({ since: '2000-01-01' }), undated)).toBeNull();
     expect(filterReason(buildFilter({ before: '2000-01-01' }), { ...undated, headerUnread: true })).toBeNull();
+    // Its header read from the body since (the ref still says unread): undated, so dated now.
+    expect(filterReason(buildFilter({ before: '2000-01-01' }), { ...undated, headerUnread: true }, true)).toBe('not before --before');
   });
 
   it('--map: OLD=NEW, subfolders follow, the longest match wins; a map of a missing folder is an error', () => {
