@@ -167,6 +167,11 @@ export interface Source {
    * commit, nothing is deleted and it rejects with INTERRUPTED.
    */
   deleteMessages?(mailbox: string, keys: readonly string[], signal?: AbortSignal): Promise<{ deleted: string[]; refused: { key: string; error: MailferryError }[] }>;
+  /**
+   * The copy of this folder is over: what the source keeps to read its messages may go (a
+   * Maildir's file names by key). A later read of the folder must still work, if more slowly.
+   */
+  release?(mailbox: string): void;
   close(): Promise<void>;
 }
 

@@ -908,6 +908,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         await produce(run);
         if (!stopped() && !run.gone) run.listedAll = true;
         releaseIndex(run, p.plans.slice(i + 1));
+        // Its batches done, the source may let go of what it keeps to read the folder (a message
+        // queued for it later, in place of a failed duplicate, is read all the same).
+        if (p.source.release) void Promise.allSettled(run.tasks).then(() => p.source.release!(plan.source.path));
       } catch (err) {
         const e = toMailferryError(err);
         if (e.scope === 'run' || e.scope === 'store' || e.code === 'DEST_IO' || e.code === 'INTERNAL') {

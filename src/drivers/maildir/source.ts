@@ -551,5 +551,10 @@ export class MaildirSource implements Source {
     for await (const m of mapOrdered(refs, FETCH_PARALLEL, read, { of: (r) => r.size, max: FETCH_AHEAD_BYTES })) if (m) yield m;
   }
 
+  /** A read of a released folder finds its file by a look through the folder's directories (pathOf). */
+  release(mailbox: string): void {
+    this.files.delete(mailbox);
+  }
+
   async close(): Promise<void> {}
 }
