@@ -22,6 +22,7 @@ import { backoffDelay, sleep } from '../retry.js';
 import { crlfToLfStream, lfToCrlfStream } from '../mail/line-endings-stream.js';
 import { Throttle } from './throttle.js';
 import { once } from './once.js';
+import { ByteBudget } from './byte-budget.js';
 import { describeLost, lostDestinations } from './dest-lost.js';
 import { counted } from '../strings.js';
 
@@ -48,6 +49,8 @@ export interface CopyParams {
   maxMessageBytes?: number;
   /** Messages above this size are streamed source → sink when both can (default 8 MB). */
   streamAboveBytes?: number;
+  /** Bytes of messages the workers hold whole at once (default 16 MB; see `whole` below). */
+  wholeBytes?: number;
   /** Throttle log and worker back-off, shared with the drivers' control connections. */
   throttle?: Throttle;
   /** --since / --before / --max-size: filtered messages are neither copied nor journaled. */
@@ -148,15 +151,14 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   /** No stored message larger than this can be one this run copies (dest-scan.ts). */
   const scanMax = Number.isFinite(maxMessageBytes) ? maxMessageBytes : undefined;
   const streamAbove = p.streamAboveBytes ?? 8 * 1024 * 1024;
-  /** One batch at a time may hold large messages whole: its turn, and the release of it. */
-  let largeTail: Promise<void> = Promise.resolve();
-  const holdLarge = async (): Promise<() => void> => {
-    let release!: () => void;
-    const before = largeTail;
-    largeTail = new Promise<void>((r) => (release = r));
-    await before;
-    return release;
-  };
+  /**
+   * Bytes of messages held whole, across the workers: a batch takes its messages' bytes before
+   * its FETCH and gives them back once its puts are done; one larger than the budget (a large
+   * message a sink cannot take as a stream) waits for the others and goes alone. Bodies are most
+   * of a copy's memory, each held two or three times on its way (as read, whole, in the sink's
+   * hands), and a batch is up to batchBytes: four workers copying 6 MB attachments held 180 MB.
+   */
+  const held = new ByteBudget(p.wholeBytes ?? 16 * 1024 * 1024);
   /** A message whose date is known only from its body is read whole when a filter needs the date. */
   const datesFiltered = hasDateFilter(p.filter);
   const fk = filterKey(p.filter);
@@ -423,8 +425,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       return true;
     };
     /** Streamed when large, when both ends can, and when the identity needs no digest of the body. */
-    const streams = (ref: MessageRef, r: SourceReader, w: SinkWriter) =>
-      ref.size > streamAbove && !!r.stream && !!w.putStream && !(ref.headerUnread && datesFiltered) && (p.dedupe === 'none' || identityBeforeBody(ref.messageId, p.dedupe) !== null);
+    const streamable = (ref: MessageRef, w: SinkWriter) =>
+      ref.size > streamAbove && !!w.putStream && !(ref.headerUnread && datesFiltered) && (p.dedupe === 'none' || identityBeforeBody(ref.messageId, p.dedupe) !== null);
+    const streams = (ref: MessageRef, r: SourceReader, w: SinkWriter) => !!r.stream && streamable(ref, w);
 
     let attempt = 0;
     /** After the server refused a FETCH of several messages: one message per FETCH, to find the bad one. */
@@ -477,8 +480,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
         let whole: MessageRef[] = [];
         /** The source's FETCH is under way on a live connection (`ready`): a failure now is the FETCH's. */
         let fetching = false;
-        /** Held while this attempt holds a large message whole (`holdLarge`). */
-        let releaseLarge: (() => void) | undefined;
+        /** Gives back the bytes this attempt holds whole (`held`). */
+        let giveBack: (() => void) | undefined;
         const settledBefore = settled.size;
         try {
           await resolveUncertain();
@@ -488,10 +491,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           // waited out and asked for again like any failure of this batch, not the end of the run.
           writer ??= await writers.acquire();
           const w = writer;
-          // A large message this sink cannot take as a stream is held whole (and copied once
-          // more into its APPEND): one such batch at a time across the workers, so memory is
-          // bounded by one large message, not one per worker.
-          if (!w.putStream && part.some((ref) => ref.size > streamAbove)) releaseLarge = await holdLarge();
+          // Its turn before its reader is taken: a connection is not left idle while it waits (its
+          // idle timer would take the server for gone). Every source's reader streams.
+          giveBack = await held.take(part.reduce((n, ref) => n + (streamable(ref, w) ? 0 : ref.size), 0));
           reader = await readers.acquire();
           await reader.ready?.(box);
           const r = reader;
@@ -508,8 +510,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           }
           fetching = false;
           await Promise.allSettled(inflight);
-          releaseLarge?.();
-          releaseLarge = undefined;
+          giveBack();
+          giveBack = undefined;
           if (putFailed) throw putFailed.err;
           for (const ref of part) {
             if (stopped() || seen.has(ref.key) || !streams(ref, r, w)) continue;
@@ -527,8 +529,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
           throttle.ok();
         } catch (err) {
           await Promise.allSettled(inflight);
-          releaseLarge?.();
-          releaseLarge = undefined;
+          giveBack?.();
+          giveBack = undefined;
           if (reader) await readers.destroy(reader);
           const e = toMailferryError(err);
           if (e.code === 'THROTTLED' && writer && err === putFailed?.err) {
