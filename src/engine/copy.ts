@@ -116,7 +116,9 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
   const emit = p.onEvent ?? (() => {});
   const outcome = p.onOutcome ?? (() => {});
   const batchMessages = p.batchMessages ?? 250;
-  const batchBytes = p.batchBytes ?? 16 * 1024 * 1024;
+  // 4 MB, not 16: a batch is held whole until its puts are done (`held` below), so large
+  // attachments go a few MB at a time; a batch of small messages (250 of ~5 KB) is far under it.
+  const batchBytes = p.batchBytes ?? 4 * 1024 * 1024;
   const backoffMs = p.backoffMs ?? 500;
   const concurrency = p.source.caps.parallelReaders ? p.concurrency : 1;
   // A sink that gains from many puts in flight in all (a Maildir) has them from one worker as from
@@ -156,7 +158,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
    * its FETCH and gives them back once its puts are done; one larger than the budget (a large
    * message a sink cannot take as a stream) waits for the others and goes alone. Bodies are most
    * of a copy's memory, each held two or three times on its way (as read, whole, in the sink's
-   * hands), and a batch is up to batchBytes: four workers copying 6 MB attachments held 180 MB.
+   * hands), and four workers copying 6 MB attachments in batches of 16 MB held 180 MB.
    */
   const held = new ByteBudget(p.wholeBytes ?? 16 * 1024 * 1024);
   /** A message whose date is known only from its body is read whole when a filter needs the date. */

@@ -1,5 +1,5 @@
 // How many bytes of messages the engine holds whole at once, across its workers. Bodies are most
-// of a copy's memory, and a batch is up to 16 MB: four workers copying a folder of 6 MB
+// of a copy's memory, and a batch was up to 16 MB: four workers copying a folder of 6 MB
 // attachments held 180 MB of them (peak RSS 270 MB, where a copy of small messages peaks at
 // ~100 MB). Each batch now takes its messages' bytes from a budget shared by the workers before
 // it fetches, and gives them back when its puts are done; one larger than the budget goes alone.
