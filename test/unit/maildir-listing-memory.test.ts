@@ -14,7 +14,7 @@ import { MaildirSource } from '../../src/drivers/maildir/source.js';
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-const N = 10_000;
+const N = 30_000;
 const work = mkdtempSync(join(tmpdir(), 'mf-listmem-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -28,11 +28,12 @@ describe('a Maildir listing', () => {
       for (let i = 0; i < n; i++) writeFileSync(join(dir, 'cur', `1700000000.M${String(i).padStart(6, '0')}P1.listmem,S=${body.length}:2,S`), body);
     };
     fill(root, N);
-    fill(join(root, '.Warm'), 50);
+    fill(join(root, '.Warm'), 3000);
     const source = await MaildirSource.open(root);
     try {
       await source.listMailboxes();
-      // A small folder first, so that what a first listing loads for good (code, caches) is not counted.
+      // Another folder first, large enough that what a listing loads for good (code, optimized code,
+      // caches) is loaded before the one measured.
       for await (const _ of source.list('.Warm')) void _;
       gc();
       const before = process.memoryUsage().heapUsed;

@@ -39,6 +39,24 @@ describe('Source.release', () => {
     await source.close();
   });
 
+  it('a released folder still reads two files that share a unique name (told apart by inode)', async () => {
+    const root = maildir({ INBOX: [] });
+    // One unique part, two files: a sync conflict, one in cur/ and one in new/.
+    writeFileSync(join(root, 'cur', '1700000000.M9P9.twin,S=40:2,S'), msg('twin-a'));
+    writeFileSync(join(root, 'new', '1700000000.M9P9.twin,S=40'), msg('twin-b'));
+    const source = await MaildirSource.open(root);
+    await source.listMailboxes();
+    const refs: MessageRef[] = [];
+    for await (const r of source.list('INBOX')) refs.push(r);
+    expect(refs).toHaveLength(2);
+    source.release('INBOX');
+    const reader = await source.reader();
+    const got: string[] = [];
+    for await (const m of reader.fetch('INBOX', refs)) got.push(m.body.toString('latin1'));
+    expect(got.sort()).toEqual([msg('twin-a'), msg('twin-b')].map((b) => b.toString('latin1')).sort());
+    await source.close();
+  });
+
   it('the engine releases each folder once every message of it is stored, not before', async () => {
     const source = await MaildirSource.open(maildir({ INBOX: ['a', 'b'], One: ['c', 'd', 'e'], Two: ['f'] }));
     const boxes = await source.listMailboxes();

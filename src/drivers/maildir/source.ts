@@ -551,9 +551,15 @@ export class MaildirSource implements Source {
     for await (const m of mapOrdered(refs, FETCH_PARALLEL, read, { of: (r) => r.size, max: FETCH_AHEAD_BYTES })) if (m) yield m;
   }
 
-  /** A read of a released folder finds its file by a look through the folder's directories (pathOf). */
+  /**
+   * A read of a released folder finds its file by a look through the folder's directories
+   * (pathOf). Files told apart by inode from others with their unique name (sameKey) are kept:
+   * their keys name no file to look for.
+   */
   release(mailbox: string): void {
-    this.files.delete(mailbox);
+    const folder = this.files.get(mailbox);
+    if (!folder) return;
+    for (const [key, f] of folder.byKey) if (f.ino === undefined) folder.byKey.delete(key);
   }
 
   async close(): Promise<void> {}
