@@ -49,7 +49,7 @@ export interface CopyParams {
   maxMessageBytes?: number;
   /** Messages above this size are streamed source → sink when both can (default 8 MB). */
   streamAboveBytes?: number;
-  /** Bytes of messages the workers hold whole at once (default 16 MB; see `whole` below). */
+  /** Bytes of messages the workers hold whole at once (default 16 MB; see `held` in copy()). */
   wholeBytes?: number;
   /** Throttle log and worker back-off, shared with the drivers' control connections. */
   throttle?: Throttle;
