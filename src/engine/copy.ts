@@ -870,21 +870,26 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     }
   }
 
-  /**
-   * Drop a destination folder's index once the folder's batches are done and no later folder can
-   * be copied into it (same name, or a special-use role that may lead there): memory then holds
-   * the index of the folders in progress, not of every folder copied so far. Should a later folder
-   * land there after all, its index is read again from the destination.
-   */
   /** Destination folders found by the check before the copy (lostDestinations). */
   let foundDest = new Map<FolderPlan, string>();
 
-  const releaseIndex = (run: FolderRun, later: FolderPlan[]) => {
+  /**
+   * Once a folder's batches are done: the source may let go of what it keeps to read the folder
+   * (a message queued for it later, in place of a failed duplicate, is read all the same); and the
+   * destination folder's index is dropped when no later folder can be copied into it (same name,
+   * or a special-use role that may lead there), so memory holds the index of the folders in
+   * progress, not of every folder copied so far. Should a later folder land there after all, its
+   * index is read again from the destination.
+   */
+  const letGo = (run: FolderRun, later: FolderPlan[]) => {
     const dest = run.dest;
-    if (dest === undefined) return;
     const same = (q: FolderPlan) => q.destSegments.join('\0').toLowerCase() === run.plan.destSegments.join('\0').toLowerCase();
-    if (later.some((q) => same(q) || q.role)) return;
-    void Promise.allSettled(run.tasks).then(() => indexes.delete(dest));
+    const dropIndex = dest !== undefined && !later.some((q) => same(q) || q.role);
+    if (!dropIndex && !p.source.release) return;
+    void Promise.allSettled(run.tasks).then(() => {
+      if (dropIndex) indexes.delete(dest);
+      p.source.release?.(run.plan.source.path);
+    });
   };
 
   try {
@@ -911,10 +916,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       try {
         await produce(run);
         if (!stopped() && !run.gone) run.listedAll = true;
-        releaseIndex(run, p.plans.slice(i + 1));
-        // Its batches done, the source may let go of what it keeps to read the folder (a message
-        // queued for it later, in place of a failed duplicate, is read all the same).
-        if (p.source.release) void Promise.allSettled(run.tasks).then(() => p.source.release!(plan.source.path));
+        letGo(run, p.plans.slice(i + 1));
       } catch (err) {
         const e = toMailferryError(err);
         if (e.scope === 'run' || e.scope === 'store' || e.code === 'DEST_IO' || e.code === 'INTERNAL') {
