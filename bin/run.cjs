@@ -71,6 +71,8 @@ if (process.env.SHELL === undefined) {
     process.env.SHELL = '';
   }
 }
+// A copy into a Maildir: its file thread starts now, beside the loading below (bin/file-thread-early.cjs).
+require('./file-thread-early.cjs').startFileThreadEarly(process.argv.slice(2));
 import('@oclif/core').then(({ execute }) => {
   // Read as oclif loaded: not passed on to what a run starts (a password command).
   if (oclifEngineCheck) delete process.env.OCLIF_DISABLE_ENGINE_WARNING;

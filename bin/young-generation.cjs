@@ -16,10 +16,15 @@ const YOUNG_MAX = 8 << 20;
 /** How often it is looked at: V8 grows it at most one step (×2) per scavenge. */
 const EVERY_MS = 10;
 
+/** The young generation's size, as V8 reports it; undefined if it does not. */
+function youngSize() {
+  return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size;
+}
+
 function steer() {
-  const young = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
-  if (!young) return;
-  v8.setFlagsFromString(`--semi-space-growth-factor=${young.space_size < YOUNG_MAX ? 2 : 1}`);
+  const young = youngSize();
+  if (young === undefined) return;
+  v8.setFlagsFromString(`--semi-space-growth-factor=${young < YOUNG_MAX ? 2 : 1}`);
 }
 
 module.exports = function capYoungGeneration() {
@@ -29,4 +34,7 @@ module.exports = function capYoungGeneration() {
   // worker thread calls this once the worker's first line has run (its heap made), having kept
   // the main thread from allocating until then (src/drivers/maildir/file-thread.ts waits for it).
   globalThis.mailferryHeapMade = steer;
+  // Below the cap a worker's heap may be made without that wait: growth is allowed there anyway, and
+  // the worker's 'online' event (its heap made) has the factor set again at once.
+  globalThis.mailferryYoungAtCap = () => !(youngSize() < YOUNG_MAX);
 };

@@ -131,13 +131,81 @@ function workerMain(): void {
 }
 /* c8 ignore stop */
 
+/** A worker and the shared memory it was given. */
+interface Thread {
+  worker: Worker;
+  ring: Uint8Array<SharedArrayBuffer>;
+  /** taken[0]: how many jobs the worker has taken. */
+  taken: Int32Array<SharedArrayBuffer>;
+}
+
+/**
+ * The launcher's hold on V8's young generation (bin/young-generation.cjs), when it runs: `heapMade`
+ * sets the young generation's growth back once a worker's heap is made (V8 resets it then), and
+ * `youngAtCap` says whether the young generation has reached its cap (below it, growth is allowed
+ * anyway, so a worker's heap made now changes nothing).
+ */
+const launcher = globalThis as { mailferryHeapMade?: () => void; mailferryYoungAtCap?: () => boolean };
+
+/** Workers started so far by this process (prestarted or not). */
+let spawned = 0;
+export const workersStarted = (): number => spawned;
+
+function spawn(): Thread {
+  spawned++;
+  const ring = new SharedArrayBuffer(RING);
+  const taken = new Int32Array(new SharedArrayBuffer(4));
+  /** Set to 1 by the worker's first line. */
+  const started = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(`(${workerMain.toString()})()`, {
+    eval: true,
+    workerData: { ring, taken: taken.buffer, started: started.buffer },
+    // It holds a turn's jobs, not their bodies: a small heap, and no stdout/stderr of its own.
+    resourceLimits: { maxYoungGenerationSizeMb: 0.5, maxOldGenerationSizeMb: 16 },
+    stdout: false,
+    stderr: false,
+  });
+  worker.unref();
+  // Making the worker's heap sets V8's young generation growth back to its default, on the
+  // worker's thread. Under the launcher, once the young generation is at its cap, this thread
+  // allocates nothing until the worker's first line has run (a few tens of ms), then sets its own
+  // again, so that no growth slips in between. Below the cap (a worker started early, as the
+  // launcher's prestart does) there is nothing to keep: growth is allowed until the cap anyway.
+  const heapMade = launcher.mailferryHeapMade;
+  if (heapMade) {
+    if (launcher.mailferryYoungAtCap?.() === false) worker.once('online', heapMade);
+    else {
+      Atomics.wait(started, 0, 0, 5000);
+      heapMade();
+    }
+  }
+  return { worker, ring: new Uint8Array(ring), taken };
+}
+
+/** A worker started ahead of need (prestart): the first FileThread to need one takes it. */
+let spare: Thread | undefined;
+
+/**
+ * Starts a file thread's worker now, for the first FileThread that needs one: its start (an
+ * isolate and a Node environment, ~50 ms on its own thread) then overlaps the loading of the rest
+ * of the program instead of holding up the first message file. The launcher calls it for a copy
+ * into a Maildir, early, before the young generation has reached its cap (see spawn()).
+ */
+export function prestart(): void {
+  if (spare) return;
+  const t = spawn();
+  // Until it is taken, an error of its is told by its exit, and its exit only drops it.
+  t.worker.on('error', () => {});
+  t.worker.once('exit', () => {
+    if (spare === t) spare = undefined;
+  });
+  spare = t;
+}
+
 export class FileThread {
   private worker?: Worker;
-  private readonly ring = new SharedArrayBuffer(RING);
-  private readonly ringBytes = new Uint8Array(this.ring);
-  private readonly taken = new Int32Array(new SharedArrayBuffer(4));
-  /** Set to 1 by the worker's first line. */
-  private readonly started = new Int32Array(new SharedArrayBuffer(4));
+  private ringBytes: Uint8Array = new Uint8Array(0);
+  private taken: Int32Array = new Int32Array(1);
   /**
    * Positions in the ring count bytes since the start (a byte at position p is at p % RING):
    * `head`, where the next body may go; `tail`, the end of the last body taken. `ends`: the
@@ -212,30 +280,16 @@ export class FileThread {
   }
 
   private start(): Worker {
-    Atomics.store(this.started, 0, 0);
-    const w = new Worker(`(${workerMain.toString()})()`, {
-      eval: true,
-      workerData: { ring: this.ring, taken: this.taken.buffer, started: this.started.buffer },
-      // It holds a turn's jobs, not their bodies: a small heap, and no stdout/stderr of its own.
-      resourceLimits: { maxYoungGenerationSizeMb: 0.5, maxOldGenerationSizeMb: 16 },
-      stdout: false,
-      stderr: false,
-    });
+    const t = spare ?? spawn();
+    spare = undefined;
+    this.ringBytes = t.ring;
+    this.taken = t.taken;
+    const w = t.worker;
     w.on('message', (answers: Answer[]) => this.answered(answers));
     w.on('error', (err) => this.fail(err));
     w.on('exit', (code) => {
       if (this.worker === w) this.fail(new Error(`the Maildir file thread stopped (exit code ${code})`));
     });
-    w.unref();
-    // Making the worker's heap sets V8's young generation growth back to its default, on the
-    // worker's thread: under the launcher (bin/young-generation.cjs), this thread allocates
-    // nothing until the worker's first line has run (a few tens of ms, once per run), then sets
-    // its own again, so that no growth slips in between.
-    const heapMade = (globalThis as { mailferryHeapMade?: () => void }).mailferryHeapMade;
-    if (heapMade) {
-      Atomics.wait(this.started, 0, 0, 5000);
-      heapMade();
-    }
     this.worker = w;
     return w;
   }
