@@ -7,11 +7,15 @@ import type { Logger } from '../log.js';
 
 export type NetFactory = (e: Endpoint & { kind: 'imap' | 'pop3' }) => NetOptions;
 
-export async function openSource(e: Endpoint, net: NetFactory): Promise<Source> {
+/**
+ * `readers`: workers' connections a source that has them (IMAP) logs in now, beside its own, for
+ * a run that will surely fetch (ImapSource.open).
+ */
+export async function openSource(e: Endpoint, net: NetFactory, opts: { readers?: number } = {}): Promise<Source> {
   switch (e.kind) {
     case 'imap': {
       const { ImapSource } = await import('./imap/source.js');
-      return ImapSource.open(net(e));
+      return ImapSource.open(net(e), opts.readers);
     }
     case 'pop3': {
       const { Pop3Source } = await import('./pop3/source.js');

@@ -2,6 +2,7 @@
  * A copy job from configuration to result: endpoints parsed, drivers opened, checkpoint locked
  * and replayed, folders planned, the pipeline run, everything closed again.
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Journal } from '../checkpoint/journal.js';
 import { acquireLock, type Lock } from '../checkpoint/lock.js';
@@ -17,7 +18,7 @@ import type { DedupeMode } from './identity.js';
 import { planJob } from './plan.js';
 import { Throttle } from './throttle.js';
 import { checkDeleteSource, deleteFromSource, type DeleteResult } from './delete-source.js';
-import type { FilterSpec, FolderMap } from './filters.js';
+import { hasFilter, type FilterSpec, type FolderMap } from './filters.js';
 import { netFactory, type NetConfig } from './session.js';
 import { counted } from '../strings.js';
 
@@ -113,7 +114,12 @@ export async function runCopyJob(cfg: CopyJobConfig, hooks: JobHooks): Promise<C
     // checkpoint is written: a folder that does not exist, --delete-source with a source that
     // cannot delete or a checkpoint of another job fails before the destination is made, and a
     // destination that cannot be written fails before a checkpoint is created.
-    source = await openSource(src, net('source'));
+    // A first copy (no checkpoint yet, or started over) of every message fetches: its workers'
+    // connections log in as soon as the source's own has, while the folders are listed and
+    // planned, rather than once the first folder's STATUS has said so (copy.ts#warm). A rerun
+    // still logs them in only when there is something new, and a no-op rerun not at all.
+    const first = (cfg.restart || !existsSync(checkpoint)) && !hasFilter(cfg.filter);
+    source = await openSource(src, net('source'), { readers: first ? cfg.concurrency : 0 });
     if (cfg.deleteSource) checkDeleteSource(source);
     const mailboxes = await source.listMailboxes();
     const { plans, unmatched, unusedExcludes } = planJob(mailboxes, src, dst, cfg, self);

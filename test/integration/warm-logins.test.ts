@@ -29,8 +29,10 @@ describe("the workers' logins", () => {
     const dst = (await h.freshUser('warmdst')).name;
     const date = new Date('2024-05-05T05:05:05Z');
     await importMessages(h, src, Array.from({ length: N }, (_, i) => ({ folder: 'INBOX', bytes: msg(i + 1), letters: 'S', internalDate: date })));
-    // Each side's folder connection, then a reader and a writer per worker.
-    const wanted = 2 + 2 * WORKERS;
+    // Each side's folder connection, a writer per worker, and a reader per worker the run may
+    // have (--concurrency 4): a first copy logs its readers in as the source is opened
+    // (test/integration/early-readers.test.ts).
+    const wanted = 2 + WORKERS + 4;
     let atRelease = -1;
     const release = async () => {
       for (let waited = 0; proxy!.connections < wanted && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));

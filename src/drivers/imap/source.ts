@@ -223,6 +223,12 @@ export class ImapSource implements Source {
   /** Each folder's entry from the latest listing, by path, for the workers' connections (ImapReader#select). */
   private entries = new Map<string, ListResponse>();
 
+  /**
+   * Workers' connections logging in since the source was opened (`open`'s `readers`), taken by
+   * reader() before it opens one of its own; closed with the source when none took them.
+   */
+  private early: Promise<ImapFlow>[] = [];
+
   private constructor(
     client: ImapFlow,
     private readonly o: NetOptions,
@@ -235,8 +241,19 @@ export class ImapSource implements Source {
     return this.ctl.client;
   }
 
-  static async open(o: NetOptions): Promise<ImapSource> {
-    return new ImapSource(await connectImap(o), o);
+  /**
+   * `readers`: the workers' connections to log in now, once the source's own connection has (a
+   * password that fails, fails once, not once per worker: a server may count failed logins), for
+   * a run that will surely need them (a first copy): the server's logins (a process started for
+   * each, on Dovecot) then overlap the folder listing instead of following it. A login of theirs
+   * that fails is not said here: the reader() that would have taken it opens its own, and says
+   * what goes wrong.
+   */
+  static async open(o: NetOptions, readers = 0): Promise<ImapSource> {
+    const source = new ImapSource(await connectImap(o), o);
+    source.early = Array.from({ length: readers }, () => connectImap(o));
+    for (const c of source.early) c.catch(() => {});
+    return source;
   }
 
   async listMailboxes(): Promise<MailboxInfo[]> {
@@ -456,10 +473,21 @@ export class ImapSource implements Source {
   }
 
   async reader(): Promise<SourceReader> {
-    return new ImapReader(await connectImap(this.o), this.o, (path) => this.entries.get(path));
+    // One opened ahead of need, unless its login failed or the server has closed it since.
+    const early = await this.early.shift()?.then(
+      (c) => (c.usable ? c : void closeImap(c, false)),
+      () => undefined,
+    );
+    const client = early ?? (await connectImap(this.o));
+    return new ImapReader(client, this.o, (path) => this.entries.get(path));
   }
 
   async close(): Promise<void> {
-    await this.ctl.close();
+    await Promise.all([closeEarly(this.early.splice(0)), this.ctl.close()]);
   }
+}
+
+/** Logs out of connections opened ahead of need that no reader took (those that open at all). */
+async function closeEarly(early: Promise<ImapFlow>[]): Promise<void> {
+  await Promise.all(early.map((c) => c.then((client) => closeImap(client), () => {})));
 }
