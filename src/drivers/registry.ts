@@ -8,8 +8,8 @@ import type { Logger } from '../log.js';
 export type NetFactory = (e: Endpoint & { kind: 'imap' | 'pop3' }) => NetOptions;
 
 /**
- * `readers`: workers' connections a source that has them (IMAP) logs in now, beside its own, for
- * a run that will surely fetch (ImapSource.open).
+ * `readers`: workers' connections a source that has them (IMAP) logs in as soon as its own has,
+ * for a run that will surely fetch (ImapSource.open).
  */
 export async function openSource(e: Endpoint, net: NetFactory, opts: { readers?: number } = {}): Promise<Source> {
   switch (e.kind) {
