@@ -71,6 +71,11 @@ if (process.env.SHELL === undefined) {
     process.env.SHELL = '';
   }
 }
+// The built program, always: with NODE_ENV=development or test in the environment, oclif would
+// otherwise register tsx (when it is installed, as after `npm ci` in a checkout) to compile
+// TypeScript sources it looks for beside dist/, ~0.5 s of every start, and a module loader
+// thread. bin/dev.js is the way to run the sources. Read by oclif's settings as it loads.
+globalThis.oclif = Object.assign(globalThis.oclif || {}, { enableAutoTranspile: false });
 // A copy into a Maildir: its file thread starts now, beside the loading below (bin/file-thread-early.cjs).
 require('./file-thread-early.cjs').startFileThreadEarly(process.argv.slice(2));
 import('@oclif/core').then(({ execute }) => {

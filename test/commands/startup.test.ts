@@ -77,6 +77,16 @@ export async function load(url, context, next) { if (url.includes('/node_modules
     expect(loaded.split('\n').filter((u) => u.includes('/node_modules/imapflow/'))).toEqual(loaded.includes('special-use.js') ? [expect.stringMatching(/\/imapflow\/dist\/esm\/special-use\.js$/)] : []);
   });
 
+  it('with NODE_ENV=development or test in the environment, loads no TypeScript compiler (oclif would register tsx)', async () => {
+    for (const env of ['development', 'test']) {
+      const args = ['copy', `maildir:${join(work, 'src')}`, `maildir:${join(work, `dst-${env}`)}`, '--checkpoint', join(work, `cp-${env}`)];
+      const r = await loadedPackages(args, `env-${env}`, { NODE_ENV: env });
+      expect(r.code).toBe(0);
+      expect(r.packages).toContain('@oclif/core');
+      expect(r.packages, env).not.toContain('tsx');
+    }
+  });
+
   it('a run with --config loads yaml', async () => {
     const job = join(work, 'job.yaml');
     writeFileSync(job, `source: maildir:${join(work, 'src')}\ndest: maildir:${join(work, 'dst2')}\ncheckpoint: ${join(work, 'cp2')}\n`);
