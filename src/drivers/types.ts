@@ -194,12 +194,6 @@ export interface SinkWriter {
    * names the stored copy. Durable once `flush()` resolves.
    */
   put(mailbox: string, body: Buffer, meta: MessageMeta): Promise<string>;
-  /**
-   * Optional, for a sink whose line endings are LF: store a message given in CRLF, converted on
-   * the way as mail/line-endings.ts#crlfToLf does, by the sink (a Maildir's file thread) instead of
-   * the caller. Resolves to the key and the bytes stored. Otherwise as `put`.
-   */
-  putCrlf?(mailbox: string, body: Buffer, meta: MessageMeta): Promise<{ key: string; bytes: number }>;
   /** Optional: store a message from a byte stream (already in the sink's line endings), never held whole. */
   putStream?(mailbox: string, body: AsyncIterable<Buffer>, meta: MessageMeta): Promise<{ key: string; bytes: number }>;
   /** Durability barrier: everything put so far survives a crash once this resolves. */

@@ -175,10 +175,8 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     return body;
   };
 
-  /** CRLF from the source, LF in the sink: a writer with putCrlf converts the messages it is given whole. */
-  const crlfToLfSink = p.source.caps.lineEndings === 'crlf' && p.sink.caps.lineEndings === 'lf';
-  const toSink = (body: Buffer, w: SinkWriter): Buffer => {
-    if (crlfToLfSink) return w.putCrlf ? body : crlfToLf(body);
+  const toSink = (body: Buffer): Buffer => {
+    if (p.source.caps.lineEndings === 'crlf' && p.sink.caps.lineEndings === 'lf') return crlfToLf(body);
     if (p.source.caps.lineEndings === 'lf' && p.sink.caps.lineEndings === 'crlf') return lfToCrlf(body);
     return body;
   };
@@ -378,7 +376,6 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
 
     /** The put's key with its size. Not a closure of storeOne's: one would hold the body until the put is done. */
     const withBytes = (putting: Promise<string>, bytes: number) => putting.then((dk) => ({ dk, bytes }));
-    const keyAndBytes = (putting: Promise<{ key: string; bytes: number }>) => putting.then(({ key, bytes }) => ({ dk: key, bytes }));
     /**
      * The put is returned, not awaited: the message's bytes are let go of as soon as the sink has
      * taken them (a Maildir's file thread copies them into its ring), not held until the put is
@@ -389,7 +386,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
     const storeOne = async (ref: MessageRef, raw: Buffer, w: SinkWriter): Promise<void> => {
       // A server that understated the size in the listing: the limit holds for what it sent.
       if (raw.length > maxMessageBytes) return (settled.add(ref.key), failed(ref, tooLarge({ ...ref, size: raw.length })));
-      const body = toSink(raw, w);
+      const body = toSink(raw);
       // Its header unread by the listing (a POP3 server without TOP): its Message-ID is in the
       // body, and so is the date --since/--before filter on (the source dated the ref from it).
       if (ref.headerUnread) {
@@ -415,10 +412,7 @@ export async function copy(p: CopyParams): Promise<CopyResult> {
       } else if (id === undefined && ref.messageId) {
         id = midIdentity(ref.messageId);
       }
-      const meta = { flags: ref.flags, internalDate: ref.internalDate };
-      // In CRLF still (toSink): the writer converts it, and says how many bytes it stored.
-      if (crlfToLfSink && w.putCrlf) return putTracked(ref, id, () => keyAndBytes(w.putCrlf!(dest, body, meta)));
-      return putTracked(ref, id, () => withBytes(w.put(dest, body, meta), body.length));
+      return putTracked(ref, id, () => withBytes(w.put(dest, body, { flags: ref.flags, internalDate: ref.internalDate }), body.length));
     };
 
     /** A large message, streamed source → sink without being held whole. */

@@ -2,7 +2,7 @@
 // A put waits for the store to be durable (a Maildir file's fsync, an APPEND's OK): bytes held
 // across that wait outlived two young-generation collections and were freed only by a full one,
 // so the garbage outside the heap grew in bursts the C library's allocator then kept.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import v8 from 'node:v8';
@@ -14,7 +14,6 @@ import { MaildirSink } from '../../src/drivers/maildir/sink.js';
 import { copy } from '../../src/engine/copy.js';
 import type { FolderPlan } from '../../src/engine/plan.js';
 import { silentLogger } from '../../src/log.js';
-import { crlfToLf } from '../../src/mail/line-endings.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -44,55 +43,36 @@ const source: Source = {
  * A sink that takes a copy of each body at once (as a Maildir's file thread does) and holds every
  * put open until `release`; it keeps a weak reference to each body it was given.
  */
-function holdingSink(lineEndings: 'crlf' | 'lf', converts = false) {
+function holdingSink(lineEndings: 'crlf' | 'lf') {
   const given: WeakRef<Buffer>[] = [];
   const kept: Buffer[] = [];
-  let crlfPuts = 0;
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
-  const take = (b: Buffer) => {
-    kept.push(converts ? crlfToLf(b) : Buffer.from(b));
-    given.push(new WeakRef(b));
-  };
   const sink: Sink = {
     caps: { lineEndings },
     ensureMailbox: async () => 'INBOX',
     async *scan() {},
     writer: async (): Promise<SinkWriter> => ({
       put(_m, b) {
-        take(b);
+        kept.push(Buffer.from(b));
+        given.push(new WeakRef(b));
         return released.then(() => String(kept.length));
       },
-      // As a Maildir writer's: given CRLF, it converts.
-      ...(converts
-        ? {
-            putCrlf(_m: string, b: Buffer) {
-              crlfPuts++;
-              take(b);
-              const bytes = kept[kept.length - 1]!.length;
-              return released.then(() => ({ key: String(kept.length), bytes }));
-            },
-          }
-        : {}),
       flush: async () => {},
       close: async () => {},
     }),
     close: async () => {},
   };
-  return { sink, given, kept, release, crlfPuts: () => crlfPuts };
+  return { sink, given, kept, release };
 }
 
 const plan: FolderPlan = { source: { path: 'INBOX', segments: ['INBOX'], delimiter: '/' }, name: 'INBOX', destSegments: ['INBOX'] };
 
 describe('the copy engine, while puts are waiting to be durable', () => {
-  for (const [what, lineEndings, converts] of [
-    ['converted for the sink (CRLF → LF)', 'lf', false],
-    ['as the source sent them', 'crlf', false],
-    ['as the source sent them, to a sink that converts them (putCrlf)', 'lf', true],
-  ] as const) {
+  for (const [what, lineEndings] of [['converted for the sink (CRLF → LF)', 'lf'], ['as the source sent them', 'crlf']] as const) {
     it(`holds none of the bodies handed to the sink (the fetch loop's last one aside), ${what}`, async () => {
       const journal = Journal.open(join(mkdtempSync(join(tmpdir(), 'mf-letgo-')), 'cp'), { header: { job: 'j', source: 's', dest: 'd' } });
-      const h = holdingSink(lineEndings, converts);
+      const h = holdingSink(lineEndings);
       const copied = copy({ source, sink: h.sink, plans: [plan], journal, concurrency: 1, putWindow: N, dedupe: 'message-id', retries: 0, log: silentLogger });
       while (h.given.length < N) await nextTask();
       // The weak references were made in tasks before this one: nothing keeps their bodies now but the engine.
@@ -100,15 +80,11 @@ describe('the copy engine, while puts are waiting to be durable', () => {
       gc();
       // Bodies as the source sent them: the last one taken is still the fetch loop's while it
       // waits for room in the window (one per worker); converted ones, none.
-      expect(h.given.filter((r) => r.deref() !== undefined).length).toBeLessThanOrEqual(lineEndings === 'lf' && !converts ? 0 : 1);
+      expect(h.given.filter((r) => r.deref() !== undefined).length).toBeLessThanOrEqual(lineEndings === 'lf' ? 0 : 1);
       h.release();
       const result = await copied;
       journal.close();
       expect(result.copied).toBe(N);
-      // The bytes stored are counted as the sink stored them (LF), whoever converted them.
-      expect(result.bytes).toBe(h.kept.reduce((n, b) => n + b.length, 0));
-      // A sink that converts is given the bodies as they came, not converted first.
-      expect(h.crlfPuts()).toBe(converts ? N : 0);
       expect(h.kept.map((b) => b.toString('latin1'))).toEqual(Array.from({ length: N }, (_, i) => (lineEndings === 'lf' ? raw(String(i + 1)).toString('latin1').replace(/\r\n/g, '\n') : raw(String(i + 1)).toString('latin1'))));
     });
   }
@@ -135,31 +111,6 @@ describe("a Maildir writer's put", () => {
     expect(answered).toBe(false);
     expect(given.deref()).toBeUndefined();
     expect(await put).toMatch(/,S=5020$/);
-    await w.close();
-    await sink.close();
-  });
-
-  it('holds a CRLF body for putCrlf only until the file thread has taken it, and names the file by its size in LF', async () => {
-    const root = join(mkdtempSync(join(tmpdir(), 'mf-letgo-')), 'dest');
-    const sink = await MaildirSink.open(root);
-    const w = await sink.writer();
-    await w.putCrlf!('INBOX', Buffer.from('Message-ID: <first@y>\r\n\r\nfirst\r\n'), { flags: [] });
-    const pending: Buffer[] = [Buffer.from('Message-ID: <x@y>\r\n\r\n' + 'b'.repeat(5000) + '\r\n')];
-    const given = new WeakRef(pending[0]!);
-    await nextTask();
-    const hand = () => w.putCrlf!('INBOX', pending.pop()!, { flags: [] });
-    const put = hand();
-    let answered = false;
-    void put.then(() => (answered = true));
-    for (let i = 0; i < 20; i++) await null;
-    gc();
-    expect(answered).toBe(false);
-    expect(given.deref()).toBeUndefined();
-    const { key, bytes } = await put;
-    expect(bytes).toBe(5020);
-    expect(key).toMatch(/,S=5020$/);
-    const file = readdirSync(join(root, 'cur')).find((n) => n.startsWith(key + ':2,'))!;
-    expect(readFileSync(join(root, 'cur', file), 'latin1')).toBe('Message-ID: <x@y>\n\n' + 'b'.repeat(5000) + '\n');
     await w.close();
     await sink.close();
   });

@@ -1,13 +1,12 @@
 // The Maildir sink's file thread (src/drivers/maildir/file-thread.ts) on a real file system: bodies
 // come out byte for byte whatever their size and order, including those that wrap around the shared
-// ring or do not fit in it (copied instead), and converted to LF when asked; each failing call is
-// said as its step, and what was there before is left alone.
+// ring or do not fit in it (copied instead); each failing call is said as its step, and what was
+// there before is left alone.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileJobError, FileThread } from '../../src/drivers/maildir/file-thread.js';
-import { crlfToLf } from '../../src/mail/line-endings.js';
 
 function folder(): string {
   const dir = mkdtempSync(join(tmpdir(), 'mf-filethread-'));
@@ -45,7 +44,7 @@ describe('FileThread', () => {
     // find too little of it free while others are in flight and go over as copies, and one is empty.
     const sizes = [0, ...Array.from({ length: 400 }, (_, i) => (i % 37 === 0 ? 300_000 + ((i * 7919) % 600_000) : 1 + ((i * 104729) % 20_000)))];
     const mtime = 1_000_000_000.5;
-    const puts: Promise<number>[] = [];
+    const puts: Promise<void>[] = [];
     for (const [i, len] of sizes.entries()) {
       puts.push(t.run({ tmp: join(dir, 'tmp', `m${i}`), final: join(dir, 'cur', `m${i}:2,S`), body: bytes(len, i), mtime }));
       // Some in one turn of the event loop, some across turns.
@@ -63,31 +62,6 @@ describe('FileThread', () => {
       expect(st.mode & 0o777).toBe(0o600);
       expect(st.mtimeMs).toBe(mtime * 1000);
     }
-  });
-
-  it('converts a CRLF body to LF as crlfToLf does and names its file by the size written, through the ring and as a copy', async () => {
-    const dir = folder();
-    const t = thread();
-    // Line ends of every kind (CR LF, CR CR LF, lone CR, bare LF), in bodies of a few bytes to
-    // 400 KiB: several in flight at once do not all fit in the ring, so some go over as copies.
-    const ends = ['\r\n', '\r\r\n', '\r', '\n', '\r\n\r\n'];
-    const crlf = (i: number, lines: number): Buffer => {
-      const parts: string[] = [];
-      for (let k = 0; k < lines; k++) parts.push('x'.repeat((i * 31 + k * 7) % 90), ends[(i + k) % ends.length]!);
-      return Buffer.from(parts.join(''), 'latin1');
-    };
-    const bodies = [Buffer.alloc(0), Buffer.from('\r\n'), ...Array.from({ length: 60 }, (_, i) => crlf(i, i % 10 === 0 ? 8000 + i * 100 : 1 + i * 3))];
-    const sizes = await Promise.all(bodies.map((b, i) => t.run({ tmp: join(dir, 'tmp', `c${i}`), final: join(dir, 'cur', `c${i},S=`), crlf: ':2,S', body: b })));
-    expect(t.counts.ring).toBeGreaterThan(0);
-    expect(t.counts.copied).toBeGreaterThan(0);
-    for (const [i, b] of bodies.entries()) {
-      const want = crlfToLf(b);
-      expect(sizes[i], `body ${i}`).toBe(want.length);
-      expect(readFileSync(join(dir, 'cur', `c${i},S=${want.length}:2,S`)).equals(want), `body ${i}`).toBe(true);
-    }
-    // One that is not converted still resolves to its size.
-    expect(await t.run({ tmp: join(dir, 'tmp', 'as-is'), final: join(dir, 'cur', 'as-is:2,'), body: Buffer.from('a\r\nb\r\n') })).toBe(6);
-    expect(readFileSync(join(dir, 'cur', 'as-is:2,'), 'latin1')).toBe('a\r\nb\r\n');
   });
 
   it('places a body at the start of the ring again once the bodies before it are written', async () => {

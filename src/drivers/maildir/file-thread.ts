@@ -13,31 +13,20 @@
  * that allocates little is tens of MB later. The worker writes a body out as soon as it takes its
  * job and then counts the job as taken, which frees its bytes in the ring: jobs are taken in the
  * order they are sent, so the ring is a FIFO. A body that does not fit in the free part of the
- * ring goes over as a copy. A body in CRLF line endings for a file in LF (a message from an IMAP
- * or POP3 source) is converted by the worker, in memory of its own, before it is written.
+ * ring goes over as a copy.
  *
- * The worker's code is the function below, given to it as source (`eval`) with the conversion's
- * (line-endings.ts#crlfToLfInPlace): it runs the same under the build and under the test runner,
- * which loads src/ as TypeScript.
+ * The worker's code is the function below, given to it as source (`eval`): it runs the same
+ * under the build and under the test runner, which loads src/ as TypeScript.
  */
 import { Worker } from 'node:worker_threads';
-import { crlfToLfInPlace } from '../../mail/line-endings.js';
 
 /** Each field is named where FileThread#run makes the job it sends: one added here is added there. */
 export interface FileJob {
   /** The file created (O_EXCL, 0600) and written in tmp/. */
   tmp: string;
-  /** Where it is renamed to once fsynced; with `crlf`, the part of that name before the file's size. */
+  /** Where it is renamed to once fsynced. */
   final: string;
   body: Uint8Array;
-  /**
-   * Set: the body is in CRLF line endings, and the file gets LF (as mail/line-endings.ts#crlfToLf).
-   * The worker converts it as it takes it, and renames the file to `final`, then its size in
-   * bytes, then this. Converted there rather than by the main thread before it is sent, the main
-   * thread neither does that work nor allocates a second copy of each message (docs/ARCHITECTURE.md,
-   * "Speed").
-   */
-  crlf?: string;
   /** mtime (and atime), seconds since the epoch. */
   mtime?: number;
   /** Given to it through its descriptor before it is written. */
@@ -60,14 +49,13 @@ export class FileJobError extends Error {
 
 /** What the worker is sent: the body is in the ring at `off` (`len` bytes), or copied in `body`. */
 type Job = Omit<FileJob, 'body'> & { id: number; off: number; len: number; body?: Uint8Array };
-/** A job done (its id; with the file's size when the worker converted it), or its failure. */
-type Answer = number | [id: number, size: number] | { id: number; code?: string; message: string; step: FileStep };
+type Answer = number | { id: number; code?: string; message: string; step: FileStep };
 
 /** Bytes of the ring. */
 const RING = 1 << 20;
 
 /* c8 ignore start: runs in the worker, given to it as source */
-function workerMain(crlfToLf: (buf: Buffer) => number): void {
+function workerMain(): void {
   const req = (globalThis as unknown as { require: NodeRequire }).require;
   const { parentPort, workerData } = req('node:worker_threads') as typeof import('node:worker_threads');
   const fs = req('node:fs') as typeof import('node:fs');
@@ -75,8 +63,6 @@ function workerMain(crlfToLf: (buf: Buffer) => number): void {
   Atomics.store(started, 0, 1);
   Atomics.notify(started, 0);
   const ring = new Uint8Array(workerData.ring as SharedArrayBuffer);
-  /** Where a body is converted (FileJob#crlf). */
-  let scratch = Buffer.allocUnsafe(64 * 1024);
   // taken[0]: how many jobs have been taken (their bodies written out, their ring bytes free).
   const taken = new Int32Array(workerData.taken as SharedArrayBuffer);
   const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
@@ -108,20 +94,9 @@ function workerMain(crlfToLf: (buf: Buffer) => number): void {
     }
     try {
       if (job.uid !== undefined) fs.fchownSync(fd, job.uid, job.gid!);
-      let start = job.body ? 0 : job.off;
-      let body: Uint8Array = job.body ?? ring;
-      if (job.crlf !== undefined) {
-        // Converted in memory of the worker's own: moved in place in the shared ring, each line
-        // took twice as long (V8 moves shared memory with relaxed atomic accesses).
-        if (scratch.length < job.len) scratch = Buffer.allocUnsafe(Math.max(job.len, scratch.length * 2));
-        scratch.set(body.subarray(start, start + job.len));
-        job.len = crlfToLf(scratch.subarray(0, job.len));
-        job.final += job.len + job.crlf;
-        body = scratch;
-        start = 0;
-      }
-      const end = start + job.len;
-      for (let off = start; off < end; ) off += fs.writeSync(fd, body, off, end - off);
+      const body = job.body ?? ring;
+      const end = (job.body ? 0 : job.off) + job.len;
+      for (let off = end - job.len; off < end; ) off += fs.writeSync(fd, body, off, end - off);
       if (job.mtime !== undefined) fs.futimesSync(fd, job.mtime, job.mtime);
       return fd;
     } catch (err) {
@@ -143,7 +118,7 @@ function workerMain(crlfToLf: (buf: Buffer) => number): void {
       } catch (e) {
         return fail(job, undefined, 'rename', e);
       }
-      answer(job.crlf === undefined ? job.id : [job.id, job.len]);
+      answer(job.id);
     });
   };
   parentPort!.on('message', (jobs: Job[]) => {
@@ -182,7 +157,7 @@ function spawn(): Thread {
   const taken = new Int32Array(new SharedArrayBuffer(4));
   /** Set to 1 by the worker's first line. */
   const started = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(`(${workerMain.toString()})(${crlfToLfInPlace.toString()})`, {
+  const worker = new Worker(`(${workerMain.toString()})()`, {
     eval: true,
     workerData: { ring, taken: taken.buffer, started: started.buffer },
     // It holds a turn's jobs, not their bodies: a small heap, and no stdout/stderr of its own.
@@ -242,14 +217,14 @@ export class FileThread {
   private firstEnd = 0;
   private sent = 0;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (size: number) => void; reject: (err: Error) => void; len: number }>();
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
   private queued: Job[] = [];
   private broken?: Error;
   /** Bodies sent through the ring (`wrapped`: of them, placed at its start again), and as copies. */
   readonly counts = { ring: 0, wrapped: 0, copied: 0 };
 
-  /** Creates, writes, fsyncs and renames one file; resolves to its size, rejects with a FileJobError. */
-  run(job: FileJob): Promise<number> {
+  /** Creates, writes, fsyncs and renames one file; rejects with a FileJobError. */
+  run(job: FileJob): Promise<void> {
     if (this.broken) return Promise.reject(this.broken);
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
@@ -257,7 +232,7 @@ export class FileThread {
     const len = body.length;
     const at = this.place(len);
     // Named one by one: a `{ body, ...rest }` copy costs ~4 µs a message where this costs ~0.1.
-    const sent: Job = { tmp: job.tmp, final: job.final, crlf: job.crlf, mtime: job.mtime, uid: job.uid, gid: job.gid, id, off: 0, len };
+    const sent: Job = { tmp: job.tmp, final: job.final, mtime: job.mtime, uid: job.uid, gid: job.gid, id, off: 0, len };
     if (at === undefined) {
       sent.body = body;
       this.counts.copied++;
@@ -273,7 +248,7 @@ export class FileThread {
     this.sent++;
     if (this.waiting.size === 0) worker.ref();
     if (this.queued.push(sent) === 1) setImmediate(() => this.send());
-    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject, len }));
+    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject }));
   }
 
   /** Ends the worker (no job in flight: the sink's writers are closed first). */
@@ -328,12 +303,11 @@ export class FileThread {
 
   private answered(answers: Answer[]): void {
     for (const a of answers) {
-      const id = typeof a === 'number' ? a : Array.isArray(a) ? a[0] : a.id;
+      const id = typeof a === 'number' ? a : a.id;
       const w = this.waiting.get(id);
       if (!w) continue;
       this.waiting.delete(id);
-      if (typeof a === 'number') w.resolve(w.len);
-      else if (Array.isArray(a)) w.resolve(a[1]);
+      if (typeof a === 'number') w.resolve();
       else w.reject(new FileJobError(a.message, a.code, a.step));
     }
     if (this.waiting.size === 0) this.worker?.unref();

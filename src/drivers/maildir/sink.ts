@@ -22,8 +22,7 @@ import { mkdirs } from '../../mkdirs.js';
 import { lockUidlist } from './dovecot-lock.js';
 import { giveDir, ownerFor, type Owner } from './owner.js';
 import { PLACED_ROLES, roleOf } from './roles.js';
-import { FileJobError, FileThread, type FileJob } from './file-thread.js';
-import { crlfToLf } from '../../mail/line-endings.js';
+import { FileJobError, FileThread } from './file-thread.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -416,63 +415,30 @@ class MaildirWriter implements SinkWriter {
     if (body.length > THREAD_MAX) return (await this.store(mailbox, meta, async (fd) => (await writeAll(fd, body), body.length))).key;
     const { dir, tmp: tmpDir, cur: at } = await this.tree.dirs(mailbox);
     const base = uniqueBase();
+    const tmp = `${tmpDir}/${base}`;
     const key = flat(`${base},S=${body.length}`);
     const info = await this.tree.info(dir, meta.flags);
-    const tmp = `${tmpDir}/${base}`;
+    const owner = this.tree.owner;
+    let job: Promise<void>;
+    try {
+      job = this.files.run({ tmp, final: `${at}/${key}:2,${info}`, body, mtime: meta.internalDate && meta.internalDate.getTime() / 1000, uid: owner?.uid, gid: owner?.gid });
+    } catch (err) {
+      job = Promise.reject(err);
+    }
     // Returned, not awaited: this frame, and the body in it, ends once the body is in the file
     // thread's ring, not when the file is fsynced, so the body dies young (see the engine's storeOne).
-    return this.keyed(this.written(this.send({ tmp, final: `${at}/${key}:2,${info}`, body }, meta), dir, at, tmp), key);
+    return this.written(job, dir, at, tmp, key);
   }
 
-  /**
-   * A message in CRLF line endings, stored with LF: the file thread converts it as it writes it
-   * (FileJob#crlf), so the size in its name is known once the file is written.
-   */
-  async putCrlf(mailbox: string, body: Buffer, meta: MessageMeta): Promise<{ key: string; bytes: number }> {
-    if (body.length > THREAD_MAX) {
-      const lf = crlfToLf(body);
-      return this.store(mailbox, meta, async (fd) => (await writeAll(fd, lf), lf.length));
-    }
-    const { dir, tmp: tmpDir, cur: at } = await this.tree.dirs(mailbox);
-    const base = uniqueBase();
-    const info = await this.tree.info(dir, meta.flags);
-    const tmp = `${tmpDir}/${base}`;
-    // Returned, not awaited, as in put.
-    return this.sized(this.written(this.send({ tmp, final: `${at}/${base},S=`, crlf: `:2,${info}`, body }, meta), dir, at, tmp), base);
-  }
-
-  // Methods of their own, not closures in put or putCrlf: a closure there would keep the frame's
-  // variables, the body among them (V8 keeps them in one context), until the file is fsynced.
-  private async keyed(written: Promise<number>, key: string): Promise<string> {
-    await written;
-    return key;
-  }
-
-  private async sized(written: Promise<number>, base: string): Promise<{ key: string; bytes: number }> {
-    const bytes = await written;
-    return { key: flat(`${base},S=${bytes}`), bytes };
-  }
-
-  /** The file thread's job for `job`'s body (its owner and mtime from here and `meta`). */
-  private send(job: Pick<FileJob, 'tmp' | 'final' | 'crlf' | 'body'>, meta: MessageMeta): Promise<number> {
-    const owner = this.tree.owner;
+  /** The file thread's job done: the message's key, or its failure named. */
+  private async written(job: Promise<void>, dir: string, at: string, tmp: string, key: string): Promise<string> {
     try {
-      return this.files.run({ tmp: job.tmp, final: job.final, crlf: job.crlf, body: job.body, mtime: meta.internalDate && meta.internalDate.getTime() / 1000, uid: owner?.uid, gid: owner?.gid });
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  /** The file thread's job done: the file's size, or its failure named. */
-  private async written(job: Promise<number>, dir: string, at: string, tmp: string): Promise<number> {
-    let bytes: number;
-    try {
-      bytes = await job;
+      await job;
     } catch (err) {
       throw storeError(err, dir, err instanceof FileJobError && err.step === 'rename' ? at : tmp);
     }
     this.dirty.add(at);
-    return bytes;
+    return key;
   }
 
   /**
