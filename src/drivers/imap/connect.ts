@@ -257,6 +257,10 @@ export async function connectImap(o: NetOptions): Promise<ImapFlow> {
     emitLogs: false,
   };
   const client = new ImapFlow(opts);
+  // No LSUB after a LIST: imapflow sends one for the folders' subscriptions whenever the LIST
+  // found none subscribed (an account that subscribes to nothing: every run), one round trip
+  // more, for state a copy never reads. imapflow's own latch for servers that refuse LSUB.
+  (client as unknown as { skipLsub: boolean }).skipLsub = true;
   LAST_ERROR.set(client, logged);
   // A command answered without end (huge LIST names, an endless flood of lines) is cut (answer-budget.ts).
   budgetAnswers(client, (budget, command) => {

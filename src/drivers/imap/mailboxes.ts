@@ -91,10 +91,10 @@ export async function inMailbox<T>(client: ImapFlow, mailbox: string, fn: () => 
 }
 
 /**
- * Tells `client` what a LIST already said of these folders. imapflow LISTs a folder (and LSUBs it)
- * on a connection before that connection first SELECTs or EXAMINEs it, to learn its delimiter,
- * special use and subscription; a folder it knows is opened without them (two round trips). One
- * gone meanwhile still fails its SELECT.
+ * Tells `client` what a LIST already said of these folders. imapflow LISTs a folder on a
+ * connection before that connection first SELECTs or EXAMINEs it, to learn its delimiter and
+ * special use; a folder it knows is opened without that round trip (two before connect.ts
+ * stopped its LSUBs). One gone meanwhile still fails its SELECT.
  */
 export function knownToImapflow(client: ImapFlow, entries: Iterable<ListResponse>): void {
   const cache = (client as unknown as { folders?: Map<string, ListResponse> }).folders;
