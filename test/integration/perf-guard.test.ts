@@ -46,7 +46,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
     // A line ending in a synchronizing literal ("{1234}"): the client then waits for the server's "+".
     // Commands are told by imapflow's tags (hex) and upper-case names: the lines of the messages an
     // APPEND carries pass here too ("Please subscribe ...").
-    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/, listAll: /^\S+ LIST .*"\*"/i, list: /^[0-9A-F]+ (LIST|LSUB) /, subscribe: /^[0-9A-F]+ SUBSCRIBE /, noop: /^[0-9A-F]+ NOOP\r?$/, status: /^\S+ STATUS /i, id: /^[0-9A-F]+ ID / } });
+    proxy = await FaultProxy.start({ host: h.host, port: h.ports.imap }, { watch: /^\S+ (UID )?(FETCH|APPEND) /i, tally: { syncLiteral: /\{\d+\}\r?$/, listAll: /^\S+ LIST .*"\*"/i, list: /^[0-9A-F]+ (LIST|LSUB) /, subscribe: /^[0-9A-F]+ SUBSCRIBE /, noop: /^[0-9A-F]+ NOOP\r?$/, status: /^\S+ STATUS /i, id: /^[0-9A-F]+ ID /, auth: /^[0-9A-F]+ AUTHENTICATE /, authIr: /^[0-9A-F]+ AUTHENTICATE PLAIN [A-Za-z0-9+/]+=*\r?$/ } });
   });
   afterAll(async () => proxy?.stop());
 
@@ -56,6 +56,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
     const conns = proxy.connections;
     const listsBefore = proxy.tallied.list ?? 0;
     const idsBefore = proxy.tallied.id ?? 0;
+    const [authBefore, authIrBefore] = [proxy.tallied.auth ?? 0, proxy.tallied.authIr ?? 0];
     const first = await tracedCopy(args, work);
     expect(first).toMatchObject({ status: 0, copied: MESSAGES });
     // The account's folders are listed once, on the folder connection, by one LIST: no LSUB
@@ -64,6 +65,10 @@ describe('cost per message of a copy (counted, not timed)', () => {
     expect((proxy.tallied.list ?? 0) - listsBefore).toBe(1);
     // One ID per connection: the one before the login, not again after it.
     expect((proxy.tallied.id ?? 0) - idsBefore).toBe(proxy.connections - conns);
+    // Each login's credentials on its AUTHENTICATE line (SASL-IR, which Dovecot offers), not sent
+    // after a "+" from the server: one round trip, not two.
+    expect((proxy.tallied.auth ?? 0) - authBefore).toBe(proxy.connections - conns);
+    expect((proxy.tallied.authIr ?? 0) - authIrBefore).toBe(proxy.connections - conns);
     // Each message file is synced (durability), plus per batch and folder: directories and the journal.
     expect(first.syncs).toBeGreaterThanOrEqual(MESSAGES);
     expect(first.syncs).toBeLessThanOrEqual(MESSAGES + 6 * FOLDERS + 10);
