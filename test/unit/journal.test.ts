@@ -78,12 +78,38 @@ describe('checkpoint journal', () => {
     expect(r.state.folder('INBOX').done.size).toBe(40_000);
     expect(r.state.folder('INBOX').done.has('39999')).toBe(true);
     expect(r.goodBytes).toBe(statSync(p).size - '{"t":"k","s":"INBOX","k":"torn"'.length);
-    // A torn last line that happens to end in a newline is still a torn last line.
+    // A torn last line that happens to end in a newline is still a torn last line, cut where it begins.
     appendFileSync(p, '\n');
     expect(Journal.replay(p).state.folder('INBOX').done.size).toBe(40_000);
+    expect(Journal.replay(p).goodBytes).toBe(statSync(p).size - '{"t":"k","s":"INBOX","k":"torn"\n'.length);
     // The same bytes in the middle are corruption, named by line.
     appendFileSync(p, '{"t":"k","s":"INBOX","k":"after","why":"x"}\n');
     expect(() => Journal.replay(p)).toThrow(/line 40002 is not valid JSON/);
+  });
+
+  it('counts a torn last line in bytes where the lines hold characters of several bytes and it holds bytes that are no UTF-8', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    // Folder names of 2-, 3- and 4-byte characters, over more than one read chunk.
+    for (let i = 0; i < 12_000; i++) j.append({ t: 'k', s: ['Café ☕', 'Entwürfe', '𝄞 Noten'][i % 3]!, k: String(i), why: 'é'.repeat(i % 61) });
+    await j.sync();
+    j.close();
+    expect(statSync(p).size).toBeGreaterThan(1 << 20);
+    const good = statSync(p).size;
+    // Torn inside a character, then bytes that decode to nothing (a torn write of another run's bytes).
+    const tail = Buffer.concat([Buffer.from('{"t":"k","s":"Caf'), Buffer.from([0xc3]), Buffer.from([0xff, 0xfe, 0x0a])]);
+    appendFileSync(p, tail);
+    const r = Journal.replay(p);
+    expect(r.goodBytes).toBe(good);
+    expect(r.state.folder('Café ☕').done.size + r.state.folder('Entwürfe').done.size + r.state.folder('𝄞 Noten').done.size).toBe(12_000);
+    expect(r.state.folder('𝄞 Noten').done.has('11999')).toBe(true);
+    // Opened again: the torn line is cut away, and what follows is appended after the good part.
+    const again = Journal.open(p, { header });
+    again.append({ t: 'k', s: 'Entwürfe', k: 'next', why: 'x' });
+    await again.sync();
+    again.close();
+    expect(statSync(p).size).toBeGreaterThan(good);
+    expect(Journal.replay(p).state.folder('Entwürfe').done.has('next')).toBe(true);
   });
 
   it('valid JSON that is no record (null, a record without its fields) is corruption (exit 7), not an internal error; a record of a later version is passed over', async () => {
