@@ -48,6 +48,36 @@ describe('ID at login', () => {
     expect(seen.indexOf('ID')).toBeLessThan(seen.indexOf('LOGIN'));
   });
 
+  it('SASL-IR: the credentials on the AUTHENTICATE line; a "+" after them is cancelled at once ("*"), a failed login, not a wait', async () => {
+    const lines: string[] = [];
+    let authTag = '';
+    srv = await FakeImapServer.start({
+      mailboxes: [{ name: 'INBOX', messages: [] }],
+      capabilities: ['AUTH=PLAIN', 'SASL-IR'],
+      hook: (s, tag, name, args) => {
+        // A line of one token (the client's "*") is that token.
+        lines.push(name ? `${tag} ${name} ${args}` : tag);
+        if (name === 'AUTHENTICATE') {
+          authTag = tag;
+          s.send('+ \r\n');
+          return true;
+        }
+        if (tag === '*' && authTag) {
+          s.send(`${authTag} BAD [AUTHENTICATIONFAILED] cancelled\r\n`);
+          return true;
+        }
+        return false;
+      },
+    });
+    const started = Date.now();
+    const r = await runCli(['folders', `imap://u@127.0.0.1:${srv.port}`, '--source-tls', 'none', '--json', '--timeout', '30'], { env: { MAILFERRY_SOURCE_PASSWORD: 'pass' } });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(envelope(r).status, r.stderr).toBe(4);
+    const auth = lines.find((l) => / AUTHENTICATE /.test(l))!;
+    expect(Buffer.from(auth.split(' ').pop()!, 'base64').toString()).toBe('\0u\0pass');
+    expect(lines).toEqual([auth, '*']);
+  });
+
   it('offered only once logged in: one ID, after the login', async () => {
     const seen = await server(false);
     await folders();
