@@ -99,9 +99,12 @@ describe("an IMAP destination account that fills up during the copy (Dovecot's q
         expect(refused, JSON.stringify(dst.quotaRefusals)).toBeDefined();
         const appendsAfter = dst.commands.slice(refused!.at + 1).filter((c) => /^\S+ APPEND /i.test(c));
         expect(appendsAfter.length, appendsAfter.join('\n')).toBeLessThanOrEqual(3 * 2 - 1);
-        // Refused a few times (a MULTIAPPEND refused as a whole goes on one by one: what fits is
-        // stored), not once per message left.
-        expect(dst.quotaRefusals.length, JSON.stringify(dst.quotaRefusals)).toBeLessThanOrEqual(10);
+        // Refused a few times, not once per message left (~400): at most once as a whole per
+        // APPEND connection (6, each with a MULTIAPPEND in flight when the account fills), and once
+        // more per connection for the first message it then sends alone (a MULTIAPPEND refused as
+        // a whole goes on one by one: what fits is stored) before the first such refusal stops the
+        // run. CI once saw all six in flight: 6 whole and 5 alone.
+        expect(dst.quotaRefusals.length, JSON.stringify(dst.quotaRefusals)).toBeLessThanOrEqual(2 * 3 * 2);
         const storedFirst = dst.appended.length;
         expect(storedFirst).toBeGreaterThan(0);
         expect(storedFirst).toBeLessThan(total);
