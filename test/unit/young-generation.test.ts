@@ -9,9 +9,18 @@ import { describe, expect, it } from 'vitest';
 
 const MODULE = fileURLToPath(new URL('../../bin/young-generation.cjs', import.meta.url));
 
-const program = (capped: boolean, early = false): string => `
+const program = (capped: boolean, early = false, counted = false): string => `
 const v8 = require('node:v8');
 const { Worker } = require('node:worker_threads');
+// Counted: how often the cap looks at the young generation, and how often it sets the flag.
+let looks = 0;
+let sets = 0;
+if (${counted}) {
+  const stats = v8.getHeapSpaceStatistics;
+  v8.getHeapSpaceStatistics = () => (looks++, stats());
+  const setFlags = v8.setFlagsFromString;
+  v8.setFlagsFromString = (f) => (sets++, setFlags(f));
+}
 if (${capped}) require(${JSON.stringify(MODULE)})();
 const young = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
 let kept = [];
@@ -46,6 +55,7 @@ const turn = (n) => {
     }
   }
   if (n < 200) setTimeout(() => turn(n + 1), 1);
+  else if (${counted}) process.stdout.write(JSON.stringify({ largest, looks, sets }));
   else process.stdout.write(String(largest));
 };
 turn(0);
@@ -60,6 +70,16 @@ describe('the young generation cap', () => {
 
   it('keeps it there with a worker started early, below the cap, without a wait', () => {
     expect(largestYoung(true, true)).toBeLessThanOrEqual(8.5e6);
+  });
+
+  it('sets the flag when the factor it wants changes or a heap was made, not at every look', () => {
+    // Setting a V8 flag in a running copy costs ~50–100 µs; looking costs a few. The program's own
+    // looks (one per turn, 200) are counted too, so the cap's are what is over 200.
+    const { largest, looks, sets } = JSON.parse(execFileSync(process.execPath, ['-e', program(true, false, true)], { encoding: 'utf8' }));
+    expect(largest).toBeLessThanOrEqual(8.5e6);
+    expect(looks - 200).toBeGreaterThanOrEqual(20);
+    // At the start, at the cap, once the worker's heap is made, and once a second as a safety net.
+    expect(sets).toBeLessThanOrEqual(6);
   });
 
   it('is what keeps it there (without it, the same program grows it past 8 MiB)', () => {
