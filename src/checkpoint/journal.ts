@@ -11,6 +11,9 @@
  *   c    {s, k, id, d, dk, z?}  stored as dest key dk in dest folder d (z: the source's size of
  *                           the message, for a source that gives a key out again: POP3)
  *   k    {s, k, id, why, z?}  skipped for good (already in the destination, duplicate, vanished)
+ *   kr   {s, r}             done for good: the keys that are the numbers of the runs r ("1-2500,2502"),
+ *                           without sizes (compaction form of the k and c of IMAP UIDs, mostly
+ *                           consecutive: a few records for a folder, not one per message)
  *   end  {s, uv, next, fk?} every message below `next` of this folder is done, or left out by
  *                           the filters `fk` (filters.ts#filterKey)
  *   lost {s, d?}            the destination of folder s was found gone or emptied: forget what
@@ -57,6 +60,7 @@ export type JournalRecord =
   | { t: 'i'; s: string; k: string; id?: string }
   | { t: 'c'; s: string; k: string; id?: string; d: string; dk: string; z?: number }
   | { t: 'k'; s: string; k: string; id?: string; why: string; z?: number }
+  | { t: 'kr'; s: string; r: string }
   | { t: 'end'; s: string; uv: string; next: number; fk?: string }
   | { t: 'lost'; s: string; d?: string }
   | { t: 'd'; d: string; dk: string; id: string; seen?: true }
@@ -65,6 +69,26 @@ export type JournalRecord =
   | { t: 'f'; s: string; k: string };
 
 const str = (v: unknown): v is string => typeof v === 'string';
+
+/** A `kr` record's runs, "lo-hi" or "n", comma-separated: canonical numbers of KeySet's (nine digits). */
+const RUNS = /^(?:0|[1-9]\d{0,8})(?:-(?:0|[1-9]\d{0,8}))?(?:,(?:0|[1-9]\d{0,8})(?:-(?:0|[1-9]\d{0,8}))?)*$/;
+
+/** The runs of a `kr` record as [lo, hi, lo, hi, …]; undefined when they are not runs (a run upside down). */
+function parseRuns(r: string): number[] | undefined {
+  if (!RUNS.test(r)) return undefined;
+  const out: number[] = [];
+  for (const run of r.split(',')) {
+    const dash = run.indexOf('-');
+    const lo = Number(dash < 0 ? run : run.slice(0, dash));
+    const hi = dash < 0 ? lo : Number(run.slice(dash + 1));
+    if (lo > hi) return undefined;
+    out.push(lo, hi);
+  }
+  return out;
+}
+
+/** Runs per `kr` record that compaction writes: a line of at most ~20 KB. */
+const RUNS_PER_RECORD = 1000;
 const size = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
 
 /** A line has the fields its record type needs (the journal is read back from a file anyone may have edited). */
@@ -80,6 +104,8 @@ function isRecord(r: unknown): r is JournalRecord {
       return str(x.s) && str(x.k) && str(x.d) && str(x.dk) && size(x.z);
     case 'k':
       return str(x.s) && str(x.k) && str(x.why) && size(x.z);
+    case 'kr':
+      return str(x.s) && str(x.r) && parseRuns(x.r) !== undefined;
     case 'end':
       return str(x.s) && str(x.uv) && typeof x.next === 'number' && (x.fk === undefined || typeof x.fk === 'string');
     case 'lost':
@@ -161,10 +187,17 @@ export class CheckpointState {
     return f;
   }
 
-  /** Records the current state needs; the rest of a journal is history. */
+  /** Records the current state needs (as snapshot() writes them); the rest of a journal is history. */
   liveSize(): number {
     let n = 0;
-    for (const f of this.folders.values()) n += f.done.size + f.pending.size + 2;
+    for (const f of this.folders.values()) {
+      if (f.sizes === undefined || f.sizes.size === 0) {
+        let runs = 0;
+        for (const _ of f.done.numberRuns()) runs++;
+        n += Math.ceil(runs / RUNS_PER_RECORD) + (f.done.size - f.done.numberCount());
+      } else n += f.done.size;
+      n += f.pending.size + 3;
+    }
     for (const m of this.stored.values()) n += m.size;
     return n;
   }
@@ -233,6 +266,23 @@ export class CheckpointState {
         sizeOf(f, r.k, r.z);
         break;
       }
+      case 'kr': {
+        // As a `k` without a size for each key of the runs.
+        const f = this.folder(r.s);
+        const runs = parseRuns(r.r)!;
+        for (let i = 0; i < runs.length; i += 2) {
+          const lo = runs[i]!;
+          const hi = runs[i + 1]!;
+          if (f.pending.size > 0 || (f.sizes?.size ?? 0) > 0) {
+            for (let n = lo; n <= hi; n++) {
+              f.pending.delete(String(n));
+              f.sizes?.delete(String(n));
+            }
+          }
+          f.done.addRun(lo, hi);
+        }
+        break;
+      }
       case 'end':
         this.folder(r.s).end = { uv: r.uv, next: r.next, ...(r.fk ? { fk: r.fk } : {}) };
         break;
@@ -266,9 +316,23 @@ export class CheckpointState {
     for (const [s, f] of this.folders) {
       if (f.validity !== undefined) yield { t: 'box', s, uv: f.validity };
       if (f.dest !== undefined) yield { t: 'to', s, d: f.dest };
-      for (const k of f.done) {
-        const z = f.sizes?.get(k);
-        yield z === undefined ? { t: 'k', s, k, why: 'done' } : { t: 'k', s, k, why: 'done', z };
+      if (f.sizes === undefined || f.sizes.size === 0) {
+        // Keys that are numbers (IMAP UIDs) as runs, a few records for a folder; the others one by one.
+        let runs: string[] = [];
+        for (const [lo, hi] of f.done.numberRuns()) {
+          runs.push(lo === hi ? String(lo) : `${lo}-${hi}`);
+          if (runs.length === RUNS_PER_RECORD) {
+            yield { t: 'kr', s, r: runs.join(',') };
+            runs = [];
+          }
+        }
+        if (runs.length > 0) yield { t: 'kr', s, r: runs.join(',') };
+        for (const k of f.done.strings()) yield { t: 'k', s, k, why: 'done' };
+      } else {
+        for (const k of f.done) {
+          const z = f.sizes.get(k);
+          yield z === undefined ? { t: 'k', s, k, why: 'done' } : { t: 'k', s, k, why: 'done', z };
+        }
       }
       for (const k of f.pending) yield { t: 'i', s, k };
       if (f.end) yield { t: 'end', s, uv: f.end.uv, next: f.end.next, ...(f.end.fk ? { fk: f.end.fk } : {}) };
@@ -433,7 +497,7 @@ export class Journal {
           const { job, source, dest } = r.header;
           const j = new Journal(path, r.state, openForWriting(path, 'a'), { job, source, dest });
           // Nothing appended yet: the state just replayed is the whole file's.
-          if (r.state.records > 2 * r.state.liveSize() + 10_000) {
+          if (r.state.records > 1.5 * r.state.liveSize() + 10_000) {
             try {
               j.compact(r.state);
             } catch {

@@ -38,6 +38,26 @@ export class KeySet implements ReadonlySet<string> {
     return n === undefined ? this.strs.delete(key) : this.nums.delete(n);
   }
 
+  /** Adds the keys that are the numbers `a` to `b` (a ≤ b, each of at most nine digits, as `num` keeps them). */
+  addRun(a: number, b: number): void {
+    this.nums.addRange(a, b);
+  }
+
+  /** The keys that are numbers, as runs [lo, hi] in ascending order. */
+  numberRuns(): IterableIterator<[number, number]> {
+    return this.nums.runs();
+  }
+
+  /** How many of the keys are numbers. */
+  numberCount(): number {
+    return this.nums.size;
+  }
+
+  /** The keys that are not numbers. */
+  strings(): IterableIterator<string> {
+    return this.strs.values();
+  }
+
   /** The largest key that is a number (a UID), or 0 when none is. */
   highestNumber(): number {
     return this.nums.max();

@@ -77,6 +77,28 @@ export class NumberRanges implements Iterable<number> {
     return true;
   }
 
+  /** Adds every number from `a` to `b` (a ≤ b); a run past the last one (as a checkpoint replays them) is one push. */
+  addRange(a: number, b: number): void {
+    const { lo, hi } = this;
+    const last = hi.length - 1;
+    if (last < 0 || a > hi[last]! + 1) {
+      lo.push(a);
+      hi.push(b);
+    } else if (a === hi[last]! + 1) hi[last] = b;
+    else {
+      for (let n = a; n <= b; n++) this.add(n);
+      return;
+    }
+    this.count += b - a + 1;
+  }
+
+  /** The runs [lo, hi], in ascending order, as they are when iteration starts. */
+  *runs(): IterableIterator<[number, number]> {
+    const lo = this.lo.slice();
+    const hi = this.hi.slice();
+    for (let i = 0; i < lo.length; i++) yield [lo[i]!, hi[i]!];
+  }
+
   /** The largest number, or 0 when empty. */
   max(): number {
     return this.hi.length > 0 ? this.hi[this.hi.length - 1]! : 0;

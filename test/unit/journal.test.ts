@@ -91,7 +91,8 @@ describe('checkpoint journal', () => {
     const p = join(dir(), 'cp');
     const j = Journal.open(p, { header });
     // Folder names of 2-, 3- and 4-byte characters, over more than one read chunk.
-    for (let i = 0; i < 12_000; i++) j.append({ t: 'k', s: ['Café ☕', 'Entwürfe', '𝄞 Noten'][i % 3]!, k: String(i), why: 'é'.repeat(i % 61) });
+    // (Keys that are no numbers: UIDs would be compacted to runs when it is opened again.)
+    for (let i = 0; i < 12_000; i++) j.append({ t: 'k', s: ['Café ☕', 'Entwürfe', '𝄞 Noten'][i % 3]!, k: `m${i}`, why: 'é'.repeat(i % 61) });
     await j.sync();
     j.close();
     expect(statSync(p).size).toBeGreaterThan(1 << 20);
@@ -102,7 +103,7 @@ describe('checkpoint journal', () => {
     const r = Journal.replay(p);
     expect(r.goodBytes).toBe(good);
     expect(r.state.folder('Café ☕').done.size + r.state.folder('Entwürfe').done.size + r.state.folder('𝄞 Noten').done.size).toBe(12_000);
-    expect(r.state.folder('𝄞 Noten').done.has('11999')).toBe(true);
+    expect(r.state.folder('𝄞 Noten').done.has('m11999')).toBe(true);
     // Opened again: the torn line is cut away, and what follows is appended after the good part.
     const again = Journal.open(p, { header });
     again.append({ t: 'k', s: 'Entwürfe', k: 'next', why: 'x' });
@@ -235,6 +236,110 @@ describe('checkpoint journal', () => {
     expect(s.stored.get('.A')?.get('f1999')).toBe('mid:<1999@x>');
     // Which destination folder the source folder went to survives compaction.
     expect(s.folder('A').dest).toBe('.A');
+  });
+
+  it('compaction writes the UIDs done as runs (kr): a few lines for a folder, replayed to the same state', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    j.append({ t: 'box', s: 'A', uv: '9' });
+    const done = new Set<string>();
+    for (let i = 1; i <= 3000; i++) {
+      if (i % 1000 === 500) continue; // gaps: four runs
+      j.append({ t: 'i', s: 'A', k: String(i) });
+      j.append({ t: 'c', s: 'A', k: String(i), id: `mid:<${i}@x>`, d: '.A', dk: `f${i}` });
+      done.add(String(i));
+    }
+    // Keys that are not canonical numbers stay keys of their own; an intent stays pending.
+    for (const k of ['0', '007', '1234567890', 'cur/1.host:2,S']) {
+      j.append({ t: 'k', s: 'A', k, why: 'present' });
+      done.add(k);
+    }
+    j.append({ t: 'i', s: 'A', k: '4000' });
+    j.append({ t: 'end', s: 'A', uv: '9', next: 3001 });
+    await j.sync();
+    j.compact();
+    j.close();
+    const lines = readFileSync(p, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as { t: string; k?: string; r?: string });
+    expect(lines.filter((r) => r.t === 'kr').map((r) => r.r)).toEqual(['0-499,501-1499,1501-2499,2501-3000']);
+    expect(lines.filter((r) => r.t === 'k').map((r) => r.k).sort()).toEqual(['007', '1234567890', 'cur/1.host:2,S']);
+    const s = Journal.open(p, { header }).state;
+    const f = s.folder('A');
+    expect(new Set(f.done)).toEqual(done);
+    expect([...f.pending]).toEqual(['4000']);
+    expect(f.end).toEqual({ uv: '9', next: 3001 });
+    expect(f.validity).toBe('9');
+    expect(s.stored.get('.A')?.size).toBe(2997);
+    // What follows a compaction in the file applies over the runs as over single keys.
+    const k = Journal.open(p, { header });
+    k.append({ t: 'box', s: 'A', uv: '9', again: true });
+    k.append({ t: 'k', s: 'A', k: '7', why: 'present' });
+    await k.sync();
+    k.close();
+    expect([...Journal.open(p, { header }).state.folder('A').done]).toEqual(['7']);
+  });
+
+  it('a history of copies (i and c per UID) is compacted when it is opened again, once it is well over what the runs and dest keys take', async () => {
+    const history = async (n: number) => {
+      const p = join(dir(), 'cp');
+      const j = Journal.open(p, { header });
+      for (let i = 1; i <= n; i++) {
+        j.append({ t: 'i', s: 'A', k: String(i) });
+        j.append({ t: 'c', s: 'A', k: String(i), id: `mid:<${i}@x>`, d: '.A', dk: `f${i}` });
+      }
+      await j.sync();
+      j.close();
+      return p;
+    };
+    // 2 records a message against ~1 compacted (the dest key): compacted past 20,000 messages.
+    const big = await history(25_000);
+    const before = readFileSync(big, 'utf8');
+    const opened = Journal.open(big, { header });
+    opened.close();
+    const after = readFileSync(big, 'utf8');
+    expect(after.length).toBeLessThan(0.7 * before.length);
+    expect(after).toContain('{"t":"kr","s":"A","r":"1-25000"}');
+    const s = Journal.open(big, { header }).state;
+    expect(s.folder('A').done.size).toBe(25_000);
+    expect(s.stored.get('.A')?.get('f25000')).toBe('mid:<25000@x>');
+    // A small one is left as it is.
+    const small = await history(5_000);
+    const kept = readFileSync(small, 'utf8');
+    Journal.open(small, { header }).close();
+    expect(readFileSync(small, 'utf8')).toBe(kept);
+  });
+
+  it('a folder of many runs takes several kr records of at most 1,000 runs; a kr line replays as a k per key', async () => {
+    const p = join(dir(), 'cp');
+    const j = Journal.open(p, { header });
+    for (let i = 0; i < 2500; i++) j.append({ t: 'k', s: 'B', k: String(2 * i), why: 'present' });
+    await j.sync();
+    j.compact();
+    j.close();
+    const kr = readFileSync(p, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as { t: string; r: string }).filter((r) => r.t === 'kr');
+    expect(kr.map((r) => r.r.split(',').length)).toEqual([1000, 1000, 500]);
+    expect(Journal.open(p, { header }).state.folder('B').done.size).toBe(2500);
+    // Written by hand after an intent: the intent is settled, as a k would settle it.
+    const q = join(dir(), 'cp');
+    const w = Journal.open(q, { header });
+    w.append({ t: 'i', s: 'C', k: '5' });
+    w.append({ t: 'kr', s: 'C', r: '3-6,9' });
+    await w.sync();
+    w.close();
+    const c = Journal.open(q, { header }).state.folder('C');
+    expect([...c.pending]).toEqual([]);
+    expect([...c.done]).toEqual(['3', '4', '5', '6', '9']);
+  });
+
+  it('a kr line whose runs are not runs is corruption (exit 7), as any record without its fields', async () => {
+    for (const r of ['5-3', '01', '1--2', '', '1,', ',1', '1-', '1234567890', '1 -2', '-1']) {
+      const p = join(dir(), 'cp');
+      const j = Journal.open(p, { header });
+      j.append({ t: 'k', s: 'A', k: '1', why: 'present' });
+      await j.sync();
+      j.close();
+      appendFileSync(p, JSON.stringify({ t: 'kr', s: 'A', r }) + '\n' + JSON.stringify({ t: 'k', s: 'A', k: '2', why: 'present' }) + '\n');
+      expect(() => Journal.open(p, { header }), r).toThrow(/line 3 is not a checkpoint record/);
+    }
   });
 
   it('what a scan only read in a destination folder (`seen`) is no message copied before, also after compaction', async () => {

@@ -66,6 +66,37 @@ describe('NumberRanges', () => {
     expect((r as unknown as { lo: number[] }).lo).toEqual([1]);
   });
 
+  it('adds whole runs (a checkpoint replaying its runs), past the last one or over runs it has, and gives its runs back', () => {
+    for (const seed of [5, 6, 7]) {
+      const next = rng(seed);
+      const r = new NumberRanges();
+      const ref = new Set<number>();
+      let top = 0;
+      for (let step = 0; step < 300; step++) {
+        // Mostly past the last run (joining it or not), sometimes over what is there.
+        const a = next() < 0.8 ? top + Math.floor(next() * 3) : Math.floor(next() * (top + 1));
+        const b = a + Math.floor(next() * 20);
+        r.addRange(a, b);
+        for (let n = a; n <= b; n++) ref.add(n);
+        top = Math.max(top, b + 1);
+        if (next() < 0.2) {
+          const d = Math.floor(next() * top);
+          expect(r.delete(d)).toBe(ref.delete(d));
+        }
+      }
+      same(r, ref);
+      // The runs are maximal, ascending and disjoint, and hold exactly the numbers.
+      const runs = [...r.runs()];
+      const fromRuns: number[] = [];
+      for (const [i, [lo, hi]] of runs.entries()) {
+        expect(lo).toBeLessThanOrEqual(hi);
+        if (i > 0) expect(lo).toBeGreaterThan(runs[i - 1]![1] + 1);
+        for (let n = lo; n <= hi; n++) fromRuns.push(n);
+      }
+      expect(fromRuns).toEqual([...ref].sort((x, y) => x - y));
+    }
+  });
+
   it('iterates the numbers as they were when it began', () => {
     const r = new NumberRanges();
     for (const n of [1, 2, 3, 7]) r.add(n);
