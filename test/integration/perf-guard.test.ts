@@ -172,7 +172,7 @@ describe('cost per message of a copy (counted, not timed)', () => {
     expect(tally('noop') - noopBefore).toBe(1);
     // One folder connection per side, and per worker at most a reader and a writer, which opens
     // a second APPEND connection when batches wait for its first (more often on a loaded machine:
-    // a full run of the suite on a loaded machine once saw 13).
+    // a full run of the suite saw 13).
     expect(proxy.connections - conns).toBeLessThanOrEqual(2 + 4 + 2 * 4);
     // The server stores the messages; mailferry syncs only its journal (per batch).
     expect(r.syncs).toBeLessThanOrEqual(4 * FOLDERS + 10);
