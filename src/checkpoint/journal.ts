@@ -70,6 +70,9 @@ export type JournalRecord =
 
 const str = (v: unknown): v is string => typeof v === 'string';
 
+/** A key that is a number as KeySet keeps it (no leading zero, nine digits at most). */
+const CANONICAL = /^(?:0|[1-9]\d{0,8})$/;
+
 /** A `kr` record's runs, "lo-hi" or "n", comma-separated: canonical numbers of KeySet's (nine digits). */
 const RUNS = /^(?:0|[1-9]\d{0,8})(?:-(?:0|[1-9]\d{0,8}))?(?:,(?:0|[1-9]\d{0,8})(?:-(?:0|[1-9]\d{0,8}))?)*$/;
 
@@ -267,20 +270,19 @@ export class CheckpointState {
         break;
       }
       case 'kr': {
-        // As a `k` without a size for each key of the runs.
+        // As a `k` without a size for each key of the runs (looked for among the intents and sizes
+        // there are, not number by number: a run may be long).
         const f = this.folder(r.s);
         const runs = parseRuns(r.r)!;
-        for (let i = 0; i < runs.length; i += 2) {
-          const lo = runs[i]!;
-          const hi = runs[i + 1]!;
-          if (f.pending.size > 0 || (f.sizes?.size ?? 0) > 0) {
-            for (let n = lo; n <= hi; n++) {
-              f.pending.delete(String(n));
-              f.sizes?.delete(String(n));
-            }
-          }
-          f.done.addRun(lo, hi);
-        }
+        const inRuns = (k: string): boolean => {
+          if (!CANONICAL.test(k)) return false;
+          const n = Number(k);
+          for (let i = 0; i < runs.length; i += 2) if (runs[i]! <= n && n <= runs[i + 1]!) return true;
+          return false;
+        };
+        if (f.pending.size > 0) for (const k of [...f.pending]) if (inRuns(k)) f.pending.delete(k);
+        if (f.sizes) for (const k of [...f.sizes.keys()]) if (inRuns(k)) f.sizes.delete(k);
+        for (let i = 0; i < runs.length; i += 2) f.done.addRun(runs[i]!, runs[i + 1]!);
         break;
       }
       case 'end':

@@ -77,19 +77,33 @@ export class NumberRanges implements Iterable<number> {
     return true;
   }
 
-  /** Adds every number from `a` to `b` (a ≤ b); a run past the last one (as a checkpoint replays them) is one push. */
+  /**
+   * Adds every number from `a` to `b` (a ≤ b), merged with the runs it touches: work by runs, not
+   * by numbers (a run past the last one, as a checkpoint replays them, is one push).
+   */
   addRange(a: number, b: number): void {
     const { lo, hi } = this;
-    const last = hi.length - 1;
-    if (last < 0 || a > hi[last]! + 1) {
-      lo.push(a);
-      hi.push(b);
-    } else if (a === hi[last]! + 1) hi[last] = b;
-    else {
-      for (let n = a; n <= b; n++) this.add(n);
+    // Runs first..last touch [a, b] (overlap it or are next to it).
+    let first = lo.length;
+    for (let x = 0, y = lo.length; x < y; ) {
+      const m = (x + y) >>> 1;
+      if (hi[m]! >= a - 1) y = first = m;
+      else x = m + 1;
+    }
+    const last = this.runAt(b + 1);
+    if (first > last) {
+      lo.splice(first, 0, a);
+      hi.splice(first, 0, b);
+      this.count += b - a + 1;
       return;
     }
-    this.count += b - a + 1;
+    let had = 0;
+    for (let i = first; i <= last; i++) had += hi[i]! - lo[i]! + 1;
+    const from = Math.min(a, lo[first]!);
+    const to = Math.max(b, hi[last]!);
+    lo.splice(first, last - first + 1, from);
+    hi.splice(first, last - first + 1, to);
+    this.count += to - from + 1 - had;
   }
 
   /** The runs [lo, hi], in ascending order, as they are when iteration starts. */

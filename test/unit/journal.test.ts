@@ -328,6 +328,17 @@ describe('checkpoint journal', () => {
     const c = Journal.open(q, { header }).state.folder('C');
     expect([...c.pending]).toEqual([]);
     expect([...c.done]).toEqual(['3', '4', '5', '6', '9']);
+    // A run as long as a key can make (an edited file, say) is replayed by runs, not number by number.
+    const x = join(dir(), 'cp');
+    const e = Journal.open(x, { header });
+    e.append({ t: 'i', s: 'D', k: '999999999' });
+    e.append({ t: 'i', s: 'D', k: 'cur/1.host:2,S' });
+    e.append({ t: 'kr', s: 'D', r: '0-999999999' });
+    await e.sync();
+    e.close();
+    const d = Journal.open(x, { header }).state.folder('D');
+    expect(d.done.size).toBe(1_000_000_000);
+    expect([...d.pending]).toEqual(['cur/1.host:2,S']);
   });
 
   it('a kr line whose runs are not runs is corruption (exit 7), as any record without its fields', async () => {

@@ -84,6 +84,10 @@ describe('NumberRanges', () => {
           expect(r.delete(d)).toBe(ref.delete(d));
         }
       }
+      // One range over many runs and the gaps between them.
+      const mid = Math.floor(top / 2);
+      r.addRange(mid - 50, mid + 50);
+      for (let n = mid - 50; n <= mid + 50; n++) ref.add(n);
       same(r, ref);
       // The runs are maximal, ascending and disjoint, and hold exactly the numbers.
       const runs = [...r.runs()];
@@ -95,6 +99,16 @@ describe('NumberRanges', () => {
       }
       expect(fromRuns).toEqual([...ref].sort((x, y) => x - y));
     }
+  });
+
+  it('adds a range of a billion numbers over runs it has as one run, without counting through it', () => {
+    const r = new NumberRanges();
+    for (const n of [3, 5, 7, 2_000_000]) r.add(n);
+    r.addRange(0, 999_999_999);
+    expect([...r.runs()]).toEqual([[0, 999_999_999]]);
+    expect(r.size).toBe(1_000_000_000);
+    r.addRange(1_000_000_000, 1_000_000_000);
+    expect([...r.runs()]).toEqual([[0, 1_000_000_000]]);
   });
 
   it('iterates the numbers as they were when it began', () => {
