@@ -1,14 +1,19 @@
 /** Processes of this machine: whether one runs, and (Linux) what /proc says of it. */
 import { readFileSync } from 'node:fs';
 
-/** The process exists (EPERM: it does, owned by someone else). */
+/**
+ * The process exists (EPERM: it does, owned by someone else) and has not ended. A process killed
+ * and not yet reaped by its parent (a zombie: a script that kills a run and starts it again before
+ * it waits for it) still answers kill(pid, 0), but holds nothing any more: on Linux, /proc says so.
+ */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  const state = procStat(pid)?.[0];
+  return state !== 'Z' && state !== 'X';
 }
 
 /**
