@@ -439,7 +439,8 @@ export class Journal {
     readonly path: string,
     readonly state: CheckpointState,
     fd: number,
-    private readonly header: JobHeader,
+    /** The job, and when its checkpoint was begun (kept by a compaction). */
+    private readonly header: JobHeader & { created?: string },
   ) {
     this.fd = fd;
   }
@@ -496,8 +497,8 @@ export class Journal {
           } finally {
             closeSync(fd);
           }
-          const { job, source, dest } = r.header;
-          const j = new Journal(path, r.state, openForWriting(path, 'a'), { job, source, dest });
+          const { job, source, dest, created } = r.header;
+          const j = new Journal(path, r.state, openForWriting(path, 'a'), { job, source, dest, ...(typeof created === 'string' ? { created } : {}) });
           // Nothing appended yet: the state just replayed is the whole file's.
           if (r.state.records > 1.5 * r.state.liveSize() + 10_000) {
             try {
@@ -512,8 +513,9 @@ export class Journal {
     }
     return () => {
       removeLeftovers(path);
-      Journal.writeFresh(path, opts.header, []);
-      return new Journal(path, state, openForWriting(path, 'a'), opts.header);
+      const header = { ...opts.header, created: new Date().toISOString() };
+      Journal.writeFresh(path, header, []);
+      return new Journal(path, state, openForWriting(path, 'a'), header);
     };
   }
 
@@ -608,7 +610,8 @@ export class Journal {
     }
   }
 
-  private static writeFresh(path: string, header: JobHeader, records: Iterable<JournalRecord>): void {
+  /** `header.created`: when the checkpoint was begun, for a compaction (else now). */
+  private static writeFresh(path: string, header: JobHeader & { created?: string }, records: Iterable<JournalRecord>): void {
     // A name no one can guess, created new (O_EXCL: never through a link someone planted there).
     // A kill before the rename leaves it (a whole copy of the checkpoint): see removeLeftovers.
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -620,7 +623,8 @@ export class Journal {
     }
     try {
       try {
-        const h: HeaderRecord = { t: 'mailferry-checkpoint', v: JOURNAL_VERSION, created: new Date().toISOString(), ...header };
+        const { created, ...job } = header;
+        const h: HeaderRecord = { t: 'mailferry-checkpoint', v: JOURNAL_VERSION, created: created ?? new Date().toISOString(), ...job };
         let chunk = JSON.stringify(h) + '\n';
         for (const r of records) {
           chunk += JSON.stringify(r) + '\n';
