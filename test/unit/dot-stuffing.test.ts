@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { random as rng } from '../harness/random.js';
 import {
   MultilineDecoder,
   decodeMultiline,
@@ -45,17 +46,6 @@ function splitAt(buf: Buffer, points: number[]): Buffer[] {
   return out;
 }
 
-/** A deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 

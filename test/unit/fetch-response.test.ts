@@ -4,6 +4,7 @@
  * result or the same error, and the fast path must take the rows servers really send.
  */
 import { describe, expect, it } from 'vitest';
+import { random } from '../harness/random.js';
 import parser, { parseTokens } from 'imapflow/lib/handler/imap-parser.js';
 import { readFetchResponse } from 'imapflow/lib/handler/fetch-response.js';
 
@@ -20,16 +21,6 @@ async function both(c: Case): Promise<[unknown, unknown]> {
   const opts = () => ({ literals: c.literals, maxResponseTokens: c.maxResponseTokens });
   const settle = (p: Promise<unknown>) => p.then((r) => r, (err: { code?: string }) => ({ error: err.code ?? String(err) }));
   return [await settle(parser(c.line, opts())), await settle(parseTokens(c.line, opts()))];
-}
-
-/** A small seeded PRNG (mulberry32): the same cases on every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const dovecotRows: Case[] = [

@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { random } from '../harness/random.js';
 import { decodeUtf7Imap, encodeUtf7Imap } from 'imapflow/lib/utf7-imap.js';
 
 /** The iconv-lite imapflow itself would load (its own, wherever npm put it). */
@@ -13,16 +14,6 @@ const iconv = createRequire(createRequire(import.meta.url).resolve('imapflow'))(
 
 const iconvEncode = (s: string) => iconv.encode(s, 'utf-7-imap').toString();
 const iconvDecode = (s: string) => iconv.decode(Buffer.from(s), 'utf-7-imap');
-
-/** A small seeded PRNG (mulberry32): the same cases on every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Characters that matter to the codec: its markers, base64's, BOMs, surrogates, controls, 8-bit. */
 const PARTS = ['a', 'Z', '0', 'A', 'O', 'k', '&', '-', ',', '/', '+', '=', ' ', '.', '\t', '\0', '\x7f', '\x80', 'é', '☕', '\ufeff', '\ud83d', '\udca9', '\uffff', '&-', '&AOk-', '&Jh', '&/v8-'];
