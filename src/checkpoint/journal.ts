@@ -70,9 +70,6 @@ export type JournalRecord =
 
 const str = (v: unknown): v is string => typeof v === 'string';
 
-/** A key that is a number as KeySet keeps it (no leading zero, nine digits at most). */
-const CANONICAL = /^(?:0|[1-9]\d{0,8})$/;
-
 /** A `kr` record's runs, "lo-hi" or "n", comma-separated: canonical numbers of KeySet's (nine digits). */
 const RUNS = /^(?:0|[1-9]\d{0,8})(?:-(?:0|[1-9]\d{0,8}))?(?:,(?:0|[1-9]\d{0,8})(?:-(?:0|[1-9]\d{0,8}))?)*$/;
 
@@ -92,6 +89,9 @@ function parseRuns(r: string): number[] | undefined {
 
 /** Runs per `kr` record that compaction writes: a line of at most ~20 KB. */
 const RUNS_PER_RECORD = 1000;
+
+/** Compaction writes a folder's done keys that are numbers as runs (`kr`) unless they carry sizes (POP3: `k` each). */
+const doneAsRuns = (f: FolderState): boolean => f.sizes === undefined || f.sizes.size === 0;
 const size = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
 
 /** A line has the fields its record type needs (the journal is read back from a file anyone may have edited). */
@@ -194,11 +194,8 @@ export class CheckpointState {
   liveSize(): number {
     let n = 0;
     for (const f of this.folders.values()) {
-      if (f.sizes === undefined || f.sizes.size === 0) {
-        let runs = 0;
-        for (const _ of f.done.numberRuns()) runs++;
-        n += Math.ceil(runs / RUNS_PER_RECORD) + (f.done.size - f.done.numberCount());
-      } else n += f.done.size;
+      if (doneAsRuns(f)) n += Math.ceil(f.done.numberRunCount() / RUNS_PER_RECORD) + (f.done.size - f.done.numberCount());
+      else n += f.done.size;
       n += f.pending.size + 3;
     }
     for (const m of this.stored.values()) n += m.size;
@@ -275,8 +272,8 @@ export class CheckpointState {
         const f = this.folder(r.s);
         const runs = parseRuns(r.r)!;
         const inRuns = (k: string): boolean => {
-          if (!CANONICAL.test(k)) return false;
-          const n = Number(k);
+          const n = KeySet.num(k);
+          if (n === undefined) return false;
           for (let i = 0; i < runs.length; i += 2) if (runs[i]! <= n && n <= runs[i + 1]!) return true;
           return false;
         };
@@ -318,7 +315,7 @@ export class CheckpointState {
     for (const [s, f] of this.folders) {
       if (f.validity !== undefined) yield { t: 'box', s, uv: f.validity };
       if (f.dest !== undefined) yield { t: 'to', s, d: f.dest };
-      if (f.sizes === undefined || f.sizes.size === 0) {
+      if (doneAsRuns(f)) {
         // Keys that are numbers (IMAP UIDs) as runs, a few records for a folder; the others one by one.
         let runs: string[] = [];
         for (const [lo, hi] of f.done.numberRuns()) {
@@ -332,7 +329,7 @@ export class CheckpointState {
         for (const k of f.done.strings()) yield { t: 'k', s, k, why: 'done' };
       } else {
         for (const k of f.done) {
-          const z = f.sizes.get(k);
+          const z = f.sizes?.get(k);
           yield z === undefined ? { t: 'k', s, k, why: 'done' } : { t: 'k', s, k, why: 'done', z };
         }
       }

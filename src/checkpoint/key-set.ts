@@ -11,8 +11,8 @@ export class KeySet implements ReadonlySet<string> {
   private readonly nums = new NumberRanges();
   private readonly strs = new Set<string>();
 
-  /** The key as a number when String(number) gives it back exactly (and it fits a small integer). */
-  private static num(key: string): number | undefined {
+  /** The key as a number when String(number) gives it back exactly (and it fits a small integer): how it is kept. */
+  static num(key: string): number | undefined {
     const n = key.length > 0 && key.length <= 9 && /^(?:0|[1-9]\d*)$/.test(key) ? Number(key) : NaN;
     return Number.isNaN(n) ? undefined : n;
   }
@@ -48,9 +48,13 @@ export class KeySet implements ReadonlySet<string> {
     return this.nums.runs();
   }
 
-  /** How many of the keys are numbers. */
+  /** How many of the keys are numbers, and in how many runs. */
   numberCount(): number {
     return this.nums.size;
+  }
+
+  numberRunCount(): number {
+    return this.nums.runCount;
   }
 
   /** The keys that are not numbers. */

@@ -14,6 +14,10 @@ export class NumberRanges implements Iterable<number> {
     return this.count;
   }
 
+  get runCount(): number {
+    return this.lo.length;
+  }
+
   /** The index of the last run starting at or below `n`, or -1. */
   private runAt(n: number): number {
     const lo = this.lo;
